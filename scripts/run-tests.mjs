@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+// Builds the project, runs the unit and integration suites with Node's test
+// runner, and ends with one line summing the whole run: "N passed, N failed[, N skipped]".
+// Usage: node scripts/run-tests.mjs [unit|integration|all] [--filter substring]
+import { spawnSync, spawn } from 'node:child_process';
+import { readdirSync, statSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(fileURLToPath(import.meta.url), '..', '..');
+process.chdir(root);
+const args = process.argv.slice(2);
+const which = args.find((a) => ['unit', 'integration', 'all'].includes(a)) ?? 'all';
+const fi = args.indexOf('--filter');
+const filter = fi >= 0 ? args[fi + 1] : undefined;
+
+const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], {
+  stdio: 'inherit',
+});
+if (build.status !== 0) {
+  console.log('build failed');
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
+function findTests(dir) {
+  if (!existsSync(dir)) return [];
+  const out = [];
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) out.push(...findTests(p));
+    else if (name.endsWith('.test.js')) out.push(p);
+  }
+  return out;
+}
+
+const suites = which === 'all' ? ['unit', 'integration'] : [which];
+const totals = { pass: 0, fail: 0, skip: 0 };
+mkdirSync('.tmp', { recursive: true });
+
+for (const suite of suites) {
+  let files = findTests(join('dist', 'test', suite));
+  if (filter) files = files.filter((f) => f.includes(filter));
+  if (files.length === 0) continue;
+  console.log(`\n=== ${suite} tests (${files.length} files) ===`);
+  const tap = join('.tmp', `${suite}.tap`);
+  const code = await new Promise((resolve) => {
+    const child = spawn(
+      process.execPath,
+      [
+        '--test',
+        '--test-concurrency=1',
+        '--test-reporter=spec',
+        '--test-reporter-destination=stdout',
+        '--test-reporter=tap',
+        `--test-reporter-destination=${tap}`,
+        ...files,
+      ],
+      { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, CRYPTFS_TEST_SUITE: suite } },
+    );
+    child.on('exit', (c) => resolve(c ?? 1));
+  });
+  const text = existsSync(tap) ? readFileSync(tap, 'utf8') : '';
+  const num = (k) => {
+    const m = text.match(new RegExp(`^# ${k} (\\d+)$`, 'm'));
+    return m ? Number(m[1]) : 0;
+  };
+  const pass = num('pass');
+  const fail = num('fail') + num('cancelled');
+  const skip = num('skipped') + num('todo');
+  totals.pass += pass;
+  totals.fail += fail;
+  totals.skip += skip;
+  if (code !== 0 && fail === 0) totals.fail += 1; // the runner itself failed
+  console.log(`--- ${suite}: ${pass} passed, ${fail} failed, ${skip} skipped (${relative(root, tap)})`);
+}
+
+const line = `${totals.pass} passed, ${totals.fail} failed` + (totals.skip ? `, ${totals.skip} skipped` : '');
+console.log(line);
+process.exit(totals.fail > 0 || totals.pass === 0 ? 1 : 0);

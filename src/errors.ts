@@ -1,0 +1,182 @@
+// Typed errors shared by every layer. Each class carries what the edges need:
+// the CLI maps `exitCode` (rclone's codes), the FUSE frontend maps `errno`.
+
+/** rclone's exit codes (lib/exitcode). */
+export const ExitCode = {
+  success: 0,
+  uncategorized: 1,
+  usage: 2,
+  dirNotFound: 3,
+  fileNotFound: 4,
+  retryError: 5,
+  noRetryError: 6,
+  fatalError: 7,
+  transferExceeded: 8,
+  noFilesTransferred: 9,
+} as const;
+
+export class CryptfsError extends Error {
+  /** CLI exit status when this error ends a command. */
+  exitCode: number = ExitCode.uncategorized;
+  /** errno name at the FUSE edge. */
+  errno: string = 'EIO';
+  /** Whether repeating the same operation may succeed (network blips, 5xx). */
+  retryable = false;
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad command line: unknown flag, wrong argument count. */
+export class UsageError extends CryptfsError {
+  override exitCode: number = ExitCode.usage;
+  override errno = 'EINVAL';
+}
+
+/** A config file, a config line or an option value is invalid. */
+export class ConfigError extends CryptfsError {
+  override exitCode: number = ExitCode.uncategorized;
+  override errno = 'EINVAL';
+}
+
+export class ObjectNotFoundError extends CryptfsError {
+  override exitCode: number = ExitCode.fileNotFound;
+  override errno = 'ENOENT';
+  constructor(readonly path: string, options?: { cause?: unknown }) {
+    super(`object not found: ${path}`, options);
+  }
+}
+
+export class DirNotFoundError extends CryptfsError {
+  override exitCode: number = ExitCode.dirNotFound;
+  override errno = 'ENOENT';
+  constructor(readonly path: string, options?: { cause?: unknown }) {
+    super(`directory not found: ${path === '' ? '(root)' : path}`, options);
+  }
+}
+
+export class AlreadyExistsError extends CryptfsError {
+  override errno = 'EEXIST';
+  constructor(readonly path: string, options?: { cause?: unknown }) {
+    super(`already exists: ${path}`, options);
+  }
+}
+
+export class DirNotEmptyError extends CryptfsError {
+  override errno = 'ENOTEMPTY';
+  constructor(readonly path: string, options?: { cause?: unknown }) {
+    super(`directory not empty: ${path}`, options);
+  }
+}
+
+export class IsDirectoryError extends CryptfsError {
+  override errno = 'EISDIR';
+  constructor(readonly path: string, options?: { cause?: unknown }) {
+    super(`is a directory: ${path}`, options);
+  }
+}
+
+export class NotDirectoryError extends CryptfsError {
+  override errno = 'ENOTDIR';
+  constructor(readonly path: string, options?: { cause?: unknown }) {
+    super(`not a directory: ${path}`, options);
+  }
+}
+
+/** A name (or one path segment) the remote or the crypt format cannot hold. */
+export class NameTooLongError extends CryptfsError {
+  override errno = 'ENAMETOOLONG';
+  override exitCode: number = ExitCode.noRetryError;
+  constructor(
+    readonly segment: string,
+    readonly length: number,
+    readonly limit: number,
+    unit = 'bytes',
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `name too long: segment ${JSON.stringify(segment)} would be ${length} ${unit}, the limit is ${limit}`,
+      options,
+    );
+  }
+}
+
+export class ReadOnlyError extends CryptfsError {
+  override errno = 'EROFS';
+}
+
+export class NoSpaceError extends CryptfsError {
+  override errno = 'ENOSPC';
+  override exitCode: number = ExitCode.fatalError;
+}
+
+/** The remote could not do the operation (I/O, network, HTTP). */
+export class RemoteIOError extends CryptfsError {
+  constructor(
+    message: string,
+    options?: { cause?: unknown; status?: number; requestId?: string; retryable?: boolean },
+  ) {
+    super(message, options);
+    this.status = options?.status;
+    this.requestId = options?.requestId;
+    this.retryable = options?.retryable ?? false;
+    if (this.retryable) this.exitCode = ExitCode.retryError;
+  }
+  readonly status?: number;
+  readonly requestId?: string;
+}
+
+export class NotSupportedError extends CryptfsError {
+  override errno = 'ENOTSUP';
+}
+
+// ---- crypt format errors (messages as rclone >= 1.62 prints them) ----
+
+export class CryptFormatError extends CryptfsError {
+  override errno = 'EIO';
+}
+
+export class FileTooShortError extends CryptFormatError {
+  constructor(options?: { cause?: unknown }) {
+    super('file is too short to be encrypted', options);
+  }
+}
+
+export class BadMagicError extends CryptFormatError {
+  constructor(options?: { cause?: unknown }) {
+    super('not an encrypted file - bad magic string', options);
+  }
+}
+
+export class TruncatedBlockError extends CryptFormatError {
+  constructor(options?: { cause?: unknown }) {
+    super('file has truncated block header', options);
+  }
+}
+
+export class AuthenticationError extends CryptFormatError {
+  constructor(readonly chunkIndex?: number, options?: { cause?: unknown }) {
+    super(
+      'failed to authenticate decrypted block - bad password?' +
+        (chunkIndex === undefined ? '' : ` (chunk ${chunkIndex})`),
+      options,
+    );
+  }
+}
+
+/** The decrypted stream ended before the size the remote reported (cut at a chunk boundary). */
+export class UnexpectedEOFError extends CryptFormatError {
+  constructor(detail: string, options?: { cause?: unknown }) {
+    super(`unexpected EOF: ${detail}`, options);
+  }
+}
+
+/** A file or directory name that is not a valid encrypted name. */
+export class NameDecryptError extends CryptFormatError {}
+
+export function errorMessage(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  return String(err);
+}

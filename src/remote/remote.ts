@@ -1,0 +1,128 @@
+// The one interface every storage driver implements (local, s3, swift, and
+// crypt on top of any of them). Paths are relative to the remote's root,
+// '/'-separated, with no leading or trailing '/'; '' is the root itself.
+
+/** Bytes as they flow between layers: Node streams are async-iterable, so are generators. */
+export type ByteSource = AsyncIterable<Uint8Array>;
+
+export interface RemoteEntry {
+  /** Path relative to the remote root. */
+  path: string;
+  isDir: boolean;
+  /** Bytes; for directories -1 where the remote does not know. */
+  size: number;
+  /** Modification time (for directories, whatever the remote reports). */
+  mtime: Date;
+}
+
+export interface ReadRange {
+  offset: number;
+  /** Bytes to read from `offset`; undefined means to the end. */
+  length?: number;
+}
+
+export interface WriteOptions {
+  /** Modification time to record; defaults to now. */
+  mtime?: Date;
+  /** Exact size if known in advance (lets drivers pick single vs multipart upload). */
+  size?: number;
+}
+
+export type HashType = 'md5' | 'sha1';
+
+export interface RemoteFeatures {
+  /** Server-side move/rename of objects. */
+  move: boolean;
+  /** Server-side copy of objects. */
+  copy: boolean;
+  /** Directories exist on their own (local) rather than as object prefixes (s3, swift). */
+  realDirectories: boolean;
+  /** Hash types the remote can report cheaply for an object. */
+  hashes: HashType[];
+  /** Whether names differing only in case are the same object. */
+  caseInsensitive: boolean;
+  /** Largest byte length of one path segment, if the remote has a limit. */
+  maxSegmentBytes?: number;
+}
+
+export interface Remote {
+  /** `type` of the driver: 'local', 's3', 'swift', 'crypt', 'memory'. */
+  readonly type: string;
+  /** How to name this remote to a person, e.g. `secret:` or `/home/me/dir`. */
+  readonly displayName: string;
+  readonly features: RemoteFeatures;
+
+  /** The entries directly inside `dir`. Throws DirNotFoundError if it does not exist. */
+  list(dir: string): AsyncIterable<RemoteEntry>;
+
+  /** One entry. Throws ObjectNotFoundError (or DirNotFoundError for a directory that is not there). */
+  stat(path: string): Promise<RemoteEntry>;
+
+  /**
+   * Opens an object for reading. Resolves once the read has started successfully
+   * (the object exists), so "not found" surfaces here and not mid-stream.
+   */
+  openRead(path: string, range?: ReadRange): Promise<ByteSource>;
+
+  /**
+   * Writes an object from a stream. The object appears complete or not at all:
+   * a failed write must never leave a partial object under `path`.
+   * Parent directories are created as needed.
+   */
+  write(path: string, source: ByteSource, options?: WriteOptions): Promise<RemoteEntry>;
+
+  /** Removes one object. Throws ObjectNotFoundError if it is not there. */
+  delete(path: string): Promise<void>;
+
+  /** Creates a directory (and its parents). No error if it exists. */
+  mkdir(dir: string): Promise<void>;
+
+  /** Removes an empty directory. Throws DirNotEmptyError / DirNotFoundError. */
+  rmdir(dir: string): Promise<void>;
+
+  /** Sets the modification time of an object. */
+  setMtime(path: string, mtime: Date): Promise<void>;
+
+  /** Server-side move; present only when features.move. Overwrites `dst`. */
+  move?(src: string, dst: string): Promise<RemoteEntry>;
+
+  /** Server-side copy; present only when features.copy. Overwrites `dst`. */
+  copy?(src: string, dst: string): Promise<RemoteEntry>;
+
+  /** Hash of an object in lower-case hex, or undefined if the remote cannot tell. */
+  hash?(path: string, type: HashType): Promise<string | undefined>;
+
+  /** Purge a directory and everything under it faster than one by one, where possible. */
+  purge?(dir: string): Promise<void>;
+
+  /** Space figures, where the remote can tell. */
+  about?(): Promise<{ total?: number; used?: number; free?: number }>;
+
+  /** Release connections, timers, workers. */
+  close?(): Promise<void>;
+}
+
+/** Joins remote path segments, dropping empty ones: joinPath('a', '', 'b') === 'a/b'. */
+export function joinPath(...parts: string[]): string {
+  return parts.filter((p) => p !== '').join('/');
+}
+
+/** Parent of a remote path; '' for top-level entries. */
+export function parentPath(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i < 0 ? '' : path.slice(0, i);
+}
+
+/** Last segment of a remote path. */
+export function baseName(path: string): string {
+  const i = path.lastIndexOf('/');
+  return i < 0 ? path : path.slice(i + 1);
+}
+
+/** Normalises a user-given path: strips leading/trailing '/', collapses '//'. */
+export function cleanPath(path: string): string {
+  return path
+    .split('/')
+    .filter((s) => s !== '' && s !== '.')
+    .join('/');
+}
