@@ -1,0 +1,188 @@
+// The backend registry: each remote type declares its options once, as data.
+// The config wizard, `config show` redaction, env overrides and docs all read
+// these declarations, the way rclone's fs.RegInfo drives `rclone config`.
+import { ConfigError } from '../errors.js';
+import { reveal } from '../crypt/obscure.js';
+import type { Remote } from './remote.js';
+
+export type OptionType = 'string' | 'bool' | 'int' | 'size' | 'duration' | 'enum';
+
+export interface OptionExample {
+  value: string;
+  help: string;
+}
+
+export interface OptionSpec {
+  /** rclone's option name (snake_case), as written in the config file. */
+  name: string;
+  help: string;
+  type?: OptionType; // default 'string'
+  default?: string | number | boolean;
+  /** Stored obscured in the config (rclone's IsPassword). */
+  secret?: boolean;
+  /** Not obscured, but redacted by `config show` (keys, tokens). */
+  sensitive?: boolean;
+  advanced?: boolean;
+  required?: boolean;
+  /** Not offered by the wizard. */
+  hidden?: boolean;
+  examples?: OptionExample[];
+  /** For 'enum': values must be one of the examples (case-insensitive). */
+  exclusive?: boolean;
+}
+
+export interface BackendContext {
+  /** Config section name ('' for an unnamed local path). */
+  name: string;
+  /** Path inside the remote, as given after `name:`. */
+  root: string;
+  options: OptionValues;
+  /** Opens another remote by spec (`name:path` or a local path) — for wrapping backends like crypt. */
+  openRemote(spec: string): Promise<Remote>;
+}
+
+export interface BackendSpec {
+  type: string;
+  description: string;
+  options: OptionSpec[];
+  create(ctx: BackendContext): Promise<Remote>;
+}
+
+const backends = new Map<string, BackendSpec>();
+
+export function registerBackend(spec: BackendSpec): void {
+  backends.set(spec.type, spec);
+}
+
+export function getBackend(type: string): BackendSpec {
+  const b = backends.get(type);
+  if (!b) {
+    throw new ConfigError(
+      `didn't find backend called ${JSON.stringify(type)} (known: ${[...backends.keys()].sort().join(', ')})`,
+    );
+  }
+  return b;
+}
+
+export function listBackends(): BackendSpec[] {
+  return [...backends.values()].sort((a, b) => a.type.localeCompare(b.type));
+}
+
+const SIZE_SUFFIX: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
+
+/** rclone's SizeSuffix: "5M", "64Ki", "100" (KiB when no suffix in rclone; here bytes with 'b'). */
+export function parseSize(text: string, optionName = 'size'): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([bkmgtp]?)(i?b?)?\s*$/i.exec(text);
+  if (!m) throw new ConfigError(`${optionName}: bad size ${JSON.stringify(text)}`);
+  // rclone reads a bare number as KiB.
+  const unit = m[2] === '' && !/b/i.test(m[3] ?? '') ? 1024 : SIZE_SUFFIX[m[2].toLowerCase()];
+  return Math.round(Number(m[1]) * unit);
+}
+
+/** rclone's Duration: "1h30m", "10s", "500ms", "1d"; bare numbers are seconds. */
+export function parseDuration(text: string, optionName = 'duration'): number {
+  const t = text.trim();
+  if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
+  const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+  let total = 0;
+  let rest = t;
+  const re = /^(\d+(?:\.\d+)?)(ms|s|m|h|d|w)/;
+  if (rest === '') throw new ConfigError(`${optionName}: empty duration`);
+  while (rest !== '') {
+    const m = re.exec(rest);
+    if (!m) throw new ConfigError(`${optionName}: bad duration ${JSON.stringify(text)}`);
+    total += Number(m[1]) * units[m[2]];
+    rest = rest.slice(m[0].length);
+  }
+  return total;
+}
+
+export function parseBool(text: string, optionName = 'option'): boolean {
+  const t = text.trim().toLowerCase();
+  if (['true', '1', 'yes', 'y', 't', 'on'].includes(t)) return true;
+  if (['false', '0', 'no', 'n', 'f', 'off', ''].includes(t)) return false;
+  throw new ConfigError(`${optionName}: bad boolean ${JSON.stringify(text)}`);
+}
+
+/** Option values of one remote, typed by its declaration. Raw values are strings, as in the INI file. */
+export class OptionValues {
+  constructor(
+    readonly specs: OptionSpec[],
+    readonly raw: Record<string, string>,
+    readonly remoteName = '',
+  ) {}
+
+  spec(name: string): OptionSpec {
+    const s = this.specs.find((o) => o.name === name);
+    if (!s) throw new Error(`internal: option ${name} is not declared`);
+    return s;
+  }
+
+  has(name: string): boolean {
+    return this.raw[name] !== undefined && this.raw[name] !== '';
+  }
+
+  private value(name: string): string | undefined {
+    const v = this.raw[name];
+    if (v !== undefined && v !== '') return v;
+    const d = this.spec(name).default;
+    return d === undefined ? undefined : String(d);
+  }
+
+  private where(name: string): string {
+    return this.remoteName ? `${this.remoteName}: ${name}` : name;
+  }
+
+  string(name: string): string {
+    const v = this.value(name);
+    if (v === undefined && this.spec(name).required) {
+      throw new ConfigError(`${this.where(name)} not set in config file`);
+    }
+    return v ?? '';
+  }
+
+  bool(name: string): boolean {
+    return parseBool(this.value(name) ?? 'false', this.where(name));
+  }
+
+  int(name: string): number {
+    const v = this.value(name) ?? '0';
+    if (!/^-?\d+$/.test(v.trim())) throw new ConfigError(`${this.where(name)}: bad integer ${JSON.stringify(v)}`);
+    return Number(v);
+  }
+
+  size(name: string): number {
+    return parseSize(this.value(name) ?? '0', this.where(name));
+  }
+
+  duration(name: string): number {
+    return parseDuration(this.value(name) ?? '0', this.where(name));
+  }
+
+  /** An enum value, lower-cased and checked against the declared examples. */
+  choice(name: string): string {
+    const v = this.string(name).toLowerCase();
+    const spec = this.spec(name);
+    const allowed = (spec.examples ?? []).map((e) => e.value.toLowerCase());
+    if (spec.exclusive && allowed.length && !allowed.includes(v)) {
+      throw new ConfigError(`${this.where(name)}: ${JSON.stringify(v)} is not one of ${allowed.join(', ')}`);
+    }
+    return v;
+  }
+
+  /** A secret option, revealed (values are stored obscured). */
+  secret(name: string): string {
+    const v = this.raw[name];
+    if (v === undefined || v === '') {
+      if (this.spec(name).required) {
+        throw new ConfigError(`${this.where(name)} not set in config file`);
+      }
+      return '';
+    }
+    try {
+      return reveal(v);
+    } catch (err) {
+      throw new ConfigError(`failed to decrypt ${this.where(name)}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+}
