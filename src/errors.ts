@@ -29,9 +29,12 @@ export class CryptfsError extends Error {
   }
 }
 
-/** Bad command line: unknown flag, wrong argument count. */
+/**
+ * Bad command line: unknown flag, wrong argument count. rclone documents exit
+ * code 2 for these, but rclone 1.60 actually exits 1 (log.Fatalf); we match the binary.
+ */
 export class UsageError extends CryptfsError {
-  override exitCode: number = ExitCode.usage;
+  override exitCode: number = ExitCode.uncategorized;
   override errno = 'EINVAL';
 }
 

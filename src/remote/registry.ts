@@ -45,6 +45,11 @@ export interface BackendSpec {
   type: string;
   description: string;
   options: OptionSpec[];
+  /**
+   * True when create() roots the remote at ctx.root itself; otherwise the
+   * factory creates it at '' and wraps it so that ctx.root becomes its root.
+   */
+  handlesRoot?: boolean;
   create(ctx: BackendContext): Promise<Remote>;
 }
 

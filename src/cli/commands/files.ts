@@ -1,0 +1,319 @@
+// copy, copyto, cat, mkdir, rmdir, delete, purge.
+import { flagBool, flagNumber } from '../args.js';
+import { registerCommand, type CommandContext } from '../command.js';
+import { copyObject, copyTree, summariseErrors, unchanged, type TransferOptions } from '../transfer.js';
+import { TransferStats } from '../stats.js';
+import { CommandFailedError, writeOut } from '../util.js';
+import { walk } from '../walk.js';
+import { log } from '../../log.js';
+import { DirNotFoundError, ExitCode, ObjectNotFoundError, errorMessage } from '../../errors.js';
+import type { Remote, RemoteEntry } from '../../remote/remote.js';
+import { splitSpec } from '../../remote/open.js';
+
+export function transferOptions(ctx: CommandContext): TransferOptions {
+  return {
+    transfers: flagNumber(ctx.flags, 'transfers'),
+    checkers: flagNumber(ctx.flags, 'checkers'),
+    dryRun: flagBool(ctx.flags, 'dry-run'),
+    ignoreExisting: flagBool(ctx.flags, 'ignore-existing'),
+    sizeOnly: flagBool(ctx.flags, 'size-only'),
+    ignoreTimes: flagBool(ctx.flags, 'ignore-times'),
+    stats: new TransferStats(),
+  };
+}
+
+/** Prints the final stats block when rclone would (-v, or --stats-one-line style at INFO). */
+export function reportStats(stats: TransferStats): void {
+  if (log.enabled('info')) process.stderr.write('\n' + stats.summary());
+}
+
+/** Ends a transfer command: non-zero exit when files failed, or when nothing moved with --error-on-no-transfer. */
+export function finishTransfer(ctx: CommandContext, verb: string, stats: TransferStats): number {
+  reportStats(stats);
+  const err = summariseErrors(`Failed to ${verb}`, stats);
+  if (err) throw err;
+  if (flagBool(ctx.flags, 'error-on-no-transfer') && stats.files === 0) return ExitCode.noFilesTransferred;
+  return 0;
+}
+
+/** Copies a single file `srcFile` of `src` to `dstPath` of `dst`, unless unchanged. */
+async function copySingle(
+  src: Remote,
+  srcFile: string,
+  dst: Remote,
+  dstPath: string,
+  opts: TransferOptions,
+): Promise<void> {
+  const s = await src.stat(srcFile);
+  let d: RemoteEntry | undefined;
+  try {
+    d = await dst.stat(dstPath);
+  } catch (err) {
+    if (!(err instanceof ObjectNotFoundError || err instanceof DirNotFoundError)) throw err;
+  }
+  opts.stats.totalFiles++;
+  opts.stats.totalBytes += s.size;
+  if (d && !d.isDir && (opts.ignoreExisting || unchanged(s, d, opts))) {
+    opts.stats.checks++;
+    log.debug(`${dstPath}: Unchanged skipping`);
+    return;
+  }
+  try {
+    await copyObject(src, s, dst, dstPath, opts);
+  } catch (err) {
+    opts.stats.error(err);
+    log.error(`${dstPath}: Failed to copy: ${errorMessage(err)}`);
+  }
+}
+
+registerCommand({
+  name: 'copy',
+  use: 'source:path dest:path',
+  short: 'Copy files from source to dest, skipping identical files.',
+  long:
+    'Copy the source to the destination. Does not transfer files that are\nidentical on source and destination, testing by size and modification\ntime. Doesn\'t delete files from the destination.\n\nIf the source is a file, it is copied into the destination directory.',
+  minArgs: 2,
+  maxArgs: 2,
+  async run(ctx, [srcSpec, dstSpec]) {
+    const opts = transferOptions(ctx);
+    const { remote: src, file } = await ctx.factory.openTarget(srcSpec);
+    const dst = await ctx.factory.open(dstSpec);
+    if (file !== undefined) await copySingle(src, file, dst, file, opts);
+    else await copyTree(src, '', dst, '', opts);
+    return finishTransfer(ctx, 'copy', opts.stats);
+  },
+});
+
+registerCommand({
+  name: 'copyto',
+  use: 'source:path dest:path',
+  short: 'Copy files from source to dest, skipping identical files.',
+  long:
+    'If source:path is a file or directory then it copies it to a file or\ndirectory named dest:path. This can be used to copy a single file to a\nname other than its current one.',
+  minArgs: 2,
+  maxArgs: 2,
+  async run(ctx, [srcSpec, dstSpec]) {
+    const opts = transferOptions(ctx);
+    const { remote: src, file } = await ctx.factory.openTarget(srcSpec);
+    if (file === undefined) {
+      const dst = await ctx.factory.open(dstSpec);
+      await copyTree(src, '', dst, '', opts);
+    } else {
+      const { parentSpec, leaf } = splitSpec(dstSpec);
+      const dst = await ctx.factory.open(parentSpec);
+      await copySingle(src, file, dst, leaf, opts);
+    }
+    return finishTransfer(ctx, 'copy', opts.stats);
+  },
+});
+
+registerCommand({
+  name: 'cat',
+  use: 'remote:path',
+  short: 'Concatenates any files and sends them to stdout.',
+  long:
+    'Sends any files to standard output. With --offset/--count only part of\neach file is sent; --head/--tail take bytes from the start/end.',
+  minArgs: 1,
+  maxArgs: 1,
+  flags: [
+    { name: 'offset', type: 'int', default: 0, help: 'Start printing at offset N (or from end if -ve)' },
+    { name: 'count', type: 'int', default: -1, help: 'Only print N characters' },
+    { name: 'head', type: 'int', default: 0, help: 'Only print the first N characters' },
+    { name: 'tail', type: 'int', default: 0, help: 'Only print the last N characters' },
+    { name: 'discard', type: 'bool', help: 'Discard the output instead of printing' },
+  ],
+  async run(ctx, [spec]) {
+    const { remote, file } = await ctx.factory.openTarget(spec);
+    let offset = flagNumber(ctx.flags, 'offset');
+    let count = flagNumber(ctx.flags, 'count');
+    const head = flagNumber(ctx.flags, 'head');
+    const tail = flagNumber(ctx.flags, 'tail');
+    if (head > 0) {
+      offset = 0;
+      count = head;
+    }
+    if (tail > 0) {
+      offset = -tail;
+      count = -1;
+    }
+    const discard = flagBool(ctx.flags, 'discard');
+    const files: RemoteEntry[] = [];
+    if (file !== undefined) files.push({ ...(await remote.stat(file)), path: file });
+    else {
+      try {
+        for await (const e of walk(remote, '', { concurrency: flagNumber(ctx.flags, 'checkers') })) {
+          if (!e.isDir) files.push(e);
+        }
+      } catch (err) {
+        log.error(`: error listing: ${errorMessage(err)}`);
+        throw err;
+      }
+    }
+    let errors = 0;
+    let lastError: unknown;
+    for (const f of files) {
+      let start = offset;
+      if (start < 0) start = Math.max(0, f.size + start);
+      const length = count >= 0 ? count : undefined;
+      let source;
+      try {
+        source = await remote.openRead(f.path, { offset: start, length });
+      } catch (err) {
+        errors++;
+        lastError = err;
+        log.error(`${f.path}: Failed to open: ${errorMessage(err)}`);
+        continue;
+      }
+      try {
+        for await (const chunk of source) if (!discard) await writeOut(ctx.stdout, chunk);
+      } catch (err) {
+        errors++;
+        lastError = err;
+        log.error(`${f.path}: Failed to send to output: ${errorMessage(err)}`);
+      }
+    }
+    if (errors) {
+      const e = new CommandFailedError(errorMessage(lastError), (lastError as { exitCode?: number }).exitCode ?? 1, {
+        cause: lastError,
+      });
+      throw e;
+    }
+  },
+});
+
+registerCommand({
+  name: 'mkdir',
+  use: 'remote:path',
+  short: 'Make the path if it doesn\'t already exist.',
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx, [spec]) {
+    const remote = await ctx.factory.open(spec);
+    if (flagBool(ctx.flags, 'dry-run')) {
+      log.notice(`: Skipped make directory as --dry-run is set`);
+      return;
+    }
+    await remote.mkdir('');
+  },
+});
+
+registerCommand({
+  name: 'rmdir',
+  use: 'remote:path',
+  short: 'Remove the empty directory at path.',
+  long:
+    'This removes empty directory given by path. Will not remove the path if it\nhas any objects in it, not even empty subdirectories. Use\ncommand rmdirs (or delete with option --rmdirs) to do that.',
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx, [spec]) {
+    const remote = await ctx.factory.open(spec);
+    if (flagBool(ctx.flags, 'dry-run')) {
+      log.notice(`: Skipped remove directory as --dry-run is set`);
+      return;
+    }
+    await remote.rmdir('');
+  },
+});
+
+/** Removes empty directories under (and including, when `includeRoot`) `dir`, deepest first. */
+async function removeEmptyDirs(remote: Remote, dirs: string[], dryRun: boolean): Promise<void> {
+  for (const d of [...dirs].sort((a, b) => b.split('/').length - a.split('/').length || b.localeCompare(a))) {
+    if (dryRun) {
+      log.notice(`${d}: Skipped remove directory as --dry-run is set`);
+      continue;
+    }
+    await remote.rmdir(d).catch((err) => log.debug(`${d}: not removed: ${errorMessage(err)}`));
+  }
+}
+
+registerCommand({
+  name: 'delete',
+  use: 'remote:path',
+  short: 'Remove the files in path.',
+  long:
+    'Remove the files in path. Unlike purge it obeys include/exclude filters\nso can be used to selectively delete files. It does not delete directories\nunless --rmdirs is given.',
+  minArgs: 1,
+  maxArgs: 1,
+  flags: [{ name: 'rmdirs', type: 'bool', help: 'rmdirs removes empty directories but leaves root intact' }],
+  async run(ctx, [spec]) {
+    const { remote, file } = await ctx.factory.openTarget(spec);
+    const dryRun = flagBool(ctx.flags, 'dry-run');
+    const stats = new TransferStats();
+    const victims: string[] = [];
+    const dirs: string[] = [];
+    if (file !== undefined) victims.push(file);
+    else {
+      for await (const e of walk(remote, '', { concurrency: flagNumber(ctx.flags, 'checkers') })) {
+        if (e.isDir) dirs.push(e.path);
+        else victims.push(e.path);
+      }
+    }
+    const limit = Math.max(1, flagNumber(ctx.flags, 'checkers'));
+    for (let i = 0; i < victims.length; i += limit) {
+      await Promise.all(
+        victims.slice(i, i + limit).map(async (p) => {
+          if (dryRun) {
+            log.notice(`${p}: Skipped delete as --dry-run is set`);
+            return;
+          }
+          try {
+            await remote.delete(p);
+            stats.deletes++;
+            log.info(`${p}: Deleted`);
+          } catch (err) {
+            stats.error(err);
+            log.error(`${p}: Couldn't delete: ${errorMessage(err)}`);
+          }
+        }),
+      );
+    }
+    if (flagBool(ctx.flags, 'rmdirs')) await removeEmptyDirs(remote, dirs, dryRun);
+    const err = summariseErrors('Failed to delete', stats);
+    if (err) throw err;
+  },
+});
+
+registerCommand({
+  name: 'purge',
+  use: 'remote:path',
+  short: 'Remove the path and all of its contents.',
+  long:
+    'Remove the path and all of its contents. Note that this does not obey\ninclude/exclude filters - everything will be removed.',
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx, [spec]) {
+    const remote = await ctx.factory.open(spec);
+    const dryRun = flagBool(ctx.flags, 'dry-run');
+    const st = await remote.stat('').catch((err) => {
+      if (err instanceof ObjectNotFoundError) throw new DirNotFoundError(spec, { cause: err });
+      throw err;
+    });
+    if (!st.isDir) throw new CommandFailedError(`is a file not a directory`, ExitCode.uncategorized);
+    if (remote.purge && !dryRun) {
+      await remote.purge('');
+      return;
+    }
+    const files: string[] = [];
+    const dirs: string[] = [];
+    for await (const e of walk(remote, '', { concurrency: flagNumber(ctx.flags, 'checkers') })) {
+      (e.isDir ? dirs : files).push(e.path);
+    }
+    const limit = Math.max(1, flagNumber(ctx.flags, 'checkers'));
+    for (let i = 0; i < files.length; i += limit) {
+      await Promise.all(
+        files.slice(i, i + limit).map((p) =>
+          dryRun ? Promise.resolve(log.notice(`${p}: Skipped delete as --dry-run is set`)) : remote.delete(p),
+        ),
+      );
+    }
+    await removeEmptyDirs(remote, [...dirs, ''], dryRun);
+    if (!dryRun) {
+      // The root itself must be gone; rmdir('') above reports nothing on failure, so check.
+      const left = await remote.stat('').then(
+        () => true,
+        () => false,
+      );
+      if (left && remote.features.realDirectories) await remote.rmdir('');
+    }
+  },
+});

@@ -1,0 +1,4 @@
+// Importing this module registers every command.
+import './list.js';
+import './files.js';
+import './tools.js';

@@ -1,0 +1,93 @@
+// obscure, reveal, cryptdecode, version.
+import { flagBool } from '../args.js';
+import { registerCommand } from '../command.js';
+import { CommandFailedError, readAllText, writeOut } from '../util.js';
+import { obscure, reveal } from '../../crypt/obscure.js';
+import { CryptRemote } from '../../remote/crypt.js';
+import { SubRemote } from '../../remote/sub-remote.js';
+import type { Remote } from '../../remote/remote.js';
+import { ExitCode } from '../../errors.js';
+import { VERSION } from '../version.js';
+
+registerCommand({
+  name: 'obscure',
+  use: 'password',
+  short: 'Obscure password for use in the rclone.conf',
+  long:
+    'Obscure password for use in the config file.\n\nThis is not a secure way of encrypting these passwords as it can be\nreversed. If you give "-" as the password it is read from the first\nline of standard input.',
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx, [password]) {
+    let value = password;
+    if (password === '-') {
+      const text = ctx.stdin.readable && !(ctx.stdin as { isTTY?: boolean }).isTTY ? await readAllText(ctx.stdin) : '';
+      // rclone reads the first line; with nothing on stdin it obscures "-" itself.
+      if (text !== '') value = text.split(/\r?\n/)[0];
+    }
+    await writeOut(ctx.stdout, obscure(value) + '\n');
+  },
+});
+
+registerCommand({
+  name: 'reveal',
+  use: 'password',
+  short: 'Reveal obscured password from rclone.conf',
+  minArgs: 1,
+  maxArgs: 1,
+  async run(ctx, [value]) {
+    await writeOut(ctx.stdout, reveal(value) + '\n');
+  },
+});
+
+/** The crypt remote behind a spec, or a clear error when it is not one. */
+function asCrypt(remote: Remote): CryptRemote {
+  let r: Remote = remote;
+  while (r instanceof SubRemote) r = r.inner;
+  if (!(r instanceof CryptRemote)) {
+    throw new CommandFailedError('the remote needs to be of type "crypt"', ExitCode.uncategorized);
+  }
+  return r;
+}
+
+registerCommand({
+  name: 'cryptdecode',
+  use: 'encryptedremote: encryptedfilename',
+  short: 'Cryptdecode returns unencrypted file names.',
+  long:
+    'cryptdecode returns unencrypted file names when provided with a list of\nencrypted file names. List limit is 10 items.\n\nIf you supply the --reverse flag, it will return encrypted file names.',
+  minArgs: 2,
+  maxArgs: 11,
+  flags: [{ name: 'reverse', type: 'bool', help: 'Reverse cryptdecode, encrypts filenames' }],
+  async run(ctx, [spec, ...names]) {
+    const crypt = asCrypt(await ctx.factory.open(spec));
+    const reverse = flagBool(ctx.flags, 'reverse');
+    for (const name of names) {
+      let out: string;
+      try {
+        out = reverse ? crypt.encryptName(name) : crypt.decryptName(name);
+      } catch {
+        out = 'Failed to decrypt';
+      }
+      // Go's Println puts a space on both sides of the tab.
+      await writeOut(ctx.stdout, `${name} \t ${out}\n`);
+    }
+  },
+});
+
+registerCommand({
+  name: 'version',
+  use: '',
+  short: 'Show the version number.',
+  minArgs: 0,
+  maxArgs: 0,
+  async run(ctx) {
+    const lines = [
+      `cryptfs v${VERSION}`,
+      `- os/type: ${process.platform}`,
+      `- os/arch: ${process.arch}`,
+      `- node: ${process.version}`,
+      `- crypt format: rclone crypt (compatible with rclone >= 1.58 file name encodings)`,
+    ];
+    await writeOut(ctx.stdout, lines.join('\n') + '\n');
+  },
+});

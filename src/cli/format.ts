@@ -1,0 +1,38 @@
+// Output formatting shared by the listing commands, matching rclone's layout.
+
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/** "2006-01-02 15:04:05" in local time (lsd, lsf). */
+export function formatTime(d: Date): string {
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+}
+
+/** "2006-01-02 15:04:05.000000000" in local time (lsl). Dates carry milliseconds. */
+export function formatTimeNanos(d: Date): string {
+  return `${formatTime(d)}.${String(d.getMilliseconds()).padStart(3, '0')}000000`;
+}
+
+/** rclone's human sizes: "1.500 MiB", "0 B". */
+export function humanSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = bytes;
+  let i = -1;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(3)} ${units[i]}`;
+}
+
+/** "1.2s", "1m2.5s", "1h2m3s" like Go's time.Duration.String, rounded. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  let s = ms / 1000;
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
+  const secs = h || m ? s.toFixed(0) : s.toFixed(1);
+  return `${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${secs}s`;
+}

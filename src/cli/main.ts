@@ -1,0 +1,196 @@
+#!/usr/bin/env node
+// cryptfs command-line entry: global flags, command dispatch, and the mapping
+// of typed errors to rclone's messages and exit codes.
+import { parseArgs, flagNumber, flagString, flagBool, type FlagSpec } from './args.js';
+import { getCommand, listCommands, usageText, helpText, globalFlagsText, type CommandContext } from './command.js';
+import { RemoteFactory } from '../remote/open.js';
+import { CryptfsError, ExitCode, UsageError, errorMessage } from '../errors.js';
+import { configureLog, log, type LogLevel } from '../log.js';
+import { loadConfigSource } from './config-source.js';
+import { listBackends } from '../remote/registry.js';
+import './commands/index.js';
+
+export const globalFlags: FlagSpec[] = [
+  { name: 'config', type: 'string', help: 'Config file', default: '' },
+  { name: 'password-command', type: 'string', help: 'Command for supplying password for encrypted configuration' },
+  { name: 'ask-password', type: 'bool', default: true, help: 'Allow prompt for password for encrypted configuration' },
+  { name: 'verbose', short: 'v', type: 'count', help: 'Print lots more stuff (repeat for more)' },
+  { name: 'quiet', short: 'q', type: 'bool', help: 'Print as little stuff as possible' },
+  { name: 'log-level', type: 'string', help: 'Log level DEBUG|INFO|NOTICE|ERROR' },
+  { name: 'log-file', type: 'string', help: 'Log everything to this file' },
+  { name: 'use-json-log', type: 'bool', help: 'Use json log format' },
+  { name: 'transfers', type: 'int', default: 4, help: 'Number of file transfers to run in parallel' },
+  { name: 'checkers', type: 'int', default: 8, help: 'Number of checkers to run in parallel' },
+  { name: 'dry-run', short: 'n', type: 'bool', help: 'Do a trial run with no permanent changes' },
+  { name: 'progress', short: 'P', type: 'bool', help: 'Show progress during transfer' },
+  { name: 'stats', type: 'string', default: '1m0s', help: 'Interval between printing stats, e.g. 500ms, 60s, 5m (0 to disable)' },
+  { name: 'max-depth', type: 'int', default: -1, help: 'If set limits the recursion depth to this' },
+  { name: 'ignore-existing', type: 'bool', help: 'Skip all files that exist on destination' },
+  { name: 'ignore-times', short: 'I', type: 'bool', help: "Don't skip files that match size and time - transfer all files" },
+  { name: 'size-only', type: 'bool', help: 'Skip based on size only, not mod-time or checksum' },
+  { name: 'error-on-no-transfer', type: 'bool', help: 'Sets exit code 9 if no files are transferred' },
+  { name: 'help', short: 'h', type: 'bool', help: 'help for cryptfs' },
+];
+
+const ROOT_HELP = `cryptfs: client-side encrypted cloud storage, compatible with rclone's crypt format.
+
+Usage:
+  cryptfs [command]
+
+Available Commands:
+`;
+
+/** Finds the command name: the first argument that is neither a flag nor a flag's value. */
+function findCommand(argv: string[], specs: FlagSpec[]): { name?: string; index: number } {
+  const needsValue = new Set<string>();
+  for (const f of specs) {
+    if (f.type !== 'bool' && f.type !== 'count') {
+      needsValue.add(`--${f.name}`);
+      if (f.short) needsValue.add(`-${f.short}`);
+    }
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') return { name: argv[i + 1], index: i + 1 };
+    if (a.startsWith('-') && a !== '-') {
+      if (!a.includes('=') && needsValue.has(a)) i++;
+      continue;
+    }
+    return { name: a, index: i };
+  }
+  return { index: -1 };
+}
+
+function logLevelFrom(flags: Record<string, unknown>): LogLevel {
+  const explicit = String(flags['log-level'] ?? '').toLowerCase();
+  if (['debug', 'info', 'notice', 'error'].includes(explicit)) return explicit as LogLevel;
+  if (flags.quiet === true) return 'error';
+  const v = Number(flags.verbose ?? 0);
+  return v >= 2 ? 'debug' : v === 1 ? 'info' : 'notice';
+}
+
+/** Environment defaults for global flags: CRYPTFS_<FLAG> then RCLONE_<FLAG> (e.g. CRYPTFS_TRANSFERS=8). */
+function envFlagArgs(specs: FlagSpec[], env: NodeJS.ProcessEnv): string[] {
+  const out: string[] = [];
+  for (const f of specs) {
+    if (f.name === 'help' || f.name === 'config') continue;
+    const key = f.name.toUpperCase().replace(/-/g, '_');
+    const v = env[`CRYPTFS_${key}`] ?? env[`RCLONE_${key}`];
+    if (v === undefined) continue;
+    out.push(f.type === 'count' ? `--${f.name}=${Number(v) || (v === 'true' ? 1 : 0)}` : `--${f.name}=${v}`);
+  }
+  const cfg = env.CRYPTFS_CONFIG ?? env.RCLONE_CONFIG;
+  void cfg; // the config path itself is resolved by the config layer
+  return out;
+}
+
+export async function main(argv: string[], io: Partial<CommandContext> = {}): Promise<number> {
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  const stdin = io.stdin ?? process.stdin;
+  const { name, index } = findCommand(argv, globalFlags);
+  const spec = name ? getCommand(name) : undefined;
+
+  if (!name || name === 'help') {
+    const topic = name === 'help' ? argv[index + 1] : undefined;
+    if (topic === 'flags') stdout.write(globalFlagsText(globalFlags));
+    else if (topic === 'backends') {
+      stdout.write('All cryptfs backends:\n\n');
+      for (const b of listBackends()) stdout.write(`  ${b.type.padEnd(14)} ${b.description}\n`);
+    } else if (topic && getCommand(topic)) stdout.write(helpText(getCommand(topic)!));
+    else {
+      stdout.write(ROOT_HELP);
+      for (const c of listCommands()) if (!c.hidden) stdout.write(`  ${c.name.padEnd(14)} ${c.short}\n`);
+      stdout.write('\nUse "cryptfs [command] --help" for more information about a command.\n');
+    }
+    return name ? 0 : argv.length === 0 ? 0 : ExitCode.uncategorized;
+  }
+  if (!spec) {
+    stderr.write(`Error: unknown command "${name}" for "cryptfs"\nRun 'cryptfs --help' for usage.\n`);
+    log.error(`Fatal error: unknown command "${name}" for "cryptfs"`);
+    return ExitCode.uncategorized;
+  }
+
+  const allFlags = [...globalFlags, ...(spec.flags ?? [])];
+  const rest = [...argv.slice(0, index), ...argv.slice(index + 1)];
+  let parsed;
+  try {
+    parsed = parseArgs([...envFlagArgs(globalFlags, process.env), ...rest], allFlags);
+  } catch (err) {
+    stderr.write(`Error: ${errorMessage(err)}\n${usageText(spec)}\n`);
+    stderr.write(`${stamp()} Fatal error: ${errorMessage(err)}\n`);
+    return ExitCode.uncategorized;
+  }
+  if (parsed.flags.help === true) {
+    stdout.write(helpText(spec));
+    return 0;
+  }
+  configureLog({
+    level: logLevelFrom(parsed.flags),
+    file: flagString(parsed.flags, 'log-file') || undefined,
+    json: flagBool(parsed.flags, 'use-json-log'),
+  });
+  if (parsed.args.length < spec.minArgs || parsed.args.length > spec.maxArgs) {
+    stderr.write(usageText(spec));
+    const n = parsed.args.length;
+    const msg =
+      n < spec.minArgs
+        ? `Command ${spec.name} needs ${spec.minArgs} arguments minimum: you provided ${n} non flag arguments: ${goQuoteList(parsed.args)}`
+        : `Command ${spec.name} needs ${spec.maxArgs} arguments maximum: you provided ${n} non flag arguments: ${goQuoteList(parsed.args)}`;
+    stderr.write(`${stamp()} ${msg}\n`);
+    return ExitCode.uncategorized;
+  }
+
+  const factory = new RemoteFactory(() => loadConfigSource(parsed.flags));
+  const ctx: CommandContext = { factory, flags: parsed.flags, stdout, stderr, stdin };
+  try {
+    const code = await spec.run(ctx, parsed.args);
+    return code ?? 0;
+  } catch (err) {
+    return reportFatal(spec.name, err, stderr);
+  } finally {
+    await factory.closeAll();
+    void flagNumber;
+  }
+}
+
+function goQuoteList(items: string[]): string {
+  return `[${items.map((s) => JSON.stringify(s)).join(' ')}]`;
+}
+
+function stamp(): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}/${p(d.getMonth() + 1)}/${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/** rclone's last line for a failed command: "Failed to <cmd>: <message>", and its exit code. */
+function reportFatal(command: string, err: unknown, stderr: NodeJS.WritableStream): number {
+  const message = errorMessage(err);
+  if (err instanceof UsageError) {
+    stderr.write(`${stamp()} Fatal error: ${message}\n`);
+    return err.exitCode;
+  }
+  const line = message.startsWith('Failed to') ? message : `Failed to ${command}: ${message}`;
+  stderr.write(`${stamp()} ${line}\n`);
+  if (process.env.CRYPTFS_DEBUG_STACK && err instanceof Error) stderr.write(`${err.stack}\n`);
+  if (err instanceof CryptfsError) return err.exitCode;
+  return ExitCode.uncategorized;
+}
+
+// Run when executed directly (the bin), not when imported by tests.
+const invokedDirectly = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+if (invokedDirectly || process.env.CRYPTFS_FORCE_MAIN) {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+  });
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err) => {
+      process.stderr.write(`${stamp()} Fatal error: ${errorMessage(err)}\n`);
+      process.exitCode = ExitCode.uncategorized;
+    },
+  );
+}

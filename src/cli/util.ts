@@ -1,0 +1,36 @@
+// Small helpers for commands: backpressure-aware output, command-level errors.
+import type { Writable } from 'node:stream';
+import { CryptfsError, ExitCode } from '../errors.js';
+
+/** A command failed; the message is printed as "Failed to <cmd>: <message>". */
+export class CommandFailedError extends CryptfsError {
+  constructor(message: string, exitCode: number = ExitCode.uncategorized, options?: { cause?: unknown }) {
+    super(message, options);
+    this.exitCode = exitCode;
+  }
+}
+
+/** Writes text or bytes, waiting for the stream to drain when its buffer is full. */
+export async function writeOut(out: Writable, data: string | Uint8Array): Promise<void> {
+  if (!out.write(data)) {
+    await new Promise<void>((resolve, reject) => {
+      const onDrain = () => {
+        out.off('error', onError);
+        resolve();
+      };
+      const onError = (err: Error) => {
+        out.off('drain', onDrain);
+        reject(err);
+      };
+      out.once('drain', onDrain);
+      out.once('error', onError);
+    });
+  }
+}
+
+/** Reads all of stdin as text (for `obscure -`, `rcat` of small input). */
+export async function readAllText(input: NodeJS.ReadableStream): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const c of input as AsyncIterable<Buffer | string>) parts.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
+  return Buffer.concat(parts).toString('utf8');
+}

@@ -1,0 +1,76 @@
+// Recursive listing with several directory listings in flight at once
+// (rclone's --checkers), yielding entries as they arrive.
+import type { Remote, RemoteEntry } from '../remote/remote.js';
+
+export interface WalkOptions {
+  /** 1 = only the directory itself; undefined/negative = unlimited. */
+  maxDepth?: number;
+  /** Directory listings in flight. */
+  concurrency?: number;
+  /** Called for each directory; return false to skip descending into it. */
+  descend?: (dir: RemoteEntry) => boolean;
+}
+
+/** Yields every entry under `dir` (not `dir` itself). Errors of sub-listings propagate. */
+export async function* walk(remote: Remote, dir: string, options: WalkOptions = {}): AsyncGenerator<RemoteEntry> {
+  const maxDepth = options.maxDepth !== undefined && options.maxDepth >= 0 ? options.maxDepth : Infinity;
+  const concurrency = Math.max(1, options.concurrency ?? 8);
+  const pending: { dir: string; depth: number }[] = [{ dir, depth: 1 }];
+  const results: { entries?: RemoteEntry[]; error?: unknown; depth: number }[] = [];
+  let inFlight = 0;
+  let wake: (() => void) | undefined;
+
+  const start = (job: { dir: string; depth: number }) => {
+    inFlight++;
+    (async () => {
+      const entries: RemoteEntry[] = [];
+      for await (const e of remote.list(job.dir)) entries.push(e);
+      // rclone sorts each directory's entries by name.
+      return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    })().then(
+      (entries) => results.push({ entries, depth: job.depth }),
+      (error) => results.push({ error, depth: job.depth }),
+    ).finally(() => {
+      inFlight--;
+      wake?.();
+    });
+  };
+
+  while (pending.length || inFlight || results.length) {
+    while (pending.length && inFlight < concurrency) start(pending.shift()!);
+    if (!results.length) {
+      await new Promise<void>((r) => (wake = r));
+      wake = undefined;
+      continue;
+    }
+    const res = results.shift()!;
+    if (res.error) throw res.error;
+    for (const e of res.entries!) {
+      yield e;
+      if (e.isDir && res.depth < maxDepth && (options.descend?.(e) ?? true)) {
+        pending.push({ dir: e.path, depth: res.depth + 1 });
+      }
+    }
+  }
+}
+
+/** Runs `fn` over items with at most `limit` at once; collects errors instead of stopping. */
+export async function forEachLimit<T>(
+  items: AsyncIterable<T> | Iterable<T>,
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<unknown[]> {
+  const errors: unknown[] = [];
+  const running = new Set<Promise<void>>();
+  for await (const item of items as AsyncIterable<T>) {
+    const p: Promise<void> = fn(item)
+      .catch((err) => {
+        errors.push(err);
+      })
+      .finally(() => running.delete(p));
+    running.add(p);
+    if (running.size >= limit) await Promise.race(running);
+  }
+  await Promise.all(running);
+  return errors;
+}

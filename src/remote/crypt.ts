@@ -1,0 +1,408 @@
+// The crypt overlay: a remote that stores rclone-crypt-format data in another
+// remote. Names go through NameCipher, contents through ContentCipher.
+import { ConfigError, NameDecryptError, NameTooLongError, CryptfsError, DirNotFoundError, ObjectNotFoundError } from '../errors.js';
+import { ContentCipher } from '../crypt/content-cipher.js';
+import { deriveKeys, type CryptKeys } from '../crypt/keys.js';
+import { NameCipher, type FilenameEncodingName, type FilenameEncryptionMode } from '../crypt/name-cipher.js';
+import { log } from '../log.js';
+import { registerBackend, type OptionSpec } from './registry.js';
+import type { ByteSource, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions } from './remote.js';
+import { baseName, joinPath, parentPath } from './remote.js';
+import { SubRemote } from './sub-remote.js';
+
+export interface CryptRemoteOptions {
+  mode: FilenameEncryptionMode;
+  encoding: FilenameEncodingName;
+  directoryNameEncryption: boolean;
+  noDataEncryption: boolean;
+  suffix?: string;
+  strictNames?: boolean;
+  showMapping?: boolean;
+}
+
+export class CryptRemote implements Remote {
+  readonly type = 'crypt';
+  readonly features: RemoteFeatures;
+  readonly names: NameCipher;
+  readonly content: ContentCipher;
+
+  constructor(
+    readonly underlying: Remote,
+    keys: CryptKeys,
+    readonly options: CryptRemoteOptions,
+    readonly displayName: string = `crypt(${underlying.displayName})`,
+  ) {
+    this.names = new NameCipher({
+      mode: options.mode,
+      encoding: options.encoding,
+      directoryNameEncryption: options.directoryNameEncryption,
+      suffix: options.suffix,
+      nameKey: keys.nameKey,
+      nameTweak: keys.nameTweak,
+    });
+    this.content = new ContentCipher(keys.dataKey);
+    const plainNames = options.mode === 'off';
+    this.features = {
+      move: Boolean(underlying.move),
+      copy: Boolean(underlying.copy),
+      realDirectories: underlying.features.realDirectories,
+      // Crypt exposes no hashes: the underlying hashes are of ciphertext.
+      hashes: options.noDataEncryption ? underlying.features.hashes : [],
+      caseInsensitive: plainNames ? underlying.features.caseInsensitive : false,
+      maxSegmentBytes: underlying.features.maxSegmentBytes,
+    };
+    if (!underlying.move) this.move = undefined;
+    if (!underlying.copy) this.copy = undefined;
+    if (!underlying.purge) this.purge = undefined;
+    if (!underlying.about) this.about = undefined;
+    if (!options.noDataEncryption) this.hash = undefined;
+  }
+
+  // ---- names ----
+
+  /** Encrypted path of a file; checks every segment against the underlying limit first. */
+  encryptFilePath(path: string): string {
+    return this.checkLength(path, this.names.encryptFileName(path));
+  }
+
+  encryptDirPath(path: string): string {
+    if (path === '') return '';
+    return this.checkLength(path, this.names.encryptDirName(path));
+  }
+
+  private checkLength(plain: string, encrypted: string): string {
+    const limit = this.underlying.features.maxSegmentBytes;
+    if (limit === undefined) return encrypted;
+    const plainSegs = plain.split('/');
+    const encSegs = encrypted.split('/');
+    encSegs.forEach((seg, i) => {
+      const len = Buffer.byteLength(seg);
+      if (len > limit) {
+        throw new NameTooLongError(
+          plainSegs[i] ?? seg,
+          len,
+          limit,
+          `bytes once encrypted (${this.options.mode}/${this.options.encoding} names; a plain segment may be at most ` +
+            `${this.maxPlainSegmentBytes(limit)} bytes here)`,
+        );
+      }
+    });
+    return encrypted;
+  }
+
+  /** Longest plain segment (UTF-8 bytes, ASCII) whose encrypted form fits `limit`. */
+  maxPlainSegmentBytes(limit: number): number {
+    let lo = 0;
+    for (let n = 1; n < 2048; n++) {
+      const probe = 'a'.repeat(n);
+      let enc: string;
+      try {
+        enc = this.options.mode === 'off' ? probe + (this.options.suffix ?? '.bin') : this.names.encryptSegment(probe);
+      } catch {
+        break;
+      }
+      if (Buffer.byteLength(enc) > limit) break;
+      lo = n;
+    }
+    return lo;
+  }
+
+  private decryptEntryName(entry: RemoteEntry, plainDir: string): string | undefined {
+    const seg = baseName(entry.path);
+    try {
+      const plain = entry.isDir ? this.names.decryptDirName(seg) : this.names.decryptFileName(seg);
+      return joinPath(plainDir, plain);
+    } catch (err) {
+      if (err instanceof NameDecryptError || err instanceof CryptfsError) {
+        if (this.options.strictNames) throw err;
+        log.debug(`${entry.path}: Skipping undecryptable ${entry.isDir ? 'dir' : 'file'} name: ${err.message}`);
+        return undefined;
+      }
+      throw err;
+    }
+  }
+
+  private plainSize(encryptedSize: number, path: string): number {
+    if (this.options.noDataEncryption || encryptedSize < 0) return encryptedSize;
+    try {
+      return ContentCipher.decryptedSize(encryptedSize);
+    } catch (err) {
+      // rclone lists objects of impossible size as 0 bytes rather than hiding them.
+      log.debug(`${path}: Bad size for decrypt: ${(err as Error).message}`);
+      return 0;
+    }
+  }
+
+  // ---- Remote ----
+
+  async *list(dir: string): AsyncIterable<RemoteEntry> {
+    const encDir = this.encryptDirPath(dir);
+    let count = 0;
+    for await (const e of this.underlying.list(encDir)) {
+      const path = this.decryptEntryName(e, dir);
+      if (path === undefined) continue;
+      count++;
+      if (this.options.showMapping) log.notice(`${path}: Encrypts to ${JSON.stringify(e.path)}`);
+      yield { path, isDir: e.isDir, size: e.isDir ? e.size : this.plainSize(e.size, e.path), mtime: e.mtime };
+    }
+    void count;
+  }
+
+  async stat(path: string): Promise<RemoteEntry> {
+    if (path === '') {
+      const e = await this.underlying.stat('');
+      return { ...e, path: '' };
+    }
+    const encFile = this.encryptFilePath(path);
+    try {
+      const e = await this.underlying.stat(encFile);
+      if (!e.isDir) return { path, isDir: false, size: this.plainSize(e.size, encFile), mtime: e.mtime };
+    } catch (err) {
+      if (!(err instanceof ObjectNotFoundError || err instanceof DirNotFoundError)) throw err;
+    }
+    const encDir = this.encryptDirPath(path);
+    try {
+      const e = await this.underlying.stat(encDir);
+      if (e.isDir) return { path, isDir: true, size: e.size, mtime: e.mtime };
+    } catch (err) {
+      if (!(err instanceof ObjectNotFoundError || err instanceof DirNotFoundError)) throw err;
+    }
+    throw new ObjectNotFoundError(path);
+  }
+
+  async openRead(path: string, range?: ReadRange): Promise<ByteSource> {
+    const enc = this.encryptFilePath(path);
+    const rename = (err: unknown): never => {
+      if (err instanceof ObjectNotFoundError) throw new ObjectNotFoundError(path, { cause: err });
+      throw err;
+    };
+    if (this.options.noDataEncryption) return this.underlying.openRead(enc, range).catch(rename);
+    return this.content
+      .decryptRange((r) => this.underlying.openRead(enc, r), range?.offset ?? 0, range?.length)
+      .catch(rename);
+  }
+
+  async write(path: string, source: ByteSource, options: WriteOptions = {}): Promise<RemoteEntry> {
+    const enc = this.encryptFilePath(path);
+    const size = options.size === undefined ? undefined : this.encryptedSize(options.size);
+    const data = this.options.noDataEncryption ? source : this.content.encrypt(source);
+    const e = await this.underlying.write(enc, data, { mtime: options.mtime, size });
+    return { path, isDir: false, size: this.plainSize(e.size, enc), mtime: e.mtime };
+  }
+
+  /** Size the underlying object will have for `plainSize` bytes. */
+  encryptedSize(plainSize: number): number {
+    return this.options.noDataEncryption ? plainSize : ContentCipher.encryptedSize(plainSize);
+  }
+
+  async delete(path: string): Promise<void> {
+    try {
+      await this.underlying.delete(this.encryptFilePath(path));
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) throw new ObjectNotFoundError(path, { cause: err });
+      throw err;
+    }
+  }
+
+  mkdir(dir: string): Promise<void> {
+    return this.underlying.mkdir(this.encryptDirPath(dir));
+  }
+
+  async rmdir(dir: string): Promise<void> {
+    try {
+      await this.underlying.rmdir(this.encryptDirPath(dir));
+    } catch (err) {
+      if (err instanceof DirNotFoundError) throw new DirNotFoundError(dir, { cause: err });
+      throw err;
+    }
+  }
+
+  setMtime(path: string, mtime: Date): Promise<void> {
+    return this.underlying.setMtime(this.encryptFilePath(path), mtime);
+  }
+
+  move? = async (src: string, dst: string): Promise<RemoteEntry> => {
+    const e = await this.underlying.move!(this.encryptFilePath(src), this.encryptFilePath(dst));
+    return { path: dst, isDir: false, size: this.plainSize(e.size, e.path), mtime: e.mtime };
+  };
+
+  copy? = async (src: string, dst: string): Promise<RemoteEntry> => {
+    const e = await this.underlying.copy!(this.encryptFilePath(src), this.encryptFilePath(dst));
+    return { path: dst, isDir: false, size: this.plainSize(e.size, e.path), mtime: e.mtime };
+  };
+
+  /** With no_data_encryption the stored bytes are the plaintext, so underlying hashes are valid. */
+  hash? = (path: string, type: 'md5' | 'sha1') => this.underlying.hash!(this.encryptFilePath(path), type);
+
+  purge? = (dir: string) => this.underlying.purge!(this.encryptDirPath(dir));
+
+  about? = () => this.underlying.about!();
+
+  close(): Promise<void> {
+    return this.underlying.close?.() ?? Promise.resolve();
+  }
+
+  /** The encrypted object path for a plain file path: `cryptdecode --reverse`. */
+  encryptName(path: string): string {
+    return this.names.encryptFileName(path);
+  }
+
+  /** The plain path for an encrypted one: `cryptdecode`. */
+  decryptName(path: string): string {
+    return this.names.decryptFileName(path);
+  }
+
+  /** The parent directory of a plain path, encrypted. */
+  encryptedParent(path: string): string {
+    return this.encryptDirPath(parentPath(path));
+  }
+}
+
+export const cryptOptions: OptionSpec[] = [
+  {
+    name: 'remote',
+    help:
+      'Remote to encrypt/decrypt.\n\nNormally should contain a \':\' and a path, e.g. "myremote:path/to/dir",\n' +
+      '"myremote:bucket" or maybe "myremote:" (not recommended).',
+    required: true,
+  },
+  {
+    name: 'filename_encryption',
+    help: 'How to encrypt the filenames.',
+    type: 'enum',
+    default: 'standard',
+    exclusive: true,
+    examples: [
+      { value: 'standard', help: 'Encrypt the filenames.\nSee the docs for the details.' },
+      { value: 'obfuscate', help: 'Very simple filename obfuscation.' },
+      { value: 'off', help: "Don't encrypt the file names.\nAdds a \".bin\", or \"suffix\" extension only." },
+    ],
+  },
+  {
+    name: 'directory_name_encryption',
+    help: 'Option to either encrypt directory names or leave them intact.\n\nNB If filename_encryption is "off" then this option will do nothing.',
+    type: 'bool',
+    default: true,
+    examples: [
+      { value: 'true', help: 'Encrypt directory names.' },
+      { value: 'false', help: "Don't encrypt directory names, leave them intact." },
+    ],
+  },
+  {
+    name: 'password',
+    help: 'Password or pass phrase for encryption.',
+    secret: true,
+    required: true,
+  },
+  {
+    name: 'password2',
+    help:
+      'Password or pass phrase for salt.\n\nOptional but recommended.\nShould be different to the previous password.',
+    secret: true,
+  },
+  {
+    name: 'server_side_across_configs',
+    help: 'Allow server-side operations (e.g. copy) to work across different crypt configs.',
+    type: 'bool',
+    default: false,
+    advanced: true,
+  },
+  {
+    name: 'show_mapping',
+    help: 'For all files listed show how the names encrypt.',
+    type: 'bool',
+    default: false,
+    advanced: true,
+    hidden: true,
+  },
+  {
+    name: 'no_data_encryption',
+    help: 'Option to either encrypt file data or leave it unencrypted.',
+    type: 'bool',
+    default: false,
+    advanced: true,
+    examples: [
+      { value: 'true', help: "Don't encrypt file data, leave it unencrypted." },
+      { value: 'false', help: 'Encrypt file data.' },
+    ],
+  },
+  {
+    name: 'pass_bad_blocks',
+    help: 'If set this will pass bad blocks through as all 0 (not supported by cryptfs: refused).',
+    type: 'bool',
+    default: false,
+    advanced: true,
+    hidden: true,
+  },
+  {
+    name: 'filename_encoding',
+    help:
+      'How to encode the encrypted filename to text string.\n\nThis option could help with shortening the encrypted filename. The\n' +
+      'suitable option would depend on the way your remote count the filename\nlength and if it\'s case sensitive.',
+    type: 'enum',
+    default: 'base32',
+    advanced: true,
+    exclusive: true,
+    examples: [
+      { value: 'base32', help: 'Encode using base32. Suitable for all remote.' },
+      { value: 'base64', help: 'Encode using base64. Suitable for case sensitive remote.' },
+      {
+        value: 'base32768',
+        help: 'Encode using base32768. Suitable if your remote counts UTF-16 or\nUnicode codepoint instead of UTF-8 byte length. (Eg. Onedrive, Dropbox)',
+      },
+    ],
+  },
+  {
+    name: 'suffix',
+    help: 'If this is set it will override the default suffix of ".bin".\n\nSetting suffix to "none" will result in an empty suffix. This may be useful\nwhen the path length is critical.',
+    default: '.bin',
+    advanced: true,
+  },
+  {
+    name: 'strict_names',
+    help: 'If set, this will raise an error when crypt comes across a filename that can\'t be decrypted.',
+    type: 'bool',
+    default: false,
+    advanced: true,
+  },
+];
+
+registerBackend({
+  type: 'crypt',
+  description: 'Encrypt/Decrypt a remote',
+  options: cryptOptions,
+  async create(ctx) {
+    const o = ctx.options;
+    const target = o.string('remote');
+    if (target === '') throw new ConfigError(`${ctx.name || 'crypt'}: remote not set in config file`);
+    const targetName = /^([^:/]+):/.exec(target)?.[1];
+    if (ctx.name && targetName === ctx.name) {
+      throw new ConfigError(`can't point crypt remote at itself - check the value of the remote setting`);
+    }
+    if (o.bool('pass_bad_blocks')) {
+      throw new ConfigError('pass_bad_blocks is not supported: cryptfs never returns unauthenticated data');
+    }
+    const keys = await deriveKeys(o.secret('password'), o.secret('password2'));
+    const underlying = await ctx.openRemote(target);
+    const remote = new CryptRemote(
+      underlying,
+      keys,
+      {
+        mode: o.choice('filename_encryption') as FilenameEncryptionMode,
+        encoding: o.choice('filename_encoding') as FilenameEncodingName,
+        directoryNameEncryption: o.bool('directory_name_encryption'),
+        noDataEncryption: o.bool('no_data_encryption'),
+        suffix: o.has('suffix') ? o.string('suffix') : undefined,
+        strictNames: o.bool('strict_names'),
+        showMapping: o.bool('show_mapping'),
+      },
+      ctx.name ? `${ctx.name}:` : `crypt(${target})`,
+    );
+    if (!o.has('password2')) {
+      log.info(
+        `${ctx.name || 'crypt'}: password2 is not set: the built-in salt is the same for every rclone/cryptfs user; set password2 for a unique salt`,
+      );
+    }
+    return ctx.root === '' ? remote : new SubRemote(remote, ctx.root, `${ctx.name}:${ctx.root}`);
+  },
+});

@@ -1,0 +1,286 @@
+// The local-disk remote. Writes go to a hidden temporary file next to the
+// target and are renamed into place only when complete, so a failed write
+// never leaves a partial file under the real name.
+import { createHash, randomBytes } from 'node:crypto';
+import { constants as fsConstants, createReadStream, type Stats } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import { resolve as resolvePath, join } from 'node:path';
+import {
+  AlreadyExistsError,
+  CryptfsError,
+  DirNotEmptyError,
+  DirNotFoundError,
+  IsDirectoryError,
+  NameTooLongError,
+  NoSpaceError,
+  NotDirectoryError,
+  ObjectNotFoundError,
+  RemoteIOError,
+} from '../errors.js';
+import { registerBackend } from './registry.js';
+import type { ByteSource, HashType, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions } from './remote.js';
+import { baseName, parentPath } from './remote.js';
+
+const READ_CHUNK = 1024 * 1024;
+
+/** Maps a Node fs error on `path` to our typed errors. */
+function mapFsError(err: unknown, path: string, kind: 'file' | 'dir' = 'file'): Error {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return kind === 'dir' ? new DirNotFoundError(path, { cause: err }) : new ObjectNotFoundError(path, { cause: err });
+    case 'EEXIST':
+      return new AlreadyExistsError(path, { cause: err });
+    case 'ENOTEMPTY':
+      return new DirNotEmptyError(path, { cause: err });
+    case 'EISDIR':
+      return new IsDirectoryError(path, { cause: err });
+    case 'ENOTDIR':
+      return new NotDirectoryError(path, { cause: err });
+    case 'ENAMETOOLONG': {
+      const seg = path.split('/').reduce((a, b) => (Buffer.byteLength(b) > Buffer.byteLength(a) ? b : a), '');
+      return new NameTooLongError(seg, Buffer.byteLength(seg), 255, 'bytes', { cause: err });
+    }
+    case 'ENOSPC':
+    case 'EDQUOT':
+      return new NoSpaceError(`no space left on device writing ${path}`, { cause: err });
+    default:
+      if (err instanceof CryptfsError) return err;
+      return new RemoteIOError(`${path}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+  }
+}
+
+export class LocalRemote implements Remote {
+  readonly type = 'local';
+  readonly features: RemoteFeatures = {
+    move: true,
+    copy: true,
+    realDirectories: true,
+    hashes: ['md5', 'sha1'],
+    caseInsensitive: false,
+    maxSegmentBytes: 255,
+  };
+
+  /** @param root absolute directory on disk that path '' maps to */
+  constructor(
+    readonly root: string,
+    readonly displayName: string = root,
+  ) {}
+
+  /** Absolute on-disk path of a remote path. */
+  abs(path: string): string {
+    return path === '' ? this.root : join(this.root, path);
+  }
+
+  private toEntry(path: string, st: Stats): RemoteEntry {
+    return {
+      path,
+      isDir: st.isDirectory(),
+      size: st.isDirectory() ? -1 : st.size,
+      mtime: new Date(Number(st.mtimeMs)),
+    };
+  }
+
+  async *list(dir: string): AsyncIterable<RemoteEntry> {
+    let handle;
+    try {
+      handle = await fsp.opendir(this.abs(dir), { bufferSize: 256 });
+    } catch (err) {
+      throw mapFsError(err, dir, 'dir');
+    }
+    for await (const d of handle) {
+      // Our own in-flight temporary files are not objects.
+      if (d.name.startsWith('.cryptfs-partial-')) continue;
+      const path = dir === '' ? d.name : `${dir}/${d.name}`;
+      let st: Stats;
+      try {
+        st = await fsp.stat(this.abs(path));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // vanished, or a dangling link
+        throw mapFsError(err, path);
+      }
+      if (!st.isFile() && !st.isDirectory()) continue; // sockets, fifos, devices
+      yield this.toEntry(path, st);
+    }
+  }
+
+  async stat(path: string): Promise<RemoteEntry> {
+    try {
+      return this.toEntry(path, await fsp.stat(this.abs(path)));
+    } catch (err) {
+      throw mapFsError(err, path);
+    }
+  }
+
+  async openRead(path: string, range?: ReadRange): Promise<ByteSource> {
+    const file = this.abs(path);
+    let fh: fsp.FileHandle;
+    try {
+      fh = await fsp.open(file, fsConstants.O_RDONLY);
+      const st = await fh.stat();
+      if (st.isDirectory()) {
+        await fh.close();
+        throw new IsDirectoryError(path);
+      }
+    } catch (err) {
+      throw mapFsError(err, path);
+    }
+    const start = range?.offset ?? 0;
+    const end = range?.length === undefined ? undefined : start + range.length - 1;
+    if (end !== undefined && end < start) {
+      await fh.close();
+      return (async function* () {})();
+    }
+    return createReadStream('', { fd: fh, start, end, highWaterMark: READ_CHUNK });
+  }
+
+  async write(path: string, source: ByteSource, options: WriteOptions = {}): Promise<RemoteEntry> {
+    const target = this.abs(path);
+    const dir = this.abs(parentPath(path));
+    try {
+      await fsp.mkdir(dir, { recursive: true });
+    } catch (err) {
+      throw mapFsError(err, parentPath(path), 'dir');
+    }
+    const existing = await fsp.stat(target).catch(() => undefined);
+    if (existing?.isDirectory()) throw new IsDirectoryError(path);
+    if (Buffer.byteLength(baseName(path)) > 255) {
+      const seg = baseName(path);
+      throw new NameTooLongError(seg, Buffer.byteLength(seg), 255);
+    }
+    const temp = join(dir, `.cryptfs-partial-${randomBytes(6).toString('hex')}`);
+    let fh: fsp.FileHandle | undefined;
+    try {
+      fh = await fsp.open(temp, 'wx', 0o644);
+      for await (const chunk of source) {
+        let off = 0;
+        while (off < chunk.length) {
+          const { bytesWritten } = await fh.write(chunk, off, chunk.length - off);
+          off += bytesWritten;
+        }
+      }
+      await fh.close();
+      fh = undefined;
+      const mtime = options.mtime ?? new Date();
+      await fsp.utimes(temp, mtime, mtime);
+      await fsp.rename(temp, target);
+    } catch (err) {
+      await fh?.close().catch(() => undefined);
+      await fsp.rm(temp, { force: true }).catch(() => undefined);
+      throw mapFsError(err, path);
+    }
+    return this.stat(path);
+  }
+
+  async delete(path: string): Promise<void> {
+    const st = await this.stat(path);
+    if (st.isDir) throw new IsDirectoryError(path);
+    try {
+      await fsp.unlink(this.abs(path));
+    } catch (err) {
+      throw mapFsError(err, path);
+    }
+  }
+
+  async mkdir(dir: string): Promise<void> {
+    try {
+      await fsp.mkdir(this.abs(dir), { recursive: true });
+    } catch (err) {
+      throw mapFsError(err, dir, 'dir');
+    }
+  }
+
+  async rmdir(dir: string): Promise<void> {
+    try {
+      await fsp.rmdir(this.abs(dir));
+    } catch (err) {
+      throw mapFsError(err, dir, 'dir');
+    }
+  }
+
+  async setMtime(path: string, mtime: Date): Promise<void> {
+    try {
+      await fsp.utimes(this.abs(path), mtime, mtime);
+    } catch (err) {
+      throw mapFsError(err, path);
+    }
+  }
+
+  async move(src: string, dst: string): Promise<RemoteEntry> {
+    try {
+      await fsp.mkdir(this.abs(parentPath(dst)), { recursive: true });
+      await fsp.rename(this.abs(src), this.abs(dst));
+    } catch (err) {
+      throw mapFsError(err, src);
+    }
+    return this.stat(dst);
+  }
+
+  async copy(src: string, dst: string): Promise<RemoteEntry> {
+    const srcStat = await this.stat(src);
+    const dir = this.abs(parentPath(dst));
+    const temp = join(dir, `.cryptfs-partial-${randomBytes(6).toString('hex')}`);
+    try {
+      await fsp.mkdir(dir, { recursive: true });
+      await fsp.copyFile(this.abs(src), temp);
+      await fsp.utimes(temp, srcStat.mtime, srcStat.mtime);
+      await fsp.rename(temp, this.abs(dst));
+    } catch (err) {
+      await fsp.rm(temp, { force: true }).catch(() => undefined);
+      throw mapFsError(err, src);
+    }
+    return this.stat(dst);
+  }
+
+  async hash(path: string, type: HashType): Promise<string | undefined> {
+    const h = createHash(type);
+    for await (const chunk of await this.openRead(path)) h.update(chunk);
+    return h.digest('hex');
+  }
+
+  async purge(dir: string): Promise<void> {
+    await this.stat(dir).catch((err) => {
+      throw err instanceof ObjectNotFoundError ? new DirNotFoundError(dir, { cause: err }) : err;
+    });
+    try {
+      await fsp.rm(this.abs(dir), { recursive: true });
+    } catch (err) {
+      throw mapFsError(err, dir, 'dir');
+    }
+  }
+
+  async about(): Promise<{ total?: number; used?: number; free?: number }> {
+    const s = await fsp.statfs(this.root);
+    const total = s.blocks * s.bsize;
+    const free = s.bavail * s.bsize;
+    return { total, free, used: total - s.bfree * s.bsize };
+  }
+}
+
+registerBackend({
+  type: 'local',
+  description: 'Local Disk',
+  options: [
+    {
+      name: 'nounc',
+      help: 'Disable UNC (long path names) conversion on Windows (accepted for rclone compatibility; no effect here).',
+      type: 'bool',
+      default: false,
+      advanced: true,
+    },
+    {
+      name: 'copy_links',
+      help: 'Follow symlinks and copy the pointed to item.',
+      type: 'bool',
+      default: false,
+      advanced: true,
+    },
+  ],
+  handlesRoot: true,
+  async create(ctx) {
+    // The path after `name:` (or a bare local path) is absolute or relative to the working directory.
+    // rclone's local backend: '' is the working directory.
+    const root = resolvePath(ctx.root);
+    return new LocalRemote(root, ctx.name ? `${ctx.name}:${ctx.root}` : root);
+  },
+});

@@ -1,0 +1,133 @@
+// Turns a remote spec (`name:path`, `/local/path`, `:backend,opt=v:path`) into a
+// Remote, using the config for named remotes. Base remotes are created once per
+// name and shared; a path below the base is a SubRemote over it.
+import { ConfigError, DirNotFoundError, ObjectNotFoundError } from '../errors.js';
+import { parseRemoteSpec } from '../config/remote-spec.js';
+import { getBackend, OptionValues, type OptionSpec } from './registry.js';
+import type { Remote } from './remote.js';
+import { baseName, cleanPath, parentPath } from './remote.js';
+import { SubRemote } from './sub-remote.js';
+import './backends.js';
+
+/** What the factory needs from the config layer. */
+export interface RemoteConfigSource {
+  /** The merged options (file + env) of a named remote, or undefined if there is no such remote. */
+  remoteOptions(name: string): Record<string, string> | undefined;
+  /** Backend-wide defaults from the environment (RCLONE_<TYPE>_<OPTION>), lowest precedence. */
+  backendDefaults?(type: string, specs?: readonly OptionSpec[]): Record<string, string>;
+}
+
+export interface OpenedTarget {
+  /** Remote rooted at the directory the spec names (or at the parent, when it names a file). */
+  remote: Remote;
+  /** Set when the spec names an existing file: its name inside `remote`. */
+  file?: string;
+}
+
+export class RemoteFactory {
+  private readonly bases = new Map<string, Promise<Remote>>();
+
+  constructor(private readonly config: () => Promise<RemoteConfigSource>) {}
+
+  /** Opens a spec as a remote rooted at its path. */
+  async open(spec: string): Promise<Remote> {
+    const parsed = parseRemoteSpec(spec);
+    if (parsed.remoteName === undefined && parsed.backendType === undefined) {
+      // A plain local path.
+      return this.create('local', '', parsed.path, {}, spec);
+    }
+    if (parsed.backendType !== undefined) {
+      // Connection string `:type,opt=value:path`: not cached, options inline.
+      return this.create(parsed.backendType, '', parsed.path, parsed.params ?? {}, spec);
+    }
+    const name = parsed.remoteName!;
+    const cfg = await this.config();
+    const options = cfg.remoteOptions(name);
+    if (!options) throw new ConfigError(`didn't find section in config file`, { cause: name });
+    const type = options.type;
+    if (!type) throw new ConfigError(`${name}: type not set in config file`);
+    const backend = getBackend(type);
+    if (parsed.params) {
+      // `name,opt=v:path` overrides options for this use only: not shared.
+      return this.create(type, name, parsed.path, { ...options, ...parsed.params }, spec);
+    }
+    if (backend.handlesRoot) return this.create(type, name, parsed.path, options, spec);
+    let base = this.bases.get(name);
+    if (!base) {
+      base = this.create(type, name, '', options, `${name}:`);
+      this.bases.set(name, base);
+      base.catch(() => this.bases.delete(name));
+    }
+    const root = cleanPath(parsed.path);
+    const b = await base;
+    return root === '' ? b : new SubRemote(b, root, `${name}:${root}`);
+  }
+
+  private async create(
+    type: string,
+    name: string,
+    root: string,
+    raw: Record<string, string>,
+    spec: string,
+  ): Promise<Remote> {
+    const backend = getBackend(type);
+    const cfg = type === 'local' && name === '' ? undefined : await this.config();
+    const merged = { ...(cfg?.backendDefaults?.(type, backend.options) ?? {}), ...raw };
+    const options = new OptionValues(backend.options, merged, name);
+    try {
+      const remote = await backend.create({
+        name,
+        root: backend.handlesRoot ? root : '',
+        options,
+        openRemote: (s) => this.open(s),
+      });
+      const cleaned = cleanPath(root);
+      if (backend.handlesRoot || cleaned === '') return remote;
+      return new SubRemote(remote, cleaned, spec);
+    } catch (err) {
+      if (err instanceof ConfigError && !err.message.startsWith('Failed to create file system')) {
+        throw new ConfigError(`Failed to create file system for ${JSON.stringify(spec)}: ${err.message}`, {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Opens a spec that may name a file, as rclone's NewFs does: if the path is an
+   * existing file, the remote is rooted at its parent and `file` names it.
+   */
+  async openTarget(spec: string): Promise<OpenedTarget> {
+    const remote = await this.open(spec);
+    let isFile = false;
+    try {
+      isFile = !(await remote.stat('')).isDir;
+    } catch (err) {
+      if (!(err instanceof ObjectNotFoundError || err instanceof DirNotFoundError)) throw err;
+    }
+    if (!isFile) return { remote };
+    const { parentSpec, leaf } = splitSpec(spec);
+    return { remote: await this.open(parentSpec), file: leaf };
+  }
+
+  async closeAll(): Promise<void> {
+    for (const p of this.bases.values()) {
+      const r = await p.catch(() => undefined);
+      await r?.close?.().catch(() => undefined);
+    }
+    this.bases.clear();
+  }
+}
+
+/** `name:a/b/c` → { parentSpec: 'name:a/b', leaf: 'c' }; works for local paths too. */
+export function splitSpec(spec: string): { parentSpec: string; leaf: string } {
+  const trimmed = spec.replace(/\/+$/, '');
+  const parsed = parseRemoteSpec(trimmed);
+  const path = parsed.path.replace(/\/+$/, '');
+  const leaf = baseName(path);
+  const prefix = trimmed.slice(0, trimmed.length - path.length);
+  const parent = parentPath(path);
+  const parentSpec = prefix + (parent === '' && path.startsWith('/') ? '/' : parent);
+  return { parentSpec: parentSpec === '' ? '.' : parentSpec, leaf };
+}

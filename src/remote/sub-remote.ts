@@ -1,0 +1,93 @@
+// Roots any remote at a sub-path: `bucket/dir` of an s3 remote, `a/b` of a crypt
+// remote. Every path is prefixed on the way down and stripped on the way up.
+import { DirNotFoundError, ObjectNotFoundError } from '../errors.js';
+import type { ByteSource, HashType, ReadRange, Remote, RemoteEntry, WriteOptions } from './remote.js';
+import { joinPath } from './remote.js';
+
+export class SubRemote implements Remote {
+  readonly type: string;
+  readonly features;
+
+  constructor(
+    readonly inner: Remote,
+    readonly base: string,
+    readonly displayName: string = `${inner.displayName.replace(/\/$/, '')}/${base}`,
+  ) {
+    this.type = inner.type;
+    this.features = inner.features;
+    if (inner.move) this.move = (s, d) => inner.move!(this.down(s), this.down(d)).then((e) => this.up(e));
+    if (inner.copy) this.copy = (s, d) => inner.copy!(this.down(s), this.down(d)).then((e) => this.up(e));
+    if (inner.hash) this.hash = (p, t) => inner.hash!(this.down(p), t);
+    if (inner.purge) this.purge = (d) => inner.purge!(this.down(d));
+    if (inner.about) this.about = () => inner.about!();
+    if (inner.close) this.close = () => inner.close!();
+  }
+
+  move?: (src: string, dst: string) => Promise<RemoteEntry>;
+  copy?: (src: string, dst: string) => Promise<RemoteEntry>;
+  hash?: (path: string, type: HashType) => Promise<string | undefined>;
+  purge?: (dir: string) => Promise<void>;
+  about?: () => Promise<{ total?: number; used?: number; free?: number }>;
+  close?: () => Promise<void>;
+
+  private down(path: string): string {
+    return joinPath(this.base, path);
+  }
+
+  private strip(path: string): string {
+    if (path === this.base) return '';
+    return path.startsWith(this.base + '/') ? path.slice(this.base.length + 1) : path;
+  }
+
+  private up(e: RemoteEntry): RemoteEntry {
+    return { ...e, path: this.strip(e.path) };
+  }
+
+  /** Errors name the path the user gave, not the prefixed one. */
+  private rename(err: unknown, path: string): never {
+    if (err instanceof ObjectNotFoundError) throw new ObjectNotFoundError(path || this.base, { cause: err });
+    if (err instanceof DirNotFoundError) throw new DirNotFoundError(path || this.base, { cause: err });
+    throw err;
+  }
+
+  async *list(dir: string): AsyncIterable<RemoteEntry> {
+    let it: AsyncIterable<RemoteEntry>;
+    try {
+      it = this.inner.list(this.down(dir));
+      for await (const e of it) yield this.up(e);
+    } catch (err) {
+      this.rename(err, dir);
+    }
+  }
+
+  stat(path: string): Promise<RemoteEntry> {
+    return this.inner.stat(this.down(path)).then(
+      (e) => this.up(e),
+      (err) => this.rename(err, path),
+    );
+  }
+
+  openRead(path: string, range?: ReadRange): Promise<ByteSource> {
+    return this.inner.openRead(this.down(path), range).catch((err) => this.rename(err, path));
+  }
+
+  write(path: string, source: ByteSource, options?: WriteOptions): Promise<RemoteEntry> {
+    return this.inner.write(this.down(path), source, options).then((e) => this.up(e));
+  }
+
+  delete(path: string): Promise<void> {
+    return this.inner.delete(this.down(path)).catch((err) => this.rename(err, path));
+  }
+
+  mkdir(dir: string): Promise<void> {
+    return this.inner.mkdir(this.down(dir));
+  }
+
+  rmdir(dir: string): Promise<void> {
+    return this.inner.rmdir(this.down(dir)).catch((err) => this.rename(err, dir));
+  }
+
+  setMtime(path: string, mtime: Date): Promise<void> {
+    return this.inner.setMtime(this.down(path), mtime).catch((err) => this.rename(err, path));
+  }
+}
