@@ -1,0 +1,1655 @@
+// The S3 driver: any S3-compatible object store (AWS, Ceph, Minio, Swift's s3api, ...), laid out
+// the way rclone's s3 backend lays it out, so rclone and cryptfs read each other's objects:
+// buckets are top-level directories, directories inside a bucket are key prefixes, the
+// modification time lives in `X-Amz-Meta-Mtime` (seconds as a decimal string) and an MD5 the
+// ETag cannot carry lives in `X-Amz-Meta-Md5chksum` (base64).
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListBucketsCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  UploadPartCommand,
+  UploadPartCopyCommand,
+  type BucketCannedACL,
+  type CompletedPart,
+  type HeadObjectCommandOutput,
+  type ObjectCannedACL,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import {
+  ConfigError,
+  CryptfsError,
+  DirNotEmptyError,
+  DirNotFoundError,
+  IsDirectoryError,
+  NotSupportedError,
+  ObjectNotFoundError,
+  RemoteIOError,
+  errorMessage,
+} from '../errors.js';
+import { registerBackend, type BackendContext, type OptionSpec, type OptionValues } from './registry.js';
+import {
+  cleanPath,
+  joinPath,
+  type ByteSource,
+  type HashType,
+  type ReadRange,
+  type Remote,
+  type RemoteEntry,
+  type RemoteFeatures,
+  type WriteOptions,
+} from './remote.js';
+import { backoffDelay, defaultRetryPolicy, isRetryableError, isRetryableStatus, type RetryPolicy } from './retry.js';
+
+const MiB = 1024 * 1024;
+/** S3 rejects parts below 5 MiB except the last one. */
+export const MIN_PART_SIZE = 5 * MiB;
+/** Largest single PUT (and single CopyObject) S3 accepts. */
+const MAX_SINGLE_SIZE = 5 * 1024 * MiB;
+const MAX_UPLOAD_PARTS = 10_000;
+/** Metadata keys as rclone writes them (the SDK lower-cases them on the way back). */
+const META_MTIME = 'mtime';
+const META_MD5 = 'md5chksum';
+/** HEADs in flight while listing one page (listing needs each object's metadata mtime). */
+const LIST_HEAD_CONCURRENCY = 8;
+
+// ---------------------------------------------------------------------------------------------
+// Options, declared as data with rclone's names.
+
+export const s3OptionSpecs: OptionSpec[] = [
+  {
+    name: 'provider',
+    help: 'Choose your S3 provider.',
+    examples: [
+      { value: 'AWS', help: 'Amazon Web Services (AWS) S3' },
+      { value: 'Alibaba', help: 'Alibaba Cloud Object Storage System (OSS) formerly Aliyun' },
+      { value: 'Ceph', help: 'Ceph Object Storage' },
+      { value: 'Cloudflare', help: 'Cloudflare R2 Storage' },
+      { value: 'DigitalOcean', help: 'Digital Ocean Spaces' },
+      { value: 'Dreamhost', help: 'Dreamhost DreamObjects' },
+      { value: 'IBMCOS', help: 'IBM COS S3' },
+      { value: 'Minio', help: 'Minio Object Storage' },
+      { value: 'Scaleway', help: 'Scaleway Object Storage' },
+      { value: 'Wasabi', help: 'Wasabi Object Storage' },
+      { value: 'Other', help: 'Any other S3 compatible provider (OpenStack Swift s3api, e.g. CSC Allas, Cleura)' },
+    ],
+  },
+  {
+    name: 'env_auth',
+    help:
+      'Get AWS credentials from runtime (environment variables or EC2/ECS meta data if no env vars).\n\n' +
+      'Only applies if access_key_id and secret_access_key is blank.',
+    type: 'bool',
+    default: false,
+    examples: [
+      { value: 'false', help: 'Enter AWS credentials in the next step.' },
+      { value: 'true', help: 'Get AWS credentials from the environment (env vars or IAM).' },
+    ],
+  },
+  {
+    name: 'access_key_id',
+    help: 'AWS Access Key ID.\n\nLeave blank for anonymous access or runtime credentials.',
+  },
+  {
+    name: 'secret_access_key',
+    help: 'AWS Secret Access Key (password).\n\nLeave blank for anonymous access or runtime credentials.',
+    sensitive: true,
+  },
+  {
+    name: 'region',
+    help:
+      'Region to connect to.\n\nLeave blank if you are using an S3 clone and you don\'t have a region ' +
+      '(us-east-1 is used for signing then).',
+    examples: [
+      { value: '', help: 'Use this if unsure.\nWill use v4 signatures and an empty region.' },
+      { value: 'us-east-1', help: 'US Region, Northern Virginia (the AWS default).' },
+    ],
+  },
+  {
+    name: 'endpoint',
+    help:
+      'Endpoint for S3 API.\n\nLeave blank if using AWS to use the default endpoint for the region.\n' +
+      'Required when using an S3 clone, e.g. https://a3s.fi or http://127.0.0.1:8080.',
+  },
+  {
+    name: 'location_constraint',
+    help: 'Location constraint - must be set to match the Region.\n\nLeave blank if not sure. Used when creating buckets only.',
+  },
+  {
+    name: 'acl',
+    help:
+      'Canned ACL used when creating buckets and storing or copying objects.\n\n' +
+      'Left blank, no ACL header is sent and the server applies its default (private on AWS).',
+    examples: [
+      { value: 'private', help: 'Owner gets FULL_CONTROL.\nNo one else has access rights (default).' },
+      { value: 'public-read', help: 'Owner gets FULL_CONTROL.\nThe AllUsers group gets READ access.' },
+      {
+        value: 'public-read-write',
+        help: 'Owner gets FULL_CONTROL.\nThe AllUsers group gets READ and WRITE access.\nGranting this on a bucket is generally not recommended.',
+      },
+      { value: 'authenticated-read', help: 'Owner gets FULL_CONTROL.\nThe AuthenticatedUsers group gets READ access.' },
+      { value: 'bucket-owner-read', help: 'Object owner gets FULL_CONTROL.\nBucket owner gets READ access.' },
+      { value: 'bucket-owner-full-control', help: 'Both the object owner and the bucket owner get FULL_CONTROL over the object.' },
+    ],
+  },
+  {
+    name: 'sse_customer_algorithm',
+    help: 'If using SSE-C, the server-side encryption algorithm used when storing this object in S3.',
+    advanced: true,
+    examples: [
+      { value: '', help: 'None' },
+      { value: 'AES256', help: 'AES256' },
+    ],
+  },
+  {
+    name: 'sse_customer_key',
+    help:
+      'To use SSE-C you may provide the secret encryption key used to encrypt/decrypt your data.\n\n' +
+      'Alternatively you can provide --sse-customer-key-base64.\n\n' +
+      'Some servers (OpenStack Swift\'s s3api among them) accept SSE-C headers and store the data ' +
+      'unencrypted anyway; cryptfs checks each bucket once and warns when that happens.',
+    sensitive: true,
+    advanced: true,
+  },
+  {
+    name: 'sse_customer_key_base64',
+    help:
+      'If using SSE-C you must provide the secret encryption key encoded in base64 format to encrypt/decrypt your data.\n\n' +
+      'Alternatively you can provide --sse-customer-key.',
+    sensitive: true,
+    advanced: true,
+  },
+  {
+    name: 'sse_customer_key_md5',
+    help:
+      'If using SSE-C you may provide the secret encryption key MD5 checksum (optional).\n\n' +
+      'If you leave it blank, this is calculated automatically from the sse_customer_key provided.',
+    advanced: true,
+  },
+  {
+    name: 'upload_cutoff',
+    help:
+      'Cutoff for switching to chunked upload.\n\nAny files larger than this will be uploaded in chunks of chunk_size.\n' +
+      'The minimum is 0 and the maximum is 5 GiB.',
+    type: 'size',
+    default: '200Mi',
+    advanced: true,
+  },
+  {
+    name: 'chunk_size',
+    help:
+      'Chunk size to use for uploading.\n\nWhen uploading files larger than upload_cutoff or files with unknown size ' +
+      'they will be uploaded as multipart uploads using this chunk size.\n\n' +
+      'Note that "upload_concurrency" chunks of this size are buffered in memory per transfer.\n\n' +
+      'The chunk size is raised automatically for large files of known size to stay below max_upload_parts. ' +
+      'Files of unknown size are uploaded with the configured chunk_size, so with the default 5 MiB and ' +
+      '10,000 parts the largest stream is 48 GiB.',
+    type: 'size',
+    default: '5Mi',
+    advanced: true,
+  },
+  {
+    name: 'max_upload_parts',
+    help: 'Maximum number of parts in a multipart upload.\n\nUseful if a service does not support the AWS S3 limit of 10,000 parts.',
+    type: 'int',
+    default: MAX_UPLOAD_PARTS,
+    advanced: true,
+  },
+  {
+    name: 'copy_cutoff',
+    help:
+      'Cutoff for switching to multipart copy.\n\nAny files larger than this that need to be server-side copied ' +
+      'will be copied in chunks of this size.\n\nThe minimum is 0 and the maximum is 5 GiB.',
+    type: 'size',
+    default: '4768Mi',
+    advanced: true,
+  },
+  {
+    name: 'disable_checksum',
+    help:
+      'Don\'t store MD5 checksum with object metadata.\n\nNormally the MD5 of multipart uploads (and of SSE-C ' +
+      'objects, whose ETag is not an MD5) is stored in metadata when it is known before the upload.',
+    type: 'bool',
+    default: false,
+    advanced: true,
+  },
+  {
+    name: 'session_token',
+    help: 'An AWS session token.',
+    sensitive: true,
+    advanced: true,
+  },
+  {
+    name: 'upload_concurrency',
+    help:
+      'Concurrency for multipart uploads.\n\nThis is the number of chunks of the same file that are uploaded concurrently.',
+    type: 'int',
+    default: 4,
+    advanced: true,
+  },
+  {
+    name: 'force_path_style',
+    help:
+      'If true use path style access if false use virtual hosted style.\n\n' +
+      'If this is true (the default) then path style access is used, if false then virtual host style. ' +
+      'Some providers (e.g. AWS, Aliyun OSS, Netease COS, or Tencent COS) require this set to false - ' +
+      'this is done automatically based on the provider setting.',
+    type: 'bool',
+    default: true,
+    advanced: true,
+  },
+  {
+    name: 'list_chunk',
+    help: 'Size of listing chunk (response list for each ListObject S3 request).\n\nAlso known as "MaxKeys", "max-items", or "page-size".',
+    type: 'int',
+    default: 1000,
+    advanced: true,
+  },
+  {
+    name: 'no_check_bucket',
+    help:
+      'If set, don\'t attempt to check the bucket exists or create it.\n\n' +
+      'This can be useful when trying to minimise the number of transactions if you know the bucket exists already, ' +
+      'or when the user has no permission to create buckets.',
+    type: 'bool',
+    default: false,
+    advanced: true,
+  },
+];
+
+/** Providers rclone addresses with virtual-host style (bucket in the host name); all others use paths. */
+const VIRTUAL_HOST_PROVIDERS = new Set(
+  ['AWS', 'Alibaba', 'HuaweiOBS', 'DigitalOcean', 'Dreamhost', 'LyveCloud', 'Netease', 'RackCorp', 'Scaleway', 'Storj', 'TencentCOS', 'Wasabi'].map(
+    (p) => p.toLowerCase(),
+  ),
+);
+
+// ---------------------------------------------------------------------------------------------
+// Public types.
+
+export interface S3Logger {
+  debug(message: string): void;
+  warn(message: string): void;
+}
+
+/** Warnings go to stderr, loudly; debug output only with CRYPTFS_DEBUG set. */
+export const stderrLogger: S3Logger = {
+  debug(message) {
+    if (process.env.CRYPTFS_DEBUG) process.stderr.write(`DEBUG: ${message}\n`);
+  },
+  warn(message) {
+    process.stderr.write(`WARNING: ${message}\n`);
+  },
+};
+
+export interface SseCustomerKey {
+  algorithm: string;
+  /** The raw key bytes (32 for AES256). */
+  key: Uint8Array;
+}
+
+export interface S3RemoteOptions {
+  /** Config section name, for messages (`name:`). */
+  name?: string;
+  /** Path inside the store: '' (all buckets), 'bucket' or 'bucket/dir'. */
+  root?: string;
+  endpoint?: string;
+  region?: string;
+  /** Static credentials; omit with envAuth for the SDK's default chain, omit both for anonymous access. */
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  envAuth?: boolean;
+  forcePathStyle?: boolean;
+  chunkSize?: number;
+  uploadCutoff?: number;
+  uploadConcurrency?: number;
+  maxUploadParts?: number;
+  copyCutoff?: number;
+  listChunk?: number;
+  acl?: string;
+  locationConstraint?: string;
+  noCheckBucket?: boolean;
+  disableChecksum?: boolean;
+  sse?: SseCustomerKey;
+  /** Take mtimes from the server's Last-Modified instead of the metadata (saves a HEAD per listed object). */
+  useServerModtime?: boolean;
+  retryPolicy?: RetryPolicy;
+  logger?: S3Logger;
+  /** Socket idle timeout in ms (default 5 minutes). */
+  requestTimeoutMs?: number;
+}
+
+/** WriteOptions plus what S3 can record when it is known before the upload starts. */
+export interface S3WriteOptions extends WriteOptions {
+  /** Lower-case hex MD5 of the whole content, if the caller knows it in advance (stored as X-Amz-Meta-Md5chksum). */
+  md5?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// rclone's mtime encoding: seconds since the epoch as a fixed-point decimal, trailing zeros dropped
+// ("1354040105.123456789", "1354040105"). JavaScript dates hold milliseconds.
+
+export function formatMtime(date: Date): string {
+  const ms = date.getTime();
+  if (!Number.isFinite(ms)) throw new RangeError('invalid date');
+  if (ms < 0) return '-' + formatMtime(new Date(-ms));
+  const seconds = Math.floor(ms / 1000);
+  const fraction = String(ms % 1000).padStart(3, '0').replace(/0+$/, '');
+  return fraction === '' ? String(seconds) : `${seconds}.${fraction}`;
+}
+
+/** Parses rclone's (and python-swiftclient's) mtime string; undefined when it is not one. */
+export function parseMtime(text: string | undefined): Date | undefined {
+  if (text === undefined) return undefined;
+  const m = /^\s*(-?)(\d+)(?:\.(\d*))?\s*$/.exec(text);
+  if (!m) return undefined;
+  const fraction = (m[3] ?? '').padEnd(3, '0').slice(0, 3);
+  const ms = Number(m[2]) * 1000 + Number(fraction);
+  if (!Number.isSafeInteger(ms)) return undefined;
+  const date = new Date(m[1] === '-' ? -ms : ms);
+  return Number.isNaN(date.getTime()) ? undefined : date;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors and retries.
+
+interface SdkErrorShape {
+  name?: string;
+  message?: string;
+  code?: string;
+  $metadata?: { httpStatusCode?: number; requestId?: string; extendedRequestId?: string; attempts?: number };
+  $response?: { headers?: Record<string, string | undefined> };
+}
+
+function sdkStatus(err: unknown): number | undefined {
+  const status = (err as SdkErrorShape | undefined)?.$metadata?.httpStatusCode;
+  return typeof status === 'number' && status > 0 ? status : undefined;
+}
+
+function sdkRequestId(err: unknown): string | undefined {
+  const e = err as SdkErrorShape | undefined;
+  return e?.$metadata?.requestId ?? e?.$response?.headers?.['x-amz-request-id'] ?? undefined;
+}
+
+function sdkCode(err: unknown): string {
+  const e = err as SdkErrorShape | undefined;
+  return e?.name ?? e?.code ?? 'Error';
+}
+
+/**
+ * Whether an S3 failure is worth repeating: 5xx (but not 501/505, which are permanent), 408, 429,
+ * S3's own RequestTimeout (sent as 400), and network failures. Other 4xx never are.
+ */
+export function isRetryableS3Error(err: unknown): boolean {
+  const status = sdkStatus(err);
+  if (status !== undefined) {
+    if (status === 501 || status === 505) return false;
+    if (isRetryableStatus(status)) return true;
+    return sdkCode(err) === 'RequestTimeout';
+  }
+  if (sdkCode(err) === 'AbortError') return false;
+  return isRetryableError(err);
+}
+
+/** The SDK's retry hook, driven by the project's policy (attempts, backoff with full jitter). */
+export class S3RetryStrategy {
+  readonly mode = 'cryptfs';
+  constructor(
+    readonly policy: RetryPolicy,
+    private readonly onRetry?: (err: unknown, attempt: number, delayMs: number) => void,
+  ) {}
+
+  async acquireInitialRetryToken(_scope: string): Promise<RetryTokenImpl> {
+    return new RetryTokenImpl(0, 0);
+  }
+
+  async refreshRetryTokenForRetry(
+    token: { getRetryCount(): number },
+    info: { error?: unknown; retryAfterHint?: Date },
+  ): Promise<RetryTokenImpl> {
+    const retries = token.getRetryCount();
+    if (retries + 1 >= this.policy.attempts || !isRetryableS3Error(info.error)) {
+      throw new Error('no retry');
+    }
+    let delay = backoffDelay(retries, this.policy);
+    if (info.retryAfterHint instanceof Date) {
+      delay = Math.max(delay, Math.min(info.retryAfterHint.getTime() - Date.now(), this.policy.maxDelayMs));
+    }
+    this.onRetry?.(info.error, retries + 1, delay);
+    return new RetryTokenImpl(retries + 1, delay);
+  }
+
+  recordSuccess(_token: unknown): void {}
+}
+
+class RetryTokenImpl {
+  constructor(
+    private readonly count: number,
+    private readonly delay: number,
+  ) {}
+  getRetryCount(): number {
+    return this.count;
+  }
+  getRetryDelay(): number {
+    return this.delay;
+  }
+  getRetryCost(): number | undefined {
+    return undefined;
+  }
+}
+
+type NotFoundKind = 'object' | 'dir' | 'none';
+
+/** Turns an SDK or network failure into the project's typed errors. */
+export function toRemoteError(err: unknown, what: string, path: string, notFound: NotFoundKind = 'object'): Error {
+  if (err instanceof CryptfsError) return err;
+  const status = sdkStatus(err);
+  const code = sdkCode(err);
+  if (notFound !== 'none') {
+    const missing = code === 'NoSuchKey' || code === 'NoSuchBucket' || code === 'NotFound' || status === 404;
+    if (missing) {
+      return notFound === 'dir' ? new DirNotFoundError(path, { cause: err }) : new ObjectNotFoundError(path, { cause: err });
+    }
+  }
+  const requestId = sdkRequestId(err);
+  const attempts = (err as SdkErrorShape | undefined)?.$metadata?.attempts;
+  const details = [
+    status !== undefined ? `HTTP ${status}` : undefined,
+    requestId ? `request id ${requestId}` : undefined,
+    attempts && attempts > 1 ? `${attempts} attempts` : undefined,
+  ].filter(Boolean);
+  const message = (err as SdkErrorShape | undefined)?.message;
+  const text = message && message !== code && message !== 'UnknownError' ? `${code}: ${message}` : code;
+  return new RemoteIOError(`s3: ${what} ${JSON.stringify(path)}: ${text}${details.length ? ` (${details.join(', ')})` : ''}`, {
+    cause: err,
+    status,
+    requestId,
+    retryable: isRetryableS3Error(err),
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Config.
+
+function normaliseEndpoint(endpoint: string): string | undefined {
+  const e = endpoint.trim();
+  if (e === '') return undefined;
+  return /^[a-z][a-z0-9+.-]*:\/\//i.test(e) ? e : `https://${e}`;
+}
+
+/** Reads rclone-style option values into driver options (validating them as rclone does). */
+export function s3OptionsFromConfig(values: OptionValues, name = '', root = ''): S3RemoteOptions {
+  const where = (opt: string) => (name ? `${name}: ${opt}` : opt);
+  const provider = values.string('provider');
+  const chunkSize = values.size('chunk_size');
+  if (chunkSize < MIN_PART_SIZE) throw new ConfigError(`${where('chunk_size')}: ${chunkSize} is less than 5 MiB`);
+  const uploadCutoff = values.size('upload_cutoff');
+  if (uploadCutoff > MAX_SINGLE_SIZE) throw new ConfigError(`${where('upload_cutoff')}: ${uploadCutoff} is greater than 5 GiB`);
+  const copyCutoff = values.size('copy_cutoff');
+  if (copyCutoff > MAX_SINGLE_SIZE) throw new ConfigError(`${where('copy_cutoff')}: ${copyCutoff} is greater than 5 GiB`);
+  const uploadConcurrency = values.int('upload_concurrency');
+  if (uploadConcurrency < 1) throw new ConfigError(`${where('upload_concurrency')}: must be at least 1`);
+  const maxUploadParts = Math.min(Math.max(values.int('max_upload_parts'), 1), MAX_UPLOAD_PARTS);
+  const listChunk = values.int('list_chunk');
+  if (listChunk < 1) throw new ConfigError(`${where('list_chunk')}: must be at least 1`);
+  const region = values.string('region');
+  if (region === 'other-v2-signature') {
+    throw new ConfigError(`${where('region')}: v2 signatures are not supported, use v4 (leave region blank)`);
+  }
+
+  const accessKeyId = values.string('access_key_id');
+  const secretAccessKey = values.string('secret_access_key');
+  const sessionToken = values.string('session_token');
+  if ((accessKeyId === '') !== (secretAccessKey === '')) {
+    throw new ConfigError(
+      accessKeyId === '' ? `${where('access_key_id')} not set (secret_access_key is)` : `${where('secret_access_key')} not set (access_key_id is)`,
+    );
+  }
+
+  let forcePathStyle = values.bool('force_path_style');
+  if (VIRTUAL_HOST_PROVIDERS.has(provider.toLowerCase())) forcePathStyle = false;
+
+  return {
+    name,
+    root,
+    endpoint: normaliseEndpoint(values.string('endpoint')),
+    region: region === '' ? undefined : region,
+    credentials: accessKeyId ? { accessKeyId, secretAccessKey, sessionToken: sessionToken || undefined } : undefined,
+    envAuth: values.bool('env_auth'),
+    forcePathStyle,
+    chunkSize,
+    uploadCutoff,
+    uploadConcurrency,
+    maxUploadParts,
+    copyCutoff,
+    listChunk,
+    acl: values.string('acl') || undefined,
+    locationConstraint: values.string('location_constraint') || undefined,
+    noCheckBucket: values.bool('no_check_bucket'),
+    disableChecksum: values.bool('disable_checksum'),
+    sse: sseFromConfig(values, where),
+  };
+}
+
+function sseFromConfig(values: OptionValues, where: (opt: string) => string): SseCustomerKey | undefined {
+  const algorithm = values.string('sse_customer_algorithm');
+  const rawKey = values.string('sse_customer_key');
+  const base64Key = values.string('sse_customer_key_base64');
+  const keyMd5 = values.string('sse_customer_key_md5');
+  if (rawKey && base64Key) {
+    throw new ConfigError(`${where('sse_customer_key')} and sse_customer_key_base64 are both set; use one`);
+  }
+  let key: Uint8Array | undefined;
+  if (rawKey) key = Buffer.from(rawKey, 'utf8');
+  if (base64Key) {
+    const decoded = Buffer.from(base64Key, 'base64');
+    key = decoded;
+    if (decoded.length === 0 || decoded.toString('base64').replace(/=+$/, '') !== base64Key.trim().replace(/=+$/, '')) {
+      throw new ConfigError(`${where('sse_customer_key_base64')}: not valid base64`);
+    }
+  }
+  if (!algorithm && !key) return undefined;
+  if (!algorithm) throw new ConfigError(`${where('sse_customer_algorithm')} not set but an SSE-C key is`);
+  if (!key) throw new ConfigError(`${where('sse_customer_key')} (or sse_customer_key_base64) not set but sse_customer_algorithm is`);
+  if (algorithm.toUpperCase() === 'AES256' && key.length !== 32) {
+    throw new ConfigError(`${where('sse_customer_key')}: AES256 needs a 32-byte key, this one has ${key.length} bytes`);
+  }
+  if (keyMd5) {
+    const actual = createHash('md5').update(key).digest('base64');
+    if (actual !== keyMd5.trim()) {
+      throw new ConfigError(`${where('sse_customer_key_md5')} does not match the key (its MD5 is ${actual})`);
+    }
+  }
+  return { algorithm, key };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streams.
+
+/** Cuts a byte stream into parts of a fixed size, copying into caller-provided buffers. */
+class PartReader {
+  private readonly iterator: AsyncIterator<Uint8Array>;
+  private pending: Uint8Array | undefined;
+  private ended = false;
+  /** Bytes handed out so far. */
+  total = 0;
+
+  constructor(source: ByteSource) {
+    this.iterator = source[Symbol.asyncIterator]();
+  }
+
+  /** Fills `buffer` as far as the source allows; a short (or empty) result means the source ended. */
+  async fill(buffer: Buffer): Promise<Buffer> {
+    let filled = 0;
+    while (filled < buffer.length) {
+      let chunk = this.pending;
+      this.pending = undefined;
+      if (chunk === undefined) {
+        if (this.ended) break;
+        const next = await this.iterator.next();
+        if (next.done) {
+          this.ended = true;
+          break;
+        }
+        chunk = next.value;
+      }
+      const n = Math.min(buffer.length - filled, chunk.length);
+      buffer.set(chunk.subarray(0, n), filled);
+      filled += n;
+      if (n < chunk.length) this.pending = chunk.subarray(n);
+    }
+    this.total += filled;
+    return buffer.subarray(0, filled);
+  }
+
+  /** Whether the source has more bytes (reads ahead one chunk if needed). */
+  async hasMore(): Promise<boolean> {
+    while (this.pending === undefined || this.pending.length === 0) {
+      if (this.ended) return false;
+      const next = await this.iterator.next();
+      if (next.done) {
+        this.ended = true;
+        return false;
+      }
+      this.pending = next.value;
+    }
+    return true;
+  }
+
+  /** Lets the source release what it holds when we stop early. */
+  async close(): Promise<void> {
+    if (!this.ended) {
+      this.ended = true;
+      try {
+        await this.iterator.return?.();
+      } catch {
+        // The source already failed; its error is the one being reported.
+      }
+    }
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight, results in input order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+function md5Base64(data: Uint8Array): string {
+  return createHash('md5').update(data).digest('base64');
+}
+
+/** S3's URL form of `x-amz-copy-source`: each key segment percent-encoded, '/' kept. */
+function copySource(bucket: string, key: string): string {
+  return `${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+/** Undoes `encoding-type=url` in listings (query-string style: '+' is a space). */
+function urlDecodeKey(text: string): string {
+  return decodeURIComponent(text.replace(/\+/g, ' '));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The remote.
+
+interface Location {
+  bucket: string;
+  /** Key inside the bucket; '' for the bucket itself. */
+  key: string;
+}
+
+interface ObjectInfo {
+  size: number;
+  mtime: Date;
+  etag?: string;
+  metadata: Record<string, string>;
+  contentType?: string;
+  lastModified?: Date;
+}
+
+export class S3Remote implements Remote {
+  readonly type = 's3';
+  readonly displayName: string;
+  readonly features: RemoteFeatures = {
+    move: true,
+    copy: true,
+    realDirectories: false,
+    hashes: ['md5'],
+    caseInsensitive: false,
+  };
+  /** Per bucket: whether the server refused a GET without the SSE-C key ('enforced') or not ('ignored'). */
+  readonly sseCheck = new Map<string, 'enforced' | 'ignored' | 'unknown'>();
+
+  readonly client: S3Client;
+  private readonly root: string;
+  private readonly chunkSize: number;
+  private readonly uploadCutoff: number;
+  private readonly uploadConcurrency: number;
+  private readonly maxUploadParts: number;
+  private readonly copyCutoff: number;
+  private readonly listChunk: number;
+  private readonly log: S3Logger;
+  private readonly bucketsKnown = new Set<string>();
+  private sseWarned = false;
+
+  constructor(readonly options: S3RemoteOptions) {
+    this.root = cleanPath(options.root ?? '');
+    this.displayName = options.name ? `${options.name}:${this.root}` : `s3:${this.root}`;
+    this.chunkSize = Math.max(options.chunkSize ?? MIN_PART_SIZE, MIN_PART_SIZE);
+    this.uploadCutoff = Math.min(options.uploadCutoff ?? 200 * MiB, MAX_SINGLE_SIZE);
+    this.uploadConcurrency = Math.max(1, options.uploadConcurrency ?? 4);
+    this.maxUploadParts = Math.min(Math.max(1, options.maxUploadParts ?? MAX_UPLOAD_PARTS), MAX_UPLOAD_PARTS);
+    this.copyCutoff = Math.min(options.copyCutoff ?? 4768 * MiB, MAX_SINGLE_SIZE);
+    this.listChunk = Math.max(1, options.listChunk ?? 1000);
+    this.log = options.logger ?? stderrLogger;
+    const policy = options.retryPolicy ?? defaultRetryPolicy;
+    const log = this.log;
+
+    const config: S3ClientConfig = {
+      region: options.region || 'us-east-1',
+      endpoint: options.endpoint,
+      forcePathStyle: options.forcePathStyle ?? true,
+      // Swift's s3api (and other clones) reject aws-chunked uploads and flexible checksums.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      maxAttempts: policy.attempts,
+      retryStrategy: new S3RetryStrategy(policy, (err, attempt, delay) =>
+        log.debug(`s3: retry ${attempt}/${policy.attempts - 1} in ${Math.round(delay)} ms after ${errorMessage(err)}`),
+      ),
+      requestHandler: {
+        connectionTimeout: 30_000,
+        requestTimeout: options.requestTimeoutMs ?? 300_000,
+        httpAgent: { keepAlive: true, maxSockets: 64 },
+        httpsAgent: { keepAlive: true, maxSockets: 64 },
+      },
+      // The SDK warns on stdout-ish console about non-retryable streamed bodies; keep it to debug.
+      logger: {
+        trace: () => {},
+        debug: () => {},
+        info: () => {},
+        warn: (...args: unknown[]) => log.debug(`s3 sdk: ${describeSdkLog(args)}`),
+        error: (...args: unknown[]) => log.debug(`s3 sdk: ${describeSdkLog(args)}`),
+      },
+    };
+    if (options.credentials) {
+      config.credentials = options.credentials;
+    } else if (!options.envAuth) {
+      // Anonymous access: send requests unsigned.
+      config.signer = { sign: async (request) => request };
+      config.credentials = { accessKeyId: '', secretAccessKey: '' };
+    }
+    this.client = new S3Client(config);
+    // Swift's s3api insists on Content-MD5 for DeleteObjects (400 without it); the SDK now sends a
+    // CRC32 there instead. Replace it with the MD5 of the serialized body.
+    this.client.middlewareStack.add(
+      (next, context) => async (args) => {
+        const request = args.request as { headers?: Record<string, string>; body?: unknown };
+        if (context.commandName === 'DeleteObjectsCommand' && request.headers) {
+          const body = request.body;
+          if (typeof body === 'string' || body instanceof Uint8Array) {
+            for (const h of Object.keys(request.headers)) {
+              if (h.toLowerCase().startsWith('x-amz-checksum-') || h.toLowerCase() === 'x-amz-sdk-checksum-algorithm') {
+                delete request.headers[h];
+              }
+            }
+            request.headers['content-md5'] = createHash('md5').update(body).digest('base64');
+          }
+        }
+        return next(args);
+      },
+      { step: 'build', priority: 'low', name: 'cryptfsContentMd5' },
+    );
+  }
+
+  // ---- paths ----
+
+  private locate(path: string): Location {
+    const full = joinPath(this.root, cleanPath(path));
+    const i = full.indexOf('/');
+    return i < 0 ? { bucket: full, key: '' } : { bucket: full.slice(0, i), key: full.slice(i + 1) };
+  }
+
+  /** SSE-C fields for requests on objects (PUT, GET, HEAD, multipart, copy destination). */
+  private sseInput(): { SSECustomerAlgorithm?: string; SSECustomerKey?: string } {
+    const sse = this.options.sse;
+    if (!sse) return {};
+    // The SDK base64-encodes a byte key and adds its MD5 (x-amz-server-side-encryption-customer-key-MD5).
+    return { SSECustomerAlgorithm: sse.algorithm, SSECustomerKey: sse.key as unknown as string };
+  }
+
+  private sseCopySourceInput(): { CopySourceSSECustomerAlgorithm?: string; CopySourceSSECustomerKey?: string } {
+    const sse = this.options.sse;
+    if (!sse) return {};
+    return { CopySourceSSECustomerAlgorithm: sse.algorithm, CopySourceSSECustomerKey: sse.key as unknown as string };
+  }
+
+  private aclInput(): { ACL?: ObjectCannedACL } {
+    return this.options.acl ? { ACL: this.options.acl as ObjectCannedACL } : {};
+  }
+
+  // ---- buckets ----
+
+  private async bucketExists(bucket: string): Promise<boolean> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: bucket }));
+      return true;
+    } catch (err) {
+      const status = sdkStatus(err);
+      if (status === 404 || sdkCode(err) === 'NoSuchBucket' || sdkCode(err) === 'NotFound') return false;
+      throw toRemoteError(err, 'head bucket', bucket, 'none');
+    }
+  }
+
+  /** Creates the bucket unless it exists (once per bucket per remote), as rclone does before writes. */
+  private async ensureBucket(bucket: string): Promise<void> {
+    if (this.options.noCheckBucket || this.bucketsKnown.has(bucket)) return;
+    if (!(await this.bucketExists(bucket))) {
+      try {
+        await this.client.send(
+          new CreateBucketCommand({
+            Bucket: bucket,
+            ...(this.options.acl ? { ACL: this.options.acl as BucketCannedACL } : {}),
+            ...(this.options.locationConstraint
+              ? { CreateBucketConfiguration: { LocationConstraint: this.options.locationConstraint as never } }
+              : {}),
+          }),
+        );
+        this.log.debug(`s3: created bucket ${bucket}`);
+      } catch (err) {
+        if (sdkCode(err) !== 'BucketAlreadyOwnedByYou') throw toRemoteError(err, 'create bucket', bucket, 'none');
+      }
+    }
+    this.bucketsKnown.add(bucket);
+  }
+
+  // ---- reading metadata ----
+
+  private async headObject(loc: Location, path: string): Promise<ObjectInfo> {
+    let out: HeadObjectCommandOutput;
+    try {
+      out = await this.client.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key, ...this.sseInput() }));
+    } catch (err) {
+      throw toRemoteError(err, 'head', path);
+    }
+    return this.objectInfo(out);
+  }
+
+  private objectInfo(out: {
+    ContentLength?: number;
+    ETag?: string;
+    LastModified?: Date;
+    Metadata?: Record<string, string>;
+    ContentType?: string;
+  }): ObjectInfo {
+    const metadata = out.Metadata ?? {};
+    const lastModified = out.LastModified;
+    return {
+      size: out.ContentLength ?? 0,
+      etag: out.ETag,
+      metadata,
+      contentType: out.ContentType,
+      lastModified,
+      mtime: this.pickMtime(metadata, lastModified),
+    };
+  }
+
+  private pickMtime(metadata: Record<string, string> | undefined, lastModified: Date | undefined): Date {
+    if (!this.options.useServerModtime) {
+      const fromMeta = parseMtime(metadata?.[META_MTIME]);
+      if (fromMeta) return fromMeta;
+    }
+    return lastModified ?? new Date(0);
+  }
+
+  /** The MD5 an object's metadata or ETag carries, as rclone reads it. */
+  private md5Of(info: ObjectInfo): string | undefined {
+    const stored = info.metadata[META_MD5];
+    if (stored) {
+      const bytes = Buffer.from(stored, 'base64');
+      if (bytes.length === 16) return bytes.toString('hex');
+    }
+    // With SSE-C the ETag is not the MD5 of the content.
+    if (this.options.sse) return undefined;
+    const etag = info.etag?.replace(/"/g, '').toLowerCase();
+    return etag && /^[0-9a-f]{32}$/.test(etag) ? etag : undefined;
+  }
+
+  // ---- Remote: listing ----
+
+  async *list(dir: string): AsyncIterable<RemoteEntry> {
+    const loc = this.locate(dir);
+    if (loc.bucket === '') {
+      yield* this.listBuckets(dir);
+      return;
+    }
+    const prefix = loc.key === '' ? '' : `${loc.key}/`;
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(
+          new ListObjectsV2Command({
+            Bucket: loc.bucket,
+            Prefix: prefix,
+            Delimiter: '/',
+            MaxKeys: this.listChunk,
+            ContinuationToken: token,
+            EncodingType: 'url',
+          }),
+        );
+      } catch (err) {
+        throw toRemoteError(err, 'list', dir, 'dir');
+      }
+      const encoded = page.EncodingType === 'url';
+      const decode = (s: string) => (encoded ? urlDecodeKey(s) : s);
+      for (const p of page.CommonPrefixes ?? []) {
+        if (!p.Prefix) continue;
+        const name = decode(p.Prefix).slice(prefix.length).replace(/\/$/, '');
+        if (name === '') continue;
+        yield { path: joinPath(dir, name), isDir: true, size: -1, mtime: new Date(0) };
+      }
+      const objects = (page.Contents ?? [])
+        .map((o) => ({ key: decode(o.Key ?? ''), size: o.Size ?? 0, lastModified: o.LastModified, etag: o.ETag }))
+        // Directory markers ("dir/" objects some tools create) are not files.
+        .filter((o) => o.key.length > prefix.length && !o.key.endsWith('/'));
+      const entries = await mapLimit(objects, this.options.useServerModtime ? 1 : LIST_HEAD_CONCURRENCY, async (o) => {
+        const name = o.key.slice(prefix.length);
+        let mtime = o.lastModified ?? new Date(0);
+        if (!this.options.useServerModtime) {
+          try {
+            mtime = (await this.headObject({ bucket: loc.bucket, key: o.key }, joinPath(dir, name))).mtime;
+          } catch (err) {
+            // Deleted between the listing and the HEAD: the listing's time will do.
+            if (!(err instanceof ObjectNotFoundError)) throw err;
+          }
+        }
+        return { path: joinPath(dir, name), isDir: false, size: o.size, mtime } satisfies RemoteEntry;
+      });
+      yield* entries;
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      if (page.IsTruncated && !token) {
+        throw new RemoteIOError(`s3: list ${JSON.stringify(dir)}: truncated listing without a continuation token`);
+      }
+    } while (token);
+  }
+
+  private async *listBuckets(dir: string): AsyncIterable<RemoteEntry> {
+    let out;
+    try {
+      out = await this.client.send(new ListBucketsCommand({}));
+    } catch (err) {
+      throw toRemoteError(err, 'list buckets', dir, 'none');
+    }
+    for (const b of out.Buckets ?? []) {
+      if (!b.Name) continue;
+      yield { path: joinPath(dir, b.Name), isDir: true, size: -1, mtime: b.CreationDate ?? new Date(0) };
+    }
+  }
+
+  /** Whether anything (object or marker) lives under `key/`. */
+  private async prefixHasObjects(bucket: string, key: string, path: string): Promise<{ keys: string[]; more: boolean }> {
+    try {
+      const page = await this.client.send(
+        new ListObjectsV2Command({ Bucket: bucket, Prefix: key === '' ? '' : `${key}/`, MaxKeys: 2, EncodingType: 'url' }),
+      );
+      const decode = (s: string) => (page.EncodingType === 'url' ? urlDecodeKey(s) : s);
+      return { keys: (page.Contents ?? []).map((o) => decode(o.Key ?? '')), more: Boolean(page.IsTruncated) };
+    } catch (err) {
+      throw toRemoteError(err, 'list', path, 'dir');
+    }
+  }
+
+  async stat(path: string): Promise<RemoteEntry> {
+    const loc = this.locate(path);
+    if (loc.bucket === '') return { path: '', isDir: true, size: -1, mtime: new Date(0) };
+    if (loc.key === '') {
+      if (await this.bucketExists(loc.bucket)) return { path, isDir: true, size: -1, mtime: new Date(0) };
+      throw new ObjectNotFoundError(path);
+    }
+    try {
+      const info = await this.headObject(loc, path);
+      return { path, isDir: false, size: info.size, mtime: info.mtime };
+    } catch (err) {
+      if (!(err instanceof ObjectNotFoundError)) throw err;
+    }
+    // Not an object: a directory if some key lives under it.
+    let found;
+    try {
+      found = await this.prefixHasObjects(loc.bucket, loc.key, path);
+    } catch (err) {
+      if (err instanceof DirNotFoundError) throw new ObjectNotFoundError(path, { cause: err });
+      throw err;
+    }
+    if (found.keys.length > 0) return { path, isDir: true, size: -1, mtime: new Date(0) };
+    throw new ObjectNotFoundError(path);
+  }
+
+  async hash(path: string, type: HashType): Promise<string | undefined> {
+    if (type !== 'md5') return undefined;
+    const loc = this.locate(path);
+    if (loc.key === '') throw new IsDirectoryError(path);
+    return this.md5Of(await this.headObject(loc, path));
+  }
+
+  // ---- Remote: reading ----
+
+  async openRead(path: string, range?: ReadRange): Promise<ByteSource> {
+    const loc = this.locate(path);
+    if (loc.bucket === '' || loc.key === '') throw new IsDirectoryError(path);
+    const offset = range?.offset ?? 0;
+    const length = range?.length;
+    if (offset < 0 || (length !== undefined && length < 0)) throw new RangeError(`bad range ${offset}+${length}`);
+    if (length === 0) {
+      await this.headObject(loc, path); // "not found" must surface here
+      return emptySource();
+    }
+    let rangeHeader: string | undefined;
+    if (offset > 0 || length !== undefined) {
+      rangeHeader = length === undefined ? `bytes=${offset}-` : `bytes=${offset}-${offset + length - 1}`;
+    }
+    let out;
+    try {
+      out = await this.client.send(
+        new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range: rangeHeader, ...this.sseInput() }),
+      );
+    } catch (err) {
+      // A range starting at or past the end: the object exists, there is nothing to read.
+      if (sdkStatus(err) === 416) return emptySource();
+      throw toRemoteError(err, 'open', path);
+    }
+    const body = out.Body as unknown as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
+    if (!body) return emptySource();
+    return mapStreamErrors(body, path);
+  }
+
+  // ---- Remote: writing ----
+
+  async write(path: string, source: ByteSource, options: S3WriteOptions = {}): Promise<RemoteEntry> {
+    const loc = this.locate(path);
+    if (loc.bucket === '' || loc.key === '') throw new IsDirectoryError(path);
+    if (options.md5 !== undefined && !/^[0-9a-f]{32}$/.test(options.md5)) {
+      throw new RangeError(`md5 must be 32 lower-case hex digits, got ${JSON.stringify(options.md5)}`);
+    }
+    await this.ensureBucket(loc.bucket);
+    const mtime = options.mtime ?? new Date();
+    const metadata: Record<string, string> = { [META_MTIME]: formatMtime(mtime) };
+    const size = options.size;
+    if (size !== undefined && (!Number.isSafeInteger(size) || size < 0)) throw new RangeError(`bad size ${size}`);
+
+    let written: number;
+    if (size !== undefined && (size < this.uploadCutoff || size === 0)) {
+      if (size <= this.chunkSize) {
+        const reader = new PartReader(source);
+        const buffer = await reader.fill(Buffer.allocUnsafe(size));
+        if (buffer.length !== size || (await reader.hasMore())) {
+          await reader.close();
+          throw sizeMismatch(path, size, buffer.length === size ? `more than ${size}` : String(buffer.length));
+        }
+        await this.putBuffer(loc, path, buffer, metadata, options.md5);
+      } else {
+        await this.putStream(loc, path, source, size, metadata, options.md5);
+      }
+      written = size;
+    } else {
+      written = await this.putMultipart(loc, path, source, size, metadata, options.md5);
+    }
+    await this.checkSseEnforced(loc, path);
+    return { path, isDir: false, size: written, mtime };
+  }
+
+  /** Single PUT of bytes in memory (retried by the SDK; the server checks Content-MD5). */
+  private async putBuffer(loc: Location, path: string, data: Buffer, metadata: Record<string, string>, knownMd5?: string): Promise<void> {
+    const md5 = md5Base64(data);
+    if (knownMd5 && Buffer.from(md5, 'base64').toString('hex') !== knownMd5) {
+      throw new RemoteIOError(`s3: write ${JSON.stringify(path)}: content does not match the given md5 ${knownMd5}`);
+    }
+    const meta = { ...metadata };
+    if (this.options.sse && !this.options.disableChecksum) meta[META_MD5] = md5;
+    try {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: loc.bucket,
+          Key: loc.key,
+          Body: data,
+          ContentLength: data.length,
+          ContentMD5: md5,
+          ContentType: 'application/octet-stream',
+          Metadata: meta,
+          ...this.aclInput(),
+          ...this.sseInput(),
+        }),
+      );
+    } catch (err) {
+      throw toRemoteError(err, 'write', path, 'none');
+    }
+  }
+
+  /**
+   * Single PUT streamed from the source (too big to buffer, below upload_cutoff). Not retried by
+   * the SDK (a stream cannot be replayed); the ETag is checked against the MD5 of what was sent.
+   */
+  private async putStream(
+    loc: Location,
+    path: string,
+    source: ByteSource,
+    size: number,
+    metadata: Record<string, string>,
+    knownMd5?: string,
+  ): Promise<void> {
+    const meta = { ...metadata };
+    if (knownMd5 && this.options.sse && !this.options.disableChecksum) {
+      meta[META_MD5] = Buffer.from(knownMd5, 'hex').toString('base64');
+    }
+    const abort = new AbortController();
+    const hash = createHash('md5');
+    let sourceError: unknown;
+    let sent = 0;
+    async function* counted(): AsyncGenerator<Uint8Array> {
+      try {
+        for await (const chunk of source) {
+          sent += chunk.length;
+          if (sent > size) throw sizeMismatch(path, size, `more than ${size}`);
+          hash.update(chunk);
+          yield chunk;
+        }
+        if (sent !== size) throw sizeMismatch(path, size, String(sent));
+      } catch (err) {
+        // The SDK pipes the body and would wait forever for the missing bytes: abort the request.
+        sourceError = err;
+        abort.abort();
+        throw err;
+      }
+    }
+    const body = Readable.from(counted(), { objectMode: false, highWaterMark: 64 * 1024 });
+    let etag: string | undefined;
+    try {
+      const out = await this.client.send(
+        new PutObjectCommand({
+          Bucket: loc.bucket,
+          Key: loc.key,
+          Body: body,
+          ContentLength: size,
+          ContentType: 'application/octet-stream',
+          Metadata: meta,
+          ...this.aclInput(),
+          ...this.sseInput(),
+        }),
+        { abortSignal: abort.signal },
+      );
+      etag = out.ETag;
+    } catch (err) {
+      body.destroy();
+      if (sourceError !== undefined) throw sourceError;
+      throw toRemoteError(err, 'write', path, 'none');
+    }
+    const md5 = hash.digest('hex');
+    const etagHex = etag?.replace(/"/g, '').toLowerCase();
+    if (!this.options.sse && etagHex && /^[0-9a-f]{32}$/.test(etagHex) && etagHex !== md5) {
+      await this.deleteQuietly(loc);
+      throw new RemoteIOError(`s3: write ${JSON.stringify(path)}: server stored MD5 ${etagHex}, sent ${md5}; object removed`);
+    }
+    if (knownMd5 && knownMd5 !== md5) {
+      await this.deleteQuietly(loc);
+      throw new RemoteIOError(`s3: write ${JSON.stringify(path)}: content does not match the given md5 ${knownMd5}; object removed`);
+    }
+  }
+
+  private partSizeFor(size: number | undefined): number {
+    if (size === undefined || size <= this.chunkSize * this.maxUploadParts) return this.chunkSize;
+    // Grow parts (to whole MiB) so the object fits in max_upload_parts.
+    return Math.ceil(size / this.maxUploadParts / MiB) * MiB;
+  }
+
+  /**
+   * Multipart upload: parts of part size read one at a time into at most `upload_concurrency`
+   * buffers, uploaded in parallel, completed in order; any failure aborts the upload so no partial
+   * object appears. A stream of unknown size that ends within the first part goes as a single PUT.
+   * Returns the number of bytes written.
+   */
+  private async putMultipart(
+    loc: Location,
+    path: string,
+    source: ByteSource,
+    size: number | undefined,
+    metadata: Record<string, string>,
+    knownMd5?: string,
+  ): Promise<number> {
+    const partSize = this.partSizeFor(size);
+    const reader = new PartReader(source);
+    // At most upload_concurrency part buffers exist; finished parts hand theirs back.
+    const free: Buffer[] = [];
+    const takeBuffer = () => free.pop() ?? Buffer.allocUnsafe(partSize);
+
+    let owner = takeBuffer();
+    let data: Buffer;
+    try {
+      data = await reader.fill(owner);
+    } catch (err) {
+      await reader.close();
+      throw err;
+    }
+    if (size === undefined && data.length < partSize) {
+      await this.putBuffer(loc, path, data, metadata, knownMd5);
+      return data.length;
+    }
+
+    const meta = { ...metadata };
+    if (knownMd5 && !this.options.disableChecksum) meta[META_MD5] = Buffer.from(knownMd5, 'hex').toString('base64');
+    let uploadId: string;
+    try {
+      const created = await this.client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: loc.bucket,
+          Key: loc.key,
+          ContentType: 'application/octet-stream',
+          Metadata: meta,
+          ...this.aclInput(),
+          ...this.sseInput(),
+        }),
+      );
+      if (!created.UploadId) throw new RemoteIOError(`s3: write ${JSON.stringify(path)}: server returned no upload id`);
+      uploadId = created.UploadId;
+    } catch (err) {
+      await reader.close();
+      throw toRemoteError(err, 'start multipart upload of', path, 'none');
+    }
+
+    const cancel = new AbortController();
+    const inFlight = new Set<Promise<void>>();
+    const parts: CompletedPart[] = [];
+    const wholeMd5 = knownMd5 ? createHash('md5') : undefined;
+    let failure: unknown;
+    try {
+      for (let partNumber = 1; ; partNumber++) {
+        if (partNumber > this.maxUploadParts) {
+          throw new RemoteIOError(
+            `s3: write ${JSON.stringify(path)}: more than ${this.maxUploadParts} parts of ${partSize} bytes; raise chunk_size`,
+          );
+        }
+        if (size !== undefined && reader.total > size) throw sizeMismatch(path, size, `more than ${size}`);
+        wholeMd5?.update(data);
+        const partOwner = owner;
+        const task = this.uploadPart(loc, uploadId, partNumber, data, cancel.signal, path).then(
+          (etag) => {
+            parts.push({ PartNumber: partNumber, ETag: etag });
+            free.push(partOwner);
+          },
+          (err) => {
+            if (failure === undefined) failure = err;
+            cancel.abort();
+          },
+        );
+        inFlight.add(task);
+        void task.finally(() => inFlight.delete(task));
+        if (data.length < partSize) break; // the short last part
+        while (inFlight.size >= this.uploadConcurrency && failure === undefined) await Promise.race(inFlight);
+        if (failure !== undefined) break;
+        owner = takeBuffer();
+        data = await reader.fill(owner);
+        if (data.length === 0) break; // the size was a multiple of the part size
+      }
+      await Promise.all(inFlight);
+      if (failure !== undefined) throw failure;
+      if (size !== undefined && reader.total !== size) throw sizeMismatch(path, size, String(reader.total));
+      if (wholeMd5 && wholeMd5.digest('hex') !== knownMd5) {
+        throw new RemoteIOError(`s3: write ${JSON.stringify(path)}: content does not match the given md5 ${knownMd5}`);
+      }
+      parts.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
+      try {
+        await this.client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: loc.bucket,
+            Key: loc.key,
+            UploadId: uploadId,
+            MultipartUpload: { Parts: parts },
+            ...this.sseInput(),
+          }),
+        );
+      } catch (err) {
+        throw toRemoteError(err, 'complete multipart upload of', path, 'none');
+      }
+      return reader.total;
+    } catch (err) {
+      cancel.abort();
+      await Promise.allSettled(inFlight);
+      await reader.close();
+      await this.abortUpload(loc, uploadId, path);
+      throw err instanceof Error ? err : toRemoteError(err, 'write', path, 'none');
+    }
+  }
+
+  private async uploadPart(
+    loc: Location,
+    uploadId: string,
+    partNumber: number,
+    data: Buffer,
+    signal: AbortSignal,
+    path: string,
+  ): Promise<string> {
+    try {
+      const out = await this.client.send(
+        new UploadPartCommand({
+          Bucket: loc.bucket,
+          Key: loc.key,
+          UploadId: uploadId,
+          PartNumber: partNumber,
+          Body: data,
+          ContentLength: data.length,
+          ContentMD5: md5Base64(data),
+          ...this.sseInput(),
+        }),
+        { abortSignal: signal },
+      );
+      if (!out.ETag) throw new RemoteIOError(`s3: write ${JSON.stringify(path)}: part ${partNumber} got no ETag`);
+      return out.ETag;
+    } catch (err) {
+      throw toRemoteError(err, `upload part ${partNumber} of`, path, 'none');
+    }
+  }
+
+  private async abortUpload(loc: Location, uploadId: string, path: string): Promise<void> {
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: loc.bucket, Key: loc.key, UploadId: uploadId }));
+      this.log.debug(`s3: aborted multipart upload of ${path}`);
+    } catch (err) {
+      this.log.warn(`s3: could not abort the multipart upload of ${JSON.stringify(path)} (upload id ${uploadId}): ${errorMessage(err)}`);
+    }
+  }
+
+  private async deleteQuietly(loc: Location): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
+    } catch (err) {
+      this.log.warn(`s3: could not remove ${loc.bucket}/${loc.key}: ${errorMessage(err)}`);
+    }
+  }
+
+  /**
+   * Some servers (Swift's s3api) accept SSE-C headers and store plaintext. Once per bucket, after a
+   * write with a key, read the object back without the key: a server that honours SSE-C refuses.
+   */
+  private async checkSseEnforced(loc: Location, path: string): Promise<void> {
+    if (!this.options.sse || this.sseCheck.has(loc.bucket)) return;
+    this.sseCheck.set(loc.bucket, 'unknown');
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range: 'bytes=0-0' }));
+      (out.Body as unknown as { destroy?: () => void } | undefined)?.destroy?.();
+      this.sseCheck.set(loc.bucket, 'ignored');
+      if (!this.sseWarned) {
+        this.sseWarned = true;
+        this.log.warn(
+          `s3: the server IGNORES SSE-C (customer-provided keys): ${JSON.stringify(path)} in bucket ` +
+            `${JSON.stringify(loc.bucket)} was readable WITHOUT the key, so it is stored unencrypted on the server. ` +
+            `Do not rely on sse_customer_key here; use a crypt remote for confidentiality.`,
+        );
+      }
+    } catch (err) {
+      const status = sdkStatus(err);
+      if (status === 400 || status === 403) {
+        this.sseCheck.set(loc.bucket, 'enforced');
+      } else if (status === 416) {
+        // An empty object: a range read of it says nothing about the key; ask again next write.
+        this.sseCheck.delete(loc.bucket);
+      } else {
+        this.log.debug(`s3: SSE-C check of bucket ${loc.bucket} failed: ${errorMessage(err)}`);
+      }
+    }
+  }
+
+  // ---- Remote: deleting, directories ----
+
+  async delete(path: string): Promise<void> {
+    const loc = this.locate(path);
+    if (loc.bucket === '' || loc.key === '') throw new IsDirectoryError(path);
+    // S3 deletes of missing keys succeed; the interface wants ObjectNotFoundError.
+    await this.headObject(loc, path);
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
+    } catch (err) {
+      throw toRemoteError(err, 'delete', path);
+    }
+  }
+
+  async mkdir(dir: string): Promise<void> {
+    const loc = this.locate(dir);
+    if (loc.bucket === '') return;
+    // Inside a bucket directories are prefixes that exist while objects do (as in rclone 1.60).
+    await this.ensureBucket(loc.bucket);
+  }
+
+  async rmdir(dir: string): Promise<void> {
+    const loc = this.locate(dir);
+    if (loc.bucket === '') throw new NotSupportedError(`s3: can't remove the root of ${this.displayName}`);
+    const found = await this.prefixHasObjects(loc.bucket, loc.key, dir);
+    if (loc.key === '') {
+      if (found.keys.length > 0) throw new DirNotEmptyError(dir);
+      try {
+        await this.client.send(new DeleteBucketCommand({ Bucket: loc.bucket }));
+      } catch (err) {
+        if (sdkCode(err) === 'BucketNotEmpty' || sdkStatus(err) === 409) throw new DirNotEmptyError(dir, { cause: err });
+        throw toRemoteError(err, 'remove bucket', dir, 'dir');
+      }
+      this.bucketsKnown.delete(loc.bucket);
+      this.sseCheck.delete(loc.bucket);
+      return;
+    }
+    const marker = `${loc.key}/`;
+    const others = found.keys.filter((k) => k !== marker);
+    if (others.length > 0 || found.more) throw new DirNotEmptyError(dir);
+    // An empty prefix directory has nothing to remove except a marker object, if a tool made one.
+    if (found.keys.includes(marker)) await this.deleteQuietly({ bucket: loc.bucket, key: marker });
+  }
+
+  async purge(dir: string): Promise<void> {
+    const loc = this.locate(dir);
+    if (loc.bucket === '') throw new NotSupportedError(`s3: can't purge the root of ${this.displayName}`);
+    const prefix = loc.key === '' ? '' : `${loc.key}/`;
+    let token: string | undefined;
+    do {
+      let page;
+      try {
+        page = await this.client.send(
+          new ListObjectsV2Command({ Bucket: loc.bucket, Prefix: prefix, MaxKeys: 1000, ContinuationToken: token, EncodingType: 'url' }),
+        );
+      } catch (err) {
+        throw toRemoteError(err, 'list', dir, 'dir');
+      }
+      const decode = (s: string) => (page.EncodingType === 'url' ? urlDecodeKey(s) : s);
+      const keys = (page.Contents ?? []).map((o) => decode(o.Key ?? ''));
+      if (keys.length > 0) await this.deleteKeys(loc.bucket, keys, dir);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    if (loc.key === '') {
+      try {
+        await this.client.send(new DeleteBucketCommand({ Bucket: loc.bucket }));
+      } catch (err) {
+        throw toRemoteError(err, 'remove bucket', dir, 'dir');
+      }
+      this.bucketsKnown.delete(loc.bucket);
+      this.sseCheck.delete(loc.bucket);
+    }
+  }
+
+  private async deleteKeys(bucket: string, keys: string[], dir: string): Promise<void> {
+    let out;
+    try {
+      out = await this.client.send(
+        new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }),
+      );
+    } catch (err) {
+      throw toRemoteError(err, 'delete objects in', dir, 'dir');
+    }
+    const failed = (out.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
+    if (failed.length > 0) {
+      const e = failed[0];
+      throw new RemoteIOError(
+        `s3: purge ${JSON.stringify(dir)}: ${failed.length} object(s) not deleted, e.g. ${JSON.stringify(e.Key)}: ${e.Code} ${e.Message ?? ''}`.trim(),
+      );
+    }
+  }
+
+  // ---- Remote: metadata, copy, move ----
+
+  async setMtime(path: string, mtime: Date): Promise<void> {
+    const loc = this.locate(path);
+    if (loc.bucket === '' || loc.key === '') throw new IsDirectoryError(path);
+    const info = await this.headObject(loc, path);
+    const metadata = { ...info.metadata, [META_MTIME]: formatMtime(mtime) };
+    // Metadata can only change by copying the object onto itself.
+    await this.copyObject(loc, loc, info, path, { metadata, contentType: info.contentType });
+  }
+
+  async copy(src: string, dst: string): Promise<RemoteEntry> {
+    const from = this.locate(src);
+    const to = this.locate(dst);
+    if (from.key === '') throw new IsDirectoryError(src);
+    if (to.key === '') throw new IsDirectoryError(dst);
+    const info = await this.headObject(from, src);
+    if (from.bucket === to.bucket && from.key === to.key) return { path: dst, isDir: false, size: info.size, mtime: info.mtime };
+    await this.ensureBucket(to.bucket);
+    await this.copyObject(from, to, info, src);
+    return { path: dst, isDir: false, size: info.size, mtime: info.mtime };
+  }
+
+  async move(src: string, dst: string): Promise<RemoteEntry> {
+    const entry = await this.copy(src, dst);
+    const from = this.locate(src);
+    const to = this.locate(dst);
+    if (from.bucket !== to.bucket || from.key !== to.key) {
+      try {
+        await this.client.send(new DeleteObjectCommand({ Bucket: from.bucket, Key: from.key }));
+      } catch (err) {
+        throw toRemoteError(err, 'delete (after copy)', src, 'none');
+      }
+    }
+    return entry;
+  }
+
+  /**
+   * Server-side copy. `replace` sets new metadata (REPLACE directive), otherwise it is copied.
+   * Objects above copy_cutoff are copied part by part (a single CopyObject stops at 5 GiB).
+   */
+  private async copyObject(
+    from: Location,
+    to: Location,
+    info: ObjectInfo,
+    path: string,
+    replace?: { metadata: Record<string, string>; contentType?: string },
+  ): Promise<void> {
+    const source = copySource(from.bucket, from.key);
+    if (info.size > this.copyCutoff) {
+      await this.copyMultipart(from, to, info, path, replace ?? { metadata: info.metadata, contentType: info.contentType });
+      return;
+    }
+    try {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket: to.bucket,
+          Key: to.key,
+          CopySource: source,
+          MetadataDirective: replace ? 'REPLACE' : 'COPY',
+          ...(replace ? { Metadata: replace.metadata, ContentType: replace.contentType ?? 'application/octet-stream' } : {}),
+          ...this.aclInput(),
+          ...this.sseInput(),
+          ...this.sseCopySourceInput(),
+        }),
+      );
+    } catch (err) {
+      throw toRemoteError(err, 'copy', path);
+    }
+  }
+
+  private async copyMultipart(
+    from: Location,
+    to: Location,
+    info: ObjectInfo,
+    path: string,
+    target: { metadata: Record<string, string>; contentType?: string },
+  ): Promise<void> {
+    let partSize = Math.max(this.copyCutoff, MIN_PART_SIZE);
+    if (Math.ceil(info.size / partSize) > this.maxUploadParts) partSize = Math.ceil(info.size / this.maxUploadParts / MiB) * MiB;
+    let uploadId: string;
+    try {
+      const created = await this.client.send(
+        new CreateMultipartUploadCommand({
+          Bucket: to.bucket,
+          Key: to.key,
+          ContentType: target.contentType ?? 'application/octet-stream',
+          Metadata: target.metadata,
+          ...this.aclInput(),
+          ...this.sseInput(),
+        }),
+      );
+      if (!created.UploadId) throw new RemoteIOError(`s3: copy ${JSON.stringify(path)}: server returned no upload id`);
+      uploadId = created.UploadId;
+    } catch (err) {
+      throw toRemoteError(err, 'start multipart copy of', path, 'none');
+    }
+    const ranges: { partNumber: number; start: number; end: number }[] = [];
+    for (let start = 0, n = 1; start < info.size; start += partSize, n++) {
+      ranges.push({ partNumber: n, start, end: Math.min(start + partSize, info.size) - 1 });
+    }
+    try {
+      const parts = await mapLimit(ranges, this.uploadConcurrency, async (r) => {
+        try {
+          const out = await this.client.send(
+            new UploadPartCopyCommand({
+              Bucket: to.bucket,
+              Key: to.key,
+              UploadId: uploadId,
+              PartNumber: r.partNumber,
+              CopySource: copySource(from.bucket, from.key),
+              CopySourceRange: `bytes=${r.start}-${r.end}`,
+              ...this.sseInput(),
+              ...this.sseCopySourceInput(),
+            }),
+          );
+          return { PartNumber: r.partNumber, ETag: out.CopyPartResult?.ETag } satisfies CompletedPart;
+        } catch (err) {
+          throw toRemoteError(err, `copy part ${r.partNumber} of`, path);
+        }
+      });
+      try {
+        await this.client.send(
+          new CompleteMultipartUploadCommand({
+            Bucket: to.bucket,
+            Key: to.key,
+            UploadId: uploadId,
+            MultipartUpload: { Parts: parts },
+            ...this.sseInput(),
+          }),
+        );
+      } catch (err) {
+        throw toRemoteError(err, 'complete multipart copy of', path, 'none');
+      }
+    } catch (err) {
+      await this.abortUpload(to, uploadId, path);
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+}
+
+/** One line for an SDK log call (it logs whole command contexts; inputs may hold keys). */
+function describeSdkLog(args: unknown[]): string {
+  return args
+    .map((a) => {
+      if (a && typeof a === 'object') {
+        const o = a as { commandName?: string; error?: { name?: string; message?: string } };
+        if (o.commandName) return `${o.commandName}${o.error ? `: ${o.error.name} ${o.error.message ?? ''}` : ''}`.trim();
+        return '(object)';
+      }
+      return String(a);
+    })
+    .join(' ');
+}
+
+function sizeMismatch(path: string, expected: number, got: string): RemoteIOError {
+  return new RemoteIOError(`s3: write ${JSON.stringify(path)}: source gave ${got} bytes, expected ${expected}`);
+}
+
+async function* emptySource(): AsyncGenerator<Uint8Array> {}
+
+/** Passes a response body through, turning mid-stream failures into RemoteIOError. */
+async function* mapStreamErrors(body: AsyncIterable<Uint8Array>, path: string): AsyncGenerator<Uint8Array> {
+  try {
+    for await (const chunk of body) yield chunk;
+  } catch (err) {
+    throw new RemoteIOError(`s3: read ${JSON.stringify(path)}: ${errorMessage(err)}`, {
+      cause: err,
+      retryable: isRetryableError(err) || /aborted|premature/i.test(errorMessage(err)),
+    });
+  }
+}
+
+registerBackend({
+  type: 's3',
+  description: 'Amazon S3 Compliant Storage Providers including AWS, Ceph, Minio and OpenStack Swift (s3api)',
+  options: s3OptionSpecs,
+  async create(ctx: BackendContext): Promise<Remote> {
+    return new S3Remote({ ...s3OptionsFromConfig(ctx.options, ctx.name, ctx.root) });
+  },
+});
