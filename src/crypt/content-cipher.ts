@@ -1,0 +1,361 @@
+// rclone crypt file contents (spec §3): a 32-byte header "RCLONE\0\0" ‖ N0, then
+// the plaintext cut into 64 KiB chunks, each NaCl secretbox-sealed (tag ‖ ciphertext)
+// with nonce N0 + chunk index. Sealing and opening run in libsodium (sodium-native),
+// writing straight into the buffers that are handed out; no whole-file buffering.
+import { createRequire } from 'node:module';
+import { randomBytes } from 'node:crypto';
+import { AuthenticationError, BadMagicError, FileTooShortError, TruncatedBlockError } from '../errors.js';
+import { NONCE_SIZE, addToNonce, incrementNonce } from './nonce.js';
+
+export const HEADER_SIZE = 32;
+export const BLOCK_DATA_SIZE = 65536;
+export const BLOCK_OVERHEAD = 16;
+export const BLOCK_SIZE = BLOCK_DATA_SIZE + BLOCK_OVERHEAD; // 65552
+export const MAGIC = Buffer.from('RCLONE\0\0', 'latin1');
+const MAGIC_SIZE = 8;
+const KEY_SIZE = 32;
+
+/**
+ * Most chunks sealed/opened into one output buffer: amortises per-yield cost when
+ * the source hands over big pieces, while keeping memory bounded (~1 MiB).
+ */
+export const MAX_CHUNKS_PER_OUTPUT = 16;
+
+/** The two libsodium calls we use. sodium-native is CommonJS without type declarations. */
+interface SecretboxBinding {
+  crypto_secretbox_easy(c: Uint8Array, m: Uint8Array, n: Uint8Array, k: Uint8Array): void;
+  crypto_secretbox_open_easy(m: Uint8Array, c: Uint8Array, n: Uint8Array, k: Uint8Array): boolean;
+}
+const sodium = createRequire(import.meta.url)('sodium-native') as SecretboxBinding;
+
+/** Seals one chunk: `out` (plain.length + 16 bytes) receives tag ‖ ciphertext. `out` may start 16 bytes before `plain` (in place). */
+export function sealChunk(out: Uint8Array, plain: Uint8Array, nonce: Uint8Array, key: Uint8Array): void {
+  sodium.crypto_secretbox_easy(out, plain, nonce, key);
+}
+
+/**
+ * Opens one chunk (tag ‖ ciphertext) into `out` (cipher.length − 16 bytes). Returns false,
+ * leaving `out` untouched, when authentication fails. `out` may overlap `cipher`:
+ * libsodium verifies the tag before it writes.
+ */
+export function openChunk(out: Uint8Array, cipher: Uint8Array, nonce: Uint8Array, key: Uint8Array): boolean {
+  return sodium.crypto_secretbox_open_easy(out, cipher, nonce, key);
+}
+
+function checkByteCount(value: number, what: string): void {
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${what} must be a non-negative integer, got ${value}`);
+}
+
+async function* emptyGenerator(): AsyncGenerator<Buffer> {}
+
+/** Reads exactly `size` bytes from the front of a stream; returns what is left of the last piece. */
+async function readFront(
+  iterator: AsyncIterator<Uint8Array>,
+  size: number,
+): Promise<{ head: Buffer; filled: number; rest?: Uint8Array }> {
+  const head = Buffer.alloc(size);
+  let filled = 0;
+  while (filled < size) {
+    const step = await iterator.next();
+    if (step.done) return { head, filled };
+    const piece = step.value;
+    const take = Math.min(size - filled, piece.length);
+    head.set(piece.subarray(0, take), filled);
+    filled += take;
+    if (take < piece.length) return { head, filled, rest: piece.subarray(take) };
+  }
+  return { head, filled };
+}
+
+/** The rest of a stream after `readFront`, closing the underlying iterator when done or abandoned. */
+async function* resumeStream(rest: Uint8Array | undefined, iterator: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {
+  try {
+    if (rest !== undefined && rest.length > 0) yield rest;
+    for (;;) {
+      const step = await iterator.next();
+      if (step.done) return;
+      yield step.value;
+    }
+  } finally {
+    await iterator.return?.();
+  }
+}
+
+export interface RangePlan {
+  /** Ciphertext offset of the first chunk needed. */
+  underlyingOffset: number;
+  /** Ciphertext bytes to read from there (whole chunks, may run past EOF); undefined = to the end. */
+  underlyingLength?: number;
+  /** Plaintext bytes to drop from the front of the first decrypted chunk. */
+  discard: number;
+  /** Index of the first chunk needed (added to N0). */
+  blocks: number;
+}
+
+export class ContentCipher {
+  protected readonly dataKey: Buffer;
+
+  constructor(dataKey: Buffer) {
+    if (dataKey.length !== KEY_SIZE) throw new RangeError(`data key must be ${KEY_SIZE} bytes, got ${dataKey.length}`);
+    this.dataKey = Buffer.from(dataKey);
+  }
+
+  /** Ciphertext size for `plainSize` plaintext bytes. */
+  static encryptedSize(plainSize: number): number {
+    checkByteCount(plainSize, 'plain size');
+    const full = Math.floor(plainSize / BLOCK_DATA_SIZE);
+    const rest = plainSize % BLOCK_DATA_SIZE;
+    return HEADER_SIZE + full * BLOCK_SIZE + (rest > 0 ? rest + BLOCK_OVERHEAD : 0);
+  }
+
+  /** Plaintext size of an object of `encryptedSize` bytes; throws for sizes no valid file can have. */
+  static decryptedSize(encryptedSize: number): number {
+    checkByteCount(encryptedSize, 'encrypted size');
+    if (encryptedSize < HEADER_SIZE) throw new FileTooShortError();
+    const body = encryptedSize - HEADER_SIZE;
+    const full = Math.floor(body / BLOCK_SIZE);
+    const rest = body % BLOCK_SIZE;
+    if (rest === 0) return full * BLOCK_DATA_SIZE;
+    if (rest <= BLOCK_OVERHEAD) throw new TruncatedBlockError();
+    return full * BLOCK_DATA_SIZE + rest - BLOCK_OVERHEAD;
+  }
+
+  /** N0 from a file header (a copy); checks the size and the magic. */
+  static readNonce(header: Uint8Array): Buffer {
+    if (header.length < HEADER_SIZE) throw new FileTooShortError();
+    if (Buffer.compare(header.subarray(0, MAGIC_SIZE), MAGIC) !== 0) throw new BadMagicError();
+    return Buffer.from(header.subarray(MAGIC_SIZE, HEADER_SIZE));
+  }
+
+  /** Which ciphertext to fetch for plaintext bytes [offset, offset + length) (spec §3.5). */
+  static rangePlan(offset: number, length?: number): RangePlan {
+    checkByteCount(offset, 'offset');
+    if (length !== undefined) checkByteCount(length, 'length');
+    const blocks = Math.floor(offset / BLOCK_DATA_SIZE);
+    const discard = offset % BLOCK_DATA_SIZE;
+    const underlyingOffset = HEADER_SIZE + blocks * BLOCK_SIZE;
+    if (length === undefined) return { underlyingOffset, discard, blocks };
+    const extra = length - (BLOCK_DATA_SIZE - discard);
+    const chunks = 1 + (extra > 0 ? Math.ceil(extra / BLOCK_DATA_SIZE) : 0);
+    return { underlyingOffset, underlyingLength: chunks * BLOCK_SIZE, discard, blocks };
+  }
+
+  /**
+   * Header, then the sealed chunks. Each 64 KiB chunk is filled completely from the
+   * source before it is sealed, so the output depends only on the bytes, not on how
+   * they were split. `nonce` (copied, not modified) makes the output deterministic —
+   * only for re-encryption checks (cryptcheck); real writes must use the default fresh nonce.
+   * Yielded buffers are new each time.
+   */
+  async *encrypt(source: AsyncIterable<Uint8Array>, nonce?: Uint8Array): AsyncGenerator<Buffer> {
+    const chunkNonce = nonce === undefined ? randomBytes(NONCE_SIZE) : Buffer.from(nonce);
+    if (chunkNonce.length !== NONCE_SIZE) throw new RangeError(`nonce must be ${NONCE_SIZE} bytes, got ${chunkNonce.length}`);
+    const key = this.dataKey;
+    let headerPending = true;
+    const writeHeader = (out: Buffer): number => {
+      MAGIC.copy(out, 0);
+      chunkNonce.copy(out, MAGIC_SIZE);
+      headerPending = false;
+      return HEADER_SIZE;
+    };
+    // Holds a partial chunk between source pieces; whole chunks inside a piece are sealed from the piece itself.
+    const staging = Buffer.allocUnsafe(BLOCK_DATA_SIZE);
+    let staged = 0;
+
+    for await (const piece of source) {
+      let pos = 0;
+      while (pos < piece.length) {
+        const complete = Math.floor((staged + piece.length - pos) / BLOCK_DATA_SIZE);
+        if (complete === 0) {
+          staging.set(piece.subarray(pos), staged);
+          staged += piece.length - pos;
+          break;
+        }
+        const count = Math.min(complete, MAX_CHUNKS_PER_OUTPUT);
+        const out = Buffer.allocUnsafe((headerPending ? HEADER_SIZE : 0) + count * BLOCK_SIZE);
+        let at = headerPending ? writeHeader(out) : 0;
+        for (let i = 0; i < count; i++) {
+          let plain: Uint8Array;
+          if (staged > 0) {
+            const take = BLOCK_DATA_SIZE - staged;
+            staging.set(piece.subarray(pos, pos + take), staged);
+            pos += take;
+            staged = 0;
+            plain = staging;
+          } else {
+            plain = piece.subarray(pos, pos + BLOCK_DATA_SIZE);
+            pos += BLOCK_DATA_SIZE;
+          }
+          sealChunk(out.subarray(at, at + BLOCK_SIZE), plain, chunkNonce, key);
+          incrementNonce(chunkNonce);
+          at += BLOCK_SIZE;
+        }
+        yield out;
+      }
+    }
+
+    if (staged > 0 || headerPending) {
+      // Last short chunk (never an empty one: an empty file is the header alone).
+      const out = Buffer.allocUnsafe((headerPending ? HEADER_SIZE : 0) + (staged > 0 ? staged + BLOCK_OVERHEAD : 0));
+      const at = headerPending ? writeHeader(out) : 0;
+      if (staged > 0) sealChunk(out.subarray(at), staging.subarray(0, staged), chunkNonce, key);
+      yield out;
+    }
+  }
+
+  /**
+   * Header, then chunks; yields plaintext. Errors: FileTooShortError, BadMagicError,
+   * TruncatedBlockError (a trailing 1..16-byte chunk), AuthenticationError(chunkIndex).
+   * Bytes of a chunk that failed authentication are never yielded; chunks before it are.
+   * A file cut exactly at a chunk boundary is not detectable here (spec §3.3 point 4).
+   */
+  async *decrypt(source: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
+    yield* this.openStream(source, undefined, 0);
+  }
+
+  /**
+   * Random access: plaintext bytes [offset, offset + length) (to the end when length is
+   * undefined; fewer at EOF). `open` fetches a ciphertext byte range of the object. Reads
+   * the header first for N0 (before resolving, so a damaged header or a missing object
+   * rejects here), then only the whole chunks covering the range. `encryptedSize`, if
+   * known, turns ranges that reach the end into open-ended reads and skips reads past EOF.
+   */
+  async decryptRange(
+    open: (range: { offset: number; length?: number }) => Promise<AsyncIterable<Uint8Array>>,
+    offset: number,
+    length?: number,
+    encryptedSize?: number,
+  ): Promise<AsyncGenerator<Buffer>> {
+    const plan = ContentCipher.rangePlan(offset, length);
+    if (encryptedSize !== undefined) checkByteCount(encryptedSize, 'encrypted size');
+    if (length === 0) return emptyGenerator();
+    const clampLength = (start: number, len: number | undefined): number | undefined =>
+      len !== undefined && encryptedSize !== undefined && start + len >= encryptedSize ? undefined : len;
+
+    let iterator: AsyncIterator<Uint8Array>;
+    let nonce: Buffer;
+    let rest: Uint8Array | undefined;
+    if (offset === 0) {
+      // One read covering header and data, as rclone does.
+      const total = plan.underlyingLength === undefined ? undefined : HEADER_SIZE + plan.underlyingLength;
+      iterator = (await open({ offset: 0, length: clampLength(0, total) }))[Symbol.asyncIterator]();
+      try {
+        const front = await readFront(iterator, HEADER_SIZE);
+        nonce = ContentCipher.readNonce(front.head.subarray(0, front.filled));
+        rest = front.rest;
+      } catch (err) {
+        await iterator.return?.();
+        throw err;
+      }
+    } else {
+      const headerIterator = (await open({ offset: 0, length: clampLength(0, HEADER_SIZE) }))[Symbol.asyncIterator]();
+      try {
+        const front = await readFront(headerIterator, HEADER_SIZE);
+        nonce = ContentCipher.readNonce(front.head.subarray(0, front.filled));
+      } finally {
+        await headerIterator.return?.();
+      }
+      if (encryptedSize !== undefined && plan.underlyingOffset >= encryptedSize) return emptyGenerator();
+      addToNonce(nonce, plan.blocks);
+      iterator = (
+        await open({ offset: plan.underlyingOffset, length: clampLength(plan.underlyingOffset, plan.underlyingLength) })
+      )[Symbol.asyncIterator]();
+    }
+    const plaintext = this.openStream(resumeStream(rest, iterator), nonce, plan.blocks);
+    return sliceStream(plaintext, plan.discard, length);
+  }
+
+  /**
+   * Opens chunks from `source`. With `nonce` undefined the source starts with the
+   * header; otherwise it starts at chunk `firstChunk`, sealed with `nonce`.
+   */
+  protected async *openStream(
+    source: AsyncIterable<Uint8Array>,
+    nonce: Buffer | undefined,
+    firstChunk: number,
+  ): AsyncGenerator<Buffer> {
+    const key = this.dataKey;
+    let chunkNonce: Buffer | undefined = nonce === undefined ? undefined : Buffer.from(nonce);
+    const header = Buffer.alloc(HEADER_SIZE);
+    let headerFilled = 0;
+    // Holds a partial chunk between source pieces; whole chunks inside a piece are opened from the piece itself.
+    const staging = Buffer.allocUnsafe(BLOCK_SIZE);
+    let staged = 0;
+    let chunkIndex = firstChunk;
+
+    for await (const piece of source) {
+      let pos = 0;
+      if (chunkNonce === undefined) {
+        const take = Math.min(HEADER_SIZE - headerFilled, piece.length);
+        header.set(piece.subarray(0, take), headerFilled);
+        headerFilled += take;
+        pos = take;
+        if (headerFilled < HEADER_SIZE) continue;
+        chunkNonce = ContentCipher.readNonce(header);
+      }
+      const nonceNow: Buffer = chunkNonce;
+      while (pos < piece.length) {
+        const complete = Math.floor((staged + piece.length - pos) / BLOCK_SIZE);
+        if (complete === 0) {
+          staging.set(piece.subarray(pos), staged);
+          staged += piece.length - pos;
+          break;
+        }
+        const count = Math.min(complete, MAX_CHUNKS_PER_OUTPUT);
+        const out = Buffer.allocUnsafe(count * BLOCK_DATA_SIZE);
+        for (let i = 0; i < count; i++) {
+          let cipher: Uint8Array;
+          if (staged > 0) {
+            const take = BLOCK_SIZE - staged;
+            staging.set(piece.subarray(pos, pos + take), staged);
+            pos += take;
+            staged = 0;
+            cipher = staging;
+          } else {
+            cipher = piece.subarray(pos, pos + BLOCK_SIZE);
+            pos += BLOCK_SIZE;
+          }
+          const at = i * BLOCK_DATA_SIZE;
+          if (!openChunk(out.subarray(at, at + BLOCK_DATA_SIZE), cipher, nonceNow, key)) {
+            if (at > 0) yield out.subarray(0, at);
+            throw new AuthenticationError(chunkIndex);
+          }
+          incrementNonce(nonceNow);
+          chunkIndex++;
+        }
+        yield out;
+      }
+    }
+
+    if (chunkNonce === undefined) throw new FileTooShortError();
+    if (staged === 0) return;
+    if (staged <= BLOCK_OVERHEAD) throw new TruncatedBlockError();
+    const out = Buffer.allocUnsafe(staged - BLOCK_OVERHEAD);
+    if (!openChunk(out, staging.subarray(0, staged), chunkNonce, key)) throw new AuthenticationError(chunkIndex);
+    yield out;
+  }
+}
+
+/** Drops `skip` bytes, then passes on at most `length` bytes (all when undefined), then stops reading. */
+async function* sliceStream(source: AsyncIterable<Buffer>, skip: number, length?: number): AsyncGenerator<Buffer> {
+  let toSkip = skip;
+  let remaining = length ?? Infinity;
+  if (remaining <= 0) return;
+  for await (const piece of source) {
+    let part: Buffer = piece;
+    if (toSkip > 0) {
+      if (part.length <= toSkip) {
+        toSkip -= part.length;
+        continue;
+      }
+      part = part.subarray(toSkip);
+      toSkip = 0;
+    }
+    if (part.length >= remaining) {
+      yield part.subarray(0, remaining);
+      return;
+    }
+    remaining -= part.length;
+    yield part;
+  }
+}
