@@ -1,0 +1,110 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { CryptRemote, type CryptRemoteOptions } from '../../../src/remote/crypt.js';
+import { LocalRemote } from '../../../src/remote/local.js';
+import { MemoryRemote } from '../../../src/remote/memory.js';
+import { deriveKeys } from '../../../src/crypt/keys.js';
+import { runRemoteContract, bytesOf, readAll, listAll } from '../../helpers/remote-contract.js';
+import { NameTooLongError, AuthenticationError } from '../../../src/errors.js';
+import { fixturePath } from '../../helpers/fixtures.js';
+
+const keys = await deriveKeys('potato', 'sausage');
+
+const modes: [string, CryptRemoteOptions][] = [
+  ['standard/base32', { mode: 'standard', encoding: 'base32', directoryNameEncryption: true, noDataEncryption: false }],
+  ['standard/base64 no dir names', { mode: 'standard', encoding: 'base64', directoryNameEncryption: false, noDataEncryption: false }],
+  ['standard/base32768', { mode: 'standard', encoding: 'base32768', directoryNameEncryption: true, noDataEncryption: false }],
+  ['obfuscate', { mode: 'obfuscate', encoding: 'base32', directoryNameEncryption: true, noDataEncryption: false }],
+  ['off', { mode: 'off', encoding: 'base32', directoryNameEncryption: true, noDataEncryption: false }],
+  ['no data encryption', { mode: 'standard', encoding: 'base32', directoryNameEncryption: true, noDataEncryption: true }],
+];
+
+for (const [label, opts] of modes) {
+  runRemoteContract(`crypt ${label} over memory`, async () => ({
+    remote: new CryptRemote(new MemoryRemote(), keys, opts),
+  }));
+}
+
+runRemoteContract('crypt standard over local', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cryptfs-crypt-'));
+  return {
+    remote: new CryptRemote(new LocalRemote(dir), keys, modes[0][1]),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+});
+
+test('crypt: the underlying remote holds only ciphertext with rclone sizes', async () => {
+  const mem = new MemoryRemote();
+  const r = new CryptRemote(mem, keys, modes[0][1]);
+  const secret = Buffer.from('a very secret marker 8d1f0c'.repeat(5000));
+  await r.write('dir/secret.txt', bytesOf(secret));
+  assert.equal(mem.objects.size, 1);
+  const [[name, obj]] = [...mem.objects];
+  assert.ok(!name.includes('secret'), name);
+  assert.equal(obj.data.length, 32 + 2 * 65552 + (secret.length - 2 * 65536) + 16);
+  assert.equal(obj.data.indexOf(Buffer.from('secret marker')), -1);
+  assert.equal(obj.data.subarray(0, 8).toString('latin1'), 'RCLONE\0\0');
+});
+
+test('crypt: an over-long name is refused before anything is written', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cryptfs-crypt-'));
+  try {
+    const r = new CryptRemote(new LocalRemote(dir), keys, modes[0][1]);
+    await r.write('ok/' + 'n'.repeat(143), bytesOf(Buffer.from('fits exactly')));
+    let source = 0;
+    async function* counting() {
+      source++;
+      yield Buffer.from('never read');
+    }
+    await assert.rejects(r.write('ok/' + 'n'.repeat(144), counting()), (err: unknown) => {
+      assert.ok(err instanceof NameTooLongError);
+      assert.match(err.message, /n{144}/);
+      assert.match(err.message, /256 bytes/);
+      assert.match(err.message, /limit is 255/);
+      assert.match(err.message, /at most 143 bytes/);
+      return true;
+    });
+    assert.equal(source, 0, 'the source was not read');
+    assert.equal((await listAll(r, 'ok')).length, 1);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('crypt: a wrong password reads no bytes and fails authentication', async () => {
+  const mem = new MemoryRemote();
+  // Names in clear (mode off) so the wrong key still finds the object; the content must not open.
+  const good = new CryptRemote(mem, keys, modes[4][1]);
+  await good.write('f.txt', bytesOf(Buffer.alloc(1000, 7)));
+  const other = new CryptRemote(mem, await deriveKeys('potato', 'wrong'), modes[4][1]);
+  const [entry] = await listAll(other, '');
+  const got: Buffer[] = [];
+  await assert.rejects(async () => {
+    for await (const c of await other.openRead(entry.path)) got.push(Buffer.from(c));
+  }, AuthenticationError);
+  assert.equal(Buffer.concat(got).length, 0);
+});
+
+test('crypt: reads every rclone-written fixture of the std_b32 remote', async () => {
+  const dir = fixturePath('rclone-1.60.1/enc/std_b32');
+  const r = new CryptRemote(new LocalRemote(dir), keys, modes[0][1]);
+  const walk = async (d: string): Promise<string[]> => {
+    const out: string[] = [];
+    for (const e of await listAll(r, d)) out.push(...(e.isDir ? await walk(e.path) : [e.path]));
+    return out;
+  };
+  const files = await walk('');
+  assert.equal(files.length, 10);
+  for (const f of files) {
+    const plain = readFileSync(fixturePath(`rclone-1.60.1/plain/${f}`));
+    const got = await readAll(await r.openRead(f));
+    assert.equal(createHash('sha256').update(got).digest('hex'), createHash('sha256').update(plain).digest('hex'), f);
+    assert.equal((await r.stat(f)).size, plain.length);
+  }
+  assert.deepEqual((await readdir(dir)).length, 10);
+});

@@ -1,0 +1,83 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalRemote } from '../../../src/remote/local.js';
+import { SubRemote } from '../../../src/remote/sub-remote.js';
+import { runRemoteContract, bytesOf, readAll } from '../../helpers/remote-contract.js';
+import { IsDirectoryError, NameTooLongError, NoSpaceError } from '../../../src/errors.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+runRemoteContract('local', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cryptfs-local-'));
+  return { remote: new LocalRemote(dir), cleanup: () => rm(dir, { recursive: true, force: true }) };
+});
+
+runRemoteContract('local under a sub-path', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cryptfs-localsub-'));
+  return {
+    remote: new SubRemote(new LocalRemote(dir), 'a/b'),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+});
+
+test('local: a failed write leaves no temporary file in the directory', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cryptfs-local-'));
+  try {
+    const r = new LocalRemote(dir);
+    async function* broken() {
+      yield Buffer.alloc(1000);
+      throw new Error('boom');
+    }
+    await assert.rejects(r.write('x/y.bin', broken()), /boom/);
+    assert.deepEqual(await readdir(join(dir, 'x')), []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('local: names over 255 bytes are refused with NameTooLongError', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cryptfs-local-'));
+  try {
+    const r = new LocalRemote(dir);
+    await assert.rejects(r.write('a'.repeat(256), bytesOf(Buffer.from('x'))), NameTooLongError);
+    await r.write('a'.repeat(255), bytesOf(Buffer.from('x')));
+    assert.equal((await readAll(await r.openRead('a'.repeat(255)))).toString(), 'x');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('local: writing over a directory or reading one is a typed error', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cryptfs-local-'));
+  try {
+    const r = new LocalRemote(dir);
+    await r.mkdir('d');
+    await assert.rejects(r.write('d', bytesOf(Buffer.from('x'))), IsDirectoryError);
+    await assert.rejects(r.openRead('d'), IsDirectoryError);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('local: a full disk is NoSpaceError and leaves neither a partial file nor damage', async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip('needs root to mount a small tmpfs');
+    return;
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'cryptfs-full-'));
+  const run = promisify(execFile);
+  await run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'cryptfs-test-full', dir]);
+  try {
+    const r = new LocalRemote(dir);
+    await r.write('keep.txt', bytesOf(Buffer.from('original')));
+    await assert.rejects(r.write('big.bin', bytesOf(Buffer.alloc(2 * 1024 * 1024))), NoSpaceError);
+    assert.deepEqual((await readdir(dir)).sort(), ['keep.txt']);
+    assert.equal((await readAll(await r.openRead('keep.txt'))).toString(), 'original');
+  } finally {
+    await run('umount', [dir]);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
