@@ -73,7 +73,7 @@ pid_alive() { # pidfile -> 0 when the pid in it runs the expected program
 spawn() { # name cmd...
   local name=$1
   shift
-  setsid "$@" >>"$LOG/$name.log" 2>&1 </dev/null &
+  setsid "$@" >>"$LOG/$name.log" 2>&1 </dev/null 9>&- &
   echo $! >"$RUN/$name.pid"
 }
 
@@ -363,15 +363,29 @@ cmd_status() {
   return $rc
 }
 
+# One start/stop at a time (several test processes may ask for the server at once).
+lock() {
+  mkdir -p "$(dirname "$STATE")"
+  exec 9>"$STATE.lock"
+  flock -w 900 9 || die "timed out waiting for $STATE.lock"
+}
+
 case ${1:-} in
-start) cmd_start ;;
-stop) cmd_stop ;;
+start)
+  lock
+  cmd_start
+  ;;
+stop)
+  lock
+  cmd_stop
+  ;;
 status) cmd_status ;;
 env)
   all_running || die "not running"
   env_lines
   ;;
 clean)
+  lock
   cmd_stop
   rm -rf "$STATE"
   ;;
