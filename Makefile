@@ -1,0 +1,28 @@
+# The two set-up commands of the README:
+#   make demo   install everything, then encrypt/list/decrypt a sample tree on a local crypt remote
+#   make test   install everything, then run the whole test suite (what .ci/run runs)
+.PHONY: demo test build setup unit integration bench clean
+
+setup:
+	bash scripts/setup.sh
+
+build:
+	node node_modules/typescript/bin/tsc -p tsconfig.json
+
+demo: setup
+	bash scripts/demo.sh
+
+test: setup
+	node scripts/run-tests.mjs all
+
+unit: setup
+	node scripts/run-tests.mjs unit
+
+integration: setup
+	node scripts/run-tests.mjs integration
+
+bench: setup
+	bash bench/copy-bench.sh
+
+clean:
+	rm -rf dist .tmp .demo

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what cryptfs needs on a fresh Debian machine with Node 20, then builds it.
+# System packages only when missing (apt needs root); npm packages from the lock file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v rclone >/dev/null 2>&1 || need+=(rclone)
+command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)
+[ -f /usr/include/fuse3/fuse_lowlevel.h ] || need+=(libfuse3-dev)
+command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing system packages: ${need[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# Reinstall node modules only when the lock file changed since the last install.
+stamp=node_modules/.cryptfs-lock-stamp
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
+fi
+
+echo "setup: building"
+node node_modules/typescript/bin/tsc -p tsconfig.json
+chmod +x dist/src/cli/main.js
