@@ -1141,6 +1141,8 @@ export class S3Remote implements Remote {
       }
     }
     const body = Readable.from(counted(), { objectMode: false, highWaterMark: 64 * 1024 });
+    // The SDK pipes the body without an error listener; the failure is reported from sourceError.
+    body.on('error', () => {});
     let etag: string | undefined;
     try {
       const out = await this.client.send(
