@@ -620,6 +620,7 @@ export class SwiftClient {
       await res.arrayBuffer().catch(() => undefined);
       const etag = cleanEtag(res.headers.get('etag'));
       if (etag !== md5) {
+        await this.dropCorrupt(container, object);
         throw new SwiftError('PUT', `${container}/${object}`, `ETag ${etag} does not match the MD5 ${md5} sent`, {
           requestId: requestIdOf(res.headers),
         });
@@ -699,9 +700,15 @@ export class SwiftClient {
     const md5 = hash.digest('hex');
     const etag = cleanEtag(res.headers.get('etag'));
     if (etag !== md5) {
+      await this.dropCorrupt(container, object);
       throw new SwiftError('PUT', target, `ETag ${etag} does not match the MD5 ${md5} of the data sent`, { requestId });
     }
     return { etag, bytes, headers: res.headers };
+  }
+
+  /** What the server stored differs from what was sent: remove it rather than leave a corrupt object. */
+  private async dropCorrupt(container: string, object: string): Promise<void> {
+    await this.deleteObject(container, object).catch(() => undefined);
   }
 
   /** Deletes an object; false when it was not there. */
