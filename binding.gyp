@@ -1,0 +1,12 @@
+{
+  "targets": [
+    {
+      "target_name": "cryptfs_fuse",
+      "sources": ["native/fuse_binding.c"],
+      "defines": ["NAPI_VERSION=8", "FUSE_USE_VERSION=312"],
+      "cflags": ["<!@(pkg-config --cflags fuse3)", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
+      "cflags_c": ["-std=gnu11"],
+      "libraries": ["<!@(pkg-config --libs fuse3)"]
+    }
+  ]
+}

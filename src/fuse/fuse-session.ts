@@ -1,0 +1,594 @@
+// Typed wrapper over the libfuse3 binding (native.ts): mount a filesystem
+// whose operations are async JS functions, unmount it, detect stale mounts.
+//
+// How requests flow: a native thread reads each request from /dev/fuse and
+// queues it to this thread without waiting; the matching FuseOps handler runs
+// here and its result (or error) is sent back by request id. Many requests can
+// be in flight at once; handlers may answer in any order.
+//
+// DEADLOCK WARNING: the process serving a mount must never touch its own
+// mount point synchronously from the event loop (fs.*Sync, execFileSync of a
+// program that reads it, ...). The kernel would wait for this process to
+// answer while this thread waits for the kernel. Asynchronous fs calls run on
+// libuv's pool and only stall that pool; still, keep the daemon away from its
+// own mount.
+import os from 'node:os';
+import { execFile } from 'node:child_process';
+import { stat } from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
+import { CryptfsError, errorMessage } from '../errors.js';
+import { loadNativeFuse, type NativeFuseBinding, type NativeSessionHandle } from './native.js';
+
+export type Awaitable<T> = T | Promise<T>;
+
+/** File attributes. Inode 1n is the root directory. Times are ns since the epoch. */
+export interface Attr {
+  ino: bigint;
+  /** File type and permission bits (S_IFREG | 0o644, ...). */
+  mode: number;
+  nlink?: number;
+  uid?: number;
+  gid?: number;
+  rdev?: number;
+  size: number | bigint;
+  /** 512-byte blocks; default ceil(size / 512). */
+  blocks?: number | bigint;
+  blksize?: number;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+}
+
+/** What a setattr request changes; absent fields stay. "now" arrives resolved. */
+export interface SetattrChanges {
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  /** truncate / ftruncate */
+  size?: number;
+  atimeNs?: bigint;
+  mtimeNs?: bigint;
+  ctimeNs?: bigint;
+}
+
+export interface OpenResult {
+  /** Handle passed back with every request on this open file. */
+  fh: bigint;
+  /** Bypass the page cache for this open file. */
+  directIo?: boolean;
+  /** Keep cached pages from earlier opens (the file did not change). */
+  keepCache?: boolean;
+  nonSeekable?: boolean;
+  /** opendir: let the kernel cache this listing. */
+  cacheReaddir?: boolean;
+  /** Do not send flush on close. */
+  noFlush?: boolean;
+}
+
+export interface CreateResult extends OpenResult {
+  attr: Attr;
+}
+
+export interface DirEntry {
+  name: string;
+  ino: bigint;
+  /** Only the file type bits matter (S_IFDIR, S_IFREG, ...). */
+  mode: number;
+  /**
+   * Cookie of the entry *after* this one, given back as `offset` to resume.
+   * Default: the request's offset + index in the returned array + 1.
+   */
+  offset?: number;
+}
+
+export interface StatfsResult {
+  bsize?: number;
+  frsize?: number;
+  blocks: number | bigint;
+  bfree: number | bigint;
+  bavail?: number | bigint;
+  files: number | bigint;
+  ffree: number | bigint;
+  favail?: number | bigint;
+  namemax?: number;
+}
+
+/** Who made a request (for ownership of new files, access checks). */
+export interface Caller {
+  uid: number;
+  gid: number;
+}
+
+/** renameat2 flags as they arrive in `rename`. */
+export const RENAME_NOREPLACE = 1;
+export const RENAME_EXCHANGE = 2;
+
+/**
+ * The filesystem. Every method is optional: a missing one answers ENOSYS
+ * without a trip to JS (and the kernel stops asking for some, e.g. flush,
+ * fsync, access). A handler answers by returning (or resolving to) its result;
+ * throwing an error with `errno` (a name like 'ENOENT' as on CryptfsError, or a
+ * number, or Node's `code`) answers that errno; any other error answers EIO and
+ * is reported to `onUnexpectedError`.
+ *
+ * Inode numbers are the filesystem's own (64-bit, 1n = root). Every successful
+ * lookup, mkdir, symlink, link and create adds one reference to the returned
+ * inode that `forget` later drops.
+ */
+export interface FuseOps {
+  lookup?(parent: bigint, name: string): Awaitable<Attr>;
+  forget?(ino: bigint, nlookup: number): void;
+  getattr?(ino: bigint, fh: bigint | undefined): Awaitable<Attr>;
+  setattr?(ino: bigint, changes: SetattrChanges, fh: bigint | undefined): Awaitable<Attr>;
+  readlink?(ino: bigint): Awaitable<string>;
+  mkdir?(parent: bigint, name: string, mode: number, caller: Caller): Awaitable<Attr>;
+  unlink?(parent: bigint, name: string): Awaitable<void>;
+  rmdir?(parent: bigint, name: string): Awaitable<void>;
+  symlink?(target: string, parent: bigint, name: string, caller: Caller): Awaitable<Attr>;
+  /** flags: RENAME_NOREPLACE | RENAME_EXCHANGE (0 for a plain rename). */
+  rename?(parent: bigint, name: string, newParent: bigint, newName: string, flags: number): Awaitable<void>;
+  link?(ino: bigint, newParent: bigint, newName: string): Awaitable<Attr>;
+  /** flags: open(2) flags; O_TRUNC arrives here (atomic_o_trunc). */
+  open?(ino: bigint, flags: number): Awaitable<OpenResult>;
+  /** Return at most `size` bytes; fewer means end of file. The buffer may be reused once this resolves. */
+  read?(ino: bigint, fh: bigint, offset: number, size: number): Awaitable<Uint8Array>;
+  /** `data` is owned by the handler (a copy of the kernel's). Return the count written. */
+  write?(ino: bigint, fh: bigint, data: Buffer, offset: number): Awaitable<number>;
+  flush?(ino: bigint, fh: bigint): Awaitable<void>;
+  release?(ino: bigint, fh: bigint, flags: number): Awaitable<void>;
+  fsync?(ino: bigint, fh: bigint, datasync: boolean): Awaitable<void>;
+  opendir?(ino: bigint, flags: number): Awaitable<OpenResult>;
+  /**
+   * Entries from `offset` on (0 = start). Return as many as convenient: the
+   * ones that do not fit `size` bytes are asked for again from the last
+   * offset sent. "." and ".." are the filesystem's to list.
+   */
+  readdir?(ino: bigint, fh: bigint | undefined, offset: number, size: number): Awaitable<DirEntry[]>;
+  releasedir?(ino: bigint, fh: bigint | undefined): Awaitable<void>;
+  fsyncdir?(ino: bigint, fh: bigint | undefined, datasync: boolean): Awaitable<void>;
+  statfs?(ino: bigint): Awaitable<StatfsResult>;
+  /** mask: R_OK | W_OK | X_OK, or F_OK (0). */
+  access?(ino: bigint, mask: number, caller: Caller): Awaitable<void>;
+  create?(parent: bigint, name: string, mode: number, flags: number, caller: Caller): Awaitable<CreateResult>;
+  fallocate?(ino: bigint, fh: bigint, mode: number, offset: number, length: number): Awaitable<void>;
+}
+
+export type FuseOpName = keyof FuseOps;
+
+/** Connection parameters agreed with the kernel at mount. */
+export interface FuseConnectionInfo {
+  protoMajor: number;
+  protoMinor: number;
+  /** Largest write request (bytes). */
+  maxWrite: number;
+  maxRead: number;
+  maxReadahead: number;
+  maxBackground: number;
+  congestionThreshold: number;
+  timeGran: number;
+  /** FUSE_CAP_* bit sets. */
+  capable: number;
+  want: number;
+}
+
+export interface FuseMountOptions {
+  /** Shown as the mount's source in /proc/mounts and df (default "cryptfs"). */
+  fsName?: string;
+  /** Shown as fuse.<subtype>. */
+  subtype?: string;
+  /**
+   * Passed as `-o <opt>` each, unchanged: mount options (ro, allow_other,
+   * default_permissions, max_read=N, ...) and connection options (max_write=N,
+   * max_readahead=N, writeback_cache, async_read, ...).
+   */
+  options?: string[];
+  /** libfuse's request trace, through onLog. */
+  debug?: boolean;
+  /** Seconds the kernel may cache attributes (default 1). */
+  attrTimeout?: number;
+  /** Seconds the kernel may cache name lookups (default 1). */
+  entryTimeout?: number;
+  /** Seconds the kernel may cache "no such name" answers of lookup (default 0: not cached). */
+  negativeTimeout?: number;
+  /** libfuse messages; level is syslog's (3 error ... 7 debug). Default: stderr for warnings and worse. */
+  onLog?(level: number, message: string): void;
+  /** A handler failed without an errno (answered EIO), or its result was malformed. */
+  onUnexpectedError?(err: unknown, op: FuseOpName): void;
+}
+
+/** Mounting failed, or the session ended abnormally. `errno` as on CryptfsError. */
+export class FuseSessionError extends CryptfsError {
+  constructor(
+    message: string,
+    readonly errnoNumber: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.errno = errnoName(errnoNumber) ?? 'EIO';
+  }
+}
+
+/** An error that answers one specific errno: `throw new ErrnoError('EXDEV')`. */
+export class ErrnoError extends CryptfsError {
+  constructor(errno: string, message?: string, options?: { cause?: unknown }) {
+    super(message ?? errno, options);
+    this.errno = errno;
+  }
+}
+
+const errnoNumbers = os.constants.errno as Record<string, number>;
+const EIO = errnoNumbers.EIO!;
+const ENOENT = errnoNumbers.ENOENT!;
+
+export function errnoName(n: number): string | undefined {
+  for (const [name, value] of Object.entries(errnoNumbers)) if (value === n) return name;
+  return undefined;
+}
+
+/** The errno an error answers with, or undefined when it carries none. */
+export function errnoOf(err: unknown): number | undefined {
+  if (typeof err === 'number' && Number.isInteger(err) && err !== 0) return Math.abs(err);
+  if (err === null || typeof err !== 'object') return undefined;
+  const e = err as { errno?: unknown; code?: unknown };
+  if (typeof e.errno === 'string' && Object.hasOwn(errnoNumbers, e.errno)) return errnoNumbers[e.errno];
+  if (typeof e.errno === 'number' && Number.isInteger(e.errno) && e.errno !== 0) return Math.abs(e.errno);
+  if (typeof e.code === 'string' && Object.hasOwn(errnoNumbers, e.code)) return errnoNumbers[e.code];
+  return undefined;
+}
+
+const isRoot = () => process.geteuid?.() === 0;
+
+function execFileAsync(file: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile(file, args, (err, _stdout, stderr) => {
+      if (err) reject(Object.assign(err, { message: `${file} ${args.join(' ')}: ${stderr.trim() || err.message}` }));
+      else resolve();
+    });
+  });
+}
+
+/** Removes a mount lazily: umount2(MNT_DETACH) as root, `fusermount3 -u -z` otherwise. */
+async function detachMount(native: NativeFuseBinding, path: string): Promise<'detached' | 'not-mounted'> {
+  const e = native.umount(path);
+  if (e === 0) return 'detached';
+  if (e === errnoNumbers.EINVAL) return 'not-mounted';
+  if ((e === errnoNumbers.EPERM || e === errnoNumbers.EACCES) && !isRoot()) {
+    await execFileAsync('fusermount3', ['-u', '-z', path]);
+    return 'detached';
+  }
+  throw new FuseSessionError(`cannot unmount ${path}: ${errnoName(e) ?? e}`, e);
+}
+
+/** libfuse splits -o values on commas; keep a name whole. */
+function escapeOptionValue(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/,/g, '\\,');
+}
+
+type Reply = (id: number, value: any) => unknown;
+
+const LOG_WARNING = 4;
+
+/**
+ * A mounted filesystem. Create with FuseSession.mount(); end with unmount(),
+ * or by anyone unmounting the mount point (`fusermount3 -u`, `umount`).
+ */
+export class FuseSession {
+  readonly mountpoint: string;
+  /** Resolves when the session has ended and every request was answered. */
+  readonly closed: Promise<void>;
+  /** Set after mount. */
+  connection!: FuseConnectionInfo;
+  /** Why the session ended, when it was not a plain unmount. */
+  endError: FuseSessionError | undefined;
+
+  readonly #native: NativeFuseBinding;
+  readonly #ops: FuseOps;
+  readonly #options: FuseMountOptions;
+  readonly #attrTimeout: number;
+  readonly #entryTimeout: number;
+  readonly #negativeTimeout: number;
+  #handle: NativeSessionHandle | undefined;
+  #table: Array<((id: number, ...args: any[]) => void) | undefined> = [];
+  #inFlight = 0;
+  #ended = false;
+  #initialized = false;
+  #unmounting: Promise<void> | undefined;
+  #resolveClosed!: () => void;
+  #mountSettled!: { resolve: (info: FuseConnectionInfo) => void; reject: (err: Error) => void };
+
+  private constructor(native: NativeFuseBinding, mountpoint: string, ops: FuseOps, options: FuseMountOptions) {
+    this.#native = native;
+    this.mountpoint = mountpoint;
+    this.#ops = ops;
+    this.#options = options;
+    this.#attrTimeout = options.attrTimeout ?? 1;
+    this.#entryTimeout = options.entryTimeout ?? 1;
+    this.#negativeTimeout = options.negativeTimeout ?? 0;
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+  }
+
+  /** Requests handed to JS and not answered yet. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /**
+   * Mounts `ops` at `mountpoint` (an existing directory). Resolves once the
+   * kernel handshake is done; rejects with FuseSessionError when the options
+   * are invalid or mounting fails.
+   */
+  static async mount(mountpoint: string, ops: FuseOps, options: FuseMountOptions = {}): Promise<FuseSession> {
+    const native = loadNativeFuse();
+    const session = new FuseSession(native, resolvePath(mountpoint), ops, options);
+    await session.#start();
+    return session;
+  }
+
+  #start(): Promise<FuseConnectionInfo> {
+    const native = this.#native;
+    const options = this.#options;
+    const args: string[] = ['-o', `fsname=${escapeOptionValue(options.fsName ?? 'cryptfs')}`];
+    if (options.subtype) args.push('-o', `subtype=${escapeOptionValue(options.subtype)}`);
+    for (const opt of options.options ?? []) args.push('-o', opt);
+    if (options.debug) args.push('-d');
+
+    let mask = 0;
+    for (const [name, code] of Object.entries(native.opcodes)) {
+      if (code < native.opFirst) continue;
+      if (typeof (this.#ops as Record<string, unknown>)[name] === 'function') mask |= 1 << (code - native.opFirst);
+    }
+    this.#buildTable();
+    const settled = new Promise<FuseConnectionInfo>((resolve, reject) => (this.#mountSettled = { resolve, reject }));
+    try {
+      this.#handle = native.mount(this.mountpoint, args, mask, this.#dispatch);
+    } catch (err) {
+      throw new FuseSessionError(
+        `cannot mount ${this.mountpoint}: ${errorMessage(err)}`,
+        errnoOf(err) ?? errnoNumbers.EINVAL!,
+        { cause: err },
+      );
+    }
+    return settled;
+  }
+
+  /**
+   * Removes the mount (lazily: processes inside get errors from now on), ends
+   * the loop and waits for `closed`. Safe to call more than once.
+   */
+  async unmount(): Promise<void> {
+    if (!this.#ended && !this.#unmounting) {
+      this.#unmounting = (async () => {
+        let detached = false;
+        try {
+          detached = (await detachMount(this.#native, this.mountpoint)) === 'detached';
+        } finally {
+          // Even when the kernel refused, end the loop: the session goes away
+          // and libfuse tries its own unmount on the way out.
+          if (this.#handle && !this.#ended) this.#native.stop(this.#handle, detached);
+        }
+      })();
+    }
+    await this.#unmounting;
+    await this.closed;
+  }
+
+  // ---- dispatch (called by the native side on this thread) ----
+
+  readonly #dispatch = (op: number, id: number, a?: any, b?: any, c?: any, d?: any, e?: any, f?: any): void => {
+    const handler = this.#table[op];
+    if (handler) handler(id, a, b, c, d, e, f);
+  };
+
+  #buildTable(): void {
+    const n = this.#native;
+    const O = n.opcodes;
+    const ops = this.#ops;
+    const t = this.#table;
+    const entryTimeout = this.#entryTimeout;
+    const attrTimeout = this.#attrTimeout;
+
+    const replyOk: Reply = (id) => n.replyErr(id, 0);
+    const replyEntry: Reply = (id, attr: Attr) => n.replyEntry(id, attr, entryTimeout, attrTimeout);
+    const replyAttr: Reply = (id, attr: Attr) => n.replyAttr(id, attr, attrTimeout);
+    const replyData: Reply = (id, data: Uint8Array) => n.replyData(id, data);
+    const replyWrite: Reply = (id, count: number) => n.replyWrite(id, count);
+    const replyStatfs: Reply = (id, st: StatfsResult) => n.replyStatfs(id, st);
+    const replyReaddir: Reply = (id, entries: DirEntry[]) => n.replyReaddir(id, entries);
+    const replyReadlink: Reply = (id, target: string) => n.replyReadlink(id, target);
+    const openFlags = (r: OpenResult): number =>
+      (r.directIo ? n.openFlags.directIo : 0) |
+      (r.keepCache ? n.openFlags.keepCache : 0) |
+      (r.nonSeekable ? n.openFlags.nonSeekable : 0) |
+      (r.cacheReaddir ? n.openFlags.cacheReaddir : 0) |
+      (r.noFlush ? n.openFlags.noFlush : 0);
+    // An open whose caller was interrupted gets no release from the kernel:
+    // release it here so the filesystem does not leak the handle.
+    const replyOpenFor =
+      (ino: bigint, flags: number, dir: boolean): Reply =>
+      (id, r: OpenResult) => {
+        if (!n.replyOpen(id, r.fh, openFlags(r))) this.#releaseOrphan(dir, ino, r.fh, flags);
+      };
+    const replyCreateFor =
+      (flags: number): Reply =>
+      (id, r: CreateResult) => {
+        if (!n.replyCreate(id, r.attr, entryTimeout, attrTimeout, r.fh, openFlags(r)))
+          this.#releaseOrphan(false, r.attr.ino, r.fh, flags);
+      };
+
+    t[O.init] = (_id, info: FuseConnectionInfo) => {
+      this.connection = info;
+      this.#initialized = true;
+      this.#mountSettled.resolve(info);
+    };
+    t[O.end] = (_id, errno: number, message: string | null) => this.#onEnd(errno, message);
+    t[O.log] = (_id, level: number, message: string) => this.#log(level, message);
+    t[O.forget] = (_id, ino: bigint, nlookup: number) => {
+      try {
+        ops.forget?.(ino, nlookup);
+      } catch (err) {
+        this.#unexpected(err, 'forget');
+      }
+    };
+    t[O.lookup] = (id, parent, name) => this.#run(id, 'lookup', replyEntry, ops.lookup, parent, name);
+    t[O.getattr] = (id, ino, fh) => this.#run(id, 'getattr', replyAttr, ops.getattr, ino, fh);
+    t[O.setattr] = (id, ino, changes, fh) => this.#run(id, 'setattr', replyAttr, ops.setattr, ino, changes, fh);
+    t[O.readlink] = (id, ino) => this.#run(id, 'readlink', replyReadlink, ops.readlink, ino);
+    t[O.mkdir] = (id, parent, name, mode, uid, gid) =>
+      this.#run(id, 'mkdir', replyEntry, ops.mkdir, parent, name, mode, { uid, gid });
+    t[O.unlink] = (id, parent, name) => this.#run(id, 'unlink', replyOk, ops.unlink, parent, name);
+    t[O.rmdir] = (id, parent, name) => this.#run(id, 'rmdir', replyOk, ops.rmdir, parent, name);
+    t[O.symlink] = (id, target, parent, name, uid, gid) =>
+      this.#run(id, 'symlink', replyEntry, ops.symlink, target, parent, name, { uid, gid });
+    t[O.rename] = (id, parent, name, newParent, newName, flags) =>
+      this.#run(id, 'rename', replyOk, ops.rename, parent, name, newParent, newName, flags);
+    t[O.link] = (id, ino, newParent, newName) => this.#run(id, 'link', replyEntry, ops.link, ino, newParent, newName);
+    t[O.open] = (id, ino, flags) => this.#run(id, 'open', replyOpenFor(ino, flags, false), ops.open, ino, flags);
+    t[O.read] = (id, ino, fh, offset, size) => this.#run(id, 'read', replyData, ops.read, ino, fh, offset, size);
+    t[O.write] = (id, ino, fh, data, offset) => this.#run(id, 'write', replyWrite, ops.write, ino, fh, data, offset);
+    t[O.flush] = (id, ino, fh) => this.#run(id, 'flush', replyOk, ops.flush, ino, fh);
+    t[O.release] = (id, ino, fh, flags) => this.#run(id, 'release', replyOk, ops.release, ino, fh, flags);
+    t[O.fsync] = (id, ino, fh, datasync) => this.#run(id, 'fsync', replyOk, ops.fsync, ino, fh, datasync !== 0);
+    t[O.opendir] = (id, ino, flags) =>
+      this.#run(id, 'opendir', replyOpenFor(ino, flags, true), ops.opendir, ino, flags);
+    t[O.readdir] = (id, ino, fh, offset, size) =>
+      this.#run(id, 'readdir', replyReaddir, ops.readdir, ino, fh, offset, size);
+    t[O.releasedir] = (id, ino, fh) => this.#run(id, 'releasedir', replyOk, ops.releasedir, ino, fh);
+    t[O.fsyncdir] = (id, ino, fh, datasync) =>
+      this.#run(id, 'fsyncdir', replyOk, ops.fsyncdir, ino, fh, datasync !== 0);
+    t[O.statfs] = (id, ino) => this.#run(id, 'statfs', replyStatfs, ops.statfs, ino);
+    t[O.access] = (id, ino, mask, uid, gid) => this.#run(id, 'access', replyOk, ops.access, ino, mask, { uid, gid });
+    t[O.create] = (id, parent, name, mode, flags, uid, gid) =>
+      this.#run(id, 'create', replyCreateFor(flags), ops.create, parent, name, mode, flags, { uid, gid });
+    t[O.fallocate] = (id, ino, fh, mode, offset, length) =>
+      this.#run(id, 'fallocate', replyOk, ops.fallocate, ino, fh, mode, offset, length);
+  }
+
+  /** Runs one handler and answers its request; never throws. */
+  #run(id: number, op: FuseOpName, reply: Reply, handler: Function | undefined, ...args: unknown[]): void {
+    this.#inFlight++;
+    let result: unknown;
+    try {
+      if (!handler) throw new ErrnoError('ENOSYS');
+      result = handler.apply(this.#ops, args);
+    } catch (err) {
+      this.#fail(id, op, err);
+      return;
+    }
+    if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
+      (result as Promise<unknown>).then(
+        (value) => this.#succeed(id, op, reply, value),
+        (err: unknown) => this.#fail(id, op, err),
+      );
+    } else {
+      this.#succeed(id, op, reply, result);
+    }
+  }
+
+  #succeed(id: number, op: FuseOpName, reply: Reply, value: unknown): void {
+    try {
+      reply(id, value);
+    } catch (err) {
+      // The native side answered EIO already when it rejected the value.
+      this.#native.replyErr(id, EIO);
+      this.#unexpected(err, op);
+    }
+    this.#settled();
+  }
+
+  #fail(id: number, op: FuseOpName, err: unknown): void {
+    let errno = errnoOf(err);
+    if (errno === undefined) {
+      errno = EIO;
+      this.#unexpected(err, op);
+    }
+    try {
+      if (op === 'lookup' && errno === ENOENT && this.#negativeTimeout > 0) {
+        this.#native.replyEntry(id, null, this.#negativeTimeout, 0);
+      } else {
+        this.#native.replyErr(id, errno);
+      }
+    } catch (replyErr) {
+      this.#unexpected(replyErr, op);
+    }
+    this.#settled();
+  }
+
+  #settled(): void {
+    this.#inFlight--;
+    if (this.#ended && this.#inFlight === 0) this.#resolveClosed();
+  }
+
+  #releaseOrphan(dir: boolean, ino: bigint, fh: bigint, flags: number): void {
+    const op = dir ? 'releasedir' : 'release';
+    try {
+      const r = dir ? this.#ops.releasedir?.(ino, fh) : this.#ops.release?.(ino, fh, flags);
+      if (r && typeof r.then === 'function') r.then(undefined, (err) => this.#unexpected(err, op));
+    } catch (err) {
+      this.#unexpected(err, op);
+    }
+  }
+
+  #onEnd(errno: number, message: string | null): void {
+    this.#ended = true;
+    if (!this.#initialized) {
+      const err = new FuseSessionError(
+        `cannot mount ${this.mountpoint}: ${message ?? errnoName(errno) ?? `errno ${errno}`}`,
+        errno || EIO,
+      );
+      this.endError = err;
+      this.#mountSettled.reject(err);
+    } else if (errno !== 0) {
+      this.endError = new FuseSessionError(
+        `FUSE session at ${this.mountpoint} ended: ${message ?? errnoName(errno) ?? errno}`,
+        errno,
+      );
+    }
+    if (this.#inFlight === 0) this.#resolveClosed();
+  }
+
+  #log(level: number, message: string): void {
+    if (this.#options.onLog) {
+      try {
+        this.#options.onLog(level, message);
+      } catch {
+        // a logger that throws must not take the session down
+      }
+    } else if (level <= LOG_WARNING || this.#options.debug) {
+      process.stderr.write(`fuse: ${message}\n`);
+    }
+  }
+
+  #unexpected(err: unknown, op: FuseOpName): void {
+    if (this.#options.onUnexpectedError) {
+      try {
+        this.#options.onUnexpectedError(err, op);
+      } catch {
+        // ignore
+      }
+      return;
+    }
+    const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
+    process.stderr.write(`fuse: ${op} failed (answered EIO): ${detail}\n`);
+  }
+}
+
+/**
+ * Clears a dead FUSE mount at `path` (its daemon died: stat fails with ENOTCONN,
+ * "Transport endpoint is not connected"). Returns true when one was removed.
+ * Runs stat on libuv's pool, so a hung live mount does not block this thread.
+ */
+export async function clearStaleMount(path: string): Promise<boolean> {
+  const abs = resolvePath(path);
+  try {
+    await stat(abs);
+    return false;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOTCONN') return false;
+  }
+  const native = loadNativeFuse();
+  return (await detachMount(native, abs)) === 'detached';
+}
