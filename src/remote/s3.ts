@@ -903,6 +903,8 @@ export class S3Remote implements Remote {
       return;
     }
     const prefix = loc.key === '' ? '' : `${loc.key}/`;
+    // A directory inside a bucket exists while some key (or a "dir/" marker) lives under it.
+    let found = loc.key === '';
     let token: string | undefined;
     do {
       let page;
@@ -922,6 +924,7 @@ export class S3Remote implements Remote {
       }
       const encoded = page.EncodingType === 'url';
       const decode = (s: string) => (encoded ? urlDecodeKey(s) : s);
+      if ((page.CommonPrefixes?.length ?? 0) > 0 || (page.Contents?.length ?? 0) > 0) found = true;
       for (const p of page.CommonPrefixes ?? []) {
         if (!p.Prefix) continue;
         const name = decode(p.Prefix).slice(prefix.length).replace(/\/$/, '');
@@ -951,6 +954,7 @@ export class S3Remote implements Remote {
         throw new RemoteIOError(`s3: list ${JSON.stringify(dir)}: truncated listing without a continuation token`);
       }
     } while (token);
+    if (!found) throw new DirNotFoundError(dir);
   }
 
   private async *listBuckets(dir: string): AsyncIterable<RemoteEntry> {
@@ -1395,7 +1399,8 @@ export class S3Remote implements Remote {
   async mkdir(dir: string): Promise<void> {
     const loc = this.locate(dir);
     if (loc.bucket === '') return;
-    // Inside a bucket directories are prefixes that exist while objects do (as in rclone 1.60).
+    // Inside a bucket directories are prefixes that exist while objects do (as in rclone 1.60), so
+    // there is nothing to make; listing or removing such a directory says it is not found.
     await this.ensureBucket(loc.bucket);
   }
 
@@ -1416,9 +1421,10 @@ export class S3Remote implements Remote {
       return;
     }
     const marker = `${loc.key}/`;
+    if (found.keys.length === 0) throw new DirNotFoundError(dir);
     const others = found.keys.filter((k) => k !== marker);
     if (others.length > 0 || found.more) throw new DirNotEmptyError(dir);
-    // An empty prefix directory has nothing to remove except a marker object, if a tool made one.
+    // Only a marker object ("dir/", made by some tools) is left: remove it.
     if (found.keys.includes(marker)) await this.deleteQuietly({ bucket: loc.bucket, key: marker });
   }
 
@@ -1426,6 +1432,8 @@ export class S3Remote implements Remote {
     const loc = this.locate(dir);
     if (loc.bucket === '') throw new NotSupportedError(`s3: can't purge the root of ${this.displayName}`);
     const prefix = loc.key === '' ? '' : `${loc.key}/`;
+    // A directory inside a bucket exists while some key (or a "dir/" marker) lives under it.
+    let found = loc.key === '';
     let token: string | undefined;
     do {
       let page;
