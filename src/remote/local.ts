@@ -20,6 +20,7 @@ import {
 import { registerBackend } from './registry.js';
 import type { ByteSource, HashType, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions } from './remote.js';
 import { baseName, parentPath } from './remote.js';
+import { fromBackendName, pathToBackend } from './name-encoding.js';
 
 const READ_CHUNK = 1024 * 1024;
 
@@ -69,7 +70,7 @@ export class LocalRemote implements Remote {
 
   /** Absolute on-disk path of a remote path. */
   abs(path: string): string {
-    return path === '' ? this.root : join(this.root, path);
+    return path === '' ? this.root : join(this.root, pathToBackend(path));
   }
 
   private toEntry(path: string, st: Stats): RemoteEntry {
@@ -91,7 +92,8 @@ export class LocalRemote implements Remote {
     for await (const d of handle) {
       // Our own in-flight temporary files are not objects.
       if (d.name.startsWith('.cryptfs-partial-')) continue;
-      const path = dir === '' ? d.name : `${dir}/${d.name}`;
+      const name = fromBackendName(d.name);
+      const path = dir === '' ? name : `${dir}/${name}`;
       let st: Stats;
       try {
         st = await fsp.stat(this.abs(path));
@@ -144,7 +146,7 @@ export class LocalRemote implements Remote {
     }
     const existing = await fsp.stat(target).catch(() => undefined);
     if (existing?.isDirectory()) throw new IsDirectoryError(path);
-    if (Buffer.byteLength(baseName(path)) > 255) {
+    if (Buffer.byteLength(pathToBackend(baseName(path))) > 255) {
       const seg = baseName(path);
       throw new NameTooLongError(seg, Buffer.byteLength(seg), 255);
     }
