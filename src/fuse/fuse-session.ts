@@ -14,7 +14,7 @@
 // own mount.
 import os from 'node:os';
 import { execFile } from 'node:child_process';
-import { stat } from 'node:fs/promises';
+import { stat, statfs } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { CryptfsError, errorMessage } from '../errors.js';
 import { loadNativeFuse, type NativeFuseBinding, type NativeSessionHandle } from './native.js';
@@ -558,7 +558,7 @@ export class FuseSession {
         // a logger that throws must not take the session down
       }
     } else if (level <= LOG_WARNING || this.#options.debug) {
-      process.stderr.write(`fuse: ${message}\n`);
+      process.stderr.write(message.startsWith('fuse:') ? `${message}\n` : `fuse: ${message}\n`);
     }
   }
 
@@ -577,14 +577,18 @@ export class FuseSession {
 }
 
 /**
- * Clears a dead FUSE mount at `path` (its daemon died: stat fails with ENOTCONN,
- * "Transport endpoint is not connected"). Returns true when one was removed.
- * Runs stat on libuv's pool, so a hung live mount does not block this thread.
+ * Clears a dead FUSE mount at `path` (its daemon died: stat or statfs fail with
+ * ENOTCONN, "Transport endpoint is not connected"). Returns true when one was
+ * removed. The probes run on libuv's pool, so a hung live mount does not block
+ * this thread.
  */
 export async function clearStaleMount(path: string): Promise<boolean> {
   const abs = resolvePath(path);
   try {
     await stat(abs);
+    // stat may be answered from the kernel's attribute cache for a while
+    // after the daemon died; statfs always asks the daemon.
+    await statfs(abs);
     return false;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOTCONN') return false;
