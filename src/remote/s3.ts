@@ -5,29 +5,16 @@
 // ETag cannot carry lives in `X-Amz-Meta-Md5chksum` (base64).
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import {
-  AbortMultipartUploadCommand,
-  CompleteMultipartUploadCommand,
-  CopyObjectCommand,
-  CreateBucketCommand,
-  CreateMultipartUploadCommand,
-  DeleteBucketCommand,
-  DeleteObjectCommand,
-  DeleteObjectsCommand,
-  GetObjectCommand,
-  HeadBucketCommand,
-  HeadObjectCommand,
-  ListBucketsCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
+// Types only: the SDK itself (~150 ms to load) is imported when an s3 remote is first opened,
+// so registering the backend costs nothing to commands that never touch S3.
+import type * as S3Sdk from '@aws-sdk/client-s3';
+import type {
+  BucketCannedACL,
+  CompletedPart,
+  HeadObjectCommandOutput,
+  ObjectCannedACL,
   S3Client,
-  UploadPartCommand,
-  UploadPartCopyCommand,
-  type BucketCannedACL,
-  type CompletedPart,
-  type HeadObjectCommandOutput,
-  type ObjectCannedACL,
-  type S3ClientConfig,
+  S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import {
   ConfigError,
@@ -712,7 +699,16 @@ export class S3Remote implements Remote {
   private readonly bucketsKnown = new Set<string>();
   private sseWarned = false;
 
-  constructor(readonly options: S3RemoteOptions) {
+  /** Opens the remote, loading the SDK on first use. */
+  static async create(options: S3RemoteOptions): Promise<S3Remote> {
+    return new S3Remote(options, await loadSdk());
+  }
+
+  /** Use S3Remote.create(), which supplies the SDK module. */
+  constructor(
+    readonly options: S3RemoteOptions,
+    private readonly sdk: typeof S3Sdk,
+  ) {
     this.root = cleanPath(options.root ?? '');
     this.displayName = options.name ? `${options.name}:${this.root}` : `s3:${this.root}`;
     this.chunkSize = Math.max(options.chunkSize ?? MIN_PART_SIZE, MIN_PART_SIZE);
@@ -758,7 +754,7 @@ export class S3Remote implements Remote {
       config.signer = { sign: async (request) => request };
       config.credentials = { accessKeyId: '', secretAccessKey: '' };
     }
-    this.client = new S3Client(config);
+    this.client = new sdk.S3Client(config);
     // Swift's s3api insists on Content-MD5 for DeleteObjects (400 without it); the SDK now sends a
     // CRC32 there instead. Replace it with the MD5 of the serialized body.
     this.client.middlewareStack.add(
@@ -811,7 +807,7 @@ export class S3Remote implements Remote {
 
   private async bucketExists(bucket: string): Promise<boolean> {
     try {
-      await this.client.send(new HeadBucketCommand({ Bucket: bucket }));
+      await this.client.send(new this.sdk.HeadBucketCommand({ Bucket: bucket }));
       return true;
     } catch (err) {
       const status = sdkStatus(err);
@@ -826,7 +822,7 @@ export class S3Remote implements Remote {
     if (!(await this.bucketExists(bucket))) {
       try {
         await this.client.send(
-          new CreateBucketCommand({
+          new this.sdk.CreateBucketCommand({
             Bucket: bucket,
             ...(this.options.acl ? { ACL: this.options.acl as BucketCannedACL } : {}),
             ...(this.options.locationConstraint
@@ -847,7 +843,7 @@ export class S3Remote implements Remote {
   private async headObject(loc: Location, path: string): Promise<ObjectInfo> {
     let out: HeadObjectCommandOutput;
     try {
-      out = await this.client.send(new HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key, ...this.sseInput() }));
+      out = await this.client.send(new this.sdk.HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key, ...this.sseInput() }));
     } catch (err) {
       throw toRemoteError(err, 'head', path);
     }
@@ -910,7 +906,7 @@ export class S3Remote implements Remote {
       let page;
       try {
         page = await this.client.send(
-          new ListObjectsV2Command({
+          new this.sdk.ListObjectsV2Command({
             Bucket: loc.bucket,
             Prefix: prefix,
             Delimiter: '/',
@@ -960,7 +956,7 @@ export class S3Remote implements Remote {
   private async *listBuckets(dir: string): AsyncIterable<RemoteEntry> {
     let out;
     try {
-      out = await this.client.send(new ListBucketsCommand({}));
+      out = await this.client.send(new this.sdk.ListBucketsCommand({}));
     } catch (err) {
       throw toRemoteError(err, 'list buckets', dir, 'none');
     }
@@ -974,7 +970,7 @@ export class S3Remote implements Remote {
   private async prefixHasObjects(bucket: string, key: string, path: string): Promise<{ keys: string[]; more: boolean }> {
     try {
       const page = await this.client.send(
-        new ListObjectsV2Command({ Bucket: bucket, Prefix: key === '' ? '' : `${key}/`, MaxKeys: 2, EncodingType: 'url' }),
+        new this.sdk.ListObjectsV2Command({ Bucket: bucket, Prefix: key === '' ? '' : `${key}/`, MaxKeys: 2, EncodingType: 'url' }),
       );
       const decode = (s: string) => (page.EncodingType === 'url' ? urlDecodeKey(s) : s);
       return { keys: (page.Contents ?? []).map((o) => decode(o.Key ?? '')), more: Boolean(page.IsTruncated) };
@@ -1034,7 +1030,7 @@ export class S3Remote implements Remote {
     let out;
     try {
       out = await this.client.send(
-        new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range: rangeHeader, ...this.sseInput() }),
+        new this.sdk.GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range: rangeHeader, ...this.sseInput() }),
       );
     } catch (err) {
       // A range starting at or past the end: the object exists, there is nothing to read.
@@ -1091,7 +1087,7 @@ export class S3Remote implements Remote {
     if (this.options.sse && !this.options.disableChecksum) meta[META_MD5] = md5;
     try {
       await this.client.send(
-        new PutObjectCommand({
+        new this.sdk.PutObjectCommand({
           Bucket: loc.bucket,
           Key: loc.key,
           Body: data,
@@ -1150,7 +1146,7 @@ export class S3Remote implements Remote {
     let etag: string | undefined;
     try {
       const out = await this.client.send(
-        new PutObjectCommand({
+        new this.sdk.PutObjectCommand({
           Bucket: loc.bucket,
           Key: loc.key,
           Body: body,
@@ -1224,7 +1220,7 @@ export class S3Remote implements Remote {
     let uploadId: string;
     try {
       const created = await this.client.send(
-        new CreateMultipartUploadCommand({
+        new this.sdk.CreateMultipartUploadCommand({
           Bucket: loc.bucket,
           Key: loc.key,
           ContentType: 'application/octet-stream',
@@ -1283,7 +1279,7 @@ export class S3Remote implements Remote {
       parts.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
       try {
         await this.client.send(
-          new CompleteMultipartUploadCommand({
+          new this.sdk.CompleteMultipartUploadCommand({
             Bucket: loc.bucket,
             Key: loc.key,
             UploadId: uploadId,
@@ -1314,7 +1310,7 @@ export class S3Remote implements Remote {
   ): Promise<string> {
     try {
       const out = await this.client.send(
-        new UploadPartCommand({
+        new this.sdk.UploadPartCommand({
           Bucket: loc.bucket,
           Key: loc.key,
           UploadId: uploadId,
@@ -1335,7 +1331,7 @@ export class S3Remote implements Remote {
 
   private async abortUpload(loc: Location, uploadId: string, path: string): Promise<void> {
     try {
-      await this.client.send(new AbortMultipartUploadCommand({ Bucket: loc.bucket, Key: loc.key, UploadId: uploadId }));
+      await this.client.send(new this.sdk.AbortMultipartUploadCommand({ Bucket: loc.bucket, Key: loc.key, UploadId: uploadId }));
       this.log.debug(`s3: aborted multipart upload of ${path}`);
     } catch (err) {
       this.log.warn(`s3: could not abort the multipart upload of ${JSON.stringify(path)} (upload id ${uploadId}): ${errorMessage(err)}`);
@@ -1344,7 +1340,7 @@ export class S3Remote implements Remote {
 
   private async deleteQuietly(loc: Location): Promise<void> {
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
+      await this.client.send(new this.sdk.DeleteObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
     } catch (err) {
       this.log.warn(`s3: could not remove ${loc.bucket}/${loc.key}: ${errorMessage(err)}`);
     }
@@ -1358,7 +1354,7 @@ export class S3Remote implements Remote {
     if (!this.options.sse || this.sseCheck.has(loc.bucket)) return;
     this.sseCheck.set(loc.bucket, 'unknown');
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range: 'bytes=0-0' }));
+      const out = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range: 'bytes=0-0' }));
       (out.Body as unknown as { destroy?: () => void } | undefined)?.destroy?.();
       this.sseCheck.set(loc.bucket, 'ignored');
       if (!this.sseWarned) {
@@ -1390,7 +1386,7 @@ export class S3Remote implements Remote {
     // S3 deletes of missing keys succeed; the interface wants ObjectNotFoundError.
     await this.headObject(loc, path);
     try {
-      await this.client.send(new DeleteObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
+      await this.client.send(new this.sdk.DeleteObjectCommand({ Bucket: loc.bucket, Key: loc.key }));
     } catch (err) {
       throw toRemoteError(err, 'delete', path);
     }
@@ -1411,7 +1407,7 @@ export class S3Remote implements Remote {
     if (loc.key === '') {
       if (found.keys.length > 0) throw new DirNotEmptyError(dir);
       try {
-        await this.client.send(new DeleteBucketCommand({ Bucket: loc.bucket }));
+        await this.client.send(new this.sdk.DeleteBucketCommand({ Bucket: loc.bucket }));
       } catch (err) {
         if (sdkCode(err) === 'BucketNotEmpty' || sdkStatus(err) === 409) throw new DirNotEmptyError(dir, { cause: err });
         throw toRemoteError(err, 'remove bucket', dir, 'dir');
@@ -1439,7 +1435,7 @@ export class S3Remote implements Remote {
       let page;
       try {
         page = await this.client.send(
-          new ListObjectsV2Command({ Bucket: loc.bucket, Prefix: prefix, MaxKeys: 1000, ContinuationToken: token, EncodingType: 'url' }),
+          new this.sdk.ListObjectsV2Command({ Bucket: loc.bucket, Prefix: prefix, MaxKeys: 1000, ContinuationToken: token, EncodingType: 'url' }),
         );
       } catch (err) {
         throw toRemoteError(err, 'list', dir, 'dir');
@@ -1451,7 +1447,7 @@ export class S3Remote implements Remote {
     } while (token);
     if (loc.key === '') {
       try {
-        await this.client.send(new DeleteBucketCommand({ Bucket: loc.bucket }));
+        await this.client.send(new this.sdk.DeleteBucketCommand({ Bucket: loc.bucket }));
       } catch (err) {
         throw toRemoteError(err, 'remove bucket', dir, 'dir');
       }
@@ -1464,7 +1460,7 @@ export class S3Remote implements Remote {
     let out;
     try {
       out = await this.client.send(
-        new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }),
+        new this.sdk.DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } }),
       );
     } catch (err) {
       throw toRemoteError(err, 'delete objects in', dir, 'dir');
@@ -1507,7 +1503,7 @@ export class S3Remote implements Remote {
     const to = this.locate(dst);
     if (from.bucket !== to.bucket || from.key !== to.key) {
       try {
-        await this.client.send(new DeleteObjectCommand({ Bucket: from.bucket, Key: from.key }));
+        await this.client.send(new this.sdk.DeleteObjectCommand({ Bucket: from.bucket, Key: from.key }));
       } catch (err) {
         throw toRemoteError(err, 'delete (after copy)', src, 'none');
       }
@@ -1533,7 +1529,7 @@ export class S3Remote implements Remote {
     }
     try {
       await this.client.send(
-        new CopyObjectCommand({
+        new this.sdk.CopyObjectCommand({
           Bucket: to.bucket,
           Key: to.key,
           CopySource: source,
@@ -1561,7 +1557,7 @@ export class S3Remote implements Remote {
     let uploadId: string;
     try {
       const created = await this.client.send(
-        new CreateMultipartUploadCommand({
+        new this.sdk.CreateMultipartUploadCommand({
           Bucket: to.bucket,
           Key: to.key,
           ContentType: target.contentType ?? 'application/octet-stream',
@@ -1583,7 +1579,7 @@ export class S3Remote implements Remote {
       const parts = await mapLimit(ranges, this.uploadConcurrency, async (r) => {
         try {
           const out = await this.client.send(
-            new UploadPartCopyCommand({
+            new this.sdk.UploadPartCopyCommand({
               Bucket: to.bucket,
               Key: to.key,
               UploadId: uploadId,
@@ -1601,7 +1597,7 @@ export class S3Remote implements Remote {
       });
       try {
         await this.client.send(
-          new CompleteMultipartUploadCommand({
+          new this.sdk.CompleteMultipartUploadCommand({
             Bucket: to.bucket,
             Key: to.key,
             UploadId: uploadId,
@@ -1637,6 +1633,13 @@ function describeSdkLog(args: unknown[]): string {
     .join(' ');
 }
 
+let sdkLoading: Promise<typeof S3Sdk> | undefined;
+
+function loadSdk(): Promise<typeof S3Sdk> {
+  sdkLoading ??= import('@aws-sdk/client-s3');
+  return sdkLoading;
+}
+
 function sizeMismatch(path: string, expected: number, got: string): RemoteIOError {
   return new RemoteIOError(`s3: write ${JSON.stringify(path)}: source gave ${got} bytes, expected ${expected}`);
 }
@@ -1660,6 +1663,6 @@ registerBackend({
   description: 'Amazon S3 Compliant Storage Providers including AWS, Ceph, Minio and OpenStack Swift (s3api)',
   options: s3OptionSpecs,
   async create(ctx: BackendContext): Promise<Remote> {
-    return new S3Remote({ ...s3OptionsFromConfig(ctx.options, ctx.name, ctx.root) });
+    return S3Remote.create(s3OptionsFromConfig(ctx.options, ctx.name, ctx.root));
   },
 });

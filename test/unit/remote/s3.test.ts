@@ -199,8 +199,8 @@ async function drain(src: AsyncIterable<Uint8Array>): Promise<Buffer> {
 const recorder = new Recorder();
 const remotes: S3Remote[] = [];
 
-function remote(extra: Partial<S3RemoteOptions> = {}): S3Remote {
-  const r = new S3Remote({
+async function remote(extra: Partial<S3RemoteOptions> = {}): Promise<S3Remote> {
+  const r = await S3Remote.create({
     endpoint: recorder.endpoint,
     credentials: { accessKeyId: 'AK', secretAccessKey: 'SK' },
     retryPolicy: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
@@ -332,7 +332,7 @@ describe('s3 requests (recorded)', () => {
   it('sends the three SSE-C headers on every object request, copy source included', async () => {
     recorder.reset();
     const key = Buffer.from('0123456789abcdef0123456789abcdef');
-    const r = remote({ sse: { algorithm: 'AES256', key }, chunkSize: 5 * MiB, uploadCutoff: 6 * MiB });
+    const r = await remote({ sse: { algorithm: 'AES256', key }, chunkSize: 5 * MiB, uploadCutoff: 6 * MiB });
     // The enforcement check (GET without the key) is refused: the server honours SSE-C.
     recorder.script = (req) =>
       req.method === 'GET' && req.headers.range === 'bytes=0-0' && !req.headers['x-amz-server-side-encryption-customer-key']
@@ -379,7 +379,7 @@ describe('s3 requests (recorded)', () => {
   it('warns once, loudly, when a server serves SSE-C objects without the key', async () => {
     recorder.reset();
     const warnings: string[] = [];
-    const r = remote({ sse: { algorithm: 'AES256', key: Buffer.alloc(32, 7) }, logger: { debug() {}, warn: (m) => warnings.push(m) } });
+    const r = await remote({ sse: { algorithm: 'AES256', key: Buffer.alloc(32, 7) }, logger: { debug() {}, warn: (m) => warnings.push(m) } });
     await r.write('b1/x', text('secret'), { size: 6 });
     await r.write('b1/y', text('secret'), { size: 6 });
     await r.write('b2/z', text('secret'), { size: 6 });
@@ -393,7 +393,7 @@ describe('s3 requests (recorded)', () => {
 
   it('sends no SSE-C headers and makes no check without a key', async () => {
     recorder.reset();
-    const r = remote();
+    const r = await remote();
     await r.write('b/x', text('plain'), { size: 5 });
     await r.stat('b/x');
     assert.ok(recorder.requests.every((q) => !q.headers['x-amz-server-side-encryption-customer-key']));
@@ -402,7 +402,7 @@ describe('s3 requests (recorded)', () => {
 
   it('stores mtime as X-Amz-Meta-Mtime and sends Content-MD5 on buffered PUTs and parts', async () => {
     recorder.reset();
-    const r = remote();
+    const r = await remote();
     await r.write('b/m', text('hello'), { size: 5, mtime: new Date(1620284889123) });
     const put = recorder.requests.find((q) => q.method === 'PUT' && q.path === '/b/m')!;
     assert.equal(put.headers['x-amz-meta-mtime'], '1620284889.123');
@@ -414,7 +414,7 @@ describe('s3 requests (recorded)', () => {
 
   it('stores a known MD5 as X-Amz-Meta-Md5chksum on multipart uploads', async () => {
     recorder.reset();
-    const r = remote({ uploadCutoff: 5 * MiB });
+    const r = await remote({ uploadCutoff: 5 * MiB });
     const data = await drain(bytes(6 * MiB));
     await r.write('b/big', (async function* () { yield data; })(), { size: data.length, md5: md5hex(data) });
     const create = recorder.requests.find((q) => q.method === 'POST' && q.query.has('uploads'))!;
@@ -425,7 +425,7 @@ describe('s3 requests (recorded)', () => {
   it('uploads multipart in order with at most upload_concurrency parts in flight', async () => {
     recorder.reset();
     recorder.partDelayMs = 30;
-    const r = remote({ chunkSize: 5 * MiB, uploadConcurrency: 2 });
+    const r = await remote({ chunkSize: 5 * MiB, uploadConcurrency: 2 });
     const entry = await r.write('b/stream', bytes(22 * MiB + 3, 100_000)); // unknown size
     assert.equal(entry.size, 22 * MiB + 3);
     const parts = recorder.requests.filter((q) => q.query.has('partNumber'));
@@ -446,7 +446,7 @@ describe('s3 requests (recorded)', () => {
 
   it('sends a stream of unknown size that fits one part as a single PUT', async () => {
     recorder.reset();
-    const r = remote();
+    const r = await remote();
     await r.write('b/short', bytes(1000));
     assert.equal(recorder.requests.filter((q) => q.query.has('uploads')).length, 0);
     assert.equal(recorder.requests.filter((q) => q.method === 'PUT' && q.path === '/b/short').length, 1);
@@ -454,7 +454,7 @@ describe('s3 requests (recorded)', () => {
 
   it('aborts the multipart upload when the source fails, and never completes it', async () => {
     recorder.reset();
-    const r = remote();
+    const r = await remote();
     await assert.rejects(r.write('b/broken', bytes(13 * MiB, 64 * 1024, 11 * MiB)), /source broke/);
     assert.equal(recorder.requests.filter((q) => q.method === 'DELETE' && q.query.get('uploadId') === 'up-1').length, 1);
     assert.equal(recorder.requests.filter((q) => q.method === 'POST' && q.query.has('uploadId')).length, 0);
@@ -462,7 +462,7 @@ describe('s3 requests (recorded)', () => {
 
   it('aborts the multipart upload when a part fails for good', async () => {
     recorder.reset();
-    const r = remote();
+    const r = await remote();
     recorder.script = (req) => (req.query.get('partNumber') === '2' ? xmlError(403, 'AccessDenied') : undefined);
     await assert.rejects(r.write('b/denied', bytes(12 * MiB)), (err: unknown) => {
       assert.ok(err instanceof RemoteIOError);
@@ -475,7 +475,7 @@ describe('s3 requests (recorded)', () => {
 
   it('fails a streamed PUT promptly when the source fails or runs short (no hang)', async () => {
     recorder.reset();
-    const r = remote();
+    const r = await remote();
     const t0 = Date.now();
     await assert.rejects(r.write('b/s1', bytes(8 * MiB, 64 * 1024, 6 * MiB), { size: 8 * MiB }), /source broke/);
     await assert.rejects(r.write('b/s2', bytes(7 * MiB), { size: 8 * MiB }), /gave 7340032 bytes, expected 8388608/);
@@ -485,7 +485,7 @@ describe('s3 requests (recorded)', () => {
 
   it('sends Content-MD5 (not a CRC) with DeleteObjects', async () => {
     recorder.reset();
-    const r = remote();
+    const r = await remote();
     recorder.script = (req) =>
       req.method === 'GET' && req.query.get('list-type') === '2'
         ? { status: 200, headers: { 'content-type': 'application/xml' }, body: listXml('b', ['d/one', 'd/two']) }
@@ -500,12 +500,43 @@ describe('s3 requests (recorded)', () => {
   });
 });
 
+describe('s3 backend creation (recorded)', () => {
+  it('opens from rclone-style options through the registry and signs with the keys', async () => {
+    recorder.reset();
+    const spec = getBackend('s3');
+    const r = (await spec.create({
+      name: 'mys3',
+      root: '',
+      options: new OptionValues(spec.options, {
+        provider: 'Other',
+        endpoint: recorder.endpoint,
+        access_key_id: 'AKID',
+        secret_access_key: 'SECRET',
+      }, 'mys3'),
+      openRemote: () => Promise.reject(new Error('not used')),
+    })) as S3Remote;
+    remotes.push(r);
+    assert.equal(r.type, 's3');
+    assert.equal((await r.stat('b/k')).size, 4);
+    const head = recorder.requests.find((q) => q.method === 'HEAD')!;
+    assert.equal(head.path, '/b/k', 'path-style addressing');
+    assert.match(String(head.headers.authorization), /^AWS4-HMAC-SHA256 Credential=AKID\//);
+  });
+
+  it('sends unsigned requests without credentials (anonymous access)', async () => {
+    recorder.reset();
+    const r = await remote({ credentials: undefined });
+    await r.stat('b/k');
+    assert.equal(recorder.requests[0].headers.authorization, undefined);
+  });
+});
+
 describe('s3 errors and retries (recorded)', () => {
   it('retries 503 and 429, then succeeds', async () => {
     recorder.reset();
     let n = 0;
     recorder.script = (req) => (req.method === 'HEAD' && n++ < 2 ? xmlError(n === 1 ? 503 : 429, 'SlowDown') : undefined);
-    const r = remote({ retryPolicy: { attempts: 5, baseDelayMs: 1, maxDelayMs: 5 } });
+    const r = await remote({ retryPolicy: { attempts: 5, baseDelayMs: 1, maxDelayMs: 5 } });
     const e = await r.stat('b/obj');
     assert.equal(e.size, 4);
     assert.equal(e.mtime.getTime(), 1620284889123);
@@ -515,7 +546,7 @@ describe('s3 errors and retries (recorded)', () => {
   it('does not retry a 403 and reports status and request id', async () => {
     recorder.reset();
     recorder.script = () => xmlError(403, 'AccessDenied', 'tx-denied');
-    const r = remote();
+    const r = await remote();
     await assert.rejects(r.openRead('b/obj'), (err: unknown) => {
       assert.ok(err instanceof RemoteIOError, String(err));
       assert.equal(err.status, 403);
@@ -530,7 +561,7 @@ describe('s3 errors and retries (recorded)', () => {
   it('gives up after the policy attempts on 500 with a retryable error', async () => {
     recorder.reset();
     recorder.script = () => xmlError(500, 'InternalError', 'tx-500');
-    const r = remote({ retryPolicy: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 } });
+    const r = await remote({ retryPolicy: { attempts: 3, baseDelayMs: 1, maxDelayMs: 2 } });
     await assert.rejects(r.openRead('b/obj'), (err: unknown) => {
       assert.ok(err instanceof RemoteIOError);
       assert.equal(err.status, 500);
@@ -546,7 +577,7 @@ describe('s3 errors and retries (recorded)', () => {
     recorder.reset();
     recorder.script = (req) =>
       req.method === 'GET' && req.query.get('list-type') === '2' ? xmlError(404, 'NoSuchBucket') : xmlError(404, 'NoSuchKey');
-    const r = remote();
+    const r = await remote();
     await assert.rejects(r.openRead('b/missing'), ObjectNotFoundError);
     await assert.rejects(drainEntries(r.list('nobucket')), DirNotFoundError);
     await assert.rejects(r.delete('b/missing'), ObjectNotFoundError);
@@ -570,7 +601,7 @@ describe('s3 errors and retries (recorded)', () => {
             ),
       };
     };
-    const r = remote({ useServerModtime: true });
+    const r = await remote({ useServerModtime: true });
     const got = (await drainEntries(r.list('b/d'))).map((e) => `${e.isDir ? 'D' : 'F'} ${e.path}`);
     // The second page does not say EncodingType=url, so its key is taken literally.
     assert.deepEqual(got, ['D b/d/sub dir', 'F b/d/one', 'F b/d/a+b%C3%BC']);
