@@ -387,7 +387,7 @@ env)
 clean)
   lock
   cmd_stop
-  rm -rf "$STATE"
+  rm -rf "$STATE" "$STATE.lock"
   ;;
 *)
   echo "usage: $0 start|stop|status|env|clean" >&2

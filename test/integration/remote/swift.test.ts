@@ -22,13 +22,7 @@ import {
 import { runRemoteContract, bytesOf, readAll, listAll } from '../../helpers/remote-contract.js';
 import { SubRemote } from '../../../src/remote/sub-remote.js';
 import { SwiftClient, SwiftError, SwiftAuthError, type SwiftClientOptions } from '../../../src/remote/swift-client.js';
-import {
-  SwiftRemote,
-  formatSwiftMtime,
-  parseSwiftMtime,
-  swiftOptions,
-  type SwiftRemoteSettings,
-} from '../../../src/remote/swift.js';
+import { SwiftRemote, swiftOptions, type SwiftRemoteSettings } from '../../../src/remote/swift.js';
 import { getBackend, OptionValues } from '../../../src/remote/registry.js';
 import { DirNotEmptyError, DirNotFoundError, ObjectNotFoundError } from '../../../src/errors.js';
 
@@ -245,15 +239,6 @@ if (!store) {
     after(async () => {
       for (const c of containers) await c.remove();
       await rm(tmp, { recursive: true, force: true });
-    });
-
-    it('formats and parses X-Object-Meta-Mtime as rclone does', () => {
-      assert.equal(formatSwiftMtime(new Date(1700000000123)), '1700000000.123');
-      assert.equal(formatSwiftMtime(new Date(1700000000000)), '1700000000');
-      assert.equal(formatSwiftMtime(new Date(1700000000500)), '1700000000.5');
-      assert.equal(parseSwiftMtime('1700000000.123456789')?.getTime(), 1700000000123);
-      assert.equal(parseSwiftMtime('1700000000')?.getTime(), 1700000000000);
-      assert.equal(parseSwiftMtime('garbage'), undefined);
     });
 
     it('treats containers as top-level directories', async () => {
