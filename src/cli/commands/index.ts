@@ -2,3 +2,4 @@
 import './list.js';
 import './files.js';
 import './tools.js';
+import './config.js';
