@@ -738,7 +738,8 @@ export class S3Remote implements Remote {
         httpAgent: { keepAlive: true, maxSockets: 64 },
         httpsAgent: { keepAlive: true, maxSockets: 64 },
       },
-      // The SDK warns on stdout-ish console about non-retryable streamed bodies; keep it to debug.
+      // The SDK logs every failed command (and non-retryable streamed bodies) on the console; we
+      // report failures as typed errors, so its output only goes to debug.
       logger: {
         trace: () => {},
         debug: () => {},
