@@ -85,6 +85,8 @@ function envFlagArgs(specs: FlagSpec[], env: NodeJS.ProcessEnv): string[] {
 }
 
 export async function main(argv: string[], io: Partial<CommandContext> = {}): Promise<number> {
+  // The S3 SDK warns on every run that future releases want Node 22; our lock file pins one that works on 20.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const stdin = io.stdin ?? process.stdin;

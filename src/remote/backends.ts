@@ -3,3 +3,5 @@
 import './local.js';
 import './memory.js';
 import './crypt.js';
+import './s3.js';
+import './swift.js';
