@@ -398,7 +398,7 @@ export class SwiftRemote implements Remote {
         const lookAhead = Math.min(s.chunkSize, s.replayBufferBytes);
         const head = await reader.collect(lookAhead);
         if (!(await reader.hasMore())) {
-          await this.client.putObject(container, object, head, { headers: metaHeaders });
+          await this.putBuffered(container, object, head, metaHeaders);
           written = head.byteLength;
         } else {
           const joined = new ByteReader(concatSources(head, reader.rest()));
@@ -427,13 +427,13 @@ export class SwiftRemote implements Remote {
       if (body.byteLength !== size) {
         throw new RemoteIOError(`swift: source gave ${body.byteLength} bytes, ${size} were declared (${container}/${object})`);
       }
-      await this.client.putObject(container, object, body, { headers });
+      await this.putBuffered(container, object, body, headers);
       return size;
     }
     if (size === undefined) {
       const head = await reader.collect(limit);
       if (!(await reader.hasMore())) {
-        await this.client.putObject(container, object, head, { headers });
+        await this.putBuffered(container, object, head, headers);
         return head.byteLength;
       }
       const res = await this.client.putObject(container, object, concatSources(head, reader.rest()), { headers });
@@ -469,7 +469,7 @@ export class SwiftRemote implements Remote {
           if (length !== undefined && body.byteLength !== length) {
             throw new RemoteIOError(`swift: source ended after ${written + body.byteLength} of ${size} bytes (${container}/${object})`);
           }
-          await this.putSegment(segContainer, name, body, headers);
+          await this.putBuffered(segContainer, name, body, headers);
           written += body.byteLength;
         } else {
           const res = await this.client.putObject(segContainer, name, reader.take(s.chunkSize), { headers, size: length });
@@ -496,15 +496,16 @@ export class SwiftRemote implements Remote {
     }
   }
 
-  private async putSegment(segContainer: string, name: string, body: Buffer, headers: Record<string, string>): Promise<void> {
+  /** PUTs a buffered body; a container removed behind our back (404) is made again once. */
+  private async putBuffered(container: string, name: string, body: Uint8Array, headers: Record<string, string>): Promise<void> {
     try {
-      await this.client.putObject(segContainer, name, body, { headers });
+      await this.client.putObject(container, name, body, { headers });
     } catch (err) {
-      // Someone removed the (empty) segments container meanwhile, as deleting a large object may.
+      // E.g. an empty segments container removed by another client deleting its last large object.
       if (!isStatus(err, 404)) throw err;
-      this.knownContainers.delete(segContainer);
-      await this.ensureContainer(segContainer);
-      await this.client.putObject(segContainer, name, body, { headers });
+      this.knownContainers.delete(container);
+      await this.ensureContainer(container);
+      await this.client.putObject(container, name, body, { headers });
     }
   }
 

@@ -256,6 +256,17 @@ if (!store) {
       await assert.rejects(r.rmdir(c.name), DirNotFoundError);
     });
 
+    it('makes a container again when another client removed it', async () => {
+      const client = makeClient(s);
+      const r = makeRemote(s, {}, client);
+      const c = fresh('gone');
+      await r.write(`${c.name}/a`, bytesOf(Buffer.from('a')));
+      await r.delete(`${c.name}/a`);
+      assert.equal(await makeClient(s).deleteContainer(c.name), 'deleted');
+      await r.write(`${c.name}/b`, bytesOf(Buffer.from('b')));
+      assert.deepEqual(await rawNames(client, c.name), ['b']);
+    });
+
     it('stores names literally: unicode, spaces, ?, #, %, +, & and quotes', async () => {
       const client = makeClient(s);
       const r = makeRemote(s, {}, client);
