@@ -152,7 +152,8 @@ struct session {
   uint32_t ops_mask;
   char last_error[LOG_MSG_MAX];  // last error-level libfuse message on the loop thread
   struct addon *addon;
-  session_t *next;
+  session_t *next;         // the env's sessions
+  session_t *live_next;    // all sessions of the process (for atexit)
 };
 
 typedef struct {
@@ -668,6 +669,41 @@ static pending_t *slot_take(addon_t *a, double id) {
   return p;
 }
 
+// ---- process-wide list of live sessions ----
+// process.exit() and fatal exceptions end the process without tearing the
+// environment down, so env cleanup hooks do not run; an atexit handler still
+// does, and detaches every mount that is still up (as root) so none is left
+// behind as "Transport endpoint is not connected".
+
+static pthread_mutex_t live_lock = PTHREAD_MUTEX_INITIALIZER;
+static session_t *live_sessions;
+
+static void live_add(session_t *s) {
+  pthread_mutex_lock(&live_lock);
+  s->live_next = live_sessions;
+  live_sessions = s;
+  pthread_mutex_unlock(&live_lock);
+}
+
+static void live_remove(session_t *s) {
+  pthread_mutex_lock(&live_lock);
+  session_t **pp = &live_sessions;
+  while (*pp && *pp != s) pp = &(*pp)->live_next;
+  if (*pp) *pp = s->live_next;
+  pthread_mutex_unlock(&live_lock);
+}
+
+static void detach_live_at_exit(void) {
+  pthread_mutex_lock(&live_lock);
+  for (session_t *s = live_sessions; s; s = s->live_next) {
+    if (s->mounted && !s->detached && !s->ended) {
+      umount2(s->mountpoint, MNT_DETACH);
+      s->detached = 1;
+    }
+  }
+  pthread_mutex_unlock(&live_lock);
+}
+
 // ---- JS thread: session end ----
 
 static void session_unlink(session_t *s) {
@@ -691,6 +727,7 @@ static void session_destroy(session_t *s) {
   if (s->wake_fd >= 0) close(s->wake_fd);
   s->wake_fd = -1;
   session_unlink(s);
+  live_remove(s);
   if (s->finalized) session_free(s);
 }
 
@@ -1583,6 +1620,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   if (napi_add_env_cleanup_hook(env, session_env_cleanup, s) == napi_ok) s->hook_registered = 1;
   s->next = a->sessions;
   a->sessions = s;
+  live_add(s);
 
   napi_value handle;
   if (napi_create_external(env, s, handle_finalize, NULL, &handle) != napi_ok) return NULL;
@@ -1634,12 +1672,15 @@ static void addon_finalize(napi_env env, void *data, void *hint) {
   free(a);
 }
 
+static pthread_once_t process_setup_once = PTHREAD_ONCE_INIT;
+
+static void process_setup(void) {
+  fuse_set_log_func(log_func);
+  atexit(detach_live_at_exit);
+}
+
 static napi_value init_module(napi_env env, napi_value exports) {
-  static int log_installed;
-  if (!log_installed) {
-    fuse_set_log_func(log_func);
-    log_installed = 1;
-  }
+  pthread_once(&process_setup_once, process_setup);
   addon_t *a = calloc(1, sizeof(addon_t));
   if (!a) return NULL;
   a->free_head = NO_SLOT;

@@ -411,6 +411,7 @@ export class FuseSession {
   readonly #dispatch = (op: number, id: number, a?: any, b?: any, c?: any, d?: any, e?: any, f?: any): void => {
     const handler = this.#table[op];
     if (handler) handler(id, a, b, c, d, e, f);
+    else if (id !== 0) this.#native.replyErr(id, errnoNumbers.ENOSYS!);
   };
 
   #buildTable(): void {

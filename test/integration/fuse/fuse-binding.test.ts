@@ -318,6 +318,38 @@ describe('mount failures and stale mounts', { skip }, () => {
     assert.equal(await isMountpoint(mnt), false);
   });
 
+  it('serves two sessions at once', async () => {
+    const [m1, m2] = [join(tmp, 'two-a'), join(tmp, 'two-b')];
+    await Promise.all([mkdir(m1), mkdir(m2)]);
+    const [fs1, fs2] = [new MemFs(), new MemFs()];
+    fs1.add(1n, 'which', fsc.S_IFREG | 0o644, Buffer.from('first'));
+    fs2.add(1n, 'which', fsc.S_IFREG | 0o644, Buffer.from('second'));
+    const [s1, s2] = await Promise.all([FuseSession.mount(m1, fs1), FuseSession.mount(m2, fs2)]);
+    try {
+      const out = await shOk('cat "$A/which"; echo; cat "$B/which"', { A: m1, B: m2 });
+      assert.equal(out, 'first\nsecond');
+    } finally {
+      await Promise.all([s1.unmount(), s2.unmount()]);
+    }
+    assert.equal(await isMountpoint(m1), false);
+    assert.equal(await isMountpoint(m2), false);
+  });
+
+  it('leaves no mount behind when the daemon calls process.exit() while mounted', async () => {
+    const mnt = join(tmp, 'exiting');
+    await mkdir(mnt);
+    const childScript = fileURLToPath(new URL('./mem-fs.js', import.meta.url));
+    const r = await new Promise<ShResult>((resolve) =>
+      execFile(process.execPath, [childScript, mnt, 'exit'], (err, stdout, stderr) =>
+        resolve({ code: err ? 1 : 0, stdout, stderr }),
+      ),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'mounted\n');
+    assert.equal(await isMountpoint(mnt), false);
+    assert.equal((await stat(mnt)).dev, (await stat(tmp)).dev);
+  });
+
   it('detects and clears the stale mount of a daemon killed with SIGKILL', async () => {
     const mnt = join(tmp, 'stale');
     await mkdir(mnt);

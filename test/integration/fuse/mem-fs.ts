@@ -360,17 +360,19 @@ export class MemFs implements FuseOps {
   }
 }
 
-// Run as a program: mount a MemFs and wait (the parent kills us).
+// Run as a program: mount a MemFs and wait (the parent kills us), or with
+// "exit" as second argument call process.exit() right after mounting.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const mountpoint = process.argv[2];
   if (!mountpoint) {
-    process.stderr.write('usage: mem-fs.js <mountpoint>\n');
+    process.stderr.write('usage: mem-fs.js <mountpoint> [exit]\n');
     process.exit(2);
   }
   const fs = new MemFs();
   fs.add(1n, 'hello.txt', S_IFREG | 0o644, Buffer.from('hello\n'));
   const session = await FuseSession.mount(mountpoint, fs, { fsName: 'memfs-child' });
   process.stdout.write('mounted\n');
+  if (process.argv[3] === 'exit') process.exit(0);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void session.unmount());
   await session.closed;
 }
