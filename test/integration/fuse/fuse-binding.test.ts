@@ -264,6 +264,21 @@ describe('libfuse3 binding through a mount', { skip }, () => {
     assert.equal((await runOk('readlink "$M/link"')).trim(), name);
   });
 
+  it('carries git, sqlite3 (rollback journal and WAL) and tar', async () => {
+    unexpected.length = 0;
+    const inserts = Array.from({ length: 300 }, (_, i) => `insert into t(b) values('row${i}');`).join(' ');
+    const out = await runOk(`set -e; cd "$M"; git init -q repo; cd repo
+      git config user.email t@example.invalid; git config user.name t
+      for i in 1 2 3 4 5; do echo $i > f$i; git add f$i; git commit -q -m c$i; done
+      git fsck --full --strict; git log --oneline | wc -l; git gc -q; git fsck --full; cd ..
+      sqlite3 db.sqlite "create table t(a integer primary key, b text); begin; ${inserts} commit; pragma integrity_check; select count(*) from t;"
+      sqlite3 db.sqlite "pragma journal_mode=wal; insert into t(b) values('x'); pragma integrity_check; select count(*) from t;"
+      tar -C /usr/include -cf "$T/inc.tar" fuse3; mkdir x; tar -C x -xf "$T/inc.tar"; diff -r /usr/include/fuse3 x/fuse3 && echo same
+      rm -r repo x db.sqlite`);
+    assert.equal(out, '5\nok\n300\nwal\nok\n301\nsame\n');
+    assert.equal(unexpected.length, 0, unexpected.map((u) => `${u.op}: ${String(u.err)}`).join('\n'));
+  });
+
   it('unmounts: the mount point is a plain directory again', async () => {
     await session.unmount();
     await session.closed;
