@@ -106,8 +106,13 @@ export const NATIVE_ADDON_NAME = 'cryptfs_fuse.node';
 
 let cached: NativeFuseBinding | undefined;
 
-/** Where node-gyp put the addon: build/Release under the package root. */
+/**
+ * Where node-gyp put the addon: build/Release under the package root.
+ * CRYPTFS_FUSE_ADDON names another build (a debug or sanitizer one).
+ */
 export function findNativeAddon(): string | undefined {
+  const override = process.env.CRYPTFS_FUSE_ADDON;
+  if (override) return existsSync(override) ? override : undefined;
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
     for (const config of ['Release', 'Debug']) {
