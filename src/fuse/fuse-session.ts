@@ -278,6 +278,11 @@ const LOG_WARNING = 4;
 /**
  * A mounted filesystem. Create with FuseSession.mount(); end with unmount(),
  * or by anyone unmounting the mount point (`fusermount3 -u`, `umount`).
+ * While mounted it keeps the event loop alive. Signals are the caller's to
+ * handle (call unmount() on SIGINT/SIGTERM); if the process exits while
+ * mounted, the binding detaches the mount on the way out (as root; otherwise
+ * pass `auto_unmount` in options). Never touch the mount point synchronously
+ * from this process (see the top of this file).
  */
 export class FuseSession {
   readonly mountpoint: string;
@@ -387,7 +392,9 @@ export class FuseSession {
 
   /**
    * Removes the mount (lazily: processes inside get errors from now on), ends
-   * the loop and waits for `closed`. Safe to call more than once.
+   * the loop and waits for `closed` - which includes handlers still running,
+   * so a handler that never settles keeps this pending (race it with a
+   * timeout when that matters). Safe to call more than once.
    */
   async unmount(): Promise<void> {
     if (!this.#ended && !this.#unmounting) {
