@@ -8,7 +8,7 @@
 // event loop serves the mount and must never touch it itself.
 import { execFile } from 'node:child_process';
 import { constants as fsc } from 'node:fs';
-import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { FuseSession, ErrnoError, type Attr, type FuseOps } from '../src/fuse/fuse-session.js';
@@ -119,6 +119,25 @@ lat.sort()
 print(count / total, sum(lat) / len(lat) / 1000, lat[len(lat) // 2] / 1000, lat[int(len(lat) * 0.99)] / 1000)
 `;
 
+/** CPU seconds used so far by this process's threads, by thread name. */
+async function threadCpu(): Promise<Map<string, number>> {
+  const tick = 100; // USER_HZ
+  const out = new Map<string, number>();
+  for (const tid of await readdir('/proc/self/task')) {
+    try {
+      const stat = await readFile(`/proc/self/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const seconds = (Number(fields[11]) + Number(fields[12])) / tick;
+      const key = name === 'node' && tid === String(process.pid) ? 'js' : name;
+      out.set(key, (out.get(key) ?? 0) + seconds);
+    } catch {
+      // thread ended
+    }
+  }
+  return out;
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function seqRead(mnt: string, file: string, rounds: number): Promise<string> {
@@ -187,13 +206,21 @@ async function main(): Promise<void> {
         `p50 ${p50.toFixed(1)} µs, p99 ${p99.toFixed(1)} µs, ${iops.toFixed(0)} IOPS (${readRequests} requests seen)`,
     );
     const per = Math.ceil(randomReads / 2);
+    const cpuBefore = await threadCpu();
+    const wall0 = process.hrtime.bigint();
     const all = await Promise.all(
       Array.from({ length: parallelProcs }, (_, i) =>
         run('python3', ['-c', randomReadScript, join(mnt, 'direct'), String(per), String(size), String(i + 2)]),
       ),
     );
     const total = all.reduce((sum, r) => sum + Number(r.stdout.trim().split(/\s+/)[0]), 0);
-    report(`4 KiB random reads, ${parallelProcs} parallel readers, direct_io: ${total.toFixed(0)} IOPS total`);
+    const wall = Number(process.hrtime.bigint() - wall0) / 1e9;
+    const cpuAfter = await threadCpu();
+    const busy = (name: string) => (((cpuAfter.get(name) ?? 0) - (cpuBefore.get(name) ?? 0)) / wall) * 100;
+    report(
+      `4 KiB random reads, ${parallelProcs} parallel readers, direct_io: ${total.toFixed(0)} IOPS total` +
+        ` (JS thread ${busy('js').toFixed(0)}% busy, FUSE loop thread ${busy('fuse-loop').toFixed(0)}%)`,
+    );
   });
   await withMount(1024, async (mnt) => {
     report(`sequential read ${mib} MiB, dd bs=1M, page cache, readAheadKiB 1024: ${await seqRead(mnt, 'big', rounds)}`);

@@ -584,6 +584,7 @@ static void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
 static void *loop_main(void *arg) {
   session_t *s = arg;
   tls_session = s;
+  pthread_setname_np(pthread_self(), "fuse-loop");  // visible in top -H, /proc/*/task
   int err = 0;
   errno = 0;
   if (fuse_session_mount(s->se, s->mountpoint) != 0) {
