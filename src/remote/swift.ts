@@ -518,7 +518,9 @@ export class SwiftRemote implements Remote {
     }
     const names: string[] = [];
     try {
-      for await (const item of this.client.listObjects(parsed.container, { prefix: parsed.prefix + '/' })) {
+      // As rclone: the manifest prefix as a directory (swift's own CLI writes it with the '/' already).
+      const dir = parsed.prefix.endsWith('/') ? parsed.prefix : parsed.prefix + '/';
+      for await (const item of this.client.listObjects(parsed.container, { prefix: dir })) {
         if (item.kind !== 'object') continue;
         if (keepPrefix !== undefined && item.name.startsWith(keepPrefix + '/')) continue;
         names.push(item.name);
@@ -528,14 +530,18 @@ export class SwiftRemote implements Remote {
       throw err;
     }
     await mapLimit(names, this.settings.headConcurrency, (name) => this.client.deleteObject(parsed.container, name));
-    if ((await this.client.deleteContainer(parsed.container)) === 'deleted') {
+    // Like rclone, drop the segments container once empty — but only one of ours, never a user's container.
+    if (parsed.container.endsWith(SEGMENTS_SUFFIX) && (await this.client.deleteContainer(parsed.container)) === 'deleted') {
       this.knownContainers.delete(parsed.container);
     }
   }
 
   async delete(path: string): Promise<void> {
     const { loc, headers } = await this.requireObject(path);
-    if (!(await this.client.deleteObject(loc.container, loc.object))) throw new ObjectNotFoundError(path);
+    // A static large object (written by other tools) has the server delete its segments.
+    const slo = headers.get('x-static-large-object') === 'True' || headers.get('x-static-large-object') === 'true';
+    const query = slo ? { 'multipart-manifest': 'delete' } : undefined;
+    if (!(await this.client.deleteObject(loc.container, loc.object, query))) throw new ObjectNotFoundError(path);
     const manifest = headers.get('x-object-manifest');
     if (manifest) {
       // With container versioning the old manifest lives on and still needs its segments.

@@ -383,6 +383,36 @@ if (!store) {
       assert.deepEqual(await rawNames(client, `${c.name}_segments`), []);
     });
 
+    it("reads and deletes other tools' large objects: SLO, and DLO with a '/'-ended prefix", async () => {
+      const client = makeClient(s);
+      const r = makeRemote(s, {}, client);
+      const c = fresh('foreign');
+      await r.mkdir(c.name);
+      await client.putContainer(`${c.name}_segs`);
+      const parts = [randomBytes(MIB), randomBytes(MIB), randomBytes(1000)];
+      for (const [i, p] of parts.entries()) await client.putObject(`${c.name}_segs`, `slo/${i}`, p);
+      const manifest = parts.map((p, i) => ({ path: `/${c.name}_segs/slo/${i}`, etag: md5(p), size_bytes: p.length }));
+      const res = await client.request('PUT', c.name, 'slo.bin', {
+        query: { 'multipart-manifest': 'put' },
+        body: Buffer.from(JSON.stringify(manifest)),
+      });
+      await res.arrayBuffer();
+      const whole = Buffer.concat(parts);
+      assert.equal((await r.stat(`${c.name}/slo.bin`)).size, whole.length);
+      assert.equal(md5(await readAll(await r.openRead(`${c.name}/slo.bin`))), md5(whole));
+      assert.equal(await r.hash(`${c.name}/slo.bin`, 'md5'), undefined);
+      await r.delete(`${c.name}/slo.bin`);
+      assert.deepEqual(await rawNames(client, `${c.name}_segs`, 'slo/'), [], 'SLO segments deleted by the server');
+
+      // The swift CLI's DLO layout: prefix ends with '/'.
+      for (const [i, p] of parts.entries()) await client.putObject(`${c.name}_segs`, `dlo/1/3/${i}`, p);
+      await client.putObject(c.name, 'dlo.bin', new Uint8Array(0), { headers: { 'X-Object-Manifest': `${c.name}_segs/dlo/1/3/` } });
+      assert.equal(md5(await readAll(await r.openRead(`${c.name}/dlo.bin`))), md5(whole));
+      await r.delete(`${c.name}/dlo.bin`);
+      assert.deepEqual(await rawNames(client, `${c.name}_segs`), []);
+      await client.deleteContainer(`${c.name}_segs`);
+    });
+
     it('keeps mtimes rclone can read, and reads rclone-set mtimes', async () => {
       const client = makeClient(s);
       const r = makeRemote(s, {}, client);
