@@ -11,7 +11,8 @@ import { mkdtemp, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises'
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FuseSession, FuseSessionError, clearStaleMount } from '../../../src/fuse/fuse-session.js';
+import { errorMessage } from '../../../src/errors.js';
+import { FuseSession, FuseSessionError, clearStaleMount, type Attr } from '../../../src/fuse/fuse-session.js';
 import { MemFs } from './mem-fs.js';
 
 const haveFuse = existsSync('/dev/fuse');
@@ -348,6 +349,39 @@ describe('mount failures and stale mounts', { skip }, () => {
     }
     assert.equal(await isMountpoint(m1), false);
     assert.equal(await isMountpoint(m2), false);
+  });
+
+  it('caches negative lookups for negativeTimeout, and answers EIO for malformed results', async () => {
+    const mnt = join(tmp, 'neg');
+    await mkdir(mnt);
+    class MalformedAttrFs extends MemFs {
+      // A time as a number instead of a bigint cannot be encoded: EIO.
+      override getattr(ino: bigint) {
+        const attr = super.getattr(ino);
+        return ino === 1n ? attr : ({ ...attr, mtimeNs: 5 } as unknown as Attr);
+      }
+    }
+    const memfs = new MalformedAttrFs();
+    const problems: string[] = [];
+    const session = await FuseSession.mount(mnt, memfs, {
+      negativeTimeout: 60,
+      attrTimeout: 0,
+      onUnexpectedError: (err, op) => void problems.push(`${op}: ${errorMessage(err)}`),
+    });
+    try {
+      assert.match((await sh('cat "$M/ghost"', { M: mnt })).stderr, /No such file/);
+      memfs.add(1n, 'ghost', fsc.S_IFREG | 0o644, Buffer.from('boo'));
+      // The kernel remembers "no such name" and does not ask again.
+      assert.match((await sh('cat "$M/ghost"', { M: mnt })).stderr, /No such file/);
+      assert.equal(memfs.resolve('ghost')!.size, 3);
+
+      memfs.add(1n, 'bad', fsc.S_IFREG | 0o644, Buffer.from('x'));
+      const r = await sh('stat "$M/bad"', { M: mnt });
+      assert.match(r.stderr, /Input\/output error/);
+      assert.ok(problems.some((p) => /^getattr: .*invalid attr/.test(p)), problems.join('\n'));
+    } finally {
+      await session.unmount();
+    }
   });
 
   it('leaves no mount behind when the daemon calls process.exit() while mounted', async () => {
