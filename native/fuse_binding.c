@@ -183,7 +183,16 @@ static int enqueue(session_t *s, pending_t *p);
 static pending_t *new_pending(session_t *s, int op, fuse_req_t req, const char *name,
                               const char *name2);
 
+static void log_func_inner(enum fuse_log_level level, const char *fmt, va_list ap);
+
+// libfuse logs right before returning an error whose errno its caller reads.
 static void log_func(enum fuse_log_level level, const char *fmt, va_list ap) {
+  int saved_errno = errno;
+  log_func_inner(level, fmt, ap);
+  errno = saved_errno;
+}
+
+static void log_func_inner(enum fuse_log_level level, const char *fmt, va_list ap) {
   char msg[LOG_MSG_MAX];
   vsnprintf(msg, sizeof msg, fmt, ap);
   size_t n = strlen(msg);
