@@ -38,10 +38,31 @@ const suites = which === 'all' ? ['unit', 'integration'] : [which];
 const totals = { pass: 0, fail: 0, skip: 0 };
 mkdirSync('.tmp', { recursive: true });
 
+// The integration suite needs the loopback object store (Swift + s3api). Start it
+// once for the whole run, and stop it afterwards only if this run started it.
+let startedObjectStore = false;
+function objstore(cmd) {
+  return spawnSync('bash', ['scripts/objstore-server.sh', cmd], { stdio: ['ignore', 'ignore', 'inherit'] }).status;
+}
+process.on('exit', () => {
+  if (startedObjectStore) objstore('stop');
+});
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130));
+
 for (const suite of suites) {
   let files = findTests(join('dist', 'test', suite));
   if (filter) files = files.filter((f) => f.includes(filter));
   if (files.length === 0) continue;
+  if (suite === 'integration' && existsSync('scripts/objstore-server.sh') && objstore('status') !== 0) {
+    const t0 = Date.now();
+    if (objstore('start') === 0) {
+      startedObjectStore = true;
+      console.log(`object store started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    } else {
+      // The tests that need it fail loudly (CI) or skip with a message; the rest still run.
+      console.log('WARNING: the object store could not be started');
+    }
+  }
   console.log(`\n=== ${suite} tests (${files.length} files) ===`);
   const tap = join('.tmp', `${suite}.tap`);
   const code = await new Promise((resolve) => {
