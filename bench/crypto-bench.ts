@@ -1,7 +1,7 @@
 // Throughput of the crypt content cipher against raw libsodium and tweetnacl, and an
 // end-to-end file → encrypt → file run (single thread vs worker pool, optionally vs rclone).
 //
-//   node dist/bench/crypto-bench.js [--size MiB] [--e2e-size MiB] [--no-e2e] [--rclone] [--workers N]
+//   node dist/bench/crypto-bench.js [--size MiB] [--reps N] [--e2e-size MiB] [--rounds N] [--no-e2e] [--rclone] [--workers N]
 //
 // Data is random and lives only in memory or in a temp dir that is removed afterwards.
 import { createRequire } from 'node:module';
@@ -35,6 +35,7 @@ const WORKERS = numArg('--workers', 0);
 const RUN_E2E = !args.includes('--no-e2e');
 const RUN_RCLONE = args.includes('--rclone');
 const E2E_ROUNDS = numArg('--rounds', 5);
+const REPS = numArg('--reps', 3);
 
 const key = randomBytes(32);
 const nonce = randomBytes(24);
@@ -42,6 +43,20 @@ const pool = randomBytes(4 * MiB); // source data, repeated
 
 const mbps = (bytes: number, ns: bigint): number => bytes / (Number(ns) / 1e9) / 1e6;
 const now = () => process.hrtime.bigint();
+
+/** Throughput by wall clock and by CPU time of the whole process (all threads). */
+interface Rate {
+  wall: number;
+  cpu: number;
+}
+function startTimer(): (bytes: number) => Rate {
+  const wall0 = now();
+  const cpu0 = process.cpuUsage();
+  return (bytes) => {
+    const cpu = process.cpuUsage(cpu0);
+    return { wall: mbps(bytes, now() - wall0), cpu: bytes / ((cpu.user + cpu.system) / 1e6) / 1e6 };
+  };
+}
 const fmt = (x: number) => x.toFixed(0).padStart(6);
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
@@ -61,45 +76,50 @@ async function consume(gen: AsyncIterable<Uint8Array>): Promise<number> {
   return n;
 }
 
-function rawSodium(total: number): { seal: number; open: number } {
+interface SealOpen {
+  seal: Rate;
+  open: Rate;
+}
+
+function rawSodium(total: number): SealOpen {
   const chunks = Math.floor(total / BLOCK_DATA_SIZE);
   const plain = pool.subarray(0, BLOCK_DATA_SIZE);
   const sealed = Buffer.alloc(BLOCK_SIZE);
   const out = Buffer.alloc(BLOCK_DATA_SIZE);
   const n = Buffer.from(nonce);
-  let t = now();
+  let t = startTimer();
   for (let i = 0; i < chunks; i++) {
     sodium.crypto_secretbox_easy(sealed, plain, n, key);
     incrementNonce(n);
   }
-  const seal = mbps(chunks * BLOCK_DATA_SIZE, now() - t);
+  const seal = t(chunks * BLOCK_DATA_SIZE);
   n.set(nonce);
   sodium.crypto_secretbox_easy(sealed, plain, n, key);
-  t = now();
+  t = startTimer();
   for (let i = 0; i < chunks; i++) {
     if (!sodium.crypto_secretbox_open_easy(out, sealed, n, key)) throw new Error('open failed');
   }
-  const open = mbps(chunks * BLOCK_DATA_SIZE, now() - t);
+  const open = t(chunks * BLOCK_DATA_SIZE);
   return { seal, open };
 }
 
-function tweetnacl(total: number): { seal: number; open: number } {
+function tweetnacl(total: number): SealOpen {
   const chunks = Math.floor(total / BLOCK_DATA_SIZE);
   const plain = pool.subarray(0, BLOCK_DATA_SIZE);
-  let t = now();
+  let t = startTimer();
   let sealed: Uint8Array = new Uint8Array(0);
   for (let i = 0; i < chunks; i++) sealed = nacl.secretbox(plain, nonce, key);
-  const seal = mbps(chunks * BLOCK_DATA_SIZE, now() - t);
-  t = now();
+  const seal = t(chunks * BLOCK_DATA_SIZE);
+  t = startTimer();
   for (let i = 0; i < chunks; i++) if (!nacl.secretbox.open(sealed, nonce, key)) throw new Error('open failed');
-  const open = mbps(chunks * BLOCK_DATA_SIZE, now() - t);
+  const open = t(chunks * BLOCK_DATA_SIZE);
   return { seal, open };
 }
 
-async function cipherRun(cipher: ContentCipher, total: number, piece: number): Promise<{ seal: number; open: number }> {
-  let t = now();
+async function cipherRun(cipher: ContentCipher, total: number, piece: number): Promise<SealOpen> {
+  let t = startTimer();
   const sealedBytes = await consume(cipher.encrypt(source(total, piece), nonce));
-  const seal = mbps(total, now() - t);
+  const seal = t(total);
   if (sealedBytes !== ContentCipher.encryptedSize(total)) throw new Error('wrong encrypted size');
   // Decrypt genuine ciphertext (64 MiB made once, read repeatedly) until `total` plaintext bytes.
   const sampleSize = Math.min(total, 64 * MiB);
@@ -107,10 +127,10 @@ async function cipherRun(cipher: ContentCipher, total: number, piece: number): P
   async function* cipherSource(): AsyncGenerator<Uint8Array> {
     for (let p = 0; p < sample.length; p += piece) yield sample.subarray(p, p + piece);
   }
-  t = now();
+  t = startTimer();
   let opened = 0;
   while (opened < total) opened += await consume(cipher.decrypt(cipherSource()));
-  const open = mbps(opened, now() - t);
+  const open = t(opened);
   return { seal, open };
 }
 
@@ -159,19 +179,31 @@ async function main(): Promise<void> {
   await consume(single.encrypt(source(16 * MiB, MiB)));
   await consume(parallel.encrypt(source(16 * MiB, MiB)));
 
-  const raw = rawSodium(SIZE);
-  const rows: [string, { seal: number; open: number }][] = [
-    ['raw sodium-native secretbox (64 KiB)', raw],
-    ['ContentCipher, 1 MiB source pieces', await cipherRun(single, SIZE, MiB)],
-    ['ContentCipher, 64 KiB source pieces', await cipherRun(single, SIZE, 64 * 1024)],
-    [`ParallelContentCipher (${workerPool.size} workers), 1 MiB`, await cipherRun(parallel, SIZE, MiB)],
-    ['tweetnacl secretbox (64 KiB)', tweetnacl(Math.min(SIZE, 32 * MiB))],
-  ];
-  console.log(`${'implementation'.padEnd(46)}  seal MB/s  ratio   open MB/s  ratio`);
-  for (const [name, r] of rows) {
-    console.log(
-      `${name.padEnd(46)}  ${fmt(r.seal)}     ${(r.seal / raw.seal).toFixed(2)}    ${fmt(r.open)}     ${(r.open / raw.open).toFixed(2)}`,
-    );
+  // Repeat each measurement, interleaved, and report medians: the machine is shared.
+  const runs: Record<string, () => Promise<SealOpen> | SealOpen> = {
+    'raw sodium-native secretbox (64 KiB)': () => rawSodium(SIZE),
+    'ContentCipher, 1 MiB source pieces': () => cipherRun(single, SIZE, MiB),
+    'ContentCipher, 64 KiB source pieces': () => cipherRun(single, SIZE, 64 * 1024),
+    [`ParallelContentCipher (${workerPool.size} worker${workerPool.size > 1 ? 's' : ''}), 1 MiB`]: () =>
+      cipherRun(parallel, SIZE, MiB),
+    'tweetnacl secretbox (64 KiB)': () => tweetnacl(Math.min(SIZE, 16 * MiB)),
+  };
+  const samples = new Map<string, SealOpen[]>();
+  for (let r = 0; r < REPS; r++) {
+    for (const [name, run] of Object.entries(runs)) samples.set(name, [...(samples.get(name) ?? []), await run()]);
+  }
+  const pick = (name: string, op: 'seal' | 'open', kind: 'wall' | 'cpu') =>
+    median((samples.get(name) ?? []).map((x) => x[op][kind]));
+  const rawName = Object.keys(runs)[0];
+  console.log(`median of ${REPS} runs; "cpu" = MB per CPU-second of the whole process (all threads)`);
+  console.log(`${'implementation'.padEnd(46)}  seal MB/s ratio  (cpu  ratio)   open MB/s ratio  (cpu  ratio)`);
+  for (const name of Object.keys(runs)) {
+    const cols = (['seal', 'open'] as const).map((op) => {
+      const wall = pick(name, op, 'wall');
+      const cpu = pick(name, op, 'cpu');
+      return `${fmt(wall)}  ${(wall / pick(rawName, op, 'wall')).toFixed(2)}  (${fmt(cpu)} ${(cpu / pick(rawName, op, 'cpu')).toFixed(2)})`;
+    });
+    console.log(`${name.padEnd(46)}  ${cols[0]}   ${cols[1]}`);
   }
 
   if (!RUN_E2E) {

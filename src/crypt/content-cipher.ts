@@ -161,45 +161,48 @@ export class ContentCipher {
     // Holds a partial chunk between source pieces; whole chunks inside a piece are sealed from the piece itself.
     const staging = Buffer.allocUnsafe(BLOCK_DATA_SIZE);
     let staged = 0;
-
-    for await (const piece of source) {
-      let pos = 0;
-      while (pos < piece.length) {
-        const complete = Math.floor((staged + piece.length - pos) / BLOCK_DATA_SIZE);
-        if (complete === 0) {
-          staging.set(piece.subarray(pos), staged);
-          staged += piece.length - pos;
-          break;
-        }
-        const count = Math.min(complete, MAX_CHUNKS_PER_OUTPUT);
-        const out = Buffer.allocUnsafe((headerPending ? HEADER_SIZE : 0) + count * BLOCK_SIZE);
-        let at = headerPending ? writeHeader(out) : 0;
-        for (let i = 0; i < count; i++) {
-          let plain: Uint8Array;
-          if (staged > 0) {
-            const take = BLOCK_DATA_SIZE - staged;
-            staging.set(piece.subarray(pos, pos + take), staged);
-            pos += take;
-            staged = 0;
-            plain = staging;
-          } else {
-            plain = piece.subarray(pos, pos + BLOCK_DATA_SIZE);
-            pos += BLOCK_DATA_SIZE;
+    try {
+      for await (const piece of source) {
+        let pos = 0;
+        while (pos < piece.length) {
+          const complete = Math.floor((staged + piece.length - pos) / BLOCK_DATA_SIZE);
+          if (complete === 0) {
+            staging.set(piece.subarray(pos), staged);
+            staged += piece.length - pos;
+            break;
           }
-          sealChunk(out.subarray(at, at + BLOCK_SIZE), plain, chunkNonce, key);
-          incrementNonce(chunkNonce);
-          at += BLOCK_SIZE;
+          const count = Math.min(complete, MAX_CHUNKS_PER_OUTPUT);
+          const out = Buffer.allocUnsafe((headerPending ? HEADER_SIZE : 0) + count * BLOCK_SIZE);
+          let at = headerPending ? writeHeader(out) : 0;
+          for (let i = 0; i < count; i++) {
+            let plain: Uint8Array;
+            if (staged > 0) {
+              const take = BLOCK_DATA_SIZE - staged;
+              staging.set(piece.subarray(pos, pos + take), staged);
+              pos += take;
+              staged = 0;
+              plain = staging;
+            } else {
+              plain = piece.subarray(pos, pos + BLOCK_DATA_SIZE);
+              pos += BLOCK_DATA_SIZE;
+            }
+            sealChunk(out.subarray(at, at + BLOCK_SIZE), plain, chunkNonce, key);
+            incrementNonce(chunkNonce);
+            at += BLOCK_SIZE;
+          }
+          yield out;
         }
+      }
+
+      if (staged > 0 || headerPending) {
+        // Last short chunk (never an empty one: an empty file is the header alone).
+        const out = Buffer.allocUnsafe((headerPending ? HEADER_SIZE : 0) + (staged > 0 ? staged + BLOCK_OVERHEAD : 0));
+        const at = headerPending ? writeHeader(out) : 0;
+        if (staged > 0) sealChunk(out.subarray(at), staging.subarray(0, staged), chunkNonce, key);
         yield out;
       }
-    }
-
-    if (staged > 0 || headerPending) {
-      // Last short chunk (never an empty one: an empty file is the header alone).
-      const out = Buffer.allocUnsafe((headerPending ? HEADER_SIZE : 0) + (staged > 0 ? staged + BLOCK_OVERHEAD : 0));
-      const at = headerPending ? writeHeader(out) : 0;
-      if (staged > 0) sealChunk(out.subarray(at), staging.subarray(0, staged), chunkNonce, key);
-      yield out;
+    } finally {
+      staging.fill(0); // it held plaintext
     }
   }
 
