@@ -127,11 +127,17 @@ export const AWKWARD_NAMES: readonly string[] = [
   'кириллица файл',
   'עברית ערבית العربية',
   '😀🎉 party 🦄.bin',
-  '👩‍👩‍👧‍👦 family zwj',
   '𝔘𝔫𝔦𝔠𝔬𝔡𝔢 astral 𐍈',
   'report-v2021-01-01-000000-000.pdf', // rclone's version-suffix rule applies
   'not-a-version-v2021-13-01-000000-000.pdf', // month 13: encrypted whole
 ];
+
+/**
+ * Names with characters of the U+2000 block. Obfuscation rotates them within that block; when
+ * one lands on U+201B, rclone's own local backend cannot read the file back (it takes U+201B
+ * for its escape character: rclone issue 6098), so these go only into non-obfuscated trees.
+ */
+export const U2000_BLOCK_NAMES: readonly string[] = ['👩‍👩‍👧‍👦 family zwj', 'euro € and ‰ per mille'];
 
 /** The same words in NFC and in NFD form: distinct names on Linux. */
 export const NFC_NFD_PAIRS: readonly [string, string][] = [
@@ -142,7 +148,7 @@ export const NFC_NFD_PAIRS: readonly [string, string][] = [
 
 const RANDOM_PIECES = [
   'a', 'b', 'z', 'Q', '0', '7', ' ', ' ', '-', '_', '.', ',', '!', '+', '(', ')', "'",
-  'é', 'ß', 'ø', 'Ж', 'λ', '語', '字', '€', '😀', '🚀', 'ä', 'ñ', '한', 'ÿ', '\u0301',
+  'é', 'ß', 'ø', 'Ж', 'λ', '語', '字', '😀', '🚀', 'ä', 'ñ', '한', 'ÿ', '\u0301',
 ];
 
 /** A random name of at most `maxBytes` UTF-8 bytes that any tool accepts. */

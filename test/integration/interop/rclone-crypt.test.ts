@@ -23,9 +23,11 @@ import {
   interopTreeSpec,
   linkTree,
   nameOfBytes,
+  randomName,
   readTree,
   sha256,
   writeTree,
+  U2000_BLOCK_NAMES,
   type Tree,
   type TreeFileSpec,
 } from '../../helpers/trees.js';
@@ -38,6 +40,11 @@ interface Variant {
   noPassword2?: boolean;
   /** Extra files at this variant's name-length limit, which must work both ways. */
   okAtLimit: TreeFileSpec[];
+  /**
+   * Also store names whose encrypted form holds characters rclone's local backend writes to
+   * disk differently (base32768 output can contain U+2400-U+241F, stored as control bytes).
+   */
+  controlPictureNames?: boolean;
   /** Plain paths that cannot be stored (encrypted segment > 255 bytes): refused before writing. */
   tooLong: string[];
 }
@@ -68,6 +75,7 @@ function variants(): Variant[] {
           directory_name_encryption: String(dirEnc),
         },
         okAtLimit: lim.ok ? [{ path: `limit/${nameOfBytes(lim.ok, 'atlimit')}`, size: 77 }] : [],
+        controlPictureNames: encoding === 'base32768',
         tooLong,
       });
     }
@@ -127,21 +135,37 @@ function randomPassword(): string {
   return [...randomBytes(24)].map((b) => chars[b % chars.length]).join('');
 }
 
+/** Characters rclone's local backend stores differently from how crypt produced them. */
+const BACKEND_ENCODED = /[\u2400-\u241f\u2421]/;
+
+/** `want` random names whose encryption by `remote` (rclone's own) contains BACKEND_ENCODED characters. */
+async function namesEncryptingToControlPictures(
+  config: string,
+  remote: string,
+  rng: SeededRandom,
+  want: number,
+): Promise<string[]> {
+  const found: string[] = [];
+  for (let round = 0; round < 200 && found.length < want; round++) {
+    const candidates = Array.from({ length: 10 }, (_, i) => `cp${round}.${i} ${randomName(rng, 30)}`);
+    const r = await runRclone(['cryptdecode', '--reverse', '--', `${remote}:`, ...candidates], { config });
+    for (const line of lines(expectSuccess('rclone cryptdecode --reverse', r))) {
+      const [plain, encrypted] = line.split(' \t ');
+      if (BACKEND_ENCODED.test(encrypted)) found.push(plain);
+    }
+  }
+  assert.ok(found.length >= want, `no name of ${remote} encrypts to a control picture in 2000 tries`);
+  return found.slice(0, want);
+}
+
 async function setUp(all: Variant[]): Promise<Setup> {
   const tmp = await fsp.mkdtemp(join(tmpdir(), 'cryptfs-interop-'));
   const seed = SeededRandom.newSeed();
   console.log(`# interop tree seed ${seed} (CRYPTFS_TEST_SEED=${seed} repeats it)`);
   const rng = new SeededRandom(seed);
-  const common = await writeTree(join(tmp, 'common'), interopTreeSpec(rng.fork('common')), rng.fork('common-data'));
-  const src = new Map<string, Tree>();
   const enc = new Map<string, string>();
-  const sections: string[] = [];
-  await Promise.all(
+  const sections = await Promise.all(
     all.map(async (v) => {
-      const root = join(tmp, 'src', v.name);
-      await linkTree(common, root);
-      await writeTree(root, v.okAtLimit, rng.fork(`limit-${v.name}`));
-      src.set(v.name, await readTree(root));
       const dir = join(tmp, 'enc', v.name);
       await fsp.mkdir(dir, { recursive: true });
       enc.set(v.name, dir);
@@ -149,11 +173,30 @@ async function setUp(all: Variant[]): Promise<Setup> {
       lines.push(`password = ${await obscureWithRclone(randomPassword())}`);
       if (!v.noPassword2) lines.push(`password2 = ${await obscureWithRclone(randomPassword())}`);
       for (const [k, val] of Object.entries(v.options)) lines.push(`${k} = ${val}`);
-      sections.push(lines.join('\n'));
+      return lines.join('\n');
     }),
   );
   const config = join(tmp, 'rclone.conf');
   await fsp.writeFile(config, sections.join('\n\n') + '\n', { mode: 0o600 });
+
+  const common = await writeTree(join(tmp, 'common'), interopTreeSpec(rng.fork('common')), rng.fork('common-data'));
+  const src = new Map<string, Tree>();
+  await Promise.all(
+    all.map(async (v) => {
+      const root = join(tmp, 'src', v.name);
+      await linkTree(common, root);
+      const extra = [...v.okAtLimit];
+      if (v.options.filename_encryption !== 'obfuscate') {
+        for (const name of U2000_BLOCK_NAMES) extra.push({ path: `names/${name}`, size: 99 });
+      }
+      if (v.controlPictureNames) {
+        const [file, dir] = await namesEncryptingToControlPictures(config, v.name, rng.fork(`cp-${v.name}`), 2);
+        extra.push({ path: `ctlpic/${file}`, size: 33 }, { path: `ctlpic-dir/${dir}/f`, size: 34 });
+      }
+      await writeTree(root, extra, rng.fork(`extra-${v.name}`));
+      src.set(v.name, await readTree(root));
+    }),
+  );
   return { tmp, config, rng, common, src, enc };
 }
 
@@ -238,11 +281,24 @@ function catSelection(tree: Tree, index: number): string[] {
 
 const skip = rcloneSkipReason();
 const ALL = variants();
+/** A remote of its own for the names rclone's local backend rewrites, so no other test sees them. */
+const CTL: Variant = {
+  name: 'ctlnames',
+  options: { filename_encryption: 'standard', filename_encoding: 'base32' },
+  okAtLimit: [],
+  tooLong: [],
+};
+/**
+ * rclone keeps names internally in its "Standard" encoding: its local backend maps control
+ * characters to U+2400+c and DEL to U+2421 (quoting literal look-alikes with U+201B), and crypt
+ * encrypts that form. A tool that encrypts the raw on-disk name stores a different object name.
+ */
+const CTL_NAMES = ['tab\there', 'bell\u0007 and \u0001', 'del\u007fx', 'literal \u2409 symbol', 'full\uff0fwidth slash'];
 
 describe('rclone crypt interop', { skip, concurrency: 2 }, () => {
   let s: Setup;
   before(async () => {
-    s = await setUp(ALL);
+    s = await setUp([...ALL, CTL]);
   });
   after(async () => {
     if (s) await fsp.rm(s.tmp, { recursive: true, force: true });
@@ -372,4 +428,28 @@ describe('rclone crypt interop', { skip, concurrency: 2 }, () => {
       });
     });
   });
+
+  it(
+    "names rclone's local backend encodes (control characters, DEL, look-alike symbols) interoperate",
+    async () => {
+      const src = join(s.tmp, 'ctl-src');
+      await fsp.mkdir(src);
+      for (const name of CTL_NAMES) await fsp.writeFile(join(src, name), randomBytes(50));
+      const tree = await readTree(src);
+      // rclone writes, cryptfs reads: same listing, same tree back.
+      expectSuccess('rclone copy', await runRclone(['copy', src, `${CTL.name}:rw`], { config: s.config, env: ENV }));
+      const [ours, theirs] = await Promise.all([
+        runCryptfs(['ls', `${CTL.name}:rw`], { config: s.config, env: ENV }),
+        runRclone(['ls', `${CTL.name}:rw`], { config: s.config, env: ENV }),
+      ]);
+      assert.deepEqual(lines(expectSuccess('cryptfs ls', ours)).sort(), lines(expectSuccess('rclone ls', theirs)).sort());
+      const out = join(s.tmp, 'ctl-out');
+      expectSuccess('cryptfs copy', await runCryptfs(['copy', `${CTL.name}:rw`, out], { config: s.config, env: ENV }));
+      assert.deepEqual(diffTrees(tree, await readTree(out)), []);
+      // cryptfs writes, rclone checks.
+      expectSuccess('cryptfs copy', await runCryptfs(['copy', src, `${CTL.name}:cw`], { config: s.config, env: ENV }));
+      const check = await runRclone(['cryptcheck', src, `${CTL.name}:cw`], { config: s.config, env: ENV });
+      assert.equal(check.code, 0, describeRun('rclone cryptcheck', check));
+    },
+  );
 });
