@@ -395,18 +395,6 @@ export function looksObscured(value: string): boolean {
   return plain !== '' && !/[\u0000-\u001f\u007f\ufffd]/.test(plain);
 }
 
-/** Warnings about a remote's settings, shown when it is created or changed. */
-export function remoteWarnings(type: string, options: Record<string, string>): string[] {
-  const out: string[] = [];
-  if (type === 'crypt' && (options.password2 ?? '') === '') {
-    out.push(
-      'password2 (the salt) is not set: the built-in salt is shared by every user, so the same password ' +
-        'gives the same keys everywhere. Setting password2 to a secret value of your own is recommended.',
-    );
-  }
-  return out;
-}
-
 /** The values a remote's section holds, with secrets replaced by the placeholder. */
 function displayValue(backend: BackendSpec | undefined, key: string, value: string): string {
   const spec = backend?.options.find((o) => o.name === key);
@@ -440,6 +428,8 @@ function declaredDefault(spec: OptionSpec): string {
 export interface WizardOptions {
   /** Password generator (tests may make it deterministic). */
   generatePassword?: (bits: number) => string;
+  /** Advice about a finished remote, shown before "Keep this remote?" (e.g. a crypt remote without salt). */
+  warnings?: (type: string, options: Record<string, string>) => string[];
 }
 
 interface MenuItem {
@@ -453,6 +443,7 @@ function items(...texts: string[]): MenuItem[] {
 
 export class ConfigWizard {
   private readonly generate: (bits: number) => string;
+  private readonly warnings: (type: string, options: Record<string, string>) => string[];
 
   constructor(
     private readonly store: ConfigStore,
@@ -460,6 +451,7 @@ export class ConfigWizard {
     options: WizardOptions = {},
   ) {
     this.generate = options.generatePassword ?? generatePassword;
+    this.warnings = options.warnings ?? (() => []);
   }
 
   private write(text: string): void {
@@ -760,7 +752,7 @@ export class ConfigWizard {
     this.write('Configuration complete.\nOptions:\n');
     this.listRemoteOptions(name);
     const type = this.store.file.getValue(name, 'type') ?? '';
-    for (const w of remoteWarnings(type, this.store.file.get(name) ?? {})) this.write(`WARNING: ${w}\n`);
+    for (const w of this.warnings(type, this.store.file.get(name) ?? {})) this.write(`WARNING: ${w}\n`);
     this.write(`Keep this ${JSON.stringify(name)} remote?\n`);
     const choice = await this.command(items('yYes this is OK', 'eEdit this remote', 'dDelete this remote'), 0);
     if (choice === 'e') return false;

@@ -22,7 +22,6 @@ import {
   isRemoteReference,
   looksObscured,
   remoteReferenceProblem,
-  remoteWarnings,
 } from '../wizard.js';
 import { ConfigFile, DEFAULT_SECTION } from '../../config/config-file.js';
 import type { ConfigStore } from '../../config/config-store.js';
@@ -143,6 +142,22 @@ function prepareValues(
   return out;
 }
 
+/**
+ * Advice about a remote's settings, shown by the wizard and after create/update.
+ * The issue asks for this one explicitly: crypt without password2 uses rclone's
+ * built-in salt.
+ */
+export function remoteWarnings(type: string, options: Record<string, string>): string[] {
+  const out: string[] = [];
+  if (type === 'crypt' && (options.password2 ?? '') === '') {
+    out.push(
+      'password2 (the salt) is not set: the built-in salt is shared by every user, so the same password ' +
+        'gives the same keys everywhere. Setting password2 to a secret value of your own is recommended.',
+    );
+  }
+  return out;
+}
+
 /** Warnings after a remote was written: required options left unset, and the backend's own advice. */
 function warnAbout(store: ConfigStore, name: string, backend: BackendSpec): void {
   const values = store.file.get(name) ?? {};
@@ -210,7 +225,7 @@ async function interactive(ctx: CommandContext): Promise<void> {
   if (!store.existed) log.notice(`Config file ${JSON.stringify(store.path)} not found - using defaults`);
   const io = isTerminal(ctx.stdin) ? new TtyIO(ctx.stdin, ctx.stdout) : new LineStreamIO(ctx.stdin, ctx.stdout);
   try {
-    await new ConfigWizard(store, io).run();
+    await new ConfigWizard(store, io, { warnings: remoteWarnings }).run();
   } finally {
     io.close();
   }

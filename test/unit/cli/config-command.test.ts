@@ -16,13 +16,14 @@ import {
   type WizardIO,
 } from '../../../src/cli/wizard.js';
 import { generatePassword, MAX_PASSWORD_BITS, MIN_PASSWORD_BITS } from '../../../src/cli/password-gen.js';
-import { parseKeyValues, storedSecret } from '../../../src/cli/commands/config.js';
+import { parseKeyValues, remoteWarnings, storedSecret } from '../../../src/cli/commands/config.js';
 import { ConfigStore } from '../../../src/config/config-store.js';
 import { ConfigFile } from '../../../src/config/config-file.js';
 import { configKeyFromPassword, decryptConfig, isEncryptedConfig } from '../../../src/config/encrypted-config.js';
 import { obscure, reveal } from '../../../src/crypt/obscure.js';
 import { registerBackend, type OptionSpec } from '../../../src/remote/registry.js';
 import { ConfigError } from '../../../src/errors.js';
+import { RemoteFactory } from '../../../src/remote/open.js';
 
 // Every option kind the wizard must handle, declared as a backend would: the
 // wizard and `config show` must follow these declarations with no code of their own.
@@ -398,6 +399,7 @@ async function wizardRun(
   const io = new ScriptedIO(answers);
   const queue = [...generated];
   await new ConfigWizard(store, io, {
+    warnings: remoteWarnings,
     generatePassword: (bits) => {
       const pw = queue.shift();
       assert.ok(pw, `unexpected password generation (${bits} bits)`);
@@ -669,12 +671,18 @@ test('cryptfs config without a terminal reads answers line by line from stdin', 
     assert.equal(reveal(v.password), 'typed pw');
     assert.equal(v.password2, undefined);
 
-    // The remote works: write through it and read back.
-    const plain = join(dir, 'hello.txt');
-    await writeFile(plain, 'hello, vault\n');
-    let c = await run(conf, ['copyto', plain, 'vault:greeting.txt']);
+    // The remote works: write through it, then read it back with the CLI.
+    const factory = new RemoteFactory(() => ConfigStore.load({ path: conf, env: {} }));
+    try {
+      const vault = await factory.open('vault:');
+      await vault.write('greeting.txt', (async function* () {
+        yield Buffer.from('hello, vault\n');
+      })());
+    } finally {
+      await factory.closeAll();
+    }
+    const c = await run(conf, ['cat', 'vault:greeting.txt']);
     assert.equal(c.code, 0, c.err);
-    c = await run(conf, ['cat', 'vault:greeting.txt']);
     assert.equal(c.out, 'hello, vault\n');
 
     // Input that ends mid-remote is an error and saves nothing more.
