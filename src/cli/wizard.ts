@@ -286,18 +286,19 @@ export class TtyIO implements WizardIO {
 // ---------------------------------------------------------------------------------------------
 // Option values: checking what a user typed against the declaration.
 
-const BOOL_WORDS: Record<string, boolean> = {
-  true: true,
-  t: true,
-  y: true,
-  yes: true,
-  '1': true,
-  false: false,
-  f: false,
-  n: false,
-  no: false,
-  '0': false,
-};
+// A Map, not an object: "constructor" must not look like a boolean.
+const BOOL_WORDS = new Map<string, boolean>([
+  ['true', true],
+  ['t', true],
+  ['y', true],
+  ['yes', true],
+  ['1', true],
+  ['false', false],
+  ['f', false],
+  ['n', false],
+  ['no', false],
+  ['0', false],
+]);
 
 /**
  * Checks a value typed for an option and returns it in the form stored in the
@@ -308,13 +309,13 @@ export function canonicalOptionValue(spec: OptionSpec, value: string): string {
   const text = value.trim();
   switch (spec.type ?? 'string') {
     case 'bool': {
-      const b = BOOL_WORDS[text.toLowerCase()];
+      const b = BOOL_WORDS.get(text.toLowerCase());
       if (b === undefined) throw new ConfigError(`${JSON.stringify(value)} is not a boolean (use true or false)`);
       return String(b);
     }
     case 'int':
       if (!/^[+-]?\d+$/.test(text)) throw new ConfigError(`${JSON.stringify(value)} is not an integer`);
-      return String(Number(text));
+      return BigInt(text).toString();
     case 'size':
       parseSize(text, spec.name);
       return text;

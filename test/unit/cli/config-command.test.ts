@@ -320,7 +320,9 @@ test('option values are checked and canonicalised from the declaration', () => {
   assert.equal(canonicalOptionValue(spec('verify'), 'Y'), 'true');
   assert.equal(canonicalOptionValue(spec('verify'), 'false'), 'false');
   assert.throws(() => canonicalOptionValue(spec('verify'), 'maybe'), ConfigError);
+  assert.throws(() => canonicalOptionValue(spec('verify'), 'constructor'), ConfigError);
   assert.equal(canonicalOptionValue(spec('retries'), '+07'), '7');
+  assert.equal(canonicalOptionValue(spec('retries'), '123456789012345678901'), '123456789012345678901');
   assert.throws(() => canonicalOptionValue(spec('retries'), '1.5'), ConfigError);
   assert.equal(canonicalOptionValue(spec('chunk'), '64Mi'), '64Mi');
   assert.throws(() => canonicalOptionValue(spec('chunk'), 'big'), ConfigError);
