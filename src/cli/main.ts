@@ -8,6 +8,8 @@ import { CryptfsError, ExitCode, UsageError, errorMessage } from '../errors.js';
 import { configureLog, log, type LogLevel } from '../log.js';
 import { loadConfigSource } from './config-source.js';
 import { listBackends } from '../remote/registry.js';
+import { filterFlags, filterFromFlags } from './filter.js';
+import { transferFlags } from './transfer.js';
 import './commands/index.js';
 
 export const globalFlags: FlagSpec[] = [
@@ -30,6 +32,8 @@ export const globalFlags: FlagSpec[] = [
   { name: 'size-only', type: 'bool', help: 'Skip based on size only, not mod-time or checksum' },
   { name: 'error-on-no-transfer', type: 'bool', help: 'Sets exit code 9 if no files are transferred' },
   { name: 'help', short: 'h', type: 'bool', help: 'help for cryptfs' },
+  ...transferFlags,
+  ...filterFlags,
 ];
 
 const ROOT_HELP = `cryptfs: client-side encrypted cloud storage, compatible with rclone's crypt format.
@@ -132,6 +136,12 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}): Pr
     file: flagString(parsed.flags, 'log-file') || undefined,
     json: flagBool(parsed.flags, 'use-json-log'),
   });
+  try {
+    filterFromFlags(parsed.flags);
+  } catch (err) {
+    stderr.write(`${stamp()} Failed to load filters: ${errorMessage(err)}\n`);
+    return ExitCode.uncategorized;
+  }
   if (parsed.args.length < spec.minArgs || parsed.args.length > spec.maxArgs) {
     stderr.write(usageText(spec));
     const n = parsed.args.length;

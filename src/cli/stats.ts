@@ -1,71 +1,487 @@
-// Transfer accounting: bytes, files, checks, errors; printed as rclone's stats block.
+// Transfer accounting as rclone keeps it (fs/accounting): bytes, transfers,
+// checks, deletes, renames and errors, the queue of work not yet started, and
+// the files in flight; printed as rclone's stats block (-v at the end, --stats
+// periodically, -P live). Also rclone's unit formatting and flag value parsing
+// (SizeSuffix, Duration), which the stats lines and the filter flags share.
 import type { ByteSource } from '../remote/remote.js';
-import { formatDuration, humanSize } from './format.js';
+import { CryptfsError, ExitCode, errorMessage } from '../errors.js';
+
+// ---- units ----
+
+const BINARY_UNITS = ['', 'Ki', 'Mi', 'Gi', 'Ti', 'Pi', 'Ei'];
+
+/** rclone's SizeSuffix: "0", "8", "97.656Ki", "1Mi" (three decimals unless whole). */
+function sizeParts(n: number): [string, string] {
+  if (n < 0) return ['off', ''];
+  if (n === 0) return ['0', ''];
+  let scaled = n;
+  let i = 0;
+  while (scaled >= 1024 && i < BINARY_UNITS.length - 1) {
+    scaled /= 1024;
+    i++;
+  }
+  const text = Math.floor(scaled) === scaled ? scaled.toFixed(0) : scaled.toFixed(3);
+  return [text, BINARY_UNITS[i]];
+}
+
+/** "28.610Mi", "8", "0": the per-file sizes of the progress lines. */
+export function sizeSuffix(n: number): string {
+  const [v, s] = sizeParts(Math.trunc(n));
+  return v + s;
+}
+
+/** "28.706 MiB", "8 B", "0 B": byte totals. */
+export function byteUnit(n: number): string {
+  const [v, s] = sizeParts(Math.trunc(n));
+  return v === 'off' ? v : `${v} ${s}B`;
+}
+
+/** "20.055 MiB/s", "0 B/s". */
+export function byteRateUnit(n: number): string {
+  const [v, s] = sizeParts(Math.trunc(n));
+  return v === 'off' ? v : `${v} ${s}B/s`;
+}
+
+/** rclone's CountSuffix (decimal): "3", "1.234k", "2M". */
+export function countSuffix(n: number): string {
+  const units = ['', 'k', 'M', 'G', 'T', 'P', 'E'];
+  if (n < 0) return 'off';
+  let scaled = n;
+  let i = 0;
+  while (scaled >= 1000 && i < units.length - 1) {
+    scaled /= 1000;
+    i++;
+  }
+  return (Math.floor(scaled) === scaled ? scaled.toFixed(0) : scaled.toFixed(3)) + units[i];
+}
+
+/** A flag value that does not parse: rclone prints it as an invalid argument (usage error, exit 1). */
+export class FlagValueError extends CryptfsError {
+  override exitCode: number = ExitCode.uncategorized;
+  override errno = 'EINVAL';
+}
+
+/**
+ * Parses a SizeSuffix flag value: "10" (in `defaultUnit`, KiB for --min-size),
+ * "100B", "10k", "1.5M", "2G", "1Ti"; "off" and negative values mean unset (-1).
+ */
+export function parseSizeSuffix(text: string, defaultUnit: 'B' | 'K' = 'K'): number {
+  const s = text.trim();
+  if (s === '' || s.toLowerCase() === 'off') return -1;
+  const m = /^(-?\d+(?:\.\d*)?|-?\.\d+)\s*([a-zA-Z]*)$/.exec(s);
+  if (!m) throw new FlagValueError(`bad size ${JSON.stringify(text)}`);
+  const value = Number(m[1]);
+  if (value < 0) return -1;
+  let unit = m[2].toLowerCase();
+  if (unit.endsWith('ib')) unit = unit.slice(0, -2);
+  else if (unit.length === 2 && unit.endsWith('i')) unit = unit.slice(0, 1);
+  else if (unit.length === 2 && unit.endsWith('b')) unit = unit.slice(0, 1);
+  if (unit === '') unit = defaultUnit.toLowerCase();
+  const exp = ['b', 'k', 'm', 'g', 't', 'p', 'e'].indexOf(unit);
+  if (exp < 0) throw new FlagValueError(`bad suffix ${JSON.stringify(m[2])} in size ${JSON.stringify(text)}`);
+  return Math.round(value * 1024 ** exp);
+}
+
+const GO_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const AGE_UNITS: Record<string, number> = { d: 86_400_000, w: 7 * 86_400_000, M: 30 * 86_400_000, y: 365 * 86_400_000 };
+
+/**
+ * Parses a duration flag (in milliseconds) the way rclone's fs.Duration does:
+ * Go durations ("1m0s", "500ms", "1h30m", "0"), or a number with a d|w|M|y suffix,
+ * or a bare number of seconds. "off" is Infinity.
+ */
+export function parseDuration(text: string): number {
+  const s = text.trim();
+  if (s === 'off') return Infinity;
+  if (s === '0' || s === '') return 0;
+  const go = /^([-+]?)((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/.exec(s);
+  if (go) {
+    let total = 0;
+    for (const part of s.replace(/^[-+]/, '').matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) {
+      total += Number(part[1]) * GO_UNITS[part[2]];
+    }
+    return go[1] === '-' ? -total : total;
+  }
+  const age = /^(-?(?:\d+(?:\.\d*)?|\.\d+))([dwMy]?)$/.exec(s);
+  if (age) return Number(age[1]) * (age[2] ? AGE_UNITS[age[2]] : 1000);
+  throw new FlagValueError(`time: invalid duration ${JSON.stringify(text)}`);
+}
+
+/** rclone's fs.Duration ReadableString: "3s", "1d2h23m20s"; `maxUnits` keeps the most significant ones. */
+export function readableDuration(ms: number, maxUnits = 0): string {
+  let secs = Math.floor(Math.abs(ms) / 1000);
+  if (secs === 0) return '0s';
+  const parts: string[] = [];
+  const units: [string, number][] = [
+    ['y', 365 * 86400],
+    ['w', 7 * 86400],
+    ['d', 86400],
+    ['h', 3600],
+    ['m', 60],
+    ['s', 1],
+  ];
+  for (const [suffix, size] of units) {
+    const n = Math.floor(secs / size);
+    secs -= n * size;
+    if (n > 0) parts.push(`${n}${suffix}`);
+  }
+  const kept = maxUnits > 0 ? parts.slice(0, maxUnits) : parts;
+  return (ms < 0 ? '-' : '') + kept.join('');
+}
+
+/** Go's time.Duration String for whole seconds: "0s", "5s", "1m30s", "2h0m5s". */
+export function goDuration(ms: number): string {
+  let s = Math.round(ms / 1000);
+  if (s === 0) return '0s';
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
+  if (h) return `${h}h${m}m${s}s`;
+  if (m) return `${m}m${s}s`;
+  return `${s}s`;
+}
+
+/** "Elapsed time" as rclone prints it: "0.7s", "1m2.5s", "1h2m3.0s". */
+function elapsedText(ms: number): string {
+  const wholeMinutes = Math.floor(ms / 60_000) * 60_000;
+  const head = wholeMinutes > 0 ? readableDuration(wholeMinutes).replace(/[0s]+$/, '') : '';
+  const secs = (Math.floor((ms - wholeMinutes) / 100) / 10).toFixed(1);
+  return head + secs;
+}
+
+/** a/b as a rounded percentage, or "-". */
+function percent(a: number, b: number): string {
+  if (a < 0 || b <= 0) return '-';
+  return `${Math.floor((a * 100) / b + 0.5)}%`;
+}
+
+/** rclone's shortenName: keep both ends, "…" in the middle. */
+export function shortenName(name: string, size: number): string {
+  const chars = [...name];
+  if (size <= 0 || chars.length <= size) return name;
+  const keep = size - 1;
+  const suffix = Math.floor(keep / 2);
+  const prefix = keep - suffix;
+  return chars.slice(0, prefix).join('') + '…' + chars.slice(chars.length - suffix).join('');
+}
+
+// ---- errors as rclone classifies them ----
+
+/** Errors that retrying the whole command cannot fix (rclone's NoRetryError and FatalError). */
+function isNoRetry(err: unknown): boolean {
+  return err instanceof CryptfsError && (err.exitCode === ExitCode.noRetryError || err.exitCode === ExitCode.fatalError);
+}
+
+function isFatal(err: unknown): boolean {
+  return err instanceof CryptfsError && err.exitCode === ExitCode.fatalError;
+}
+
+// ---- the accounting ----
+
+/** Seconds the overall speed is averaged over (rclone's averagePeriod). */
+const AVERAGE_PERIOD = 16;
+
+/** One file being transferred: its progress and speed. */
+export class Transfer {
+  done = 0;
+  readonly startedAt = Date.now();
+  /** Moving average of the speed, updated at most once a second. */
+  private avgSpeed = 0;
+  private lastSample = { at: Date.now(), done: 0 };
+
+  constructor(
+    readonly name: string,
+    /** Bytes expected; -1 when unknown (rcat). */
+    readonly size: number,
+  ) {}
+
+  /** Bytes per second, averaged the way rclone's per-file speed is: sampled once a second, 0 before the first sample. */
+  speed(now = Date.now()): number {
+    const dt = now - this.lastSample.at;
+    if (dt >= 1000) {
+      const current = ((this.done - this.lastSample.done) * 1000) / dt;
+      this.avgSpeed = this.avgSpeed === 0 ? current : this.avgSpeed * 0.5 + current * 0.5;
+      this.lastSample = { at: now, done: this.done };
+    }
+    return this.avgSpeed;
+  }
+
+  /** " name: 45% /100Mi, 10Mi/s, 5s" without the leading " * ". */
+  line(nameWidth: number): string {
+    const speed = this.speed();
+    let eta = '-';
+    if (this.size > 0 && speed > 0 && this.done <= this.size) {
+      const remaining = ((this.size - this.done) / speed) * 1000;
+      eta = remaining >= 1000 ? goDuration(remaining) : '0s';
+    }
+    const pct = this.size > 0 ? Math.floor((100 * this.done) / this.size) : 0;
+    const name = shortenName(this.name, nameWidth).padStart(nameWidth);
+    return `${name}:${String(pct).padStart(3)}% /${sizeSuffix(Math.max(this.size, 0))}, ${sizeSuffix(speed)}/s, ${eta}`;
+  }
+}
+
+export interface StatsFormat {
+  /** --stats-one-line */
+  oneLine?: boolean;
+  /** --stats-file-name-length (default 45) */
+  fileNameLength?: number;
+}
 
 export class TransferStats {
-  readonly started = Date.now();
+  started = Date.now();
+  /** Bytes moved so far, including the parts of files still in flight. */
   bytes = 0;
-  totalBytes = 0;
-  files = 0;
-  totalFiles = 0;
+  /** Files transferred (completed). */
+  transfers = 0;
   checks = 0;
   deletes = 0;
+  deletedDirs = 0;
   renames = 0;
   errors = 0;
   lastError?: unknown;
-  /** Files being transferred now: name → bytes done / size. */
-  readonly active = new Map<string, { done: number; size: number }>();
+  /** An error that retrying cannot fix was seen. */
+  fatalError = false;
+  /** An error that retrying may fix was seen. */
+  retryError = false;
+  /** Transfers decided but not started, and their bytes. */
+  transferQueue = 0;
+  transferQueueSize = 0;
+  /** Checks decided but not started. */
+  checkQueue = 0;
+  /** Files being transferred now, in start order. */
+  readonly transferring = new Map<string, Transfer>();
+  /** Files being checked now. */
+  readonly checking = new Map<string, number>();
+  /** When the first transfer started (for the average rate). */
+  private firstTransferAt?: number;
 
-  /** Wraps a byte stream so its bytes are counted against `name`. */
-  async *count(name: string, source: ByteSource, size: number): AsyncGenerator<Uint8Array> {
-    const slot = { done: 0, size };
-    this.active.set(name, slot);
-    try {
-      for await (const chunk of source) {
-        slot.done += chunk.length;
-        this.bytes += chunk.length;
-        yield chunk;
-      }
-    } finally {
-      this.active.delete(name);
+  // ---- transfers ----
+
+  /** A transfer of `size` bytes was decided; it starts later (shows in the totals now). */
+  queueTransfer(size: number): void {
+    this.transferQueue++;
+    this.transferQueueSize += Math.max(0, size);
+  }
+
+  /** Takes a queued transfer off the queue (it started, or was dropped). */
+  unqueueTransfer(size: number): void {
+    this.transferQueue = Math.max(0, this.transferQueue - 1);
+    this.transferQueueSize = Math.max(0, this.transferQueueSize - Math.max(0, size));
+  }
+
+  /** Starts accounting a transfer; end it with `endTransfer`. */
+  startTransfer(name: string, size: number): Transfer {
+    const t = new Transfer(name, size);
+    this.transferring.set(name, t);
+    this.firstTransferAt ??= t.startedAt;
+    return t;
+  }
+
+  /** Ends a transfer; it counts as transferred unless it failed. */
+  endTransfer(t: Transfer, ok: boolean): void {
+    if (this.transferring.get(t.name) === t) this.transferring.delete(t.name);
+    if (ok) this.transfers++;
+  }
+
+  /** Wraps a byte stream so its bytes count against `t` (and pass the bandwidth limit, if any). */
+  async *account(t: Transfer, source: ByteSource, limit?: { take(n: number): Promise<void> }): AsyncGenerator<Uint8Array> {
+    for await (const chunk of source) {
+      if (limit) await limit.take(chunk.length);
+      t.done += chunk.length;
+      this.bytes += chunk.length;
+      yield chunk;
     }
   }
 
+  /** Counts a transfer that did not move bytes (--dry-run, server-side move). */
+  countBytes(n: number): void {
+    this.bytes += Math.max(0, n);
+  }
+
+  // ---- checks ----
+
+  queueCheck(): void {
+    this.checkQueue++;
+  }
+
+  startCheck(name: string): void {
+    this.checkQueue = Math.max(0, this.checkQueue - 1);
+    this.checking.set(name, (this.checking.get(name) ?? 0) + 1);
+  }
+
+  endCheck(name: string): void {
+    const n = (this.checking.get(name) ?? 1) - 1;
+    if (n <= 0) this.checking.delete(name);
+    else this.checking.set(name, n);
+    this.checks++;
+  }
+
+  // ---- errors ----
+
+  /** Errors already counted, so a command's final error is not counted twice. */
+  private readonly counted = new WeakSet<object>();
+
   error(err: unknown): void {
+    if (typeof err === 'object' && err !== null) this.counted.add(err);
     this.errors++;
+    this.lastError = err;
+    if (isFatal(err)) this.fatalError = true;
+    else if (!isNoRetry(err)) this.retryError = true;
+  }
+
+  /** Marks an error as accounted for without counting it (it sums errors already counted). */
+  markCounted(err: object): void {
+    this.counted.add(err);
     this.lastError = err;
   }
 
-  elapsedMs(): number {
-    return Date.now() - this.started;
+  isCounted(err: unknown): boolean {
+    return typeof err === 'object' && err !== null && this.counted.has(err);
   }
 
-  /** Average bytes per second since the start. */
-  rate(): number {
-    const s = this.elapsedMs() / 1000;
-    return s > 0 ? this.bytes / s : 0;
+  errored(): boolean {
+    return this.errors > 0;
   }
 
-  eta(): string {
-    const rate = this.rate();
-    if (rate <= 0 || this.totalBytes <= this.bytes) return '-';
-    return formatDuration(((this.totalBytes - this.bytes) / rate) * 1000);
+  /** Between retries: errors are forgotten, the rest of the accounting carries on. */
+  resetErrors(): void {
+    this.errors = 0;
+    this.lastError = undefined;
+    this.fatalError = false;
+    this.retryError = false;
   }
 
-  /** The block rclone prints at the end of a transfer with -v, and periodically with --stats. */
-  summary(): string {
-    const pct = (a: number, b: number) => (b > 0 ? `${Math.floor((a / b) * 100)}%` : '-');
-    const lines = [
-      `Transferred:   \t${humanSize(this.bytes).padStart(14)} / ${humanSize(this.totalBytes)}, ${pct(this.bytes, this.totalBytes)}, ${humanSize(Math.round(this.rate()))}/s, ETA ${this.eta()}`,
-    ];
-    if (this.errors) lines.push(`Errors:        ${String(this.errors).padStart(10)}`);
-    if (this.checks) lines.push(`Checks:        ${String(this.checks).padStart(10)} / ${this.checks}, 100%`);
-    if (this.deletes) lines.push(`Deleted:       ${String(this.deletes).padStart(10)} (files), 0 (dirs)`);
-    if (this.renames) lines.push(`Renamed:       ${String(this.renames).padStart(10)}`);
-    if (this.totalFiles || this.files) {
-      lines.push(`Transferred:   ${String(this.files).padStart(10)} / ${this.totalFiles}, ${pct(this.files, this.totalFiles)}`);
+  // ---- figures ----
+
+  elapsedMs(now = Date.now()): number {
+    return now - this.started;
+  }
+
+  /**
+   * Bytes per second as rclone shows it: a moving average over one-second
+   * samples taken from the first transfer on (0 until a second has passed).
+   */
+  rate(now = Date.now()): number {
+    const avg = this.average;
+    if (this.firstTransferAt === undefined) return 0;
+    avg.lastAt ??= this.firstTransferAt;
+    const ticks = Math.floor((now - avg.lastAt) / 1000);
+    if (ticks > 0) {
+      const elapsed = (now - avg.lastAt) / 1000;
+      const sample = (this.bytes - avg.lastBytes) / elapsed;
+      avg.period = Math.min(AVERAGE_PERIOD, avg.period + ticks);
+      const weight = Math.min(ticks, avg.period);
+      avg.speed = (sample * weight + avg.speed * (avg.period - weight)) / avg.period;
+      avg.lastAt += ticks * 1000;
+      avg.lastBytes = this.bytes;
     }
-    lines.push(`Elapsed time:  ${formatDuration(this.elapsedMs()).padStart(10)}`);
-    return lines.join('\n') + '\n';
+    return avg.speed;
+  }
+
+  private readonly average: { lastAt?: number; lastBytes: number; period: number; speed: number } = {
+    lastBytes: 0,
+    period: 0,
+    speed: 0,
+  };
+
+  totals(): { checks: number; transfers: number; bytes: number } {
+    let doing = 0;
+    let doingSize = 0;
+    for (const t of this.transferring.values()) {
+      if (t.size >= 0) {
+        doing += t.done;
+        doingSize += t.size;
+      }
+    }
+    return {
+      checks: this.checkQueue + this.checks + this.checking.size,
+      transfers: this.transferQueue + this.transfers + this.transferring.size,
+      // bytes already includes what in-flight transfers moved
+      bytes: this.transferQueueSize + this.bytes + doingSize - doing,
+    };
+  }
+
+  eta(now = Date.now()): string {
+    const total = this.totals().bytes;
+    const rate = this.rate(now);
+    if (total <= 0 || rate <= 0 || total < this.bytes) return '-';
+    return readableDuration(((total - this.bytes) / rate) * 1000, 3);
+  }
+
+  /** rclone's stats block (StatsInfo.String), starting with "\n" unless one-line. */
+  string(format: StatsFormat = {}): string {
+    const now = Date.now();
+    const totals = this.totals();
+    const nameWidth = format.fileNameLength ?? 45;
+    const head = `${byteUnit(this.bytes).padStart(13)} / ${byteUnit(totals.bytes)}, ${percent(this.bytes, totals.bytes)}, ${byteRateUnit(this.rate(now))}, ETA ${this.eta(now)}`;
+    if (format.oneLine) {
+      const xfrchk: string[] = [];
+      if (totals.transfers > 0 && this.transferQueue > 0) xfrchk.push(`xfr#${this.transfers}/${totals.transfers}`);
+      if (totals.checks > 0 && this.checkQueue > 0) xfrchk.push(`chk#${this.checks}/${totals.checks}`);
+      return head + (xfrchk.length ? ` (${xfrchk.join(', ')})` : '');
+    }
+    let out = `\nTransferred:   \t${head}\n`;
+    if (this.errors) {
+      const detail = this.fatalError
+        ? ' (fatal error encountered)'
+        : this.retryError
+          ? ' (retrying may help)'
+          : ' (no need to retry)';
+      out += `Errors:        ${String(this.errors).padStart(10)}${detail}\n`;
+    }
+    if (this.checks || totals.checks) {
+      out += `Checks:        ${String(this.checks).padStart(10)} / ${totals.checks}, ${percent(this.checks, totals.checks)}\n`;
+    }
+    if (this.deletes || this.deletedDirs) {
+      out += `Deleted:       ${String(this.deletes).padStart(10)} (files), ${this.deletedDirs} (dirs)\n`;
+    }
+    if (this.renames) out += `Renamed:       ${String(this.renames).padStart(10)}\n`;
+    if (this.transfers || totals.transfers) {
+      out += `Transferred:   ${String(this.transfers).padStart(10)} / ${totals.transfers}, ${percent(this.transfers, totals.transfers)}\n`;
+    }
+    out += `Elapsed time:  ${elapsedText(this.elapsedMs(now)).padStart(10)}s\n`;
+    const checkingOnly = [...this.checking.keys()].filter((n) => !this.transferring.has(n));
+    if (checkingOnly.length) {
+      const lines = checkingOnly.map((n) => ` * ${shortenName(n, nameWidth).padStart(nameWidth)}: checking`);
+      out += `Checking:\n${lines.join('\n')}\n`;
+    }
+    if (this.transferring.size) {
+      const lines = [...this.transferring.values()]
+        .sort((a, b) => a.startedAt - b.startedAt || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+        .map((t) => ` * ${t.line(nameWidth)}`);
+      out += `Transferring:\n${lines.join('\n')}\n`;
+    }
+    return out;
+  }
+
+  /** The same figures as rclone's core/stats (for --use-json-log). */
+  json(): Record<string, unknown> {
+    const totals = this.totals();
+    const rate = this.rate();
+    const eta = this.eta();
+    return {
+      bytes: this.bytes,
+      checks: this.checks,
+      deletedDirs: this.deletedDirs,
+      deletes: this.deletes,
+      elapsedTime: this.elapsedMs() / 1000,
+      errors: this.errors,
+      eta: eta === '-' ? null : Math.round((totals.bytes - this.bytes) / rate),
+      fatalError: this.fatalError,
+      renames: this.renames,
+      retryError: this.retryError,
+      speed: rate,
+      totalBytes: totals.bytes,
+      totalChecks: totals.checks,
+      totalTransfers: totals.transfers,
+      transfers: this.transfers,
+      ...(this.errors ? { lastError: errorMessage(this.lastError) } : {}),
+    };
+  }
+
+  /** Compatibility name for the final block. */
+  summary(): string {
+    return this.string();
   }
 }

@@ -1,7 +1,7 @@
 // copy, copyto, cat, mkdir, rmdir, delete, purge.
 import { flagBool, flagNumber } from '../args.js';
-import { registerCommand, type CommandContext } from '../command.js';
-import { copyObject, copyTree, summariseErrors, unchanged, type TransferOptions } from '../transfer.js';
+import { registerCommand } from '../command.js';
+import { runToCommand, runTreeCommand, summariseErrors } from '../transfer.js';
 import { TransferStats } from '../stats.js';
 import { CommandFailedError, writeOut } from '../util.js';
 import { walk } from '../walk.js';
@@ -9,62 +9,6 @@ import { log } from '../../log.js';
 import { DirNotFoundError, ExitCode, ObjectNotFoundError, errorMessage } from '../../errors.js';
 import type { Remote, RemoteEntry } from '../../remote/remote.js';
 import { splitSpec } from '../../remote/open.js';
-
-export function transferOptions(ctx: CommandContext): TransferOptions {
-  return {
-    transfers: flagNumber(ctx.flags, 'transfers'),
-    checkers: flagNumber(ctx.flags, 'checkers'),
-    dryRun: flagBool(ctx.flags, 'dry-run'),
-    ignoreExisting: flagBool(ctx.flags, 'ignore-existing'),
-    sizeOnly: flagBool(ctx.flags, 'size-only'),
-    ignoreTimes: flagBool(ctx.flags, 'ignore-times'),
-    stats: new TransferStats(),
-  };
-}
-
-/** Prints the final stats block when rclone would (-v, or --stats-one-line style at INFO). */
-export function reportStats(stats: TransferStats): void {
-  if (log.enabled('info')) process.stderr.write('\n' + stats.summary());
-}
-
-/** Ends a transfer command: non-zero exit when files failed, or when nothing moved with --error-on-no-transfer. */
-export function finishTransfer(ctx: CommandContext, verb: string, stats: TransferStats): number {
-  reportStats(stats);
-  const err = summariseErrors(`Failed to ${verb}`, stats);
-  if (err) throw err;
-  if (flagBool(ctx.flags, 'error-on-no-transfer') && stats.files === 0) return ExitCode.noFilesTransferred;
-  return 0;
-}
-
-/** Copies a single file `srcFile` of `src` to `dstPath` of `dst`, unless unchanged. */
-async function copySingle(
-  src: Remote,
-  srcFile: string,
-  dst: Remote,
-  dstPath: string,
-  opts: TransferOptions,
-): Promise<void> {
-  const s = await src.stat(srcFile);
-  let d: RemoteEntry | undefined;
-  try {
-    d = await dst.stat(dstPath);
-  } catch (err) {
-    if (!(err instanceof ObjectNotFoundError || err instanceof DirNotFoundError)) throw err;
-  }
-  opts.stats.totalFiles++;
-  opts.stats.totalBytes += s.size;
-  if (d && !d.isDir && (opts.ignoreExisting || unchanged(s, d, opts))) {
-    opts.stats.checks++;
-    log.debug(`${dstPath}: Unchanged skipping`);
-    return;
-  }
-  try {
-    await copyObject(src, s, dst, dstPath, opts);
-  } catch (err) {
-    opts.stats.error(err);
-    log.error(`${dstPath}: Failed to copy: ${errorMessage(err)}`);
-  }
-}
 
 registerCommand({
   name: 'copy',
@@ -74,14 +18,7 @@ registerCommand({
     'Copy the source to the destination. Does not transfer files that are\nidentical on source and destination, testing by size and modification\ntime. Doesn\'t delete files from the destination.\n\nIf the source is a file, it is copied into the destination directory.',
   minArgs: 2,
   maxArgs: 2,
-  async run(ctx, [srcSpec, dstSpec]) {
-    const opts = transferOptions(ctx);
-    const { remote: src, file } = await ctx.factory.openTarget(srcSpec);
-    const dst = await ctx.factory.open(dstSpec);
-    if (file !== undefined) await copySingle(src, file, dst, file, opts);
-    else await copyTree(src, '', dst, '', opts);
-    return finishTransfer(ctx, 'copy', opts.stats);
-  },
+  run: (ctx, [srcSpec, dstSpec]) => runTreeCommand(ctx, 'copy', 'copy', srcSpec, dstSpec),
 });
 
 registerCommand({
@@ -92,19 +29,7 @@ registerCommand({
     'If source:path is a file or directory then it copies it to a file or\ndirectory named dest:path. This can be used to copy a single file to a\nname other than its current one.',
   minArgs: 2,
   maxArgs: 2,
-  async run(ctx, [srcSpec, dstSpec]) {
-    const opts = transferOptions(ctx);
-    const { remote: src, file } = await ctx.factory.openTarget(srcSpec);
-    if (file === undefined) {
-      const dst = await ctx.factory.open(dstSpec);
-      await copyTree(src, '', dst, '', opts);
-    } else {
-      const { parentSpec, leaf } = splitSpec(dstSpec);
-      const dst = await ctx.factory.open(parentSpec);
-      await copySingle(src, file, dst, leaf, opts);
-    }
-    return finishTransfer(ctx, 'copy', opts.stats);
-  },
+  run: (ctx, [srcSpec, dstSpec]) => runToCommand(ctx, 'copyto', 'copy', srcSpec, dstSpec, splitSpec),
 });
 
 registerCommand({

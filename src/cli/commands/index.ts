@@ -3,3 +3,5 @@ import './list.js';
 import './files.js';
 import './tools.js';
 import './config.js';
+import './sync.js';
+import './check.js';
