@@ -25,6 +25,12 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   cp package-lock.json "$stamp"
 fi
 
+# npm ci builds the FUSE addon (binding.gyp); rebuild it if it is missing (e.g. build/ was cleaned).
+if [ -f binding.gyp ] && [ ! -f build/Release/cryptfs_fuse.node ]; then
+  echo "setup: building the FUSE addon"
+  npm rebuild --foreground-scripts --loglevel=error >/dev/null
+fi
+
 echo "setup: building"
 node node_modules/typescript/bin/tsc -p tsconfig.json
 chmod +x dist/src/cli/main.js
