@@ -5,3 +5,4 @@ import './tools.js';
 import './config.js';
 import './sync.js';
 import './check.js';
+import './misc.js';
