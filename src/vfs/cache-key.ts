@@ -1,0 +1,105 @@
+// The key of the VFS cache (block files and journal) and the cache directory of
+// a remote.
+//
+// The key must survive a crash: a daemon killed with dirty files re-uploads
+// them on the next mount of the same remote, so that mount has to read the
+// cache. For a crypt remote the key is derived from the crypt data key, which
+// only someone holding the crypt passwords can compute: a PRF evaluation of the
+// data key (the XSalsa20 keystream of the crypt content cipher under a fixed,
+// label-derived nonce that no real file uses, since real files take random
+// nonces) run through HMAC-SHA256 with a label. Nothing new is stored on disk.
+//
+// A remote without crypt stores its data in the clear at the remote anyway, so
+// the cache holds nothing the remote does not; it still uses the same encrypted
+// format (one code path), with a random key kept in a 0600 key file in the
+// cache directory. That protects nothing against someone who can read the
+// cache directory, and is documented as such.
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import os from 'node:os';
+import { join } from 'node:path';
+import { CryptRemote } from '../remote/crypt.js';
+import type { Remote } from '../remote/remote.js';
+import { SubRemote } from '../remote/sub-remote.js';
+
+export const CACHE_KEY_SIZE = 32;
+const KEY_LABEL = 'cryptfs vfs cache key v1';
+
+export interface CacheKey {
+  key: Buffer;
+  /** Where it came from: derived from the crypt keys, or a key file next to the cache. */
+  source: 'crypt' | 'keyfile';
+}
+
+/** The crypt remote under any SubRemote wrappers, if there is one. */
+export function findCryptRemote(remote: Remote): CryptRemote | undefined {
+  let r: Remote = remote;
+  for (;;) {
+    if (r instanceof CryptRemote) return r;
+    if (r instanceof SubRemote) r = r.inner;
+    else return undefined;
+  }
+}
+
+async function drain(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const p of source) parts.push(Buffer.from(p));
+  return Buffer.concat(parts);
+}
+
+/** HMAC-SHA256(crypt-keystream-derived secret, label): same crypt passwords, same key. */
+export async function deriveCryptCacheKey(crypt: CryptRemote): Promise<Buffer> {
+  const nonce = createHash('sha256').update(`${KEY_LABEL} nonce`).digest().subarray(0, 24);
+  const zeros = Buffer.alloc(64);
+  const sealed = await drain(
+    crypt.content.encrypt(
+      (async function* () {
+        yield zeros;
+      })(),
+      nonce,
+    ),
+  );
+  // header (32) ‖ tag (16) ‖ 64 bytes of keystream: a function of the data key only.
+  const secret = sealed.subarray(32 + 16);
+  const key = createHmac('sha256', secret).update(KEY_LABEL).digest();
+  sealed.fill(0);
+  return key;
+}
+
+/** The cache key for `remote`, creating the key file in `cacheDir` for a non-crypt remote. */
+export async function cacheKeyFor(remote: Remote, cacheDir: string): Promise<CacheKey> {
+  const crypt = findCryptRemote(remote);
+  if (crypt) return { key: await deriveCryptCacheKey(crypt), source: 'crypt' };
+  const file = join(cacheDir, 'key');
+  try {
+    const key = await fsp.readFile(file);
+    if (key.length === CACHE_KEY_SIZE) return { key, source: 'keyfile' };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const key = randomBytes(CACHE_KEY_SIZE);
+  const temp = `${file}.${process.pid}.tmp`;
+  await fsp.writeFile(temp, key, { mode: 0o600 });
+  await fsp.rename(temp, file);
+  return { key, source: 'keyfile' };
+}
+
+/** A sub-key for one purpose ('journal', 'block:<id>'). */
+export function subKey(key: Buffer, purpose: string): Buffer {
+  return createHmac('sha256', key).update(`cryptfs vfs ${purpose}`).digest();
+}
+
+/** rclone's default cache root: $XDG_CACHE_HOME or ~/.cache, then cryptfs. */
+export function defaultCacheRoot(): string {
+  const xdg = process.env.XDG_CACHE_HOME;
+  return join(xdg && xdg !== '' ? xdg : join(os.homedir(), '.cache'), 'cryptfs');
+}
+
+/**
+ * The cache directory of one remote: <root>/vfs/<hash of the remote's name>.
+ * Hashed because remote paths can be sensitive names.
+ */
+export function remoteCacheDir(root: string, remoteName: string): string {
+  const hash = createHash('sha256').update(remoteName).digest('hex').slice(0, 32);
+  return join(root, 'vfs', hash);
+}

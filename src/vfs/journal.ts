@@ -1,0 +1,158 @@
+// The journal of dirty files in the cache directory: which cache file holds
+// the newest contents of which path, so that a daemon killed before uploading
+// re-uploads on the next mount. Names are sensitive, so every record is sealed
+// (XSalsa20-Poly1305, random nonce) with a key derived from the cache key.
+//
+// Format: records appended one write() each: u32 LE length ‖ nonce (24) ‖
+// secretbox(JSON). A torn last record (power loss mid-append) ends the replay.
+// On open the live records are rewritten into a fresh file (temp + rename).
+import { randomBytes } from 'node:crypto';
+import * as fsp from 'node:fs/promises';
+import { join } from 'node:path';
+import { openChunk, sealChunk } from '../crypt/content-cipher.js';
+import { log } from '../log.js';
+import { subKey } from './cache-key.js';
+
+const NONCE_SIZE = 24;
+const TAG_SIZE = 16;
+const MAX_RECORD = 1 << 20;
+
+/** A dirty file as the journal knows it. */
+export interface JournalEntry {
+  /** Cache file id (names the block file). */
+  id: string;
+  /** Path in the remote the contents belong to. */
+  path: string;
+  /** Size as of the last size change (truncate); writes past it show in the block file. */
+  size: number;
+  mtimeMs: number;
+  /** When mtime was set explicitly (utimens): later writes make the block file's mtime win. */
+  mtimeSetAtMs?: number;
+  /** The remote object that blocks not in the cache come from, as it was when the file was opened. */
+  source?: { size: number; mtimeMs: number };
+  /** Bytes at the start of the file still to be taken from `source` where not cached. */
+  sourceBytes?: number;
+}
+
+type JournalRecord = { t: 'put'; e: JournalEntry } | { t: 'del'; id: string };
+
+function seal(key: Buffer, record: JournalRecord): Buffer {
+  const plain = Buffer.from(JSON.stringify(record), 'utf8');
+  const out = Buffer.allocUnsafe(4 + NONCE_SIZE + TAG_SIZE + plain.length);
+  out.writeUInt32LE(NONCE_SIZE + TAG_SIZE + plain.length, 0);
+  const nonce = out.subarray(4, 4 + NONCE_SIZE);
+  randomBytes(NONCE_SIZE).copy(nonce);
+  sealChunk(out.subarray(4 + NONCE_SIZE), plain, nonce, key);
+  plain.fill(0);
+  return out;
+}
+
+/** Replays the records in `data`; `ok` is false when a record failed to open (wrong key or damage). */
+function replay(key: Buffer, data: Buffer): { entries: Map<string, JournalEntry>; ok: boolean } {
+  const entries = new Map<string, JournalEntry>();
+  let at = 0;
+  while (at < data.length) {
+    if (at + 4 > data.length) return { entries, ok: false };
+    const len = data.readUInt32LE(at);
+    if (len < NONCE_SIZE + TAG_SIZE || len > MAX_RECORD || at + 4 + len > data.length) return { entries, ok: false };
+    const nonce = data.subarray(at + 4, at + 4 + NONCE_SIZE);
+    const box = data.subarray(at + 4 + NONCE_SIZE, at + 4 + len);
+    const plain = Buffer.alloc(box.length - TAG_SIZE);
+    if (!openChunk(plain, box, nonce, key)) return { entries, ok: false };
+    let record: JournalRecord;
+    try {
+      record = JSON.parse(plain.toString('utf8')) as JournalRecord;
+    } catch {
+      return { entries, ok: false };
+    }
+    if (record.t === 'put') entries.set(record.e.id, record.e);
+    else if (record.t === 'del') entries.delete(record.id);
+    at += 4 + len;
+  }
+  return { entries, ok: true };
+}
+
+export class Journal {
+  private chain: Promise<void> = Promise.resolve();
+  private closed = false;
+
+  private constructor(
+    private readonly file: string,
+    private readonly key: Buffer,
+    private handle: fsp.FileHandle,
+  ) {}
+
+  /**
+   * Opens (or creates) the journal in `dir`, returning the dirty entries it
+   * lists. A journal that does not open with this key (the crypt passwords
+   * changed) is set aside, not deleted, and reported.
+   */
+  static async open(dir: string, cacheKey: Buffer): Promise<{ journal: Journal; entries: Map<string, JournalEntry> }> {
+    const key = subKey(cacheKey, 'journal');
+    const file = join(dir, 'journal');
+    let entries = new Map<string, JournalEntry>();
+    let data: Buffer | undefined;
+    try {
+      data = await fsp.readFile(file);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    if (data) {
+      const r = replay(key, data);
+      entries = r.entries;
+      if (!r.ok) {
+        if (r.entries.size === 0 && data.length > 0) {
+          const aside = `${file}.unreadable-${Date.now()}`;
+          await fsp.rename(file, aside);
+          log.error(
+            `vfs cache: the journal does not open with this remote's key (were the crypt passwords changed?); ` +
+              `kept as ${aside}`,
+          );
+        } else {
+          log.error('vfs cache: the journal ends in a damaged record; using the records before it');
+        }
+      }
+    }
+    // Compact: rewrite the live records into a fresh file.
+    const temp = `${file}.${process.pid}.tmp`;
+    const parts = [...entries.values()].map((e) => seal(key, { t: 'put', e }));
+    await fsp.writeFile(temp, Buffer.concat(parts), { mode: 0o600 });
+    await fsp.rename(temp, file);
+    const handle = await fsp.open(file, 'a', 0o600);
+    return { journal: new Journal(file, key, handle), entries };
+  }
+
+  /** Records a dirty file's current state (replacing earlier records of the id). */
+  put(entry: JournalEntry): Promise<void> {
+    return this.append({ t: 'put', e: entry });
+  }
+
+  /** The file is clean (uploaded) or gone. */
+  remove(id: string): Promise<void> {
+    return this.append({ t: 'del', id });
+  }
+
+  /** Makes the records written so far durable (for fsync). */
+  sync(): Promise<void> {
+    const next = this.chain.then(() => this.handle.datasync());
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.chain;
+    await this.handle.close();
+  }
+
+  private append(record: JournalRecord): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`journal ${this.file} is closed`));
+    const bytes = seal(this.key, record);
+    const next = this.chain.then(async () => {
+      await this.handle.write(bytes, 0, bytes.length);
+    });
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+}
