@@ -7,6 +7,13 @@
       "cflags": ["<!@(pkg-config --cflags fuse3)", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
       "cflags_c": ["-std=gnu11"],
       "libraries": ["<!@(pkg-config --libs fuse3)"]
+    },
+    {
+      "target_name": "cryptfs_fs",
+      "sources": ["native/fs_times.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-Wall", "-Wextra", "-O2"],
+      "cflags_c": ["-std=gnu11"]
     }
   ]
 }

@@ -7,9 +7,10 @@ export function formatTime(d: Date): string {
   return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
 }
 
-/** "2006-01-02 15:04:05.000000000" in local time (lsl). Dates carry milliseconds. */
-export function formatTimeNanos(d: Date): string {
-  return `${formatTime(d)}.${String(d.getMilliseconds()).padStart(3, '0')}000000`;
+/** "2006-01-02 15:04:05.000000000" in local time (lsl), to the nanosecond where the remote keeps it. */
+export function formatTimeNanos(d: Date, ns?: bigint): string {
+  const frac = ns !== undefined ? Number(((ns % 1_000_000_000n) + 1_000_000_000n) % 1_000_000_000n) : d.getMilliseconds() * 1e6;
+  return `${formatTime(d)}.${String(frac).padStart(9, '0')}`;
 }
 
 /** rclone's human sizes: "1.500 MiB", "0 B". */

@@ -143,7 +143,7 @@ export class CryptRemote implements Remote {
       if (path === undefined) continue;
       count++;
       if (this.options.showMapping) log.notice(`${path}: Encrypts to ${JSON.stringify(e.path)}`);
-      yield { path, isDir: e.isDir, size: e.isDir ? e.size : this.plainSize(e.size, e.path), mtime: e.mtime };
+      yield { path, isDir: e.isDir, size: e.isDir ? e.size : this.plainSize(e.size, e.path), mtime: e.mtime, mtimeNs: e.mtimeNs };
     }
     void count;
   }
@@ -156,14 +156,14 @@ export class CryptRemote implements Remote {
     const encFile = this.encryptFilePath(path);
     try {
       const e = await this.underlying.stat(encFile);
-      if (!e.isDir) return { path, isDir: false, size: this.plainSize(e.size, encFile), mtime: e.mtime };
+      if (!e.isDir) return { path, isDir: false, size: this.plainSize(e.size, encFile), mtime: e.mtime, mtimeNs: e.mtimeNs };
     } catch (err) {
       if (!(err instanceof ObjectNotFoundError || err instanceof DirNotFoundError)) throw err;
     }
     const encDir = this.encryptDirPath(path);
     try {
       const e = await this.underlying.stat(encDir);
-      if (e.isDir) return { path, isDir: true, size: e.size, mtime: e.mtime };
+      if (e.isDir) return { path, isDir: true, size: e.size, mtime: e.mtime, mtimeNs: e.mtimeNs };
     } catch (err) {
       if (!(err instanceof ObjectNotFoundError || err instanceof DirNotFoundError)) throw err;
     }
@@ -186,8 +186,8 @@ export class CryptRemote implements Remote {
     const enc = this.encryptFilePath(path);
     const size = options.size === undefined ? undefined : this.encryptedSize(options.size);
     const data = this.options.noDataEncryption ? source : this.content.encrypt(source);
-    const e = await this.underlying.write(enc, data, { mtime: options.mtime, size });
-    return { path, isDir: false, size: this.plainSize(e.size, enc), mtime: e.mtime };
+    const e = await this.underlying.write(enc, data, { mtime: options.mtime, mtimeNs: options.mtimeNs, size });
+    return { path, isDir: false, size: this.plainSize(e.size, enc), mtime: e.mtime, mtimeNs: e.mtimeNs };
   }
 
   /** Size the underlying object will have for `plainSize` bytes. */
@@ -217,18 +217,18 @@ export class CryptRemote implements Remote {
     }
   }
 
-  setMtime(path: string, mtime: Date): Promise<void> {
-    return this.underlying.setMtime(this.encryptFilePath(path), mtime);
+  setMtime(path: string, mtime: Date, mtimeNs?: bigint): Promise<void> {
+    return this.underlying.setMtime(this.encryptFilePath(path), mtime, mtimeNs);
   }
 
   move? = async (src: string, dst: string): Promise<RemoteEntry> => {
     const e = await this.underlying.move!(this.encryptFilePath(src), this.encryptFilePath(dst));
-    return { path: dst, isDir: false, size: this.plainSize(e.size, e.path), mtime: e.mtime };
+    return { path: dst, isDir: false, size: this.plainSize(e.size, e.path), mtime: e.mtime, mtimeNs: e.mtimeNs };
   };
 
   copy? = async (src: string, dst: string): Promise<RemoteEntry> => {
     const e = await this.underlying.copy!(this.encryptFilePath(src), this.encryptFilePath(dst));
-    return { path: dst, isDir: false, size: this.plainSize(e.size, e.path), mtime: e.mtime };
+    return { path: dst, isDir: false, size: this.plainSize(e.size, e.path), mtime: e.mtime, mtimeNs: e.mtimeNs };
   };
 
   /** With no_data_encryption the stored bytes are the plaintext, so underlying hashes are valid. */

@@ -2,7 +2,7 @@
 // target and are renamed into place only when complete, so a failed write
 // never leaves a partial file under the real name.
 import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsConstants, createReadStream, type Stats } from 'node:fs';
+import { constants as fsConstants, createReadStream, type BigIntStats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { resolve as resolvePath, join } from 'node:path';
 import {
@@ -21,6 +21,7 @@ import { registerBackend } from './registry.js';
 import type { ByteSource, HashType, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions } from './remote.js';
 import { baseName, parentPath } from './remote.js';
 import { fromBackendName, pathToBackend } from './name-encoding.js';
+import { dateToNs, exactTimes, setFileTimesNs } from './fs-times.js';
 
 const READ_CHUNK = 1024 * 1024;
 
@@ -73,12 +74,14 @@ export class LocalRemote implements Remote {
     return path === '' ? this.root : join(this.root, pathToBackend(path));
   }
 
-  private toEntry(path: string, st: Stats): RemoteEntry {
+  private toEntry(path: string, st: BigIntStats): RemoteEntry {
+    const isDir = st.isDirectory();
     return {
       path,
-      isDir: st.isDirectory(),
-      size: st.isDirectory() ? -1 : st.size,
+      isDir,
+      size: isDir ? -1 : Number(st.size),
       mtime: new Date(Number(st.mtimeMs)),
+      mtimeNs: st.mtimeNs,
     };
   }
 
@@ -94,9 +97,9 @@ export class LocalRemote implements Remote {
       if (d.name.startsWith('.cryptfs-partial-')) continue;
       const name = fromBackendName(d.name);
       const path = dir === '' ? name : `${dir}/${name}`;
-      let st: Stats;
+      let st: BigIntStats;
       try {
-        st = await fsp.stat(this.abs(path));
+        st = await fsp.stat(this.abs(path), { bigint: true });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // vanished, or a dangling link
         throw mapFsError(err, path);
@@ -108,7 +111,7 @@ export class LocalRemote implements Remote {
 
   async stat(path: string): Promise<RemoteEntry> {
     try {
-      return this.toEntry(path, await fsp.stat(this.abs(path)));
+      return this.toEntry(path, await fsp.stat(this.abs(path), { bigint: true }));
     } catch (err) {
       throw mapFsError(err, path);
     }
@@ -161,10 +164,12 @@ export class LocalRemote implements Remote {
           off += bytesWritten;
         }
       }
+      const mtimeNs = options.mtimeNs ?? dateToNs(options.mtime ?? new Date());
+      const handle = fh;
+      setFileTimesNs(handle.fd, mtimeNs, () => undefined);
       await fh.close();
       fh = undefined;
-      const mtime = options.mtime ?? new Date();
-      await fsp.utimes(temp, mtime, mtime);
+      if (!exactTimes) await fsp.utimes(temp, Number(mtimeNs) / 1e9, Number(mtimeNs) / 1e9);
       await fsp.rename(temp, target);
     } catch (err) {
       await fh?.close().catch(() => undefined);
@@ -200,11 +205,25 @@ export class LocalRemote implements Remote {
     }
   }
 
-  async setMtime(path: string, mtime: Date): Promise<void> {
+  async setMtime(path: string, mtime: Date, mtimeNs?: bigint): Promise<void> {
     try {
-      await fsp.utimes(this.abs(path), mtime, mtime);
+      await this.setTimesOf(this.abs(path), mtimeNs ?? dateToNs(mtime));
     } catch (err) {
       throw mapFsError(err, path);
+    }
+  }
+
+  /** Sets a file's times exactly where the native helper is built. */
+  private async setTimesOf(file: string, mtimeNs: bigint): Promise<void> {
+    if (!exactTimes) {
+      await fsp.utimes(file, Number(mtimeNs) / 1e9, Number(mtimeNs) / 1e9);
+      return;
+    }
+    const fh = await fsp.open(file, fsConstants.O_RDONLY);
+    try {
+      setFileTimesNs(fh.fd, mtimeNs, () => undefined);
+    } finally {
+      await fh.close();
     }
   }
 
@@ -225,7 +244,7 @@ export class LocalRemote implements Remote {
     try {
       await fsp.mkdir(dir, { recursive: true });
       await fsp.copyFile(this.abs(src), temp);
-      await fsp.utimes(temp, srcStat.mtime, srcStat.mtime);
+      await this.setTimesOf(temp, srcStat.mtimeNs ?? dateToNs(srcStat.mtime));
       await fsp.rename(temp, this.abs(dst));
     } catch (err) {
       await fsp.rm(temp, { force: true }).catch(() => undefined);

@@ -13,6 +13,8 @@ export interface RemoteEntry {
   size: number;
   /** Modification time (for directories, whatever the remote reports). */
   mtime: Date;
+  /** The same time in nanoseconds since the epoch, where the remote keeps more than milliseconds. */
+  mtimeNs?: bigint;
 }
 
 export interface ReadRange {
@@ -24,6 +26,8 @@ export interface ReadRange {
 export interface WriteOptions {
   /** Modification time to record; defaults to now. */
   mtime?: Date;
+  /** The same to the nanosecond (wins over `mtime` where the remote keeps nanoseconds). */
+  mtimeNs?: bigint;
   /** Exact size if known in advance (lets drivers pick single vs multipart upload). */
   size?: number;
 }
@@ -81,7 +85,7 @@ export interface Remote {
   rmdir(dir: string): Promise<void>;
 
   /** Sets the modification time of an object. */
-  setMtime(path: string, mtime: Date): Promise<void>;
+  setMtime(path: string, mtime: Date, mtimeNs?: bigint): Promise<void>;
 
   /** Server-side move; present only when features.move. Overwrites `dst`. */
   move?(src: string, dst: string): Promise<RemoteEntry>;

@@ -87,7 +87,7 @@ export class SubRemote implements Remote {
     return this.inner.rmdir(this.down(dir)).catch((err) => this.rename(err, dir));
   }
 
-  setMtime(path: string, mtime: Date): Promise<void> {
-    return this.inner.setMtime(this.down(path), mtime).catch((err) => this.rename(err, path));
+  setMtime(path: string, mtime: Date, mtimeNs?: bigint): Promise<void> {
+    return this.inner.setMtime(this.down(path), mtime, mtimeNs).catch((err) => this.rename(err, path));
   }
 }

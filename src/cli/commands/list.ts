@@ -63,7 +63,7 @@ registerCommand({
   async run(ctx, [spec]) {
     for await (const { entry } of listTarget(ctx, spec, depth(ctx, true))) {
       if (!entry.isDir) {
-        await writeOut(ctx.stdout, `${String(entry.size).padStart(9)} ${formatTimeNanos(entry.mtime)} ${entry.path}\n`);
+        await writeOut(ctx.stdout, `${String(entry.size).padStart(9)} ${formatTimeNanos(entry.mtime, entry.mtimeNs)} ${entry.path}\n`);
       }
     }
   },

@@ -81,3 +81,20 @@ test('local: a full disk is NoSpaceError and leaves neither a partial file nor d
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('local: modification times are kept to the nanosecond (rclone compares local times exactly)', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cryptfs-local-'));
+  try {
+    const r = new LocalRemote(dir);
+    const ns = 1_700_000_000_123_456_789n;
+    const e = await r.write('t.bin', bytesOf(Buffer.from('x')), { mtimeNs: ns });
+    assert.equal(e.mtimeNs, ns);
+    assert.equal((await r.stat('t.bin')).mtimeNs, ns);
+    const copied = await r.copy('t.bin', 'u.bin');
+    assert.equal(copied.mtimeNs, ns);
+    await r.setMtime('u.bin', new Date(0), 1_600_000_000_000_000_001n);
+    assert.equal((await r.stat('u.bin')).mtimeNs, 1_600_000_000_000_000_001n);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
