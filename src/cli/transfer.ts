@@ -584,7 +584,10 @@ class SyncRun {
   private readonly checkers: Limiter;
   private readonly transfers: Limiter;
   private readonly work = new WorkSet();
+  /** move: source to destination on the same storage. */
   private readonly mover?: (from: string, to: string) => Promise<RemoteEntry>;
+  /** --track-renames: destination to destination. */
+  private readonly renamer?: (from: string, to: string) => Promise<RemoteEntry>;
   /** sync, delete-after: destination files the source lacks. */
   private readonly dstOnly: RemoteEntry[] = [];
   /** sync: destination directories the source lacks (removed at the end if empty). */
@@ -605,7 +608,8 @@ class SyncRun {
     this.stats = opts.stats;
     this.checkers = new Limiter(opts.checkers);
     this.transfers = new Limiter(opts.transfers);
-    this.mover = mode === 'move' || opts.trackRenames ? serverSideMove(src, dst) : undefined;
+    this.mover = mode === 'move' ? serverSideMove(src, dst) : undefined;
+    this.renamer = mode === 'sync' && opts.trackRenames ? serverSideMove(dst, dst) : undefined;
     this.trackRenames = mode === 'sync' && opts.trackRenames;
   }
 
@@ -656,7 +660,7 @@ class SyncRun {
 
   /** --track-renames needs a server-side move and (for the hash strategy) a common hash. */
   private checkTrackRenames(): void {
-    if (!this.mover) {
+    if (!this.renamer) {
       log.error(`${fsString(this.dst)}: Ignoring --track-renames as the destination does not support server-side move or copy`);
       this.trackRenames = false;
       return;
@@ -833,7 +837,7 @@ class SyncRun {
             if (this.opts.dryRun) {
               log.notice(`${match.path}: Skipped move as --dry-run is set (size ${sizeSuffix(match.size)})`);
             } else {
-              await this.mover!(match.path, item.rel);
+              await this.renamer!(match.path, item.rel);
               log.info(`${match.path}: Moved (server-side) to: ${item.rel}`);
               log.info(`${item.rel}: Renamed from ${JSON.stringify(match.path)}`);
             }

@@ -1,0 +1,454 @@
+// sync, copy, move and moveto run in-process on temporary trees, over local
+// disk and over a crypt remote on local disk; where rclone is installed, its
+// results on the same trees are the reference.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { main } from '../../../src/cli/main.js';
+import { obscure } from '../../../src/crypt/obscure.js';
+
+const root = fs.mkdtempSync(join(tmpdir(), 'cryptfs-sync-'));
+after(() => fs.rmSync(root, { recursive: true, force: true }));
+let seq = 0;
+/** A fresh directory for one case. */
+const fresh = (name: string) => {
+  const d = join(root, `${++seq}-${name}`);
+  fs.mkdirSync(d, { recursive: true });
+  return d;
+};
+
+const conf = join(root, 'rclone.conf');
+const encDir = (n: string) => join(root, `enc-${n}`);
+/** A config with crypt remotes `secN:` over local directories. */
+function writeConf(names: string[]): void {
+  fs.writeFileSync(
+    conf,
+    names
+      .map((n) => `[${n}]\ntype = crypt\nremote = ${encDir(n)}\npassword = ${obscure('sync test one')}\npassword2 = ${obscure('sync test two')}\n`)
+      .join('\n'),
+  );
+}
+writeConf(['sec1', 'sec2', 'sec3', 'sec4', 'sec5', 'sec6', 'sec7']);
+
+const rclone = spawnSync('rclone', ['version'], { stdio: 'ignore' }).status === 0;
+const needRclone = rclone ? undefined : 'rclone not installed';
+
+interface Result {
+  code: number;
+  out: string;
+  err: string;
+}
+
+/** Runs the CLI in-process, capturing stdout and the log (stderr). */
+async function cli(...argv: string[]): Promise<Result> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  const out: Buffer[] = [];
+  const err: Buffer[] = [];
+  stdout.on('data', (b: Buffer) => out.push(b));
+  stderr.on('data', (b: Buffer) => err.push(b));
+  const realWrite = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string | Uint8Array) => {
+    err.push(Buffer.from(chunk));
+    return true;
+  }) as typeof process.stderr.write;
+  try {
+    const code = await main(['--config', conf, ...argv], { stdout, stderr });
+    return { code, out: Buffer.concat(out).toString(), err: Buffer.concat(err).toString() };
+  } finally {
+    process.stderr.write = realWrite;
+  }
+}
+
+function runRclone(...argv: string[]): Result {
+  const r = spawnSync('rclone', ['--config', conf, ...argv], { encoding: 'utf8', env: { ...process.env, RCLONE_CONFIG_PASS: '' } });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+/** Writes files (path → content) under `dir`; `mtime` (seconds) sets a fixed modification time. */
+function writeTree(dir: string, files: Record<string, string | Buffer>, mtime?: number): void {
+  for (const [p, content] of Object.entries(files)) {
+    const f = join(dir, p);
+    fs.mkdirSync(dirname(f), { recursive: true });
+    fs.writeFileSync(f, content);
+    if (mtime !== undefined) fs.utimesSync(f, mtime, mtime);
+  }
+}
+
+/** Every file under `dir`: path → content. */
+function readTree(dir: string, prefix = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!fs.existsSync(dir)) return out;
+  for (const name of fs.readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (fs.statSync(p).isDirectory()) Object.assign(out, readTree(p, `${prefix}${name}/`));
+    else out[prefix + name] = fs.readFileSync(p, 'latin1');
+  }
+  return out;
+}
+
+/** Every entry under `dir` with what a rewrite would change: inode, mtime, size, first 32 bytes. */
+function snapshot(dir: string, prefix = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of fs.readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    const st = fs.statSync(p);
+    if (st.isDirectory()) {
+      out[`${prefix}${name}/`] = 'dir';
+      Object.assign(out, snapshot(p, `${prefix}${name}/`));
+    } else {
+      const fd = fs.openSync(p, 'r');
+      const head = Buffer.alloc(32);
+      fs.readSync(fd, head, 0, 32, 0);
+      fs.closeSync(fd);
+      out[prefix + name] = `${st.ino}:${st.mtimeMs}:${st.size}:${head.toString('hex')}`;
+    }
+  }
+  return out;
+}
+
+/** The decrypted tree of a crypt remote, read back through the CLI. */
+async function cryptTree(remote: string): Promise<Record<string, string>> {
+  const ls = await cli('lsf', '-R', '--files-only', remote);
+  assert.equal(ls.code, 0, ls.err);
+  const out: Record<string, string> = {};
+  for (const p of ls.out.split('\n').filter(Boolean).sort()) {
+    const cat = await cli('cat', `${remote}${p}`);
+    out[p] = cat.out;
+  }
+  return out;
+}
+
+const lines = (r: Result, re: RegExp) => r.err.split('\n').filter((l) => re.test(l));
+const lastIndex = (list: string[], re: RegExp) => list.map((l) => re.test(l)).lastIndexOf(true);
+
+test('sync local→local copies new and changed files, deletes extras after the transfers, skips unchanged', async () => {
+  const src = fresh('src');
+  const dst = fresh('dst');
+  writeTree(src, { 'a.txt': 'alpha', 'd/b.bin': Buffer.alloc(100_000, 7), 'd/e/c.txt': 'charlie' }, 1_600_000_000);
+  writeTree(dst, { 'stale.txt': 'old', 'd/old.bin': 'old bin' });
+  const first = await cli('sync', src, dst, '-v');
+  assert.equal(first.code, 0, first.err);
+  assert.deepEqual(readTree(dst), readTree(src));
+  assert.match(first.err, /INFO {2}: stale\.txt: Deleted/);
+  assert.match(first.err, /INFO {2}: d\/b\.bin: Copied \(new\)/);
+  assert.match(first.err, /Transferred: +3 \/ 3, 100%/);
+  assert.match(first.err, /Deleted: +2 \(files\), 0 \(dirs\)/);
+  // Deletes come after every copy (rclone's --delete-after default).
+  const order = lines(first, /: (Copied|Deleted)/);
+  assert.ok(order.findIndex((l) => /Deleted/.test(l)) > lastIndex(order, /Copied/), order.join('\n'));
+
+  const before = snapshot(dst);
+  writeTree(src, { 'd/e/c.txt': 'charlie, longer now', 'new.txt': 'new' });
+  fs.rmSync(join(src, 'd/b.bin'));
+  const second = await cli('sync', src, dst, '-v');
+  assert.equal(second.code, 0, second.err);
+  assert.deepEqual(readTree(dst), readTree(src));
+  const after = snapshot(dst);
+  // a.txt matched by size and mtime: not rewritten (same inode, mtime, bytes).
+  assert.equal(after['a.txt'], before['a.txt']);
+  assert.match(second.err, /d\/e\/c\.txt: Copied \(replaced existing\)/);
+  assert.match(second.err, /new\.txt: Copied \(new\)/);
+  assert.match(second.err, /d\/b\.bin: Deleted/);
+  assert.doesNotMatch(second.err, /a\.txt: Copied/);
+
+  // Same contents, newer mtime: local has md5, so only the mtime is fixed, no copy.
+  fs.utimesSync(join(src, 'a.txt'), 1_700_000_000, 1_700_000_000);
+  const third = await cli('sync', src, dst, '-v');
+  assert.equal(third.code, 0);
+  assert.match(third.err, /a\.txt: Updated modification time in destination/);
+  assert.match(third.err, /There was nothing to transfer/);
+  assert.equal(fs.statSync(join(dst, 'a.txt')).ino, Number(before['a.txt'].split(':')[0]));
+  assert.equal(fs.statSync(join(dst, 'a.txt')).mtimeMs, 1_700_000_000_000);
+});
+
+test('sync to a crypt remote leaves unchanged ciphertext alone and rclone reads the result', async () => {
+  const src = fresh('src');
+  writeTree(src, { 'one.txt': 'first file', 'dir/two.bin': Buffer.alloc(70_000, 1), 'dir/three.txt': 'three' }, 1_600_000_000);
+  const first = await cli('sync', src, 'sec1:');
+  assert.equal(first.code, 0, first.err);
+  assert.deepEqual(await cryptTree('sec1:'), readTree(src));
+  const before = snapshot(encDir('sec1'));
+
+  const again = await cli('sync', src, 'sec1:', '-v');
+  assert.equal(again.code, 0, again.err);
+  assert.match(again.err, /There was nothing to transfer/);
+  assert.deepEqual(snapshot(encDir('sec1')), before, 'no ciphertext file was rewritten (inode, mtime, nonce header)');
+
+  // Change one file: only its ciphertext changes, with a fresh nonce.
+  writeTree(src, { 'dir/three.txt': 'three, changed' });
+  const third = await cli('sync', src, 'sec1:', '-v');
+  assert.equal(third.code, 0, third.err);
+  const afterChange = snapshot(encDir('sec1'));
+  const changed = Object.keys(afterChange).filter((k) => afterChange[k] !== before[k]);
+  assert.equal(changed.length, 1, `exactly one ciphertext rewritten: ${changed}`);
+  assert.notEqual(afterChange[changed[0]].split(':')[3].slice(16), before[changed[0]].split(':')[3].slice(16), 'new nonce');
+  assert.deepEqual(await cryptTree('sec1:'), readTree(src));
+
+  if (rclone) {
+    const check = runRclone('check', src, 'sec1:', '--download');
+    assert.equal(check.code, 0, check.err);
+    const cryptcheck = runRclone('cryptcheck', src, 'sec1:');
+    assert.equal(cryptcheck.code, 0, cryptcheck.err);
+    assert.match(cryptcheck.err, /0 differences found/);
+  }
+});
+
+test('a transfer error stops the deletes, as rclone: exit code and messages agree', async () => {
+  const make = () => {
+    const src = fresh('src');
+    const dst = fresh('dst');
+    writeTree(src, { x: 'a file', 'ok.txt': 'fine' });
+    // A directory where the file should go: the copy of x fails.
+    writeTree(dst, { 'x/inner.txt': 'in the way', 'stale.txt': 'must survive' });
+    return { src, dst };
+  };
+  const ours = make();
+  const r = await cli('sync', ours.src, ours.dst, '--retries', '2');
+  assert.equal(r.code, 1, r.err);
+  assert.match(r.err, /ERROR : x: Failed to copy: /);
+  assert.match(r.err, /: not deleting files as there were IO errors/);
+  assert.match(r.err, /: not deleting directories as there were IO errors/);
+  assert.match(r.err, /ERROR : Attempt 1\/2 failed with 1 errors and: /);
+  assert.match(r.err, /ERROR : Attempt 2\/2 failed with 1 errors and: /);
+  assert.match(r.err, /Failed to sync: /);
+  assert.equal(fs.readFileSync(join(ours.dst, 'stale.txt'), 'utf8'), 'must survive');
+  assert.equal(fs.readFileSync(join(ours.dst, 'ok.txt'), 'utf8'), 'fine');
+
+  // --delete-during deletes as it goes, errors or not.
+  const during = make();
+  const d = await cli('sync', during.src, during.dst, '--delete-during', '--retries', '1');
+  assert.equal(d.code, 1);
+  assert.equal(fs.existsSync(join(during.dst, 'stale.txt')), false);
+
+  if (rclone) {
+    const theirs = make();
+    const rr = runRclone('sync', theirs.src, theirs.dst, '--retries', '2');
+    assert.equal(rr.code, r.code, rr.err);
+    assert.deepEqual(readTree(theirs.dst), readTree(ours.dst));
+  }
+});
+
+test('a missing source exits 3 and deletes nothing', async () => {
+  const dst = fresh('dst');
+  writeTree(dst, { 'keep.txt': 'keep' });
+  const r = await cli('sync', join(root, 'does-not-exist'), dst, '--retries', '1');
+  assert.equal(r.code, 3, r.err);
+  assert.match(r.err, /error reading source root directory: directory not found/);
+  assert.match(r.err, /Failed to sync: directory not found/);
+  assert.ok(fs.existsSync(join(dst, 'keep.txt')));
+  if (rclone) assert.equal(runRclone('sync', join(root, 'does-not-exist'), dst, '--retries', '1').code, 3);
+});
+
+test('renames are a delete and a copy, or a server-side move with --track-renames', async () => {
+  const src = fresh('src');
+  const dst = fresh('dst');
+  writeTree(src, { 'old-name.txt': 'renamed content', 'other.txt': 'other' }, 1_600_000_000);
+  assert.equal((await cli('sync', src, dst)).code, 0);
+  fs.renameSync(join(src, 'old-name.txt'), join(src, 'new-name.txt'));
+  const plain = await cli('sync', src, dst, '-v');
+  assert.equal(plain.code, 0, plain.err);
+  assert.match(plain.err, /new-name\.txt: Copied \(new\)/);
+  assert.match(plain.err, /old-name\.txt: Deleted/);
+  assert.deepEqual(readTree(dst), readTree(src));
+
+  // --track-renames on local disk: the destination file is moved (same inode), nothing copied.
+  fs.renameSync(join(src, 'new-name.txt'), join(src, 'third-name.txt'));
+  const inode = fs.statSync(join(dst, 'new-name.txt')).ino;
+  const tracked = await cli('sync', src, dst, '-v', '--track-renames');
+  assert.equal(tracked.code, 0, tracked.err);
+  assert.match(tracked.err, /new-name\.txt: Moved \(server-side\) to: third-name\.txt/);
+  assert.match(tracked.err, /Renamed: +1/);
+  assert.doesNotMatch(tracked.err, /Copied/);
+  assert.equal(fs.statSync(join(dst, 'third-name.txt')).ino, inode);
+  assert.deepEqual(readTree(dst), readTree(src));
+
+  // Over crypt there is no hash: rclone's message, then delete + copy; the modtime strategy moves.
+  assert.equal((await cli('sync', src, 'sec2:')).code, 0);
+  fs.renameSync(join(src, 'third-name.txt'), join(src, 'fourth-name.txt'));
+  const noHash = await cli('sync', src, 'sec2:', '-v', '--track-renames');
+  assert.match(noHash.err, /Ignoring --track-renames as the source and destination do not have a common hash/);
+  assert.match(noHash.err, /fourth-name\.txt: Copied \(new\)/);
+  fs.renameSync(join(src, 'fourth-name.txt'), join(src, 'fifth-name.txt'));
+  const beforeEnc = snapshot(encDir('sec2'));
+  const byTime = await cli('sync', src, 'sec2:', '-v', '--track-renames', '--track-renames-strategy', 'modtime');
+  assert.equal(byTime.code, 0, byTime.err);
+  assert.match(byTime.err, /fourth-name\.txt: Moved \(server-side\) to: fifth-name\.txt/);
+  const afterEnc = snapshot(encDir('sec2'));
+  // The ciphertext was renamed, not rewritten: the same inode and nonce under a new name.
+  assert.deepEqual(Object.values(afterEnc).sort(), Object.values(beforeEnc).sort());
+  assert.deepEqual(await cryptTree('sec2:'), readTree(src));
+});
+
+test('filters: excluded files are neither copied nor deleted; --delete-excluded removes them; rclone agrees', async () => {
+  const files = {
+    'keep.txt': 'keep',
+    'skip.tmp': 'tmp',
+    'logs/a.log': 'log',
+    'logs/keep.txt': 'kept?',
+    'photos/a.jpg': 'jpg',
+    'photos/secret1.jpg': 'secret',
+    'photos/b.png': 'png',
+    'big.txt': Buffer.alloc(5000, 1),
+  };
+  const rules = join(root, 'filter-rules.txt');
+  fs.writeFileSync(rules, '# comment\n- secret*.jpg\n+ *.jpg\n+ /keep.txt\n- *\n');
+  const cases: string[][] = [
+    ['--exclude', '*.tmp', '--exclude', 'logs/'],
+    ['--include', '*.txt', '--max-size', '1k'],
+    ['--filter-from', rules],
+    ['--filter', '+ /photos/**', '--filter', '- *'],
+    ['--exclude', '*.tmp', '--delete-excluded'],
+  ];
+  for (const flags of cases) {
+    const src = fresh('src');
+    const dst = fresh('dst');
+    writeTree(src, files);
+    writeTree(dst, { 'old.tmp': 'excluded on dst', 'gone.txt': 'not in src' });
+    const r = await cli('sync', src, dst, ...flags);
+    assert.equal(r.code, 0, `${flags}: ${r.err}`);
+    if (rclone) {
+      const dst2 = fresh('dst-rclone');
+      writeTree(dst2, { 'old.tmp': 'excluded on dst', 'gone.txt': 'not in src' });
+      const rr = runRclone('sync', src, dst2, ...flags);
+      assert.equal(rr.code, 0, rr.err);
+      assert.deepEqual(readTree(dst), readTree(dst2), `same result as rclone for ${flags.join(' ')}`);
+    }
+    if (flags[1] === '*.tmp' && flags.length === 4) {
+      assert.deepEqual(Object.keys(readTree(dst)), ['big.txt', 'keep.txt', 'old.tmp', 'photos/a.jpg', 'photos/b.png', 'photos/secret1.jpg']);
+    }
+    if (flags.includes('--delete-excluded')) assert.equal(fs.existsSync(join(dst, 'old.tmp')), false);
+    if (flags[0] === '--filter-from') {
+      // "- *" keeps the destination's own files out of the sync: they are not deleted.
+      assert.deepEqual(Object.keys(readTree(dst)), ['gone.txt', 'keep.txt', 'old.tmp', 'photos/a.jpg']);
+    }
+  }
+  // A filter with a single-file source is refused, as rclone does.
+  const src = fresh('src');
+  writeTree(src, { 'f.txt': 'f' });
+  const refused = await cli('copy', join(src, 'f.txt'), fresh('dst'), '--include', '*.txt');
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.err, /Can't limit to single files when using filters/);
+});
+
+test('--dry-run changes nothing and logs what it would do', async () => {
+  const src = fresh('src');
+  const dst = fresh('dst');
+  writeTree(src, { 'new.txt': 'new', 'changed.txt': 'changed content', 'dir/emptyish/x.txt': 'x' }, 1_600_000_000);
+  writeTree(dst, { 'changed.txt': 'old', 'extra.txt': 'extra', 'onlydst/sub/y.txt': 'y' });
+  const before = snapshot(dst);
+  const r = await cli('sync', src, dst, '--dry-run');
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(snapshot(dst), before);
+  assert.match(r.err, /NOTICE: new\.txt: Skipped copy as --dry-run is set \(size 3\)/);
+  assert.match(r.err, /NOTICE: changed\.txt: Skipped copy as --dry-run is set \(size 15\)/);
+  assert.match(r.err, /NOTICE: extra\.txt: Skipped delete as --dry-run is set \(size 5\)/);
+  assert.match(r.err, /NOTICE: onlydst\/sub: Skipped remove directory as --dry-run is set/);
+  // The stats come at NOTICE level with --dry-run, counting what would have happened.
+  assert.match(r.err, /NOTICE: \nTransferred: +\t +\d+ B \/ \d+ B, 100%/);
+  assert.match(r.err, /Deleted: +2 \(files\), 2 \(dirs\)/);
+  // Over crypt too.
+  const encBefore = fs.existsSync(encDir('sec3')) ? snapshot(encDir('sec3')) : {};
+  const c = await cli('sync', src, 'sec3:', '--dry-run');
+  assert.equal(c.code, 0, c.err);
+  assert.deepEqual(fs.existsSync(encDir('sec3')) ? snapshot(encDir('sec3')) : {}, encBefore);
+  // -q hides the notices.
+  const quiet = await cli('sync', src, dst, '--dry-run', '-q');
+  assert.equal(quiet.err, '');
+  if (rclone) {
+    const rr = runRclone('sync', src, dst, '--dry-run');
+    const pick = (s: string) => s.split('\n').filter((l) => /Skipped/.test(l)).map((l) => l.replace(/^\S+ \S+ /, '')).sort();
+    assert.deepEqual(pick(r.err), pick(rr.err));
+  }
+});
+
+test('--create-empty-src-dirs, --delete-before, and empty destination directories', async () => {
+  const src = fresh('src');
+  const dst = fresh('dst');
+  fs.mkdirSync(join(src, 'empty/deeper'), { recursive: true });
+  writeTree(src, { 'f.txt': 'f' });
+  writeTree(dst, { 'onlydst/z.txt': 'z', 'gone.txt': 'gone' });
+  const r = await cli('sync', src, dst, '--create-empty-src-dirs', '--delete-before', '-v');
+  assert.equal(r.code, 0, r.err);
+  assert.ok(fs.statSync(join(dst, 'empty/deeper')).isDirectory());
+  assert.equal(fs.existsSync(join(dst, 'onlydst')), false, 'a destination-only directory is removed once empty');
+  assert.deepEqual(readTree(dst), { 'f.txt': 'f' });
+  // Deletes before the copies with --delete-before.
+  const order = lines(r, /: (Copied|Deleted)/);
+  assert.ok(lastIndex(order, /Deleted/) < order.findIndex((l) => /Copied/.test(l)), order.join('\n'));
+  const both = await cli('sync', src, dst, '--delete-before', '--delete-during');
+  assert.equal(both.code, 1);
+});
+
+test('move: server-side on the same remote, copy then delete across remotes; moveto renames', async () => {
+  const src = fresh('src');
+  const dst = fresh('dst');
+  writeTree(src, { 'a.txt': 'a', 'd/b.txt': 'b', 'd/e/c.txt': 'c' });
+  const inode = fs.statSync(join(src, 'd/b.txt')).ino;
+  const r = await cli('move', src, dst, '-v', '--delete-empty-src-dirs');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.err, /d\/b\.txt: Moved \(server-side\)/);
+  assert.equal(fs.statSync(join(dst, 'd/b.txt')).ino, inode, 'renamed, not copied');
+  assert.deepEqual(readTree(dst), { 'a.txt': 'a', 'd/b.txt': 'b', 'd/e/c.txt': 'c' });
+  assert.deepEqual(fs.readdirSync(src), [], 'source emptied; the root itself stays');
+
+  // Local → crypt: copied, verified, then the source deleted.
+  const src2 = fresh('src');
+  writeTree(src2, { 'x.txt': 'x content', 'sub/y.txt': 'y content' });
+  const toCrypt = await cli('move', src2, 'sec4:moved', '-v');
+  assert.equal(toCrypt.code, 0, toCrypt.err);
+  assert.match(toCrypt.err, /x\.txt: Copied \(new\)/);
+  assert.match(toCrypt.err, /x\.txt: Deleted/);
+  assert.deepEqual(readTree(src2), {});
+  assert.deepEqual(await cryptTree('sec4:moved/'), { 'x.txt': 'x content', 'sub/y.txt': 'y content' });
+
+  // moveto inside the crypt remote: a server-side rename of the ciphertext.
+  const before = Object.values(snapshot(encDir('sec4'))).filter((v) => v !== 'dir').sort();
+  const mt = await cli('moveto', 'sec4:moved/x.txt', 'sec4:renamed/x2.txt', '-v');
+  assert.equal(mt.code, 0, mt.err);
+  assert.match(mt.err, /x\.txt: Moved \(server-side\) to: x2\.txt/);
+  assert.deepEqual(Object.values(snapshot(encDir('sec4'))).filter((v) => v !== 'dir').sort(), before);
+  assert.equal((await cli('cat', 'sec4:renamed/x2.txt')).out, 'x content');
+  if (rclone) assert.equal(runRclone('cat', 'sec4:renamed/x2.txt').out, 'x content');
+
+  // moveto of a file onto an identical one just deletes the source.
+  const src3 = fresh('src');
+  writeTree(src3, { 'same.txt': 'same' }, 1_600_000_000);
+  writeTree(dst, { 'same.txt': 'same' }, 1_600_000_000);
+  const dup = await cli('moveto', join(src3, 'same.txt'), join(dst, 'same.txt'), '-v');
+  assert.equal(dup.code, 0, dup.err);
+  assert.match(dup.err, /same\.txt: Deleted/);
+  assert.equal(fs.existsSync(join(src3, 'same.txt')), false);
+  // --dry-run moves nothing.
+  writeTree(src3, { 'm.txt': 'm' });
+  const dry = await cli('move', src3, dst, '--dry-run');
+  assert.match(dry.err, /m\.txt: Skipped move as --dry-run is set \(size 1\)/);
+  assert.ok(fs.existsSync(join(src3, 'm.txt')));
+});
+
+test('copy and copyto still work; --error-on-no-transfer exits 9 when nothing moved', async () => {
+  const src = fresh('src');
+  const dst = fresh('dst');
+  writeTree(src, { 'one.txt': 'one', 'dir/two.txt': 'two' });
+  writeTree(dst, { 'extra.txt': 'stays' });
+  const c = await cli('copy', src, dst);
+  assert.equal(c.code, 0, c.err);
+  assert.deepEqual(readTree(dst), { 'dir/two.txt': 'two', 'extra.txt': 'stays', 'one.txt': 'one' });
+  const none = await cli('copy', src, dst, '--error-on-no-transfer');
+  assert.equal(none.code, 9);
+  const single = await cli('copy', join(src, 'one.txt'), 'sec5:');
+  assert.equal(single.code, 0, single.err);
+  const to = await cli('copyto', join(src, 'dir/two.txt'), 'sec5:renamed.txt', '-v');
+  assert.equal(to.code, 0, to.err);
+  assert.match(to.err, /two\.txt: Copied \(new\) to: renamed\.txt/);
+  assert.deepEqual(await cryptTree('sec5:'), { 'one.txt': 'one', 'renamed.txt': 'two' });
+  // --transfers 1 and --checkers 1 still finish (no deadlock between the pools).
+  const dst2 = fresh('dst');
+  const serial = await cli('sync', src, dst2, '--transfers', '1', '--checkers', '1');
+  assert.equal(serial.code, 0, serial.err);
+  assert.deepEqual(readTree(dst2), readTree(src));
+});
