@@ -76,11 +76,17 @@ export class Journal {
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
 
+  /** The live entries, as a replay of the file would give them. */
+  private readonly live: Map<string, JournalEntry>;
+
   private constructor(
     private readonly file: string,
     private readonly key: Buffer,
     private handle: fsp.FileHandle,
-  ) {}
+    entries: Map<string, JournalEntry>,
+  ) {
+    this.live = new Map(entries);
+  }
 
   /**
    * Opens (or creates) the journal in `dir`, returning the dirty entries it
@@ -113,22 +119,28 @@ export class Journal {
         }
       }
     }
-    // Compact: rewrite the live records into a fresh file.
+    await Journal.rewrite(file, key, entries);
+    const handle = await fsp.open(file, 'a', 0o600);
+    return { journal: new Journal(file, key, handle, entries), entries };
+  }
+
+  /** Compaction: the live records into a fresh file (temp + rename). */
+  private static async rewrite(file: string, key: Buffer, entries: Map<string, JournalEntry>): Promise<void> {
     const temp = `${file}.${process.pid}.tmp`;
     const parts = [...entries.values()].map((e) => seal(key, { t: 'put', e }));
     await fsp.writeFile(temp, Buffer.concat(parts), { mode: 0o600 });
     await fsp.rename(temp, file);
-    const handle = await fsp.open(file, 'a', 0o600);
-    return { journal: new Journal(file, key, handle), entries };
   }
 
   /** Records a dirty file's current state (replacing earlier records of the id). */
   put(entry: JournalEntry): Promise<void> {
+    this.live.set(entry.id, entry);
     return this.append({ t: 'put', e: entry });
   }
 
   /** The file is clean (uploaded) or gone. */
   remove(id: string): Promise<void> {
+    this.live.delete(id);
     return this.append({ t: 'del', id });
   }
 
@@ -139,11 +151,13 @@ export class Journal {
     return next;
   }
 
+  /** Closes the journal, leaving it compacted to the entries still dirty. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.chain;
     await this.handle.close();
+    await Journal.rewrite(this.file, this.key, this.live);
   }
 
   private append(record: JournalRecord): Promise<void> {

@@ -73,6 +73,9 @@ export interface VfsDirEntry {
   isDir: boolean;
 }
 
+/** How long a readdir waits for more names to fill its reply while a listing streams in. */
+const BATCH_WAIT_MS = 20;
+
 const isNotFound = (err: unknown) => err instanceof ObjectNotFoundError || err instanceof DirNotFoundError;
 const under = (path: string, roots: string[]) =>
   roots.some((r) => r === '' || path === r || path.startsWith(r + '/'));
@@ -90,11 +93,26 @@ export class DirReader {
     private readonly listing: DirListing,
   ) {}
 
-  /** Entries from index `offset`, at most `max`; fewer (but at least one unless at the end) while still listing. */
+  /**
+   * Entries from index `offset`, at most `max`. While the remote is still
+   * listing, returns what has arrived within a short wait (at least one entry
+   * unless at the end), so the first names of a huge directory come early.
+   */
   async read(offset: number, max: number): Promise<VfsDirEntry[]> {
+    let deadline: number | undefined;
     for (;;) {
       this.pull();
-      if (this.names.length > offset || this.overlayDone) return this.names.slice(offset, offset + max);
+      if (this.names.length >= offset + max || this.overlayDone) return this.names.slice(offset, offset + max);
+      if (this.names.length > offset) {
+        deadline ??= Date.now() + BATCH_WAIT_MS;
+        const left = deadline - Date.now();
+        if (left <= 0 || this.listing.complete) {
+          if (!this.listing.complete) return this.names.slice(offset, offset + max);
+        } else {
+          await Promise.race([this.listing.changed(), new Promise((r) => setTimeout(r, left))]);
+          continue;
+        }
+      }
       if (this.listing.error !== undefined) throw this.listing.error;
       if (this.listing.complete) {
         for (const e of this.vfs.overlayChildren(this.dir)) {
@@ -997,9 +1015,9 @@ export class Vfs implements FileHost {
         }
         await forEachLimited(tree.files, parallel, (e) => this.remote.delete(e.path));
       }
-      if (realDirs) {
-        for (const d of [...tree.dirs].reverse()) await this.rmdirRemote(d).catch((err) => log.error(`${d}: ${errorMessage(err)}`));
-        await this.rmdirRemote(from).catch((err) => log.error(`${from}: ${errorMessage(err)}`));
+      // Old directories (on object stores these are usually gone with their last object).
+      for (const d of [from, ...tree.dirs].reverse()) {
+        await this.rmdirRemote(d).catch((err) => log.error(`${d}: removing after rename: ${errorMessage(err)}`));
       }
       // Files not uploaded yet (or uploading later) follow the directory.
       for (const [p, f] of [...this.files]) {

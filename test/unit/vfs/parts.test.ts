@@ -275,9 +275,9 @@ describe('journal', () => {
     await journal.put({ id: 'b', path: 'secret-name-two.txt', size: 2, mtimeMs: 2 });
     await journal.put({ id: 'a', path: 'secret-name-one.txt', size: 3, mtimeMs: 3 });
     await journal.remove('b');
-    await journal.close();
     const raw = await readFile(join(dir, 'journal'));
     assert.equal(raw.indexOf('secret-name'), -1, 'names are sealed');
+    await journal.close();
     const again = await Journal.open(dir, key);
     assert.deepEqual([...again.entries.values()], [{ id: 'a', path: 'secret-name-one.txt', size: 3, mtimeMs: 3 }]);
     assert.ok((await stat(join(dir, 'journal'))).size < raw.length, 'compacted');
