@@ -179,6 +179,9 @@ function isFatal(err: unknown): boolean {
 
 // ---- the accounting ----
 
+/** Piece size under --bwlimit. */
+const LIMITED_PIECE = 64 * 1024;
+
 /** Seconds the overall speed is averaged over (rclone's averagePeriod). */
 const AVERAGE_PERIOD = 16;
 
@@ -287,10 +290,20 @@ export class TransferStats {
   /** Wraps a byte stream so its bytes count against `t` (and pass the bandwidth limit, if any). */
   async *account(t: Transfer, source: ByteSource, limit?: { take(n: number): Promise<void> }): AsyncGenerator<Uint8Array> {
     for await (const chunk of source) {
-      if (limit) await limit.take(chunk.length);
-      t.done += chunk.length;
-      this.bytes += chunk.length;
-      yield chunk;
+      if (!limit) {
+        t.done += chunk.length;
+        this.bytes += chunk.length;
+        yield chunk;
+        continue;
+      }
+      // Limited: small pieces, so the rate and the progress are smooth.
+      for (let off = 0; off < chunk.length; off += LIMITED_PIECE) {
+        const piece = chunk.subarray(off, off + LIMITED_PIECE);
+        await limit.take(piece.length);
+        t.done += piece.length;
+        this.bytes += piece.length;
+        yield piece;
+      }
     }
   }
 

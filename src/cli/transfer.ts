@@ -64,24 +64,20 @@ export interface TransferOptions {
 export class TokenBucket {
   private available = 0;
   private last = Date.now();
-  /** Unused allowance kept for later bursts: a tenth of a second's worth. */
+  /** Unused allowance kept for later bursts: a tenth of a second's worth. Debt is paid by waiting. */
   private readonly burst: number;
 
   constructor(readonly bytesPerSecond: number) {
     this.burst = bytesPerSecond / 10;
   }
 
+  /** Lets `n` bytes through, waiting as long as they take at the rate. */
   async take(n: number): Promise<void> {
-    for (;;) {
-      const now = Date.now();
-      this.available = Math.min(this.burst, this.available + ((now - this.last) * this.bytesPerSecond) / 1000);
-      this.last = now;
-      if (this.available >= 0) {
-        this.available -= n;
-        return;
-      }
-      const wait = (-this.available * 1000) / this.bytesPerSecond;
-      await new Promise((r) => setTimeout(r, Math.max(1, Math.ceil(wait))));
+    const now = Date.now();
+    this.available = Math.min(this.burst, this.available + ((now - this.last) * this.bytesPerSecond) / 1000) - n;
+    this.last = now;
+    if (this.available < 0) {
+      await new Promise((r) => setTimeout(r, Math.ceil((-this.available * 1000) / this.bytesPerSecond)));
     }
   }
 }
