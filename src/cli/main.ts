@@ -9,7 +9,7 @@ import { configureLog, log, type LogLevel } from '../log.js';
 import { loadConfigSource } from './config-source.js';
 import { listBackends } from '../remote/registry.js';
 import { filterFlags, filterFromFlags } from './filter.js';
-import { transferFlags } from './transfer.js';
+import { flagValueProblem, transferFlags } from './transfer.js';
 import './commands/index.js';
 
 export const globalFlags: FlagSpec[] = [
@@ -125,6 +125,12 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}): Pr
   } catch (err) {
     stderr.write(`Error: ${errorMessage(err)}\n${usageText(spec)}\n`);
     stderr.write(`${stamp()} Fatal error: ${errorMessage(err)}\n`);
+    return ExitCode.uncategorized;
+  }
+  const problem = flagValueProblem(parsed.flags);
+  if (problem) {
+    if (problem.usage) stderr.write(`Error: ${problem.message}\n${usageText(spec)}\n${stamp()} Fatal error: ${problem.message}\n`);
+    else stderr.write(`${stamp()} ${problem.message}\n`);
     return ExitCode.uncategorized;
   }
   if (parsed.flags.help === true) {

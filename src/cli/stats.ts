@@ -61,25 +61,53 @@ export class FlagValueError extends CryptfsError {
   override errno = 'EINVAL';
 }
 
+const SIZE_SYMBOLS: Record<string, number> = { k: 1, m: 2, g: 3, t: 4, p: 5, e: 6 };
+
 /**
- * Parses a SizeSuffix flag value: "10" (in `defaultUnit`, KiB for --min-size),
- * "100B", "10k", "1.5M", "2G", "1Ti"; "off" and negative values mean unset (-1).
+ * Parses a SizeSuffix flag value as rclone's SizeSuffix.Set: a number in
+ * `defaultUnit` (KiB for --min-size and --bwlimit), or with a suffix: "100B",
+ * "10k", "1.5M", "2Gi", "2GiB"; "off" is -1. Errors are rclone's words.
  */
 export function parseSizeSuffix(text: string, defaultUnit: 'B' | 'K' = 'K'): number {
-  const s = text.trim();
-  if (s === '' || s.toLowerCase() === 'off') return -1;
-  const m = /^(-?\d+(?:\.\d*)?|-?\.\d+)\s*([a-zA-Z]*)$/.exec(s);
-  if (!m) throw new FlagValueError(`bad size ${JSON.stringify(text)}`);
-  const value = Number(m[1]);
-  if (value < 0) return -1;
-  let unit = m[2].toLowerCase();
-  if (unit.endsWith('ib')) unit = unit.slice(0, -2);
-  else if (unit.length === 2 && unit.endsWith('i')) unit = unit.slice(0, 1);
-  else if (unit.length === 2 && unit.endsWith('b')) unit = unit.slice(0, 1);
-  if (unit === '') unit = defaultUnit.toLowerCase();
-  const exp = ['b', 'k', 'm', 'g', 't', 'p', 'e'].indexOf(unit);
-  if (exp < 0) throw new FlagValueError(`bad suffix ${JSON.stringify(m[2])} in size ${JSON.stringify(text)}`);
-  return Math.round(value * 1024 ** exp);
+  const s = text;
+  if (s.length === 0) throw new FlagValueError('empty string');
+  if (s.toLowerCase() === 'off') return -1;
+  const multiplierOf = (c: string): number | undefined => {
+    const e = SIZE_SYMBOLS[c.toLowerCase()];
+    return e === undefined ? undefined : 1024 ** e;
+  };
+  const bad = (c: string) => new FlagValueError(`bad suffix '${c}'`);
+  let suffix = s[s.length - 1];
+  let suffixLen = 1;
+  let multiplier: number | undefined;
+  if (/[0-9.]/.test(suffix)) {
+    suffixLen = 0;
+    multiplier = defaultUnit === 'K' ? 1024 : 1;
+  } else if (suffix === 'b' || suffix === 'B') {
+    if (s.length > 2 && s[s.length - 2] === 'i') {
+      suffix = s[s.length - 3];
+      suffixLen = 3;
+      multiplier = multiplierOf(suffix);
+      if (multiplier === undefined) throw bad(suffix);
+    } else multiplier = 1;
+  } else if (suffix === 'i' || suffix === 'I') {
+    if (s.length > 1) {
+      suffix = s[s.length - 2];
+      suffixLen = 2;
+      multiplier = multiplierOf(suffix);
+    }
+    if (multiplier === undefined) throw bad(suffix);
+  } else {
+    multiplier = multiplierOf(suffix);
+    if (multiplier === undefined) throw bad(suffix);
+  }
+  const num = s.slice(0, s.length - suffixLen);
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(num)) {
+    throw new FlagValueError(`strconv.ParseFloat: parsing ${JSON.stringify(num)}: invalid syntax`);
+  }
+  const value = Number(num);
+  if (value < 0) throw new FlagValueError(`size can't be negative ${JSON.stringify(num)}`);
+  return Math.trunc(value * multiplier);
 }
 
 const GO_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

@@ -101,6 +101,40 @@ export const transferFlags: FlagSpec[] = [
   { name: 'create-empty-src-dirs', type: 'bool', help: 'Create empty source dirs on destination after sync' },
 ];
 
+/**
+ * A flag value rclone would refuse while parsing the command line: the message,
+ * and whether it is shown with the usage (invalid arguments) or alone.
+ */
+export function flagValueProblem(flags: FlagValues): { message: string; usage: boolean } | undefined {
+  const check = (name: string, parse: (v: string) => unknown): string | undefined => {
+    const v = flags[name];
+    if (v === undefined || v === '') return undefined;
+    try {
+      parse(String(v));
+      return undefined;
+    } catch (err) {
+      return `invalid argument ${JSON.stringify(String(v))} for "--${name}" flag: ${errorMessage(err)}`;
+    }
+  };
+  const level = (v: string) => {
+    if (!['DEBUG', 'INFO', 'NOTICE', 'ERROR'].includes(v.toUpperCase())) throw new FlagValueError(`unknown log level ${JSON.stringify(v)}`);
+  };
+  const invalid =
+    check('bwlimit', (v) => parseSizeSuffix(v)) ??
+    check('min-size', (v) => parseSizeSuffix(v)) ??
+    check('max-size', (v) => parseSizeSuffix(v)) ??
+    check('stats', parseDuration) ??
+    check('retries-sleep', parseDuration) ??
+    check('min-age', parseDuration) ??
+    check('max-age', parseDuration) ??
+    check('stats-log-level', level);
+  if (invalid) return { message: invalid, usage: true };
+  if (['delete-before', 'delete-during', 'delete-after'].filter((f) => flagBool(flags, f)).length > 1) {
+    return { message: 'Only one of --delete-before, --delete-during or --delete-after can be used.', usage: false };
+  }
+  return undefined;
+}
+
 /** The transfer settings the flags describe. Throws FlagValueError for bad values. */
 export function transferOptionsFromFlags(flags: FlagValues, stats = new TransferStats()): TransferOptions {
   const deleteFlags = ['delete-before', 'delete-during', 'delete-after'].filter((f) => flagBool(flags, f));

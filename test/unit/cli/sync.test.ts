@@ -452,3 +452,25 @@ test('copy and copyto still work; --error-on-no-transfer exits 9 when nothing mo
   assert.equal(serial.code, 0, serial.err);
   assert.deepEqual(readTree(dst2), readTree(src));
 });
+
+test('usage errors: a one-line message, the usage, and rclone\'s exit code', async () => {
+  const src = fresh('src');
+  const cases: [string[], RegExp, boolean][] = [
+    [['sync', src], /Command sync needs 2 arguments minimum: you provided 1 non flag arguments/, true],
+    [['sync', src, src, src], /Command sync needs 2 arguments maximum/, true],
+    [['sync', src, src, '--min-size', '10x'], /Fatal error: invalid argument "10x" for "--min-size" flag: bad suffix 'x'/, true],
+    [['sync', src, src, '--stats', 'soon'], /invalid argument "soon" for "--stats" flag: time: invalid duration "soon"/, true],
+    [['move', src, src, '--bwlimit', '1kb'], /invalid argument "1kb" for "--bwlimit" flag: strconv\.ParseFloat: parsing "1k": invalid syntax/, true],
+    [['sync', src, src, '--delete-before', '--delete-after'], /Only one of --delete-before, --delete-during or --delete-after can be used\./, false],
+    [['sync', src, src, '--include', '{a,{b}}'], /Failed to load filters: can't nest '\{' '\}' in glob "\{a,\{b\}\}"/, false],
+    [['check', src, src, '--filter', 'x'], /Failed to load filters: malformed rule "x"/, false],
+  ];
+  for (const [argv, message, usage] of cases) {
+    const r = await cli(...argv);
+    assert.equal(r.code, 1, argv.join(' '));
+    assert.match(r.err, message, argv.join(' '));
+    if (usage) assert.match(r.err, new RegExp(`Usage:\\n  cryptfs ${argv[0]} source:path dest:path \\[flags\\]`));
+    else assert.doesNotMatch(r.err, /Usage:/);
+    if (rclone) assert.equal(runRclone(...argv).code, r.code, `rclone ${argv.join(' ')}`);
+  }
+});
