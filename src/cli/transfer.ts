@@ -602,7 +602,42 @@ const MAX_BACKLOG = 10_000;
  * Throws only when the source root cannot be listed.
  */
 export async function syncTree(src: Remote, dst: Remote, opts: TransferOptions, mode: SyncMode): Promise<void> {
+  if (mode !== 'copy' && overlapping(src, dst, opts.filter)) {
+    const err = new OverlappingError('can\'t sync or move files on overlapping remotes (try excluding the destination with a filter rule)');
+    opts.stats.error(err);
+    throw err;
+  }
   await new SyncRun(src, dst, opts, mode).run();
+}
+
+/** Syncing or moving a tree into itself: rclone refuses with a fatal error (exit 7). */
+class OverlappingError extends CryptfsError {
+  override exitCode: number = ExitCode.fatalError;
+}
+
+/**
+ * Whether `src` and `dst` are the same storage with one path inside the other
+ * (unless the filter keeps the destination out of the source walk).
+ */
+function overlapping(src: Remote, dst: Remote, filter: Filter): boolean {
+  const a = unwrap(src);
+  const b = unwrap(dst);
+  let pa: string;
+  let pb: string;
+  if (a.base instanceof LocalRemote && b.base instanceof LocalRemote) {
+    pa = a.base.abs(a.prefix);
+    pb = b.base.abs(b.prefix);
+  } else if (a.base === b.base) {
+    pa = `/${a.prefix}`;
+    pb = `/${b.prefix}`;
+  } else return false;
+  const inside = (inner: string, outer: string) => inner === outer || inner.startsWith(outer.endsWith('/') ? outer : `${outer}/`);
+  if (inside(pb, pa) && pb !== pa) {
+    // The destination is a directory of the source: fine if the filter leaves it out.
+    const rel = pb.slice(pa.length).replace(/^\/+/, '');
+    return filter.includeDir(rel);
+  }
+  return inside(pb, pa) || inside(pa, pb);
 }
 
 interface RenameCandidate {

@@ -474,3 +474,19 @@ test('usage errors: a one-line message, the usage, and rclone\'s exit code', asy
     if (rclone) assert.equal(runRclone(...argv).code, r.code, `rclone ${argv.join(' ')}`);
   }
 });
+
+test('sync or move of a tree into itself is refused with a fatal error (exit 7), unless filtered out', async () => {
+  const dir = fresh('overlap');
+  writeTree(dir, { 'a.txt': 'a', 'sub/b.txt': 'b' });
+  for (const argv of [['sync', dir, join(dir, 'sub')], ['move', dir, join(dir, 'sub')], ['sync', dir, dir], ['sync', join(dir, 'sub'), dir]]) {
+    const r = await cli(...argv);
+    assert.equal(r.code, 7, argv.join(' '));
+    assert.match(r.err, /ERROR : Fatal error received - not attempting retries/);
+    assert.match(r.err, /Failed to (sync|move): can't sync or move files on overlapping remotes/);
+    if (rclone) assert.equal(runRclone(...argv).code, 7, `rclone ${argv.join(' ')}`);
+  }
+  assert.deepEqual(readTree(dir), { 'a.txt': 'a', 'sub/b.txt': 'b' });
+  const filtered = await cli('sync', dir, join(dir, 'sub'), '--exclude', '/sub/**');
+  assert.equal(filtered.code, 0, filtered.err);
+  assert.equal(fs.readFileSync(join(dir, 'sub/a.txt'), 'utf8'), 'a');
+});
