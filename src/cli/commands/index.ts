@@ -6,3 +6,4 @@ import './config.js';
 import './sync.js';
 import './check.js';
 import './misc.js';
+import './mount.js';

@@ -1,0 +1,318 @@
+// `cryptfs mount remote:path /mountpoint`: the VFS through FUSE, with rclone's
+// flag names. The process serves the mount until it is unmounted (fusermount3
+// -u, umount) or gets SIGINT/SIGTERM; either way dirty files are uploaded
+// before it exits. With --daemon it forks into the background and the
+// foreground process exits once the mount is up.
+//
+// The serving process never touches its own mount point once mounted: the
+// kernel would wait for this process while this process waits for the kernel.
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import { resolve as resolvePath } from 'node:path';
+import { flagBool, flagNumber, flagString, flagStrings, type FlagSpec } from '../args.js';
+import { registerCommand, type CommandContext } from '../command.js';
+import { CommandFailedError } from '../util.js';
+import { CryptfsError, UsageError, errorMessage } from '../../errors.js';
+import { log } from '../../log.js';
+import { parseDuration, parseSize } from '../../remote/registry.js';
+import { FuseSession, clearStaleMount } from '../../fuse/fuse-session.js';
+import { VfsFuseOps } from '../../fuse/fuse-ops.js';
+import { Vfs } from '../../vfs/vfs.js';
+import { parseCacheMode, type VfsOptions } from '../../vfs/options.js';
+import { defaultCacheRoot, remoteCacheDir } from '../../vfs/cache-key.js';
+
+/** Set in the background child of --daemon: the fd to report readiness (or the failure) on. */
+const DAEMON_FD_ENV = 'CRYPTFS_MOUNT_READY_FD';
+
+const mountFlags: FlagSpec[] = [
+  { name: 'read-only', type: 'bool', help: 'Only allow read-only access' },
+  { name: 'allow-other', type: 'bool', help: 'Allow access to other users (not supported on Windows)' },
+  { name: 'allow-root', type: 'bool', help: 'Allow access to root user (not supported on Windows)' },
+  { name: 'allow-non-empty', type: 'bool', help: 'Allow mounting over a non-empty directory (not supported on Windows)' },
+  { name: 'default-permissions', type: 'bool', help: 'Makes kernel enforce access control based on the file mode (not supported on Windows)' },
+  { name: 'uid', type: 'int', help: 'Override the uid field set by the filesystem (not supported on Windows)', default: process.getuid?.() ?? 0 },
+  { name: 'gid', type: 'int', help: 'Override the gid field set by the filesystem (not supported on Windows)', default: process.getgid?.() ?? 0 },
+  { name: 'umask', type: 'string', help: 'Override the permission bits set by the filesystem (not supported on Windows)', default: '' },
+  { name: 'dir-perms', type: 'string', help: 'Directory permissions', default: '0777' },
+  { name: 'file-perms', type: 'string', help: 'File permissions', default: '0666' },
+  { name: 'daemon', type: 'bool', help: 'Run mount in background and exit parent process (as background output is suppressed, use --log-file with --log-format=pid,... to monitor) (not supported on Windows)' },
+  { name: 'daemon-timeout', type: 'string', help: 'Time limit for rclone to respond to kernel (not supported on Windows; ignored on Linux, as by rclone)', default: '0s' },
+  { name: 'daemon-wait', type: 'string', help: 'Time to wait for ready mount from daemon (maximum time on Linux, constant sleep time on OSX/BSD) (not supported on Windows)', default: '1m0s' },
+  { name: 'attr-timeout', type: 'string', help: 'Time for which file/directory attributes are cached', default: '1s' },
+  { name: 'dir-cache-time', type: 'string', help: 'Time to cache directory entries for', default: '5m0s' },
+  { name: 'vfs-cache-mode', type: 'string', help: 'Cache mode off|minimal|writes|full', default: 'off' },
+  { name: 'vfs-write-back', type: 'string', help: 'Time to writeback files after last use when using cache', default: '5s' },
+  { name: 'vfs-read-ahead', type: 'string', help: 'Extra read ahead over --buffer-size when using cache-mode full', default: '0' },
+  { name: 'buffer-size', type: 'string', help: 'In memory buffer size when reading files for each --transfer', default: '16Mi' },
+  { name: 'vfs-cache-max-size', type: 'string', help: 'Max total size of objects in cache', default: 'off' },
+  { name: 'vfs-cache-max-age', type: 'string', help: 'Max age of objects in the cache', default: '1h0m0s' },
+  { name: 'vfs-cache-poll-interval', type: 'string', help: 'Interval to poll the cache for stale objects', default: '1m0s' },
+  { name: 'vfs-write-wait', type: 'string', help: 'Time to wait for in-sequence write before giving error', default: '1s' },
+  { name: 'cache-dir', type: 'string', help: 'Directory rclone will use for caching', default: '' },
+  { name: 'max-read-ahead', type: 'string', help: "The number of bytes the kernel prefetches for sequential reads (the mount's read_ahead_kb; setting it needs root)", default: '1Mi' },
+  { name: 'write-back-cache', type: 'bool', help: 'Makes kernel buffer writes before sending them to rclone (without this, writethrough caching is used) (not supported on Windows)' },
+  { name: 'debug-fuse', type: 'bool', help: 'Debug the FUSE internals - needs -v' },
+  { name: 'fs-name', type: 'string', help: 'Override the name shown as the mount source (default: the remote)', default: '' },
+  { name: 'option', short: 'o', type: 'strings', help: 'Option for libfuse/WinFsp (repeat if required)' },
+];
+
+function octal(text: string, flag: string): number {
+  if (!/^0?[0-7]{1,4}$/.test(text.trim())) throw new UsageError(`invalid argument "${text}" for "--${flag}" flag: not an octal mode`);
+  return parseInt(text, 8);
+}
+
+function duration(ctx: CommandContext, flag: string): number {
+  try {
+    return parseDuration(flagString(ctx.flags, flag), `--${flag}`);
+  } catch (err) {
+    throw new UsageError(errorMessage(err));
+  }
+}
+
+function size(ctx: CommandContext, flag: string): number {
+  const text = flagString(ctx.flags, flag).trim();
+  if (text.toLowerCase() === 'off' || text === '-1') return Infinity;
+  try {
+    // A bare number is bytes for these flags (rclone reads SizeSuffix bare numbers as KiB; accept "b" too).
+    return /^\d+$/.test(text) ? Number(text) : parseSize(text, `--${flag}`);
+  } catch (err) {
+    throw new UsageError(errorMessage(err));
+  }
+}
+
+/** The FUSE -o options the flags ask for. */
+function fuseOptions(ctx: CommandContext): string[] {
+  const opts: string[] = [];
+  if (flagBool(ctx.flags, 'read-only')) opts.push('ro');
+  if (flagBool(ctx.flags, 'allow-other')) opts.push('allow_other');
+  if (flagBool(ctx.flags, 'allow-root')) opts.push('allow_root');
+  if (flagBool(ctx.flags, 'default-permissions')) opts.push('default_permissions');
+  if (flagBool(ctx.flags, 'write-back-cache')) opts.push('writeback_cache');
+  for (const o of flagStrings(ctx.flags, 'option')) opts.push(...o.split(',').filter((s) => s !== ''));
+  return opts;
+}
+
+function vfsOptions(ctx: CommandContext, cacheDir: string): Partial<VfsOptions> {
+  let cacheMode;
+  try {
+    cacheMode = parseCacheMode(flagString(ctx.flags, 'vfs-cache-mode'));
+  } catch (err) {
+    throw new UsageError(errorMessage(err));
+  }
+  return {
+    cacheMode,
+    cacheDir,
+    dirCacheTimeMs: duration(ctx, 'dir-cache-time'),
+    writeBackMs: duration(ctx, 'vfs-write-back'),
+    readAheadBytes: size(ctx, 'buffer-size') + size(ctx, 'vfs-read-ahead'),
+    cacheMaxSizeBytes: size(ctx, 'vfs-cache-max-size'),
+    cacheMaxAgeMs: duration(ctx, 'vfs-cache-max-age'),
+    cachePollIntervalMs: duration(ctx, 'vfs-cache-poll-interval'),
+    writeWaitMs: duration(ctx, 'vfs-write-wait'),
+    readOnly: flagBool(ctx.flags, 'read-only'),
+    transfers: Math.max(1, flagNumber(ctx.flags, 'transfers')),
+  };
+}
+
+/** Mount points in /proc/self/mountinfo (octal escapes decoded) with their device numbers. */
+async function mountedPaths(): Promise<Map<string, string>> {
+  const text = await fsp.readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
+  const out = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const fields = line.split(' ');
+    const field = fields[4];
+    if (field) out.set(field.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))), fields[2]);
+  }
+  return out;
+}
+
+/**
+ * The kernel reads ahead 128 KiB on a FUSE mount (and a FUSE daemon can only
+ * lower that at init); larger read requests need the mount's backing-device
+ * setting in sysfs, found through /proc/self/mountinfo (not by touching the
+ * mount). Best effort: needs root.
+ */
+async function setKernelReadAhead(mountpoint: string, bytes: number): Promise<void> {
+  const dev = (await mountedPaths()).get(mountpoint);
+  if (!dev || !Number.isFinite(bytes) || bytes <= 0) return;
+  const file = `/sys/class/bdi/${dev}/read_ahead_kb`;
+  try {
+    await fsp.writeFile(file, `${Math.max(4, Math.round(bytes / 1024))}\n`);
+    log.debug(`${mountpoint}: kernel read-ahead ${Math.round(bytes / 1024)} KiB`);
+  } catch (err) {
+    log.debug(`${mountpoint}: cannot set ${file}: ${errorMessage(err)}`);
+  }
+}
+
+async function checkMountpoint(mountpoint: string, allowNonEmpty: boolean): Promise<void> {
+  if (await clearStaleMount(mountpoint)) {
+    log.notice(`${mountpoint}: cleared a stale mount (transport endpoint was not connected)`);
+  }
+  let st;
+  try {
+    st = await fsp.stat(mountpoint);
+  } catch (err) {
+    throw new CommandFailedError(`mount point ${mountpoint}: ${errorMessage(err)}`);
+  }
+  if (!st.isDirectory()) throw new CommandFailedError(`mount point ${mountpoint} is not a directory`);
+  if ((await mountedPaths()).has(mountpoint)) {
+    throw new CommandFailedError(`directory already mounted, use --allow-non-empty to mount anyway: ${mountpoint}`);
+  }
+  if (!allowNonEmpty && (await fsp.readdir(mountpoint)).length > 0) {
+    throw new CommandFailedError(
+      `directory is not empty: ${mountpoint}\nIf you want to mount it anyway use: --allow-non-empty option`,
+    );
+  }
+}
+
+/** --daemon, in the foreground process: start the server in the background and wait until it mounted. */
+async function runDaemonParent(ctx: CommandContext): Promise<number> {
+  const waitMs = duration(ctx, 'daemon-wait') || 60_000;
+  const argv = process.argv.slice(2).filter((a) => a !== '--daemon' && a !== '--daemon=true');
+  const logFile = flagString(ctx.flags, 'log-file');
+  const out = logFile ? openSync(logFile, 'a') : 'ignore';
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...argv], {
+    detached: true,
+    stdio: ['ignore', out, out, 'pipe'],
+    env: { ...process.env, [DAEMON_FD_ENV]: '3' },
+  });
+  if (typeof out === 'number') closeSync(out);
+  const pipe = child.stdio[3] as NodeJS.ReadableStream;
+  const outcome = await new Promise<{ ok: boolean; message: string }>((resolve) => {
+    let text = '';
+    const timer = setTimeout(() => resolve({ ok: false, message: `the daemon did not mount within ${waitMs / 1000}s` }), waitMs);
+    pipe.on('data', (b: Buffer) => {
+      text += b.toString('utf8');
+      const line = text.split('\n')[0];
+      if (text.includes('\n')) {
+        clearTimeout(timer);
+        resolve(line === 'ready' ? { ok: true, message: '' } : { ok: false, message: line.replace(/^error: /, '') });
+      }
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ ok: false, message: text.trim().replace(/^error: /, '') || `the daemon exited (${signal ?? code})` });
+    });
+  });
+  (pipe as unknown as { destroy?: () => void }).destroy?.();
+  child.unref();
+  if (!outcome.ok) throw new CommandFailedError(outcome.message);
+  log.info(`mount daemon running as process ${child.pid}`);
+  return 0;
+}
+
+function reportToParent(line: string): void {
+  const fd = Number(process.env[DAEMON_FD_ENV]);
+  if (!Number.isInteger(fd) || fd <= 0) return;
+  try {
+    writeSync(fd, `${line.replace(/\n/g, ' ')}\n`);
+    closeSync(fd);
+  } catch {
+    // the parent is gone
+  }
+  delete process.env[DAEMON_FD_ENV];
+}
+
+async function runMount(ctx: CommandContext, spec: string, mountpointArg: string): Promise<number> {
+  const mountpoint = resolvePath(mountpointArg);
+  const allowNonEmpty = flagBool(ctx.flags, 'allow-non-empty');
+  const fuseOpts = fuseOptions(ctx);
+  if (allowNonEmpty) fuseOpts.push('nonempty');
+  const attrTimeout = duration(ctx, 'attr-timeout') / 1000;
+  if (flagString(ctx.flags, 'daemon-timeout') !== '0s' && duration(ctx, 'daemon-timeout') > 0) {
+    log.info('--daemon-timeout is not supported on Linux (ignored, as rclone does)');
+  }
+  await checkMountpoint(mountpoint, allowNonEmpty);
+
+  const remote = await ctx.factory.open(spec);
+  const cacheRoot = flagString(ctx.flags, 'cache-dir') || defaultCacheRoot();
+  const opts = vfsOptions(ctx, remoteCacheDir(cacheRoot, remote.displayName));
+  const vfs = await Vfs.create(remote, opts);
+  const ops = new VfsFuseOps(vfs, {
+    uid: flagNumber(ctx.flags, 'uid'),
+    gid: flagNumber(ctx.flags, 'gid'),
+    umask: flagString(ctx.flags, 'umask') === '' ? process.umask() : octal(flagString(ctx.flags, 'umask'), 'umask'),
+    dirPerms: octal(flagString(ctx.flags, 'dir-perms'), 'dir-perms'),
+    filePerms: octal(flagString(ctx.flags, 'file-perms'), 'file-perms'),
+  });
+
+  let session: FuseSession;
+  try {
+    session = await FuseSession.mount(mountpoint, ops, {
+      fsName: flagString(ctx.flags, 'fs-name') || remote.displayName,
+      subtype: 'cryptfs',
+      options: fuseOpts.filter((o) => o !== 'nonempty'),
+      attrTimeout,
+      entryTimeout: attrTimeout,
+      debug: flagBool(ctx.flags, 'debug-fuse'),
+      onLog: (level, message) => {
+        if (level <= 3) log.error(`fuse: ${message}`);
+        else if (level <= 5) log.notice(`fuse: ${message}`);
+        else log.debug(`fuse: ${message}`);
+      },
+      onUnexpectedError: (err, op) => log.error(`fuse ${op}: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`),
+    });
+  } catch (err) {
+    await vfs.close();
+    throw err;
+  }
+  await setKernelReadAhead(mountpoint, size(ctx, 'max-read-ahead'));
+  log.info(`${remote.displayName}: mounted on ${mountpoint} (--vfs-cache-mode ${vfs.cacheMode}${vfs.cacheDir ? `, cache ${vfs.cacheDir}` : ''})`);
+  reportToParent('ready');
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      log.error(`${signal} again: exiting without waiting for uploads (the journal keeps dirty files for the next mount)`);
+      process.exit(1);
+    }
+    log.notice(`${signal} received: unmounting ${mountpoint}`);
+    session.unmount().catch((err) => log.error(`unmount ${mountpoint}: ${errorMessage(err)}`));
+  };
+  const onHangup = () => log.info('SIGHUP: nothing to reload');
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onHangup);
+  try {
+    await session.closed;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    process.off('SIGHUP', onHangup);
+  }
+  log.info(`${mountpoint}: unmounted; uploading ${vfs.dirtyPaths().length} modified files`);
+  const failed = await vfs.close();
+  if (session.endError) log.error(session.endError.message);
+  if (failed.length > 0) {
+    throw new CommandFailedError(
+      `${failed.length} file(s) could not be uploaded; they stay in the cache and are uploaded on the next mount of ${remote.displayName}`,
+    );
+  }
+  return session.endError ? 1 : 0;
+}
+
+registerCommand({
+  name: 'mount',
+  use: 'remote:path /path/to/mountpoint',
+  short: 'Mount the remote as file system on a mountpoint.',
+  long:
+    'Mounts the remote (usually a crypt remote) on a directory through FUSE, so that ordinary programs\n' +
+    'see the decrypted tree. Writes need --vfs-cache-mode writes (or full) for anything but\n' +
+    'sequential writing; the cache holds ciphertext only. Stop with fusermount3 -u, umount, or Ctrl-C:\n' +
+    'modified files are uploaded before the process exits.',
+  minArgs: 2,
+  maxArgs: 2,
+  flags: mountFlags,
+  async run(ctx, [spec, mountpoint]) {
+    if (flagBool(ctx.flags, 'daemon') && !process.env[DAEMON_FD_ENV]) return runDaemonParent(ctx);
+    try {
+      return await runMount(ctx, spec, mountpoint);
+    } catch (err) {
+      reportToParent(`error: ${errorMessage(err)}`);
+      if (err instanceof CryptfsError) throw err;
+      throw new CommandFailedError(errorMessage(err), undefined, { cause: err });
+    }
+  },
+});

@@ -1,0 +1,274 @@
+// FUSE operations over the VFS: inode numbers <-> paths, open file and
+// directory handles, attributes with the mount's owner and permissions.
+// Typed VFS errors carry their errno (ENOENT, EEXIST, ENOTEMPTY, EIO for
+// authentication failures, ENAMETOOLONG, EROFS, ENOSPC, ...), which
+// FuseSession answers; anything else answers EIO and is logged.
+import { constants as fsc } from 'node:fs';
+import { joinPath, parentPath } from '../remote/remote.js';
+import { InodeTable, ROOT_INO } from '../vfs/inode-table.js';
+import { VfsError, type DirReader, type FileHandle, type OpenFlags, type Vfs, type VfsAttr } from '../vfs/vfs.js';
+import {
+  RENAME_EXCHANGE,
+  RENAME_NOREPLACE,
+  type Attr,
+  type Caller,
+  type CreateResult,
+  type DirEntry,
+  type FuseOps,
+  type OpenResult,
+  type SetattrChanges,
+  type StatfsResult,
+} from './fuse-session.js';
+
+const S_IFDIR = 0o040000;
+const S_IFREG = 0o100000;
+/** st_blksize: the crypt chunk size, so that stdio and cp use big buffers. */
+const BLKSIZE = 65536;
+
+export interface FuseOpsOptions {
+  uid: number;
+  gid: number;
+  /** Permission bits removed from dirPerms/filePerms. */
+  umask: number;
+  dirPerms: number;
+  filePerms: number;
+}
+
+export function defaultFuseOpsOptions(): FuseOpsOptions {
+  const umask = process.umask();
+  return {
+    uid: process.getuid?.() ?? 0,
+    gid: process.getgid?.() ?? 0,
+    umask,
+    dirPerms: 0o777,
+    filePerms: 0o666,
+  };
+}
+
+/** open(2) flags as the VFS takes them. */
+export function openFlagsFrom(flags: number): OpenFlags {
+  const acc = flags & 3;
+  return {
+    read: acc === fsc.O_RDONLY || acc === fsc.O_RDWR,
+    write: acc === fsc.O_WRONLY || acc === fsc.O_RDWR,
+    truncate: (flags & fsc.O_TRUNC) !== 0,
+    append: (flags & fsc.O_APPEND) !== 0,
+    create: (flags & fsc.O_CREAT) !== 0,
+    exclusive: (flags & fsc.O_EXCL) !== 0,
+  };
+}
+
+const toNs = (d: Date) => BigInt(d.getTime()) * 1_000_000n;
+
+export class VfsFuseOps implements FuseOps {
+  readonly inodes = new InodeTable();
+  private readonly files = new Map<bigint, FileHandle>();
+  private readonly dirs = new Map<bigint, DirReader>();
+  private nextFh = 1n;
+  private readonly fileMode: number;
+  private readonly dirMode: number;
+
+  constructor(
+    readonly vfs: Vfs,
+    private readonly options: FuseOpsOptions = defaultFuseOpsOptions(),
+  ) {
+    this.fileMode = S_IFREG | (options.filePerms & ~options.umask & 0o7777);
+    this.dirMode = S_IFDIR | (options.dirPerms & ~options.umask & 0o7777);
+  }
+
+  /** Open file handles (for diagnostics and tests). */
+  get openFiles(): number {
+    return this.files.size;
+  }
+
+  private attr(ino: bigint, a: VfsAttr): Attr {
+    const t = toNs(a.mtime);
+    return {
+      ino,
+      mode: a.isDir ? this.dirMode : this.fileMode,
+      nlink: 1,
+      uid: this.options.uid,
+      gid: this.options.gid,
+      size: a.size,
+      blocks: Math.ceil(a.size / 512),
+      blksize: BLKSIZE,
+      atimeNs: t,
+      mtimeNs: t,
+      ctimeNs: t,
+    };
+  }
+
+  private pathOf(ino: bigint): string {
+    const p = this.inodes.path(ino);
+    if (p === undefined) throw new VfsError('ENOENT', `inode ${ino} is gone`);
+    return p;
+  }
+
+  private childOf(parent: bigint, name: string): string {
+    return joinPath(this.pathOf(parent), name);
+  }
+
+  private handle(fh: bigint): FileHandle {
+    const h = this.files.get(fh);
+    if (!h) throw new VfsError('EBADF', `no open file ${fh}`);
+    return h;
+  }
+
+  private addHandle(h: FileHandle): bigint {
+    const fh = this.nextFh++;
+    this.files.set(fh, h);
+    return fh;
+  }
+
+  // ---- FuseOps ----
+
+  async lookup(parent: bigint, name: string): Promise<Attr> {
+    const path = this.childOf(parent, name);
+    const a = await this.vfs.stat(path);
+    return this.attr(this.inodes.ref(path, a.isDir), a);
+  }
+
+  forget(ino: bigint, nlookup: number): void {
+    this.inodes.forget(ino, nlookup);
+  }
+
+  async getattr(ino: bigint, fh: bigint | undefined): Promise<Attr> {
+    const h = fh !== undefined ? this.files.get(fh) : undefined;
+    if (h) return this.attr(ino, h.file.attr());
+    if (ino === ROOT_INO) return this.attr(ino, await this.vfs.stat(''));
+    return this.attr(ino, await this.vfs.stat(this.pathOf(ino)));
+  }
+
+  async setattr(ino: bigint, changes: SetattrChanges, fh: bigint | undefined): Promise<Attr> {
+    const h = fh !== undefined ? this.files.get(fh) : undefined;
+    const path = h ? h.file.path : this.pathOf(ino);
+    if (changes.size !== undefined) {
+      if (h) await h.truncate(changes.size);
+      else await this.vfs.truncate(path, changes.size);
+    }
+    if (changes.mtimeNs !== undefined && !(h && h.file.unlinked)) {
+      await this.vfs.setMtime(path, new Date(Number(changes.mtimeNs / 1_000_000n)));
+    }
+    // mode, uid, gid, atime: accepted and ignored, as rclone does.
+    if (h) return this.attr(ino, h.file.attr());
+    return this.attr(ino, await this.vfs.stat(path));
+  }
+
+  async mkdir(parent: bigint, name: string, _mode: number, _caller: Caller): Promise<Attr> {
+    const path = this.childOf(parent, name);
+    const a = await this.vfs.mkdir(path);
+    return this.attr(this.inodes.ref(path, true), a);
+  }
+
+  async unlink(parent: bigint, name: string): Promise<void> {
+    const path = this.childOf(parent, name);
+    await this.vfs.unlink(path);
+    this.inodes.unlink(path);
+  }
+
+  async rmdir(parent: bigint, name: string): Promise<void> {
+    const path = this.childOf(parent, name);
+    await this.vfs.rmdir(path);
+    this.inodes.unlink(path);
+  }
+
+  async rename(parent: bigint, name: string, newParent: bigint, newName: string, flags: number): Promise<void> {
+    if (flags & RENAME_EXCHANGE) throw new VfsError('EINVAL', 'RENAME_EXCHANGE is not supported');
+    const from = this.childOf(parent, name);
+    const to = this.childOf(newParent, newName);
+    await this.vfs.rename(from, to, { noReplace: (flags & RENAME_NOREPLACE) !== 0 });
+    this.inodes.rename(from, to);
+  }
+
+  async open(ino: bigint, flags: number): Promise<OpenResult> {
+    const f = openFlagsFrom(flags);
+    const h = await this.vfs.open(this.pathOf(ino), { ...f, create: false, exclusive: false });
+    return { fh: this.addHandle(h) };
+  }
+
+  async create(parent: bigint, name: string, _mode: number, flags: number, _caller: Caller): Promise<CreateResult> {
+    const path = this.childOf(parent, name);
+    const f = openFlagsFrom(flags);
+    const h = await this.vfs.open(path, { ...f, create: true });
+    const fh = this.addHandle(h);
+    return { fh, attr: this.attr(this.inodes.ref(path, false), h.file.attr()) };
+  }
+
+  read(_ino: bigint, fh: bigint, offset: number, size: number): Promise<Uint8Array> {
+    return this.handle(fh).read(offset, size);
+  }
+
+  write(_ino: bigint, fh: bigint, data: Buffer, offset: number): Promise<number> {
+    return this.handle(fh).write(data, offset);
+  }
+
+  async flush(_ino: bigint, fh: bigint): Promise<void> {
+    await this.handle(fh).flush();
+  }
+
+  async release(_ino: bigint, fh: bigint, _flags: number): Promise<void> {
+    const h = this.files.get(fh);
+    if (!h) return;
+    this.files.delete(fh);
+    await h.release();
+  }
+
+  async fsync(_ino: bigint, fh: bigint, _datasync: boolean): Promise<void> {
+    await this.handle(fh).fsync();
+  }
+
+  async opendir(ino: bigint, _flags: number): Promise<OpenResult> {
+    const reader = await this.vfs.openDir(this.pathOf(ino));
+    const fh = this.nextFh++;
+    this.dirs.set(fh, reader);
+    return { fh };
+  }
+
+  async readdir(ino: bigint, fh: bigint | undefined, offset: number, size: number): Promise<DirEntry[]> {
+    let reader = fh !== undefined ? this.dirs.get(fh) : undefined;
+    const dir = reader?.dir ?? this.pathOf(ino);
+    reader ??= await this.vfs.openDir(dir);
+    const out: DirEntry[] = [];
+    if (offset === 0) out.push({ name: '.', ino, mode: S_IFDIR, offset: 1 });
+    if (offset <= 1) {
+      const up = dir === '' ? ROOT_INO : this.inodes.peek(parentPath(dir));
+      out.push({ name: '..', ino: up, mode: S_IFDIR, offset: 2 });
+    }
+    const start = Math.max(0, offset - 2);
+    // About 32 bytes per entry in the kernel's buffer: ask for what can fit.
+    const max = Math.max(1, Math.min(4096, Math.floor(size / 32)));
+    const entries = await reader.read(start, max);
+    entries.forEach((e, i) => {
+      out.push({
+        name: e.name,
+        ino: this.inodes.peek(joinPath(dir, e.name)),
+        mode: e.isDir ? S_IFDIR : S_IFREG,
+        offset: start + i + 3,
+      });
+    });
+    return out;
+  }
+
+  releasedir(_ino: bigint, fh: bigint | undefined): void {
+    if (fh !== undefined) this.dirs.delete(fh);
+  }
+
+  fsyncdir(): void {
+    // Directory changes are made on the remote as they happen.
+  }
+
+  async statfs(_ino: bigint): Promise<StatfsResult> {
+    const s = await this.vfs.statfs();
+    return {
+      bsize: s.blockSize,
+      frsize: s.blockSize,
+      blocks: s.blocks,
+      bfree: s.blocksFree,
+      bavail: s.blocksAvailable,
+      files: s.files,
+      ffree: s.filesFree,
+      favail: s.filesFree,
+      namemax: s.nameMax,
+    };
+  }
+}

@@ -1,0 +1,159 @@
+// Helpers for tests through a real `cryptfs mount`: the daemon runs as a child
+// process (`node dist/src/cli/main.js mount ...`) and every file operation runs
+// in further child processes (sh, git, sqlite3, python3), never in this
+// process's event loop. A crypt remote over a local directory, with a config
+// file that the real rclone reads as well.
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { obscure } from '../../../src/crypt/obscure.js';
+import { cryptfsMain, rcloneBinary, scrubbedEnv } from '../../helpers/cli.js';
+
+export const haveFuse = existsSync('/dev/fuse') && existsSync('/usr/bin/fusermount3');
+
+export interface ShResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a bash script in a child process (never in this event loop). Never rejects. */
+export function sh(script: string, env: Record<string, string> = {}, timeoutMs = 120_000): Promise<ShResult> {
+  return new Promise((resolve) => {
+    execFile(
+      'bash',
+      ['-c', `set -euo pipefail\n${script}`],
+      { env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024, encoding: 'utf8', timeout: timeoutMs },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
+
+export async function isMounted(path: string): Promise<boolean> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  return info.split('\n').some((line) => line.split(' ')[4] === path);
+}
+
+/** A crypt remote over a local directory, named `secret`, in a config file rclone reads too. */
+export class CryptFixture {
+  private constructor(
+    readonly root: string,
+    readonly remoteDir: string,
+    readonly config: string,
+    readonly cacheRoot: string,
+  ) {}
+
+  static async create(label: string): Promise<CryptFixture> {
+    const root = await mkdtemp(join(tmpdir(), `cryptfs-mount-${label}-`));
+    const remoteDir = join(root, 'remote');
+    await mkdir(remoteDir);
+    const config = join(root, 'rclone.conf');
+    await writeFile(
+      config,
+      [
+        '[secret]',
+        'type = crypt',
+        `remote = ${remoteDir}`,
+        `password = ${obscure(`pw-${randomBytes(6).toString('hex')}`)}`,
+        `password2 = ${obscure(`salt-${randomBytes(6).toString('hex')}`)}`,
+        '',
+      ].join('\n'),
+    );
+    return new CryptFixture(root, remoteDir, config, join(root, 'cache'));
+  }
+
+  /** Runs the real rclone with this config. */
+  rclone(args: string, timeoutMs = 120_000): Promise<ShResult> {
+    return sh(`"${rcloneBinary()}" --config "${this.config}" ${args}`, {}, timeoutMs);
+  }
+
+  async cleanup(): Promise<void> {
+    await rm(this.root, { recursive: true, force: true });
+  }
+}
+
+export interface Mounted {
+  mountpoint: string;
+  child: ChildProcess;
+  logFile: string;
+  /** Resolves with the daemon's exit code (or signal name). */
+  exited: Promise<number | string>;
+  /** Unmounts with fusermount3 -u (retrying while busy) and waits for the daemon to exit. */
+  unmount(): Promise<number | string>;
+  log(): Promise<string>;
+}
+
+/** Starts `cryptfs mount secret: <mountpoint>` and waits until the mount is up. */
+export async function startMount(fx: CryptFixture, mountpoint: string, args: string[] = []): Promise<Mounted> {
+  // A stale mount (killed daemon) answers ENOTCONN: the mount command clears it.
+  await mkdir(mountpoint, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOTCONN') throw err;
+  });
+  const logFile = join(fx.root, `mount-${randomBytes(3).toString('hex')}.log`);
+  const child = spawn(
+    process.execPath,
+    [
+      cryptfsMain(),
+      '--config',
+      fx.config,
+      'mount',
+      'secret:',
+      mountpoint,
+      '--cache-dir',
+      fx.cacheRoot,
+      '-v',
+      '--log-file',
+      logFile,
+      ...args,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'], env: scrubbedEnv() },
+  );
+  let stderr = '';
+  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
+  const exited = new Promise<number | string>((resolve) =>
+    child.on('exit', (code, signal) => resolve(signal ?? code ?? -1)),
+  );
+  let done: number | string | undefined;
+  void exited.then((c) => (done = c));
+  const readLog = () => readFile(logFile, 'utf8').catch(() => '');
+  const deadline = Date.now() + 20_000;
+  while (!(await isMounted(mountpoint))) {
+    if (done !== undefined) throw new Error(`mount exited (${done}) before mounting:\n${stderr}\n${await readLog()}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`mount did not come up:\n${stderr}\n${await readLog()}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    mountpoint,
+    child,
+    logFile,
+    exited,
+    log: readLog,
+    async unmount() {
+      for (let i = 0; (await isMounted(mountpoint)) && i < 50; i++) {
+        const r = await sh(`fusermount3 -u "${mountpoint}"`);
+        if (r.code === 0) break;
+        await new Promise((res) => setTimeout(res, 200));
+      }
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      const code = await exited;
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+/** Last-resort cleanup: lazy unmount and kill by pid. */
+export async function forceStop(m: Mounted | undefined): Promise<void> {
+  if (!m) return;
+  if (await isMounted(m.mountpoint)) await sh(`fusermount3 -u -z "${m.mountpoint}" || umount -l "${m.mountpoint}"`);
+  if (m.child.exitCode === null && m.child.signalCode === null) m.child.kill('SIGKILL');
+}
