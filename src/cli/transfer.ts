@@ -1012,13 +1012,14 @@ function logAt(level: LogLevel, message: string): void {
  * Runs a command body the way rclone's cmd.Run does: starts the stats or
  * progress output, retries the whole body on errors, prints the final stats,
  * and turns the outcome into the exit code (throwing the "Failed to <cmd>" error).
+ * Text the body returns goes to stdout after the progress display has stopped.
  * Returns the exit code for success paths (0, or 9 with --error-on-no-transfer).
  */
 export async function runCommand(
   ctx: CommandContext,
   name: string,
   run: RunOptions,
-  body: (stats: TransferStats) => Promise<void>,
+  body: (stats: TransferStats) => Promise<string | void>,
 ): Promise<number> {
   const flags = ctx.flags;
   const stats = new TransferStats();
@@ -1029,11 +1030,13 @@ export async function runCommand(
   const retries = Math.max(1, flagNumber(flags, 'retries') || 1);
   const retriesSleep = parseDuration(flagString(flags, 'retries-sleep') || '0');
   let cmdErr: unknown;
+  /** What the body has for stdout: written once -P has stopped drawing, so the two don't mix. */
+  let output: string | void = undefined;
   try {
     for (let attempt = 1; attempt <= retries; attempt++) {
       cmdErr = undefined;
       try {
-        await body(stats);
+        output = await body(stats);
       } catch (err) {
         cmdErr = err;
         if (!stats.isCounted(err)) stats.error(err);
@@ -1063,6 +1066,7 @@ export async function runCommand(
   } finally {
     await stop();
   }
+  if (output) await new Promise<void>((resolve, reject) => ctx.stdout.write(output as string, (err) => (err ? reject(err) : resolve())));
   if (showStats && (stats.errored() || statsInterval > 0)) {
     const level = statsLogLevel(flags);
     const oneLine = flagBool(flags, 'stats-one-line');

@@ -3,7 +3,6 @@ import { flagBool, flagNumber, flagString } from '../args.js';
 import { registerCommand, type CommandContext } from '../command.js';
 import { byteUnit, countSuffix } from '../stats.js';
 import { fsString, runCommand, transferOptionsFromFlags } from '../transfer.js';
-import { writeOut } from '../util.js';
 import { walk } from '../walk.js';
 import { log } from '../../log.js';
 import { CryptfsError, DirNotFoundError, NotSupportedError, ObjectNotFoundError, UsageError, errorMessage } from '../../errors.js';
@@ -70,13 +69,10 @@ registerCommand({
         if (entry.size >= 0) bytes += entry.size;
         else sizeless++;
       }
-      if (flagBool(ctx.flags, 'json')) {
-        await writeOut(ctx.stdout, JSON.stringify({ count, bytes, sizeless }) + '\n');
-        return;
-      }
+      if (flagBool(ctx.flags, 'json')) return JSON.stringify({ count, bytes, sizeless }) + '\n';
       let out = `Total objects: ${countSuffix(count)} (${count})\nTotal size: ${byteUnit(bytes)} (${bytes} Byte)\n`;
       if (sizeless > 0) out += `Total objects with unknown size: ${countSuffix(sizeless)} (${sizeless})\n`;
-      await writeOut(ctx.stdout, out);
+      return out;
     });
   },
 });
@@ -149,7 +145,7 @@ registerCommand({
       render(root, '');
       let out = lines.join('\n') + '\n';
       if (!flagBool(ctx.flags, 'noreport')) out += `\n${nDirs} directories, ${nFiles} files\n`;
-      await writeOut(ctx.stdout, out);
+      return out;
     });
   },
 });
@@ -339,8 +335,7 @@ registerCommand({
       if (flagBool(ctx.flags, 'json')) {
         const obj: Record<string, number> = {};
         for (const k of ['total', 'used', 'free'] as const) if (usage[k] !== undefined) obj[k] = usage[k]!;
-        await writeOut(ctx.stdout, JSON.stringify(obj, null, '\t') + '\n');
-        return;
+        return JSON.stringify(obj, null, '\t') + '\n';
       }
       const full = flagBool(ctx.flags, 'full');
       let out = '';
@@ -352,7 +347,7 @@ registerCommand({
         if (value === undefined) continue;
         out += `${`${label}:`.padEnd(9)}${full ? String(value) : byteUnit(value)}\n`;
       }
-      await writeOut(ctx.stdout, out);
+      return out;
     });
   },
 });
