@@ -689,6 +689,9 @@ class SyncRun {
   }
 
   async run(): Promise<void> {
+    if (this.opts.checksum && !commonHash(this.src, this.dst)) {
+      log.notice(`${fsString(this.dst)}: --checksum is in use but the source and destination have no hashes in common; falling back to --size-only`);
+    }
     if (this.trackRenames) this.checkTrackRenames();
     if (this.mode === 'sync' && this.opts.deleteMode === 'before') {
       await this.deleteOnlyPass();

@@ -490,3 +490,39 @@ test('sync or move of a tree into itself is refused with a fatal error (exit 7),
   assert.equal(filtered.code, 0, filtered.err);
   assert.equal(fs.readFileSync(join(dir, 'sub/a.txt'), 'utf8'), 'a');
 });
+
+test('--checksum, --size-only, --ignore-times, --update, --ignore-existing decide like rclone', async () => {
+  // Same size and mtime, different bytes: only a hash comparison notices.
+  const make = () => {
+    const src = fresh('src');
+    const dst = fresh('dst');
+    writeTree(src, { 'f.txt': 'new!', 'newer-on-dst.txt': 'src' }, 1_600_000_000);
+    writeTree(dst, { 'f.txt': 'old!' }, 1_600_000_000);
+    writeTree(dst, { 'newer-on-dst.txt': 'dst' }, 1_700_000_000);
+    return { src, dst };
+  };
+  const outcomes: Record<string, Record<string, string>> = {};
+  for (const flags of [[], ['--checksum'], ['--size-only'], ['--ignore-times'], ['--update'], ['--ignore-existing']]) {
+    const { src, dst } = make();
+    const r = await cli('copy', src, dst, ...flags);
+    assert.equal(r.code, 0, r.err);
+    outcomes[flags.join(' ') || 'default'] = readTree(dst);
+    if (rclone) {
+      const t = make();
+      assert.equal(runRclone('copy', t.src, t.dst, ...flags).code, 0);
+      assert.deepEqual(readTree(t.dst), readTree(dst), `same decisions as rclone with ${flags}`);
+    }
+  }
+  assert.equal(outcomes.default['f.txt'], 'old!', 'size and mtime equal: skipped');
+  assert.equal(outcomes['--checksum']['f.txt'], 'new!', 'md5 differs: copied');
+  assert.equal(outcomes['--ignore-times']['f.txt'], 'new!');
+  assert.equal(outcomes['--update']['newer-on-dst.txt'], 'dst');
+  assert.equal(outcomes.default['newer-on-dst.txt'], 'src');
+  assert.equal(outcomes['--ignore-existing']['newer-on-dst.txt'], 'dst');
+  // Crypt has no hash in common with local: rclone's notice, then size only.
+  const src = fresh('src');
+  writeTree(src, { 'x.txt': 'x' });
+  const c = await cli('sync', src, 'sec6:', '--checksum');
+  assert.equal(c.code, 0);
+  assert.match(c.err, /NOTICE: Encrypted drive 'sec6:': --checksum is in use but the source and destination have no hashes in common; falling back to --size-only/);
+});
