@@ -7,7 +7,7 @@
 // and exit code.
 import * as fsp from 'node:fs/promises';
 import { CryptfsError, DirNotFoundError, ExitCode, ObjectNotFoundError, RemoteIOError, errorMessage } from '../errors.js';
-import { log, logLevel, type LogLevel } from '../log.js';
+import { log, type LogLevel } from '../log.js';
 import type { HashType, Remote, RemoteEntry } from '../remote/remote.js';
 import { baseName, joinPath, parentPath } from '../remote/remote.js';
 import { SubRemote } from '../remote/sub-remote.js';
@@ -1074,7 +1074,7 @@ export async function runCommand(
     const level = statsLogLevel(flags);
     const oneLine = flagBool(flags, 'stats-one-line');
     const text = stats.string({ oneLine, fileNameLength: flagNumber(flags, 'stats-file-name-length') });
-    logAt(level, oneLine ? text : text);
+    logAt(level, text);
   }
   if (cmdErr === undefined && stats.lastError !== undefined) cmdErr = stats.lastError;
   if (cmdErr !== undefined) {
@@ -1084,7 +1084,6 @@ export async function runCommand(
     throw new CommandError(message, exitCodeOf(cmdErr), cmdErr);
   }
   if (flagBool(flags, 'error-on-no-transfer') && stats.transfers === 0) return ExitCode.noFilesTransferred;
-  void logLevel;
   return 0;
 }
 
