@@ -312,8 +312,13 @@ class CrossDeviceError extends CryptfsError {
 }
 
 /** Modification times equal within 1 ms (the precision every remote here keeps). */
-export function sameTime(a: Date, b: Date): boolean {
-  return Math.abs(a.getTime() - b.getTime()) < 1;
+/**
+ * Modification times equal: to the nanosecond when both remotes keep nanoseconds
+ * (rclone compares local times exactly), else within our common 1 ms.
+ */
+export function sameTime(a: RemoteEntry, b: RemoteEntry): boolean {
+  if (a.mtimeNs !== undefined && b.mtimeNs !== undefined) return a.mtimeNs === b.mtimeNs;
+  return Math.abs(a.mtime.getTime() - b.mtime.getTime()) < 1;
 }
 
 /** Quick size + modtime comparison (no hashes): whether `dst` already holds what `src` has. */
@@ -321,7 +326,7 @@ export function unchanged(src: RemoteEntry, dst: RemoteEntry, opts: Pick<Transfe
   if (opts.ignoreTimes) return false;
   if (src.size !== dst.size) return false;
   if (opts.sizeOnly) return true;
-  return sameTime(src.mtime, dst.mtime);
+  return sameTime(src, dst);
 }
 
 /**
@@ -372,7 +377,7 @@ async function needsTransfer(
     if (same) log.debug(`${rel}: Unchanged skipping`);
     return !same;
   }
-  if (sameTime(s.mtime, d.mtime)) {
+  if (sameTime(s, d)) {
     log.debug(`${rel}: Size and modification time the same (differ by ${Math.abs(s.mtime.getTime() - d.mtime.getTime())}ms, within tolerance 1ms)`);
     log.debug(`${rel}: Unchanged skipping`);
     return false;
@@ -385,7 +390,7 @@ async function needsTransfer(
     log.notice(`${rel}: Skipped set modification time as --dry-run is set`);
     return false;
   }
-  await dst.setMtime(d.path, s.mtime);
+  await dst.setMtime(d.path, s.mtime, s.mtimeNs);
   log.info(`${rel}: Updated modification time in destination`);
   log.debug(`${rel}: Unchanged skipping`);
   return false;
@@ -427,6 +432,7 @@ export async function copyObject(
     const source = await src.openRead(srcEntry.path);
     const written = await dst.write(dstPath, stats.account(t, source, opts.bwlimit), {
       mtime: srcEntry.mtime,
+      mtimeNs: srcEntry.mtimeNs,
       size: srcEntry.size >= 0 ? srcEntry.size : undefined,
     });
     if (srcEntry.size >= 0 && written.size !== srcEntry.size) {
