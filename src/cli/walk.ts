@@ -1,6 +1,7 @@
 // Recursive listing with several directory listings in flight at once
 // (rclone's --checkers), yielding entries as they arrive.
 import type { Remote, RemoteEntry } from '../remote/remote.js';
+import type { Filter } from './filter.js';
 
 export interface WalkOptions {
   /** 1 = only the directory itself; undefined/negative = unlimited. */
@@ -9,6 +10,8 @@ export interface WalkOptions {
   concurrency?: number;
   /** Called for each directory; return false to skip descending into it. */
   descend?: (dir: RemoteEntry) => boolean;
+  /** rclone's --include/--exclude/... rules: excluded files are not yielded, excluded directories not entered. */
+  filter?: Filter;
 }
 
 /** Yields every entry under `dir` (not `dir` itself). Errors of sub-listings propagate. */
@@ -46,6 +49,10 @@ export async function* walk(remote: Remote, dir: string, options: WalkOptions = 
     const res = results.shift()!;
     if (res.error) throw res.error;
     for (const e of res.entries!) {
+      const rel = dir === '' ? e.path : e.path.slice(dir.length + 1);
+      if (options.filter?.active) {
+        if (e.isDir ? !options.filter.includeDir(rel) : !options.filter.includeFile(rel, e.size, e.mtime)) continue;
+      }
       yield e;
       if (e.isDir && res.depth < maxDepth && (options.descend?.(e) ?? true)) {
         pending.push({ dir: e.path, depth: res.depth + 1 });

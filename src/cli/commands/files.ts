@@ -5,6 +5,7 @@ import { runToCommand, runTreeCommand, summariseErrors } from '../transfer.js';
 import { TransferStats } from '../stats.js';
 import { CommandFailedError, writeOut } from '../util.js';
 import { walk } from '../walk.js';
+import { filterFromFlags } from '../filter.js';
 import { log } from '../../log.js';
 import { DirNotFoundError, ExitCode, ObjectNotFoundError, errorMessage } from '../../errors.js';
 import type { Remote, RemoteEntry } from '../../remote/remote.js';
@@ -66,7 +67,8 @@ registerCommand({
     if (file !== undefined) files.push({ ...(await remote.stat(file)), path: file });
     else {
       try {
-        for await (const e of walk(remote, '', { concurrency: flagNumber(ctx.flags, 'checkers') })) {
+        const filter = filterFromFlags(ctx.flags);
+        for await (const e of walk(remote, '', { concurrency: flagNumber(ctx.flags, 'checkers'), filter })) {
           if (!e.isDir) files.push(e);
         }
       } catch (err) {
@@ -168,7 +170,8 @@ registerCommand({
     const dirs: string[] = [];
     if (file !== undefined) victims.push(file);
     else {
-      for await (const e of walk(remote, '', { concurrency: flagNumber(ctx.flags, 'checkers') })) {
+      const filter = filterFromFlags(ctx.flags);
+      for await (const e of walk(remote, '', { concurrency: flagNumber(ctx.flags, 'checkers'), filter })) {
         if (e.isDir) dirs.push(e.path);
         else victims.push(e.path);
       }

@@ -3,6 +3,7 @@ import { flagBool, flagNumber, flagString } from '../args.js';
 import { registerCommand, type CommandContext } from '../command.js';
 import { formatTime, formatTimeNanos } from '../format.js';
 import { walk } from '../walk.js';
+import { filterFromFlags } from '../filter.js';
 import { log } from '../../log.js';
 import { CommandFailedError, writeOut } from '../util.js';
 import type { Remote, RemoteEntry } from '../../remote/remote.js';
@@ -21,7 +22,8 @@ async function* listTarget(
     return;
   }
   try {
-    for await (const entry of walk(remote, '', { maxDepth, concurrency: flagNumber(ctx.flags, 'checkers') })) {
+    const filter = filterFromFlags(ctx.flags);
+    for await (const entry of walk(remote, '', { maxDepth, concurrency: flagNumber(ctx.flags, 'checkers'), filter })) {
       yield { entry, remote };
     }
   } catch (err) {

@@ -147,3 +147,16 @@ test('obscure and reveal round-trip; cryptdecode matches rclone', async () => {
   assert.equal(notCrypt.code, 1);
   assert.match(notCrypt.err, /needs to be of type "crypt"/);
 });
+
+test('listing commands obey --include/--exclude/--max-size like rclone', async () => {
+  const inc = await run('ls', '--include', '*.txt', 'std_b32:');
+  assert.deepEqual(inc.out.toString().trimEnd().split('\n').sort(), [
+    '       33 Ünïcödé café/日本語.txt',
+    '      100 dir one/sub.dir/nested.txt',
+  ]);
+  const exc = await run('lsf', '-R', '--exclude', 'dir one/**', 'std_b32:');
+  assert.ok(!exc.out.toString().includes('nested.txt'));
+  assert.ok(exc.out.toString().includes('size-0.dat'));
+  const small = await run('ls', '--max-size', '16', 'std_b32:');
+  assert.deepEqual(small.out.toString().trimEnd().split('\n').map((l) => l.trim()).sort(), ['0 size-0.dat', '1 size-1.dat', '16 size-16.dat']);
+});
