@@ -157,6 +157,6 @@ test('listing commands obey --include/--exclude/--max-size like rclone', async (
   const exc = await run('lsf', '-R', '--exclude', 'dir one/**', 'std_b32:');
   assert.ok(!exc.out.toString().includes('nested.txt'));
   assert.ok(exc.out.toString().includes('size-0.dat'));
-  const small = await run('ls', '--max-size', '16', 'std_b32:');
+  const small = await run('ls', '--max-size', '16B', 'std_b32:'); // a bare number would be KiB, as in rclone
   assert.deepEqual(small.out.toString().trimEnd().split('\n').map((l) => l.trim()).sort(), ['0 size-0.dat', '1 size-1.dat', '16 size-16.dat']);
 });
