@@ -37,6 +37,16 @@ function emit(level: LogLevel, message: string): void {
   else process.stderr.write(line);
 }
 
+/**
+ * The last line of a failed command ("Failed to copy: …"), unlabelled as rclone prints it;
+ * goes to the log file when there is one. Returns false when it went to stderr via `fallback`.
+ */
+export function logFatalLine(line: string): boolean {
+  if (!settings.file) return false;
+  appendFileSync(settings.file, `${stamp(new Date())} ${line}\n`);
+  return true;
+}
+
 export const log = {
   error: (m: string) => emit('error', m),
   notice: (m: string) => emit('notice', m),

@@ -5,7 +5,7 @@ import { parseArgs, flagNumber, flagString, flagBool, type FlagSpec } from './ar
 import { getCommand, listCommands, usageText, helpText, globalFlagsText, type CommandContext } from './command.js';
 import { RemoteFactory } from '../remote/open.js';
 import { CryptfsError, ExitCode, UsageError, errorMessage } from '../errors.js';
-import { configureLog, log, type LogLevel } from '../log.js';
+import { configureLog, log, logFatalLine, type LogLevel } from '../log.js';
 import { loadConfigSource } from './config-source.js';
 import { listBackends } from '../remote/registry.js';
 import { filterFlags, filterFromFlags } from './filter.js';
@@ -190,7 +190,7 @@ function reportFatal(command: string, err: unknown, stderr: NodeJS.WritableStrea
     return err.exitCode;
   }
   const line = message.startsWith('Failed to') ? message : `Failed to ${command}: ${message}`;
-  stderr.write(`${stamp()} ${line}\n`);
+  if (!logFatalLine(line)) stderr.write(`${stamp()} ${line}\n`);
   if (process.env.CRYPTFS_DEBUG_STACK && err instanceof Error) stderr.write(`${err.stack}\n`);
   if (err instanceof CryptfsError) return err.exitCode;
   return ExitCode.uncategorized;
