@@ -56,7 +56,7 @@ export class DirNotFoundError extends CryptfsError {
   override exitCode: number = ExitCode.dirNotFound;
   override errno = 'ENOENT';
   constructor(readonly path: string, options?: { cause?: unknown }) {
-    super(`directory not found: ${path === '' ? '(root)' : path}`, options);
+    super(path === '' ? 'directory not found' : `directory not found: ${path}`, options);
   }
 }
 

@@ -90,7 +90,7 @@ export class LocalRemote implements Remote {
     try {
       handle = await fsp.opendir(this.abs(dir), { bufferSize: 256 });
     } catch (err) {
-      throw mapFsError(err, dir, 'dir');
+      throw mapFsError(err, dir || this.root, 'dir');
     }
     for await (const d of handle) {
       // Our own in-flight temporary files are not objects.
