@@ -341,6 +341,7 @@ export class StreamWriter {
  */
 export class StreamWriteHandle implements FileHandle {
   private writer: StreamWriter | undefined;
+  private wrote = false;
   private closed = false;
   private released = false;
 
@@ -358,6 +359,7 @@ export class StreamWriteHandle implements FileHandle {
 
   async write(data: Buffer, offset: number): Promise<number> {
     if (this.closed) throw badDescriptor(`${this.file.path}: file already closed for writing`);
+    this.wrote = true;
     this.writer ??= this.host.startStream(this.file);
     await this.writer.write(data, offset);
     return data.length;
@@ -370,8 +372,18 @@ export class StreamWriteHandle implements FileHandle {
     } else if (size === 0 && this.file.size !== 0) this.writer = this.host.startStream(this.file);
   }
 
-  /** The first close ends the upload; its result is what close() returns. */
+  /**
+   * The first close after a write ends the upload; its result is what close()
+   * returns. A close before any write (dd and shells dup2 the descriptor and
+   * close the original first) is ignored; release finishes the upload then.
+   * As with rclone, writing through another descriptor after a close fails.
+   */
   async flush(): Promise<void> {
+    if (!this.wrote) return;
+    await this.finish();
+  }
+
+  private async finish(): Promise<void> {
     if (this.closed || !this.writer) return;
     this.closed = true;
     let entry: RemoteEntry | undefined;
@@ -392,7 +404,7 @@ export class StreamWriteHandle implements FileHandle {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    await this.flush().catch(() => undefined);
+    await this.finish().catch(() => undefined);
     await this.host.released(this.file);
   }
 }

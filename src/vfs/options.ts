@@ -36,8 +36,8 @@ export interface VfsOptions {
   transfers: number;
   /** How long a non-sequential write waits for the missing earlier writes in mode off (--vfs-write-wait). */
   writeWaitMs: number;
-  /** Passed to the remote's write for mode-off uploads: the modification time recorded is the time of close. */
-  now?: () => Date;
+  /** Subdirectories listed ahead when a directory has been read (0 = off). */
+  dirPrefetch: number;
 }
 
 export const DEFAULT_VFS_OPTIONS: VfsOptions = {
@@ -51,6 +51,7 @@ export const DEFAULT_VFS_OPTIONS: VfsOptions = {
   readOnly: false,
   transfers: 4,
   writeWaitMs: 1_000,
+  dirPrefetch: 64,
 };
 
 export function parseCacheMode(text: string): CacheMode {

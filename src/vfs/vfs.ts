@@ -121,6 +121,7 @@ export class DirReader {
           this.names.push(e);
         }
         this.overlayDone = true;
+        this.vfs.prefetchSubdirs(this.dir, this.names);
         continue;
       }
       await this.listing.changed();
@@ -159,6 +160,7 @@ export class Vfs implements FileHost {
   private readonly virtualDirs = new Set<string>();
   private store: CacheStore | undefined;
   private readonly uploadSlots: Semaphore;
+  private readonly prefetchSlots = new Semaphore(4);
   private readonly barriers = new Set<{ paths: string[]; done: Promise<void> }>();
   private readonly background = new Set<Promise<void>>();
   private evictTimer: NodeJS.Timeout | undefined;
@@ -256,6 +258,27 @@ export class Vfs implements FileHost {
       if (!attr.isDir) throw new NotDirectoryError(dir);
     }
     return new DirReader(this, dir, this.dirCache.get(dir) ?? this.startListing(dir));
+  }
+
+  /**
+   * A directory was read to the end (readdir): list its subdirectories ahead,
+   * a few at a time, since recursive walks (ls -R, find, du, rsync) go there
+   * next. Bounded by --vfs-dir-prefetch subdirectories per directory.
+   */
+  prefetchSubdirs(dir: string, entries: VfsDirEntry[]): void {
+    const limit = this.options.dirPrefetch;
+    if (limit <= 0 || this.closing) return;
+    let queued = 0;
+    for (const e of entries) {
+      if (!e.isDir) continue;
+      if (queued++ >= limit) break;
+      const sub = joinPath(dir, e.name);
+      if (this.dirCache.get(sub)) continue;
+      void this.prefetchSlots.run(async () => {
+        if (this.closing || this.dirCache.get(sub)) return;
+        await this.startListing(sub).whenComplete().catch(() => undefined);
+      });
+    }
   }
 
   /** Files and directories that exist here but maybe not (yet) in the remote's listing. */

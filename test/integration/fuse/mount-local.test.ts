@@ -8,10 +8,19 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CryptFixture, forceStop, haveFuse, isMounted, sh, startMount, type Mounted } from './mount-helpers.js';
-import { rcloneSkipReason } from '../../helpers/cli.js';
+import { cryptfsMain, rcloneSkipReason } from '../../helpers/cli.js';
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const skip = !haveFuse ? 'no /dev/fuse or fusermount3' : rcloneSkipReason();
 if (skip && process.env.CI === 'true') throw new Error(`mount tests cannot run in CI: ${skip}`);
@@ -226,28 +235,60 @@ describe('cryptfs mount: crash, marker, read-only', { skip }, () => {
   const marker = `MARKER-${randomBytes(16).toString('hex')}`;
 
   it('--vfs-cache-mode full: a unique marker written through the mount reaches no local file', async () => {
+    await writeFile(join(fx.root, 'scan-start'), '');
+    await new Promise((r) => setTimeout(r, 20));
     m = await startMount(fx, M, ['--vfs-cache-mode', 'full', '--vfs-write-back', '1h']);
     // Small and multi-block files, rewritten in the middle; all still dirty in the cache while we look.
     await ok(
       `printf '%s' "$MARKER" > "$M/marker.txt"
-       for i in $(seq 1 40000); do printf '%s\\n' "$MARKER"; done > "$M/marker-big.txt"
+       for i in $(seq 1 40000); do printf '%s\\n' "$MARKER"; done | cat > "$M/marker-big.txt"
        printf '%s' "$MARKER" | dd of="$M/marker-big.txt" bs=1 seek=100000 conv=notrunc status=none
        cat "$M/marker.txt" "$M/marker-big.txt" | grep -c "$MARKER"`,
       { MARKER: marker },
     );
+    // Every file written since the test began anywhere under /tmp, /var/tmp and ~/.cache, and
+    // everything in the cache and remote directories (not the mount itself).
     const scan = async (paths: string[]) => {
       const r = await run(
-        `grep -rlF --binary-files=text --exclude-dir="$(basename "$M")" -e "$MARKER" ${paths.map((p) => `"${p}"`).join(' ')} 2>/dev/null || true`,
+        `{ find /tmp /var/tmp "\${HOME:-/root}/.cache" -xdev -type f -newer "$T/scan-start" -not -path "$M/*" -print0 2>/dev/null
+           find ${paths.map((p) => `"${p}"`).join(' ')} -xdev -type f -not -path "$M/*" -print0 2>/dev/null; } |
+         xargs -0 -r grep -lF --binary-files=text -e "$MARKER" 2>/dev/null || true`,
         { MARKER: marker },
       );
       return r.stdout.split('\n').filter(Boolean);
     };
-    assert.deepEqual(await scan([fx.cacheRoot, fx.remoteDir, '/tmp', '/var/tmp', join(process.env.HOME ?? '/root', '.cache')]), []);
+    // The scan finds the marker where it is (a control file), and nowhere else.
+    await writeFile(join(fx.root, 'control.txt'), `x${marker}x`);
+    assert.deepEqual(await scan([fx.cacheRoot, fx.remoteDir]), [join(fx.root, 'control.txt')]);
+    await rm(join(fx.root, 'control.txt'));
+    assert.deepEqual(await scan([fx.cacheRoot, fx.remoteDir]), []);
     assert.equal(await m.unmount(), 0, await m.log());
     m = undefined;
-    assert.deepEqual(await scan([fx.root, '/var/tmp']), [], 'nor after the unmount');
+    assert.deepEqual(await scan([fx.root]), [], 'nor after the unmount');
     const back = await fx.rclone('cat secret:marker.txt');
     assert.equal(back.stdout, marker);
+  });
+
+  it('--daemon returns once mounted; SIGTERM uploads the dirty files, unmounts and exits 0', async () => {
+    const logFile = join(fx.root, 'daemon.log');
+    const started = await sh(
+      `"${process.execPath}" "${cryptfsMain()}" --config "${fx.config}" mount secret: "$M" --daemon -v --log-file "${logFile}" ` +
+        `--cache-dir "${fx.cacheRoot}" --vfs-cache-mode writes --vfs-write-back 1h`,
+      { M },
+    );
+    assert.equal(started.code, 0, started.stderr);
+    assert.ok(await isMounted(M), 'mounted when --daemon returns');
+    const pid = Number(/mount daemon running as process (\d+)/.exec(await readFile(logFile, 'utf8'))?.[1]);
+    assert.ok(pid > 0);
+    await ok('head -c 1000000 /dev/urandom > "$T/term.src" && cp "$T/term.src" "$M/term.bin"');
+    assert.doesNotMatch((await fx.rclone('lsf secret:')).stdout, /term\.bin/, 'upload is an hour away');
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 200 && (await isMounted(M)); i++) await new Promise((r) => setTimeout(r, 50));
+    for (let i = 0; i < 200 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(processAlive(pid), false, 'exited');
+    assert.equal(await isMounted(M), false);
+    await ok(`"${process.env.RCLONE_BIN || 'rclone'}" --config "${fx.config}" cat secret:term.bin | cmp - "$T/term.src"`);
+    assert.match(await readFile(logFile, 'utf8'), /SIGTERM received/);
   });
 
   it('--read-only: changes fail with EROFS, reads work', async () => {

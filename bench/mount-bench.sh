@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# Benchmark of `cryptfs mount` against `rclone mount` on the same crypt remote
+# over a local directory: sequential write and read of 1 GiB (--vfs-cache-mode
+# off and writes), and `ls -lR` of 10,000 files. Not a test: prints figures.
+#
+# Usage: bench/mount-bench.sh [size-MiB (default 1024)] [files (default 10000)]
+# Needs root (FUSE here, and dropping the page cache between write and read),
+# the built project (npm run build) and rclone. BENCH_DIR picks the scratch
+# directory (default: a new one under /tmp), RCLONE_BIN the rclone binary.
+#
+# What is measured:
+#   write (close)   dd of SIZE MiB into the mount, timed until dd (and so close()) returned.
+#                   With --vfs-cache-mode off close() returns once the object is on the remote,
+#                   for both tools; with writes it returns once the data is in the local cache.
+#   write (remote)  writes mode only: until the object is complete on the remote
+#                   (--vfs-write-back 0s for both tools, so the upload starts at close).
+#   read            dd of the file to /dev/null after dropping the page cache, on a fresh mount.
+#   ls -lR          of FILES files in 100 directories, on a fresh mount (cold), then again (warm).
+set -euo pipefail
+
+SIZE_MIB=${1:-1024}
+FILES=${2:-10000}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+CRYPTFS=(node "$ROOT/dist/src/cli/main.js")
+RCLONE=${RCLONE_BIN:-rclone}
+[ "$(id -u)" -eq 0 ] || { echo "mount-bench: run as root (FUSE, drop_caches)" >&2; exit 1; }
+[ -f "$ROOT/dist/src/cli/main.js" ] || { echo "mount-bench: build first (npm run build)" >&2; exit 1; }
+command -v "$RCLONE" >/dev/null || { echo "mount-bench: rclone not found" >&2; exit 1; }
+
+WORK=${BENCH_DIR:-$(mktemp -d /tmp/cryptfs-mount-bench-XXXXXX)}
+mkdir -p "$WORK"
+REMOTE="$WORK/remote"
+MNT="$WORK/mnt"
+CONF="$WORK/rclone.conf"
+mkdir -p "$REMOTE" "$MNT"
+cat >"$CONF" <<EOF
+[secret]
+type = crypt
+remote = $REMOTE
+password = $("$RCLONE" obscure bench-password)
+password2 = $("$RCLONE" obscure bench-salt)
+EOF
+
+mounted() { awk -v m="$MNT" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo; }
+
+PID=""
+cleanup() {
+  if mounted; then fusermount3 -u -z "$MNT" 2>/dev/null || true; fi
+  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then kill -9 "$PID" 2>/dev/null || true; fi
+  [ -n "${BENCH_DIR:-}" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+now() { date +%s.%N; }
+
+# mount <tool> <cache-mode> [extra flags...]: starts the daemon in the background, waits for the mount.
+mount_fs() {
+  local tool=$1 mode=$2
+  shift 2
+  if [ "$tool" = cryptfs ]; then
+    "${CRYPTFS[@]}" --config "$CONF" mount secret: "$MNT" --vfs-cache-mode "$mode" \
+      --cache-dir "$WORK/cache-cryptfs" "$@" 2>>"$WORK/cryptfs.log" &
+  else
+    "$RCLONE" --config "$CONF" mount secret: "$MNT" --vfs-cache-mode "$mode" \
+      --cache-dir "$WORK/cache-rclone" "$@" 2>>"$WORK/rclone.log" &
+  fi
+  PID=$!
+  for _ in $(seq 1 200); do mounted && return 0; sleep 0.05; done
+  echo "mount-bench: $tool did not mount" >&2
+  exit 1
+}
+
+unmount_fs() {
+  for _ in $(seq 1 100); do fusermount3 -u "$MNT" 2>/dev/null && break; sleep 0.1; done
+  wait "$PID" 2>/dev/null || true
+  PID=""
+}
+
+# The mount's kernel read-ahead (read_ahead_kb of its backing device).
+read_ahead_kb() {
+  local dev
+  dev=$(awk -v m="$MNT" '$5 == m { print $3 }' /proc/self/mountinfo)
+  cat "/sys/class/bdi/$dev/read_ahead_kb"
+}
+
+set_read_ahead_kb() {
+  local dev
+  dev=$(awk -v m="$MNT" '$5 == m { print $3 }' /proc/self/mountinfo)
+  echo "$1" >"/sys/class/bdi/$dev/read_ahead_kb"
+}
+
+drop_caches() { sync; echo 3 >/proc/sys/vm/drop_caches; }
+
+mbps() { awk -v s="$SIZE_MIB" -v t="$1" 'BEGIN { printf "%.0f", s * 1048576 / t / 1e6 }'; }
+
+remote_object_size() { find "$REMOTE" -type f -printf '%s\n' 2>/dev/null | sort -n | tail -1; }
+
+declare -A RESULT
+
+# write_read <tool> <mode> <label> [extra flags]
+write_read() {
+  local tool=$1 mode=$2 label=$3
+  shift 3
+  rm -rf "$REMOTE"/* "$WORK/cache-$tool"
+  mount_fs "$tool" "$mode" "$@"
+  local t0 t1 t2 expected
+  t0=$(now)
+  dd if=/dev/zero of="$MNT/big" bs=1M count="$SIZE_MIB" status=none
+  t1=$(now)
+  RESULT[$label,write]=$(mbps "$(echo "$t1 - $t0" | bc -l)")
+  if [ "$mode" != off ]; then
+    # Until the object is complete on the remote.
+    expected=$((32 + SIZE_MIB * 16 * 65552))
+    while [ "$(remote_object_size)" != "$expected" ]; do sleep 0.02; done
+    while [ "$(find "$REMOTE" -type f | wc -l)" != 1 ]; do sleep 0.02; done
+    t2=$(now)
+    RESULT[$label,remote]=$(mbps "$(echo "$t2 - $t0" | bc -l)")
+  else
+    RESULT[$label,remote]="${RESULT[$label,write]}"
+  fi
+  unmount_fs
+  rm -rf "$WORK/cache-$tool"
+  mount_fs "$tool" "$mode" "$@"
+  [ -z "${RA:-}" ] || set_read_ahead_kb "$RA"
+  RESULT[$label,ra]=$(read_ahead_kb)
+  drop_caches
+  t0=$(now)
+  dd if="$MNT/big" of=/dev/null bs=1M status=none
+  t1=$(now)
+  RESULT[$label,read]=$(mbps "$(echo "$t1 - $t0" | bc -l)")
+  unmount_fs
+  echo "  $label: write $(printf %5s "${RESULT[$label,write]}") MB/s (close), $(printf %5s "${RESULT[$label,remote]}") MB/s (on remote); read $(printf %5s "${RESULT[$label,read]}") MB/s (read_ahead_kb ${RESULT[$label,ra]})" >&2
+}
+
+echo "mount-bench: $SIZE_MIB MiB sequential, $FILES files for ls -lR; scratch $WORK" >&2
+echo "$("${CRYPTFS[@]}" version 2>/dev/null | head -1); $("$RCLONE" version | head -1); $(uname -r); $(nproc) CPUs" >&2
+
+LABELS=()
+for mode in off writes; do
+  extra=()
+  [ "$mode" = writes ] && extra=(--vfs-write-back 0s)
+  write_read cryptfs "$mode" "cryptfs $mode" "${extra[@]}"
+  LABELS+=("cryptfs $mode")
+  write_read rclone "$mode" "rclone $mode" "${extra[@]}"
+  LABELS+=("rclone $mode")
+done
+# rclone with the same kernel read-ahead cryptfs sets for itself (1 MiB), for a like-for-like read.
+RA=1024 write_read rclone off "rclone off, read_ahead_kb=1024"
+LABELS+=("rclone off, read_ahead_kb=1024")
+
+# ---- ls -lR of many files ----
+rm -rf "$REMOTE"/* "$WORK/cache-cryptfs" "$WORK/cache-rclone"
+SRC="$WORK/tree-src"
+rm -rf "$SRC"
+mkdir -p "$SRC"
+per_dir=$(( (FILES + 99) / 100 ))
+for d in $(seq -w 0 99); do
+  mkdir -p "$SRC/dir$d"
+  for f in $(seq 1 "$per_dir"); do
+    n=$(( 10#$d * per_dir + f ))
+    [ "$n" -le "$FILES" ] || break
+    : >"$SRC/dir$d/file-$f.txt"
+  done
+done
+"$RCLONE" --config "$CONF" copy "$SRC" secret:tree --transfers 16 --checkers 16
+rm -rf "$SRC"
+declare -A LS
+for tool in cryptfs rclone; do
+  mount_fs "$tool" off
+  t0=$(now)
+  n=$(ls -lR "$MNT/tree" | grep -c '^-')
+  t1=$(now)
+  ls -lR "$MNT/tree" >/dev/null
+  t2=$(now)
+  unmount_fs
+  [ "$n" -eq "$FILES" ] || echo "mount-bench: $tool listed $n files, expected $FILES" >&2
+  LS[$tool,cold]=$(echo "$t1 - $t0" | bc -l)
+  LS[$tool,warm]=$(echo "$t2 - $t1" | bc -l)
+  printf '  ls -lR %s: cold %.2f s, warm %.2f s\n' "$tool" "${LS[$tool,cold]}" "${LS[$tool,warm]}" >&2
+done
+
+echo
+printf '%-34s %12s %14s %10s\n' "1 GiB sequential ($SIZE_MIB MiB)" "write MB/s" "on remote MB/s" "read MB/s"
+for label in "${LABELS[@]}"; do
+  printf '%-34s %12s %14s %10s\n' "$label" "${RESULT[$label,write]}" "${RESULT[$label,remote]}" "${RESULT[$label,read]}"
+done
+echo
+printf '%-34s %12s %14s\n' "ls -lR of $FILES files" "cold s" "warm s"
+for tool in cryptfs rclone; do
+  printf '%-34s %12.2f %14.2f\n' "$tool" "${LS[$tool,cold]}" "${LS[$tool,warm]}"
+done
+echo
+awk -v cr="${RESULT[cryptfs off,read]}" -v rr="${RESULT[rclone off,read]}" \
+  -v cw="${RESULT[cryptfs off,write]}" -v rw="${RESULT[rclone off,write]}" \
+  -v cl="${LS[cryptfs,cold]}" -v rl="${LS[rclone,cold]}" 'BEGIN {
+  printf "read vs rclone --vfs-cache-mode off:  %.2fx (target >= 2x)\n", cr / rr
+  printf "write with the data on the remote at close vs rclone cache-off write: %.2fx (target >= 2x)\n", cw / rw
+  printf "ls -lR cold: cryptfs %.2f s vs rclone %.2f s (%s)\n", cl, rl, (cl <= rl ? "no slower" : "SLOWER")
+}'
