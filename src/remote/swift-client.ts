@@ -670,6 +670,9 @@ export class SwiftClient {
         headers: { ...headers, 'X-Auth-Token': session.token },
         body: ReadableStream.from(counted()) as unknown as RequestInit['body'],
         duplex: 'half',
+        // Any other redirect mode makes undici tee the body to replay it on a redirect, and the
+        // unread branch then holds the whole upload in memory.
+        redirect: 'error',
       } as RequestInit);
     } catch (err) {
       if (sourceError) {
