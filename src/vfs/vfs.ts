@@ -360,10 +360,11 @@ export class Vfs implements FileHost {
     const attr = await this.stat(path);
     if (attr.isDir) return attr; // directory times are not kept, as rclone
     const file = this.liveFile(path);
-    if (file?.cache && (file.dirty || file.handles > 0)) {
+    if (file?.cache && file.dirty) {
+      // The upload to come carries it.
       file.mtime = mtime;
       file.cache.mtimeSetAt = Date.now();
-      if (file.dirty) await this.store!.markDirty(file.cache);
+      await this.store!.markDirty(file.cache);
       return file.attr();
     }
     if (file?.writer) {
@@ -376,8 +377,10 @@ export class Vfs implements FileHost {
       file.mtime = mtime;
       return file.attr();
     }
+    // Clean (possibly open, e.g. touch's futimens): straight to the remote.
     await this.remote.setMtime(path, mtime);
     if (file) file.mtime = mtime;
+    if (file?.cache) file.cache.mtimeSetAt = Date.now();
     if (file?.cache?.source) file.cache.source = { ...file.cache.source, mtimeMs: mtime.getTime() };
     this.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: attr.size, mtime });
     return { ...attr, mtime };

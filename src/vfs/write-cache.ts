@@ -452,13 +452,21 @@ export class CacheItem {
     let run = 1;
     while (run < max && !this.present.has(first + run) && (first + run) * CACHE_BLOCK < this.sourceSize) run++;
     const start = first * CACHE_BLOCK;
-    const end = Math.min(this.sourceSize, (first + run) * CACHE_BLOCK);
+    let end = Math.min(this.sourceSize, (first + run) * CACHE_BLOCK);
     const parts: Buffer[] = [];
     let got = 0;
-    for await (const p of await this.fetch(start, end - start)) {
-      parts.push(Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength));
-      got += p.length;
-      if (got >= end - start) break;
+    try {
+      for await (const p of await this.fetch(start, end - start)) {
+        parts.push(Buffer.isBuffer(p) ? p : Buffer.from(p.buffer, p.byteOffset, p.byteLength));
+        got += p.length;
+        if (got >= end - start) break;
+      }
+    } catch (err) {
+      // A damaged chunk further on fails only when that block itself is wanted.
+      const whole = Math.floor(got / CACHE_BLOCK);
+      if (whole === 0) throw err;
+      run = whole;
+      end = start + whole * CACHE_BLOCK;
     }
     if (got < end - start) {
       throw new SourceChangedError(

@@ -50,6 +50,7 @@ const mountFlags: FlagSpec[] = [
   { name: 'vfs-cache-poll-interval', type: 'string', help: 'Interval to poll the cache for stale objects', default: '1m0s' },
   { name: 'vfs-write-wait', type: 'string', help: 'Time to wait for in-sequence write before giving error', default: '1s' },
   { name: 'cache-dir', type: 'string', help: 'Directory rclone will use for caching', default: '' },
+  { name: 'vfs-dir-prefetch', type: 'int', help: 'Subdirectories of a directory just read to list ahead (0 to disable)', default: 64 },
   { name: 'max-read-ahead', type: 'string', help: "The number of bytes the kernel prefetches for sequential reads (the mount's read_ahead_kb; setting it needs root)", default: '1Mi' },
   { name: 'write-back-cache', type: 'bool', help: 'Makes kernel buffer writes before sending them to rclone (without this, writethrough caching is used) (not supported on Windows)' },
   { name: 'debug-fuse', type: 'bool', help: 'Debug the FUSE internals - needs -v' },
@@ -112,6 +113,7 @@ function vfsOptions(ctx: CommandContext, cacheDir: string): Partial<VfsOptions> 
     writeWaitMs: duration(ctx, 'vfs-write-wait'),
     readOnly: flagBool(ctx.flags, 'read-only'),
     transfers: Math.max(1, flagNumber(ctx.flags, 'transfers')),
+    dirPrefetch: Math.max(0, flagNumber(ctx.flags, 'vfs-dir-prefetch')),
   };
 }
 

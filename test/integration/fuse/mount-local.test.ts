@@ -158,6 +158,9 @@ describe('cryptfs mount on crypt over local (--vfs-cache-mode writes)', { skip }
     await writeFile(join(T, 'renameat2.py'), RENAME_NOREPLACE);
     assert.equal((await ok('echo a > "$M/ra" && echo b > "$M/rb" && python3 "$T/renameat2.py" "$M/ra" "$M/rb"')).trim(), 'EEXIST');
     assert.equal((await ok('python3 "$T/renameat2.py" "$M/ra" "$M/rc" && cat "$M/rc"')).trim(), 'OK\na');
+    // chmod/chown are accepted (and ignored, as rclone does); utimens sets the remote's mtime.
+    await ok(`chmod 600 "$M/rb" && chown "$(id -u):$(id -g)" "$M/rb" && touch -m -d '2001-02-03 04:05:06.123 UTC' "$M/rb"
+              test "$(stat -c %Y "$M/rb")" = 981173106`);
     const long = await run(`touch "$M/${'n'.repeat(200)}"`);
     assert.notEqual(long.code, 0);
     assert.match(long.stderr, /File name too long/);
@@ -183,6 +186,7 @@ describe('cryptfs mount on crypt over local (--vfs-cache-mode writes)', { skip }
     await ok('cd "$T/back/repo" && git fsck --full --strict && test "$(git log --oneline | wc -l)" = 30');
     assert.equal((await ok('sqlite3 "$T/back/db.sqlite" "pragma integrity_check; select count(*) from t;"')).trim(), 'ok\n5000');
     assert.equal((await ok('ls "$T/back"')).split('\n').filter(Boolean).sort().join(','), 'db.sqlite,moved,rand.bin,rb,rc,repo');
+    assert.match((await fx.rclone('lsl secret:rb', 30_000)).stdout, /^ +2 2001-02-03 04:05:06\.123000000 rb$/m);
     m = undefined;
   });
 });

@@ -111,6 +111,7 @@ describe('vfs, --vfs-cache-mode off, over memory', () => {
     await vfs.mkdir('dir');
     const data = randomBytes(1_234_567);
     const h = await vfs.open('dir/a.bin', { read: false, write: true, create: true });
+    await h.flush(); // dd and shells close a dup of the descriptor before writing: ignored
     assert.deepEqual(await names(vfs, 'dir'), ['a.bin'], 'visible while being written');
     await writeAll(h, data);
     assert.equal((await vfs.stat('dir/a.bin')).size, data.length);
@@ -343,6 +344,27 @@ describe('vfs, --vfs-cache-mode writes, over crypt(memory)', () => {
     await vfs.close();
   });
 
+  it('utimens reaches the remote: on a dirty file with its upload, on a clean open file (touch) at once', async () => {
+    const base = new ProbeRemote();
+    const remote = new CryptRemote(base, keys, cryptOptions);
+    await remote.write('clean', bytesOf(Buffer.from('c')));
+    const vfs = await makeVfs(remote, { cacheMode: 'writes', writeBackMs: 60_000 });
+    const t1 = new Date('2001-02-03T04:05:06.123Z');
+    const t2 = new Date('2002-02-03T04:05:06.456Z');
+    await putFile(vfs, 'dirty', Buffer.from('d'));
+    await vfs.setMtime('dirty', t1);
+    assert.equal((await vfs.stat('dirty')).mtime.getTime(), t1.getTime());
+    const h = await vfs.open('clean', { read: false, write: true, create: true });
+    await vfs.setMtime('clean', t2);
+    await h.flush();
+    await h.release();
+    assert.equal((await remote.stat('clean')).mtime.getTime(), t2.getTime());
+    assert.deepEqual(vfs.dirtyPaths(), ['dirty'], 'touch does not make a file dirty');
+    await vfs.waitIdle();
+    assert.equal((await remote.stat('dirty')).mtime.getTime(), t1.getTime());
+    await vfs.close();
+  });
+
   it('unlink and rename over files whose upload is pending', async () => {
     const base = new ProbeRemote();
     const remote = new CryptRemote(base, keys, cryptOptions);
@@ -357,6 +379,64 @@ describe('vfs, --vfs-cache-mode writes, over crypt(memory)', () => {
     assert.deepEqual(await vfs.close(), []);
     assert.deepEqual((await listAll(remote, '')).map((e) => e.path), ['b']);
     assert.equal((await remoteBytes(remote, 'b')).toString(), 'A');
+  });
+});
+
+describe('vfs, --vfs-cache-mode full, over crypt(memory)', () => {
+  it('evicts clean cached files beyond --vfs-cache-max-size and --vfs-cache-max-age, never dirty ones', async () => {
+    const base = new ProbeRemote();
+    const remote = new CryptRemote(base, keys, cryptOptions);
+    for (let i = 0; i < 4; i++) await remote.write(`f${i}`, bytesOf(randomBytes(600_000)));
+    const cacheDir = newCacheDir();
+    const vfs = await Vfs.create(remote, {
+      cacheMode: 'full',
+      cacheDir,
+      cacheMaxSizeBytes: 1_500_000,
+      cachePollIntervalMs: 0,
+      writeBackMs: 60_000,
+    });
+    for (let i = 0; i < 4; i++) {
+      await getFile(vfs, `f${i}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    await putFile(vfs, 'dirty', randomBytes(700_000));
+    const diskBytes = async () => {
+      let n = 0;
+      for (const f of await readdir(join(cacheDir, 'data'))) n += (await stat(join(cacheDir, 'data', f))).size;
+      return n;
+    };
+    assert.ok((await diskBytes()) > 3_000_000);
+    await vfs.evict();
+    assert.equal((await readdir(join(cacheDir, 'data'))).length, 2, 'the newest clean file and the dirty one');
+    const reads = base.reads;
+    await getFile(vfs, 'f3');
+    assert.equal(base.reads, reads, 'the newest stayed cached');
+    await getFile(vfs, 'f0');
+    assert.ok(base.reads > reads, 'the oldest was evicted');
+    assert.deepEqual(vfs.dirtyPaths(), ['dirty']);
+    await vfs.close();
+    const aged = await Vfs.create(remote, { cacheMode: 'full', cacheDir, cacheMaxAgeMs: 0, cachePollIntervalMs: 0 });
+    await getFile(aged, 'f1');
+    await new Promise((r) => setTimeout(r, 5));
+    await aged.evict();
+    assert.deepEqual(await readdir(join(cacheDir, 'data')), []);
+    await aged.close();
+  });
+
+  it('a damaged object reads as EIO (authentication failure)', async () => {
+    const base = new ProbeRemote();
+    const remote = new CryptRemote(base, keys, cryptOptions);
+    await remote.write('bad', bytesOf(randomBytes(200_000)));
+    const [enc] = [...base.objects.keys()];
+    base.objects.get(enc)!.data[100_000] ^= 1;
+    for (const cacheMode of ['off', 'full'] as const) {
+      const vfs = await makeVfs(remote, { cacheMode });
+      const h = await vfs.open('bad', { read: true, write: false });
+      assert.equal((await h.read(0, 1000)).length, 1000, 'chunks before the damage read fine');
+      await assert.rejects(h.read(65536, 131072), errno('EIO'));
+      await h.release();
+      await vfs.close();
+    }
   });
 });
 
