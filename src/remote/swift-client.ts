@@ -416,6 +416,8 @@ export class SwiftClient {
               method,
               headers: { ...init.headers, 'X-Auth-Token': session.token },
               body: init.body,
+              // Following redirects makes undici tee (and copy) the body; Swift sends none for uploads.
+              redirect: init.body ? 'error' : 'follow',
             });
           } catch (err) {
             if (err instanceof NotSupportedError) throw err;
