@@ -73,8 +73,11 @@ function replay(key: Buffer, data: Buffer): { entries: Map<string, JournalEntry>
 }
 
 export class Journal {
+  /** Bytes appended after which the journal is rewritten with the live records only. */
+  static compactAfterBytes = 4 * 1024 * 1024;
   private chain: Promise<void> = Promise.resolve();
   private closed = false;
+  private appended = 0;
 
   /** The live entries, as a replay of the file would give them. */
   private readonly live: Map<string, JournalEntry>;
@@ -165,6 +168,14 @@ export class Journal {
     const bytes = seal(this.key, record);
     const next = this.chain.then(async () => {
       await this.handle.write(bytes, 0, bytes.length);
+      this.appended += bytes.length;
+      // A long-running mount writes a put and a del per file: compact now and then.
+      if (this.appended > Journal.compactAfterBytes) {
+        await this.handle.close();
+        await Journal.rewrite(this.file, this.key, this.live);
+        this.handle = await fsp.open(this.file, 'a', 0o600);
+        this.appended = 0;
+      }
     });
     this.chain = next.catch(() => undefined);
     return next;

@@ -875,6 +875,7 @@ export class Vfs implements FileHost {
       void this.store!.remove(item).catch((err) => log.error(`vfs cache: remove ${item.id}: ${errorMessage(err)}`));
     }
     if (!keepCache && this.files.get(file.path) === file) this.files.delete(file.path);
+    file.cache?.dropHot();
   }
 
   /** Mode full: removes clean cached files unused for --vfs-cache-max-age, then the oldest beyond --vfs-cache-max-size. */

@@ -373,6 +373,11 @@ export class CacheItem {
     }
   }
 
+  /** Lets go of the plaintext blocks kept in memory (the file is no longer in use). */
+  dropHot(): void {
+    this.hot.clear();
+  }
+
   /** Rebuilds which blocks are present from the file itself (after a restart). */
   async rescan(): Promise<{ end: number; mtime: Date }> {
     const r = await this.block.scan();

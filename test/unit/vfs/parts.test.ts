@@ -3,7 +3,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, readdir, rm, writeFile, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InodeTable, ROOT_INO, hashInode } from '../../../src/vfs/inode-table.js';
@@ -293,6 +293,30 @@ describe('journal', () => {
     assert.equal(other.entries.size, 0);
     await other.journal.close();
     assert.ok((await readdir(dir)).some((n) => n.startsWith('journal.unreadable-')));
+  });
+
+  it('compacts itself while running', async () => {
+    const sub = join(dir, 'compact');
+    await rm(sub, { recursive: true, force: true });
+    await mkdir(sub);
+    const key = randomBytes(32);
+    const saved = Journal.compactAfterBytes;
+    Journal.compactAfterBytes = 20_000;
+    try {
+      const { journal } = await Journal.open(sub, key);
+      await journal.put({ id: 'keep', path: 'kept', size: 1, mtimeMs: 1 });
+      for (let i = 0; i < 500; i++) {
+        await journal.put({ id: `f${i}`, path: `file-${i}`, size: i, mtimeMs: i });
+        await journal.remove(`f${i}`);
+      }
+      assert.ok((await stat(join(sub, 'journal'))).size < 25_000);
+      const crash = await Journal.open(sub, key); // as a restart after a kill would read it
+      assert.deepEqual([...crash.entries.keys()], ['keep']);
+      await crash.journal.close();
+      await journal.close();
+    } finally {
+      Journal.compactAfterBytes = saved;
+    }
   });
 
   it('the cache key derives from the crypt data key only', async () => {
