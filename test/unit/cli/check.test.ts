@@ -3,13 +3,12 @@
 // reference (lines compared without timestamps, in sorted order).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
-import { main } from '../../../src/cli/main.js';
 import { obscure } from '../../../src/crypt/obscure.js';
+import { runMain } from '../../helpers/run-main.js';
 
 const root = fs.mkdtempSync(join(tmpdir(), 'cryptfs-check-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -39,23 +38,7 @@ interface Result {
 }
 
 async function cli(...argv: string[]): Promise<Result> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (b: Buffer) => out.push(b));
-  stderr.on('data', (b: Buffer) => err.push(b));
-  const realWrite = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    err.push(Buffer.from(chunk));
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const code = await main(['--config', conf, ...argv], { stdout, stderr });
-    return { code, out: Buffer.concat(out).toString(), err: Buffer.concat(err).toString() };
-  } finally {
-    process.stderr.write = realWrite;
-  }
+  return runMain(['--config', conf, ...argv]);
 }
 
 function runRclone(...argv: string[]): Result {

@@ -1,35 +1,18 @@
 // The CLI run in-process against rclone-written fixtures.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough } from 'node:stream';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { main } from '../../../src/cli/main.js';
 import { fixturePath } from '../../helpers/fixtures.js';
+import { runMain } from '../../helpers/run-main.js';
 
 const fixtures = fixturePath('rclone-1.60.1');
 const conf = join(fixtures, 'rclone.conf');
 process.chdir(fixtures); // the fixture config's remote paths are relative to it
 
 async function run(...argv: string[]): Promise<{ code: number; out: Buffer; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (b: Buffer) => out.push(b));
-  stderr.on('data', (b: Buffer) => err.push(b));
-  const realWrite = process.stderr.write.bind(process.stderr);
-  // Log lines go to process.stderr; capture them too.
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    err.push(Buffer.from(chunk));
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const code = await main(['--config', conf, ...argv], { stdout, stderr });
-    return { code, out: Buffer.concat(out), err: Buffer.concat(err).toString() };
-  } finally {
-    process.stderr.write = realWrite;
-  }
+  const r = await runMain(['--config', conf, ...argv]);
+  return { code: r.code, out: r.stdout, err: r.err };
 }
 
 function plainFiles(dir = join(fixtures, 'plain'), prefix = ''): Map<string, number> {

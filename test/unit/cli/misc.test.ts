@@ -2,15 +2,15 @@
 // same trees where rclone is installed, over local disk and a crypt remote.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough, Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { main } from '../../../src/cli/main.js';
 import { obscure } from '../../../src/crypt/obscure.js';
 import { parseTouchTime } from '../../../src/cli/commands/misc.js';
+import { runMain } from '../../helpers/run-main.js';
 
 const root = fs.mkdtempSync(join(tmpdir(), 'cryptfs-misc-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -26,23 +26,7 @@ interface Result {
 }
 
 async function cli(argv: string[], stdin?: NodeJS.ReadableStream): Promise<Result> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (b: Buffer) => out.push(b));
-  stderr.on('data', (b: Buffer) => err.push(b));
-  const realWrite = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    err.push(Buffer.from(chunk));
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const code = await main(['--config', conf, ...argv], { stdout, stderr, ...(stdin ? { stdin } : {}) });
-    return { code, out: Buffer.concat(out).toString(), err: Buffer.concat(err).toString() };
-  } finally {
-    process.stderr.write = realWrite;
-  }
+  return runMain(['--config', conf, ...argv], stdin);
 }
 
 function runRclone(argv: string[], input?: Buffer): Result {

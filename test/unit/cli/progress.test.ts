@@ -2,7 +2,7 @@
 // redraw codes, log lines above the block, and periodic --stats logging.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PassThrough, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,7 +18,7 @@ import {
   sizeSuffix,
 } from '../../../src/cli/stats.js';
 import { EraseLine, MoveToStartOfLine, MoveUp, ProgressDisplay } from '../../../src/cli/progress.js';
-import { main } from '../../../src/cli/main.js';
+import { runMain } from '../../helpers/run-main.js';
 
 const root = fs.mkdtempSync(join(tmpdir(), 'cryptfs-progress-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -143,23 +143,7 @@ test('-P on a terminal redraws the block in place and prints log lines above it'
 });
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  stdout.on('data', (b: Buffer) => out.push(b));
-  stderr.on('data', (b: Buffer) => err.push(b));
-  const realWrite = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string | Uint8Array) => {
-    err.push(Buffer.from(chunk));
-    return true;
-  }) as typeof process.stderr.write;
-  try {
-    const code = await main(['--config', '/dev/null', ...argv], { stdout, stderr });
-    return { code, out: Buffer.concat(out).toString(), err: Buffer.concat(err).toString() };
-  } finally {
-    process.stderr.write = realWrite;
-  }
+  return runMain(['--config', '/dev/null', ...argv]);
 }
 
 test('--stats logs the block periodically at INFO; -P without a terminal prints plain blocks', async () => {
