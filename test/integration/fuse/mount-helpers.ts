@@ -26,7 +26,8 @@ export function sh(script: string, env: Record<string, string> = {}, timeoutMs =
     execFile(
       'bash',
       ['-c', `set -euo pipefail\n${script}`],
-      { env: { ...process.env, ...env }, maxBuffer: 256 * 1024 * 1024, encoding: 'utf8', timeout: timeoutMs },
+      // scrubbedEnv: no RCLONE_*/CRYPTFS_* settings, no AWS_CA_BUNDLE (rclone's S3 fails with it set).
+      { env: scrubbedEnv(env), maxBuffer: 256 * 1024 * 1024, encoding: 'utf8', timeout: timeoutMs },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
         resolve({ code, stdout, stderr });
@@ -40,16 +41,29 @@ export async function isMounted(path: string): Promise<boolean> {
   return info.split('\n').some((line) => line.split(' ')[4] === path);
 }
 
-/** A crypt remote over a local directory, named `secret`, in a config file rclone reads too. */
+/** Where the crypt remote stores its data when not in a local directory. */
+export interface UnderlyingRemote {
+  /** Config sections of the underlying remote(s). */
+  configText: string;
+  /** The crypt remote's `remote =` value, e.g. `s3:bucket/data`. */
+  target: string;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * A crypt remote named `secret`, in a config file rclone reads too: over a local
+ * directory (remoteDir), or over an object store remote.
+ */
 export class CryptFixture {
   private constructor(
     readonly root: string,
     readonly remoteDir: string,
     readonly config: string,
     readonly cacheRoot: string,
+    private readonly underlying?: UnderlyingRemote,
   ) {}
 
-  static async create(label: string): Promise<CryptFixture> {
+  static async create(label: string, underlying?: UnderlyingRemote): Promise<CryptFixture> {
     const root = await mkdtemp(join(tmpdir(), `cryptfs-mount-${label}-`));
     const remoteDir = join(root, 'remote');
     await mkdir(remoteDir);
@@ -57,24 +71,26 @@ export class CryptFixture {
     await writeFile(
       config,
       [
+        underlying?.configText ?? '',
         '[secret]',
         'type = crypt',
-        `remote = ${remoteDir}`,
+        `remote = ${underlying?.target ?? remoteDir}`,
         `password = ${obscure(`pw-${randomBytes(6).toString('hex')}`)}`,
         `password2 = ${obscure(`salt-${randomBytes(6).toString('hex')}`)}`,
         '',
       ].join('\n'),
     );
-    return new CryptFixture(root, remoteDir, config, join(root, 'cache'));
+    return new CryptFixture(root, remoteDir, config, join(root, 'cache'), underlying);
   }
 
   /** Runs the real rclone with this config. */
   rclone(args: string, timeoutMs = 120_000): Promise<ShResult> {
-    return sh(`"${rcloneBinary()}" --config "${this.config}" ${args}`, {}, timeoutMs);
+    return sh(`"${rcloneBinary()}" --config "${this.config}" ${args}`, { TZ: 'UTC' }, timeoutMs);
   }
 
   async cleanup(): Promise<void> {
     await rm(this.root, { recursive: true, force: true });
+    await this.underlying?.cleanup();
   }
 }
 
