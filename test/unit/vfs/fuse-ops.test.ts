@@ -1,0 +1,112 @@
+// The FUSE operations over a VFS, called directly (no kernel): inode numbers
+// across lookups and renames, readdir offsets with "." and "..", open flags,
+// attributes with the mount's owner and permissions, errno of typed errors.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { constants as fsc } from 'node:fs';
+import os from 'node:os';
+import { VfsFuseOps, openFlagsFrom } from '../../../src/fuse/fuse-ops.js';
+import { errnoOf } from '../../../src/fuse/fuse-session.js';
+import { Vfs } from '../../../src/vfs/vfs.js';
+import { MemoryRemote } from '../../../src/remote/memory.js';
+import { bytesOf } from '../../helpers/remote-contract.js';
+
+const caller = { uid: 0, gid: 0 };
+const errnoIs = (name: string) => (err: unknown) => {
+  assert.equal(errnoOf(err), (os.constants.errno as Record<string, number>)[name], String(err));
+  return true;
+};
+
+describe('VfsFuseOps', () => {
+  it('maps open(2) flags', () => {
+    assert.deepEqual(openFlagsFrom(fsc.O_RDONLY), {
+      read: true,
+      write: false,
+      truncate: false,
+      append: false,
+      create: false,
+      exclusive: false,
+    });
+    const f = openFlagsFrom(fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL | fsc.O_TRUNC | fsc.O_APPEND);
+    assert.deepEqual(f, { read: true, write: true, truncate: true, append: true, create: true, exclusive: true });
+    assert.equal(openFlagsFrom(fsc.O_WRONLY).read, false);
+  });
+
+  it('serves lookups, readdir with offsets, create/write/read, rename and unlink', async () => {
+    const remote = new MemoryRemote();
+    await remote.write('dir/a.txt', bytesOf(Buffer.from('hello')));
+    const vfs = await Vfs.create(remote, { cacheMode: 'off' });
+    const ops = new VfsFuseOps(vfs, { uid: 1234, gid: 5678, umask: 0o022, dirPerms: 0o777, filePerms: 0o666 });
+
+    const dir = await ops.lookup(1n, 'dir');
+    assert.equal(dir.mode, fsc.S_IFDIR | 0o755);
+    assert.equal(dir.uid, 1234);
+    assert.equal(dir.gid, 5678);
+    const a = await ops.lookup(dir.ino, 'a.txt');
+    assert.equal(a.mode, fsc.S_IFREG | 0o644);
+    assert.equal(a.size, 5);
+    assert.equal((await ops.lookup(dir.ino, 'a.txt')).ino, a.ino, 'same number on every lookup');
+    await assert.rejects(ops.lookup(dir.ino, 'none'), errnoIs('ENOENT'));
+
+    const dh = await ops.opendir(dir.ino, 0);
+    const first = await ops.readdir(dir.ino, dh.fh, 0, 4096);
+    assert.deepEqual(
+      first.map((e) => [e.name, e.offset]),
+      [
+        ['.', 1],
+        ['..', 2],
+        ['a.txt', 3],
+      ],
+    );
+    assert.equal(first[2].ino, a.ino);
+    assert.equal(first[1].ino, 1n);
+    assert.deepEqual(await ops.readdir(dir.ino, dh.fh, 3, 4096), []);
+    assert.deepEqual((await ops.readdir(dir.ino, dh.fh, 2, 4096)).map((e) => e.name), ['a.txt'], 'resume at an offset');
+    ops.releasedir(dir.ino, dh.fh);
+
+    const created = await ops.create(dir.ino, 'b.bin', 0o644, fsc.O_WRONLY | fsc.O_CREAT, caller);
+    assert.equal(await ops.write(created.attr.ino, created.fh, Buffer.from('abc'), 0), 3);
+    assert.equal((await ops.getattr(created.attr.ino, created.fh)).size, 3);
+    await ops.flush(created.attr.ino, created.fh);
+    await ops.release(created.attr.ino, created.fh, 0);
+    const opened = await ops.open(created.attr.ino, fsc.O_RDONLY);
+    assert.equal(Buffer.from(await ops.read(created.attr.ino, opened.fh, 1, 10)).toString(), 'bc');
+    await ops.release(created.attr.ino, opened.fh, 0);
+    await assert.rejects(ops.create(dir.ino, 'b.bin', 0o644, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, caller), errnoIs('EEXIST'));
+
+    await ops.rename(dir.ino, 'b.bin', 1n, 'moved.bin', 0);
+    assert.equal((await ops.getattr(created.attr.ino, undefined)).size, 3, 'the inode follows the rename');
+    assert.equal((await ops.lookup(1n, 'moved.bin')).ino, created.attr.ino);
+    await assert.rejects(ops.rename(1n, 'moved.bin', dir.ino, 'a.txt', 1 /* RENAME_NOREPLACE */), errnoIs('EEXIST'));
+    await assert.rejects(ops.rename(1n, 'moved.bin', dir.ino, 'a.txt', 2 /* RENAME_EXCHANGE */), errnoIs('EINVAL'));
+    await ops.unlink(1n, 'moved.bin');
+    await assert.rejects(ops.getattr(created.attr.ino, undefined), errnoIs('ENOENT'));
+    await assert.rejects(ops.rmdir(1n, 'dir'), errnoIs('ENOTEMPTY'));
+
+    const sub = await ops.mkdir(1n, 'sub', 0o755, caller);
+    assert.equal(sub.mode, fsc.S_IFDIR | 0o755);
+    await ops.rename(1n, 'dir', sub.ino, 'inner', 0);
+    const inner = await ops.lookup(sub.ino, 'inner');
+    assert.equal(inner.ino, dir.ino, 'a renamed directory keeps its number');
+    assert.equal((await ops.getattr(a.ino, undefined)).size, 5, 'and so do the files below it');
+
+    // setattr: truncate by name in mode off is refused unless to 0; mtime goes through.
+    const t = new Date('2003-04-05T06:07:08.009Z');
+    const after = await ops.setattr(a.ino, { mtimeNs: BigInt(t.getTime()) * 1_000_000n, mode: 0o600 }, undefined);
+    assert.equal(after.mtimeNs, BigInt(t.getTime()) * 1_000_000n);
+    assert.equal(after.mode, fsc.S_IFREG | 0o644, 'chmod accepted and ignored');
+    await assert.rejects(ops.setattr(a.ino, { size: 2 }, undefined), errnoIs('EPERM'));
+
+    const st = await ops.statfs(1n);
+    assert.ok(Number(st.blocks) > 0 && st.namemax === 255);
+    await vfs.close();
+  });
+
+  it('answers EROFS on a read-only VFS', async () => {
+    const vfs = await Vfs.create(new MemoryRemote(), { cacheMode: 'off', readOnly: true });
+    const ops = new VfsFuseOps(vfs);
+    await assert.rejects(ops.mkdir(1n, 'x', 0o755, caller), errnoIs('EROFS'));
+    await assert.rejects(ops.create(1n, 'x', 0o644, fsc.O_WRONLY | fsc.O_CREAT, caller), errnoIs('EROFS'));
+    await vfs.close();
+  });
+});
