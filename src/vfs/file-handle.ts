@@ -436,7 +436,7 @@ export class CachedHandle implements FileHandle {
     if (!this.canWrite) throw badDescriptor(`${this.file.path}: file is open read-only`);
     const item = this.item;
     if (!this.file.dirty) await this.host.markDirty(this.file);
-    await item.write(this.append ? item.size : offset, data);
+    await item.write(offset, data, this.append);
     item.mtime = new Date();
     item.mtimeSetAt = undefined;
     return data.length;

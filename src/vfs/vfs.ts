@@ -738,7 +738,10 @@ export class Vfs implements FileHost {
     this.closed = true;
     for (const f of this.files.values()) {
       if (f.uploadTimer) this.cancelUpload(f);
-      await f.cache?.close();
+      if (!f.cache) continue;
+      // Dirty files stay (journaled) for the next mount; clean cached copies go.
+      if (f.dirty && !f.unlinked) await f.cache.close();
+      else await this.store!.remove(f.cache);
     }
     await this.store?.close();
     return failed;

@@ -270,10 +270,12 @@ export class CacheItem {
     });
   }
 
-  async write(offset: number, data: Buffer): Promise<void> {
+  /** Writes `data` at `offset` (at the end of the file, as it is when the write runs, with `append`). */
+  async write(offset: number, data: Buffer, append = false): Promise<void> {
     if (data.length === 0) return;
     return this.lock.run(async () => {
       this.lastUsed = Date.now();
+      if (append) offset = this.size;
       const end = offset + data.length;
       const newSize = Math.max(this.size, end);
       const first = Math.floor(offset / CACHE_BLOCK);

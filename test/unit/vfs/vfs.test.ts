@@ -269,6 +269,22 @@ describe('vfs, --vfs-cache-mode writes, over crypt(memory)', () => {
     assert.deepEqual(await vfs.close(), []);
   });
 
+  it('O_APPEND writes land at the end, also when they race', async () => {
+    const remote = new CryptRemote(new ProbeRemote(), keys, cryptOptions);
+    const vfs = await makeVfs(remote, { cacheMode: 'writes', writeBackMs: 60_000 });
+    await putFile(vfs, 'log', Buffer.from('start\n'));
+    const a = await vfs.open('log', { read: false, write: true, append: true });
+    const b = await vfs.open('log', { read: false, write: true, append: true });
+    await Promise.all([a.write(Buffer.from('one\n'), 0), b.write(Buffer.from('two\n'), 0), a.write(Buffer.from('three\n'), 0)]);
+    await a.release();
+    await b.release();
+    const text = (await getFile(vfs, 'log')).toString();
+    assert.equal(text.length, 'start\none\ntwo\nthree\n'.length);
+    assert.ok(text.startsWith('start\n') && ['one', 'two', 'three'].every((w) => text.includes(`${w}\n`)), text);
+    await vfs.close();
+    assert.equal((await remoteBytes(remote, 'log')).toString(), text);
+  });
+
   it('uploads after the write-back delay, once', async () => {
     const base = new ProbeRemote();
     const remote = new CryptRemote(base, keys, cryptOptions);
