@@ -3,7 +3,7 @@
 # over a local directory: sequential write and read of 1 GiB (--vfs-cache-mode
 # off and writes), and `ls -lR` of 10,000 files. Not a test: prints figures.
 #
-# Usage: bench/mount-bench.sh [size-MiB (default 1024)] [files (default 10000)]
+# Usage: [REPEAT=3] bench/mount-bench.sh [size-MiB (default 1024)] [files (default 10000)]
 # Needs root (FUSE here, and dropping the page cache between write and read),
 # the built project (npm run build) and rclone. BENCH_DIR picks the scratch
 # directory (default: a new one under /tmp), RCLONE_BIN the rclone binary.
@@ -16,10 +16,12 @@
 #                   (--vfs-write-back 0s for both tools, so the upload starts at close).
 #   read            dd of the file to /dev/null after dropping the page cache, on a fresh mount.
 #   ls -lR          of FILES files in 100 directories, on a fresh mount (cold), then again (warm).
+# Every figure is the median of REPEAT runs (the machine may be shared: the spread is printed too).
 set -euo pipefail
 
 SIZE_MIB=${1:-1024}
 FILES=${2:-10000}
+REPEAT=${REPEAT:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CRYPTFS=(node "$ROOT/dist/src/cli/main.js")
 RCLONE=${RCLONE_BIN:-rclone}
@@ -97,39 +99,46 @@ remote_object_size() { find "$REMOTE" -type f -printf '%s\n' 2>/dev/null | sort 
 
 declare -A RESULT
 
-# write_read <tool> <mode> <label> [extra flags]
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# write_read <tool> <mode> <label> [extra flags]: REPEAT writes and reads, medians reported.
 write_read() {
   local tool=$1 mode=$2 label=$3
   shift 3
-  rm -rf "$REMOTE"/* "$WORK/cache-$tool"
-  mount_fs "$tool" "$mode" "$@"
-  local t0 t1 t2 expected
-  t0=$(now)
-  dd if=/dev/zero of="$MNT/big" bs=1M count="$SIZE_MIB" status=none
-  t1=$(now)
-  RESULT[$label,write]=$(mbps "$(echo "$t1 - $t0" | bc -l)")
-  if [ "$mode" != off ]; then
-    # Until the object is complete on the remote.
-    expected=$((32 + SIZE_MIB * 16 * 65552))
-    while [ "$(remote_object_size)" != "$expected" ]; do sleep 0.02; done
-    while [ "$(find "$REMOTE" -type f | wc -l)" != 1 ]; do sleep 0.02; done
-    t2=$(now)
-    RESULT[$label,remote]=$(mbps "$(echo "$t2 - $t0" | bc -l)")
-  else
-    RESULT[$label,remote]="${RESULT[$label,write]}"
-  fi
-  unmount_fs
+  local t0 t1 t2 expected w="" r="" rem="" i
+  for i in $(seq 1 "$REPEAT"); do
+    rm -rf "$REMOTE"/* "$WORK/cache-$tool"
+    mount_fs "$tool" "$mode" "$@"
+    t0=$(now)
+    dd if=/dev/zero of="$MNT/big" bs=1M count="$SIZE_MIB" status=none
+    t1=$(now)
+    w="$w $(mbps "$(echo "$t1 - $t0" | bc -l)")"
+    if [ "$mode" != off ]; then
+      # Until the object is complete on the remote.
+      expected=$((32 + SIZE_MIB * 16 * 65552))
+      while [ "$(remote_object_size)" != "$expected" ]; do sleep 0.02; done
+      while [ "$(find "$REMOTE" -type f | wc -l)" != 1 ]; do sleep 0.02; done
+      t2=$(now)
+      rem="$rem $(mbps "$(echo "$t2 - $t0" | bc -l)")"
+    fi
+    unmount_fs
+  done
   rm -rf "$WORK/cache-$tool"
-  mount_fs "$tool" "$mode" "$@"
-  [ -z "${RA:-}" ] || set_read_ahead_kb "$RA"
-  RESULT[$label,ra]=$(read_ahead_kb)
-  drop_caches
-  t0=$(now)
-  dd if="$MNT/big" of=/dev/null bs=1M status=none
-  t1=$(now)
-  RESULT[$label,read]=$(mbps "$(echo "$t1 - $t0" | bc -l)")
-  unmount_fs
-  echo "  $label: write $(printf %5s "${RESULT[$label,write]}") MB/s (close), $(printf %5s "${RESULT[$label,remote]}") MB/s (on remote); read $(printf %5s "${RESULT[$label,read]}") MB/s (read_ahead_kb ${RESULT[$label,ra]})" >&2
+  for i in $(seq 1 "$REPEAT"); do
+    mount_fs "$tool" "$mode" "$@"
+    [ -z "${RA:-}" ] || set_read_ahead_kb "$RA"
+    RESULT[$label,ra]=$(read_ahead_kb)
+    drop_caches
+    t0=$(now)
+    dd if="$MNT/big" of=/dev/null bs=1M status=none
+    t1=$(now)
+    r="$r $(mbps "$(echo "$t1 - $t0" | bc -l)")"
+    unmount_fs
+  done
+  RESULT[$label,write]=$(echo "$w" | median)
+  RESULT[$label,remote]=$([ "$mode" = off ] && echo "${RESULT[$label,write]}" || echo "$rem" | median)
+  RESULT[$label,read]=$(echo "$r" | median)
+  echo "  $label: write${w} MB/s (close)${rem:+, on remote${rem} MB/s}; read${r} MB/s (read_ahead_kb ${RESULT[$label,ra]})" >&2
 }
 
 echo "mount-bench: $SIZE_MIB MiB sequential, $FILES files for ls -lR; scratch $WORK" >&2
@@ -166,17 +175,22 @@ done
 rm -rf "$SRC"
 declare -A LS
 for tool in cryptfs rclone; do
-  mount_fs "$tool" off
-  t0=$(now)
-  n=$(ls -lR "$MNT/tree" | grep -c '^-')
-  t1=$(now)
-  ls -lR "$MNT/tree" >/dev/null
-  t2=$(now)
-  unmount_fs
-  [ "$n" -eq "$FILES" ] || echo "mount-bench: $tool listed $n files, expected $FILES" >&2
-  LS[$tool,cold]=$(echo "$t1 - $t0" | bc -l)
-  LS[$tool,warm]=$(echo "$t2 - $t1" | bc -l)
-  printf '  ls -lR %s: cold %.2f s, warm %.2f s\n' "$tool" "${LS[$tool,cold]}" "${LS[$tool,warm]}" >&2
+  cold="" warm=""
+  for i in $(seq 1 "$REPEAT"); do
+    mount_fs "$tool" off
+    t0=$(now)
+    n=$(ls -lR "$MNT/tree" | grep -c '^-')
+    t1=$(now)
+    ls -lR "$MNT/tree" >/dev/null
+    t2=$(now)
+    unmount_fs
+    [ "$n" -eq "$FILES" ] || echo "mount-bench: $tool listed $n files, expected $FILES" >&2
+    cold="$cold $(printf '%.2f' "$(echo "$t1 - $t0" | bc -l)")"
+    warm="$warm $(printf '%.2f' "$(echo "$t2 - $t1" | bc -l)")"
+  done
+  LS[$tool,cold]=$(echo "$cold" | median)
+  LS[$tool,warm]=$(echo "$warm" | median)
+  echo "  ls -lR $tool: cold${cold} s, warm${warm} s" >&2
 done
 
 echo

@@ -268,11 +268,11 @@ export class Vfs implements FileHost {
   prefetchSubdirs(dir: string, entries: VfsDirEntry[]): void {
     const limit = this.options.dirPrefetch;
     if (limit <= 0 || this.closing) return;
-    let queued = 0;
-    for (const e of entries) {
-      if (!e.isDir) continue;
-      if (queued++ >= limit) break;
-      const sub = joinPath(dir, e.name);
+    // In name order: the order ls -R and most tree walkers that sort visit them in.
+    const subdirs = entries.filter((e) => e.isDir).map((e) => e.name);
+    subdirs.sort();
+    for (const name of subdirs.slice(0, limit)) {
+      const sub = joinPath(dir, name);
       if (this.dirCache.get(sub)) continue;
       void this.prefetchSlots.run(async () => {
         if (this.closing || this.dirCache.get(sub)) return;
