@@ -134,6 +134,28 @@ describe('cryptfs mount: crash, marker, read-only', { skip }, () => {
     assert.match(await readFile(logFile, 'utf8'), /SIGTERM received/);
   });
 
+  it('a full cache disk answers ENOSPC', async (t) => {
+    const small = join(fx.root, 'small-cache');
+    const made = await sh(`mkdir -p "${small}" && mount -t tmpfs -o size=1m tmpfs "${small}"`);
+    if (made.code !== 0) {
+      t.skip(`cannot mount a small tmpfs here: ${made.stderr.trim()}`);
+      return;
+    }
+    try {
+      m = await startMount(fx, M, ['--vfs-cache-mode', 'writes', '--vfs-write-back', '1h', '--cache-dir', small]);
+      const r = await run('dd if=/dev/zero of="$M/too-big.bin" bs=64k count=64 status=none');
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /No space left on device/);
+      await run('rm -f "$M/too-big.bin"');
+      assert.equal(await m.unmount(), 0, await m.log());
+      m = undefined;
+    } finally {
+      await forceStop(m);
+      m = undefined;
+      await sh(`umount "${small}"`);
+    }
+  });
+
   it('--read-only: changes fail with EROFS, reads work', async () => {
     m = await startMount(fx, M, ['--read-only']);
     assert.equal(await ok('cat "$M/marker.txt"'), marker);
