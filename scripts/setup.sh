@@ -9,6 +9,10 @@ command -v rclone >/dev/null 2>&1 || need+=(rclone)
 command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)
 [ -f /usr/include/fuse3/fuse_lowlevel.h ] || need+=(libfuse3-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+# The mount tests run ordinary programs on the mounted tree.
+command -v git >/dev/null 2>&1 || need+=(git)
+command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
+command -v script >/dev/null 2>&1 || need+=(bsdutils)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing system packages: ${need[*]}"
   SUDO=""
