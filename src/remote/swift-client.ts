@@ -4,7 +4,8 @@
 // checked against the ETag, server-side COPY and metadata POST.
 // Every failure is a RemoteIOError carrying the HTTP status and X-Trans-Id.
 import { createHash } from 'node:crypto';
-import { NotSupportedError, RemoteIOError } from '../errors.js';
+import { errorMessage, NotSupportedError, RemoteIOError } from '../errors.js';
+import { log } from '../log.js';
 import type { ByteSource } from './remote.js';
 import { defaultRetryPolicy, isRetryableError, isRetryableStatus, withRetry, type RetryPolicy } from './retry.js';
 
@@ -39,6 +40,7 @@ export interface SwiftAuthOptions {
 
 export interface SwiftClientOptions extends SwiftAuthOptions {
   retry?: RetryPolicy;
+  /** Told of each repeated failure, besides the DEBUG line every retry gets in the project log. */
   onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
   /** Timeout for one auth request in ms. */
   authTimeoutMs?: number;
@@ -234,7 +236,7 @@ export class SwiftClient {
       this.authInFlight = withRetry(() => this.authenticateOnce(), {
         policy: this.retryPolicy,
         describe: 'swift auth',
-        onRetry: this.options.onRetry,
+        onRetry: (err, attempt, delay) => this.retried('auth', err, attempt, delay),
       })
         .then((s) => {
           this.session = s;
@@ -411,14 +413,19 @@ export class SwiftClient {
         for (;;) {
           const session = await this.getSession();
           let res: Response;
+          const headers: Record<string, string> = { ...init.headers, 'X-Auth-Token': session.token };
+          if (init.body) headers['Content-Length'] = String(init.body.byteLength);
           try {
             res = await fetch(this.url(session, container, object, init.query), {
               method,
-              headers: { ...init.headers, 'X-Auth-Token': session.token },
-              body: init.body,
+              headers,
+              // fetch copies a Uint8Array body; a stream over it is sent from the caller's buffer
+              // (a fresh one per attempt), so reused segment buffers cost no copy per PUT.
+              body: init.body ? (ReadableStream.from([init.body]) as unknown as RequestInit['body']) : undefined,
+              duplex: init.body ? 'half' : undefined,
               // Following redirects makes undici tee (and copy) the body; Swift sends none for uploads.
               redirect: init.body ? 'error' : 'follow',
-            });
+            } as RequestInit);
           } catch (err) {
             if (err instanceof NotSupportedError) throw err;
             throw new SwiftError(method, target, `request failed: ${(err as Error).message}`, {
@@ -445,7 +452,11 @@ export class SwiftClient {
           });
         }
       },
-      { policy: this.retryPolicy, describe: this.describe(method, container, object), onRetry: this.options.onRetry },
+      {
+        policy: this.retryPolicy,
+        describe: this.describe(method, container, object),
+        onRetry: (err, attempt, delay) => this.retried(this.describe(method, container, object), err, attempt, delay),
+      },
     );
   }
 
@@ -579,7 +590,7 @@ export class SwiftClient {
             });
           }
           resumes++;
-          client.options.onRetry?.(err, resumes, 0);
+          client.retried(`GET ${container}/${object} (resuming at byte ${position})`, err, resumes, 0);
           res = await client.openGet(container, object, rangeHeader(position));
           if (res.status === 416) return;
           const now = res.headers.get('etag') ?? undefined;
@@ -604,18 +615,20 @@ export class SwiftClient {
 
   /**
    * PUTs an object. A Uint8Array body is retried like any request and sent with its ETag so the
-   * server verifies it; a stream is sent once (it cannot be replayed) with its MD5 computed on
-   * the way and compared to the ETag the server answers. `size` sets Content-Length for streams.
+   * server verifies it (`md5`: its MD5 in hex when the caller computed it already, e.g. while
+   * collecting it); a stream is sent once (it cannot be replayed) with its MD5 computed on the way
+   * and compared to the ETag the server answers. `size` sets Content-Length for streams.
+   * A Uint8Array body must stay unchanged until the returned promise settles.
    */
   async putObject(
     container: string,
     object: string,
     body: Uint8Array | ByteSource,
-    options: { headers?: Record<string, string>; size?: number } = {},
+    options: { headers?: Record<string, string>; size?: number; md5?: string } = {},
   ): Promise<PutResult> {
     const headers: Record<string, string> = { ...options.headers };
     if (body instanceof Uint8Array) {
-      const md5 = createHash('md5').update(body).digest('hex');
+      const md5 = options.md5 ?? createHash('md5').update(body).digest('hex');
       headers.ETag = md5;
       headers['Content-Length'] = String(body.byteLength);
       const res = await this.request('PUT', container, object, { headers, body });
@@ -711,6 +724,18 @@ export class SwiftClient {
     return { etag, bytes, headers: res.headers };
   }
 
+  /**
+   * A failed request about to be repeated: a DEBUG line in the project log (shown with -vv), in the
+   * spirit of rclone's "pacer: low level retry N/M (error ...)", then the caller's hook.
+   */
+  retried(what: string, err: unknown, attempt: number, delayMs: number): void {
+    if (log.enabled('debug')) {
+      const max = this.retryPolicy.attempts - 1;
+      log.debug(`swift: ${what}: low level retry ${attempt}/${max} in ${Math.round(delayMs)} ms (error ${describeRetryError(err)})`);
+    }
+    this.options.onRetry?.(err, attempt, delayMs);
+  }
+
   /** What the server stored differs from what was sent: remove it rather than leave a corrupt object. */
   private async dropCorrupt(container: string, object: string): Promise<void> {
     await this.deleteObject(container, object).catch(() => undefined);
@@ -750,3 +775,16 @@ export class SwiftClient {
 }
 
 async function* emptySource(): AsyncGenerator<Uint8Array> {}
+
+/** An error for a retry line: its message (status and request id included for SwiftError) and the network cause's code. */
+function describeRetryError(err: unknown): string {
+  let text = errorMessage(err);
+  for (let e = (err as { cause?: unknown } | undefined)?.cause, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') {
+      if (!text.includes(code)) text += ` [${code}]`;
+      break;
+    }
+  }
+  return text;
+}

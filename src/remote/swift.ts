@@ -10,7 +10,9 @@
 //
 // Uploads and retries: a body up to `replayBufferBytes` (16 MiB) — a small object, or one
 // segment when chunk_size is that small — is collected in memory and sent with its MD5 as ETag,
-// so it is retried like any request. Anything larger streams once with its MD5 computed on the
+// so it is retried like any request. Such segments are collected into at most
+// segmentConcurrency + 1 reused buffers per upload, their MD5 computed while they fill, and the
+// next segment is read (and so encrypted upstream) while earlier ones are being sent. Anything larger streams once with its MD5 computed on the
 // way and checked against the answered ETag; a failure there is a retryable RemoteIOError for
 // the caller to repeat the whole write (the source cannot be replayed here). Nothing is ever
 // spooled to disk. Segments of a failed upload are deleted unless leave_parts_on_error is set,
@@ -24,6 +26,7 @@ import {
   ObjectNotFoundError,
   RemoteIOError,
 } from '../errors.js';
+import { createHash } from 'node:crypto';
 import { log } from '../log.js';
 import { registerBackend, type OptionSpec, type OptionValues } from './registry.js';
 import type { ByteSource, HashType, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions } from './remote.js';
@@ -60,6 +63,11 @@ export interface SwiftRemoteSettings {
   useServerModtime: boolean;
   /** Parallel HEAD requests while listing. */
   headConcurrency: number;
+  /**
+   * Segments of one upload sent at the same time when they are buffered (chunk_size up to
+   * replayBufferBytes); memory per upload is (this + 1) segments. rclone sends them one by one.
+   */
+  segmentConcurrency: number;
 }
 
 export const defaultSwiftSettings: SwiftRemoteSettings = {
@@ -72,6 +80,7 @@ export const defaultSwiftSettings: SwiftRemoteSettings = {
   replayBufferBytes: 16 * MIB,
   useServerModtime: false,
   headConcurrency: 8,
+  segmentConcurrency: 2,
 };
 
 // ---- times ----
@@ -163,6 +172,11 @@ class ByteReader {
   async close(): Promise<void> {
     if (!this.done) await this.it.return?.();
   }
+}
+
+/** A segment's name: the upload's prefix and an 8-digit index, so names sort in content order. */
+function segmentName(prefix: string, index: number): string {
+  return `${prefix}/${String(index).padStart(8, '0')}`;
 }
 
 async function* concatSources(first: Uint8Array, rest: ByteSource): AsyncGenerator<Uint8Array> {
@@ -456,29 +470,25 @@ export class SwiftRemote implements Remote {
     await this.ensureContainer(segContainer);
     const prefix = `${object}/${uploadTimestamp()}/${size ?? -1}`;
     const uploaded: string[] = [];
+    const target = `${container}/${object}`;
     let written = 0;
     try {
-      for (let index = 0; await reader.hasMore(); index++) {
-        const name = `${prefix}/${String(index).padStart(8, '0')}`;
-        const length = size !== undefined ? Math.min(s.chunkSize, size - written) : undefined;
-        if (length !== undefined && length <= 0) {
-          throw new RemoteIOError(`swift: source is longer than the declared ${size} bytes (${container}/${object})`);
-        }
-        if (s.chunkSize <= s.replayBufferBytes) {
-          const body = await reader.collect(s.chunkSize);
-          if (length !== undefined && body.byteLength !== length) {
-            throw new RemoteIOError(`swift: source ended after ${written + body.byteLength} of ${size} bytes (${container}/${object})`);
+      if (s.chunkSize <= s.replayBufferBytes) {
+        written = await this.putSegmentsBuffered(segContainer, prefix, reader, size, headers, uploaded, target);
+      } else {
+        for (let index = 0; await reader.hasMore(); index++) {
+          const name = segmentName(prefix, index);
+          const length = size !== undefined ? Math.min(s.chunkSize, size - written) : undefined;
+          if (length !== undefined && length <= 0) {
+            throw new RemoteIOError(`swift: source is longer than the declared ${size} bytes (${target})`);
           }
-          await this.putBuffered(segContainer, name, body, headers);
-          written += body.byteLength;
-        } else {
           const res = await this.client.putObject(segContainer, name, reader.take(s.chunkSize), { headers, size: length });
           written += res.bytes;
+          uploaded.push(name);
         }
-        uploaded.push(name);
       }
       if (size !== undefined && written !== size) {
-        throw new RemoteIOError(`swift: source ended after ${written} of ${size} bytes (${container}/${object})`);
+        throw new RemoteIOError(`swift: source ended after ${written} of ${size} bytes (${target})`);
       }
       await this.client.putObject(container, object, new Uint8Array(0), {
         headers: { ...headers, 'X-Object-Manifest': encodeManifestValue(`${segContainer}/${prefix}`) },
@@ -486,26 +496,93 @@ export class SwiftRemote implements Remote {
       return { written, prefix };
     } catch (err) {
       if (!s.leavePartsOnError) {
-        for (const name of uploaded) {
-          await this.client.deleteObject(segContainer, name).catch((e) => {
+        await mapLimit(uploaded, s.headConcurrency, (name) =>
+          this.client.deleteObject(segContainer, name).catch((e) => {
             log.error(`${this.displayName} failed to delete segment ${segContainer}/${name}: ${(e as Error).message}`);
-          });
-        }
+          }),
+        );
       }
       throw err;
     }
   }
 
-  /** PUTs a buffered body; a container removed behind our back (404) is made again once. */
-  private async putBuffered(container: string, name: string, body: Uint8Array, headers: Record<string, string>): Promise<void> {
+  /**
+   * Segments small enough to retry: each is collected into a buffer with its MD5 computed as the
+   * bytes arrive, then PUT (retried per segment) while the next one is read. At most
+   * segmentConcurrency PUTs run at once, so at most segmentConcurrency + 1 buffers exist, reused
+   * from segment to segment. Names of stored segments go to `uploaded` (for cleanup on failure);
+   * order on the server comes from the names. Returns the bytes read.
+   */
+  private async putSegmentsBuffered(
+    segContainer: string,
+    prefix: string,
+    reader: ByteReader,
+    size: number | undefined,
+    headers: Record<string, string>,
+    uploaded: string[],
+    target: string,
+  ): Promise<number> {
+    const chunkSize = this.settings.chunkSize;
+    const parallel = Math.max(1, Math.floor(this.settings.segmentConcurrency));
+    const free: Buffer[] = [];
+    const inFlight = new Set<Promise<void>>();
+    let failure: { error: unknown } | undefined;
+    let written = 0;
     try {
-      await this.client.putObject(container, name, body, { headers });
+      for (let index = 0; !failure && (await reader.hasMore()); index++) {
+        const expected = size !== undefined ? Math.min(chunkSize, size - written) : chunkSize;
+        if (expected <= 0) throw new RemoteIOError(`swift: source is longer than the declared ${size} bytes (${target})`);
+        // Earlier buffers are full-sized; only a known-size object's last segment may be smaller.
+        const buffer = free.pop() ?? Buffer.allocUnsafeSlow(expected);
+        const hash = createHash('md5');
+        let filled = 0;
+        for await (const chunk of reader.take(expected)) {
+          buffer.set(chunk, filled);
+          hash.update(chunk);
+          filled += chunk.byteLength;
+        }
+        if (size !== undefined && filled !== expected) {
+          throw new RemoteIOError(`swift: source ended after ${written + filled} of ${size} bytes (${target})`);
+        }
+        written += filled;
+        while (inFlight.size >= parallel) await Promise.race(inFlight);
+        if (failure) break;
+        const name = segmentName(prefix, index);
+        const sending: Promise<void> = this.putBuffered(segContainer, name, buffer.subarray(0, filled), headers, hash.digest('hex'))
+          .then(
+            () => void uploaded.push(name),
+            (error: unknown) => void (failure ??= { error }),
+          )
+          .finally(() => {
+            inFlight.delete(sending);
+            free.push(buffer);
+          });
+        inFlight.add(sending);
+      }
+    } finally {
+      // Settle every PUT before returning or throwing, so cleanup sees all stored segments.
+      await Promise.all(inFlight);
+    }
+    if (failure) throw failure.error;
+    return written;
+  }
+
+  /** PUTs a buffered body (`md5`: its MD5 if known); a container removed behind our back (404) is made again once. */
+  private async putBuffered(
+    container: string,
+    name: string,
+    body: Uint8Array,
+    headers: Record<string, string>,
+    md5?: string,
+  ): Promise<void> {
+    try {
+      await this.client.putObject(container, name, body, { headers, md5 });
     } catch (err) {
       // E.g. an empty segments container removed by another client deleting its last large object.
       if (!isStatus(err, 404)) throw err;
       this.knownContainers.delete(container);
       await this.ensureContainer(container);
-      await this.client.putObject(container, name, body, { headers });
+      await this.client.putObject(container, name, body, { headers, md5 });
     }
   }
 
