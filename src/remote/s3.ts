@@ -27,6 +27,7 @@ import {
   RemoteIOError,
   errorMessage,
 } from '../errors.js';
+import { log } from '../log.js';
 import { registerBackend, type BackendContext, type OptionSpec, type OptionValues } from './registry.js';
 import {
   cleanPath,
@@ -272,13 +273,17 @@ export interface S3Logger {
   warn(message: string): void;
 }
 
-/** Warnings go to stderr, loudly; debug output only with CRYPTFS_DEBUG set. */
-export const stderrLogger: S3Logger = {
+/**
+ * The default: the project log (src/log.ts), so -vv shows retries and SDK chatter as DEBUG lines;
+ * warnings (the server ignoring SSE-C, an upload that could not be aborted) are ERROR lines, which
+ * even -q shows, as rclone's Errorf does.
+ */
+export const projectLogger: S3Logger = {
   debug(message) {
-    if (process.env.CRYPTFS_DEBUG) process.stderr.write(`DEBUG: ${message}\n`);
+    log.debug(message);
   },
   warn(message) {
-    process.stderr.write(`WARNING: ${message}\n`);
+    log.error(message);
   },
 };
 
@@ -717,7 +722,7 @@ export class S3Remote implements Remote {
     this.maxUploadParts = Math.min(Math.max(1, options.maxUploadParts ?? MAX_UPLOAD_PARTS), MAX_UPLOAD_PARTS);
     this.copyCutoff = Math.min(options.copyCutoff ?? 4768 * MiB, MAX_SINGLE_SIZE);
     this.listChunk = Math.max(1, options.listChunk ?? 1000);
-    this.log = options.logger ?? stderrLogger;
+    this.log = options.logger ?? projectLogger;
     const policy = options.retryPolicy ?? defaultRetryPolicy;
     const log = this.log;
 
@@ -730,7 +735,7 @@ export class S3Remote implements Remote {
       responseChecksumValidation: 'WHEN_REQUIRED',
       maxAttempts: policy.attempts,
       retryStrategy: new S3RetryStrategy(policy, (err, attempt, delay) =>
-        log.debug(`s3: retry ${attempt}/${policy.attempts - 1} in ${Math.round(delay)} ms after ${errorMessage(err)}`),
+        log.debug(`s3: low level retry ${attempt}/${policy.attempts - 1} in ${Math.round(delay)} ms (error ${describeRetryError(err)})`),
       ),
       requestHandler: {
         connectionTimeout: 30_000,
@@ -1618,6 +1623,22 @@ export class S3Remote implements Remote {
   async close(): Promise<void> {
     this.client.destroy();
   }
+}
+
+/** An SDK error for a retry line: code, message, HTTP status and request id (as rclone's pacer shows the error). */
+function describeRetryError(err: unknown): string {
+  const code = sdkCode(err);
+  const message = errorMessage(err);
+  const status = sdkStatus(err);
+  const requestId = sdkRequestId(err);
+  const netCode = (err as { code?: unknown } | undefined)?.code;
+  const details = [
+    status !== undefined ? `HTTP ${status}` : undefined,
+    requestId ? `request id ${requestId}` : undefined,
+    typeof netCode === 'string' && !message.includes(netCode) ? netCode : undefined,
+  ].filter(Boolean);
+  const text = message && message !== code && message !== 'UnknownError' ? `${code}: ${message}` : code;
+  return text + (details.length ? ` (${details.join(', ')})` : '');
 }
 
 /** One line for an SDK log call (it logs whole command contexts; inputs may hold keys). */
