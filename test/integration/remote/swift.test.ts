@@ -4,7 +4,7 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -25,6 +25,7 @@ import { SwiftClient, SwiftError, SwiftAuthError, type SwiftClientOptions } from
 import { SwiftRemote, swiftOptions, type SwiftRemoteSettings } from '../../../src/remote/swift.js';
 import { getBackend, OptionValues } from '../../../src/remote/registry.js';
 import { DirNotEmptyError, DirNotFoundError, ObjectNotFoundError } from '../../../src/errors.js';
+import { configureLog } from '../../../src/log.js';
 
 const run = promisify(execFile);
 const MIB = 1024 * 1024;
@@ -572,6 +573,103 @@ if (!store) {
         await assert.rejects(r.write(`${c.name}/x`, bytesOf(randomBytes(1000)), { size: 1000 }), /does not match the MD5/);
         corrupt = false;
         await assert.rejects(r.stat(`${c.name}/x`), ObjectNotFoundError);
+      } finally {
+        await proxy.close();
+      }
+    });
+
+    it('uploads buffered segments with at most segmentConcurrency PUTs and +1 segment read ahead, retrying each', async () => {
+      const c = fresh('pipeline');
+      const chunk = 256 * 1024;
+      const data = randomBytes(10 * chunk + 1234);
+      const upstream = new URL(s.swift.authUrl);
+      // A proxy that holds each segment PUT's answer a while, counts PUTs in flight, and fails one with a 500.
+      let inFlight = 0;
+      let maxInFlight = 0;
+      let storedBytes = 0;
+      let segmentPuts = 0;
+      const server = http.createServer((req, res) => {
+        const isSegment = req.method === 'PUT' && /_segments\//.test(req.url ?? '');
+        if (isSegment && ++segmentPuts === 3) {
+          req.resume();
+          req.on('end', () => res.writeHead(500, { 'X-Trans-Id': 'tx-injected-seg' }).end('injected'));
+          return;
+        }
+        if (isSegment) maxInFlight = Math.max(maxInFlight, ++inFlight);
+        const up = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers: req.headers }, (upRes) => {
+          setTimeout(() => {
+            if (isSegment) {
+              inFlight--;
+              if (upRes.statusCode === 201) storedBytes += Number(req.headers['content-length']);
+            }
+            res.writeHead(upRes.statusCode!, upRes.headers);
+            upRes.pipe(res);
+          }, isSegment ? 60 : 0);
+        });
+        up.on('error', () => res.socket?.destroy());
+        req.pipe(up);
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const logDir = await mkdtemp(join(tmpdir(), 'cryptfs-swiftlog-'));
+      const logFile = join(logDir, 'log.txt');
+      try {
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/auth/v1.0`;
+        const client = new SwiftClient({ authUrl: url, user: s.swift.user, key: s.swift.key, retry: fastRetry });
+        const r = new SwiftRemote(client, { chunkSize: chunk, segmentConcurrency: 2 });
+        await r.mkdir(c.name);
+        // How far the reader runs ahead of what the server has stored: (2 + 1) segments at most.
+        let pulled = 0;
+        let maxAhead = 0;
+        async function* source(): AsyncGenerator<Uint8Array> {
+          for (let at = 0; at < data.length; at += 100_000) {
+            const piece = data.subarray(at, at + 100_000);
+            pulled += piece.length;
+            maxAhead = Math.max(maxAhead, pulled - storedBytes);
+            yield piece;
+          }
+        }
+        configureLog({ level: 'debug', file: logFile });
+        const e = await r.write(`${c.name}/big.bin`, source(), { size: data.length });
+        configureLog({ level: 'notice', file: undefined });
+        assert.equal(e.size, data.length);
+        assert.equal(maxInFlight, 2, 'two segment PUTs overlapped, never more');
+        assert.ok(maxAhead <= 3 * chunk + 100_000, `read ahead ${maxAhead} bytes`);
+        assert.equal(segmentPuts, 12, '11 segments and one repeated after its 500');
+        assert.equal(md5(await readAll(await r.openRead(`${c.name}/big.bin`))), md5(data));
+        const segs = await rawNames(client, `${c.name}_segments`);
+        assert.deepEqual(segs.map((n) => n.slice(-8)), Array.from({ length: 11 }, (_, i) => String(i).padStart(8, '0')));
+        // The retry is a DEBUG line in the project log, as rclone's "low level retry" (-vv).
+        const retries = (await readFile(logFile, 'utf8')).split('\n').filter((l) => l.includes('low level retry'));
+        assert.equal(retries.length, 1, retries.join('\n'));
+        assert.match(retries[0], /DEBUG : swift: PUT .*_segments\/big\.bin\/.*\/00000002: low level retry 1\/4 in \d+ ms \(error .*HTTP 500.*request id tx-injected-seg/);
+      } finally {
+        configureLog({ level: 'notice', file: undefined });
+        await rm(logDir, { recursive: true, force: true });
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    });
+
+    it('deletes the stored segments when a buffered segment fails for good, while others were in flight', async () => {
+      const c = fresh('segfail');
+      const chunk = 256 * 1024;
+      const data = randomBytes(8 * chunk);
+      let segmentPuts = 0;
+      const proxy = await startFaultProxy(`http://127.0.0.1:${new URL(s.swift.authUrl).port}`, (m, path) =>
+        m === 'PUT' && path.includes('_segments/') && ++segmentPuts >= 4 && path.endsWith('/00000003') ? 'fail500' : 'pass',
+      );
+      try {
+        const client = new SwiftClient({ authUrl: `${proxy.url}/auth/v1.0`, user: s.swift.user, key: s.swift.key, retry: fastRetry });
+        const r = new SwiftRemote(client, { chunkSize: chunk, segmentConcurrency: 3 });
+        await r.mkdir(c.name);
+        await assert.rejects(r.write(`${c.name}/x.bin`, bytesOf(data, 65_536), { size: data.length }), (err: unknown) => {
+          assert.ok(err instanceof SwiftError, String(err));
+          assert.equal(err.status, 500);
+          return true;
+        });
+        assert.equal(proxy.seen.filter((x) => x.fault === 'fail500').length, fastRetry.attempts);
+        assert.deepEqual(await rawNames(client, `${c.name}_segments`), [], 'no segment left behind');
+        await assert.rejects(r.stat(`${c.name}/x.bin`), ObjectNotFoundError);
       } finally {
         await proxy.close();
       }

@@ -3,11 +3,16 @@
 // HTTP server on 127.0.0.1 that answers minimal S3 XML. Behaviour against a real object store is
 // covered by test/integration/remote/s3.test.ts.
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError, DirNotFoundError, ObjectNotFoundError, RemoteIOError } from '../../../src/errors.js';
+import { configureLog } from '../../../src/log.js';
 import { getBackend, OptionValues } from '../../../src/remote/registry.js';
 import {
   formatMtime,
@@ -541,6 +546,31 @@ describe('s3 errors and retries (recorded)', () => {
     assert.equal(e.size, 4);
     assert.equal(e.mtime.getTime(), 1620284889123);
     assert.equal(recorder.requests.filter((q) => q.method === 'HEAD').length, 3);
+  });
+
+  it('logs each retry to the project log at DEBUG (-vv), with status and request id, by default', async () => {
+    recorder.reset();
+    let n = 0;
+    recorder.script = (req) => (req.method === 'HEAD' && n++ < 2 ? xmlError(503, 'SlowDown', `tx-slow-${n}`) : undefined);
+    const dir = await mkdtemp(join(tmpdir(), 'cryptfs-s3log-'));
+    const file = join(dir, 'log.txt');
+    try {
+      // No logger given: the default goes to src/log.ts.
+      const r = await remote({ logger: undefined, retryPolicy: { attempts: 5, baseDelayMs: 1, maxDelayMs: 5 } });
+      configureLog({ level: 'notice', file });
+      await r.stat('b/obj');
+      assert.equal(existsSync(file), false, 'nothing at the default level');
+      n = 0;
+      configureLog({ level: 'debug', file });
+      await r.stat('b/obj');
+      const lines = (await readFile(file, 'utf8')).split('\n').filter((l) => l.includes('low level retry'));
+      assert.equal(lines.length, 2, lines.join('\n'));
+      assert.match(lines[0], /DEBUG : s3: low level retry 1\/4 in \d+ ms \(error .*HTTP 503, request id tx-slow-1\)/);
+      assert.match(lines[1], /low level retry 2\/4 .*request id tx-slow-2/);
+    } finally {
+      configureLog({ level: 'notice', file: undefined });
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('does not retry a 403 and reports status and request id', async () => {
