@@ -49,6 +49,8 @@ export class VfsFile {
   failures = 0;
   /** Mode off: a modification time set while streaming, applied once the object exists. */
   pendingMtime: Date | undefined;
+  /** A cache file being set up for this file (opens racing share it). */
+  cacheReady: Promise<void> | undefined;
   private plainSize: number;
   private plainMtime: Date;
 

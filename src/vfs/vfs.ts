@@ -442,7 +442,11 @@ export class Vfs implements FileHost {
     if (!writing && !file.cache && this.cacheMode === 'writes') {
       return this.attach(file, () => new RemoteReadHandle(this, file));
     }
-    if (!file.cache) await this.attachCache(file, attr);
+    if (!file.cache) {
+      // Opens racing for the same file share one cache file.
+      file.cacheReady ??= this.attachCache(file, attr).finally(() => (file.cacheReady = undefined));
+      await file.cacheReady;
+    }
     const handle = this.attach(
       file,
       () => new CachedHandle(this, file, flags.read, writing, flags.append === true),
