@@ -54,6 +54,8 @@ cleanup() {
 trap cleanup EXIT
 
 now() { date +%s.%N; }
+# elapsed <start> <end>: seconds between two now() stamps.
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.6f", b - a }'; }
 
 # mount <tool> <cache-mode> [extra flags...]: starts the daemon in the background, waits for the mount.
 mount_fs() {
@@ -112,14 +114,14 @@ write_read() {
     t0=$(now)
     dd if=/dev/zero of="$MNT/big" bs=1M count="$SIZE_MIB" status=none
     t1=$(now)
-    w="$w $(mbps "$(echo "$t1 - $t0" | bc -l)")"
+    w="$w $(mbps "$(elapsed "$t0" "$t1")")"
     if [ "$mode" != off ]; then
       # Until the object is complete on the remote.
       expected=$((32 + SIZE_MIB * 16 * 65552))
       while [ "$(remote_object_size)" != "$expected" ]; do sleep 0.02; done
       while [ "$(find "$REMOTE" -type f | wc -l)" != 1 ]; do sleep 0.02; done
       t2=$(now)
-      rem="$rem $(mbps "$(echo "$t2 - $t0" | bc -l)")"
+      rem="$rem $(mbps "$(elapsed "$t0" "$t2")")"
     fi
     unmount_fs
   done
@@ -132,7 +134,7 @@ write_read() {
     t0=$(now)
     dd if="$MNT/big" of=/dev/null bs=1M status=none
     t1=$(now)
-    r="$r $(mbps "$(echo "$t1 - $t0" | bc -l)")"
+    r="$r $(mbps "$(elapsed "$t0" "$t1")")"
     unmount_fs
   done
   RESULT[$label,write]=$(echo "$w" | median)
@@ -185,8 +187,8 @@ for tool in cryptfs rclone; do
     t2=$(now)
     unmount_fs
     [ "$n" -eq "$FILES" ] || echo "mount-bench: $tool listed $n files, expected $FILES" >&2
-    cold="$cold $(printf '%.2f' "$(echo "$t1 - $t0" | bc -l)")"
-    warm="$warm $(printf '%.2f' "$(echo "$t2 - $t1" | bc -l)")"
+    cold="$cold $(printf '%.2f' "$(elapsed "$t0" "$t1")")"
+    warm="$warm $(printf '%.2f' "$(elapsed "$t1" "$t2")")"
   done
   LS[$tool,cold]=$(echo "$cold" | median)
   LS[$tool,warm]=$(echo "$warm" | median)
@@ -194,7 +196,7 @@ for tool in cryptfs rclone; do
 done
 
 echo
-printf '%-34s %12s %14s %10s\n' "1 GiB sequential ($SIZE_MIB MiB)" "write MB/s" "on remote MB/s" "read MB/s"
+printf '%-34s %12s %14s %10s\n' "sequential, $SIZE_MIB MiB" "write MB/s" "on remote MB/s" "read MB/s"
 for label in "${LABELS[@]}"; do
   printf '%-34s %12s %14s %10s\n' "$label" "${RESULT[$label,write]}" "${RESULT[$label,remote]}" "${RESULT[$label,read]}"
 done
