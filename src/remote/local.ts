@@ -92,21 +92,32 @@ export class LocalRemote implements Remote {
     } catch (err) {
       throw mapFsError(err, dir || this.root, 'dir');
     }
-    for await (const d of handle) {
-      // Our own in-flight temporary files are not objects.
-      if (d.name.startsWith('.cryptfs-partial-')) continue;
-      const name = fromBackendName(d.name);
-      const path = dir === '' ? name : `${dir}/${name}`;
+    // stat() the entries of a batch at once: one after another costs a thread-pool round trip each.
+    const statOne = async (path: string): Promise<RemoteEntry | undefined> => {
       let st: BigIntStats;
       try {
         st = await fsp.stat(this.abs(path), { bigint: true });
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // vanished, or a dangling link
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // vanished, or a dangling link
         throw mapFsError(err, path);
       }
-      if (!st.isFile() && !st.isDirectory()) continue; // sockets, fifos, devices
-      yield this.toEntry(path, st);
+      if (!st.isFile() && !st.isDirectory()) return undefined; // sockets, fifos, devices
+      return this.toEntry(path, st);
+    };
+    let batch: string[] = [];
+    const flush = async function* (): AsyncGenerator<RemoteEntry> {
+      const entries = await Promise.all(batch.map(statOne));
+      batch = [];
+      for (const e of entries) if (e) yield e;
+    };
+    for await (const d of handle) {
+      // Our own in-flight temporary files are not objects.
+      if (d.name.startsWith('.cryptfs-partial-')) continue;
+      const name = fromBackendName(d.name);
+      batch.push(dir === '' ? name : `${dir}/${name}`);
+      if (batch.length >= 64) yield* flush();
     }
+    yield* flush();
   }
 
   async stat(path: string): Promise<RemoteEntry> {
