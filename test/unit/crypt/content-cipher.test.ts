@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import nacl from 'tweetnacl';
 import {
@@ -21,20 +20,12 @@ import {
   FileTooShortError,
   TruncatedBlockError,
 } from '../../../src/errors.js';
+import { collect, drain, pieces } from '../../helpers/byte-streams.js';
+import { fixturePath } from '../../helpers/fixtures.js';
 
 // ---------- fixtures ----------
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the test file');
-    dir = up;
-  }
-  return dir;
-}
-const ROOT = repoRoot();
-const FIXTURES = join(ROOT, 'test/fixtures/rclone-1.60.1');
+const FIXTURES = fixturePath('rclone-1.60.1');
 
 interface DataVector {
   plain_path: string;
@@ -84,7 +75,7 @@ interface Vectors {
     }[];
   };
 }
-const vectors = JSON.parse(readFileSync(join(ROOT, 'test/fixtures/rclone-crypt.json'), 'utf8')) as Vectors;
+const vectors = JSON.parse(readFileSync(fixturePath('rclone-crypt.json'), 'utf8')) as Vectors;
 const A = vectors.a_upstream_test_vectors;
 const B = vectors.b_rclone_1_60_1;
 
@@ -109,36 +100,6 @@ function content(n: number): Buffer {
 }
 
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
-// ---------- stream helpers ----------
-
-/** Yields `data` in pieces whose sizes cycle through `sizes`. */
-async function* pieces(data: Uint8Array, sizes: number[] = [data.length || 1]): AsyncGenerator<Uint8Array> {
-  let pos = 0;
-  let i = 0;
-  while (pos < data.length) {
-    const size = sizes[i++ % sizes.length];
-    yield data.subarray(pos, pos + size);
-    pos += size;
-  }
-}
-
-async function collect(gen: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Uint8Array[] = [];
-  for await (const p of gen) parts.push(p);
-  return Buffer.concat(parts);
-}
-
-/** Runs a decryption, returning what was yielded before it ended and the error it ended with, if any. */
-async function drain(gen: AsyncIterable<Uint8Array>): Promise<{ output: Buffer; error?: unknown }> {
-  const parts: Uint8Array[] = [];
-  try {
-    for await (const p of gen) parts.push(p);
-    return { output: Buffer.concat(parts) };
-  } catch (error) {
-    return { output: Buffer.concat(parts), error };
-  }
-}
 
 // ---------- independent reference: tweetnacl ----------
 

@@ -1,8 +1,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { BLOCK_DATA_SIZE, BLOCK_SIZE, ContentCipher, HEADER_SIZE } from '../../../src/crypt/content-cipher.js';
@@ -15,46 +14,13 @@ import {
 import { deriveKeys } from '../../../src/crypt/keys.js';
 import { chunkNonce } from '../../../src/crypt/nonce.js';
 import { AuthenticationError, BadMagicError, FileTooShortError, TruncatedBlockError } from '../../../src/errors.js';
+import { collect, drain, pieces } from '../../helpers/byte-streams.js';
+import { fixturePath } from '../../helpers/fixtures.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the test file');
-    dir = up;
-  }
-  return dir;
-}
-const FIXTURES = join(repoRoot(), 'test/fixtures/rclone-1.60.1');
+const FIXTURES = fixturePath('rclone-1.60.1');
 
 const pool = new CipherWorkerPool(2);
 after(() => pool.close());
-
-async function* pieces(data: Uint8Array, sizes: number[] = [data.length || 1]): AsyncGenerator<Uint8Array> {
-  let pos = 0;
-  let i = 0;
-  while (pos < data.length) {
-    const size = sizes[i++ % sizes.length];
-    yield data.subarray(pos, pos + size);
-    pos += size;
-  }
-}
-
-async function drain(gen: AsyncIterable<Uint8Array>): Promise<{ output: Buffer; error?: unknown }> {
-  const parts: Uint8Array[] = [];
-  try {
-    for await (const p of gen) parts.push(p);
-    return { output: Buffer.concat(parts) };
-  } catch (error) {
-    return { output: Buffer.concat(parts), error };
-  }
-}
-
-async function collect(gen: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const { output, error } = await drain(gen);
-  if (error) throw error;
-  return output;
-}
 
 const B = BLOCK_DATA_SIZE;
 const SIZES = [0, 1, B - 1, B, B + 1, CHUNKS_PER_BATCH * B, CHUNKS_PER_BATCH * B + 1, 40 * B + 5, 3 * CHUNKS_PER_BATCH * B];
@@ -98,7 +64,7 @@ test('tweetnacl opens every chunk the workers sealed (incl. nonce wrap)', async 
 test('decrypts every rclone-written fixture file of std_b32', async () => {
   const { dataKey } = await deriveKeys('potato', 'sausage');
   const parallel = new ParallelContentCipher(dataKey, { pool });
-  const vectors = JSON.parse(readFileSync(join(repoRoot(), 'test/fixtures/rclone-crypt.json'), 'utf8'));
+  const vectors = JSON.parse(readFileSync(fixturePath('rclone-crypt.json'), 'utf8'));
   const list = vectors.b_rclone_1_60_1.data_vectors.std_b32 as { plain_path: string; encrypted_path: string; plain_sha256: string }[];
   assert.equal(list.length, 10);
   for (const v of list) {
