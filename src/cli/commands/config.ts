@@ -215,6 +215,36 @@ async function showRemoteSummary(ctx: CommandContext, store: ConfigStore, name: 
   await writeOut(ctx.stdout, sectionText(store, name, flagBool(ctx.flags, 'reveal')));
 }
 
+/** A subcommand's `key=value` arguments; malformed ones fail with its usage text. */
+function keyValuesOrUsage(ctx: CommandContext, sub: Subcommand, args: string[]): Array<[string, string]> {
+  try {
+    return parseKeyValues(args);
+  } catch (err) {
+    usageFailure(ctx, sub, errorMessage(err));
+  }
+}
+
+/**
+ * The end of create/update: warns, saves, then answers as rclone does - the
+ * remote's section, or with --non-interactive the final state of its config
+ * state machine.
+ */
+async function saveAndAnswer(
+  ctx: CommandContext,
+  store: ConfigStore,
+  name: string,
+  backend: BackendSpec,
+): Promise<void> {
+  warnAbout(store, name, backend);
+  await store.save();
+  if (flagBool(ctx.flags, 'non-interactive')) {
+    // No backend here has a multi-step config state machine: the answer is always "done".
+    await writeOut(ctx.stdout, JSON.stringify({ State: '', Option: null, Error: '', Result: '' }, null, '\t') + '\n');
+    return;
+  }
+  await showRemoteSummary(ctx, store, name);
+}
+
 function isTerminal(stream: NodeJS.ReadableStream): stream is ReadStream {
   const s = stream as Partial<ReadStream>;
   return s.isTTY === true && typeof s.setRawMode === 'function';
@@ -258,12 +288,7 @@ const subcommands: Subcommand[] = [
       }
       const backend = backendOrUndefined(type);
       if (!backend) usageFailure(ctx, sub, `couldn't find backend for type ${JSON.stringify(type)}`);
-      let pairs: Array<[string, string]>;
-      try {
-        pairs = parseKeyValues(rest);
-      } catch (err) {
-        usageFailure(ctx, sub, errorMessage(err));
-      }
+      const pairs = keyValuesOrUsage(ctx, sub, rest);
       const store = await loadConfigSource(ctx.flags);
       const values = prepareValues(backend, pairs, mode, name, store);
       if (store.file.hasSection(name)) {
@@ -272,14 +297,7 @@ const subcommands: Subcommand[] = [
       }
       store.file.set(name, 'type', backend.type);
       for (const [k, v] of values) store.file.set(name, k, v);
-      warnAbout(store, name, backend);
-      await store.save();
-      if (flagBool(ctx.flags, 'non-interactive')) {
-        // No backend here has a multi-step config state machine: the answer is always "done".
-        await writeOut(ctx.stdout, JSON.stringify({ State: '', Option: null, Error: '', Result: '' }, null, '\t') + '\n');
-        return;
-      }
-      await showRemoteSummary(ctx, store, name);
+      await saveAndAnswer(ctx, store, name, backend);
     },
   },
   {
@@ -292,12 +310,7 @@ const subcommands: Subcommand[] = [
     async run(ctx, [name, ...rest]) {
       const sub = subcommand('update');
       const mode = obscureMode(ctx, sub);
-      let pairs: Array<[string, string]>;
-      try {
-        pairs = parseKeyValues(rest);
-      } catch (err) {
-        usageFailure(ctx, sub, errorMessage(err));
-      }
+      const pairs = keyValuesOrUsage(ctx, sub, rest);
       const store = await loadConfigSource(ctx.flags);
       if (!store.file.hasSection(name)) throw new ConfigError(`couldn't find remote ${JSON.stringify(name)} in config file`);
       const newType = pairs.find(([k]) => k === 'type')?.[1];
@@ -307,13 +320,7 @@ const subcommands: Subcommand[] = [
       const values = prepareValues(backend, pairs, mode, name, store);
       if (newType !== undefined) store.file.set(name, 'type', backend.type);
       for (const [k, v] of values) store.file.set(name, k, v);
-      warnAbout(store, name, backend);
-      await store.save();
-      if (flagBool(ctx.flags, 'non-interactive')) {
-        await writeOut(ctx.stdout, JSON.stringify({ State: '', Option: null, Error: '', Result: '' }, null, '\t') + '\n');
-        return;
-      }
-      await showRemoteSummary(ctx, store, name);
+      await saveAndAnswer(ctx, store, name, backend);
     },
   },
   {
@@ -324,12 +331,7 @@ const subcommands: Subcommand[] = [
     maxArgs: Number.POSITIVE_INFINITY,
     flags: [],
     async run(ctx, [name, ...rest]) {
-      let pairs: Array<[string, string]>;
-      try {
-        pairs = parseKeyValues(rest);
-      } catch (err) {
-        usageFailure(ctx, subcommand('password'), errorMessage(err));
-      }
+      const pairs = keyValuesOrUsage(ctx, subcommand('password'), rest);
       const store = await loadConfigSource(ctx.flags);
       if (!store.file.hasSection(name)) throw new ConfigError(`couldn't find remote ${JSON.stringify(name)} in config file`);
       const type = store.file.getValue(name, 'type') ?? '';
