@@ -46,6 +46,13 @@ function checkByteCount(value: number, what: string): void {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${what} must be a non-negative integer, got ${value}`);
 }
 
+/** N0 for a file being encrypted: a copy of `nonce` when given (deterministic output), else fresh random bytes. */
+export function newFileNonce(nonce?: Uint8Array): Buffer {
+  const n0 = nonce === undefined ? randomBytes(NONCE_SIZE) : Buffer.from(nonce);
+  if (n0.length !== NONCE_SIZE) throw new RangeError(`nonce must be ${NONCE_SIZE} bytes, got ${n0.length}`);
+  return n0;
+}
+
 async function* emptyGenerator(): AsyncGenerator<Buffer> {}
 
 /** Reads exactly `size` bytes from the front of a stream; returns what is left of the last piece. */
@@ -148,8 +155,7 @@ export class ContentCipher {
    * Yielded buffers are new each time.
    */
   async *encrypt(source: AsyncIterable<Uint8Array>, nonce?: Uint8Array): AsyncGenerator<Buffer> {
-    const chunkNonce = nonce === undefined ? randomBytes(NONCE_SIZE) : Buffer.from(nonce);
-    if (chunkNonce.length !== NONCE_SIZE) throw new RangeError(`nonce must be ${NONCE_SIZE} bytes, got ${chunkNonce.length}`);
+    const chunkNonce = newFileNonce(nonce);
     const key = this.dataKey;
     let headerPending = true;
     const writeHeader = (out: Buffer): number => {

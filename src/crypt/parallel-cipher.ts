@@ -7,7 +7,6 @@
 // This file is also the worker's entry point (see the bottom).
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { randomBytes } from 'node:crypto';
 import { AuthenticationError, FileTooShortError, TruncatedBlockError, CryptfsError } from '../errors.js';
 import {
   BLOCK_DATA_SIZE,
@@ -16,10 +15,11 @@ import {
   ContentCipher,
   HEADER_SIZE,
   MAGIC,
+  newFileNonce,
   openChunk,
   sealChunk,
 } from './content-cipher.js';
-import { NONCE_SIZE, addToNonce, incrementNonce } from './nonce.js';
+import { addToNonce, incrementNonce } from './nonce.js';
 
 const WORKER_MARK = 'cryptfs-content-cipher-worker';
 
@@ -192,8 +192,7 @@ export class ParallelContentCipher extends ContentCipher {
 
   /** Same output as ContentCipher.encrypt, byte for byte. Small inputs (one batch) are sealed inline. */
   override async *encrypt(source: AsyncIterable<Uint8Array>, nonce?: Uint8Array): AsyncGenerator<Buffer> {
-    const n0 = nonce === undefined ? randomBytes(NONCE_SIZE) : Buffer.from(nonce);
-    if (n0.length !== NONCE_SIZE) throw new RangeError(`nonce must be ${NONCE_SIZE} bytes, got ${n0.length}`);
+    const n0 = newFileNonce(nonce);
     const key = this.dataKey;
     const batchNonce = Buffer.from(n0); // nonce of the current batch's first chunk
     const queue = new OrderedResults<Buffer>();
