@@ -267,7 +267,6 @@ export class ParallelContentCipher extends ContentCipher {
 
     const submit = (nonce: Buffer, count: number, lastLength: number) => {
       const first = firstChunk;
-      const plainLength = (count - 1) * BLOCK_DATA_SIZE + lastLength - BLOCK_OVERHEAD;
       const job = this.pool.run({
         op: 'open',
         key,
@@ -277,13 +276,7 @@ export class ParallelContentCipher extends ContentCipher {
         count,
         lastLength,
       });
-      queue.push(
-        job.then((r) =>
-          r.done === count
-            ? Buffer.from(r.buffer, 0, plainLength)
-            : new AuthenticatedPrefix(Buffer.from(r.buffer, 0, r.done * BLOCK_DATA_SIZE), first + r.done),
-        ),
-      );
+      queue.push(job.then((r) => openedBatch(r.buffer, first, count, lastLength, r.done)));
       addToNonce(nonce, count);
       firstChunk += count;
     };
@@ -328,12 +321,7 @@ export class ParallelContentCipher extends ContentCipher {
       if (count > 0) {
         if (queue.submitted === 0) {
           const done = openBatch(batch, count, lastLength, batchNonce, key);
-          const plainLength = done === count ? (count - 1) * BLOCK_DATA_SIZE + lastLength - BLOCK_OVERHEAD : done * BLOCK_DATA_SIZE;
-          yield* emit(
-            done === count
-              ? Buffer.from(batch.buffer, 0, plainLength)
-              : new AuthenticatedPrefix(Buffer.from(batch.buffer, 0, plainLength), firstChunk + done),
-          );
+          yield* emit(openedBatch(batch.buffer, firstChunk, count, lastLength, done));
         } else {
           submit(batchNonce, count, lastLength);
         }
@@ -349,6 +337,21 @@ export class ParallelContentCipher extends ContentCipher {
 /** The authenticated part of a batch whose chunk `failedChunk` (absolute index) failed. */
 class AuthenticatedPrefix {
   constructor(readonly bytes: Buffer, readonly failedChunk: number) {}
+}
+
+/**
+ * What a batch of `count` chunks starting at chunk `first` gives after opening: all its
+ * plaintext, or, when chunk `first + done` failed, the authenticated plaintext before it.
+ */
+function openedBatch(
+  buffer: ArrayBufferLike,
+  first: number,
+  count: number,
+  lastLength: number,
+  done: number,
+): Buffer | AuthenticatedPrefix {
+  if (done === count) return Buffer.from(buffer, 0, (count - 1) * BLOCK_DATA_SIZE + lastLength - BLOCK_OVERHEAD);
+  return new AuthenticatedPrefix(Buffer.from(buffer, 0, done * BLOCK_DATA_SIZE), first + done);
 }
 
 /** Results handed out in submission order; abandoning it silences the ones nobody will read. */
