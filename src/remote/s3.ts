@@ -40,6 +40,7 @@ import {
   type RemoteFeatures,
   type WriteOptions,
 } from './remote.js';
+import { formatMtime, mapLimit, parseMtime } from './object-store-util.js';
 import { backoffDelay, defaultRetryPolicy, isRetryableError, isRetryableStatus, type RetryPolicy } from './retry.js';
 
 const MiB = 1024 * 1024;
@@ -329,30 +330,8 @@ export interface S3WriteOptions extends WriteOptions {
   md5?: string;
 }
 
-// ---------------------------------------------------------------------------------------------
-// rclone's mtime encoding: seconds since the epoch as a fixed-point decimal, trailing zeros dropped
-// ("1354040105.123456789", "1354040105"). JavaScript dates hold milliseconds.
-
-export function formatMtime(date: Date): string {
-  const ms = date.getTime();
-  if (!Number.isFinite(ms)) throw new RangeError('invalid date');
-  if (ms < 0) return '-' + formatMtime(new Date(-ms));
-  const seconds = Math.floor(ms / 1000);
-  const fraction = String(ms % 1000).padStart(3, '0').replace(/0+$/, '');
-  return fraction === '' ? String(seconds) : `${seconds}.${fraction}`;
-}
-
-/** Parses rclone's (and python-swiftclient's) mtime string; undefined when it is not one. */
-export function parseMtime(text: string | undefined): Date | undefined {
-  if (text === undefined) return undefined;
-  const m = /^\s*(-?)(\d+)(?:\.(\d*))?\s*$/.exec(text);
-  if (!m) return undefined;
-  const fraction = (m[3] ?? '').padEnd(3, '0').slice(0, 3);
-  const ms = Number(m[2]) * 1000 + Number(fraction);
-  if (!Number.isSafeInteger(ms)) return undefined;
-  const date = new Date(m[1] === '-' ? -ms : ms);
-  return Number.isNaN(date.getTime()) ? undefined : date;
-}
+// rclone's mtime text, shared with the swift driver; still exported here as part of this driver's API.
+export { formatMtime, parseMtime };
 
 // ---------------------------------------------------------------------------------------------
 // Errors and retries.
@@ -631,20 +610,6 @@ class PartReader {
       }
     }
   }
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight, results in input order. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
 }
 
 function md5Base64(data: Uint8Array): string {

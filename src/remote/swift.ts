@@ -28,6 +28,7 @@ import {
 } from '../errors.js';
 import { createHash } from 'node:crypto';
 import { log } from '../log.js';
+import { formatMtime, mapLimit, parseMtime } from './object-store-util.js';
 import { registerBackend, type OptionSpec, type OptionValues } from './registry.js';
 import type { ByteSource, HashType, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions } from './remote.js';
 import {
@@ -85,25 +86,10 @@ export const defaultSwiftSettings: SwiftRemoteSettings = {
 
 // ---- times ----
 
-/** rclone's (ncw/swift's) X-Object-Meta-Mtime text for a time. */
-export function formatSwiftMtime(date: Date): string {
-  const ms = date.getTime();
-  const negative = ms < 0;
-  const abs = Math.abs(ms);
-  const seconds = Math.floor(abs / 1000);
-  const fraction = abs % 1000;
-  const text = fraction === 0 ? String(seconds) : `${seconds}.${String(fraction * 1_000_000).padStart(9, '0')}`.replace(/0+$/, '');
-  return negative ? '-' + text : text;
-}
-
+/** rclone's (ncw/swift's) X-Object-Meta-Mtime text for a time; the same encoding as S3's. */
+export const formatSwiftMtime = formatMtime;
 /** Parses X-Object-Meta-Mtime (seconds, optional fraction up to ns); undefined if malformed. */
-export function parseSwiftMtime(text: string | null | undefined): Date | undefined {
-  if (!text) return undefined;
-  const m = /^(-?)(\d+)(?:\.(\d*))?$/.exec(text.trim());
-  if (!m) return undefined;
-  const ms = Number(m[2]) * 1000 + Math.floor(Number((m[3] ?? '').slice(0, 9).padEnd(9, '0')) / 1_000_000);
-  return new Date(m[1] === '-' ? -ms : ms);
-}
+export const parseSwiftMtime = parseMtime;
 
 // A clock with sub-millisecond digits for segment prefixes, so two uploads of one path never share one.
 const clockBase = { ns: BigInt(Date.now()) * 1_000_000n, hr: process.hrtime.bigint() };
@@ -184,20 +170,6 @@ async function* concatSources(first: Uint8Array, rest: ByteSource): AsyncGenerat
   yield* rest;
 }
 
-/** Runs `fn` over items with at most `limit` in flight, results in input order. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]);
-    }
-  });
-  await Promise.all(workers);
-  return out;
-}
-
 function isStatus(err: unknown, status: number): boolean {
   return err instanceof SwiftError && err.status === status;
 }
@@ -252,7 +224,7 @@ export class SwiftRemote implements Remote {
 
   private entryFromHead(path: string, headers: Headers): RemoteEntry {
     const mtime =
-      parseSwiftMtime(headers.get('x-object-meta-mtime')) ?? new Date(headers.get('last-modified') ?? 0);
+      parseMtime(headers.get('x-object-meta-mtime')) ?? new Date(headers.get('last-modified') ?? 0);
     return { path, isDir: false, size: Number(headers.get('content-length') ?? 0), mtime };
   }
 
@@ -391,7 +363,7 @@ export class SwiftRemote implements Remote {
       throw new IsDirectoryError(path, { cause: new Error("swift: can't upload files to the root or a container itself") });
     }
     const mtime = options.mtime ?? new Date();
-    const metaHeaders = { 'X-Object-Meta-Mtime': formatSwiftMtime(mtime) };
+    const metaHeaders = { 'X-Object-Meta-Mtime': formatMtime(mtime) };
     const s = this.settings;
     const reader = new ByteReader(source);
     try {
@@ -658,7 +630,7 @@ export class SwiftRemote implements Remote {
       if (key.toLowerCase().startsWith('x-object-')) next[key] = value;
     });
     for (const key of Object.keys(next)) if (key.toLowerCase() === 'x-object-meta-mtime') delete next[key];
-    next['X-Object-Meta-Mtime'] = formatSwiftMtime(mtime);
+    next['X-Object-Meta-Mtime'] = formatMtime(mtime);
     try {
       await this.client.postObject(loc.container, loc.object, next);
     } catch (err) {
