@@ -334,22 +334,6 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name) {
   enqueue(p->s, p);
 }
 
-static void ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
-  session_t *s = fuse_req_userdata(req);
-  fuse_reply_none(req);
-  pending_t *p = new_pending(s, OP_FORGET, NULL, NULL, NULL);
-  if (!p) return;
-  p->u.forgets.items = malloc(sizeof(struct fuse_forget_data));
-  if (!p->u.forgets.items) {
-    free(p);
-    return;
-  }
-  p->u.forgets.items[0].ino = ino;
-  p->u.forgets.items[0].nlookup = nlookup;
-  p->u.forgets.count = 1;
-  enqueue(s, p);
-}
-
 static void ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets) {
   session_t *s = fuse_req_userdata(req);
   pending_t *p = new_pending(s, OP_FORGET, NULL, NULL, NULL);
@@ -365,6 +349,11 @@ static void ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
   }
   fuse_reply_none(req);
   if (p) enqueue(s, p);
+}
+
+static void ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup) {
+  struct fuse_forget_data one = {.ino = ino, .nlookup = nlookup};
+  ll_forget_multi(req, 1, &one);
 }
 
 static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
@@ -457,8 +446,9 @@ static void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
   enqueue(p->s, p);
 }
 
-static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  pending_t *p = begin(req, OP_OPEN, NULL, NULL, 0);
+// open and opendir: the open flags; no handle yet.
+static void queue_open(fuse_req_t req, int op, fuse_ino_t ino, struct fuse_file_info *fi) {
+  pending_t *p = begin(req, op, NULL, NULL, 0);
   if (!p) return;
   p->ino = ino;
   p->fi = *fi;
@@ -466,15 +456,25 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
   enqueue(p->s, p);
 }
 
-static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                    struct fuse_file_info *fi) {
-  pending_t *p = begin(req, OP_READ, NULL, NULL, 0);
+static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
+  queue_open(req, OP_OPEN, ino, fi);
+}
+
+// read and readdir: a handle, an offset and the most bytes the kernel takes.
+static void queue_read(fuse_req_t req, int op, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi) {
+  pending_t *p = begin(req, op, NULL, NULL, 0);
   if (!p) return;
   p->ino = ino;
   take_fi(p, fi);
   p->size = size;
   p->off = (uint64_t)off;
   enqueue(p->s, p);
+}
+
+static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi) {
+  queue_read(req, OP_READ, ino, size, off, fi);
 }
 
 static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -511,41 +511,31 @@ SIMPLE_FI_OP(ll_release, OP_RELEASE)
 SIMPLE_FI_OP(ll_releasedir, OP_RELEASEDIR)
 
 static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
-  pending_t *p = begin(req, OP_OPENDIR, NULL, NULL, 0);
+  queue_open(req, OP_OPENDIR, ino, fi);
+}
+
+// fsync and fsyncdir: a handle and the datasync flag.
+static void queue_fsync(fuse_req_t req, int op, fuse_ino_t ino, int datasync,
+                        struct fuse_file_info *fi) {
+  pending_t *p = begin(req, op, NULL, NULL, 0);
   if (!p) return;
   p->ino = ino;
-  p->fi = *fi;
-  p->flags = fi->flags;
+  take_fi(p, fi);
+  p->flags = datasync;
   enqueue(p->s, p);
 }
 
 static void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
-  pending_t *p = begin(req, OP_FSYNC, NULL, NULL, 0);
-  if (!p) return;
-  p->ino = ino;
-  take_fi(p, fi);
-  p->flags = datasync;
-  enqueue(p->s, p);
+  queue_fsync(req, OP_FSYNC, ino, datasync, fi);
 }
 
 static void ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi) {
-  pending_t *p = begin(req, OP_FSYNCDIR, NULL, NULL, 0);
-  if (!p) return;
-  p->ino = ino;
-  take_fi(p, fi);
-  p->flags = datasync;
-  enqueue(p->s, p);
+  queue_fsync(req, OP_FSYNCDIR, ino, datasync, fi);
 }
 
 static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                        struct fuse_file_info *fi) {
-  pending_t *p = begin(req, OP_READDIR, NULL, NULL, 0);
-  if (!p) return;
-  p->ino = ino;
-  take_fi(p, fi);
-  p->size = size;
-  p->off = (uint64_t)off;
-  enqueue(p->s, p);
+  queue_read(req, OP_READDIR, ino, size, off, fi);
 }
 
 static void ll_statfs(fuse_req_t req, fuse_ino_t ino) {
