@@ -621,9 +621,9 @@ function copySource(bucket: string, key: string): string {
   return `${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
 }
 
-/** Undoes `encoding-type=url` in listings (query-string style: '+' is a space). */
-function urlDecodeKey(text: string): string {
-  return decodeURIComponent(text.replace(/\+/g, ' '));
+/** A key from a listing page, undoing `encoding-type=url` when the page says it applied it (query-string style: '+' is a space). */
+function listedKey(page: { EncodingType?: string }, key: string): string {
+  return page.EncodingType === 'url' ? decodeURIComponent(key.replace(/\+/g, ' ')) : key;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -889,17 +889,15 @@ export class S3Remote implements Remote {
       } catch (err) {
         throw toRemoteError(err, 'list', dir, 'dir');
       }
-      const encoded = page.EncodingType === 'url';
-      const decode = (s: string) => (encoded ? urlDecodeKey(s) : s);
       if ((page.CommonPrefixes?.length ?? 0) > 0 || (page.Contents?.length ?? 0) > 0) found = true;
       for (const p of page.CommonPrefixes ?? []) {
         if (!p.Prefix) continue;
-        const name = decode(p.Prefix).slice(prefix.length).replace(/\/$/, '');
+        const name = listedKey(page, p.Prefix).slice(prefix.length).replace(/\/$/, '');
         if (name === '') continue;
         yield { path: joinPath(dir, name), isDir: true, size: -1, mtime: new Date(0) };
       }
       const objects = (page.Contents ?? [])
-        .map((o) => ({ key: decode(o.Key ?? ''), size: o.Size ?? 0, lastModified: o.LastModified, etag: o.ETag }))
+        .map((o) => ({ key: listedKey(page, o.Key ?? ''), size: o.Size ?? 0, lastModified: o.LastModified }))
         // Directory markers ("dir/" objects some tools create) are not files.
         .filter((o) => o.key.length > prefix.length && !o.key.endsWith('/'));
       const entries = await mapLimit(objects, this.options.useServerModtime ? 1 : LIST_HEAD_CONCURRENCY, async (o) => {
@@ -943,8 +941,7 @@ export class S3Remote implements Remote {
       const page = await this.client.send(
         new this.sdk.ListObjectsV2Command({ Bucket: bucket, Prefix: key === '' ? '' : `${key}/`, MaxKeys: 2, EncodingType: 'url' }),
       );
-      const decode = (s: string) => (page.EncodingType === 'url' ? urlDecodeKey(s) : s);
-      return { keys: (page.Contents ?? []).map((o) => decode(o.Key ?? '')), more: Boolean(page.IsTruncated) };
+      return { keys: (page.Contents ?? []).map((o) => listedKey(page, o.Key ?? '')), more: Boolean(page.IsTruncated) };
     } catch (err) {
       throw toRemoteError(err, 'list', path, 'dir');
     }
@@ -1399,8 +1396,6 @@ export class S3Remote implements Remote {
     const loc = this.locate(dir);
     if (loc.bucket === '') throw new NotSupportedError(`s3: can't purge the root of ${this.displayName}`);
     const prefix = loc.key === '' ? '' : `${loc.key}/`;
-    // A directory inside a bucket exists while some key (or a "dir/" marker) lives under it.
-    let found = loc.key === '';
     let token: string | undefined;
     do {
       let page;
@@ -1411,8 +1406,7 @@ export class S3Remote implements Remote {
       } catch (err) {
         throw toRemoteError(err, 'list', dir, 'dir');
       }
-      const decode = (s: string) => (page.EncodingType === 'url' ? urlDecodeKey(s) : s);
-      const keys = (page.Contents ?? []).map((o) => decode(o.Key ?? ''));
+      const keys = (page.Contents ?? []).map((o) => listedKey(page, o.Key ?? ''));
       if (keys.length > 0) await this.deleteKeys(loc.bucket, keys, dir);
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
