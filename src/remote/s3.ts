@@ -612,6 +612,12 @@ class PartReader {
   }
 }
 
+/** The MD5 (lower-case hex) an ETag carries, if it looks like one (multipart and SSE-C ETags do not). */
+function etagMd5(etag: string | undefined): string | undefined {
+  const hex = etag?.replace(/"/g, '').toLowerCase();
+  return hex && /^[0-9a-f]{32}$/.test(hex) ? hex : undefined;
+}
+
 function md5Base64(data: Uint8Array): string {
   return createHash('md5').update(data).digest('base64');
 }
@@ -857,8 +863,7 @@ export class S3Remote implements Remote {
     }
     // With SSE-C the ETag is not the MD5 of the content.
     if (this.options.sse) return undefined;
-    const etag = info.etag?.replace(/"/g, '').toLowerCase();
-    return etag && /^[0-9a-f]{32}$/.test(etag) ? etag : undefined;
+    return etagMd5(info.etag);
   }
 
   // ---- Remote: listing ----
@@ -1133,8 +1138,8 @@ export class S3Remote implements Remote {
       throw toRemoteError(err, 'write', path, 'none');
     }
     const md5 = hash.digest('hex');
-    const etagHex = etag?.replace(/"/g, '').toLowerCase();
-    if (!this.options.sse && etagHex && /^[0-9a-f]{32}$/.test(etagHex) && etagHex !== md5) {
+    const etagHex = etagMd5(etag);
+    if (!this.options.sse && etagHex && etagHex !== md5) {
       await this.deleteQuietly(loc);
       throw new RemoteIOError(`s3: write ${JSON.stringify(path)}: server stored MD5 ${etagHex}, sent ${md5}; object removed`);
     }
