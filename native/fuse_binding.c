@@ -1182,6 +1182,19 @@ static pending_t *take_request(napi_env env, napi_value idv) {
     return NULL;                                                        \
   for (size_t i_ = argc; i_ < n; i_++) argv[i_] = undef(env);
 
+// A reply function's n arguments, and `p`, the request its id (argv[0])
+// names; a stale id (the request was answered already) returns false to JS.
+#define GET_REPLY_ARGS(n)                        \
+  GET_ARGS(n)                                    \
+  pending_t *p = take_request(env, argv[0]);     \
+  if (!p) return bool_value(env, false);
+
+// After the answer went to the kernel: releases the request; `ok` goes to JS.
+static napi_value replied(napi_env env, pending_t *p, bool ok) {
+  finish(p);
+  return bool_value(env, ok);
+}
+
 // Replies EIO after a malformed reply value, and throws.
 static napi_value bad_reply(napi_env env, pending_t *p, const char *msg) {
   fuse_reply_err(p->req, EIO);
@@ -1200,23 +1213,21 @@ static double get_double_or(napi_env env, napi_value v, double dflt) {
 
 // replyErr(id, errno): errno 0 answers success for operations without data.
 static napi_value js_reply_err(napi_env env, napi_callback_info info) {
-  GET_ARGS(2);
-  pending_t *p = take_request(env, argv[0]);
-  if (!p) return bool_value(env, false);
+  GET_REPLY_ARGS(2);
   int32_t e = EIO;
   napi_get_value_int32(env, argv[1], &e);
   if (e < 0) e = -e;
   if (e > 4095) e = EIO;
   fuse_reply_err(p->req, e);
-  finish(p);
-  return bool_value(env, true);
+  return replied(env, p, true);
 }
 
-static int fill_entry(napi_env env, napi_value attr, double entry_timeout, double attr_timeout,
-                      struct fuse_entry_param *e) {
+// attr (null: a negative entry) and its timeouts in seconds (default 1).
+static int fill_entry(napi_env env, napi_value attr, napi_value entry_timeout,
+                      napi_value attr_timeout, struct fuse_entry_param *e) {
   memset(e, 0, sizeof *e);
-  e->attr_timeout = attr_timeout;
-  e->entry_timeout = entry_timeout;
+  e->attr_timeout = get_double_or(env, attr_timeout, 1);
+  e->entry_timeout = get_double_or(env, entry_timeout, 1);
   napi_valuetype t;
   napi_typeof(env, attr, &t);
   if (t == napi_null || t == napi_undefined) return 0;  // negative entry: ino 0
@@ -1227,28 +1238,21 @@ static int fill_entry(napi_env env, napi_value attr, double entry_timeout, doubl
 
 // replyEntry(id, attr | null, entryTimeout, attrTimeout)
 static napi_value js_reply_entry(napi_env env, napi_callback_info info) {
-  GET_ARGS(4);
-  pending_t *p = take_request(env, argv[0]);
-  if (!p) return bool_value(env, false);
+  GET_REPLY_ARGS(4);
   struct fuse_entry_param e;
-  if (fill_entry(env, argv[1], get_double_or(env, argv[2], 1), get_double_or(env, argv[3], 1),
-                 &e) != 0)
+  if (fill_entry(env, argv[1], argv[2], argv[3], &e) != 0)
     return bad_reply(env, p, "replyEntry: invalid attr");
   fuse_reply_entry(p->req, &e);
-  finish(p);
-  return bool_value(env, true);
+  return replied(env, p, true);
 }
 
 // replyAttr(id, attr, timeout)
 static napi_value js_reply_attr(napi_env env, napi_callback_info info) {
-  GET_ARGS(3);
-  pending_t *p = take_request(env, argv[0]);
-  if (!p) return bool_value(env, false);
+  GET_REPLY_ARGS(3);
   struct stat st;
   if (read_attr(env, argv[1], &st) != 0) return bad_reply(env, p, "replyAttr: invalid attr");
   fuse_reply_attr(p->req, &st, get_double_or(env, argv[2], 1));
-  finish(p);
-  return bool_value(env, true);
+  return replied(env, p, true);
 }
 
 static int fill_open(napi_env env, pending_t *p, napi_value fhv, napi_value flagsv) {
@@ -1270,34 +1274,21 @@ static int fill_open(napi_env env, pending_t *p, napi_value fhv, napi_value flag
 
 // replyOpen(id, fh, flags)
 static napi_value js_reply_open(napi_env env, napi_callback_info info) {
-  GET_ARGS(3);
-  pending_t *p = take_request(env, argv[0]);
-  if (!p) return bool_value(env, false);
+  GET_REPLY_ARGS(3);
   if (fill_open(env, p, argv[1], argv[2]) != 0) return bad_reply(env, p, "replyOpen: invalid fh");
-  if (fuse_reply_open(p->req, &p->fi) == -ENOENT) {
-    // The opener was interrupted and is gone: the kernel will never send a
-    // release for this handle. JS learns it from the return value.
-    finish(p);
-    return bool_value(env, false);
-  }
-  finish(p);
-  return bool_value(env, true);
+  // -ENOENT: the opener was interrupted and is gone, and the kernel will never
+  // send a release for this handle. JS learns it from the return value.
+  return replied(env, p, fuse_reply_open(p->req, &p->fi) != -ENOENT);
 }
 
 // replyCreate(id, attr, entryTimeout, attrTimeout, fh, flags)
 static napi_value js_reply_create(napi_env env, napi_callback_info info) {
-  GET_ARGS(6);
-  pending_t *p = take_request(env, argv[0]);
-  if (!p) return bool_value(env, false);
+  GET_REPLY_ARGS(6);
   struct fuse_entry_param e;
-  if (fill_entry(env, argv[1], get_double_or(env, argv[2], 1), get_double_or(env, argv[3], 1),
-                 &e) != 0 ||
-      e.ino == 0)
+  if (fill_entry(env, argv[1], argv[2], argv[3], &e) != 0 || e.ino == 0)
     return bad_reply(env, p, "replyCreate: invalid attr");
   if (fill_open(env, p, argv[4], argv[5]) != 0) return bad_reply(env, p, "replyCreate: invalid fh");
-  int r = fuse_reply_create(p->req, &e, &p->fi);
-  finish(p);
-  return bool_value(env, r != -ENOENT);
+  return replied(env, p, fuse_reply_create(p->req, &e, &p->fi) != -ENOENT);
 }
 
 static int get_bytes(napi_env env, napi_value v, void **data, size_t *len) {
@@ -1327,52 +1318,41 @@ static int get_bytes(napi_env env, napi_value v, void **data, size_t *len) {
 // replyData(id, bytes): read and readlink-free data replies. The kernel copy
 // happens inside this call, so the JS buffer may be reused afterwards.
 static napi_value js_reply_data(napi_env env, napi_callback_info info) {
-  GET_ARGS(2);
-  pending_t *p = take_request(env, argv[0]);
-  if (!p) return bool_value(env, false);
+  GET_REPLY_ARGS(2);
   void *data = NULL;
   size_t len = 0;
   if (get_bytes(env, argv[1], &data, &len) != 0)
     return bad_reply(env, p, "replyData: expected a Buffer, TypedArray or ArrayBuffer");
   if (p->op == OP_READ && len > p->size) len = p->size;
   fuse_reply_buf(p->req, data, len);
-  finish(p);
-  return bool_value(env, true);
+  return replied(env, p, true);
 }
 
 // replyWrite(id, count)
 static napi_value js_reply_write(napi_env env, napi_callback_info info) {
-  GET_ARGS(2);
-  pending_t *p = take_request(env, argv[0]);
-  if (!p) return bool_value(env, false);
+  GET_REPLY_ARGS(2);
   double count = get_double_or(env, argv[1], -1);
   if (!(count >= 0) || count > (double)p->size)
     return bad_reply(env, p, "replyWrite: count outside 0..size");
   fuse_reply_write(p->req, (size_t)count);
-  finish(p);
-  return bool_value(env, true);
+  return replied(env, p, true);
 }
 
 // replyReadlink(id, target)
 static napi_value js_reply_readlink(napi_env env, napi_callback_info info) {
-  GET_ARGS(2);
-  pending_t *p = take_request(env, argv[0]);
-  if (!p) return bool_value(env, false);
+  GET_REPLY_ARGS(2);
   char target[NAME_BUF];
   size_t n;
   if (napi_get_value_string_utf8(env, argv[1], target, sizeof target, &n) != napi_ok ||
       n >= sizeof target - 1)
     return bad_reply(env, p, "replyReadlink: expected a string shorter than 4 KiB");
   fuse_reply_readlink(p->req, target);
-  finish(p);
-  return bool_value(env, true);
+  return replied(env, p, true);
 }
 
 // replyStatfs(id, {bsize, frsize, blocks, bfree, bavail, files, ffree, favail, namemax})
 static napi_value js_reply_statfs(napi_env env, napi_callback_info info) {
-  GET_ARGS(2);
-  pending_t *p = take_request(env, argv[0]);
-  if (!p) return bool_value(env, false);
+  GET_REPLY_ARGS(2);
   struct statvfs sv;
   memset(&sv, 0, sizeof sv);
   uint64_t v;
@@ -1396,8 +1376,30 @@ static napi_value js_reply_statfs(napi_env env, napi_callback_info info) {
   SV(f_namemax, "namemax", 255)
 #undef SV
   fuse_reply_statfs(p->req, &sv);
-  finish(p);
-  return bool_value(env, true);
+  return replied(env, p, true);
+}
+
+// One replyReaddir entry: its name into `name` (NAME_BUF bytes), ino and mode
+// into `st`, and its offset into `next` (`dflt` when it has none). Returns
+// NULL, or the message for a malformed entry.
+static const char *read_dirent(napi_env env, napi_value ent, char *name, struct stat *st,
+                               off_t *next, off_t dflt) {
+  napi_value v;
+  size_t nlen;
+  if (napi_get_named_property(env, ent, "name", &v) != napi_ok ||
+      napi_get_value_string_utf8(env, v, name, NAME_BUF, &nlen) != napi_ok ||
+      nlen >= NAME_BUF - 1)
+    return "replyReaddir: entry name must be a string";
+  memset(st, 0, sizeof *st);
+  uint64_t u;
+  if (prop_u64(env, ent, "ino", &u, 1) != 0) return "replyReaddir: entry ino must be a bigint";
+  st->st_ino = u;
+  if (prop_u64(env, ent, "mode", &u, 0) < 0) return "replyReaddir: entry mode must be a number";
+  st->st_mode = (mode_t)u;
+  int r = prop_u64(env, ent, "offset", &u, 0);
+  if (r < 0) return "replyReaddir: entry offset must be a number";
+  *next = r == 1 ? dflt : (off_t)u;
+  return NULL;
 }
 
 // replyReaddir(id, entries[{name, ino, mode, offset?}]) -> number of entries
@@ -1406,9 +1408,7 @@ static napi_value js_reply_statfs(napi_env env, napi_callback_info info) {
 // An entry's offset is the cookie of the entry after it (default: request
 // offset + index + 1).
 static napi_value js_reply_readdir(napi_env env, napi_callback_info info) {
-  GET_ARGS(2);
-  pending_t *p = take_request(env, argv[0]);
-  if (!p) return bool_value(env, false);
+  GET_REPLY_ARGS(2);
   bool is_array;
   if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array)
     return bad_reply(env, p, "replyReaddir: expected an array");
@@ -1417,41 +1417,21 @@ static napi_value js_reply_readdir(napi_env env, napi_callback_info info) {
   char *buf = malloc(p->size ? p->size : 1);
   if (!buf) {
     fuse_reply_err(p->req, ENOMEM);
-    finish(p);
-    return bool_value(env, false);
+    return replied(env, p, false);
   }
   size_t used = 0;
   uint32_t i;
   char name[NAME_BUF];
   for (i = 0; i < n; i++) {
-    napi_value ent, v;
+    napi_value ent;
     if (napi_get_element(env, argv[1], i, &ent) != napi_ok) break;
-    size_t nlen;
-    if (napi_get_named_property(env, ent, "name", &v) != napi_ok ||
-        napi_get_value_string_utf8(env, v, name, sizeof name, &nlen) != napi_ok ||
-        nlen >= sizeof name - 1) {
-      free(buf);
-      return bad_reply(env, p, "replyReaddir: entry name must be a string");
-    }
     struct stat st;
-    memset(&st, 0, sizeof st);
-    uint64_t u;
-    if (prop_u64(env, ent, "ino", &u, 1) != 0) {
+    off_t next;
+    const char *bad = read_dirent(env, ent, name, &st, &next, (off_t)(p->off + i + 1));
+    if (bad) {
       free(buf);
-      return bad_reply(env, p, "replyReaddir: entry ino must be a bigint");
+      return bad_reply(env, p, bad);
     }
-    st.st_ino = u;
-    if (prop_u64(env, ent, "mode", &u, 0) < 0) {
-      free(buf);
-      return bad_reply(env, p, "replyReaddir: entry mode must be a number");
-    }
-    st.st_mode = (mode_t)u;
-    int r = prop_u64(env, ent, "offset", &u, 0);
-    if (r < 0) {
-      free(buf);
-      return bad_reply(env, p, "replyReaddir: entry offset must be a number");
-    }
-    off_t next = r == 1 ? (off_t)(p->off + i + 1) : (off_t)u;
     size_t need = fuse_add_direntry(p->req, buf + used, p->size - used, name, &st, next);
     if (need > p->size - used) break;
     used += need;
