@@ -108,19 +108,18 @@ typedef struct session session_t;
 
 typedef struct pending {
   uint8_t op;
-  uint8_t has_fh;
+  uint8_t has_fh;       // fi.fh is the kernel's handle (take_fi)
   session_t *s;
   fuse_req_t req;       // NULL for notifications (forget, init, end, log)
   uint32_t slot;        // slot while dispatched to JS
   fuse_ino_t ino, ino2;
-  uint64_t fh;
   uint64_t off;         // read/readdir/write/fallocate offset
   uint64_t len;         // fallocate length
   size_t size;          // read/readdir size, write length
   int flags;            // open flags, rename flags, fallocate mode, access mask, datasync
   uint32_t mode;
   uint32_t uid, gid, pid;
-  struct fuse_file_info fi;  // kept for open/create replies
+  struct fuse_file_info fi;  // as the kernel sent it; open/create replies fill in fh and flags
   char *data;           // write payload (malloc), handed to JS as an external buffer
   const char *name, *name2;
   union {
@@ -308,7 +307,6 @@ static pending_t *begin(fuse_req_t req, int op, const char *name, const char *na
 static void take_fi(pending_t *p, struct fuse_file_info *fi) {
   if (!fi) return;
   p->fi = *fi;
-  p->fh = fi->fh;
   p->has_fh = 1;
   p->flags = fi->flags;
 }
@@ -810,7 +808,7 @@ static napi_value undef(napi_env env) {
   return r;
 }
 static napi_value fh_value(napi_env env, pending_t *p) {
-  return p->has_fh ? big_u64(env, p->fh) : undef(env);
+  return p->has_fh ? big_u64(env, p->fi.fh) : undef(env);
 }
 static napi_value ns_value(napi_env env, const struct timespec *ts) {
   napi_value r;
