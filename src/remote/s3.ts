@@ -1149,10 +1149,60 @@ export class S3Remote implements Remote {
     }
   }
 
-  private partSizeFor(size: number | undefined): number {
-    if (size === undefined || size <= this.chunkSize * this.maxUploadParts) return this.chunkSize;
-    // Grow parts (to whole MiB) so the object fits in max_upload_parts.
+  /** `partSize` (chunk_size for uploads), grown to whole MiB when the object would not fit in max_upload_parts. */
+  private partSizeFor(size: number | undefined, partSize = this.chunkSize): number {
+    if (size === undefined || size <= partSize * this.maxUploadParts) return partSize;
     return Math.ceil(size / this.maxUploadParts / MiB) * MiB;
+  }
+
+  /** Starts a multipart upload (of new content, or of a copy) carrying the object's final metadata. */
+  private async createMultipartUpload(
+    to: Location,
+    path: string,
+    what: 'upload' | 'copy',
+    metadata: Record<string, string>,
+    contentType = 'application/octet-stream',
+  ): Promise<string> {
+    try {
+      const created = await this.client.send(
+        new this.sdk.CreateMultipartUploadCommand({
+          Bucket: to.bucket,
+          Key: to.key,
+          ContentType: contentType,
+          Metadata: metadata,
+          ...this.aclInput(),
+          ...this.sseInput(),
+        }),
+      );
+      if (!created.UploadId) {
+        throw new RemoteIOError(`s3: ${what === 'upload' ? 'write' : 'copy'} ${JSON.stringify(path)}: server returned no upload id`);
+      }
+      return created.UploadId;
+    } catch (err) {
+      throw toRemoteError(err, `start multipart ${what} of`, path, 'none');
+    }
+  }
+
+  private async completeMultipartUpload(
+    to: Location,
+    path: string,
+    what: 'upload' | 'copy',
+    uploadId: string,
+    parts: CompletedPart[],
+  ): Promise<void> {
+    try {
+      await this.client.send(
+        new this.sdk.CompleteMultipartUploadCommand({
+          Bucket: to.bucket,
+          Key: to.key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts },
+          ...this.sseInput(),
+        }),
+      );
+    } catch (err) {
+      throw toRemoteError(err, `complete multipart ${what} of`, path, 'none');
+    }
   }
 
   /**
@@ -1192,21 +1242,10 @@ export class S3Remote implements Remote {
     if (knownMd5 && !this.options.disableChecksum) meta[META_MD5] = Buffer.from(knownMd5, 'hex').toString('base64');
     let uploadId: string;
     try {
-      const created = await this.client.send(
-        new this.sdk.CreateMultipartUploadCommand({
-          Bucket: loc.bucket,
-          Key: loc.key,
-          ContentType: 'application/octet-stream',
-          Metadata: meta,
-          ...this.aclInput(),
-          ...this.sseInput(),
-        }),
-      );
-      if (!created.UploadId) throw new RemoteIOError(`s3: write ${JSON.stringify(path)}: server returned no upload id`);
-      uploadId = created.UploadId;
+      uploadId = await this.createMultipartUpload(loc, path, 'upload', meta);
     } catch (err) {
       await reader.close();
-      throw toRemoteError(err, 'start multipart upload of', path, 'none');
+      throw err;
     }
 
     const cancel = new AbortController();
@@ -1250,19 +1289,7 @@ export class S3Remote implements Remote {
         throw new RemoteIOError(`s3: write ${JSON.stringify(path)}: content does not match the given md5 ${knownMd5}`);
       }
       parts.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
-      try {
-        await this.client.send(
-          new this.sdk.CompleteMultipartUploadCommand({
-            Bucket: loc.bucket,
-            Key: loc.key,
-            UploadId: uploadId,
-            MultipartUpload: { Parts: parts },
-            ...this.sseInput(),
-          }),
-        );
-      } catch (err) {
-        throw toRemoteError(err, 'complete multipart upload of', path, 'none');
-      }
+      await this.completeMultipartUpload(loc, path, 'upload', uploadId, parts);
       return reader.total;
     } catch (err) {
       cancel.abort();
@@ -1522,25 +1549,8 @@ export class S3Remote implements Remote {
     path: string,
     target: { metadata: Record<string, string>; contentType?: string },
   ): Promise<void> {
-    let partSize = Math.max(this.copyCutoff, MIN_PART_SIZE);
-    if (Math.ceil(info.size / partSize) > this.maxUploadParts) partSize = Math.ceil(info.size / this.maxUploadParts / MiB) * MiB;
-    let uploadId: string;
-    try {
-      const created = await this.client.send(
-        new this.sdk.CreateMultipartUploadCommand({
-          Bucket: to.bucket,
-          Key: to.key,
-          ContentType: target.contentType ?? 'application/octet-stream',
-          Metadata: target.metadata,
-          ...this.aclInput(),
-          ...this.sseInput(),
-        }),
-      );
-      if (!created.UploadId) throw new RemoteIOError(`s3: copy ${JSON.stringify(path)}: server returned no upload id`);
-      uploadId = created.UploadId;
-    } catch (err) {
-      throw toRemoteError(err, 'start multipart copy of', path, 'none');
-    }
+    const partSize = this.partSizeFor(info.size, Math.max(this.copyCutoff, MIN_PART_SIZE));
+    const uploadId = await this.createMultipartUpload(to, path, 'copy', target.metadata, target.contentType);
     const ranges: { partNumber: number; start: number; end: number }[] = [];
     for (let start = 0, n = 1; start < info.size; start += partSize, n++) {
       ranges.push({ partNumber: n, start, end: Math.min(start + partSize, info.size) - 1 });
@@ -1565,19 +1575,7 @@ export class S3Remote implements Remote {
           throw toRemoteError(err, `copy part ${r.partNumber} of`, path);
         }
       });
-      try {
-        await this.client.send(
-          new this.sdk.CompleteMultipartUploadCommand({
-            Bucket: to.bucket,
-            Key: to.key,
-            UploadId: uploadId,
-            MultipartUpload: { Parts: parts },
-            ...this.sseInput(),
-          }),
-        );
-      } catch (err) {
-        throw toRemoteError(err, 'complete multipart copy of', path, 'none');
-      }
+      await this.completeMultipartUpload(to, path, 'copy', uploadId, parts);
     } catch (err) {
       await this.abortUpload(to, uploadId, path);
       throw err;
