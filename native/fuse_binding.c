@@ -118,7 +118,7 @@ typedef struct pending {
   size_t size;          // read/readdir size, write length
   int flags;            // open flags, rename flags, fallocate mode, access mask, datasync
   uint32_t mode;
-  uint32_t uid, gid, pid;
+  uint32_t uid, gid;
   struct fuse_file_info fi;  // as the kernel sent it; open/create replies fill in fh and flags
   char *data;           // write payload (malloc), handed to JS as an external buffer
   const char *name, *name2;
@@ -148,7 +148,6 @@ struct session {
   int finalized;           // the JS handle was collected
   int hook_registered;     // env cleanup hook in place
   uint32_t outstanding;    // requests dispatched to JS and not yet answered
-  uint32_t ops_mask;
   char last_error[LOG_MSG_MAX];  // last error-level libfuse message on the loop thread
   struct addon *addon;
   session_t *next;         // the env's sessions
@@ -262,7 +261,6 @@ static void set_ctx(pending_t *p, fuse_req_t req) {
   const struct fuse_ctx *ctx = fuse_req_ctx(req);
   p->uid = ctx->uid;
   p->gid = ctx->gid;
-  p->pid = (uint32_t)ctx->pid;
 }
 
 // Names reach JS as strings; a name that is not UTF-8 cannot name anything
@@ -1521,7 +1519,8 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
     session_free(s);
     return throw_type(env, "mount: args must be an array of strings");
   }
-  napi_get_value_uint32(env, argv[2], &s->ops_mask);
+  uint32_t ops_mask = 0;
+  napi_get_value_uint32(env, argv[2], &ops_mask);
   napi_valuetype t;
   napi_typeof(env, argv[3], &t);
   if (t != napi_function) {
@@ -1553,7 +1552,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   // taken out of args here and applied in init; the rest go to the session.
   s->conn_opts = fuse_parse_conn_info_opts(&args);
   struct fuse_lowlevel_ops ops;
-  set_ops(&ops, s->ops_mask);
+  set_ops(&ops, ops_mask);
   if (s->conn_opts) s->se = fuse_session_new(&args, &ops, sizeof ops, s);
   tls_capture = NULL;
   fuse_opt_free_args(&args);
