@@ -641,12 +641,9 @@ export class SwiftRemote implements Remote {
 
   async move(src: string, dst: string): Promise<RemoteEntry> {
     const { loc, headers } = await this.requireObject(src);
-    const entry = { ...this.entryFromHead(dst, headers) };
+    const entry = this.entryFromHead(dst, headers);
     if (src === dst) return entry;
-    const to = locate(dst);
-    if (to.object === '') throw new IsDirectoryError(dst);
-    await this.ensureContainer(to.container);
-    const replaced = this.settings.noLargeObjects ? undefined : await this.client.headObject(to.container, to.object);
+    const { to, replaced } = await this.transferTarget(dst);
     const manifest = headers.get('x-object-manifest');
     // A manifest moves as itself: the segments stay where they are and now belong to `dst`.
     await this.copyServerSide(loc, to, !!manifest);
@@ -657,12 +654,9 @@ export class SwiftRemote implements Remote {
 
   async copy(src: string, dst: string): Promise<RemoteEntry> {
     const { loc, headers } = await this.requireObject(src);
-    const entry = { ...this.entryFromHead(dst, headers) };
+    const entry = this.entryFromHead(dst, headers);
     if (src === dst) return entry;
-    const to = locate(dst);
-    if (to.object === '') throw new IsDirectoryError(dst);
-    await this.ensureContainer(to.container);
-    const replaced = this.settings.noLargeObjects ? undefined : await this.client.headObject(to.container, to.object);
+    const { to, replaced } = await this.transferTarget(dst);
     const manifest = headers.get('x-object-manifest');
     let newManifest: string | undefined;
     if (manifest) {
@@ -672,6 +666,15 @@ export class SwiftRemote implements Remote {
     }
     await this.cleanupReplaced(replaced, newManifest);
     return entry;
+  }
+
+  /** The destination of a move or copy, its container made, and the object it replaces (if large objects are on). */
+  private async transferTarget(dst: string): Promise<{ to: Location; replaced: Headers | undefined }> {
+    const to = locate(dst);
+    if (to.object === '') throw new IsDirectoryError(dst);
+    await this.ensureContainer(to.container);
+    const replaced = this.settings.noLargeObjects ? undefined : await this.client.headObject(to.container, to.object);
+    return { to, replaced };
   }
 
   private async copyServerSide(from: Location, to: Location, manifestOnly: boolean): Promise<void> {
