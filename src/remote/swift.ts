@@ -700,7 +700,7 @@ export class SwiftRemote implements Remote {
     const copied: string[] = [];
     try {
       for (const [index, name] of names.entries()) {
-        const target = `${prefix}/${String(index).padStart(8, '0')}`;
+        const target = segmentName(prefix, index);
         await this.client.copyObject(parsed.container, name, segContainer, target);
         copied.push(target);
       }
