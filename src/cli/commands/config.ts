@@ -188,15 +188,20 @@ export function isRedacted(backend: BackendSpec | undefined, key: string): boole
   return Boolean(spec?.secret || spec?.sensitive);
 }
 
-/** One remote in config file format (`[name]` and `key = value` lines), redacted unless `reveal`. */
-function sectionText(store: ConfigStore, name: string, reveal: boolean): string {
-  const backend = backendOrUndefined(store.file.getValue(name, 'type'));
+/** A remote's options in config file format (`[name]` and `key = value` lines), redacted unless `reveal`. */
+function optionsText(name: string, options: Array<[string, string]>, type: string | undefined, reveal: boolean): string {
+  const backend = backendOrUndefined(type);
   const copy = new ConfigFile();
   copy.addSection(name);
-  for (const [key, value] of store.file.entries(name)) {
+  for (const [key, value] of options) {
     copy.set(name, key, !reveal && value !== '' && isRedacted(backend, key) ? ENCRYPTED_PLACEHOLDER : value);
   }
   return copy.toString().replace(/\n+$/, '\n');
+}
+
+/** One remote of the config file, as optionsText prints it. */
+function sectionText(store: ConfigStore, name: string, reveal: boolean): string {
+  return optionsText(name, store.file.entries(name), store.file.getValue(name, 'type'), reveal);
 }
 
 /** Says which of a remote's options the environment overrides (config show prints the file's). */
@@ -379,12 +384,8 @@ const subcommands: Subcommand[] = [
           const merged = store.remoteOptions(name);
           if (!merged) throw new ConfigError(`couldn't find remote ${JSON.stringify(name)} in config file`);
           // Defined only by environment variables: show what they define, marked as such.
-          const copy = new ConfigFile();
-          const backend = backendOrUndefined(merged.type);
-          for (const [k, v] of Object.entries(merged)) {
-            copy.set(name, k, !reveal && v !== '' && isRedacted(backend, k) ? ENCRYPTED_PLACEHOLDER : v);
-          }
-          await writeOut(ctx.stdout, `; defined by environment variables, not in the config file\n${copy.toString().replace(/\n+$/, '\n')}`);
+          const text = optionsText(name, Object.entries(merged), merged.type, reveal);
+          await writeOut(ctx.stdout, `; defined by environment variables, not in the config file\n${text}`);
           return;
         }
         await writeOut(ctx.stdout, sectionText(store, name, reveal));
