@@ -140,6 +140,11 @@ export function cleanEtag(etag: string | null | undefined): string {
   return (etag ?? '').replace(/^"|"$/g, '').toLowerCase();
 }
 
+/** Reads and drops a response body we do not need, so its connection can be reused. */
+export async function discardBody(res: Response): Promise<void> {
+  await res.arrayBuffer().catch(() => undefined);
+}
+
 async function bodyText(res: Response): Promise<string> {
   try {
     return (await res.text()).slice(0, 500);
@@ -310,7 +315,7 @@ export class SwiftClient {
     if (version === 1) {
       storageUrl = res.headers.get('x-storage-url') ?? undefined;
       token = res.headers.get('x-auth-token') ?? res.headers.get('x-storage-token') ?? undefined;
-      await res.arrayBuffer().catch(() => undefined);
+      await discardBody(res);
     } else if (version === 2) {
       const json = (await res.json()) as {
         access?: { token?: { id?: string }; serviceCatalog?: Array<{ type?: string; endpoints?: KeystoneEndpoint[] }> };
@@ -481,19 +486,19 @@ export class SwiftClient {
   /** Container headers, or undefined when it does not exist. */
   async headContainer(container: string): Promise<Headers | undefined> {
     const res = await this.request('HEAD', container, undefined, { accept: [404] });
-    await res.arrayBuffer().catch(() => undefined);
+    await discardBody(res);
     return res.status === 404 ? undefined : res.headers;
   }
 
   async putContainer(container: string, headers: Record<string, string> = {}): Promise<void> {
     const res = await this.request('PUT', container, undefined, { headers: { ...headers, 'Content-Length': '0' } });
-    await res.arrayBuffer().catch(() => undefined);
+    await discardBody(res);
   }
 
   /** Deletes a container: 'deleted', 'missing' (404) or 'not-empty' (409). */
   async deleteContainer(container: string): Promise<'deleted' | 'missing' | 'not-empty'> {
     const res = await this.request('DELETE', container, undefined, { accept: [404, 409] });
-    await res.arrayBuffer().catch(() => undefined);
+    await discardBody(res);
     return res.status === 404 ? 'missing' : res.status === 409 ? 'not-empty' : 'deleted';
   }
 
@@ -544,7 +549,7 @@ export class SwiftClient {
   /** Object headers, or undefined when it does not exist. */
   async headObject(container: string, object: string): Promise<Headers | undefined> {
     const res = await this.request('HEAD', container, object, { accept: [404] });
-    await res.arrayBuffer().catch(() => undefined);
+    await discardBody(res);
     return res.status === 404 ? undefined : res.headers;
   }
 
@@ -565,7 +570,7 @@ export class SwiftClient {
       from > 0 || end !== undefined ? `bytes=${from}-${end !== undefined ? end - 1 : ''}` : undefined;
     const first = await this.openGet(container, object, rangeHeader(offset));
     if (first.status === 416) {
-      await first.arrayBuffer().catch(() => undefined);
+      await discardBody(first);
       return { status: 416, headers: first.headers, body: emptySource() };
     }
     // Resuming checks the object is unchanged by its ETag (a manifest's covers its segments' ETags).
@@ -632,7 +637,7 @@ export class SwiftClient {
       headers.ETag = md5;
       headers['Content-Length'] = String(body.byteLength);
       const res = await this.request('PUT', container, object, { headers, body });
-      await res.arrayBuffer().catch(() => undefined);
+      await discardBody(res);
       const etag = cleanEtag(res.headers.get('etag'));
       if (etag !== md5) {
         await this.dropCorrupt(container, object);
@@ -675,7 +680,7 @@ export class SwiftClient {
     // request succeeded with it moments ago.
     if (this.canAuthenticate && Date.now() - this.confirmedAt > TOKEN_CONFIRM_MS) {
       const probe = await this.request('HEAD', container, undefined, { accept: [404] });
-      await probe.arrayBuffer().catch(() => undefined);
+      await discardBody(probe);
     }
     const session = await this.getSession();
     let res: Response;
@@ -714,7 +719,7 @@ export class SwiftClient {
       });
     }
     this.confirmedAt = Date.now();
-    await res.arrayBuffer().catch(() => undefined);
+    await discardBody(res);
     const md5 = hash.digest('hex');
     const etag = cleanEtag(res.headers.get('etag'));
     if (etag !== md5) {
@@ -744,7 +749,7 @@ export class SwiftClient {
   /** Deletes an object; false when it was not there. */
   async deleteObject(container: string, object: string, query?: Record<string, string>): Promise<boolean> {
     const res = await this.request('DELETE', container, object, { accept: [404], query });
-    await res.arrayBuffer().catch(() => undefined);
+    await discardBody(res);
     return res.status !== 404;
   }
 
@@ -763,14 +768,14 @@ export class SwiftClient {
       },
       query: options.manifestOnly ? { 'multipart-manifest': 'get' } : undefined,
     });
-    await res.arrayBuffer().catch(() => undefined);
+    await discardBody(res);
     return res.headers;
   }
 
   /** Replaces an object's metadata (POST sets all X-Object-Meta-* at once). */
   async postObject(container: string, object: string, headers: Record<string, string>): Promise<void> {
     const res = await this.request('POST', container, object, { headers });
-    await res.arrayBuffer().catch(() => undefined);
+    await discardBody(res);
   }
 }
 

@@ -33,6 +33,7 @@ import { registerBackend, type OptionSpec, type OptionValues } from './registry.
 import type { ByteSource, HashType, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions } from './remote.js';
 import {
   cleanEtag,
+  discardBody,
   encodeManifestValue,
   SwiftClient,
   SwiftError,
@@ -737,7 +738,7 @@ export class SwiftRemote implements Remote {
 
   async about(): Promise<{ total?: number; used?: number; free?: number }> {
     const res = await this.client.request('HEAD', undefined, undefined);
-    await res.arrayBuffer().catch(() => undefined);
+    await discardBody(res);
     const used = Number(res.headers.get('x-account-bytes-used'));
     const quota = Number(res.headers.get('x-account-meta-quota-bytes'));
     return {
