@@ -1,19 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { EmeCipher, emeDecrypt, emeEncrypt } from '../../../src/crypt/eme.js';
-
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the test file');
-    dir = up;
-  }
-  return dir;
-}
+import { repoRoot } from '../../helpers/fixtures.js';
 
 interface EmeVector {
   name: string;
@@ -26,7 +16,7 @@ interface EmeVector {
 }
 
 const vectors: EmeVector[] = JSON.parse(
-  readFileSync(join(repoRoot(), 'test/fixtures/rclone-crypt.json'), 'utf8'),
+  readFileSync(join(repoRoot, 'test/fixtures/rclone-crypt.json'), 'utf8'),
 ).a_upstream_test_vectors.eme;
 
 test('EME known answers from rfjakob/eme (incl. iterated)', (t) => {

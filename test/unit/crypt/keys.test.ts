@@ -1,21 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { scryptSync } from 'node:crypto';
 import { DEFAULT_SALT, deriveKeys } from '../../../src/crypt/keys.js';
 import { reveal } from '../../../src/crypt/obscure.js';
-
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the test file');
-    dir = up;
-  }
-  return dir;
-}
+import { repoRoot } from '../../helpers/fixtures.js';
 
 interface KeyRow {
   password: string;
@@ -37,7 +27,7 @@ interface Vectors {
     remotes: Record<string, { password: string; password2?: string; password_obscured_in_conf: string; password2_obscured_in_conf?: string }>;
   };
 }
-const vectors = JSON.parse(readFileSync(join(repoRoot(), 'test/fixtures/rclone-crypt.json'), 'utf8')) as Vectors;
+const vectors = JSON.parse(readFileSync(join(repoRoot, 'test/fixtures/rclone-crypt.json'), 'utf8')) as Vectors;
 
 test('key_derivation: upstream vectors (incl. empty password -> zero keys)', async () => {
   const rows = vectors.a_upstream_test_vectors.key_derivation;

@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { scryptSync } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   NameCipher,
   parseFilenameEncryptionMode,
@@ -15,18 +14,9 @@ import { getNameEncoding } from '../../../src/crypt/name-encoding.js';
 import { EmeCipher } from '../../../src/crypt/eme.js';
 import { pkcs7Pad } from '../../../src/crypt/pkcs7.js';
 import { ConfigError, NameDecryptError, NameTooLongError } from '../../../src/errors.js';
+import { repoRoot } from '../../helpers/fixtures.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the test file');
-    dir = up;
-  }
-  return dir;
-}
-
-const root = repoRoot();
+const root = repoRoot;
 const vectors = JSON.parse(readFileSync(join(root, 'test/fixtures/rclone-crypt.json'), 'utf8'));
 const upstream = vectors.a_upstream_test_vectors;
 const v160 = vectors.b_rclone_1_60_1;

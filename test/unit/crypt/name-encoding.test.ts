@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   BASE32768_SAFE_ALPHABET,
   getNameEncoding,
@@ -10,18 +9,9 @@ import {
   type NameEncodingName,
 } from '../../../src/crypt/name-encoding.js';
 import { ConfigError, NameDecryptError } from '../../../src/errors.js';
+import { repoRoot } from '../../helpers/fixtures.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the test file');
-    dir = up;
-  }
-  return dir;
-}
-
-const vectors = JSON.parse(readFileSync(join(repoRoot(), 'test/fixtures/rclone-crypt.json'), 'utf8'));
+const vectors = JSON.parse(readFileSync(join(repoRoot, 'test/fixtures/rclone-crypt.json'), 'utf8'));
 const upstream = vectors.a_upstream_test_vectors as {
   encoding_only: Record<NameEncodingName, { in: string; out: string }[]>;
   encoding_decode_errors: Record<NameEncodingName, { in: string; err: string }[]>;

@@ -1,19 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { NONCE_SIZE, addToNonce, chunkNonce, incrementNonce } from '../../../src/crypt/nonce.js';
-
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the test file');
-    dir = up;
-  }
-  return dir;
-}
+import { repoRoot } from '../../helpers/fixtures.js';
 
 interface Vectors {
   a_upstream_test_vectors: {
@@ -21,7 +11,7 @@ interface Vectors {
     nonce_add: { add: string; in: string; out: string }[];
   };
 }
-const vectors = JSON.parse(readFileSync(join(repoRoot(), 'test/fixtures/rclone-crypt.json'), 'utf8')) as Vectors;
+const vectors = JSON.parse(readFileSync(join(repoRoot, 'test/fixtures/rclone-crypt.json'), 'utf8')) as Vectors;
 
 // Independent model: the nonce as a 192-bit little-endian integer.
 const MOD = 1n << 192n;

@@ -1,22 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { pkcs7Pad, pkcs7Unpad, Pkcs7PaddingError, Pkcs7ErrorMessages } from '../../../src/crypt/pkcs7.js';
 import { NameDecryptError } from '../../../src/errors.js';
+import { repoRoot } from '../../helpers/fixtures.js';
 
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('package.json not found above the test file');
-    dir = up;
-  }
-  return dir;
-}
-
-const upstream = JSON.parse(readFileSync(join(repoRoot(), 'test/fixtures/rclone-crypt.json'), 'utf8'))
+const upstream = JSON.parse(readFileSync(join(repoRoot, 'test/fixtures/rclone-crypt.json'), 'utf8'))
   .a_upstream_test_vectors as {
   pkcs7_pad: { block: number; in_hex: string; out_hex: string }[];
   pkcs7_unpad_errors: { block: number; in_hex: string; err: string }[];
