@@ -36,13 +36,3 @@ export function setFileTimesNs(fd: number, mtimeNs: bigint, fallback: (seconds: 
   if (binding) binding.futimensNs(fd, mtimeNs);
   else fallback(Number(mtimeNs) / 1e9);
 }
-
-export function dateToNs(d: Date): bigint {
-  return BigInt(d.getTime()) * 1_000_000n;
-}
-
-export function nsToDate(ns: bigint): Date {
-  // Floor division, also for times before 1970.
-  const ms = ns >= 0n ? ns / 1_000_000n : -((-ns + 999_999n) / 1_000_000n);
-  return new Date(Number(ms));
-}

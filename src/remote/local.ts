@@ -19,9 +19,9 @@ import {
 } from '../errors.js';
 import { registerBackend } from './registry.js';
 import type { ByteSource, HashType, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions } from './remote.js';
-import { baseName, parentPath } from './remote.js';
+import { baseName, dateToNs, parentPath } from './remote.js';
 import { fromBackendName, pathToBackend } from './name-encoding.js';
-import { dateToNs, exactTimes, setFileTimesNs } from './fs-times.js';
+import { exactTimes, setFileTimesNs } from './fs-times.js';
 
 const READ_CHUNK = 1024 * 1024;
 

@@ -1,6 +1,8 @@
 // What the object-store drivers (s3, swift) share: rclone's modification-time text and a bounded
 // parallel map for per-object requests.
 
+import { dateToNs, nsToDate } from './remote.js';
+
 // rclone stores a modification time (S3's X-Amz-Meta-Mtime, Swift's X-Object-Meta-Mtime) as
 // seconds since the epoch in fixed-point decimal, trailing zeros dropped ("1354040105.123456789",
 // "1354040105"). JavaScript dates hold milliseconds.
@@ -8,22 +10,33 @@
 export function formatMtime(date: Date): string {
   const ms = date.getTime();
   if (!Number.isFinite(ms)) throw new RangeError('invalid date');
-  if (ms < 0) return '-' + formatMtime(new Date(-ms));
-  const seconds = Math.floor(ms / 1000);
-  const fraction = String(ms % 1000).padStart(3, '0').replace(/0+$/, '');
+  return formatMtimeNs(dateToNs(date));
+}
+
+/** The same text from nanoseconds, so times rclone wrote to the nanosecond round-trip exactly. */
+export function formatMtimeNs(ns: bigint): string {
+  if (ns < 0n) return '-' + formatMtimeNs(-ns);
+  const seconds = ns / 1_000_000_000n;
+  const fraction = String(ns % 1_000_000_000n).padStart(9, '0').replace(/0+$/, '');
   return fraction === '' ? String(seconds) : `${seconds}.${fraction}`;
 }
 
-/** Parses rclone's (and python-swiftclient's) mtime string; undefined when it is not one. */
-export function parseMtime(text: string | null | undefined): Date | undefined {
+/** Parses rclone's (and python-swiftclient's) mtime string to nanoseconds; undefined when it is not one. */
+export function parseMtimeNs(text: string | null | undefined): bigint | undefined {
   if (text === undefined || text === null) return undefined;
   const m = /^\s*(-?)(\d+)(?:\.(\d*))?\s*$/.exec(text);
   if (!m) return undefined;
-  const fraction = (m[3] ?? '').padEnd(3, '0').slice(0, 3);
-  const ms = Number(m[2]) * 1000 + Number(fraction);
-  if (!Number.isSafeInteger(ms)) return undefined;
-  const date = new Date(m[1] === '-' ? -ms : ms);
-  return Number.isNaN(date.getTime()) ? undefined : date;
+  const ns = BigInt(m[2]) * 1_000_000_000n + BigInt((m[3] ?? '').padEnd(9, '0').slice(0, 9));
+  const signed = m[1] === '-' ? -ns : ns;
+  // Beyond what a Date can hold, it is not a time we can use.
+  if (Number.isNaN(nsToDate(signed).getTime())) return undefined;
+  return signed;
+}
+
+/** Parses rclone's mtime string to a Date (milliseconds); undefined when it is not one. */
+export function parseMtime(text: string | null | undefined): Date | undefined {
+  const ns = parseMtimeNs(text);
+  return ns === undefined ? undefined : nsToDate(ns);
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight, results in input order. */

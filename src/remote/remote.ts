@@ -130,3 +130,14 @@ export function cleanPath(path: string): string {
     .filter((s) => s !== '' && s !== '.')
     .join('/');
 }
+
+/** A Date as nanoseconds since the epoch. */
+export function dateToNs(d: Date): bigint {
+  return BigInt(d.getTime()) * 1_000_000n;
+}
+
+/** Nanoseconds since the epoch as a Date (milliseconds, rounded down, also before 1970). */
+export function nsToDate(ns: bigint): Date {
+  const ms = ns >= 0n ? ns / 1_000_000n : -((-ns + 999_999n) / 1_000_000n);
+  return new Date(Number(ms));
+}

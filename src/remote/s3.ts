@@ -31,6 +31,8 @@ import { log } from '../log.js';
 import { registerBackend, type BackendContext, type OptionSpec, type OptionValues } from './registry.js';
 import {
   cleanPath,
+  dateToNs,
+  nsToDate,
   joinPath,
   type ByteSource,
   type HashType,
@@ -40,7 +42,7 @@ import {
   type RemoteFeatures,
   type WriteOptions,
 } from './remote.js';
-import { formatMtime, mapLimit, parseMtime } from './object-store-util.js';
+import { formatMtime, formatMtimeNs, mapLimit, parseMtime, parseMtimeNs } from './object-store-util.js';
 import { backoffDelay, defaultRetryPolicy, isRetryableError, isRetryableStatus, type RetryPolicy } from './retry.js';
 
 const MiB = 1024 * 1024;
@@ -644,6 +646,8 @@ interface Location {
 interface ObjectInfo {
   size: number;
   mtime: Date;
+  /** The stored modification time to the nanosecond, when it came from rclone's metadata. */
+  mtimeNs?: bigint;
   etag?: string;
   metadata: Record<string, string>;
   contentType?: string;
@@ -843,6 +847,7 @@ export class S3Remote implements Remote {
       contentType: out.ContentType,
       lastModified,
       mtime: this.pickMtime(metadata, lastModified),
+      mtimeNs: this.options.useServerModtime ? undefined : parseMtimeNs(metadata?.[META_MTIME]),
     };
   }
 
@@ -908,15 +913,16 @@ export class S3Remote implements Remote {
       const entries = await mapLimit(objects, this.options.useServerModtime ? 1 : LIST_HEAD_CONCURRENCY, async (o) => {
         const name = o.key.slice(prefix.length);
         let mtime = o.lastModified ?? new Date(0);
+        let mtimeNs: bigint | undefined;
         if (!this.options.useServerModtime) {
           try {
-            mtime = (await this.headObject({ bucket: loc.bucket, key: o.key }, joinPath(dir, name))).mtime;
+            ({ mtime, mtimeNs } = await this.headObject({ bucket: loc.bucket, key: o.key }, joinPath(dir, name)));
           } catch (err) {
             // Deleted between the listing and the HEAD: the listing's time will do.
             if (!(err instanceof ObjectNotFoundError)) throw err;
           }
         }
-        return { path: joinPath(dir, name), isDir: false, size: o.size, mtime } satisfies RemoteEntry;
+        return { path: joinPath(dir, name), isDir: false, size: o.size, mtime, mtimeNs } satisfies RemoteEntry;
       });
       yield* entries;
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -961,7 +967,7 @@ export class S3Remote implements Remote {
     }
     try {
       const info = await this.headObject(loc, path);
-      return { path, isDir: false, size: info.size, mtime: info.mtime };
+      return { path, isDir: false, size: info.size, mtime: info.mtime, mtimeNs: info.mtimeNs };
     } catch (err) {
       if (!(err instanceof ObjectNotFoundError)) throw err;
     }
@@ -1024,8 +1030,9 @@ export class S3Remote implements Remote {
       throw new RangeError(`md5 must be 32 lower-case hex digits, got ${JSON.stringify(options.md5)}`);
     }
     await this.ensureBucket(loc.bucket);
-    const mtime = options.mtime ?? new Date();
-    const metadata: Record<string, string> = { [META_MTIME]: formatMtime(mtime) };
+    const mtimeNs = options.mtimeNs ?? dateToNs(options.mtime ?? new Date());
+    const mtime = nsToDate(mtimeNs);
+    const metadata: Record<string, string> = { [META_MTIME]: formatMtimeNs(mtimeNs) };
     const size = options.size;
     if (size !== undefined && (!Number.isSafeInteger(size) || size < 0)) throw new RangeError(`bad size ${size}`);
 
@@ -1047,7 +1054,7 @@ export class S3Remote implements Remote {
       written = await this.putMultipart(loc, path, source, size, metadata, options.md5);
     }
     await this.checkSseEnforced(loc, path);
-    return { path, isDir: false, size: written, mtime };
+    return { path, isDir: false, size: written, mtime, mtimeNs };
   }
 
   /** Single PUT of bytes in memory (retried by the SDK; the server checks Content-MD5). */
@@ -1473,11 +1480,11 @@ export class S3Remote implements Remote {
 
   // ---- Remote: metadata, copy, move ----
 
-  async setMtime(path: string, mtime: Date): Promise<void> {
+  async setMtime(path: string, mtime: Date, mtimeNs?: bigint): Promise<void> {
     const loc = this.locate(path);
     if (loc.bucket === '' || loc.key === '') throw new IsDirectoryError(path);
     const info = await this.headObject(loc, path);
-    const metadata = { ...info.metadata, [META_MTIME]: formatMtime(mtime) };
+    const metadata = { ...info.metadata, [META_MTIME]: formatMtimeNs(mtimeNs ?? dateToNs(mtime)) };
     // Metadata can only change by copying the object onto itself.
     await this.copyObject(loc, loc, info, path, { metadata, contentType: info.contentType });
   }
@@ -1488,10 +1495,10 @@ export class S3Remote implements Remote {
     if (from.key === '') throw new IsDirectoryError(src);
     if (to.key === '') throw new IsDirectoryError(dst);
     const info = await this.headObject(from, src);
-    if (from.bucket === to.bucket && from.key === to.key) return { path: dst, isDir: false, size: info.size, mtime: info.mtime };
+    if (from.bucket === to.bucket && from.key === to.key) return { path: dst, isDir: false, size: info.size, mtime: info.mtime, mtimeNs: info.mtimeNs };
     await this.ensureBucket(to.bucket);
     await this.copyObject(from, to, info, src);
-    return { path: dst, isDir: false, size: info.size, mtime: info.mtime };
+    return { path: dst, isDir: false, size: info.size, mtime: info.mtime, mtimeNs: info.mtimeNs };
   }
 
   async move(src: string, dst: string): Promise<RemoteEntry> {

@@ -28,9 +28,10 @@ import {
 } from '../errors.js';
 import { createHash } from 'node:crypto';
 import { log } from '../log.js';
-import { formatMtime, mapLimit, parseMtime } from './object-store-util.js';
+import { formatMtime, formatMtimeNs, mapLimit, parseMtime, parseMtimeNs } from './object-store-util.js';
 import { registerBackend, type OptionSpec, type OptionValues } from './registry.js';
 import type { ByteSource, HashType, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions } from './remote.js';
+import { dateToNs, nsToDate } from './remote.js';
 import {
   cleanEtag,
   discardBody,
@@ -224,9 +225,9 @@ export class SwiftRemote implements Remote {
   // ---- metadata helpers ----
 
   private entryFromHead(path: string, headers: Headers): RemoteEntry {
-    const mtime =
-      parseMtime(headers.get('x-object-meta-mtime')) ?? new Date(headers.get('last-modified') ?? 0);
-    return { path, isDir: false, size: Number(headers.get('content-length') ?? 0), mtime };
+    const mtimeNs = parseMtimeNs(headers.get('x-object-meta-mtime'));
+    const mtime = mtimeNs !== undefined ? nsToDate(mtimeNs) : new Date(headers.get('last-modified') ?? 0);
+    return { path, isDir: false, size: Number(headers.get('content-length') ?? 0), mtime, mtimeNs };
   }
 
   private async headObject(path: string): Promise<Headers | undefined> {
@@ -319,7 +320,10 @@ export class SwiftRemote implements Remote {
     const headers = await this.headObject(path);
     if (!headers) return undefined; // deleted since the listing
     const entry = this.entryFromHead(path, headers);
-    if (this.settings.useServerModtime) entry.mtime = new Date(item.lastModified + 'Z');
+    if (this.settings.useServerModtime) {
+      entry.mtime = new Date(item.lastModified + 'Z');
+      entry.mtimeNs = undefined;
+    }
     return entry;
   }
 
@@ -363,8 +367,9 @@ export class SwiftRemote implements Remote {
     if (container === '' || object === '') {
       throw new IsDirectoryError(path, { cause: new Error("swift: can't upload files to the root or a container itself") });
     }
-    const mtime = options.mtime ?? new Date();
-    const metaHeaders = { 'X-Object-Meta-Mtime': formatMtime(mtime) };
+    const mtimeNs = options.mtimeNs ?? dateToNs(options.mtime ?? new Date());
+    const mtime = nsToDate(mtimeNs);
+    const metaHeaders = { 'X-Object-Meta-Mtime': formatMtimeNs(mtimeNs) };
     const s = this.settings;
     const reader = new ByteReader(source);
     try {
@@ -393,7 +398,7 @@ export class SwiftRemote implements Remote {
         }
       }
       if (oldManifest) await this.removeSegments(oldManifest, newPrefix);
-      return { path, isDir: false, size: written, mtime };
+      return { path, isDir: false, size: written, mtime, mtimeNs };
     } catch (err) {
       await reader.close().catch(() => undefined);
       throw err;
@@ -623,7 +628,7 @@ export class SwiftRemote implements Remote {
     if (has) throw new DirNotEmptyError(dir);
   }
 
-  async setMtime(path: string, mtime: Date): Promise<void> {
+  async setMtime(path: string, mtime: Date, mtimeNs?: bigint): Promise<void> {
     const { loc, headers } = await this.requireObject(path);
     // POST replaces all metadata: carry over the rest (the manifest pointer included), as rclone does.
     const next: Record<string, string> = {};
@@ -631,7 +636,7 @@ export class SwiftRemote implements Remote {
       if (key.toLowerCase().startsWith('x-object-')) next[key] = value;
     });
     for (const key of Object.keys(next)) if (key.toLowerCase() === 'x-object-meta-mtime') delete next[key];
-    next['X-Object-Meta-Mtime'] = formatMtime(mtime);
+    next['X-Object-Meta-Mtime'] = formatMtimeNs(mtimeNs ?? dateToNs(mtime));
     try {
       await this.client.postObject(loc.container, loc.object, next);
     } catch (err) {
