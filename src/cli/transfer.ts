@@ -433,6 +433,8 @@ export async function copyObject(
     const written = await dst.write(dstPath, stats.account(t, source, opts.bwlimit), {
       mtime: srcEntry.mtime,
       mtimeNs: srcEntry.mtimeNs,
+      // A local source can be read twice cheaply (crypt over S3 uses it to hash the ciphertext first).
+      reopen: src.type === 'local' ? () => src.openRead(srcEntry.path) : undefined,
       size: srcEntry.size >= 0 ? srcEntry.size : undefined,
     });
     if (srcEntry.size >= 0 && written.size !== srcEntry.size) {

@@ -1,7 +1,9 @@
 // The crypt overlay: a remote that stores rclone-crypt-format data in another
 // remote. Names go through NameCipher, contents through ContentCipher.
 import { ConfigError, NameDecryptError, NameTooLongError, CryptfsError, DirNotFoundError, ObjectNotFoundError } from '../errors.js';
+import { createHash, randomBytes } from 'node:crypto';
 import { ContentCipher } from '../crypt/content-cipher.js';
+import { NONCE_SIZE } from '../crypt/nonce.js';
 import { deriveKeys, type CryptKeys } from '../crypt/keys.js';
 import { NameCipher, type FilenameEncodingName, type FilenameEncryptionMode } from '../crypt/name-cipher.js';
 import { log } from '../log.js';
@@ -185,8 +187,22 @@ export class CryptRemote implements Remote {
   async write(path: string, source: ByteSource, options: WriteOptions = {}): Promise<RemoteEntry> {
     const enc = this.encryptFilePath(path);
     const size = options.size === undefined ? undefined : this.encryptedSize(options.size);
-    const data = this.options.noDataEncryption ? source : this.content.encrypt(source);
-    const e = await this.underlying.write(enc, data, { mtime: options.mtime, mtimeNs: options.mtimeNs, size });
+    if (this.options.noDataEncryption) {
+      const e = await this.underlying.write(enc, source, { ...options, size: options.size });
+      return { path, isDir: false, size: e.size, mtime: e.mtime, mtimeNs: e.mtimeNs };
+    }
+    // Where the underlying remote can't hash what it stores (S3 multipart), hash the ciphertext in a
+    // first pass over a re-opened source, as rclone does for local files, so cryptcheck can verify it.
+    const nonce = randomBytes(NONCE_SIZE);
+    let md5: string | undefined;
+    const from = this.underlying.features.md5UpfrontFrom;
+    if (options.reopen && from !== undefined && (size === undefined || size >= from)) {
+      const h = createHash('md5');
+      for await (const chunk of this.content.encrypt(await options.reopen(), nonce)) h.update(chunk);
+      md5 = h.digest('hex');
+    }
+    const data = this.content.encrypt(source, nonce);
+    const e = await this.underlying.write(enc, data, { mtime: options.mtime, mtimeNs: options.mtimeNs, size, md5 });
     return { path, isDir: false, size: this.plainSize(e.size, enc), mtime: e.mtime, mtimeNs: e.mtimeNs };
   }
 

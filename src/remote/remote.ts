@@ -30,6 +30,13 @@ export interface WriteOptions {
   mtimeNs?: bigint;
   /** Exact size if known in advance (lets drivers pick single vs multipart upload). */
   size?: number;
+  /** Lower-case hex MD5 of the whole content, when known before the upload (stored where the remote can't compute it). */
+  md5?: string;
+  /**
+   * Opens the same content once more, where that is cheap (a local source). A wrapping remote may use it
+   * for a first pass, e.g. crypt computing the ciphertext MD5 that a multipart upload cannot.
+   */
+  reopen?: () => Promise<ByteSource>;
 }
 
 export type HashType = 'md5' | 'sha1';
@@ -47,6 +54,11 @@ export interface RemoteFeatures {
   caseInsensitive: boolean;
   /** Largest byte length of one path segment, if the remote has a limit. */
   maxSegmentBytes?: number;
+  /**
+   * Objects of at least this many bytes (or of unknown size) get a stored MD5 only when
+   * WriteOptions.md5 is given (S3 multipart uploads); undefined when the remote always has one.
+   */
+  md5UpfrontFrom?: number;
 }
 
 export interface Remote {

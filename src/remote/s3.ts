@@ -327,10 +327,8 @@ export interface S3RemoteOptions {
 }
 
 /** WriteOptions plus what S3 can record when it is known before the upload starts. */
-export interface S3WriteOptions extends WriteOptions {
-  /** Lower-case hex MD5 of the whole content, if the caller knows it in advance (stored as X-Amz-Meta-Md5chksum). */
-  md5?: string;
-}
+/** WriteOptions.md5, when given, is stored as X-Amz-Meta-Md5chksum on multipart uploads, as rclone does. */
+export type S3WriteOptions = WriteOptions;
 
 // rclone's mtime text, shared with the swift driver; still exported here as part of this driver's API.
 export { formatMtime, parseMtime };
@@ -698,6 +696,8 @@ export class S3Remote implements Remote {
     this.copyCutoff = Math.min(options.copyCutoff ?? 4768 * MiB, MAX_SINGLE_SIZE);
     this.listChunk = Math.max(1, options.listChunk ?? 1000);
     this.log = options.logger ?? projectLogger;
+    // Multipart objects have no content MD5 unless the writer supplies one.
+    this.features.md5UpfrontFrom = this.uploadCutoff;
     const policy = options.retryPolicy ?? defaultRetryPolicy;
     const log = this.log;
 

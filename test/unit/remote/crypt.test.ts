@@ -108,3 +108,34 @@ test('crypt: reads every rclone-written fixture of the std_b32 remote', async ()
   }
   assert.deepEqual((await readdir(dir)).length, 10);
 });
+
+test('crypt: gives a multipart-style remote the MD5 of the exact ciphertext it stores, from a re-opened source', async () => {
+  const seen: (string | undefined)[] = [];
+  class NoHashForBig extends MemoryRemote {
+    constructor() {
+      super();
+      this.features.md5UpfrontFrom = 100_000;
+    }
+    override async write(path: string, source: AsyncIterable<Uint8Array>, options: import('../../../src/remote/remote.js').WriteOptions = {}) {
+      seen.push(options.md5);
+      return super.write(path, source, options);
+    }
+  }
+  const under = new NoHashForBig();
+  const r = new CryptRemote(under, keys, modes[0][1]);
+  const big = Buffer.alloc(300_000, 9);
+  let reopened = 0;
+  const reopen = async () => {
+    reopened++;
+    return bytesOf(big);
+  };
+  await r.write('big.bin', bytesOf(big), { size: big.length, reopen });
+  await r.write('small.bin', bytesOf(Buffer.from('tiny')), { size: 4, reopen });
+  await r.write('no-reopen.bin', bytesOf(big), { size: big.length });
+  assert.equal(reopened, 1, 'only the big file is read twice');
+  const stored = [...under.objects.values()][0].data;
+  assert.equal(seen[0], createHash('md5').update(stored).digest('hex'));
+  assert.equal(seen[1], undefined);
+  assert.equal(seen[2], undefined);
+  assert.ok((await readAll(await r.openRead('big.bin'))).equals(big));
+});
