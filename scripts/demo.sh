@@ -12,7 +12,8 @@ if [ ! -f "$demo/cryptfs.conf" ]; then
   # Fresh random passwords, stored obscured as rclone does.
   pw=$(node -e "process.stdout.write(require('crypto').randomBytes(24).toString('base64url'))")
   salt=$(node -e "process.stdout.write(require('crypto').randomBytes(24).toString('base64url'))")
-  umask 077
+  # The config holds (obscured) passwords: readable by its owner only.
+  touch "$demo/cryptfs.conf" && chmod 600 "$demo/cryptfs.conf"
   cat > "$demo/cryptfs.conf" <<CONF
 # Made by scripts/demo.sh: a crypt remote over a local folder.
 [demo-local]
