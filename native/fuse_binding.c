@@ -72,7 +72,8 @@ enum {
   OP_ACCESS,
   OP_CREATE,
   OP_FALLOCATE,
-  OP_LAST = OP_FALLOCATE,
+  OP_READDIRPLUS,
+  OP_LAST = OP_READDIRPLUS,
 };
 
 static const struct {
@@ -89,6 +90,7 @@ static const struct {
     {"readdir", OP_READDIR},   {"releasedir", OP_RELEASEDIR},
     {"fsyncdir", OP_FSYNCDIR}, {"statfs", OP_STATFS},     {"access", OP_ACCESS},
     {"create", OP_CREATE},     {"fallocate", OP_FALLOCATE},
+    {"readdirplus", OP_READDIRPLUS},
 };
 
 // Open reply flags (replyOpen / replyCreate).
@@ -148,6 +150,7 @@ struct session {
   int finalized;           // the JS handle was collected
   int hook_registered;     // env cleanup hook in place
   uint32_t outstanding;    // requests dispatched to JS and not yet answered
+  int has_readdirplus;     // JS implements readdirplus
   char last_error[LOG_MSG_MAX];  // last error-level libfuse message on the loop thread
   struct addon *addon;
   session_t *next;         // the env's sessions
@@ -317,6 +320,10 @@ static void ll_init(void *userdata, struct fuse_conn_info *conn) {
   // explicitly so the figure JS sees is the one the kernel gets.
   if (conn->max_write > (1u << 20)) conn->max_write = 1u << 20;
   if (s->conn_opts) fuse_apply_conn_info_opts(s->conn_opts, conn);
+  // libfuse wants READDIRPLUS(_AUTO) only when the op exists, but
+  // -o readdirplus=yes would force it on: without a handler every listing
+  // would then fail with ENOSYS.
+  if (!s->has_readdirplus) conn->want &= ~(FUSE_CAP_READDIRPLUS | FUSE_CAP_READDIRPLUS_AUTO);
   pending_t *p = new_pending(s, OP_INIT, NULL, NULL, NULL);
   if (!p) return;
   p->u.conn = *conn;
@@ -532,6 +539,11 @@ static void ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
 static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
                        struct fuse_file_info *fi) {
   queue_read(req, OP_READDIR, ino, size, off, fi);
+}
+
+static void ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                           struct fuse_file_info *fi) {
+  queue_read(req, OP_READDIRPLUS, ino, size, off, fi);
 }
 
 static void ll_statfs(fuse_req_t req, fuse_ino_t ino) {
@@ -966,6 +978,7 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
       break;
     case OP_READ:
     case OP_READDIR:
+    case OP_READDIRPLUS:
       argv[argc++] = big_u64(env, p->ino);
       argv[argc++] = fh_value(env, p);
       argv[argc++] = num(env, (double)p->off);
@@ -1440,6 +1453,58 @@ static napi_value js_reply_readdir(napi_env env, napi_callback_info info) {
   return r;
 }
 
+// replyReaddirPlus(id, entries[{name, ino, mode, offset?, attr?}], entryTimeout,
+// attrTimeout) -> number of entries that fit, as replyReaddir. An entry with an
+// attr (not null) is a lookup for the kernel: it counts one reference to
+// attr.ino unless it is "." or "..". One without is a plain name (ino 0 in the
+// entry part, so the kernel links nothing). Entries past the count did not
+// reach the kernel and count nothing.
+static napi_value js_reply_readdirplus(napi_env env, napi_callback_info info) {
+  GET_REPLY_ARGS(4);
+  bool is_array;
+  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array)
+    return bad_reply(env, p, "replyReaddirPlus: expected an array");
+  uint32_t n;
+  napi_get_array_length(env, argv[1], &n);
+  char *buf = malloc(p->size ? p->size : 1);
+  if (!buf) {
+    fuse_reply_err(p->req, ENOMEM);
+    return replied(env, p, false);
+  }
+  size_t used = 0;
+  uint32_t i;
+  char name[NAME_BUF];
+  for (i = 0; i < n; i++) {
+    napi_value ent, attr;
+    if (napi_get_element(env, argv[1], i, &ent) != napi_ok) break;
+    struct stat st;
+    off_t next;
+    const char *bad = read_dirent(env, ent, name, &st, &next, (off_t)(p->off + i + 1));
+    struct fuse_entry_param e;
+    if (!bad && (napi_get_named_property(env, ent, "attr", &attr) != napi_ok ||
+                 fill_entry(env, attr, argv[2], argv[3], &e) != 0))
+      bad = "replyReaddirPlus: invalid entry attr";
+    if (bad) {
+      free(buf);
+      return bad_reply(env, p, bad);
+    }
+    if (e.ino == 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+      // A plain name: the kernel takes ino and type from attr.
+      e.ino = 0;
+      e.attr = st;
+    }
+    size_t need = fuse_add_direntry_plus(p->req, buf + used, p->size - used, name, &e, next);
+    if (need > p->size - used) break;
+    used += need;
+  }
+  fuse_reply_buf(p->req, buf, used);
+  free(buf);
+  finish(p);
+  napi_value r;
+  napi_create_uint32(env, i, &r);
+  return r;
+}
+
 // ---- mount / stop / umount ----
 
 static void handle_finalize(napi_env env, void *data, void *hint) {
@@ -1491,6 +1556,7 @@ static void set_ops(struct fuse_lowlevel_ops *ops, uint32_t mask) {
   if (HAS(OP_ACCESS)) ops->access = ll_access;
   if (HAS(OP_CREATE)) ops->create = ll_create;
   if (HAS(OP_FALLOCATE)) ops->fallocate = ll_fallocate;
+  if (HAS(OP_READDIRPLUS)) ops->readdirplus = ll_readdirplus;
 #undef HAS
 }
 
@@ -1553,6 +1619,7 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   s->conn_opts = fuse_parse_conn_info_opts(&args);
   struct fuse_lowlevel_ops ops;
   set_ops(&ops, ops_mask);
+  s->has_readdirplus = ops.readdirplus != NULL;
   if (s->conn_opts) s->se = fuse_session_new(&args, &ops, sizeof ops, s);
   tls_capture = NULL;
   fuse_opt_free_args(&args);
@@ -1677,6 +1744,7 @@ static napi_value init_module(napi_env env, napi_value exports) {
       {"replyReadlink", NULL, js_reply_readlink, NULL, NULL, NULL, napi_default, NULL},
       {"replyStatfs", NULL, js_reply_statfs, NULL, NULL, NULL, napi_default, NULL},
       {"replyReaddir", NULL, js_reply_readdir, NULL, NULL, NULL, napi_default, NULL},
+      {"replyReaddirPlus", NULL, js_reply_readdirplus, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
 
@@ -1694,6 +1762,11 @@ static napi_value init_module(napi_env env, napi_value exports) {
   set_prop(env, flags, "cacheReaddir", num(env, OPEN_CACHE_READDIR));
   set_prop(env, flags, "noFlush", num(env, OPEN_NOFLUSH));
   napi_set_named_property(env, exports, "openFlags", flags);
+  napi_value caps;
+  napi_create_object(env, &caps);
+  set_prop(env, caps, "readdirplus", num(env, FUSE_CAP_READDIRPLUS));
+  set_prop(env, caps, "readdirplusAuto", num(env, FUSE_CAP_READDIRPLUS_AUTO));
+  napi_set_named_property(env, exports, "capabilities", caps);
   set_prop(env, exports, "opFirst", num(env, OP_FIRST));
   set_prop(env, exports, "fuseVersion", num(env, fuse_version()));
   return exports;

@@ -81,6 +81,17 @@ export interface DirEntry {
   offset?: number;
 }
 
+/** A readdirplus entry: with `attr`, the kernel gets the entry's attributes too. */
+export interface DirPlusEntry extends DirEntry {
+  /**
+   * Attributes (attr.ino is the inode the name links to), cached for the
+   * session's entryTimeout/attrTimeout as from lookup. Giving one counts as a
+   * lookup of attr.ino (see FuseOps.readdirplus). Absent or null: a plain
+   * name, as from readdir. Ignored on "." and "..".
+   */
+  attr?: Attr | null;
+}
+
 export interface StatfsResult {
   bsize?: number;
   frsize?: number;
@@ -144,6 +155,16 @@ export interface FuseOps {
    * offset sent. "." and ".." are the filesystem's to list.
    */
   readdir?(ino: bigint, fh: bigint | undefined, offset: number, size: number): Awaitable<DirEntry[]>;
+  /**
+   * readdir with attributes, so that `ls -l` needs no lookup per entry.
+   * Offsets as in readdir. Every returned entry with an `attr` (except "."
+   * and "..") counts as one lookup of attr.ino: take the reference as lookup
+   * does. The kernel may take only some of the entries; for each one with an
+   * attr that it did not take, the session calls forget(attr.ino, 1) right
+   * after replying (also when the reply fails), so the counts stay exact.
+   * When absent, the kernel is not offered readdirplus at all.
+   */
+  readdirplus?(ino: bigint, fh: bigint | undefined, offset: number, size: number): Awaitable<DirPlusEntry[]>;
   releasedir?(ino: bigint, fh: bigint | undefined): Awaitable<void>;
   fsyncdir?(ino: bigint, fh: bigint | undefined, datasync: boolean): Awaitable<void>;
   statfs?(ino: bigint): Awaitable<StatfsResult>;
@@ -436,6 +457,17 @@ export class FuseSession {
     const replyWrite: Reply = (id, count: number) => n.replyWrite(id, count);
     const replyStatfs: Reply = (id, st: StatfsResult) => n.replyStatfs(id, st);
     const replyReaddir: Reply = (id, entries: DirEntry[]) => n.replyReaddir(id, entries);
+    // Entries with an attr were counted as lookups by the handler; give back
+    // the ones the kernel did not take (they did not fit, or the reply failed).
+    const replyReaddirPlus: Reply = (id, entries: DirPlusEntry[]) => {
+      let sent = 0;
+      try {
+        const r = n.replyReaddirPlus(id, entries, entryTimeout, attrTimeout);
+        sent = r === false ? 0 : r;
+      } finally {
+        this.#forgetUnsent(entries, sent);
+      }
+    };
     const replyReadlink: Reply = (id, target: string) => n.replyReadlink(id, target);
     const openFlags = (r: OpenResult): number =>
       (r.directIo ? n.openFlags.directIo : 0) |
@@ -494,6 +526,8 @@ export class FuseSession {
       this.#run(id, 'opendir', replyOpenFor(ino, flags, true), ops.opendir, ino, flags);
     t[O.readdir] = (id, ino, fh, offset, size) =>
       this.#run(id, 'readdir', replyReaddir, ops.readdir, ino, fh, offset, size);
+    t[O.readdirplus] = (id, ino, fh, offset, size) =>
+      this.#run(id, 'readdirplus', replyReaddirPlus, ops.readdirplus, ino, fh, offset, size);
     t[O.releasedir] = (id, ino, fh) => this.#run(id, 'releasedir', replyOk, ops.releasedir, ino, fh);
     t[O.fsyncdir] = (id, ino, fh, datasync) =>
       this.#run(id, 'fsyncdir', replyOk, ops.fsyncdir, ino, fh, datasync !== 0);
@@ -558,6 +592,20 @@ export class FuseSession {
   #settled(): void {
     this.#inFlight--;
     if (this.#ended && this.#inFlight === 0) this.#resolveClosed();
+  }
+
+  /** forget(attr.ino, 1) for every entry from `from` on that carries an attr. */
+  #forgetUnsent(entries: readonly DirPlusEntry[], from: number): void {
+    if (!Array.isArray(entries)) return;
+    for (let i = from; i < entries.length; i++) {
+      const e = entries[i]!;
+      if (!e || !e.attr || !e.attr.ino || e.name === '.' || e.name === '..') continue;
+      try {
+        this.#ops.forget?.(e.attr.ino, 1);
+      } catch (err) {
+        this.#unexpected(err, 'forget');
+      }
+    }
   }
 
   #releaseOrphan(dir: boolean, ino: bigint, fh: bigint, flags: number): void {

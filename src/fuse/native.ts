@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CryptfsError } from '../errors.js';
-import type { Attr, DirEntry, StatfsResult } from './fuse-session.js';
+import type { Attr, DirEntry, DirPlusEntry, StatfsResult } from './fuse-session.js';
 
 /** The native FUSE binding is missing (not built) or cannot load (no libfuse3). */
 export class FuseUnavailableError extends CryptfsError {
@@ -46,7 +46,8 @@ export type NativeOpName =
   | 'statfs'
   | 'access'
   | 'create'
-  | 'fallocate';
+  | 'fallocate'
+  | 'readdirplus';
 
 /**
  * Called on the JS thread for every request and notification:
@@ -88,6 +89,17 @@ export interface NativeFuseBinding {
   replyStatfs(id: number, stats: StatfsResult): boolean;
   /** Number of entries that fit the kernel's buffer, or false. */
   replyReaddir(id: number, entries: readonly DirEntry[]): number | false;
+  /**
+   * Number of entries that fit, or false. Each entry that fit and has an attr
+   * is a lookup of attr.ino for the kernel (except "." and ".."); the others
+   * are plain names.
+   */
+  replyReaddirPlus(
+    id: number,
+    entries: readonly DirPlusEntry[],
+    entryTimeout: number,
+    attrTimeout: number,
+  ): number | false;
 
   readonly opcodes: Readonly<Record<NativeOpName, number>>;
   readonly openFlags: Readonly<{
@@ -97,6 +109,8 @@ export interface NativeFuseBinding {
     cacheReaddir: number;
     noFlush: number;
   }>;
+  /** FUSE_CAP_* bits, to test FuseConnectionInfo.capable / want. */
+  readonly capabilities: Readonly<{ readdirplus: number; readdirplusAuto: number }>;
   readonly opFirst: number;
   /** libfuse version, e.g. 314 for 3.14. */
   readonly fuseVersion: number;

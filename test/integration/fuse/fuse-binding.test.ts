@@ -12,7 +12,14 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { errorMessage } from '../../../src/errors.js';
-import { FuseSession, FuseSessionError, clearStaleMount, type Attr } from '../../../src/fuse/fuse-session.js';
+import {
+  FuseSession,
+  FuseSessionError,
+  clearStaleMount,
+  type Attr,
+  type DirPlusEntry,
+} from '../../../src/fuse/fuse-session.js';
+import { loadNativeFuse } from '../../../src/fuse/native.js';
 import { MemFs } from './mem-fs.js';
 
 const haveFuse = existsSync('/dev/fuse');
@@ -381,6 +388,79 @@ describe('mount failures and stale mounts', { skip }, () => {
       assert.ok(problems.some((p) => /^getattr: .*invalid attr/.test(p)), problems.join('\n'));
     } finally {
       await session.unmount();
+    }
+  });
+
+  it('lists with readdirplus: ls -l of 2,000 entries needs (almost) no lookups, and forgets balance', async () => {
+    const caps = loadNativeFuse().capabilities;
+    // MemFs with readdirplus, counting the kernel's references per inode.
+    class PlusFs extends MemFs {
+      readonly refs = new Map<bigint, number>();
+      lookups = 0;
+      readdirplusCalls = 0;
+      #ref(ino: bigint): void {
+        this.refs.set(ino, (this.refs.get(ino) ?? 0) + 1);
+      }
+      override lookup(parent: bigint, name: string): Attr {
+        const attr = super.lookup(parent, name);
+        this.lookups++;
+        this.#ref(attr.ino);
+        return attr;
+      }
+      override forget(ino: bigint, nlookup: number): void {
+        super.forget(ino, nlookup);
+        const left = (this.refs.get(ino) ?? 0) - nlookup;
+        assert.ok(left >= 0, `forget(${ino}, ${nlookup}) below zero`);
+        if (left === 0) this.refs.delete(ino);
+        else this.refs.set(ino, left);
+      }
+      readdirplus(ino: bigint, fh: bigint | undefined, offset: number): DirPlusEntry[] {
+        this.readdirplusCalls++;
+        return this.readdir(ino, fh, offset).map((e) => {
+          if (e.name === '.' || e.name === '..') return e;
+          this.#ref(e.ino);
+          return { ...e, attr: this.getattr(e.ino) };
+        });
+      }
+    }
+    const mnt = join(tmp, 'plus');
+    await mkdir(mnt);
+    const plusfs = new PlusFs();
+    const big = plusfs.add(1n, 'big', fsc.S_IFDIR | 0o755);
+    for (let i = 0; i < 2000; i++) {
+      plusfs.add(big.ino, `f${String(i).padStart(4, '0')}`, fsc.S_IFREG | 0o640, Buffer.alloc(i));
+    }
+    const session = await FuseSession.mount(mnt, plusfs, { attrTimeout: 60, entryTimeout: 60 });
+    try {
+      assert.ok(session.connection.want & caps.readdirplus, 'readdirplus offered');
+      assert.ok(session.connection.want & caps.readdirplusAuto, 'the kernel chooses when');
+      const lines = (await shOk('ls -l "$M/big"', { M: mnt })).split('\n').filter(Boolean);
+      assert.equal(lines.length, 2001, lines.slice(0, 3).join('\n'));
+      assert.match(lines[1]!, /^-rw-r----- 1 \S+ \S+ +0 .* f0000$/);
+      assert.match(lines[2000]!, /^-rw-r----- 1 \S+ \S+ +1999 .* f1999$/);
+      assert.ok(plusfs.readdirplusCalls > 2, `readdirplus calls: ${plusfs.readdirplusCalls}`);
+      assert.ok(plusfs.lookups < 10, `lookups: ${plusfs.lookups}`);
+      // Every entry the kernel took holds one reference (entries that did not
+      // fit a reply were forgotten by the session already).
+      const held = [...big.children!.values()].filter((ino) => plusfs.refs.get(ino) === 1).length;
+      assert.equal(held, 2000);
+      // Dropping the dentry cache makes the kernel forget each exactly as often.
+      await shOk('sync; echo 2 > /proc/sys/vm/drop_caches');
+      for (let i = 0; i < 50 && [...big.children!.values()].some((ino) => plusfs.refs.has(ino)); i++) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal([...big.children!.values()].filter((ino) => plusfs.refs.has(ino)).length, 0);
+    } finally {
+      await session.unmount();
+    }
+
+    // Without the handler it is not offered, even when asked for by option.
+    const plain = await FuseSession.mount(mnt, new MemFs(), { options: ['readdirplus=yes'] });
+    try {
+      assert.equal(plain.connection.want & caps.readdirplus, 0);
+      assert.equal((await shOk('ls -la "$M"', { M: mnt })).split('\n').filter(Boolean).length, 3);
+    } finally {
+      await plain.unmount();
     }
   });
 
