@@ -14,6 +14,7 @@ import {
   type Caller,
   type CreateResult,
   type DirEntry,
+  type DirPlusEntry,
   type FuseOps,
   type OpenResult,
   type SetattrChanges,
@@ -225,25 +226,52 @@ export class VfsFuseOps implements FuseOps {
   }
 
   async readdir(ino: bigint, fh: bigint | undefined, offset: number, size: number): Promise<DirEntry[]> {
+    return this.listEntries(ino, fh, offset, size, false);
+  }
+
+  /**
+   * readdir with each entry's attributes; every entry with an attr holds one
+   * inode reference, as after lookup (FuseSession forgets the ones the kernel
+   * did not take).
+   */
+  async readdirplus(ino: bigint, fh: bigint | undefined, offset: number, size: number): Promise<DirPlusEntry[]> {
+    return this.listEntries(ino, fh, offset, size, true);
+  }
+
+  private async listEntries(
+    ino: bigint,
+    fh: bigint | undefined,
+    offset: number,
+    size: number,
+    plus: boolean,
+  ): Promise<DirPlusEntry[]> {
     let reader = fh !== undefined ? this.dirs.get(fh) : undefined;
     const dir = reader?.dir ?? this.pathOf(ino);
     reader ??= await this.vfs.openDir(dir);
-    const out: DirEntry[] = [];
+    const out: DirPlusEntry[] = [];
     if (offset === 0) out.push({ name: '.', ino, mode: S_IFDIR, offset: 1 });
     if (offset <= 1) {
       const up = dir === '' ? ROOT_INO : this.inodes.peek(parentPath(dir));
       out.push({ name: '..', ino: up, mode: S_IFDIR, offset: 2 });
     }
     const start = Math.max(0, offset - 2);
-    // About 32 bytes per entry in the kernel's buffer: ask for what can fit.
-    const max = Math.max(1, Math.min(4096, Math.floor(size / 32)));
+    // About 32 bytes per entry in the kernel's buffer (readdirplus: 152 more
+    // for the attributes): ask for what can fit.
+    const max = Math.max(1, Math.min(4096, Math.floor(size / (plus ? 184 : 32))));
     const entries = await reader.read(start, max);
+    // No await from here on: the references taken below must reach the
+    // session's reply in the same turn (a forget could otherwise come first).
     entries.forEach((e, i) => {
+      const path = joinPath(dir, e.name);
+      const a = plus ? reader.attr(e.name) : undefined;
+      // Listed but gone since (unlinked meanwhile): a plain name, as readdir gives it.
+      const attr = a ? this.attr(this.inodes.ref(path, a.isDir), a) : undefined;
       out.push({
         name: e.name,
-        ino: this.inodes.peek(joinPath(dir, e.name)),
-        mode: e.isDir ? S_IFDIR : S_IFREG,
+        ino: attr?.ino ?? this.inodes.peek(path),
+        mode: a ? attr!.mode : e.isDir ? S_IFDIR : S_IFREG,
         offset: start + i + 3,
+        ...(attr && { attr }),
       });
     });
     return out;

@@ -128,6 +128,11 @@ export class DirReader {
     }
   }
 
+  /** Attributes of an entry this reader listed, as lookup would give them now (readdirplus). */
+  attr(name: string): VfsAttr | undefined {
+    return this.vfs.attrIn(this.listing, joinPath(this.dir, name));
+  }
+
   /** Every entry (for tests and small directories). */
   async all(): Promise<VfsDirEntry[]> {
     const out: VfsDirEntry[] = [];
@@ -235,6 +240,13 @@ export class Vfs implements FileHost {
       if (isNotFound(err) || err instanceof NotDirectoryError) return undefined;
       throw err;
     }
+    return this.attrIn(listing, path);
+  }
+
+  /** lookup of `path` given its parent's listing (complete or not), without waiting. */
+  attrIn(listing: DirListing, path: string): VfsAttr | undefined {
+    const file = this.files.get(path);
+    if (file && file.active && !file.unlinked) return file.attr();
     const info = listing.entries.get(baseName(path));
     if (info) return { path, isDir: info.isDir, size: info.isDir ? 0 : Math.max(0, info.size), mtime: info.mtime };
     if (this.virtualDirs.has(path)) return { path, isDir: true, size: 0, mtime: this.startTime };

@@ -102,6 +102,65 @@ describe('VfsFuseOps', () => {
     await vfs.close();
   });
 
+  it('readdirplus gives lookup attributes and takes one inode reference per entry', async () => {
+    const remote = new MemoryRemote();
+    await remote.write('d/one.txt', bytesOf(Buffer.from('12345')));
+    await remote.write('d/sub/x', bytesOf(Buffer.from('x')));
+    const vfs = await Vfs.create(remote, { cacheMode: 'off' });
+    const ops = new VfsFuseOps(vfs, { uid: 7, gid: 8, umask: 0o022, dirPerms: 0o777, filePerms: 0o666 });
+    const d = await ops.lookup(1n, 'd');
+    // A file being written and not uploaded yet is listed too (after the remote's
+    // names), with its size so far.
+    const fresh = await ops.create(d.ino, 'fresh', 0o644, fsc.O_WRONLY | fsc.O_CREAT, caller);
+    await ops.write(fresh.attr.ino, fresh.fh, Buffer.from('abc'), 0);
+    ops.forget(fresh.attr.ino, 1); // drop create's reference: only the listing's remains below
+    const one = await ops.lookup(d.ino, 'one.txt');
+
+    const dh = await ops.opendir(d.ino, 0);
+    const listed = await ops.readdirplus(d.ino, dh.fh, 0, 65536);
+    assert.deepEqual(
+      listed.map((e) => [e.name, e.offset, e.attr !== undefined]),
+      [
+        ['.', 1, false],
+        ['..', 2, false],
+        ['one.txt', 3, true],
+        ['sub', 4, true],
+        ['fresh', 5, true],
+      ],
+    );
+    const byName = new Map(listed.map((e) => [e.name, e]));
+    assert.deepEqual(byName.get('one.txt')!.attr, one, 'the same attributes as lookup');
+    assert.equal(byName.get('one.txt')!.ino, one.ino);
+    assert.equal(byName.get('fresh')!.attr!.size, 3);
+    assert.equal(byName.get('fresh')!.attr!.ino, fresh.attr.ino);
+    const sub = byName.get('sub')!.attr!;
+    assert.equal(sub.mode, fsc.S_IFDIR | 0o755);
+    assert.equal(sub.uid, 7);
+    assert.deepEqual(await ops.lookup(d.ino, 'sub'), sub);
+    // Resuming at an offset lists (and references) only the rest.
+    assert.deepEqual((await ops.readdirplus(d.ino, dh.fh, 4, 65536)).map((e) => e.name), ['fresh']);
+    // A small buffer gets fewer entries.
+    assert.deepEqual((await ops.readdirplus(d.ino, dh.fh, 2, 200)).map((e) => e.name), ['one.txt']);
+    await ops.release(fresh.attr.ino, fresh.fh, 0);
+    ops.releasedir(d.ino, dh.fh);
+
+    // References: one.txt has a lookup and two listings (offsets 0 and 2); sub
+    // has a lookup and one listing; fresh two listings (offsets 0 and 4).
+    ops.forget(one.ino, 2);
+    assert.equal(ops.inodes.path(one.ino), 'd/one.txt', 'still referenced by a listing');
+    ops.forget(one.ino, 1);
+    assert.equal(ops.inodes.path(one.ino), undefined, 'dropped after the last forget');
+    ops.forget(sub.ino, 1);
+    assert.equal(ops.inodes.path(sub.ino), 'd/sub');
+    ops.forget(sub.ino, 1);
+    assert.equal(ops.inodes.path(sub.ino), undefined);
+    ops.forget(fresh.attr.ino, 1);
+    assert.equal(ops.inodes.path(fresh.attr.ino), 'd/fresh');
+    ops.forget(fresh.attr.ino, 1);
+    assert.equal(ops.inodes.path(fresh.attr.ino), undefined);
+    await vfs.close();
+  });
+
   it('answers EROFS on a read-only VFS', async () => {
     const vfs = await Vfs.create(new MemoryRemote(), { cacheMode: 'off', readOnly: true });
     const ops = new VfsFuseOps(vfs);
