@@ -1411,16 +1411,23 @@ static const char *read_dirent(napi_env env, napi_value ent, char *name, struct 
   return NULL;
 }
 
-// replyReaddir(id, entries[{name, ino, mode, offset?}]) -> number of entries
-// that fit. Entries are packed with fuse_add_direntry into the size the kernel
-// asked for; the rest are left for the next readdir at the last offset sent.
-// An entry's offset is the cookie of the entry after it (default: request
-// offset + index + 1).
-static napi_value js_reply_readdir(napi_env env, napi_callback_info info) {
-  GET_REPLY_ARGS(2);
+// Packs directory entries into the size the kernel asked for and replies;
+// returns how many fit (the rest are left for the next call at the last offset
+// sent). An entry's offset is the cookie of the entry after it (default:
+// request offset + index + 1). With `plus` (readdirplus), argv[2] and argv[3]
+// are the entry and attr timeouts and each entry may carry an attr: an entry
+// with one is a lookup for the kernel (one reference to attr.ino) unless it is
+// "." or ".."; one without is a plain name (ino 0 in the entry part, so the
+// kernel links nothing). Entries past the count did not reach the kernel and
+// count nothing.
+static napi_value reply_dir(napi_env env, pending_t *p, napi_value *argv, bool plus) {
+  const char *what = plus ? "replyReaddirPlus" : "replyReaddir";
+  char msg[96];
   bool is_array;
-  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array)
-    return bad_reply(env, p, "replyReaddir: expected an array");
+  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array) {
+    snprintf(msg, sizeof msg, "%s: expected an array", what);
+    return bad_reply(env, p, msg);
+  }
   uint32_t n;
   napi_get_array_length(env, argv[1], &n);
   char *buf = malloc(p->size ? p->size : 1);
@@ -1437,11 +1444,28 @@ static napi_value js_reply_readdir(napi_env env, napi_callback_info info) {
     struct stat st;
     off_t next;
     const char *bad = read_dirent(env, ent, name, &st, &next, (off_t)(p->off + i + 1));
+    struct fuse_entry_param e;
+    if (plus && !bad) {
+      napi_value attr;
+      if (napi_get_named_property(env, ent, "attr", &attr) != napi_ok ||
+          fill_entry(env, attr, argv[2], argv[3], &e) != 0)
+        bad = "replyReaddirPlus: invalid entry attr";
+    }
     if (bad) {
       free(buf);
       return bad_reply(env, p, bad);
     }
-    size_t need = fuse_add_direntry(p->req, buf + used, p->size - used, name, &st, next);
+    size_t need;
+    if (plus) {
+      if (e.ino == 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+        // A plain name: the kernel takes ino and type from attr.
+        e.ino = 0;
+        e.attr = st;
+      }
+      need = fuse_add_direntry_plus(p->req, buf + used, p->size - used, name, &e, next);
+    } else {
+      need = fuse_add_direntry(p->req, buf + used, p->size - used, name, &st, next);
+    }
     if (need > p->size - used) break;
     used += need;
   }
@@ -1453,56 +1477,17 @@ static napi_value js_reply_readdir(napi_env env, napi_callback_info info) {
   return r;
 }
 
-// replyReaddirPlus(id, entries[{name, ino, mode, offset?, attr?}], entryTimeout,
-// attrTimeout) -> number of entries that fit, as replyReaddir. An entry with an
-// attr (not null) is a lookup for the kernel: it counts one reference to
-// attr.ino unless it is "." or "..". One without is a plain name (ino 0 in the
-// entry part, so the kernel links nothing). Entries past the count did not
-// reach the kernel and count nothing.
+// replyReaddir(id, entries[{name, ino, mode, offset?}]) -> number of entries that fit.
+static napi_value js_reply_readdir(napi_env env, napi_callback_info info) {
+  GET_REPLY_ARGS(2);
+  return reply_dir(env, p, argv, false);
+}
+
+// replyReaddirPlus(id, entries[{name, ino, mode, offset?, attr?}], entryTimeout, attrTimeout)
+// -> number of entries that fit.
 static napi_value js_reply_readdirplus(napi_env env, napi_callback_info info) {
   GET_REPLY_ARGS(4);
-  bool is_array;
-  if (napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array)
-    return bad_reply(env, p, "replyReaddirPlus: expected an array");
-  uint32_t n;
-  napi_get_array_length(env, argv[1], &n);
-  char *buf = malloc(p->size ? p->size : 1);
-  if (!buf) {
-    fuse_reply_err(p->req, ENOMEM);
-    return replied(env, p, false);
-  }
-  size_t used = 0;
-  uint32_t i;
-  char name[NAME_BUF];
-  for (i = 0; i < n; i++) {
-    napi_value ent, attr;
-    if (napi_get_element(env, argv[1], i, &ent) != napi_ok) break;
-    struct stat st;
-    off_t next;
-    const char *bad = read_dirent(env, ent, name, &st, &next, (off_t)(p->off + i + 1));
-    struct fuse_entry_param e;
-    if (!bad && (napi_get_named_property(env, ent, "attr", &attr) != napi_ok ||
-                 fill_entry(env, attr, argv[2], argv[3], &e) != 0))
-      bad = "replyReaddirPlus: invalid entry attr";
-    if (bad) {
-      free(buf);
-      return bad_reply(env, p, bad);
-    }
-    if (e.ino == 0 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-      // A plain name: the kernel takes ino and type from attr.
-      e.ino = 0;
-      e.attr = st;
-    }
-    size_t need = fuse_add_direntry_plus(p->req, buf + used, p->size - used, name, &e, next);
-    if (need > p->size - used) break;
-    used += need;
-  }
-  fuse_reply_buf(p->req, buf, used);
-  free(buf);
-  finish(p);
-  napi_value r;
-  napi_create_uint32(env, i, &r);
-  return r;
+  return reply_dir(env, p, argv, true);
 }
 
 // ---- mount / stop / umount ----
