@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { S3Remote, type S3RemoteOptions } from '../../src/remote/s3.js';
 
 export interface ObjectStore {
   swift: {
@@ -203,4 +204,18 @@ export function rcloneEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv
   // The caller's own rclone settings must not leak into a test's rclone run.
   for (const k of Object.keys(env)) if (k.startsWith('RCLONE_')) delete env[k];
   return { ...env, ...extra };
+}
+
+/** An S3 remote on the test store: quiet logger, short retries (a test waits, a user would not). */
+export function testS3Remote(store: ObjectStore, extra: Partial<S3RemoteOptions> = {}): Promise<S3Remote> {
+  return S3Remote.create({
+    name: 'tests3',
+    endpoint: store.s3.endpoint,
+    region: store.s3.region,
+    forcePathStyle: true,
+    credentials: { accessKeyId: store.s3.accessKeyId, secretAccessKey: store.s3.secretAccessKey },
+    retryPolicy: { attempts: 4, baseDelayMs: 50, maxDelayMs: 500 },
+    logger: { debug() {}, warn() {} },
+    ...extra,
+  });
 }

@@ -11,7 +11,7 @@ import { ContentCipher } from '../../../src/crypt/content-cipher.js';
 import { deriveKeys, type CryptKeys } from '../../../src/crypt/keys.js';
 import { CryptRemote, type CryptRemoteOptions } from '../../../src/remote/crypt.js';
 import type { Remote } from '../../../src/remote/remote.js';
-import { S3Remote, type S3RemoteOptions } from '../../../src/remote/s3.js';
+import { S3Remote } from '../../../src/remote/s3.js';
 import { SubRemote } from '../../../src/remote/sub-remote.js';
 import { SwiftClient } from '../../../src/remote/swift-client.js';
 import { SwiftRemote, type SwiftRemoteSettings } from '../../../src/remote/swift.js';
@@ -19,6 +19,7 @@ import {
   freshContainer,
   objectStoreAvailable,
   objectStoreSkipReason,
+  testS3Remote,
   type ObjectStore,
   type TestContainer,
 } from '../../helpers/objstore.js';
@@ -29,7 +30,6 @@ const CHUNK = 65536;
 /** Encrypted bytes per full 64 KiB chunk: the plaintext plus a 16-byte Poly1305 tag. */
 const CIPHER_CHUNK = CHUNK + 16;
 const HEADER = 32;
-const quiet = { debug() {}, warn() {} };
 const store = await objectStoreAvailable();
 
 const NAMES: CryptRemoteOptions = {
@@ -39,18 +39,6 @@ const NAMES: CryptRemoteOptions = {
   noDataEncryption: false,
 };
 
-function s3Remote(s: ObjectStore, extra: Partial<S3RemoteOptions> = {}): Promise<S3Remote> {
-  return S3Remote.create({
-    name: 'tests3',
-    endpoint: s.s3.endpoint,
-    region: s.s3.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: s.s3.accessKeyId, secretAccessKey: s.s3.secretAccessKey },
-    retryPolicy: { attempts: 4, baseDelayMs: 50, maxDelayMs: 500 },
-    logger: quiet,
-    ...extra,
-  });
-}
 
 function swiftRemote(s: ObjectStore, settings: Partial<SwiftRemoteSettings>): SwiftRemote {
   const client = new SwiftClient({
@@ -178,7 +166,7 @@ if (!store) {
     'crypt (standard, base32) over s3 (Swift s3api), 5 MiB parts',
     async () => {
       const c = freshContainer(s, 'crypt-s3-contract');
-      const base = await s3Remote(s, { chunkSize: 5 * MiB, uploadCutoff: 5 * MiB });
+      const base = await testS3Remote(s, { chunkSize: 5 * MiB, uploadCutoff: 5 * MiB });
       const crypt = new CryptRemote(new SubRemote(base, c.name, `tests3:${c.name}`), keys, NAMES, 'crypts3:');
       return {
         remote: crypt,
@@ -222,7 +210,7 @@ if (!store) {
       const c = freshContainer(s, 'crypt-s3-big');
       containers.push(c);
       const partSize = 5 * MiB;
-      s3 = await s3Remote(s, { chunkSize: partSize, uploadCutoff: partSize, uploadConcurrency: 4 });
+      s3 = await testS3Remote(s, { chunkSize: partSize, uploadCutoff: partSize, uploadConcurrency: 4 });
       const crypt = new CryptRemote(new SubRemote(s3, c.name, `tests3:${c.name}`), keys, NAMES, 'crypts3:');
       await checkRoundTrip(crypt, 'big/200M.bin', pattern, partSize);
 

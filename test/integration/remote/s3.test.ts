@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { DirNotFoundError, ObjectNotFoundError, RemoteIOError } from '../../../src/errors.js';
-import { S3Remote, type S3RemoteOptions } from '../../../src/remote/s3.js';
+import { S3Remote } from '../../../src/remote/s3.js';
 import { SubRemote } from '../../../src/remote/sub-remote.js';
 import type { RemoteEntry } from '../../../src/remote/remote.js';
 import {
@@ -19,27 +19,14 @@ import {
   objectStoreSkipReason,
   rcloneConfigText,
   rcloneEnv,
-  type ObjectStore,
+  testS3Remote,
   type TestContainer,
 } from '../../helpers/objstore.js';
 import { bytesOf, listAll, readAll, runRemoteContract } from '../../helpers/remote-contract.js';
 
 const MiB = 1024 * 1024;
 const store = await objectStoreAvailable();
-const quiet = { debug() {}, warn() {} };
 
-function s3Remote(s: ObjectStore, extra: Partial<S3RemoteOptions> = {}): Promise<S3Remote> {
-  return S3Remote.create({
-    name: 'tests3',
-    endpoint: s.s3.endpoint,
-    region: s.s3.region,
-    forcePathStyle: true,
-    credentials: { accessKeyId: s.s3.accessKeyId, secretAccessKey: s.s3.secretAccessKey },
-    retryPolicy: { attempts: 4, baseDelayMs: 50, maxDelayMs: 500 },
-    logger: quiet,
-    ...extra,
-  });
-}
 
 /** `size` bytes that differ per MiB, produced without holding them; `digest()` gives their sha256. */
 function bigSource(size: number, piece = MiB) {
@@ -102,7 +89,7 @@ if (!store) {
     's3 (Swift s3api) under a bucket',
     async () => {
       const c = freshContainer(s, 's3-contract');
-      const base = await s3Remote(s);
+      const base = await testS3Remote(s);
       return {
         remote: new SubRemote(base, c.name, `tests3:${c.name}`),
         cleanup: async () => {
@@ -123,7 +110,7 @@ if (!store) {
 
     before(async () => {
       c = freshContainer(s, 's3');
-      r = await s3Remote(s);
+      r = await testS3Remote(s);
       tmp = await mkdtemp(join(tmpdir(), 'cryptfs-s3-'));
       rcloneConf = join(tmp, 'rclone.conf');
       await writeFile(rcloneConf, rcloneConfigText(s, { swift: 'rswift', s3: 'rs3' }));
@@ -200,7 +187,7 @@ if (!store) {
     it('stores a known MD5 with a multipart upload the way rclone does', async () => {
       const data = randomBytes(7 * MiB);
       const md5 = createHash('md5').update(data).digest('hex');
-      const small = await s3Remote(s, { uploadCutoff: 5 * MiB });
+      const small = await testS3Remote(s, { uploadCutoff: 5 * MiB });
       try {
         await small.write(`${c.name}/md5/known.bin`, bytesOf(data, MiB), { size: data.length, md5 });
         assert.equal(await small.hash(`${c.name}/md5/known.bin`, 'md5'), md5);
@@ -212,7 +199,7 @@ if (!store) {
     });
 
     it('lists in pages of list_chunk', async () => {
-      const paged = await s3Remote(s, { listChunk: 3 });
+      const paged = await testS3Remote(s, { listChunk: 3 });
       try {
         const names = Array.from({ length: 10 }, (_, i) => `f${String(i).padStart(2, '0')}`);
         for (const n of names) await paged.write(`${c.name}/paged/${n}`, bytesOf(Buffer.from(n)), { mtime: new Date(1e12 + 1) });
@@ -244,7 +231,7 @@ if (!store) {
     });
 
     it('copies objects above copy_cutoff part by part, and sets their mtime the same way', async () => {
-      const chunked = await s3Remote(s, { copyCutoff: 5 * MiB });
+      const chunked = await testS3Remote(s, { copyCutoff: 5 * MiB });
       try {
         const data = randomBytes(12 * MiB + 5);
         await chunked.write(`${c.name}/cp/src.bin`, bytesOf(data, MiB), { size: data.length, mtime: new Date(1234567890000) });
@@ -319,7 +306,7 @@ if (!store) {
 
     it('warns when the server ignores SSE-C, and reads back with the key', async () => {
       const warnings: string[] = [];
-      const sse = await s3Remote(s, {
+      const sse = await testS3Remote(s, {
         sse: { algorithm: 'AES256', key: randomBytes(32) },
         logger: { debug() {}, warn: (m) => warnings.push(m) },
       });
@@ -352,7 +339,7 @@ if (!store) {
     });
 
     it('reports refused requests as RemoteIOError with status and request id, without retrying', async () => {
-      const bad = await s3Remote(s, { credentials: { accessKeyId: s.s3.accessKeyId, secretAccessKey: 'wrong' } });
+      const bad = await testS3Remote(s, { credentials: { accessKeyId: s.s3.accessKeyId, secretAccessKey: 'wrong' } });
       try {
         const t0 = Date.now();
         await assert.rejects(bad.stat(`${c.name}/anything`), (err: unknown) => {
