@@ -1,6 +1,7 @@
 // Turns a remote spec (`name:path`, `/local/path`, `:backend,opt=v:path`) into a
 // Remote, using the config for named remotes. Base remotes are created once per
 // name and shared; a path below the base is a SubRemote over it.
+import { createHash } from 'node:crypto';
 import { ConfigError, DirNotFoundError, ObjectNotFoundError } from '../errors.js';
 import { parseRemoteSpec } from '../config/remote-spec.js';
 import { getBackend, OptionValues, type OptionSpec } from './registry.js';
@@ -60,7 +61,7 @@ export class RemoteFactory {
     }
     const root = cleanPath(parsed.path);
     const b = await base;
-    return root === '' ? b : new SubRemote(b, root, `${name}:${root}`);
+    return root === '' ? b : withSubDefinition(new SubRemote(b, root, `${name}:${root}`));
   }
 
   private async create(
@@ -75,15 +76,21 @@ export class RemoteFactory {
     const merged = { ...(cfg?.backendDefaults?.(type, backend.options) ?? {}), ...raw };
     const options = new OptionValues(backend.options, merged, name);
     try {
+      const wrapped: string[] = [];
       const remote = await backend.create({
         name,
         root: backend.handlesRoot ? root : '',
         options,
-        openRemote: (s) => this.open(s),
+        openRemote: async (s) => {
+          const inner = await this.open(s);
+          wrapped.push(inner.definitionId ?? inner.displayName);
+          return inner;
+        },
       });
+      remote.definitionId = definitionDigest(type, backend.handlesRoot ? cleanPath(root) : '', backend.options, merged, wrapped);
       const cleaned = cleanPath(root);
       if (backend.handlesRoot || cleaned === '') return remote;
-      return new SubRemote(remote, cleaned, spec);
+      return withSubDefinition(new SubRemote(remote, cleaned, spec));
     } catch (err) {
       if (err instanceof ConfigError && !err.message.startsWith('Failed to create file system')) {
         throw new ConfigError(`Failed to create file system for ${JSON.stringify(spec)}: ${err.message}`, {
@@ -130,4 +137,31 @@ export function splitSpec(spec: string): { parentSpec: string; leaf: string } {
   const parent = parentPath(path);
   const parentSpec = prefix + (parent === '' && path.startsWith('/') ? '/' : parent);
   return { parentSpec: parentSpec === '' ? '.' : parentSpec, leaf };
+}
+
+/**
+ * A digest of a remote's definition: type, root, the options that are not
+ * secrets (secrets are left out so that no hash of a password is ever written
+ * anywhere), and the definitions of the remotes it wraps.
+ */
+function definitionDigest(
+  type: string,
+  root: string,
+  specs: readonly OptionSpec[],
+  values: Record<string, string>,
+  wrapped: string[],
+): string {
+  const secret = new Set(specs.filter((o) => o.secret).map((o) => o.name));
+  const options = Object.keys(values)
+    .filter((k) => !secret.has(k) && k !== 'type' && values[k] !== '')
+    .sort()
+    .map((k) => [k, values[k]]);
+  return createHash('sha256').update(JSON.stringify({ type, root, options, wrapped })).digest('hex');
+}
+
+/** A SubRemote's definition: its inner remote's, rooted at its base. */
+function withSubDefinition(sub: SubRemote): SubRemote {
+  const inner = sub.inner.definitionId ?? sub.inner.displayName;
+  sub.definitionId = createHash('sha256').update(JSON.stringify({ inner, base: sub.base })).digest('hex');
+  return sub;
 }

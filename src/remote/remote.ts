@@ -116,6 +116,15 @@ export interface Remote {
 
   /** Release connections, timers, workers. */
   close?(): Promise<void>;
+
+  /**
+   * What this remote is, as a stable digest of its definition (type, root,
+   * options that are not secrets, and the remotes it wraps), whatever name the
+   * config gives it. Set by the remote factory; local state such as the VFS
+   * cache is kept per definition, so two configs that both name a remote
+   * `secret:` never share it.
+   */
+  definitionId?: string;
 }
 
 /** Joins remote path segments, dropping empty ones: joinPath('a', '', 'b') === 'a/b'. */

@@ -7,6 +7,7 @@ import { joinPath } from './remote.js';
 export class SubRemote implements Remote {
   readonly type: string;
   readonly features;
+  definitionId?: string;
 
   constructor(
     readonly inner: Remote,

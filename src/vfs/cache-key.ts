@@ -96,10 +96,39 @@ export function defaultCacheRoot(): string {
 }
 
 /**
- * The cache directory of one remote: <root>/vfs/<hash of the remote's name>.
- * Hashed because remote paths can be sensitive names.
+ * The cache directory of one remote *definition*: <root>/vfs/<digest>, from
+ * the remote's definition digest (type, root, non-secret options, wrapped
+ * remotes) and, for a crypt remote, a value derived from its keys — never from
+ * its name, so two configs that both call a remote `secret:` never share (or
+ * clean up) each other's cache. Hashed because remote paths can be sensitive.
+ *
+ * Caches of earlier versions were named after the remote's name alone; such a
+ * directory is taken over when its journal opens with this remote's key.
  */
-export function remoteCacheDir(root: string, remoteName: string): string {
+export async function remoteCacheDir(root: string, remote: Remote): Promise<string> {
+  const parts = ['cryptfs vfs cache dir v2', remote.definitionId ?? `name:${remote.displayName}`];
+  const crypt = findCryptRemote(remote);
+  let cryptKey: Buffer | undefined;
+  if (crypt) {
+    cryptKey = await deriveCryptCacheKey(crypt);
+    parts.push(subKey(cryptKey, 'cache dir').toString('hex'));
+  }
+  const dir = join(root, 'vfs', createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 32));
+  if (cryptKey) await adoptLegacyCacheDir(legacyRemoteCacheDir(root, remote.displayName), dir, cryptKey);
+  return dir;
+}
+
+/** Before cache dirs were per definition: <root>/vfs/<hash of the remote's display name>. */
+export function legacyRemoteCacheDir(root: string, remoteName: string): string {
   const hash = createHash('sha256').update(remoteName).digest('hex').slice(0, 32);
   return join(root, 'vfs', hash);
+}
+
+async function adoptLegacyCacheDir(legacy: string, dir: string, key: Buffer): Promise<void> {
+  if (legacy === dir) return;
+  const exists = (p: string) => fsp.stat(p).then(() => true, () => false);
+  if ((await exists(dir)) || !(await exists(join(legacy, 'journal')))) return;
+  const { journalOpensWith } = await import('./journal.js');
+  if (!(await journalOpensWith(legacy, key))) return;
+  await fsp.rename(legacy, dir).catch(() => undefined);
 }

@@ -30,6 +30,8 @@ export interface VfsAttr {
 export class VfsFile {
   /** Open handles. */
   handles = 0;
+  /** Open handles that may write (their last close ends a "being written" stretch). */
+  writers = 0;
   /** Local changes not yet on the remote (cache modes). */
   dirty = false;
   /** Set once the path no longer names this file (unlinked, or replaced by a rename). */
@@ -105,10 +107,14 @@ export class VfsFile {
 export interface FileHost {
   readonly remote: Remote;
   readonly readAheadBytes: number;
-  /** The first change of a clean cached file: journal it before acknowledging. */
-  markDirty(file: VfsFile): Promise<void>;
-  /** A handle was closed. */
-  released(file: VfsFile): Promise<void>;
+  /**
+   * The first change of a clean cached file, or the first through a writable
+   * handle since the last close or fsync: journal it (as being written, with
+   * `writing`) before acknowledging.
+   */
+  markDirty(file: VfsFile, writing?: boolean): Promise<void>;
+  /** A handle was closed (`writable`: it was open for writing). */
+  released(file: VfsFile, writable: boolean): Promise<void>;
   /** Upload now and wait until the remote has the current contents. */
   syncFile(file: VfsFile): Promise<void>;
   /** A stream-written file finished (or failed) uploading. */
@@ -165,7 +171,7 @@ export class RemoteReadHandle implements FileHandle {
     if (this.released) return;
     this.released = true;
     await this.reader.close();
-    await this.host.released(this.file);
+    await this.host.released(this.file, false);
   }
 }
 
@@ -407,7 +413,7 @@ export class StreamWriteHandle implements FileHandle {
     if (this.released) return;
     this.released = true;
     await this.finish().catch(() => undefined);
-    await this.host.released(this.file);
+    await this.host.released(this.file, true);
   }
 }
 
@@ -437,7 +443,7 @@ export class CachedHandle implements FileHandle {
   async write(data: Buffer, offset: number): Promise<number> {
     if (!this.canWrite) throw badDescriptor(`${this.file.path}: file is open read-only`);
     const item = this.item;
-    if (!this.file.dirty) await this.host.markDirty(this.file);
+    if (!this.file.dirty || !item.writing) await this.host.markDirty(this.file, true);
     await item.write(offset, data, this.append);
     item.mtime = new Date();
     item.mtimeSetAt = undefined;
@@ -447,11 +453,13 @@ export class CachedHandle implements FileHandle {
   async truncate(size: number): Promise<void> {
     if (!this.canWrite) throw badDescriptor(`${this.file.path}: file is open read-only`);
     const item = this.item;
+    // Journaled as being written before the contents change (crash recovery keeps such files aside).
+    if (!item.writing) await this.host.markDirty(this.file, true);
     await item.truncate(size);
     item.mtime = new Date();
     item.mtimeSetAt = undefined;
     // The journal carries sizes only from truncates (writes show in the block file).
-    await this.host.markDirty(this.file);
+    await this.host.markDirty(this.file, true);
   }
 
   async flush(): Promise<void> {}
@@ -463,6 +471,6 @@ export class CachedHandle implements FileHandle {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
-    await this.host.released(this.file);
+    await this.host.released(this.file, this.canWrite);
   }
 }

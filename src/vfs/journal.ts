@@ -32,6 +32,11 @@ export interface JournalEntry {
   source?: { size: number; mtimeMs: number };
   /** Bytes at the start of the file still to be taken from `source` where not cached. */
   sourceBytes?: number;
+  /**
+   * A program had the file open for writing and had neither closed nor fsynced
+   * it since its last change: after a crash its contents may be half-written.
+   */
+  writing?: boolean;
 }
 
 type JournalRecord = { t: 'put'; e: JournalEntry } | { t: 'del'; id: string };
@@ -72,6 +77,13 @@ function replay(key: Buffer, data: Buffer): { entries: Map<string, JournalEntry>
   return { entries, ok: true };
 }
 
+/** Whether the journal in `dir` opens whole with this cache key (an empty journal does too). */
+export async function journalOpensWith(dir: string, cacheKey: Buffer): Promise<boolean> {
+  const data = await fsp.readFile(join(dir, 'journal')).catch(() => undefined);
+  if (!data) return false;
+  return replay(subKey(cacheKey, 'journal'), data).ok;
+}
+
 export class Journal {
   /** Bytes appended after which the journal is rewritten with the live records only. */
   static compactAfterBytes = 4 * 1024 * 1024;
@@ -94,13 +106,20 @@ export class Journal {
   /**
    * Opens (or creates) the journal in `dir`, returning the dirty entries it
    * lists. A journal that does not open with this key (the crypt passwords
-   * changed) is set aside, not deleted, and reported.
+   * changed) is set aside, not deleted, and reported. `complete` is false when
+   * any record could not be read: then block files it does not list may still
+   * hold someone's unsaved changes.
    */
-  static async open(dir: string, cacheKey: Buffer): Promise<{ journal: Journal; entries: Map<string, JournalEntry> }> {
+  static async open(
+    dir: string,
+    cacheKey: Buffer,
+  ): Promise<{ journal: Journal; entries: Map<string, JournalEntry>; complete: boolean; setAside?: string }> {
     const key = subKey(cacheKey, 'journal');
     const file = join(dir, 'journal');
     let entries = new Map<string, JournalEntry>();
     let data: Buffer | undefined;
+    let complete = true;
+    let setAside: string | undefined;
     try {
       data = await fsp.readFile(file);
     } catch (err) {
@@ -110,9 +129,11 @@ export class Journal {
       const r = replay(key, data);
       entries = r.entries;
       if (!r.ok) {
+        complete = false;
         if (r.entries.size === 0 && data.length > 0) {
           const aside = `${file}.unreadable-${Date.now()}`;
           await fsp.rename(file, aside);
+          setAside = aside;
           log.error(
             `vfs cache: the journal does not open with this remote's key (were the crypt passwords changed?); ` +
               `kept as ${aside}`,
@@ -124,7 +145,7 @@ export class Journal {
     }
     await Journal.rewrite(file, key, entries);
     const handle = await fsp.open(file, 'a', 0o600);
-    return { journal: new Journal(file, key, handle, entries), entries };
+    return { journal: new Journal(file, key, handle, entries), entries, complete, setAside };
   }
 
   /** Compaction: the live records into a fresh file (temp + rename). */

@@ -38,6 +38,10 @@ export interface VfsOptions {
   writeWaitMs: number;
   /** Subdirectories listed ahead when a directory has been read (0 = off). */
   dirPrefetch: number;
+  /** How long a write to a full cache disk waits for uploads to free room before ENOSPC. */
+  cacheSpaceWaitMs: number;
+  /** Block files of the cache kept open at once (pending files do not each hold a descriptor). */
+  cacheMaxOpenFiles: number;
 }
 
 export const DEFAULT_VFS_OPTIONS: VfsOptions = {
@@ -52,6 +56,8 @@ export const DEFAULT_VFS_OPTIONS: VfsOptions = {
   transfers: 4,
   writeWaitMs: 1_000,
   dirPrefetch: 64,
+  cacheSpaceWaitMs: 30_000,
+  cacheMaxOpenFiles: 128,
 };
 
 export function parseCacheMode(text: string): CacheMode {

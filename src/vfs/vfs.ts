@@ -40,7 +40,8 @@ import {
 import type { JournalEntry } from './journal.js';
 import { DEFAULT_VFS_OPTIONS, type CacheMode, type VfsOptions } from './options.js';
 import type { RangeOpener } from './read-ahead.js';
-import { deferred, forEachLimited, Semaphore } from './sync.js';
+import { deferred, forEachLimited, Semaphore, type Deferred } from './sync.js';
+import { CacheSpace } from './cache-space.js';
 import { CacheStore } from './write-cache.js';
 
 export { VfsError, VfsFile, type FileHandle, type VfsAttr } from './file-handle.js';
@@ -173,6 +174,8 @@ export class Vfs implements FileHost {
   private closed = false;
   private readonly startTime = new Date();
   private nameMaxCache: number | undefined;
+  /** Paths whose changes left by an unclean stop are being recovered. */
+  private readonly recovering = new Map<string, Promise<void>>();
 
   private constructor(
     readonly remote: Remote,
@@ -199,9 +202,12 @@ export class Vfs implements FileHost {
       await fsp.mkdir(opts.cacheDir, { recursive: true, mode: 0o700 });
       const { key, source } = await cacheKeyFor(remote, opts.cacheDir);
       log.debug(`vfs cache: ${opts.cacheDir} (key ${source === 'crypt' ? 'derived from the crypt keys' : 'from its key file'})`);
-      const { store, dirty } = await CacheStore.open(opts.cacheDir, key);
+      const space = new CacheSpace(opts.cacheDir, { waitMs: opts.cacheSpaceWaitMs });
+      const { store, dirty } = await CacheStore.open(opts.cacheDir, key, { space, maxOpenFiles: opts.cacheMaxOpenFiles });
+      space.setMakeRoom((bytes) => vfs.makeRoom(bytes));
       vfs.store = store;
-      for (const entry of dirty) await vfs.recover(entry);
+      // In the background: the mount answers at once, however much is pending.
+      vfs.startRecovery(dirty);
     }
     if (opts.cacheMode === 'full' && opts.cachePollIntervalMs > 0) {
       vfs.evictTimer = setInterval(() => void vfs.evict(), opts.cachePollIntervalMs);
@@ -231,6 +237,7 @@ export class Vfs implements FileHost {
   async lookup(path: string): Promise<VfsAttr | undefined> {
     this.checkOpen();
     if (path === '') return { path, isDir: true, size: 0, mtime: this.startTime };
+    if (this.recovering.size > 0) await this.settle(path);
     const file = this.files.get(path);
     if (file && file.active && !file.unlinked) return file.attr();
     let listing: DirListing;
@@ -449,7 +456,7 @@ export class Vfs implements FileHost {
     if (this.cacheMode === 'off') {
       if (!writing) return this.attach(file, () => new RemoteReadHandle(this, file));
       if (file.writer) throw new VfsError('EBUSY', `${path}: already open for writing`);
-      return this.attach(file, () => new StreamWriteHandle(this, file, flags.truncate === true && attr.size > 0));
+      return this.attach(file, () => new StreamWriteHandle(this, file, flags.truncate === true && attr.size > 0), true);
     }
     if (!writing && !file.cache && this.cacheMode === 'writes') {
       return this.attach(file, () => new RemoteReadHandle(this, file));
@@ -462,13 +469,15 @@ export class Vfs implements FileHost {
     const handle = this.attach(
       file,
       () => new CachedHandle(this, file, flags.read, writing, flags.append === true),
+      writing,
     );
     this.cancelUpload(file);
     if (flags.truncate) {
       try {
+        await this.markDirty(file, true);
         await file.cache!.truncate(0);
         file.mtime = new Date();
-        await this.markDirty(file);
+        await this.markDirty(file, true);
       } catch (err) {
         await handle.release();
         throw err;
@@ -495,12 +504,12 @@ export class Vfs implements FileHost {
     let handle: FileHandle;
     try {
       if (this.cacheMode === 'off') {
-        handle = this.attach(file, () => new StreamWriteHandle(this, file, true));
+        handle = this.attach(file, () => new StreamWriteHandle(this, file, true), true);
       } else {
         file.cache = await this.store!.create({ path, size: 0, sourceSize: 0, mtime });
         file.cache.fetch = this.sourceOpener(file);
-        await this.markDirty(file);
-        handle = this.attach(file, () => new CachedHandle(this, file, flags.read, true, flags.append === true));
+        await this.markDirty(file, true);
+        handle = this.attach(file, () => new CachedHandle(this, file, flags.read, true, flags.append === true), true);
       }
     } catch (err) {
       if (this.files.get(path) === file) this.files.delete(path);
@@ -511,12 +520,14 @@ export class Vfs implements FileHost {
     return handle;
   }
 
-  private attach<T extends FileHandle>(file: VfsFile, make: () => T): T {
+  private attach<T extends FileHandle>(file: VfsFile, make: () => T, writable = false): T {
     file.handles++;
+    if (writable) file.writers++;
     try {
       return make();
     } catch (err) {
       file.handles--;
+      if (writable) file.writers--;
       throw err;
     }
   }
@@ -557,15 +568,25 @@ export class Vfs implements FileHost {
     this.maybeForget(file);
   }
 
-  async markDirty(file: VfsFile): Promise<void> {
+  async markDirty(file: VfsFile, writing = false): Promise<void> {
     if (!file.cache) return;
     file.dirty = true;
     file.failures = 0;
+    if (writing) file.cache.writing = true;
     if (!file.unlinked) await this.store!.markDirty(file.cache);
   }
 
-  async released(file: VfsFile): Promise<void> {
+  async released(file: VfsFile, writable: boolean): Promise<void> {
     file.handles--;
+    if (writable) file.writers--;
+    const item = file.cache;
+    if (writable && file.writers === 0 && item?.writing) {
+      // Closed: from now on an unclean stop uploads these contents as they are.
+      item.writing = false;
+      if (file.dirty && !file.unlinked && item.journaled) {
+        await this.store!.markDirty(item).catch((err) => log.error(`${file.path}: journal: ${errorMessage(err)}`));
+      }
+    }
     if (file.handles > 0) return;
     if (file.dirty && !file.unlinked && !this.closing) this.scheduleUpload(file, this.options.writeBackMs);
     this.maybeForget(file);
@@ -749,6 +770,8 @@ export class Vfs implements FileHost {
         f.writer.abort('unmounted while open for writing');
       }
     }
+    // Recovery still running stops at the next file (the rest stays journaled); let it settle first.
+    await Promise.allSettled([...this.background]);
     const failed = await this.flushAll();
     await Promise.allSettled([...this.background]);
     this.closed = true;
@@ -917,7 +940,44 @@ export class Vfs implements FileHost {
     }
   }
 
+  /**
+   * Re-uploads what the journal lists, in the background. Operations on a
+   * path being recovered wait for it (settle); everything else goes on.
+   */
+  private startRecovery(entries: JournalEntry[]): void {
+    if (entries.length === 0) return;
+    log.notice(`vfs cache: ${entries.length} file(s) left modified by an unclean stop: recovering in the background`);
+    const ready = new Map<string, Deferred<void>>();
+    for (const e of entries) {
+      if (ready.has(e.path)) continue;
+      const d = deferred<void>();
+      ready.set(e.path, d);
+      this.recovering.set(e.path, d.promise);
+    }
+    const run = forEachLimited(entries, 4, async (entry) => {
+      try {
+        await this.recover(entry);
+      } catch (err) {
+        log.error(`${entry.path}: recovery of changes left by an unclean stop failed: ${errorMessage(err)}`);
+      }
+    }).finally(() => {
+      for (const [path, d] of ready) {
+        if (this.recovering.get(path) === d.promise) this.recovering.delete(path);
+        d.resolve();
+      }
+    });
+    this.background.add(run);
+    void run.finally(() => this.background.delete(run));
+  }
+
+  /** Waits while `path` is being recovered from the journal. */
+  private async settle(...paths: string[]): Promise<void> {
+    if (this.recovering.size === 0) return;
+    for (const p of paths) await this.recovering.get(p);
+  }
+
   private async recover(entry: JournalEntry): Promise<void> {
+    if (this.closing) return;
     let item;
     try {
       item = await this.store!.recover(entry);
@@ -947,11 +1007,99 @@ export class Vfs implements FileHost {
         return;
       }
     }
+    if (item.writing) {
+      await this.keepAside(file, entry);
+      return;
+    }
     const old = this.files.get(entry.path);
     if (old) await this.discard(old);
     this.files.set(entry.path, file);
     log.notice(`${entry.path}: uploading changes left by an unclean stop (${item.size} bytes)`);
     this.startUpload(file);
+  }
+
+  /**
+   * A file that was open for writing when the daemon died may be half-written:
+   * it must not replace the version on the remote. Its bytes go up under a
+   * side name next to it; the name itself keeps its last saved version.
+   */
+  private async keepAside(file: VfsFile, entry: JournalEntry): Promise<void> {
+    const item = file.cache!;
+    // Blocks not cached come from the object at the old name: take them now, before it can change.
+    await item.fillFromSource();
+    const side = this.sideName(entry.path);
+    file.path = side;
+    item.path = side;
+    item.writing = false;
+    file.existsOnRemote = false;
+    item.source = undefined;
+    await this.store!.markDirty(item);
+    this.files.set(side, file);
+    this.dirCache.upsert(parentPath(side), baseName(side), { isDir: false, size: item.size, mtime: item.mtime });
+    log.notice(
+      `${entry.path}: was open for writing when cryptfs stopped; it keeps its last saved version and ` +
+        `the unsaved contents (${item.size} bytes) are uploaded as ${side}`,
+    );
+    this.startUpload(file);
+  }
+
+  /** `dir/name.cryptfs-recovered-<UTC time>` (shortened if the format cannot hold that name). */
+  private sideName(path: string): string {
+    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
+    const dir = parentPath(path);
+    const base = baseName(path);
+    const taken = (p: string) => this.files.has(p);
+    const candidates = [`${base}.cryptfs-recovered-${stamp}`, `cryptfs-recovered-${stamp}`];
+    for (const name of candidates) {
+      for (let n = 1; n < 100; n++) {
+        const p = joinPath(dir, n === 1 ? name : `${name}-${n}`);
+        if (taken(p)) continue;
+        try {
+          this.validateName(p, false);
+        } catch {
+          break;
+        }
+        return p;
+      }
+    }
+    return joinPath(dir, `cryptfs-recovered-${stamp}-${Math.random().toString(36).slice(2, 8)}`);
+  }
+
+  /**
+   * Makes room on a full cache disk: drops clean cached copies nothing uses,
+   * and starts the uploads of closed files now instead of after the write-back
+   * delay. Resolves true when something was freed or is on its way.
+   */
+  async makeRoom(bytes: number): Promise<boolean> {
+    if (!this.store) return false;
+    let freed = 0;
+    const clean = [...this.files.values()]
+      .filter((f) => f.cache && !f.active && !f.dirty)
+      .sort((a, b) => a.cache!.lastUsed - b.cache!.lastUsed);
+    for (const f of clean) {
+      if (freed >= bytes) break;
+      const item = f.cache!;
+      freed += item.diskBytes;
+      f.cache = undefined;
+      if (this.files.get(f.path) === f) this.files.delete(f.path);
+      await this.store.remove(item).catch(() => undefined);
+    }
+    if (freed > 0) {
+      log.debug(`vfs cache: cache disk full: dropped ${clean.length} clean cached file(s)`);
+      return true;
+    }
+    let waiting = false;
+    for (const f of this.files.values()) {
+      if (!f.dirty || f.unlinked || f.handles > 0 || !f.cache) continue;
+      if (f.uploadTimer) {
+        this.cancelUpload(f);
+        this.startUpload(f);
+      }
+      waiting = true;
+    }
+    if (!waiting || this.closing) return false;
+    await new Promise((r) => setTimeout(r, 500).unref());
+    return true;
   }
 
   private async renameFile(from: string, to: string, src: VfsAttr, noReplace: boolean): Promise<void> {

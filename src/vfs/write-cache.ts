@@ -29,6 +29,7 @@ import { log } from '../log.js';
 import { subKey } from './cache-key.js';
 import { Journal, type JournalEntry } from './journal.js';
 import type { RangeOpener } from './read-ahead.js';
+import { FilePool, type PooledFile } from './file-pool.js';
 import { Mutex } from './sync.js';
 
 export const CACHE_BLOCK = 65536;
@@ -61,31 +62,65 @@ function isZero(b: Uint8Array): boolean {
   return true;
 }
 
+/** The cache disk has no room left for a write (answered ENOSPC at the mount). */
+export class CacheFullError extends CryptfsError {
+  override errno = 'ENOSPC';
+}
+
+/** Room the cache may still take on its disk; `reserve` throws CacheFullError when there is none. */
+export interface SpaceBudget {
+  reserve(bytes: number): Promise<void>;
+}
+
+const unlimitedSpace: SpaceBudget = { reserve: async () => undefined };
+/** For block files opened outside a CacheStore (tests, tools). */
+const sharedPool = new FilePool();
+
 /** One block file: sealed slots read and written by index. */
 export class BlockFile {
+  /** Bytes in the file as far as this process knows (a failed write past it is cut back). */
+  private length: number;
+
   private constructor(
     readonly path: string,
-    private readonly fh: fsp.FileHandle,
+    private readonly file: PooledFile,
     private readonly key: Buffer,
-  ) {}
-
-  static async create(path: string, key: Buffer): Promise<BlockFile> {
-    const fh = await fsp.open(path, 'wx+', 0o600);
-    const header = Buffer.alloc(FILE_HEADER);
-    FILE_MAGIC.copy(header);
-    await fh.write(header, 0, FILE_HEADER, 0);
-    return new BlockFile(path, fh, key);
+    private readonly space: SpaceBudget,
+    length: number,
+  ) {
+    this.length = length;
   }
 
-  static async open(path: string, key: Buffer): Promise<BlockFile> {
-    const fh = await fsp.open(path, 'r+');
-    const header = Buffer.alloc(FILE_HEADER);
-    const { bytesRead } = await fh.read(header, 0, FILE_HEADER, 0);
-    if (bytesRead < FILE_HEADER || !header.subarray(0, FILE_MAGIC.length).equals(FILE_MAGIC)) {
-      await fh.close();
-      throw new CacheCorruptError(`${path}: not a cryptfs cache file`);
+  static async create(path: string, key: Buffer, pool: FilePool = sharedPool, space: SpaceBudget = unlimitedSpace): Promise<BlockFile> {
+    await space.reserve(FILE_HEADER);
+    const fh = await fsp.open(path, 'wx+', 0o600);
+    try {
+      const header = Buffer.alloc(FILE_HEADER);
+      FILE_MAGIC.copy(header);
+      await fh.write(header, 0, FILE_HEADER, 0);
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      await fsp.rm(path, { force: true }).catch(() => undefined);
+      throw err;
     }
-    return new BlockFile(path, fh, key);
+    return new BlockFile(path, pool.add(path, fh), key, space, FILE_HEADER);
+  }
+
+  static async open(path: string, key: Buffer, pool: FilePool = sharedPool, space: SpaceBudget = unlimitedSpace): Promise<BlockFile> {
+    const fh = await fsp.open(path, 'r+');
+    let size: number;
+    try {
+      const header = Buffer.alloc(FILE_HEADER);
+      const { bytesRead } = await fh.read(header, 0, FILE_HEADER, 0);
+      if (bytesRead < FILE_HEADER || !header.subarray(0, FILE_MAGIC.length).equals(FILE_MAGIC)) {
+        throw new CacheCorruptError(`${path}: not a cryptfs cache file`);
+      }
+      size = (await fh.stat()).size;
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      throw err;
+    }
+    return new BlockFile(path, pool.add(path, fh), key, space, size);
   }
 
   private static offset(index: number): number {
@@ -97,6 +132,8 @@ export class BlockFile {
     if (blocks.length === 0) return;
     const last = blocks[blocks.length - 1];
     const total = (blocks.length - 1) * SLOT_SIZE + PLAIN_AT + INDEX_SIZE + last.length;
+    // Room first: a write the disk cannot take must fail before it tears a slot.
+    await this.space.reserve(total);
     const out = Buffer.allocUnsafe(total);
     for (let k = 0; k < blocks.length; k++) {
       const data = blocks[k];
@@ -114,13 +151,32 @@ export class BlockFile {
       // Never let uninitialised memory reach the disk.
       if (k < blocks.length - 1) out.fill(0, plainEnd, at + SLOT_SIZE);
     }
-    await this.fh.write(out, 0, total, BlockFile.offset(first));
+    const offset = BlockFile.offset(first);
+    await this.file.use(async (fh) => {
+      let written = 0;
+      try {
+        while (written < total) {
+          const r = await fh.write(out, written, total - written, offset + written);
+          if (r.bytesWritten === 0) throw Object.assign(new Error('no space left on device (short write)'), { code: 'ENOSPC' });
+          written += r.bytesWritten;
+        }
+      } catch (err) {
+        // Appending past the end: cut the file back so no torn slot stays behind.
+        if (offset >= this.length) await fh.truncate(this.length).catch(() => undefined);
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOSPC' || code === 'EDQUOT') {
+          throw new CacheFullError(`the cache disk is full (${this.path})`, { cause: err });
+        }
+        throw err;
+      }
+    });
+    this.length = Math.max(this.length, offset + total);
   }
 
   /** Blocks first..first+count-1: each its plaintext, or undefined when not in the file. */
   async readBlocks(first: number, count: number): Promise<Array<Buffer | undefined>> {
     const buf = Buffer.allocUnsafe(count * SLOT_SIZE);
-    const { bytesRead } = await this.fh.read(buf, 0, buf.length, BlockFile.offset(first));
+    const { bytesRead } = await this.file.use((fh) => fh.read(buf, 0, buf.length, BlockFile.offset(first)));
     const out: Array<Buffer | undefined> = [];
     for (let k = 0; k < count; k++) {
       const at = k * SLOT_SIZE;
@@ -152,33 +208,46 @@ export class BlockFile {
 
   /** Keeps slots 0..count-1 only. */
   async truncateBlocks(count: number): Promise<void> {
-    await this.fh.truncate(BlockFile.offset(count));
+    const size = BlockFile.offset(count);
+    await this.file.use((fh) => fh.truncate(size));
+    this.length = Math.min(this.length, size);
   }
 
-  /** Which slots hold a block, and where the furthest block ends (bytes): for recovery. */
-  async scan(): Promise<{ present: Set<number>; end: number; mtime: Date }> {
-    const st = await this.fh.stat();
-    const slots = Math.ceil(Math.max(0, st.size - FILE_HEADER) / SLOT_SIZE);
-    const present = new Set<number>();
-    let end = 0;
-    const header = Buffer.alloc(SLOT_HEADER);
-    for (let i = 0; i < slots; i++) {
-      const { bytesRead } = await this.fh.read(header, 0, SLOT_HEADER, BlockFile.offset(i));
-      if (bytesRead < SLOT_HEADER) break;
-      const len = header.readUInt32LE(NONCE_SIZE);
-      if (len === 0 && isZero(header.subarray(0, NONCE_SIZE))) continue;
-      present.add(i);
-      end = Math.max(end, i * CACHE_BLOCK + len);
-    }
-    return { present, end, mtime: st.mtime };
+  /**
+   * Which slots hold a whole sealed block, and where the furthest one ends
+   * (bytes): for recovery. A slot cut short (a write torn by a crash or a full
+   * disk) is not counted, so it reads as missing rather than failing for ever.
+   */
+  async scan(): Promise<{ present: Set<number>; end: number; mtime: Date; torn: number[] }> {
+    return this.file.use(async (fh) => {
+      const st = await fh.stat();
+      const slots = Math.ceil(Math.max(0, st.size - FILE_HEADER) / SLOT_SIZE);
+      const present = new Set<number>();
+      const torn: number[] = [];
+      let end = 0;
+      const header = Buffer.alloc(SLOT_HEADER);
+      for (let i = 0; i < slots; i++) {
+        const { bytesRead } = await fh.read(header, 0, SLOT_HEADER, BlockFile.offset(i));
+        if (bytesRead < SLOT_HEADER) break;
+        const len = header.readUInt32LE(NONCE_SIZE);
+        if (len === 0 && isZero(header.subarray(0, NONCE_SIZE))) continue;
+        if (len > CACHE_BLOCK || BlockFile.offset(i) + PLAIN_AT + INDEX_SIZE + len > st.size) {
+          torn.push(i);
+          continue;
+        }
+        present.add(i);
+        end = Math.max(end, i * CACHE_BLOCK + len);
+      }
+      return { present, end, mtime: st.mtime, torn };
+    });
   }
 
   async sync(): Promise<void> {
-    await this.fh.datasync();
+    await this.file.use((fh) => fh.datasync());
   }
 
   async close(): Promise<void> {
-    await this.fh.close().catch(() => undefined);
+    await this.file.close();
   }
 }
 
@@ -205,6 +274,8 @@ export class CacheItem {
   lastUsed = Date.now();
   /** Whether a journal record lists this file as dirty. */
   journaled = false;
+  /** Open for writing with changes not yet closed or fsynced (journaled, for crash recovery). */
+  writing = false;
   /** Reads bytes of the source object; the VFS points it at the file's current remote path. */
   fetch: RangeOpener | undefined;
   readonly present = new Set<number>();
@@ -246,6 +317,7 @@ export class CacheItem {
       mtimeSetAtMs: this.mtimeSetAt,
       source: this.sourceSize > 0 ? this.source : undefined,
       sourceBytes: this.sourceSize > 0 ? this.sourceSize : undefined,
+      writing: this.writing || undefined,
     };
   }
 
@@ -348,7 +420,7 @@ export class CacheItem {
     await this.lock.run(async () => {
       const n = Math.ceil(Math.min(this.sourceSize, this.size) / CACHE_BLOCK);
       for (let i = 0; i < n; i++) {
-        if (!this.present.has(i)) await this.fetchRun(i, FETCH_RUN);
+        if (!this.present.has(i)) await this.fetchRun(i, FETCH_RUN, true);
       }
       this.sourceSize = 0;
     });
@@ -381,11 +453,11 @@ export class CacheItem {
   }
 
   /** Rebuilds which blocks are present from the file itself (after a restart). */
-  async rescan(): Promise<{ end: number; mtime: Date }> {
+  async rescan(): Promise<{ end: number; mtime: Date; torn: number[] }> {
     const r = await this.block.scan();
     this.present.clear();
     for (const i of r.present) this.present.add(i);
-    return { end: r.end, mtime: r.mtime };
+    return { end: r.end, mtime: r.mtime, torn: r.torn };
   }
 
   /** Waits for running operations, then closes the file (the item is unusable afterwards). */
@@ -435,7 +507,7 @@ export class CacheItem {
         continue;
       }
       if (i * CACHE_BLOCK < this.sourceSize) {
-        const blocks = await this.fetchRun(i, Math.max(count - k, 16));
+        const blocks = await this.fetchRun(i, Math.max(count - k, 16), false);
         for (let r = 0; r < blocks.length && k + r < count; r++) out[k + r] = this.fit(blocks[r], this.blockLen(i + r));
         k += Math.min(blocks.length, count - k);
         continue;
@@ -453,8 +525,12 @@ export class CacheItem {
     return out;
   }
 
-  /** Fetches up to `max` missing source blocks from block `first` in one request, caching them. */
-  private async fetchRun(first: number, max: number): Promise<Buffer[]> {
+  /**
+   * Fetches up to `max` missing source blocks from block `first` in one request,
+   * caching them. With `mustStore` false (a read), a full cache disk only means
+   * the blocks are not kept.
+   */
+  private async fetchRun(first: number, max: number, mustStore: boolean): Promise<Buffer[]> {
     if (!this.fetch) throw new SourceChangedError(`${this.path}: no source to read missing cache blocks from`);
     let run = 1;
     while (run < max && !this.present.has(first + run) && (first + run) * CACHE_BLOCK < this.sourceSize) run++;
@@ -486,7 +562,13 @@ export class CacheItem {
       const from = r * CACHE_BLOCK;
       blocks.push(all.subarray(from, Math.min(end - start, from + CACHE_BLOCK)));
     }
-    await this.block.writeBlocks(first, blocks);
+    try {
+      await this.block.writeBlocks(first, blocks);
+    } catch (err) {
+      if (mustStore || !(err instanceof CacheFullError)) throw err;
+      log.debug(`${this.path}: cache disk full: blocks ${first}..${first + run - 1} read without caching`);
+      return blocks;
+    }
     for (let r = 0; r < run; r++) this.present.add(first + r);
     return blocks;
   }
@@ -494,48 +576,72 @@ export class CacheItem {
 
 /** The cache directory of one remote: lock, journal, block files. */
 export class CacheStore {
+  /** Descriptors of block files, bounded: pending files do not each hold one. */
+  readonly pool: FilePool;
+
   private constructor(
     readonly dir: string,
     private readonly dataDir: string,
     private readonly key: Buffer,
     readonly journal: Journal,
     private readonly lockFile: string,
-  ) {}
+    readonly space: SpaceBudget,
+    maxOpenFiles: number,
+  ) {
+    this.pool = new FilePool(maxOpenFiles);
+  }
 
   /**
    * Opens the cache in `dir` (made if missing), taking its lock; returns the
    * dirty files the journal lists. Block files the journal does not list are
-   * leftovers of clean cache from an earlier run and are removed.
+   * leftovers of clean cache from an earlier run and are removed — unless the
+   * journal could not be read whole: then they are moved aside with it, never
+   * deleted, since they may hold changes the unreadable records described.
    */
-  static async open(dir: string, key: Buffer): Promise<{ store: CacheStore; dirty: JournalEntry[] }> {
+  static async open(
+    dir: string,
+    key: Buffer,
+    options: { space?: SpaceBudget; maxOpenFiles?: number } = {},
+  ): Promise<{ store: CacheStore; dirty: JournalEntry[] }> {
     await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
     const dataDir = join(dir, 'data');
     await fsp.mkdir(dataDir, { recursive: true, mode: 0o700 });
     const lockFile = join(dir, 'lock');
     await takeLock(lockFile);
-    let journal: Journal;
-    let entries: Map<string, JournalEntry>;
+    let opened: Awaited<ReturnType<typeof Journal.open>>;
     try {
-      ({ journal, entries } = await Journal.open(dir, key));
+      opened = await Journal.open(dir, key);
     } catch (err) {
       await fsp.rm(lockFile, { force: true });
       throw err;
     }
-    for (const name of await fsp.readdir(dataDir)) {
-      if (!entries.has(name)) await fsp.rm(join(dataDir, name), { force: true });
+    const { journal, entries } = opened;
+    const unlisted = (await fsp.readdir(dataDir)).filter((name) => !entries.has(name));
+    if (opened.complete) {
+      for (const name of unlisted) await fsp.rm(join(dataDir, name), { force: true });
+    } else if (unlisted.length > 0) {
+      const aside = join(dir, `unreadable-${Date.now()}`);
+      await fsp.mkdir(join(aside, 'data'), { recursive: true, mode: 0o700 });
+      for (const name of unlisted) await fsp.rename(join(dataDir, name), join(aside, 'data', name));
+      if (opened.setAside) await fsp.rename(opened.setAside, join(aside, 'journal')).catch(() => undefined);
+      log.error(
+        `vfs cache: ${unlisted.length} cached file(s) not described by a readable journal record were moved ` +
+          `to ${aside} (not deleted): mount the remote they belong to with this cache to recover them`,
+      );
     }
-    return { store: new CacheStore(dir, dataDir, key, journal, lockFile), dirty: [...entries.values()] };
+    const store = new CacheStore(dir, dataDir, key, journal, lockFile, options.space ?? unlimitedSpace, options.maxOpenFiles ?? 128);
+    return { store, dirty: [...entries.values()] };
   }
 
   async create(init: CacheItemInit): Promise<CacheItem> {
     const id = randomBytes(16).toString('hex');
-    const block = await BlockFile.create(join(this.dataDir, id), subKey(this.key, `block:${id}`));
+    const block = await BlockFile.create(join(this.dataDir, id), subKey(this.key, `block:${id}`), this.pool, this.space);
     return new CacheItem(id, block, init);
   }
 
   /** Reopens the block file of a journaled dirty file. */
   async recover(entry: JournalEntry): Promise<CacheItem> {
-    const block = await BlockFile.open(join(this.dataDir, entry.id), subKey(this.key, `block:${entry.id}`));
+    const block = await BlockFile.open(join(this.dataDir, entry.id), subKey(this.key, `block:${entry.id}`), this.pool, this.space);
     const item = new CacheItem(entry.id, block, {
       path: entry.path,
       size: entry.size,
@@ -544,8 +650,12 @@ export class CacheStore {
       mtime: new Date(entry.mtimeMs),
     });
     item.journaled = true;
+    item.writing = entry.writing === true;
     item.mtimeSetAt = entry.mtimeSetAtMs;
-    const { end, mtime } = await item.rescan();
+    const { end, mtime, torn } = await item.rescan();
+    if (torn.length > 0) {
+      log.notice(`${entry.path}: ${torn.length} cache block(s) cut short by the unclean stop are dropped`);
+    }
     // Writes after the last size change show only in the block file.
     item.size = Math.max(item.size, end);
     if (entry.mtimeSetAtMs === undefined || mtime.getTime() > entry.mtimeSetAtMs + 1000) item.mtime = mtime;

@@ -229,7 +229,7 @@ async function runMount(ctx: CommandContext, spec: string, mountpointArg: string
 
   const remote = await ctx.factory.open(spec);
   const cacheRoot = flagString(ctx.flags, 'cache-dir') || defaultCacheRoot();
-  const opts = vfsOptions(ctx, remoteCacheDir(cacheRoot, remote.displayName));
+  const opts = vfsOptions(ctx, await remoteCacheDir(cacheRoot, remote));
   const vfs = await Vfs.create(remote, opts);
   const ops = new VfsFuseOps(vfs, {
     uid: flagNumber(ctx.flags, 'uid'),
