@@ -103,26 +103,39 @@ export interface Mounted {
   /** Unmounts with fusermount3 -u (retrying while busy) and waits for the daemon to exit. */
   unmount(): Promise<number | string>;
   log(): Promise<string>;
+  /** What the daemon wrote to stderr so far (Node's own warnings land here, not in the log file). */
+  stderr(): string;
 }
 
 /** Starts `cryptfs mount secret: <mountpoint>` and waits until the mount is up. */
-export async function startMount(fx: CryptFixture, mountpoint: string, args: string[] = []): Promise<Mounted> {
+export async function startMount(
+  fx: CryptFixture,
+  mountpoint: string,
+  args: string[] = [],
+  options: { openFileLimit?: number; config?: string; cacheRoot?: string } = {},
+): Promise<Mounted> {
   // A stale mount (killed daemon) answers ENOTCONN: the mount command clears it.
   await mkdir(mountpoint, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'ENOTCONN') throw err;
   });
   const logFile = join(fx.root, `mount-${randomBytes(3).toString('hex')}.log`);
+  // With openFileLimit the daemon runs under `ulimit -n` (a shell execs it: same pid).
+  const [command, prefix] =
+    options.openFileLimit === undefined
+      ? [process.execPath, []]
+      : ['bash', ['-c', `ulimit -n ${options.openFileLimit} && exec "$0" "$@"`, process.execPath]];
   const child = spawn(
-    process.execPath,
+    command,
     [
+      ...prefix,
       cryptfsMain(),
       '--config',
-      fx.config,
+      options.config ?? fx.config,
       'mount',
       'secret:',
       mountpoint,
       '--cache-dir',
-      fx.cacheRoot,
+      options.cacheRoot ?? fx.cacheRoot,
       '-v',
       '--log-file',
       logFile,
@@ -153,6 +166,7 @@ export async function startMount(fx: CryptFixture, mountpoint: string, args: str
     logFile,
     exited,
     log: readLog,
+    stderr: () => stderr,
     async unmount() {
       for (let i = 0; (await isMounted(mountpoint)) && i < 50; i++) {
         const r = await sh(`fusermount3 -u "${mountpoint}"`);
