@@ -683,6 +683,8 @@ export class Vfs implements FileHost {
     }
     this.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: file.size, mtime: file.mtime });
     log.info(`${path}: Copied (${size} bytes)`);
+    // Mode full keeps the clean copy: over --vfs-cache-max-size, clean copies go now, not at the next poll.
+    if (this.cacheMode === 'full' && Number.isFinite(this.options.cacheMaxSizeBytes)) void this.evict();
   }
 
   private async passBarriers(file: VfsFile): Promise<void> {
