@@ -54,7 +54,10 @@ function diffCounters(after: FaultCounters, before: FaultCounters): FaultCounter
 }
 
 function describeCounters(c: FaultCounters): string {
-  return `${c.requests} requests, ${c.errors} 503s, ${c.requestResets} upload resets, ${c.responseResets} download resets`;
+  return (
+    `${c.requests} requests, ${c.errors} 503s, ${c.requestResets} upload resets, ${c.responseResets} download resets` +
+    (c.upstreamFailures ? `, ${c.upstreamFailures} UPSTREAM FAILURES` : '')
+  );
 }
 
 describe('object store through a fault proxy (503s, mid-body resets, latency)', () => {
@@ -144,6 +147,7 @@ describe('object store through a fault proxy (503s, mid-body resets, latency)', 
       );
       for (const l of [...passes, ...errors].slice(0, 10)) console.log(`#   ${l.slice(0, 300)}`);
 
+      assert.equal(injected.upstreamFailures, 0, 'the proxy could not reach the object store');
       assert.ok(injected.errors > 0, `no 503 was injected (${describeCounters(injected)})`);
       assert.ok(injected.requestResets + injected.responseResets > 0, `no connection was reset (${describeCounters(injected)})`);
       assert.deepEqual(passes, [], 'the copy needed more than one pass');
@@ -205,6 +209,7 @@ describe('object store through a fault proxy (503s, mid-body resets, latency)', 
         );
         for (const l of [...diffLines, ...bad].slice(0, 10)) console.log(`#   ${l.slice(0, 300)}`);
 
+        assert.equal(injected.upstreamFailures, 0, 'the proxy could not reach the object store');
         assert.ok(injected.errors > 0, `no 503 was injected (${describeCounters(injected)})`);
         assert.ok(injected.responseResets > 0, `no download was reset (${describeCounters(injected)})`);
         assert.deepEqual(diffLines, [], 'diff -r output');
