@@ -18,8 +18,8 @@
 //    body is forwarded, then both the client's socket and the upstream request are destroyed, so
 //    the upstream gets an incomplete request and stores nothing;
 //  - reset of the response body (responses with at least minResetBytes of body, any method but
-//    HEAD): status, headers and a random part of the body are forwarded, then the client's socket
-//    is destroyed mid-body.
+//    HEAD): status, headers and a random part of the body are forwarded, then (30 ms later, so the
+//    client is reading the body by then) the client's socket is destroyed mid-body.
 // At most one fault per request. Auth replies carry URLs of the upstream (Swift's X-Storage-Url);
 // those are rewritten to point at the proxy, and the Host header is forwarded unchanged so S3
 // signatures (which cover it) stay valid.
@@ -81,6 +81,9 @@ function seededRandom(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** How long a cut-off response stays open after its last byte, before the connection breaks. */
+const RESET_PAUSE_MS = 30;
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
@@ -259,7 +262,9 @@ export class FaultProxy {
           upstream.once('drain', () => req.resume());
         }
       });
-      req.on('end', () => abandon());
+      req.on('end', () => {
+        if (left > 0) abandon();
+      });
       return;
     }
     req.pipe(upstream);
@@ -294,10 +299,14 @@ export class FaultProxy {
         }
         return;
       }
-      // Let the last piece reach the socket, then break the connection mid-body.
-      res.write(piece, () => abandon());
+      // Let the last piece reach the client and the client start on the body (a connection that
+      // dies mid-transfer, not one that never answered), then break it.
+      res.write(piece, () => setTimeout(abandon, RESET_PAUSE_MS));
     });
-    up.on('end', () => abandon());
+    // Only reached when the body ended before the cut (then nothing was held back).
+    up.on('end', () => {
+      if (left > 0) abandon();
+    });
   }
 
   /** An upstream URL in a header, pointed at the proxy instead. */
