@@ -203,9 +203,10 @@ describe('object store through a fault proxy (503s, mid-body resets, latency)', 
         const log = await mount.log();
         const bad = log.split('\n').filter((l) => /\bERROR\b|EIO|[Ii]nput\/output error/.test(l));
         const diffLines = [...diff.stdout.split('\n'), ...diff.stderr.split('\n')].filter(Boolean);
+        const resumes = log.split('\n').filter((l) => /resuming at byte/.test(l)).length;
         console.log(
           `# mount ${backend}: diff -r exit ${diff.code} in ${Date.now() - t0} ms; ${describeCounters(injected)}; ` +
-            `${diffLines.length} diff lines, ${bad.length} error lines in the mount log`,
+            `${diffLines.length} diff lines, ${bad.length} error lines and ${resumes} resumed reads in the mount log`,
         );
         for (const l of [...diffLines, ...bad].slice(0, 10)) console.log(`#   ${l.slice(0, 300)}`);
 
