@@ -43,6 +43,7 @@ import {
   type WriteOptions,
 } from './remote.js';
 import { formatMtime, formatMtimeNs, mapLimit, parseMtime, parseMtimeNs } from './object-store-util.js';
+import { ObjectChangedError, resumableBody, type OpenedBody } from './resumable-read.js';
 import { backoffDelay, defaultRetryPolicy, isRetryableError, isRetryableStatus, type RetryPolicy } from './retry.js';
 
 const MiB = 1024 * 1024;
@@ -324,6 +325,11 @@ export interface S3RemoteOptions {
   logger?: S3Logger;
   /** Socket idle timeout in ms (default 5 minutes). */
   requestTimeoutMs?: number;
+  /**
+   * Largest single-part object collected in memory so its PUT can be repeated after a failure
+   * (default 16 MiB, as the swift driver); larger ones below upload_cutoff are streamed once.
+   */
+  replayBufferBytes?: number;
 }
 
 /** WriteOptions plus what S3 can record when it is known before the upload starts. */
@@ -365,6 +371,9 @@ function sdkCode(err: unknown): string {
  */
 export function isRetryableS3Error(err: unknown): boolean {
   const status = sdkStatus(err);
+  // A success whose body broke off while being read (the SDK tags it with the 2xx status): the
+  // connection failed, not the request.
+  if (status !== undefined && status < 300) return isRetryableError(err) || isBrokenBody(err);
   if (status !== undefined) {
     if (status === 501 || status === 505) return false;
     if (isRetryableStatus(status)) return true;
@@ -372,6 +381,11 @@ export function isRetryableS3Error(err: unknown): boolean {
   }
   if (sdkCode(err) === 'AbortError') return false;
   return isRetryableError(err);
+}
+
+/** Whether an error says a response body ended early (Node's "aborted", undici's "terminated", ...). */
+function isBrokenBody(err: unknown): boolean {
+  return /\baborted\b|premature|terminated|socket hang up/i.test(errorMessage(err));
 }
 
 /** The SDK's retry hook, driven by the project's policy (attempts, backoff with full jitter). */
@@ -673,6 +687,7 @@ export class S3Remote implements Remote {
   private readonly maxUploadParts: number;
   private readonly copyCutoff: number;
   private readonly listChunk: number;
+  private readonly replayBufferBytes: number;
   private readonly log: S3Logger;
   private readonly bucketsKnown = new Set<string>();
   private sseWarned = false;
@@ -695,6 +710,7 @@ export class S3Remote implements Remote {
     this.maxUploadParts = Math.min(Math.max(1, options.maxUploadParts ?? MAX_UPLOAD_PARTS), MAX_UPLOAD_PARTS);
     this.copyCutoff = Math.min(options.copyCutoff ?? 4768 * MiB, MAX_SINGLE_SIZE);
     this.listChunk = Math.max(1, options.listChunk ?? 1000);
+    this.replayBufferBytes = Math.max(0, options.replayBufferBytes ?? 16 * MiB);
     this.log = options.logger ?? projectLogger;
     // Multipart objects have no content MD5 unless the writer supplies one.
     this.features.md5UpfrontFrom = this.uploadCutoff;
@@ -1002,23 +1018,48 @@ export class S3Remote implements Remote {
       await this.headObject(loc, path); // "not found" must surface here
       return emptySource();
     }
+    const end = length === undefined ? undefined : offset + length;
+    const first = await this.openBody(loc, path, offset, end, undefined);
+    if (!first) return emptySource();
+    const policy = this.options.retryPolicy ?? defaultRetryPolicy;
+    const body = resumableBody(first, {
+      target: `s3: read ${JSON.stringify(path)}`,
+      offset,
+      end,
+      policy,
+      // The same version only: a changed object answers 412 rather than the rest of another one.
+      reopen: (position, etag) => this.openBody(loc, path, position, end, etag),
+      isResumable: (err) => isRetryableError(err) || isBrokenBody(err),
+      onResume: (err, attempt, delay, position) =>
+        this.log.debug(
+          `s3: read ${path}: resuming at byte ${position}: low level retry ${attempt}/${policy.attempts - 1} in ${Math.round(delay)} ms (error ${describeRetryError(err)})`,
+        ),
+    });
+    return mapStreamErrors(body, path);
+  }
+
+  /**
+   * A GetObject from `offset` (to `end`), of version `ifMatch` when given; undefined when the range
+   * starts at or past the end. The SDK retries the request; a failure of the body is the caller's.
+   */
+  private async openBody(loc: Location, path: string, offset: number, end: number | undefined, ifMatch: string | undefined): Promise<OpenedBody | undefined> {
     let rangeHeader: string | undefined;
-    if (offset > 0 || length !== undefined) {
-      rangeHeader = length === undefined ? `bytes=${offset}-` : `bytes=${offset}-${offset + length - 1}`;
-    }
+    if (offset > 0 || end !== undefined) rangeHeader = end === undefined ? `bytes=${offset}-` : `bytes=${offset}-${end - 1}`;
     let out;
     try {
       out = await this.client.send(
-        new this.sdk.GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range: rangeHeader, ...this.sseInput() }),
+        new this.sdk.GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range: rangeHeader, IfMatch: ifMatch, ...this.sseInput() }),
       );
     } catch (err) {
       // A range starting at or past the end: the object exists, there is nothing to read.
-      if (sdkStatus(err) === 416) return emptySource();
+      if (sdkStatus(err) === 416) return undefined;
+      if (ifMatch !== undefined && sdkStatus(err) === 412) {
+        throw new ObjectChangedError(`s3: read ${JSON.stringify(path)}`, offset, { was: ifMatch, cause: err });
+      }
       throw toRemoteError(err, 'open', path);
     }
-    const body = out.Body as unknown as (AsyncIterable<Uint8Array> & { destroy?: () => void }) | undefined;
-    if (!body) return emptySource();
-    return mapStreamErrors(body, path);
+    const body = out.Body as unknown as AsyncIterable<Uint8Array> | undefined;
+    return { body: body ?? emptySource(), etag: out.ETag };
   }
 
   // ---- Remote: writing ----
@@ -1038,7 +1079,8 @@ export class S3Remote implements Remote {
 
     let written: number;
     if (size !== undefined && (size < this.uploadCutoff || size === 0)) {
-      if (size <= this.chunkSize) {
+      // Collected in memory when small enough, so a PUT broken off mid-body is sent again.
+      if (size <= Math.max(this.chunkSize, this.replayBufferBytes)) {
         const reader = new PartReader(source);
         const buffer = await reader.fill(Buffer.allocUnsafe(size));
         if (buffer.length !== size || (await reader.hasMore())) {
@@ -1208,7 +1250,29 @@ export class S3Remote implements Remote {
         }),
       );
     } catch (err) {
+      // A repeated complete whose first attempt took effect (its answer was lost) finds no upload.
+      if ((sdkCode(err) === 'NoSuchUpload' || sdkStatus(err) === 404) && (await this.completedAlready(to, parts))) {
+        this.log.debug(`s3: multipart ${what} of ${path} was completed by an earlier attempt`);
+        return;
+      }
       throw toRemoteError(err, `complete multipart ${what} of`, path, 'none');
+    }
+  }
+
+  /** Whether the object now at `to` is the one these parts make (its ETag is S3's multipart ETag of them). */
+  private async completedAlready(to: Location, parts: CompletedPart[]): Promise<boolean> {
+    const hash = createHash('md5');
+    for (const p of parts) {
+      const hex = etagMd5(p.ETag);
+      if (!hex) return false;
+      hash.update(Buffer.from(hex, 'hex'));
+    }
+    const expected = `${hash.digest('hex')}-${parts.length}`;
+    try {
+      const out = await this.client.send(new this.sdk.HeadObjectCommand({ Bucket: to.bucket, Key: to.key, ...this.sseInput() }));
+      return out.ETag?.replace(/"/g, '').toLowerCase() === expected;
+    } catch {
+      return false;
     }
   }
 
@@ -1637,14 +1701,15 @@ function sizeMismatch(path: string, expected: number, got: string): RemoteIOErro
 
 async function* emptySource(): AsyncGenerator<Uint8Array> {}
 
-/** Passes a response body through, turning mid-stream failures into RemoteIOError. */
+/** Passes a response body through, turning untyped mid-stream failures into RemoteIOError. */
 async function* mapStreamErrors(body: AsyncIterable<Uint8Array>, path: string): AsyncGenerator<Uint8Array> {
   try {
     for await (const chunk of body) yield chunk;
   } catch (err) {
+    if (err instanceof CryptfsError) throw err;
     throw new RemoteIOError(`s3: read ${JSON.stringify(path)}: ${errorMessage(err)}`, {
       cause: err,
-      retryable: isRetryableError(err) || /aborted|premature/i.test(errorMessage(err)),
+      retryable: isRetryableError(err) || isBrokenBody(err),
     });
   }
 }

@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { errorMessage, NotSupportedError, RemoteIOError } from '../errors.js';
 import { log } from '../log.js';
 import type { ByteSource } from './remote.js';
+import { resumableBody } from './resumable-read.js';
 import { defaultRetryPolicy, isRetryableError, isRetryableStatus, withRetry, type RetryPolicy } from './retry.js';
 
 export type EndpointType = 'public' | 'internal' | 'admin';
@@ -70,6 +71,14 @@ export interface ListOptions {
   marker?: string;
   /** Page size (Swift caps it at 10000). */
   limit?: number;
+}
+
+/** What one request sends and which error statuses it takes as answers. */
+interface RequestInit_ {
+  headers?: Record<string, string>;
+  query?: Record<string, string | undefined>;
+  body?: Uint8Array;
+  accept?: number[];
 }
 
 export interface GetResult {
@@ -399,17 +408,21 @@ export class SwiftClient {
    * retries network errors, 5xx, 408 and 429. Statuses in `accept` are returned, others thrown.
    * The caller must consume or cancel the returned body.
    */
-  async request(
+  async request(method: string, container: string | undefined, object: string | undefined, init: RequestInit_ = {}): Promise<Response> {
+    return this.requestAndRead(method, container, object, init, async (res) => res);
+  }
+
+  /**
+   * request() with the answer read by `read` inside the same retries, so a body that breaks off
+   * (a listing page cut mid-way) repeats the request rather than failing the caller.
+   */
+  async requestAndRead<T>(
     method: string,
     container: string | undefined,
     object: string | undefined,
-    init: {
-      headers?: Record<string, string>;
-      query?: Record<string, string | undefined>;
-      body?: Uint8Array;
-      accept?: number[];
-    } = {},
-  ): Promise<Response> {
+    init: RequestInit_,
+    read: (res: Response) => Promise<T>,
+  ): Promise<T> {
     const accept = init.accept ?? [];
     const target = container === undefined ? '(account)' : `${container}${object !== undefined ? '/' + object : ''}`;
     return withRetry(
@@ -440,7 +453,18 @@ export class SwiftClient {
           }
           if (res.ok || accept.includes(res.status)) {
             if (res.status !== 401) this.confirmedAt = Date.now();
-            return res;
+            try {
+              return await read(res);
+            } catch (err) {
+              if (err instanceof SwiftError) throw err;
+              throw new SwiftError(method, target, `reading the answer failed: ${(err as Error).message}`, {
+                cause: err,
+                status: res.status,
+                requestId: requestIdOf(res.headers),
+                // A JSON page cut short parses as a SyntaxError: as much a broken connection.
+                retryable: isRetryableError(err) || err instanceof SyntaxError,
+              });
+            }
           }
           const requestId = requestIdOf(res.headers);
           const body = await bodyText(res);
@@ -472,11 +496,14 @@ export class SwiftClient {
     let marker = options.marker;
     const limit = options.limit ?? 1000;
     for (;;) {
-      const res = await this.request('GET', undefined, undefined, {
-        query: { format: 'json', limit: String(limit), marker, prefix: options.prefix },
-        accept: [204],
-      });
-      const page = res.status === 204 ? [] : ((await res.json()) as Array<{ name: string; count: number; bytes: number; last_modified?: string }>);
+      const page = await this.requestAndRead(
+        'GET',
+        undefined,
+        undefined,
+        { query: { format: 'json', limit: String(limit), marker, prefix: options.prefix }, accept: [204] },
+        async (res) =>
+          res.status === 204 ? [] : ((await res.json()) as Array<{ name: string; count: number; bytes: number; last_modified?: string }>),
+      );
       for (const c of page) yield { name: c.name, count: c.count, bytes: c.bytes, lastModified: c.last_modified };
       if (page.length < limit) return;
       marker = page[page.length - 1].name;
@@ -510,21 +537,23 @@ export class SwiftClient {
     let marker = options.marker;
     const limit = options.limit ?? 1000;
     for (;;) {
-      const res = await this.request('GET', container, undefined, {
-        query: { format: 'json', limit: String(limit), marker, prefix: options.prefix, delimiter: options.delimiter },
-        accept: [204],
-      });
-      const page =
-        res.status === 204
-          ? []
-          : ((await res.json()) as Array<{
-              name?: string;
-              subdir?: string;
-              bytes?: number;
-              hash?: string;
-              last_modified?: string;
-              content_type?: string;
-            }>);
+      const page = await this.requestAndRead(
+        'GET',
+        container,
+        undefined,
+        { query: { format: 'json', limit: String(limit), marker, prefix: options.prefix, delimiter: options.delimiter }, accept: [204] },
+        async (res) =>
+          res.status === 204
+            ? []
+            : ((await res.json()) as Array<{
+                name?: string;
+                subdir?: string;
+                bytes?: number;
+                hash?: string;
+                last_modified?: string;
+                content_type?: string;
+              }>),
+      );
       for (const o of page) {
         if (o.subdir !== undefined) yield { kind: 'subdir', name: o.subdir };
         else {
@@ -573,43 +602,30 @@ export class SwiftClient {
       await discardBody(first);
       return { status: 416, headers: first.headers, body: emptySource() };
     }
-    // Resuming checks the object is unchanged by its ETag (a manifest's covers its segments' ETags).
-    const etag = first.headers.get('etag') ?? undefined;
-    const client = this;
-    async function* body(): AsyncGenerator<Uint8Array> {
-      let res: Response | undefined = first;
-      let position = offset;
-      let resumes = 0;
-      for (;;) {
-        try {
-          for await (const chunk of res!.body ?? emptySource()) {
-            position += chunk.byteLength;
-            yield chunk;
+    // Resuming checks the object is unchanged by its ETag (a manifest's covers its segments' ETags);
+    // no If-Match, which Swift does not apply to a dynamic large object's content.
+    const target = `swift: GET ${container}/${object}`;
+    const body = resumableBody(
+      { body: first.body ?? emptySource(), etag: first.headers.get('etag') ?? undefined },
+      {
+        target,
+        offset,
+        end,
+        policy: this.retryPolicy,
+        isResumable: isNetworkError,
+        reopen: async (position) => {
+          const res = await this.openGet(container, object, rangeHeader(position));
+          if (res.status === 416) {
+            await discardBody(res);
+            return undefined;
           }
-          return;
-        } catch (err) {
-          if (!isNetworkError(err) || resumes + 1 >= client.retryPolicy.attempts || (end !== undefined && position >= end)) {
-            throw new SwiftError('GET', `${container}/${object}`, `download failed at byte ${position}: ${(err as Error).message}`, {
-              cause: err,
-              retryable: true,
-            });
-          }
-          resumes++;
-          client.retried(`GET ${container}/${object} (resuming at byte ${position})`, err, resumes, 0);
-          res = await client.openGet(container, object, rangeHeader(position));
-          if (res.status === 416) return;
-          const now = res.headers.get('etag') ?? undefined;
-          if (etag && now && now !== etag) {
-            await res.body?.cancel().catch(() => undefined);
-            throw new SwiftError('GET', `${container}/${object}`, `object changed while reading (ETag ${etag} -> ${now})`, {
-              status: res.status,
-              requestId: requestIdOf(res.headers),
-            });
-          }
-        }
-      }
-    }
-    return { status: first.status, headers: first.headers, body: body() };
+          return { body: res.body ?? emptySource(), etag: res.headers.get('etag') ?? undefined };
+        },
+        onResume: (err, attempt, delay, position) =>
+          this.retried(`GET ${container}/${object} (resuming at byte ${position})`, err, attempt, delay),
+      },
+    );
+    return { status: first.status, headers: first.headers, body };
   }
 
   private async openGet(container: string, object: string, range: string | undefined): Promise<Response> {

@@ -596,7 +596,9 @@ export class SwiftRemote implements Remote {
     // A static large object (written by other tools) has the server delete its segments.
     const slo = headers.get('x-static-large-object') === 'True' || headers.get('x-static-large-object') === 'true';
     const query = slo ? { 'multipart-manifest': 'delete' } : undefined;
-    if (!(await this.client.deleteObject(loc.container, loc.object, query))) throw new ObjectNotFoundError(path);
+    // A 404 here, just after the HEAD found it, is a repeated DELETE whose first attempt took
+    // effect (its answer was lost), or another client's delete: either way it is gone.
+    await this.client.deleteObject(loc.container, loc.object, query);
     const manifest = headers.get('x-object-manifest');
     if (manifest) {
       // With container versioning the old manifest lives on and still needs its segments.

@@ -325,6 +325,14 @@ describe('s3 retry classification', () => {
     assert.equal(isRetryableS3Error(err(undefined, 'TimeoutError')), true);
   });
 
+  it('retries a success whose body broke off while the SDK read it (a listing page cut mid-way)', () => {
+    // The SDK tags a body failure with the response's 2xx status.
+    assert.equal(isRetryableS3Error(err(200, 'Error', 'ECONNRESET')), true);
+    assert.equal(isRetryableS3Error(Object.assign(new Error('aborted'), { $metadata: { httpStatusCode: 200 } })), true);
+    assert.equal(isRetryableS3Error(Object.assign(new Error('terminated'), { $metadata: { httpStatusCode: 206 } })), true);
+    assert.equal(isRetryableS3Error(err(200, 'SomeBug')), false);
+  });
+
   it('does not retry other 4xx, 501, or aborts', () => {
     for (const s of [400, 401, 403, 404, 409, 412, 416, 501]) assert.equal(isRetryableS3Error(err(s)), false, `status ${s}`);
     assert.equal(isRetryableS3Error(err(undefined, 'AbortError')), false);
