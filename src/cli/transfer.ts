@@ -12,6 +12,7 @@ import type { HashType, Remote, RemoteEntry } from '../remote/remote.js';
 import { baseName, joinPath, parentPath } from '../remote/remote.js';
 import { SubRemote } from '../remote/sub-remote.js';
 import { LocalRemote } from '../remote/local.js';
+import { backoffDelay, defaultRetryPolicy, isRetryableError } from '../remote/retry.js';
 import { flagBool, flagNumber, flagString, type FlagSpec, type FlagValues } from './args.js';
 import type { CommandContext } from './command.js';
 import { Filter, filterFromFlags } from './filter.js';
@@ -429,18 +430,32 @@ export async function copyObject(
   const t = stats.startTransfer(name, srcEntry.size);
   let ok = false;
   try {
-    const source = await src.openRead(srcEntry.path);
-    const written = await dst.write(dstPath, stats.account(t, source, opts.bwlimit), {
-      mtime: srcEntry.mtime,
-      mtimeNs: srcEntry.mtimeNs,
-      // A local source can be read twice cheaply (crypt over S3 uses it to hash the ciphertext first).
-      reopen: src.type === 'local' ? () => src.openRead(srcEntry.path) : undefined,
-      size: srcEntry.size >= 0 ? srcEntry.size : undefined,
-    });
-    if (srcEntry.size >= 0 && written.size !== srcEntry.size) {
-      // Never leave a file that looks complete but is not.
-      await dst.delete(dstPath).catch(() => undefined);
-      throw new RemoteIOError(`corrupted on transfer: sizes differ ${srcEntry.size} vs ${written.size}`, { retryable: true });
+    // As rclone's low-level retries: a file whose upload broke off is sent again on its own,
+    // not only by a next pass of the whole command.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const source = await src.openRead(srcEntry.path);
+        const written = await dst.write(dstPath, stats.account(t, source, opts.bwlimit), {
+          mtime: srcEntry.mtime,
+          mtimeNs: srcEntry.mtimeNs,
+          // A local source can be read twice cheaply (crypt over S3 uses it to hash the ciphertext first).
+          reopen: src.type === 'local' ? () => src.openRead(srcEntry.path) : undefined,
+          size: srcEntry.size >= 0 ? srcEntry.size : undefined,
+        });
+        if (srcEntry.size >= 0 && written.size !== srcEntry.size) {
+          // Never leave a file that looks complete but is not.
+          await dst.delete(dstPath).catch(() => undefined);
+          throw new RemoteIOError(`corrupted on transfer: sizes differ ${srcEntry.size} vs ${written.size}`, { retryable: true });
+        }
+        break;
+      } catch (err) {
+        if (attempt >= defaultRetryPolicy.attempts || !isRetryableError(err)) throw err;
+        log.debug(`${name}: Received error: ${errorMessage(err)} - low level retry ${attempt}/${defaultRetryPolicy.attempts}`);
+        // The bytes of the broken attempt do not count.
+        stats.bytes = Math.max(0, stats.bytes - t.done);
+        t.done = 0;
+        await new Promise((r) => setTimeout(r, backoffDelay(attempt, defaultRetryPolicy)));
+      }
     }
     ok = true;
   } finally {
