@@ -1,7 +1,7 @@
 // Throughput of the crypt content cipher against raw libsodium and tweetnacl, and an
-// end-to-end file → encrypt → file run (single thread vs worker pool, optionally vs rclone).
+// end-to-end file → encrypt → file run (optionally vs rclone).
 //
-//   node dist/bench/crypto-bench.js [--size MiB] [--reps N] [--e2e-size MiB] [--rounds N] [--no-e2e] [--rclone] [--workers N]
+//   node dist/bench/crypto-bench.js [--size MiB] [--reps N] [--e2e-size MiB] [--rounds N] [--no-e2e] [--rclone]
 //
 // Data is random and lives only in memory or in a temp dir that is removed afterwards.
 import { createRequire } from 'node:module';
@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import nacl from 'tweetnacl';
 import { BLOCK_DATA_SIZE, BLOCK_SIZE, ContentCipher } from '../src/crypt/content-cipher.js';
-import { CipherWorkerPool, ParallelContentCipher } from '../src/crypt/parallel-cipher.js';
 import { incrementNonce } from '../src/crypt/nonce.js';
 import { obscure } from '../src/crypt/obscure.js';
 
@@ -31,7 +30,6 @@ const numArg = (name: string, fallback: number): number => {
 };
 const SIZE = numArg('--size', 256) * MiB;
 const E2E_SIZE = numArg('--e2e-size', 512) * MiB;
-const WORKERS = numArg('--workers', 0);
 const RUN_E2E = !args.includes('--no-e2e');
 const RUN_RCLONE = args.includes('--rclone');
 const E2E_ROUNDS = numArg('--rounds', 5);
@@ -171,21 +169,16 @@ async function fileDecrypt(cipher: ContentCipher, from: string, to: string): Pro
 
 async function main(): Promise<void> {
   console.log(`crypt content cipher benchmark: ${SIZE / MiB} MiB per run, 64 KiB chunks, node ${process.version}`);
-  const workerPool = new CipherWorkerPool(WORKERS > 0 ? WORKERS : undefined);
   const single = new ContentCipher(key);
-  const parallel = new ParallelContentCipher(key, { pool: workerPool });
 
-  // Warm up (JIT, worker start-up).
+  // Warm up (JIT).
   await consume(single.encrypt(source(16 * MiB, MiB)));
-  await consume(parallel.encrypt(source(16 * MiB, MiB)));
 
   // Repeat each measurement, interleaved, and report medians: the machine is shared.
   const runs: Record<string, () => Promise<SealOpen> | SealOpen> = {
     'raw sodium-native secretbox (64 KiB)': () => rawSodium(SIZE),
     'ContentCipher, 1 MiB source pieces': () => cipherRun(single, SIZE, MiB),
     'ContentCipher, 64 KiB source pieces': () => cipherRun(single, SIZE, 64 * 1024),
-    [`ParallelContentCipher (${workerPool.size} worker${workerPool.size > 1 ? 's' : ''}), 1 MiB`]: () =>
-      cipherRun(parallel, SIZE, MiB),
     'tweetnacl secretbox (64 KiB)': () => tweetnacl(Math.min(SIZE, 16 * MiB)),
   };
   const samples = new Map<string, SealOpen[]>();
@@ -206,10 +199,7 @@ async function main(): Promise<void> {
     console.log(`${name.padEnd(46)}  ${cols[0]}   ${cols[1]}`);
   }
 
-  if (!RUN_E2E) {
-    await workerPool.close();
-    return;
-  }
+  if (!RUN_E2E) return;
   const dir = await fsp.mkdtemp(join(tmpdir(), 'cryptfs-bench-'));
   try {
     const plainFile = join(dir, 'plain.bin');
@@ -217,19 +207,11 @@ async function main(): Promise<void> {
     for await (const p of source(E2E_SIZE, 4 * MiB)) await fh.write(p);
     await fh.close();
     console.log(`\nend to end, ${E2E_SIZE / MiB} MiB: read file → encrypt → write file (MB/s of plaintext, wall clock)`);
-    const results: Record<string, number[]> = { 'encrypt single': [], 'encrypt parallel': [], 'decrypt single': [], 'decrypt parallel': [] };
+    const results: Record<string, number[]> = { encrypt: [], decrypt: [] };
     for (let round = 0; round < E2E_ROUNDS; round++) {
-      // Alternate the order so page-cache and machine-load drift hit both sides alike.
-      const order = round % 2 === 0 ? (['single', 'parallel'] as const) : (['parallel', 'single'] as const);
-      for (const which of order) {
-        const cipher = which === 'single' ? single : parallel;
-        results[`encrypt ${which}`].push(await fileToFile(cipher, plainFile, join(dir, `enc-${which}`)));
-      }
-      for (const which of order) {
-        const cipher = which === 'single' ? single : parallel;
-        results[`decrypt ${which}`].push(await fileDecrypt(cipher, join(dir, 'enc-single'), join(dir, `dec-${which}`)));
-      }
-      await Promise.all(['enc-single', 'enc-parallel', 'dec-single', 'dec-parallel'].map((f) => fsp.rm(join(dir, f))));
+      results.encrypt.push(await fileToFile(single, plainFile, join(dir, 'enc')));
+      results.decrypt.push(await fileDecrypt(single, join(dir, 'enc'), join(dir, 'dec')));
+      await Promise.all(['enc', 'dec'].map((f) => fsp.rm(join(dir, f))));
     }
     for (const [name, values] of Object.entries(results)) {
       console.log(`  ${name.padEnd(17)} median ${fmt(median(values))}   runs: ${values.map((v) => v.toFixed(0)).join(' ')}`);
@@ -250,7 +232,6 @@ async function main(): Promise<void> {
     }
   } finally {
     await fsp.rm(dir, { recursive: true, force: true });
-    await workerPool.close();
   }
 }
 

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <node_api.h>
 
@@ -54,10 +56,23 @@ static napi_value futimens_ns(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// hardenProcess(): no core dumps and no ptrace/proc access by other processes of the same user
+// (PR_SET_DUMPABLE 0, RLIMIT_CORE 0), so keys and decrypted bytes in memory never reach a core file.
+// Called before any key exists. Returns nothing; throws on failure.
+static napi_value harden_process(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct rlimit none = {0, 0};
+  if (setrlimit(RLIMIT_CORE, &none) != 0) return throw_errno(env, errno, "setrlimit(RLIMIT_CORE)");
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) return throw_errno(env, errno, "prctl(PR_SET_DUMPABLE)");
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "futimensNs", NAPI_AUTO_LENGTH, futimens_ns, NULL, &fn);
   napi_set_named_property(env, exports, "futimensNs", fn);
+  napi_create_function(env, "hardenProcess", NAPI_AUTO_LENGTH, harden_process, NULL, &fn);
+  napi_set_named_property(env, exports, "hardenProcess", fn);
   return exports;
 }
 

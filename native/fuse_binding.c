@@ -244,6 +244,8 @@ static pending_t *new_pending(session_t *s, int op, fuse_req_t req, const char *
 }
 
 static void free_pending(pending_t *p) {
+  // Write payloads are plaintext: never hand them back to the allocator readable.
+  if (p->data) explicit_bzero(p->data, p->size);
   free(p->data);
   if (p->op == OP_FORGET) free(p->u.forgets.items);
   if (p->op == OP_END) free(p->u.end.msg);
@@ -599,6 +601,7 @@ static void *loop_main(void *arg) {
   } else {
     s->mounted = 1;
     struct fuse_buf fbuf = {.mem = NULL};
+    size_t received_max = 0;
     struct pollfd pfd[2] = {
         {.fd = fuse_session_fd(s->se), .events = POLLIN},
         {.fd = s->wake_fd, .events = POLLIN},
@@ -617,8 +620,11 @@ static void *loop_main(void *arg) {
         if (res < 0) err = -res;
         break;
       }
+      if (fbuf.size > received_max) received_max = fbuf.size;
       fuse_session_process_buf(s->se, &fbuf);
     }
+    // The receive buffer held write payloads (plaintext).
+    if (fbuf.mem) explicit_bzero(fbuf.mem, received_max);
     free(fbuf.mem);
   }
   // Replies still to come from JS must not report write errors on a dead
@@ -861,9 +867,10 @@ static napi_value setattr_object(napi_env env, pending_t *p) {
   return o;
 }
 
+// Finalizer of a write payload handed to JS; `hint` carries its length (plaintext: zeroed first).
 static void free_external(napi_env env, void *data, void *hint) {
   (void)env;
-  (void)hint;
+  explicit_bzero(data, (size_t)(uintptr_t)hint);
   free(data);
 }
 
@@ -986,7 +993,7 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
       break;
     case OP_WRITE: {
       napi_value buf;
-      napi_status st = napi_create_external_buffer(env, p->size, p->data, free_external, NULL, &buf);
+      napi_status st = napi_create_external_buffer(env, p->size, p->data, free_external, (void *)(uintptr_t)p->size, &buf);
       if (st == napi_ok) {
         p->data = NULL;  // owned by the JS buffer now
       } else {

@@ -29,8 +29,13 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   cp package-lock.json "$stamp"
 fi
 
-# npm ci builds the FUSE addon (binding.gyp); rebuild it if it is missing (e.g. build/ was cleaned).
-if [ -f binding.gyp ] && [ ! -f build/Release/cryptfs_fuse.node ]; then
+# npm ci builds the addons (binding.gyp); rebuild them if missing (build/ was cleaned) or older than their sources.
+stale=0
+for addon in build/Release/cryptfs_fuse.node build/Release/cryptfs_fs.node; do
+  [ -f "$addon" ] || stale=1
+  for src in native/*.c binding.gyp; do [ "$src" -nt "$addon" ] && stale=1; done
+done
+if [ -f binding.gyp ] && [ "$stale" -eq 1 ]; then
   echo "setup: building the FUSE addon"
   npm rebuild --foreground-scripts --loglevel=error >/dev/null
 fi

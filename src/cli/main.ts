@@ -8,6 +8,7 @@ import { CryptfsError, ExitCode, UsageError, errorMessage } from '../errors.js';
 import { configureLog, log, logFatalLine, type LogLevel } from '../log.js';
 import { loadConfigSource } from './config-source.js';
 import { listBackends } from '../remote/registry.js';
+import { hardenProcess } from '../os-native.js';
 import { filterFlags, filterFromFlags } from './filter.js';
 import { flagValueProblem, transferFlags } from './transfer.js';
 import './commands/index.js';
@@ -199,6 +200,8 @@ function reportFatal(command: string, err: unknown, stderr: NodeJS.WritableStrea
 // Run when executed directly (the bin), not when imported by tests.
 const invokedDirectly = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
 if (invokedDirectly || process.env.CRYPTFS_FORCE_MAIN) {
+  // Before any password is read or key derived: no core dumps, not dumpable.
+  if (!hardenProcess()) process.stderr.write(`${stamp()} NOTICE: native helper not built: core dumps are not disabled\n`);
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
   });

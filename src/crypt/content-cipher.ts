@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { randomBytes } from 'node:crypto';
 import { AuthenticationError, BadMagicError, FileTooShortError, TruncatedBlockError } from '../errors.js';
 import { NONCE_SIZE, addToNonce, incrementNonce } from './nonce.js';
+import { secureCopy, wipe } from './secure-memory.js';
 
 export const HEADER_SIZE = 32;
 export const BLOCK_DATA_SIZE = 65536;
@@ -104,7 +105,12 @@ export class ContentCipher {
 
   constructor(dataKey: Buffer) {
     if (dataKey.length !== KEY_SIZE) throw new RangeError(`data key must be ${KEY_SIZE} bytes, got ${dataKey.length}`);
-    this.dataKey = Buffer.from(dataKey);
+    this.dataKey = secureCopy(dataKey);
+  }
+
+  /** Zeroes the key (the remote closed); the cipher is unusable afterwards. */
+  wipe(): void {
+    wipe(this.dataKey);
   }
 
   /** Ciphertext size for `plainSize` plaintext bytes. */

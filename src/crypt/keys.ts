@@ -1,6 +1,7 @@
 // rclone crypt key derivation (spec §1): scrypt(password, salt, N=16384, r=8,
 // p=1, 80 bytes) split into data key ‖ name key ‖ name tweak.
 import { scrypt } from 'node:crypto';
+import { secureCopy, wipe } from './secure-memory.js';
 
 export interface CryptKeys {
   /** XSalsa20-Poly1305 key for file contents (32 bytes). */
@@ -31,12 +32,6 @@ function utf8(value: string | Uint8Array): Buffer {
   return typeof value === 'string' ? Buffer.from(value, 'utf8') : Buffer.from(value);
 }
 
-/** Buffer.alloc never uses the shared pool that Buffer.from takes small buffers from. */
-function ownCopy(bytes: Buffer): Buffer {
-  const out = Buffer.alloc(bytes.length);
-  bytes.copy(out);
-  return out;
-}
 
 function scryptAsync(password: Buffer, salt: Buffer): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -59,12 +54,17 @@ export async function deriveKeys(password: string | Uint8Array, password2?: stri
     const salt = password2 === undefined || password2.length === 0 ? DEFAULT_SALT : utf8(password2);
     material = await scryptAsync(passwordBytes, salt);
   }
-  // Own (unpooled) copies, so no key's .buffer exposes the other keys; then wipe the material.
+  // Each key on its own in secure memory (no key's .buffer exposes the others); then wipe the material.
   const keys: CryptKeys = {
-    dataKey: ownCopy(material.subarray(0, DATA_KEY_SIZE)),
-    nameKey: ownCopy(material.subarray(DATA_KEY_SIZE, DATA_KEY_SIZE + NAME_KEY_SIZE)),
-    nameTweak: ownCopy(material.subarray(DATA_KEY_SIZE + NAME_KEY_SIZE, KEY_MATERIAL_SIZE)),
+    dataKey: secureCopy(material.subarray(0, DATA_KEY_SIZE)),
+    nameKey: secureCopy(material.subarray(DATA_KEY_SIZE, DATA_KEY_SIZE + NAME_KEY_SIZE)),
+    nameTweak: secureCopy(material.subarray(DATA_KEY_SIZE + NAME_KEY_SIZE, KEY_MATERIAL_SIZE)),
   };
-  material.fill(0);
+  wipe(material, passwordBytes);
   return keys;
+}
+
+/** Zeroes derived keys once the ciphers that need them hold their own copies. */
+export function wipeKeys(keys: CryptKeys): void {
+  wipe(keys.dataKey, keys.nameKey, keys.nameTweak);
 }

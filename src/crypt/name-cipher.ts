@@ -3,6 +3,7 @@
 import { NameDecryptError, NameTooLongError, NotSupportedError, ConfigError } from '../errors.js';
 import { EmeCipher, EME_MAX_BYTES } from './eme.js';
 import { pkcs7Pad, pkcs7Unpad } from './pkcs7.js';
+import { secureCopy, wipe } from './secure-memory.js';
 import { getNameEncoding, type NameEncoding } from './name-encoding.js';
 
 export type FilenameEncryptionMode = 'standard' | 'obfuscate' | 'off';
@@ -150,8 +151,13 @@ export class NameCipher {
     this.directoryNameEncryption = opts.directoryNameEncryption ?? true;
     this.suffix = normaliseSuffix(opts.suffix);
     this.eme = new EmeCipher(opts.nameKey);
-    this.nameTweak = Buffer.from(opts.nameTweak);
+    this.nameTweak = secureCopy(opts.nameTweak);
     this.nameKeySum = BigInt(opts.nameKey.reduce((sum, b) => sum + b, 0));
+  }
+
+  /** Zeroes the tweak (the remote closed). The AES key schedule lives in OpenSSL's context, freed with it. */
+  wipe(): void {
+    wipe(this.nameTweak);
   }
 
   /** rclone EncryptFileName: a '/'-separated path relative to the crypt root. */

@@ -4,7 +4,7 @@ import { ConfigError, NameDecryptError, NameTooLongError, CryptfsError, DirNotFo
 import { createHash, randomBytes } from 'node:crypto';
 import { ContentCipher } from '../crypt/content-cipher.js';
 import { NONCE_SIZE } from '../crypt/nonce.js';
-import { deriveKeys, type CryptKeys } from '../crypt/keys.js';
+import { deriveKeys, wipeKeys, type CryptKeys } from '../crypt/keys.js';
 import { NameCipher, type FilenameEncodingName, type FilenameEncryptionMode } from '../crypt/name-cipher.js';
 import { log } from '../log.js';
 import { registerBackend, type OptionSpec } from './registry.js';
@@ -255,6 +255,8 @@ export class CryptRemote implements Remote {
   about? = () => this.underlying.about!();
 
   close(): Promise<void> {
+    this.content.wipe();
+    this.names.wipe();
     return this.underlying.close?.() ?? Promise.resolve();
   }
 
@@ -414,6 +416,8 @@ registerBackend({
       },
       ctx.name ? `${ctx.name}:` : `crypt(${target})`,
     );
+    // The ciphers hold their own copies in secure memory.
+    wipeKeys(keys);
     if (!o.has('password2')) {
       log.info(
         `${ctx.name || 'crypt'}: password2 is not set: the built-in salt is the same for every rclone/cryptfs user; set password2 for a unique salt`,

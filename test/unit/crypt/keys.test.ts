@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { scryptSync } from 'node:crypto';
-import { DEFAULT_SALT, deriveKeys } from '../../../src/crypt/keys.js';
+import { DEFAULT_SALT, deriveKeys, wipeKeys } from '../../../src/crypt/keys.js';
 import { reveal } from '../../../src/crypt/obscure.js';
 import { repoRoot } from '../../helpers/fixtures.js';
 
@@ -87,14 +87,14 @@ test('default salt: empty or absent password2, cross-checked with scryptSync', a
   const longSalt = 'x'.repeat(1000);
   const withLong = await deriveKeys('potato', longSalt);
   const material2 = scryptSync('potato', longSalt, 80, { N: 16384, r: 8, p: 1, maxmem: 64 << 20 });
-  assert.deepEqual(withLong.dataKey, material2.subarray(0, 32));
+  assert.deepEqual(Buffer.from(withLong.dataKey), material2.subarray(0, 32));
 });
 
 test('empty password gives zero keys whatever password2 is', async () => {
   const keys = await deriveKeys('', 'sausage');
-  assert.deepEqual(keys.dataKey, Buffer.alloc(32));
-  assert.deepEqual(keys.nameKey, Buffer.alloc(32));
-  assert.deepEqual(keys.nameTweak, Buffer.alloc(16));
+  assert.deepEqual(Buffer.from(keys.dataKey), Buffer.alloc(32));
+  assert.deepEqual(Buffer.from(keys.nameKey), Buffer.alloc(32));
+  assert.deepEqual(Buffer.from(keys.nameTweak), Buffer.alloc(16));
 });
 
 test('key buffers are independent of each other', async () => {
@@ -109,4 +109,16 @@ test('key buffers are independent of each other', async () => {
   const before = keys.nameKey.toString('hex');
   keys.dataKey.fill(0);
   assert.equal(keys.nameKey.toString('hex'), before);
+});
+
+test('keys live in libsodium secure memory and are zeroed by wipeKeys', async () => {
+  const keys = await deriveKeys('potato', 'salt');
+  for (const k of [keys.dataKey, keys.nameKey, keys.nameTweak]) {
+    assert.equal((k as Buffer & { secure?: boolean }).secure, true, 'allocated with sodium_malloc');
+  }
+  assert.notDeepEqual(Buffer.from(keys.dataKey), Buffer.alloc(32));
+  wipeKeys(keys);
+  assert.deepEqual(Buffer.from(keys.dataKey), Buffer.alloc(32));
+  assert.deepEqual(Buffer.from(keys.nameKey), Buffer.alloc(32));
+  assert.deepEqual(Buffer.from(keys.nameTweak), Buffer.alloc(16));
 });

@@ -1,0 +1,42 @@
+// The small native helper (native/fs_times.c, built as cryptfs_fs.node): exact
+// file times for the local remote, and process hardening at start. Loaded
+// once; undefined when the addon is not built.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface OsNativeBinding {
+  futimensNs(fd: number, mtimeNs: bigint): void;
+  hardenProcess(): void;
+}
+
+function load(): OsNativeBinding | undefined {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, 'build', 'Release', 'cryptfs_fs.node');
+    if (existsSync(candidate)) {
+      try {
+        return createRequire(import.meta.url)(candidate) as OsNativeBinding;
+      } catch {
+        return undefined;
+      }
+    }
+    const parent = dirname(dir);
+    if (parent === dir || existsSync(join(dir, 'package.json'))) return undefined;
+    dir = parent;
+  }
+}
+
+export const osNative = load();
+
+/**
+ * No core dumps, not dumpable (no ptrace or /proc/PID/mem by other processes
+ * of the user): keys and decrypted bytes never reach a core file. Returns false
+ * when the addon is missing (the caller says so).
+ */
+export function hardenProcess(): boolean {
+  if (!osNative) return false;
+  osNative.hardenProcess();
+  return true;
+}
