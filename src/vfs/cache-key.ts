@@ -15,7 +15,9 @@
 // cache directory. That protects nothing against someone who can read the
 // cache directory, and is documented as such.
 import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import { CryptfsError } from '../errors.js';
 import os from 'node:os';
 import { join } from 'node:path';
 import { CryptRemote } from '../remote/crypt.js';
@@ -78,10 +80,48 @@ export async function cacheKeyFor(remote: Remote, cacheDir: string): Promise<Cac
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   const key = randomBytes(CACHE_KEY_SIZE);
-  const temp = `${file}.${process.pid}.tmp`;
-  await fsp.writeFile(temp, key, { mode: 0o600 });
-  await fsp.rename(temp, file);
+  await writeFileAtomic(file, key);
   return { key, source: 'keyfile' };
+}
+
+/**
+ * Writes `data` to `file` through a temp file of a random name created with
+ * O_EXCL|O_NOFOLLOW (mode 0600), then renames it over: no predictable name
+ * another user could plant a symlink at, no half-written file.
+ */
+export async function writeFileAtomic(file: string, data: Uint8Array): Promise<void> {
+  const temp = `${file}.${randomBytes(8).toString('hex')}.tmp`;
+  const fh = await fsp.open(temp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+  try {
+    await fh.writeFile(data);
+    await fh.close();
+    await fsp.rename(temp, file);
+  } catch (err) {
+    await fh.close().catch(() => undefined);
+    await fsp.rm(temp, { force: true }).catch(() => undefined);
+    throw err;
+  }
+}
+
+/**
+ * Refuses a cache directory someone else could tamper with: it must be a real
+ * directory (not a symlink), owned by this user, with no group or other write.
+ */
+export async function checkCacheDirSafe(dir: string): Promise<void> {
+  const st = await fsp.lstat(dir);
+  const uid = process.getuid?.();
+  const problem = !st.isDirectory()
+    ? 'is not a directory (or is a symbolic link)'
+    : uid !== undefined && st.uid !== uid
+      ? `is owned by uid ${st.uid}, not by this user (uid ${uid})`
+      : (st.mode & 0o022) !== 0
+        ? `is writable by ${st.mode & 0o020 ? 'its group' : 'other users'} (mode ${(st.mode & 0o777).toString(8)})`
+        : undefined;
+  if (problem) {
+    throw new CryptfsError(
+      `refusing the cache directory ${dir}: it ${problem}; use a private directory (chmod 700, owned by you) or --cache-dir`,
+    );
+  }
 }
 
 /** A sub-key for one purpose ('journal', 'block:<id>'). */
@@ -106,6 +146,11 @@ export function defaultCacheRoot(): string {
  * directory is taken over when its journal opens with this remote's key.
  */
 export async function remoteCacheDir(root: string, remote: Remote): Promise<string> {
+  // The root and <root>/vfs must be private too: whoever can write them can swap the cache.
+  for (const dir of [root, join(root, 'vfs')]) {
+    await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+    await checkCacheDirSafe(dir);
+  }
   const parts = ['cryptfs vfs cache dir v2', remote.definitionId ?? `name:${remote.displayName}`];
   const crypt = findCryptRemote(remote);
   let cryptKey: Buffer | undefined;

@@ -11,7 +11,7 @@ import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { openChunk, sealChunk } from '../crypt/content-cipher.js';
 import { log } from '../log.js';
-import { subKey } from './cache-key.js';
+import { subKey, writeFileAtomic } from './cache-key.js';
 
 const NONCE_SIZE = 24;
 const TAG_SIZE = 16;
@@ -150,10 +150,8 @@ export class Journal {
 
   /** Compaction: the live records into a fresh file (temp + rename). */
   private static async rewrite(file: string, key: Buffer, entries: Map<string, JournalEntry>): Promise<void> {
-    const temp = `${file}.${process.pid}.tmp`;
     const parts = [...entries.values()].map((e) => seal(key, { t: 'put', e }));
-    await fsp.writeFile(temp, Buffer.concat(parts), { mode: 0o600 });
-    await fsp.rename(temp, file);
+    await writeFileAtomic(file, Buffer.concat(parts));
   }
 
   /** Records a dirty file's current state (replacing earlier records of the id). */

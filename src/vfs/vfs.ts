@@ -24,7 +24,7 @@ import { log } from '../log.js';
 import type { Remote, RemoteEntry } from '../remote/remote.js';
 import { baseName, joinPath, parentPath } from '../remote/remote.js';
 import { SubRemote } from '../remote/sub-remote.js';
-import { cacheKeyFor, findCryptRemote } from './cache-key.js';
+import { cacheKeyFor, checkCacheDirSafe, findCryptRemote } from './cache-key.js';
 import { DirCache, type DirEntryInfo, type DirListing } from './dir-cache.js';
 import {
   CachedHandle,
@@ -200,6 +200,7 @@ export class Vfs implements FileHost {
     const vfs = new Vfs(remote, opts);
     if (opts.cacheDir && (opts.cacheMode !== 'off' || (await journalHasRecords(opts.cacheDir)))) {
       await fsp.mkdir(opts.cacheDir, { recursive: true, mode: 0o700 });
+      await checkCacheDirSafe(opts.cacheDir);
       const { key, source } = await cacheKeyFor(remote, opts.cacheDir);
       log.debug(`vfs cache: ${opts.cacheDir} (key ${source === 'crypt' ? 'derived from the crypt keys' : 'from its key file'})`);
       const space = new CacheSpace(opts.cacheDir, { waitMs: opts.cacheSpaceWaitMs });
