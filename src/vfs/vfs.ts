@@ -449,6 +449,16 @@ export class Vfs implements FileHost {
     if (this.cacheMode === 'off') {
       if (!writing) return this.attach(file, () => new RemoteReadHandle(this, file));
       if (file.writer) throw new VfsError('EBUSY', `${path}: already open for writing`);
+      if (!flags.truncate) {
+        // Streaming can only replace the whole object: an append or an in-place
+        // edit would leave just the new bytes. Refused at open, as rclone does.
+        log.error(
+          `${path}: can't open an existing file for writing without O_TRUNC in --vfs-cache-mode off ` +
+            `(it would replace the file with only what is written): use --vfs-cache-mode writes`,
+        );
+        this.maybeForget(file);
+        throw new VfsError('EPERM', `${path}: open for writing without O_TRUNC needs --vfs-cache-mode writes or full`);
+      }
       return this.attach(file, () => new StreamWriteHandle(this, file, flags.truncate === true && attr.size > 0));
     }
     if (!writing && !file.cache && this.cacheMode === 'writes') {
