@@ -223,8 +223,27 @@ export class Vfs implements FileHost {
 
   async stat(path: string): Promise<VfsAttr> {
     const attr = await this.lookup(path);
-    if (!attr) throw new ObjectNotFoundError(path);
+    if (!attr) throw this.notFound(path);
     return attr;
+  }
+
+  /**
+   * The error for a name that is not there: ENAMETOOLONG when no file or
+   * directory could have it (checked only on a miss: it costs an encryption).
+   */
+  private notFound(path: string): CryptfsError {
+    try {
+      this.validateName(path, false);
+      return new ObjectNotFoundError(path);
+    } catch (err) {
+      if (!(err instanceof NameTooLongError)) throw err;
+      try {
+        this.validateName(path, true);
+        return new ObjectNotFoundError(path);
+      } catch {
+        return err;
+      }
+    }
   }
 
   /** The attributes of `path`, or undefined when it does not exist. */
@@ -439,7 +458,7 @@ export class Vfs implements FileHost {
     if (writing || flags.create) this.checkWritable();
     const attr = await this.lookup(path);
     if (!attr) {
-      if (!flags.create) throw new ObjectNotFoundError(path);
+      if (!flags.create) throw this.notFound(path);
       return this.create(path, flags);
     }
     if (flags.create && flags.exclusive) throw new AlreadyExistsError(path);
