@@ -41,7 +41,7 @@ const mountFlags: FlagSpec[] = [
   { name: 'daemon-wait', type: 'string', help: 'Time to wait for ready mount from daemon', default: '1m0s' },
   { name: 'attr-timeout', type: 'string', help: 'Time for which file/directory attributes are cached', default: '1s' },
   { name: 'dir-cache-time', type: 'string', help: 'Time to cache directory entries for', default: '5m0s' },
-  { name: 'vfs-cache-mode', type: 'string', help: 'Cache mode off|minimal|writes|full', default: 'off' },
+  { name: 'vfs-cache-mode', type: 'string', help: 'Cache mode off|minimal|writes|full (rclone defaults to off; see above)', default: 'writes' },
   { name: 'vfs-write-back', type: 'string', help: 'Time to writeback files after last use when using cache', default: '5s' },
   { name: 'vfs-read-ahead', type: 'string', help: 'Extra read ahead over --buffer-size for sequential reads', default: '0' },
   { name: 'buffer-size', type: 'string', help: 'In memory read-ahead of sequential reads of each open file', default: '16Mi' },
@@ -301,9 +301,17 @@ registerCommand({
   short: 'Mount the remote as file system on a mountpoint.',
   long:
     'Mounts the remote (usually a crypt remote) on a directory through FUSE, so that ordinary programs\n' +
-    'see the decrypted tree. Writes need --vfs-cache-mode writes (or full) for anything but\n' +
-    'sequential writing; the cache holds ciphertext only. Stop with fusermount3 -u, umount, or Ctrl-C:\n' +
-    'modified files are uploaded before the process exits.',
+    'see the decrypted tree.\n' +
+    '\n' +
+    'The default is --vfs-cache-mode writes, where rclone defaults to off: files open for writing go\n' +
+    "through a local cache, so appends (>>), in-place edits (dd conv=notrunc, rsync --inplace, sed -i),\n" +
+    'git, sqlite, zip and mmap work. rclone avoids a default cache because its cache holds plaintext;\n' +
+    'ours holds ciphertext only (sealed blocks under a key derived from the crypt keys), so the\n' +
+    'default costs no privacy. With --vfs-cache-mode off, files are streamed: an existing file can only\n' +
+    'be replaced whole (opened with O_TRUNC), other opens for writing fail with EPERM, and a write that\n' +
+    'is refused or a stream that is cut short never replaces the file on the remote.\n' +
+    '\n' +
+    'Stop with fusermount3 -u, umount, or Ctrl-C: modified files are uploaded before the process exits.',
   minArgs: 2,
   maxArgs: 2,
   flags: mountFlags,
