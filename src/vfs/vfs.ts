@@ -763,6 +763,11 @@ export class Vfs implements FileHost {
     return [...this.files.values()].filter((f) => f.dirty && !f.unlinked).map((f) => f.path).sort();
   }
 
+  /** Mode off: files open for writing, whose new contents an unmount now would drop. */
+  streamingPaths(): string[] {
+    return [...this.files.values()].filter((f) => f.writer && !f.unlinked).map((f) => f.path).sort();
+  }
+
   /**
    * Ends the VFS (unmount): abandons uploads still streaming (their writers
    * are gone), uploads every dirty file, closes the cache. Resolves to the
