@@ -1,8 +1,10 @@
 // Where `cryptfs umount DIR` finds the daemon serving DIR: one small JSON file
 // per mount point in a per-user runtime directory ($XDG_RUNTIME_DIR/cryptfs,
 // else a 0700 directory of ours in the temp dir). The daemon writes it when
-// mounted, updates the count of uploads still to do after the unmount, and
-// finally its result; `cryptfs umount` reads it and removes it.
+// mounted and updates the count of uploads still to do after the unmount. A
+// daemon that uploaded everything removes the file as it exits (so a missing
+// file after the daemon's exit means success); one that did not leaves its
+// result there for `cryptfs umount`, which reads it and removes it.
 //
 // Only counts are kept, never file names: the temp directory may be on disk,
 // and names are as private as contents.
@@ -143,6 +145,16 @@ export class MountStateWriter {
     });
     this.writing = next.catch(() => undefined);
     return next;
+  }
+
+  /** After a clean exit: the file goes (waits for writes in progress). */
+  async remove(): Promise<void> {
+    await this.writing;
+    try {
+      await removeMountState(this.state.mountpoint);
+    } catch (err) {
+      throw new MountStateError(`cannot remove the mount state of ${this.state.mountpoint}: ${errorMessage(err)}`, { cause: err });
+    }
   }
 
   get current(): Readonly<MountState> {

@@ -266,7 +266,8 @@ async function runMount(ctx: CommandContext, spec: string, mountpointArg: string
   process.on('uncaughtException', onInternalError);
   process.on('unhandledRejection', onInternalError);
   try {
-    return await serveUntilUnmounted(session, vfs, mountpoint, remote.displayName, saveState);
+    const removeState = () => state.remove().catch((err) => log.error(errorMessage(err)));
+    return await serveUntilUnmounted(session, vfs, mountpoint, remote.displayName, saveState, removeState);
   } finally {
     process.off('uncaughtException', onInternalError);
     process.off('unhandledRejection', onInternalError);
@@ -280,6 +281,7 @@ async function serveUntilUnmounted(
   mountpoint: string,
   remoteName: string,
   saveState: (changes: Partial<MountState>) => Promise<void>,
+  removeState: () => Promise<void>,
 ): Promise<number> {
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -319,7 +321,8 @@ async function serveUntilUnmounted(
     exitCode = failed.length > 0 || abandoned.length > 0 || session.endError ? 1 : 0;
   } finally {
     clearInterval(ticker);
-    await saveState({ phase: 'exited', pending: failed.length, failed: failed.length, exitCode });
+    if (exitCode === 0) await removeState();
+    else await saveState({ phase: 'exited', pending: failed.length, failed: failed.length, exitCode });
   }
   if (session.endError) log.error(session.endError.message);
   const problems: string[] = [];

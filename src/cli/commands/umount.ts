@@ -3,7 +3,8 @@
 // the kernel lets go, while the daemon may still be uploading for minutes;
 // shutdown scripts and service managers need to know when the data is safe.
 // The daemon is found through its state file (mount-state.ts). Exit 0 only
-// when the daemon reported every upload done.
+// when the daemon reported every upload done (it removes its state file only
+// then; one that failed leaves its result there).
 import { execFile } from 'node:child_process';
 import { resolve as resolvePath } from 'node:path';
 import { flagString, type FlagSpec } from '../args.js';
@@ -101,13 +102,19 @@ async function runUmount(ctx: CommandContext, dirArg: string): Promise<number> {
     state = (await readMountState(mountpoint).catch(() => state)) ?? state;
   }
 
-  if (state.phase !== 'exited') {
-    throw new CommandFailedError(`the daemon (process ${state.pid}) ended without reporting its uploads done`);
+  const remote = state.remote;
+  const pid = state.pid;
+  const final = await readMountState(mountpoint);
+  if (final && final.pid === pid) {
+    if (final.phase !== 'exited') {
+      throw new CommandFailedError(`the daemon (process ${pid}) ended without reporting its uploads done`);
+    }
+    await removeMountState(mountpoint);
+    const result = outcome(final);
+    if (!result.ok) throw new CommandFailedError(result.message);
   }
-  await removeMountState(mountpoint);
-  const result = outcome(state);
-  if (!result.ok) throw new CommandFailedError(result.message);
-  await say(`All modified files are on ${state.remote}; the daemon has exited`);
+  // No file left: the daemon removed it after a clean exit.
+  await say(`All modified files are on ${remote}; the daemon has exited`);
   return 0;
 }
 

@@ -90,7 +90,10 @@ describe('cryptfs mount: nothing lost', () => {
 
   // A failed test must not leave its mount to the next one.
   afterEach(async () => {
+    if (!m) return;
     await forceStop(m);
+    // Its last state write comes as it exits; the state files are removed after that.
+    await Promise.race([m.exited, new Promise((r) => setTimeout(r, 10_000))]);
     m = undefined;
   });
 
