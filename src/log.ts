@@ -1,5 +1,10 @@
 // Logging to stderr in rclone's format: "2006/01/02 15:04:05 LEVEL : message".
 // Levels as rclone: ERROR, NOTICE (default), INFO (-v), DEBUG (-vv); -q shows errors only.
+//
+// Logging never throws: a mount daemon logs from inside FUSE operations and
+// upload callbacks, and a log file that cannot be written (deleted directory,
+// EMFILE, full disk) must not end the process. A failed line goes to stderr
+// instead, with one note saying why; the file is tried again for every line.
 import { appendFileSync } from 'node:fs';
 
 export type LogLevel = 'error' | 'notice' | 'info' | 'debug';
@@ -33,8 +38,41 @@ function emit(level: LogLevel, message: string): void {
   const line = settings.json
     ? JSON.stringify({ time: now.toISOString(), level: label[level].toLowerCase(), msg: message, source: 'cryptfs' }) + '\n'
     : `${stamp(now)} ${label[level].padEnd(6)}: ${message}\n`;
-  if (settings.file) appendFileSync(settings.file, line);
-  else process.stderr.write(line);
+  if (settings.file) appendToFile(settings.file, line);
+  else writeStderr(line);
+}
+
+/** The file whose last append failed (so that its note is written once per outage). */
+let failingFile: string | undefined;
+
+function appendToFile(file: string, line: string): boolean {
+  try {
+    appendFileSync(file, line);
+    failingFile = undefined;
+    return true;
+  } catch (err) {
+    if (failingFile !== file) {
+      failingFile = file;
+      writeStderr(`${stamp(new Date())} ERROR : cannot write to the log file ${file}: ${(err as Error).message}; logging to stderr\n`);
+    }
+    writeStderr(line);
+    return false;
+  }
+}
+
+let stderrBroken = false;
+
+function writeStderr(line: string): void {
+  if (stderrBroken) return;
+  try {
+    if (process.stderr.listenerCount('error') === 0) {
+      // EPIPE on a closed stderr arrives as an 'error' event, which would end the process.
+      process.stderr.on('error', () => (stderrBroken = true));
+    }
+    process.stderr.write(line);
+  } catch {
+    stderrBroken = true;
+  }
 }
 
 /**
@@ -43,7 +81,8 @@ function emit(level: LogLevel, message: string): void {
  */
 export function logFatalLine(line: string): boolean {
   if (!settings.file) return false;
-  appendFileSync(settings.file, `${stamp(new Date())} ${line}\n`);
+  // When the file cannot take it, the line went to stderr already.
+  appendToFile(settings.file, `${stamp(new Date())} ${line}\n`);
   return true;
 }
 

@@ -2,8 +2,13 @@
 // directory handles, attributes with the mount's owner and permissions.
 // Typed VFS errors carry their errno (ENOENT, EEXIST, ENOTEMPTY, EIO for
 // authentication failures, ENAMETOOLONG, EROFS, ENOSPC, ...), which
-// FuseSession answers; anything else answers EIO and is logged.
+// FuseSession answers. Every operation that answers EIO - a typed EIO or an
+// error nobody expected - is logged here at ERROR with its path and cause,
+// since EIO alone tells the user nothing.
 import { constants as fsc } from 'node:fs';
+import os from 'node:os';
+import { errorMessage } from '../errors.js';
+import { log } from '../log.js';
 import { joinPath, parentPath } from '../remote/remote.js';
 import { InodeTable, ROOT_INO } from '../vfs/inode-table.js';
 import { VfsError, type DirReader, type FileHandle, type OpenFlags, type Vfs, type VfsAttr } from '../vfs/vfs.js';
@@ -19,7 +24,21 @@ import {
   type OpenResult,
   type SetattrChanges,
   type StatfsResult,
+  errnoOf,
 } from './fuse-session.js';
+
+const EIO = os.constants.errno.EIO;
+
+/** The message of an error and of its causes ("upload failed: ...: ENOSPC ..."). */
+function describeFailure(err: unknown): string {
+  const parts: string[] = [];
+  for (let e: unknown = err, depth = 0; e !== undefined && depth < 5; depth++) {
+    const text = errorMessage(e);
+    if (!parts.some((p) => p.includes(text))) parts.push(text);
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(': ');
+}
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
@@ -121,26 +140,73 @@ export class VfsFuseOps implements FuseOps {
     return fh;
   }
 
+  /** The path for a log line about an operation on `ino` (never throws). */
+  private describePath(ino: bigint, name?: string): string {
+    const dir = ino === ROOT_INO ? '' : this.inodes.path(ino);
+    if (dir === undefined) return `inode ${ino}${name === undefined ? '' : `/${name}`}`;
+    const path = name === undefined ? dir : joinPath(dir, name);
+    return path === '' ? '/' : path;
+  }
+
+  /**
+   * What an operation's failure answers. EIO (typed, or an error without an
+   * errno) is logged at ERROR with the path and cause; an unexpected error
+   * becomes a typed EIO so that it is not reported twice.
+   */
+  private failure(op: string, path: () => string, err: unknown): unknown {
+    const errno = errnoOf(err);
+    if (errno !== undefined && errno !== EIO) return err;
+    const where = path();
+    const cause = describeFailure(err);
+    log.error(`${where}: ${op}: ${cause.startsWith(`${where}: `) ? cause.slice(where.length + 2) : cause}`);
+    if (errno === undefined) {
+      if (err instanceof Error && err.stack) log.debug(`${where}: ${op}: ${err.stack}`);
+      return new VfsError('EIO', `${where}: ${op}: ${errorMessage(err)}`, { cause: err });
+    }
+    return err;
+  }
+
+  /** Runs one operation; see failure(). */
+  private async guard<T>(op: string, path: () => string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw this.failure(op, path, err);
+    }
+  }
+
+  private handlePath(ino: bigint, fh: bigint): string {
+    return this.files.get(fh)?.file.path ?? this.describePath(ino);
+  }
+
   // ---- FuseOps ----
 
-  async lookup(parent: bigint, name: string): Promise<Attr> {
-    const path = this.childOf(parent, name);
-    const a = await this.vfs.stat(path);
-    return this.attr(this.inodes.ref(path, a.isDir), a);
+  lookup(parent: bigint, name: string): Promise<Attr> {
+    return this.guard('lookup', () => this.describePath(parent, name), async () => {
+      const path = this.childOf(parent, name);
+      const a = await this.vfs.stat(path);
+      return this.attr(this.inodes.ref(path, a.isDir), a);
+    });
   }
 
   forget(ino: bigint, nlookup: number): void {
     this.inodes.forget(ino, nlookup);
   }
 
-  async getattr(ino: bigint, fh: bigint | undefined): Promise<Attr> {
-    const h = fh !== undefined ? this.files.get(fh) : undefined;
-    if (h) return this.attr(ino, h.file.attr());
-    if (ino === ROOT_INO) return this.attr(ino, await this.vfs.stat(''));
-    return this.attr(ino, await this.vfs.stat(this.pathOf(ino)));
+  getattr(ino: bigint, fh: bigint | undefined): Promise<Attr> {
+    return this.guard('getattr', () => this.describePath(ino), async () => {
+      const h = fh !== undefined ? this.files.get(fh) : undefined;
+      if (h) return this.attr(ino, h.file.attr());
+      if (ino === ROOT_INO) return this.attr(ino, await this.vfs.stat(''));
+      return this.attr(ino, await this.vfs.stat(this.pathOf(ino)));
+    });
   }
 
-  async setattr(ino: bigint, changes: SetattrChanges, fh: bigint | undefined): Promise<Attr> {
+  setattr(ino: bigint, changes: SetattrChanges, fh: bigint | undefined): Promise<Attr> {
+    return this.guard('setattr', () => this.describePath(ino), () => this.setattrNow(ino, changes, fh));
+  }
+
+  private async setattrNow(ino: bigint, changes: SetattrChanges, fh: bigint | undefined): Promise<Attr> {
     const h = fh !== undefined ? this.files.get(fh) : undefined;
     const path = h ? h.file.path : this.pathOf(ino);
     if (changes.size !== undefined) {
@@ -155,78 +221,108 @@ export class VfsFuseOps implements FuseOps {
     return this.attr(ino, await this.vfs.stat(path));
   }
 
-  async mkdir(parent: bigint, name: string, _mode: number, _caller: Caller): Promise<Attr> {
-    const path = this.childOf(parent, name);
-    const a = await this.vfs.mkdir(path);
-    return this.attr(this.inodes.ref(path, true), a);
+  mkdir(parent: bigint, name: string, _mode: number, _caller: Caller): Promise<Attr> {
+    return this.guard('mkdir', () => this.describePath(parent, name), async () => {
+      const path = this.childOf(parent, name);
+      const a = await this.vfs.mkdir(path);
+      return this.attr(this.inodes.ref(path, true), a);
+    });
   }
 
-  async unlink(parent: bigint, name: string): Promise<void> {
-    const path = this.childOf(parent, name);
-    await this.vfs.unlink(path);
-    this.inodes.unlink(path);
+  unlink(parent: bigint, name: string): Promise<void> {
+    return this.guard('unlink', () => this.describePath(parent, name), async () => {
+      const path = this.childOf(parent, name);
+      await this.vfs.unlink(path);
+      this.inodes.unlink(path);
+    });
   }
 
-  async rmdir(parent: bigint, name: string): Promise<void> {
-    const path = this.childOf(parent, name);
-    await this.vfs.rmdir(path);
-    this.inodes.unlink(path);
+  rmdir(parent: bigint, name: string): Promise<void> {
+    return this.guard('rmdir', () => this.describePath(parent, name), async () => {
+      const path = this.childOf(parent, name);
+      await this.vfs.rmdir(path);
+      this.inodes.unlink(path);
+    });
   }
 
-  async rename(parent: bigint, name: string, newParent: bigint, newName: string, flags: number): Promise<void> {
-    if (flags & RENAME_EXCHANGE) throw new VfsError('EINVAL', 'RENAME_EXCHANGE is not supported');
-    const from = this.childOf(parent, name);
-    const to = this.childOf(newParent, newName);
-    await this.vfs.rename(from, to, { noReplace: (flags & RENAME_NOREPLACE) !== 0 });
-    this.inodes.rename(from, to);
+  rename(parent: bigint, name: string, newParent: bigint, newName: string, flags: number): Promise<void> {
+    return this.guard('rename', () => `${this.describePath(parent, name)} -> ${this.describePath(newParent, newName)}`, async () => {
+      if (flags & RENAME_EXCHANGE) throw new VfsError('EINVAL', 'RENAME_EXCHANGE is not supported');
+      const from = this.childOf(parent, name);
+      const to = this.childOf(newParent, newName);
+      await this.vfs.rename(from, to, { noReplace: (flags & RENAME_NOREPLACE) !== 0 });
+      this.inodes.rename(from, to);
+    });
   }
 
-  async open(ino: bigint, flags: number): Promise<OpenResult> {
-    const f = openFlagsFrom(flags);
-    const h = await this.vfs.open(this.pathOf(ino), { ...f, create: false, exclusive: false });
-    return { fh: this.addHandle(h) };
+  open(ino: bigint, flags: number): Promise<OpenResult> {
+    return this.guard('open', () => this.describePath(ino), async () => {
+      const f = openFlagsFrom(flags);
+      const h = await this.vfs.open(this.pathOf(ino), { ...f, create: false, exclusive: false });
+      return { fh: this.addHandle(h) };
+    });
   }
 
-  async create(parent: bigint, name: string, _mode: number, flags: number, _caller: Caller): Promise<CreateResult> {
-    const path = this.childOf(parent, name);
-    const f = openFlagsFrom(flags);
-    const h = await this.vfs.open(path, { ...f, create: true });
-    const fh = this.addHandle(h);
-    return { fh, attr: this.attr(this.inodes.ref(path, false), h.file.attr()) };
+  create(parent: bigint, name: string, _mode: number, flags: number, _caller: Caller): Promise<CreateResult> {
+    return this.guard('create', () => this.describePath(parent, name), async () => {
+      const path = this.childOf(parent, name);
+      const f = openFlagsFrom(flags);
+      const h = await this.vfs.open(path, { ...f, create: true });
+      const fh = this.addHandle(h);
+      return { fh, attr: this.attr(this.inodes.ref(path, false), h.file.attr()) };
+    });
   }
 
-  read(_ino: bigint, fh: bigint, offset: number, size: number): Promise<Uint8Array> {
-    return this.handle(fh).read(offset, size);
+  // read and write without an extra async frame: they are the hot path.
+  read(ino: bigint, fh: bigint, offset: number, size: number): Promise<Uint8Array> {
+    const fail = (err: unknown) => Promise.reject(this.failure('read', () => this.handlePath(ino, fh), err));
+    try {
+      return this.handle(fh).read(offset, size).catch(fail);
+    } catch (err) {
+      return fail(err);
+    }
   }
 
-  write(_ino: bigint, fh: bigint, data: Buffer, offset: number): Promise<number> {
-    return this.handle(fh).write(data, offset);
+  write(ino: bigint, fh: bigint, data: Buffer, offset: number): Promise<number> {
+    const fail = (err: unknown) => Promise.reject(this.failure('write', () => this.handlePath(ino, fh), err));
+    try {
+      return this.handle(fh).write(data, offset).catch(fail);
+    } catch (err) {
+      return fail(err);
+    }
   }
 
-  async flush(_ino: bigint, fh: bigint): Promise<void> {
-    await this.handle(fh).flush();
+  flush(ino: bigint, fh: bigint): Promise<void> {
+    return this.guard('flush', () => this.handlePath(ino, fh), async () => {
+      await this.handle(fh).flush();
+    });
   }
 
-  async release(_ino: bigint, fh: bigint, _flags: number): Promise<void> {
+  release(ino: bigint, fh: bigint, _flags: number): Promise<void> {
     const h = this.files.get(fh);
-    if (!h) return;
+    if (!h) return Promise.resolve();
+    const path = h.file.path;
     this.files.delete(fh);
-    await h.release();
+    return this.guard('release', () => path || this.describePath(ino), () => h.release());
   }
 
-  async fsync(_ino: bigint, fh: bigint, _datasync: boolean): Promise<void> {
-    await this.handle(fh).fsync();
+  fsync(ino: bigint, fh: bigint, _datasync: boolean): Promise<void> {
+    return this.guard('fsync', () => this.handlePath(ino, fh), async () => {
+      await this.handle(fh).fsync();
+    });
   }
 
-  async opendir(ino: bigint, _flags: number): Promise<OpenResult> {
-    const reader = await this.vfs.openDir(this.pathOf(ino));
-    const fh = this.nextFh++;
-    this.dirs.set(fh, reader);
-    return { fh };
+  opendir(ino: bigint, _flags: number): Promise<OpenResult> {
+    return this.guard('opendir', () => this.describePath(ino), async () => {
+      const reader = await this.vfs.openDir(this.pathOf(ino));
+      const fh = this.nextFh++;
+      this.dirs.set(fh, reader);
+      return { fh };
+    });
   }
 
-  async readdir(ino: bigint, fh: bigint | undefined, offset: number, size: number): Promise<DirEntry[]> {
-    return this.listEntries(ino, fh, offset, size, false);
+  readdir(ino: bigint, fh: bigint | undefined, offset: number, size: number): Promise<DirEntry[]> {
+    return this.guard('readdir', () => this.describePath(ino), () => this.listEntries(ino, fh, offset, size, false));
   }
 
   /**
@@ -234,8 +330,8 @@ export class VfsFuseOps implements FuseOps {
    * inode reference, as after lookup (FuseSession forgets the ones the kernel
    * did not take).
    */
-  async readdirplus(ino: bigint, fh: bigint | undefined, offset: number, size: number): Promise<DirPlusEntry[]> {
-    return this.listEntries(ino, fh, offset, size, true);
+  readdirplus(ino: bigint, fh: bigint | undefined, offset: number, size: number): Promise<DirPlusEntry[]> {
+    return this.guard('readdirplus', () => this.describePath(ino), () => this.listEntries(ino, fh, offset, size, true));
   }
 
   private async listEntries(
@@ -285,18 +381,20 @@ export class VfsFuseOps implements FuseOps {
     // Directory changes are made on the remote as they happen.
   }
 
-  async statfs(_ino: bigint): Promise<StatfsResult> {
-    const s = await this.vfs.statfs();
-    return {
-      bsize: s.blockSize,
-      frsize: s.blockSize,
-      blocks: s.blocks,
-      bfree: s.blocksFree,
-      bavail: s.blocksAvailable,
-      files: s.files,
-      ffree: s.filesFree,
-      favail: s.filesFree,
-      namemax: s.nameMax,
-    };
+  statfs(ino: bigint): Promise<StatfsResult> {
+    return this.guard('statfs', () => this.describePath(ino), async () => {
+      const s = await this.vfs.statfs();
+      return {
+        bsize: s.blockSize,
+        frsize: s.blockSize,
+        blocks: s.blocks,
+        bfree: s.blocksFree,
+        bavail: s.blocksAvailable,
+        files: s.files,
+        ffree: s.filesFree,
+        favail: s.filesFree,
+        namemax: s.nameMax,
+      };
+    });
   }
 }

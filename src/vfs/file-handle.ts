@@ -260,7 +260,7 @@ export class StreamWriter {
   ) {
     this.done = remote.write(path, this.queue, { mtime });
     this.done.catch((err) => {
-      this.failure = err;
+      this.failure ??= err;
       this.queue.fail(err);
       for (const p of this.parked.values()) p.reject(err);
       this.parked.clear();
@@ -301,9 +301,22 @@ export class StreamWriter {
   private seekError(offset: number): VfsError {
     log.error(
       `${this.path}: can't seek in a file open for writing without --vfs-cache-mode >= writes ` +
-        `(write at ${offset}, expected ${this.written})`,
+        `(write at ${offset}, expected ${this.written}); the upload is abandoned and the remote keeps the previous version`,
     );
-    return new VfsError('ESPIPE', `${this.path}: non-sequential write needs --vfs-cache-mode writes or full`);
+    return this.refuse(new VfsError('ESPIPE', `${this.path}: non-sequential write needs --vfs-cache-mode writes or full`));
+  }
+
+  /**
+   * A write (or truncate) was refused: what the remote would get now has a
+   * hole, so the upload must never complete - the object on the remote stays
+   * as it was. Later writes and the close fail too.
+   */
+  private refuse(err: VfsError): VfsError {
+    this.failure ??= err;
+    this.queue.fail(err);
+    for (const p of this.parked.values()) p.reject(err);
+    this.parked.clear();
+    return err;
   }
 
   private async accept(data: Buffer): Promise<void> {
@@ -321,24 +334,29 @@ export class StreamWriter {
   /** Only a truncate to the current length is possible while streaming. */
   truncate(size: number): void {
     if (size !== this.written) {
-      throw new VfsError('EPERM', `${this.path}: can't truncate a file open for writing without --vfs-cache-mode >= writes`);
+      log.error(
+        `${this.path}: can't truncate a file open for writing without --vfs-cache-mode >= writes ` +
+          `(to ${size}, written ${this.written}); the upload is abandoned and the remote keeps the previous version`,
+      );
+      throw this.refuse(new VfsError('EPERM', `${this.path}: can't truncate a file open for writing without --vfs-cache-mode >= writes`));
     }
   }
 
   /** Ends the stream and waits for the remote to have the object. */
   finish(): Promise<RemoteEntry | undefined> {
     if (!this.finished) {
-      for (const p of this.parked.values()) p.reject(this.seekError(-1));
-      this.parked.clear();
+      // Writes still waiting for the bytes before them will never get them.
+      const first = [...this.parked.keys()].sort((a, b) => a - b)[0];
+      if (first !== undefined) this.seekError(first);
       this.queue.end();
       this.finished = this.done;
     }
     return this.finished;
   }
 
-  /** Abandons the upload: no object is made. */
+  /** Abandons the upload: no object is made, the remote keeps the previous version. */
   abort(reason: string): void {
-    this.queue.fail(new VfsError('EIO', reason));
+    this.refuse(new VfsError('EIO', `${this.path}: ${reason}`));
   }
 }
 
@@ -399,7 +417,7 @@ export class StreamWriteHandle implements FileHandle {
       entry = await this.writer.finish();
     } catch (err) {
       await this.host.streamFinished(this.file, undefined);
-      log.error(`${this.file.path}: upload failed: ${errorMessage(err)}`);
+      // Logged where the error is answered (the FUSE edge logs every EIO).
       throw new VfsError('EIO', `${this.file.path}: upload failed: ${errorMessage(err)}`, { cause: err });
     }
     await this.host.streamFinished(this.file, entry);

@@ -230,8 +230,27 @@ export class Vfs implements FileHost {
 
   async stat(path: string): Promise<VfsAttr> {
     const attr = await this.lookup(path);
-    if (!attr) throw new ObjectNotFoundError(path);
+    if (!attr) throw this.notFound(path);
     return attr;
+  }
+
+  /**
+   * The error for a name that is not there: ENAMETOOLONG when no file or
+   * directory could have it (checked only on a miss: it costs an encryption).
+   */
+  private notFound(path: string): CryptfsError {
+    try {
+      this.validateName(path, false);
+      return new ObjectNotFoundError(path);
+    } catch (err) {
+      if (!(err instanceof NameTooLongError)) throw err;
+      try {
+        this.validateName(path, true);
+        return new ObjectNotFoundError(path);
+      } catch {
+        return err;
+      }
+    }
   }
 
   /** The attributes of `path`, or undefined when it does not exist. */
@@ -447,7 +466,7 @@ export class Vfs implements FileHost {
     if (writing || flags.create) this.checkWritable();
     const attr = await this.lookup(path);
     if (!attr) {
-      if (!flags.create) throw new ObjectNotFoundError(path);
+      if (!flags.create) throw this.notFound(path);
       return this.create(path, flags);
     }
     if (flags.create && flags.exclusive) throw new AlreadyExistsError(path);
@@ -457,6 +476,16 @@ export class Vfs implements FileHost {
     if (this.cacheMode === 'off') {
       if (!writing) return this.attach(file, () => new RemoteReadHandle(this, file));
       if (file.writer) throw new VfsError('EBUSY', `${path}: already open for writing`);
+      if (!flags.truncate) {
+        // Streaming can only replace the whole object: an append or an in-place
+        // edit would leave just the new bytes. Refused at open, as rclone does.
+        log.error(
+          `${path}: can't open an existing file for writing without O_TRUNC in --vfs-cache-mode off ` +
+            `(it would replace the file with only what is written): use --vfs-cache-mode writes`,
+        );
+        this.maybeForget(file);
+        throw new VfsError('EPERM', `${path}: open for writing without O_TRUNC needs --vfs-cache-mode writes or full`);
+      }
       return this.attach(file, () => new StreamWriteHandle(this, file, flags.truncate === true && attr.size > 0), true);
     }
     if (!writing && !file.cache && this.cacheMode === 'writes') {
@@ -756,6 +785,11 @@ export class Vfs implements FileHost {
   /** Dirty files (not yet uploaded), for tests and diagnostics. */
   dirtyPaths(): string[] {
     return [...this.files.values()].filter((f) => f.dirty && !f.unlinked).map((f) => f.path).sort();
+  }
+
+  /** Mode off: files open for writing, whose new contents an unmount now would drop. */
+  streamingPaths(): string[] {
+    return [...this.files.values()].filter((f) => f.writer && !f.unlinked).map((f) => f.path).sort();
   }
 
   /**

@@ -7,3 +7,4 @@ import './sync.js';
 import './check.js';
 import './misc.js';
 import './mount.js';
+import './umount.js';

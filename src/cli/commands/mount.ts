@@ -1,8 +1,10 @@
 // `cryptfs mount remote:path /mountpoint`: the VFS through FUSE, with rclone's
-// flag names. The process serves the mount until it is unmounted (fusermount3
-// -u, umount) or gets SIGINT/SIGTERM; either way dirty files are uploaded
-// before it exits. With --daemon it forks into the background and the
-// foreground process exits once the mount is up.
+// flag names. The process serves the mount until it is unmounted (cryptfs
+// umount, fusermount3 -u, umount) or gets SIGINT/SIGTERM; either way dirty
+// files are uploaded before it exits. With --daemon it forks into the
+// background and the foreground process exits once the mount is up. Its state
+// (pid, uploads left, result) is kept where `cryptfs umount` finds it
+// (mount-state.ts).
 //
 // The serving process never touches its own mount point once mounted: the
 // kernel would wait for this process while this process waits for the kernel.
@@ -18,9 +20,11 @@ import { log } from '../../log.js';
 import { parseDuration, parseSize } from '../../remote/registry.js';
 import { FuseSession, clearStaleMount } from '../../fuse/fuse-session.js';
 import { VfsFuseOps } from '../../fuse/fuse-ops.js';
+import { mountTable } from '../../fuse/mount-table.js';
 import { Vfs } from '../../vfs/vfs.js';
 import { parseCacheMode, type VfsOptions } from '../../vfs/options.js';
 import { defaultCacheRoot, remoteCacheDir } from '../../vfs/cache-key.js';
+import { MountStateWriter, type MountState } from '../mount-state.js';
 
 /** Set in the background child of --daemon: the fd to report readiness (or the failure) on. */
 const DAEMON_FD_ENV = 'CRYPTFS_MOUNT_READY_FD';
@@ -41,7 +45,7 @@ const mountFlags: FlagSpec[] = [
   { name: 'daemon-wait', type: 'string', help: 'Time to wait for ready mount from daemon', default: '1m0s' },
   { name: 'attr-timeout', type: 'string', help: 'Time for which file/directory attributes are cached', default: '1s' },
   { name: 'dir-cache-time', type: 'string', help: 'Time to cache directory entries for', default: '5m0s' },
-  { name: 'vfs-cache-mode', type: 'string', help: 'Cache mode off|minimal|writes|full', default: 'off' },
+  { name: 'vfs-cache-mode', type: 'string', help: 'Cache mode off|minimal|writes|full (rclone defaults to off; see above)', default: 'writes' },
   { name: 'vfs-write-back', type: 'string', help: 'Time to writeback files after last use when using cache', default: '5s' },
   { name: 'vfs-read-ahead', type: 'string', help: 'Extra read ahead over --buffer-size for sequential reads', default: '0' },
   { name: 'buffer-size', type: 'string', help: 'In memory read-ahead of sequential reads of each open file', default: '16Mi' },
@@ -117,18 +121,6 @@ function vfsOptions(ctx: CommandContext, cacheDir: string): Partial<VfsOptions> 
   };
 }
 
-/** Mount points in /proc/self/mountinfo (octal escapes decoded) with their device numbers. */
-async function mountedPaths(): Promise<Map<string, string>> {
-  const text = await fsp.readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
-  const out = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const fields = line.split(' ');
-    const field = fields[4];
-    if (field) out.set(field.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))), fields[2]);
-  }
-  return out;
-}
-
 /**
  * The kernel reads ahead 128 KiB on a FUSE mount (and a FUSE daemon can only
  * lower that at init); larger read requests need the mount's backing-device
@@ -136,7 +128,7 @@ async function mountedPaths(): Promise<Map<string, string>> {
  * mount). Best effort: needs root.
  */
 async function setKernelReadAhead(mountpoint: string, bytes: number): Promise<void> {
-  const dev = (await mountedPaths()).get(mountpoint);
+  const dev = (await mountTable()).get(mountpoint)?.device;
   if (!dev || !Number.isFinite(bytes) || bytes <= 0) return;
   const file = `/sys/class/bdi/${dev}/read_ahead_kb`;
   try {
@@ -158,7 +150,7 @@ async function checkMountpoint(mountpoint: string, allowNonEmpty: boolean): Prom
     throw new CommandFailedError(`mount point ${mountpoint}: ${errorMessage(err)}`);
   }
   if (!st.isDirectory()) throw new CommandFailedError(`mount point ${mountpoint} is not a directory`);
-  if ((await mountedPaths()).has(mountpoint)) {
+  if ((await mountTable()).has(mountpoint)) {
     throw new CommandFailedError(`directory already mounted, use --allow-non-empty to mount anyway: ${mountpoint}`);
   }
   if (!allowNonEmpty && (await fsp.readdir(mountpoint)).length > 0) {
@@ -261,8 +253,36 @@ async function runMount(ctx: CommandContext, spec: string, mountpointArg: string
   }
   await setKernelReadAhead(mountpoint, size(ctx, 'max-read-ahead'));
   log.info(`${remote.displayName}: mounted on ${mountpoint} (--vfs-cache-mode ${vfs.cacheMode}${vfs.cacheDir ? `, cache ${vfs.cacheDir}` : ''})`);
+  const state = new MountStateWriter(mountpoint, remote.displayName);
+  const saveState = (changes: Partial<MountState>) =>
+    state.update(changes).catch((err) => log.error(`${errorMessage(err)} (cryptfs umount cannot wait for this mount)`));
+  await saveState({ phase: 'serving' });
   reportToParent('ready');
 
+  // Nothing that goes wrong inside one operation or upload may end the process
+  // (FUSE operations answer EIO themselves; this catches what escapes them).
+  const onInternalError = (err: unknown) =>
+    log.error(`internal error (the mount keeps running): ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.on('uncaughtException', onInternalError);
+  process.on('unhandledRejection', onInternalError);
+  try {
+    const removeState = () => state.remove().catch((err) => log.error(errorMessage(err)));
+    return await serveUntilUnmounted(session, vfs, mountpoint, remote.displayName, saveState, removeState);
+  } finally {
+    process.off('uncaughtException', onInternalError);
+    process.off('unhandledRejection', onInternalError);
+  }
+}
+
+/** Waits for the unmount, uploads what is dirty, records the result for `cryptfs umount`. */
+async function serveUntilUnmounted(
+  session: FuseSession,
+  vfs: Vfs,
+  mountpoint: string,
+  remoteName: string,
+  saveState: (changes: Partial<MountState>) => Promise<void>,
+  removeState: () => Promise<void>,
+): Promise<number> {
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
@@ -284,15 +304,38 @@ async function runMount(ctx: CommandContext, spec: string, mountpointArg: string
     process.off('SIGTERM', onSignal);
     process.off('SIGHUP', onHangup);
   }
-  log.info(`${mountpoint}: unmounted; uploading ${vfs.dirtyPaths().length} modified files`);
-  const failed = await vfs.close();
+  const abandoned = vfs.streamingPaths();
+  const pending = () => vfs.dirtyPaths().length;
+  log.info(`${mountpoint}: unmounted; uploading ${pending()} modified files`);
+  await saveState({ phase: 'uploading', pending: pending(), abandoned: abandoned.length });
+  let reported = pending();
+  const ticker = setInterval(() => {
+    if (pending() === reported) return;
+    reported = pending();
+    void saveState({ pending: reported });
+  }, 250);
+  let failed: string[] = [];
+  let exitCode = 1;
+  try {
+    failed = await vfs.close();
+    exitCode = failed.length > 0 || abandoned.length > 0 || session.endError ? 1 : 0;
+  } finally {
+    clearInterval(ticker);
+    if (exitCode === 0) await removeState();
+    else await saveState({ phase: 'exited', pending: failed.length, failed: failed.length, exitCode });
+  }
   if (session.endError) log.error(session.endError.message);
+  const problems: string[] = [];
   if (failed.length > 0) {
-    throw new CommandFailedError(
-      `${failed.length} file(s) could not be uploaded; they stay in the cache and are uploaded on the next mount of ${remote.displayName}`,
+    problems.push(
+      `${failed.length} file(s) could not be uploaded; they stay in the cache and are uploaded on the next mount of ${remoteName}`,
     );
   }
-  return session.endError ? 1 : 0;
+  if (abandoned.length > 0) {
+    problems.push(`${abandoned.length} file(s) were still open for writing: their new contents were dropped, the remote keeps the previous versions`);
+  }
+  if (problems.length > 0) throw new CommandFailedError(problems.join('; '));
+  return exitCode;
 }
 
 registerCommand({
@@ -301,9 +344,18 @@ registerCommand({
   short: 'Mount the remote as file system on a mountpoint.',
   long:
     'Mounts the remote (usually a crypt remote) on a directory through FUSE, so that ordinary programs\n' +
-    'see the decrypted tree. Writes need --vfs-cache-mode writes (or full) for anything but\n' +
-    'sequential writing; the cache holds ciphertext only. Stop with fusermount3 -u, umount, or Ctrl-C:\n' +
-    'modified files are uploaded before the process exits.',
+    'see the decrypted tree.\n' +
+    '\n' +
+    'The default is --vfs-cache-mode writes, where rclone defaults to off: files open for writing go\n' +
+    "through a local cache, so appends (>>), in-place edits (dd conv=notrunc, rsync --inplace, sed -i),\n" +
+    'git, sqlite, zip and mmap work. rclone avoids a default cache because its cache holds plaintext;\n' +
+    'ours holds ciphertext only (sealed blocks under a key derived from the crypt keys), so the\n' +
+    'default costs no privacy. With --vfs-cache-mode off, files are streamed: an existing file can only\n' +
+    'be replaced whole (opened with O_TRUNC), other opens for writing fail with EPERM, and a write that\n' +
+    'is refused or a stream that is cut short never replaces the file on the remote.\n' +
+    '\n' +
+    'Stop with `cryptfs umount DIR`, which waits until every modified file is uploaded (fusermount3 -u,\n' +
+    'umount and Ctrl-C unmount too; the process then uploads before it exits, but they do not wait).',
   minArgs: 2,
   maxArgs: 2,
   flags: mountFlags,

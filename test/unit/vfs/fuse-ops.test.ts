@@ -9,7 +9,14 @@ import { VfsFuseOps, openFlagsFrom } from '../../../src/fuse/fuse-ops.js';
 import { errnoOf } from '../../../src/fuse/fuse-session.js';
 import { Vfs } from '../../../src/vfs/vfs.js';
 import { MemoryRemote } from '../../../src/remote/memory.js';
+import { LocalRemote } from '../../../src/remote/local.js';
+import { CryptRemote } from '../../../src/remote/crypt.js';
+import { deriveKeys } from '../../../src/crypt/keys.js';
+import { configureLog } from '../../../src/log.js';
+import type { ReadRange } from '../../../src/remote/remote.js';
 import { bytesOf } from '../../helpers/remote-contract.js';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 
 const caller = { uid: 0, gid: 0 };
 const errnoIs = (name: string) => (err: unknown) => {
@@ -159,6 +166,84 @@ describe('VfsFuseOps', () => {
     ops.forget(fresh.attr.ino, 1);
     assert.equal(ops.inodes.path(fresh.attr.ino), undefined);
     await vfs.close();
+  });
+
+  it('a name too long for the crypt format answers ENAMETOOLONG in every path operation, not ENOENT', async () => {
+    const dir = await mkdtemp(join(os.tmpdir(), 'cryptfs-fuse-ops-'));
+    try {
+      const keys = await deriveKeys('fuse-ops-password', 'fuse-ops-salt');
+      const remote = new CryptRemote(new LocalRemote(dir), keys, {
+        mode: 'standard',
+        encoding: 'base32',
+        directoryNameEncryption: true,
+        noDataEncryption: false,
+      });
+      await remote.write('short.txt', bytesOf(Buffer.from('x')));
+      await remote.mkdir('d');
+      const vfs = await Vfs.create(remote, { cacheMode: 'off' });
+      const ops = new VfsFuseOps(vfs);
+      const long = 'n'.repeat(200); // crypt over local holds at most 143 plain bytes
+      const d = await ops.lookup(1n, 'd');
+      const short = await ops.lookup(1n, 'short.txt');
+      await assert.rejects(ops.lookup(1n, long), errnoIs('ENAMETOOLONG'));
+      await assert.rejects(ops.lookup(d.ino, long), errnoIs('ENAMETOOLONG'));
+      await assert.rejects(ops.unlink(1n, long), errnoIs('ENAMETOOLONG'));
+      await assert.rejects(ops.rmdir(1n, long), errnoIs('ENAMETOOLONG'));
+      await assert.rejects(ops.rename(1n, long, 1n, 'other', 0), errnoIs('ENAMETOOLONG'), 'rename source');
+      await assert.rejects(ops.rename(1n, 'short.txt', 1n, long, 0), errnoIs('ENAMETOOLONG'), 'rename target');
+      await assert.rejects(ops.create(1n, long, 0o644, fsc.O_WRONLY | fsc.O_CREAT, caller), errnoIs('ENAMETOOLONG'));
+      await assert.rejects(ops.mkdir(1n, long, 0o755, caller), errnoIs('ENAMETOOLONG'));
+      await assert.rejects(vfs.open(long, { read: true, write: false }), errnoIs('ENAMETOOLONG'), 'open by name');
+      // A short name that is not there is still ENOENT.
+      await assert.rejects(ops.lookup(1n, 'missing'), errnoIs('ENOENT'));
+      await assert.rejects(ops.unlink(1n, 'missing'), errnoIs('ENOENT'));
+      assert.equal((await ops.getattr(short.ino, undefined)).size, 1);
+      await vfs.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('every EIO is logged at ERROR with the path and the cause; an unexpected error answers EIO for that operation only', async () => {
+    const dir = await mkdtemp(join(os.tmpdir(), 'cryptfs-fuse-ops-log-'));
+    const logFile = join(dir, 'log');
+    configureLog({ file: logFile, level: 'notice' });
+    try {
+      class BrokenReads extends MemoryRemote {
+        override async openRead(path: string, range?: ReadRange) {
+          if (path === 'bad.bin') throw new TypeError('something nobody expected');
+          return super.openRead(path, range);
+        }
+      }
+      const remote = new BrokenReads();
+      await remote.write('bad.bin', bytesOf(Buffer.from('payload')));
+      await remote.write('good.bin', bytesOf(Buffer.from('fine')));
+      const vfs = await Vfs.create(remote, { cacheMode: 'off' });
+      const ops = new VfsFuseOps(vfs);
+      const bad = await ops.lookup(1n, 'bad.bin');
+      const fh = (await ops.open(bad.ino, fsc.O_RDONLY)).fh;
+      const failed = await ops.read(bad.ino, fh, 0, 4096).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+      assert.ok(failed, 'the read failed');
+      errnoIs('EIO')(failed);
+      assert.equal((failed as { errno?: string }).errno, 'EIO', 'typed, so that the session does not report it again');
+      const good = await ops.lookup(1n, 'good.bin');
+      const gh = (await ops.open(good.ino, fsc.O_RDONLY)).fh;
+      assert.equal(Buffer.from(await ops.read(good.ino, gh, 0, 4096)).toString(), 'fine', 'other operations go on');
+      await ops.release(bad.ino, fh, 0);
+      await ops.release(good.ino, gh, 0);
+      // A typed EIO (the VFS is closed) is logged too.
+      await vfs.close();
+      await assert.rejects(ops.lookup(1n, 'good.bin'), errnoIs('EIO'));
+      const text = await readFile(logFile, 'utf8');
+      assert.match(text, /ERROR : bad\.bin: read: something nobody expected\n/);
+      assert.match(text, /ERROR : good\.bin: lookup: the VFS is closed\n/);
+    } finally {
+      configureLog({ file: undefined });
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('answers EROFS on a read-only VFS', async () => {

@@ -1,0 +1,26 @@
+// The logger never throws: a mount daemon logs from inside FUSE operations,
+// and a log file it cannot write must not end the process.
+import { describe, it, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { configureLog, log, logFatalLine } from '../../../src/log.js';
+
+describe('log', () => {
+  after(() => configureLog({ file: undefined, level: 'notice' }));
+
+  it('a log file that cannot be written (directory gone) does not throw; the file is used again once it can be', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cryptfs-log-'));
+    const file = join(dir, 'sub', 'mount.log');
+    configureLog({ file, level: 'info' });
+    assert.doesNotThrow(() => log.error('first line, directory missing'));
+    assert.doesNotThrow(() => log.info('second line, directory missing'));
+    assert.doesNotThrow(() => logFatalLine('Failed to mount: something'));
+    await mkdir(join(dir, 'sub'));
+    log.error('third line');
+    assert.match(await readFile(file, 'utf8'), /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d ERROR : third line\n$/);
+    await rm(dir, { recursive: true, force: true });
+    assert.doesNotThrow(() => log.notice('after removal'));
+  });
+});
