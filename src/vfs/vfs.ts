@@ -934,10 +934,11 @@ export class Vfs implements FileHost {
     file.dirty = false;
     this.cancelUpload(file);
     if (this.files.get(file.path) === file) this.files.delete(file.path);
-    if (file.cache) {
-      await this.store!.markClean(file.cache);
-      if (file.handles === 0) {
-        const item = file.cache;
+    const item = file.cache;
+    if (item) {
+      await this.store!.markClean(item);
+      // A release finishing meanwhile may have let the cache file go already.
+      if (file.handles === 0 && file.cache === item) {
         file.cache = undefined;
         await this.store!.remove(item);
       }

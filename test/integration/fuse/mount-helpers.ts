@@ -37,8 +37,17 @@ export function sh(script: string, env: Record<string, string> = {}, timeoutMs =
 }
 
 export async function isMounted(path: string): Promise<boolean> {
+  return (await mountIds(path)).length > 0;
+}
+
+/** The mount ids of whatever is mounted on `path` (a stale mount of a killed daemon included). */
+async function mountIds(path: string): Promise<string[]> {
   const info = await readFile('/proc/self/mountinfo', 'utf8');
-  return info.split('\n').some((line) => line.split(' ')[4] === path);
+  return info
+    .split('\n')
+    .map((line) => line.split(' '))
+    .filter((f) => f[4] === path)
+    .map((f) => f[0]);
 }
 
 /** Where the crypt remote stores its data when not in a local directory. */
@@ -119,6 +128,7 @@ export async function startMount(
     if (err.code !== 'ENOTCONN') throw err;
   });
   const logFile = join(fx.root, `mount-${randomBytes(3).toString('hex')}.log`);
+  const staleIds = await mountIds(mountpoint);
   // With openFileLimit the daemon runs under `ulimit -n` (a shell execs it: same pid).
   const [command, prefix] =
     options.openFileLimit === undefined
@@ -152,7 +162,9 @@ export async function startMount(
   void exited.then((c) => (done = c));
   const readLog = () => readFile(logFile, 'utf8').catch(() => '');
   const deadline = Date.now() + 20_000;
-  while (!(await isMounted(mountpoint))) {
+  // Up means a mount of this daemon: not the stale one a killed daemon left (which it clears first).
+  const isNewMount = async () => (await mountIds(mountpoint)).some((id) => !staleIds.includes(id));
+  while (!(await isNewMount())) {
     if (done !== undefined) throw new Error(`mount exited (${done}) before mounting:\n${stderr}\n${await readLog()}`);
     if (Date.now() > deadline) {
       child.kill('SIGKILL');

@@ -136,7 +136,7 @@ describe('cryptfs mount: crash, marker, read-only', { skip }, () => {
 
   it('a full cache disk answers ENOSPC', async (t) => {
     const small = join(fx.root, 'small-cache');
-    const made = await sh(`mkdir -p "${small}" && mount -t tmpfs -o size=1m tmpfs "${small}"`);
+    const made = await sh(`mkdir -p "${small}" && mount -t tmpfs -o size=1m,mode=0700 tmpfs "${small}"`);
     if (made.code !== 0) {
       t.skip(`cannot mount a small tmpfs here: ${made.stderr.trim()}`);
       return;
