@@ -1,4 +1,4 @@
-// rclone crypt file contents (spec §3): a 32-byte header "RCLONE\0\0" ‖ N0, then
+// rclone crypt file contents (docs/crypt-format.md §3): a 32-byte header "RCLONE\0\0" ‖ N0, then
 // the plaintext cut into 64 KiB chunks, each NaCl secretbox-sealed (tag ‖ ciphertext)
 // with nonce N0 + chunk index. Sealing and opening run in libsodium (sodium-native),
 // writing straight into the buffers that are handed out; no whole-file buffering.
@@ -140,7 +140,7 @@ export class ContentCipher {
     return Buffer.from(header.subarray(MAGIC_SIZE, HEADER_SIZE));
   }
 
-  /** Which ciphertext to fetch for plaintext bytes [offset, offset + length) (spec §3.5). */
+  /** Which ciphertext to fetch for plaintext bytes [offset, offset + length) (docs/crypt-format.md §3.5). */
   static rangePlan(offset: number, length?: number): RangePlan {
     checkByteCount(offset, 'offset');
     if (length !== undefined) checkByteCount(length, 'length');
@@ -222,7 +222,7 @@ export class ContentCipher {
    * Header, then chunks; yields plaintext. Errors: FileTooShortError, BadMagicError,
    * TruncatedBlockError (a trailing 1..16-byte chunk), AuthenticationError(chunkIndex).
    * Bytes of a chunk that failed authentication are never yielded; chunks before it are.
-   * A file cut exactly at a chunk boundary is not detectable here (spec §3.3 point 4).
+   * A file cut exactly at a chunk boundary is not detectable here (docs/crypt-format.md §3.3 point 4).
    */
   async *decrypt(source: AsyncIterable<Uint8Array>): AsyncGenerator<Buffer> {
     yield* this.openStream(source, undefined, 0);

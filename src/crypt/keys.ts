@@ -1,4 +1,4 @@
-// rclone crypt key derivation (spec §1): scrypt(password, salt, N=16384, r=8,
+// rclone crypt key derivation (docs/crypt-format.md §1): scrypt(password, salt, N=16384, r=8,
 // p=1, 80 bytes) split into data key ‖ name key ‖ name tweak.
 import { scrypt } from 'node:crypto';
 import { secureCopy, wipe } from './secure-memory.js';

@@ -1,6 +1,6 @@
 // The 24-byte XSalsa20 nonce of rclone crypt, treated as one 192-bit
 // little-endian integer (byte 0 least significant) that wraps modulo 2^192.
-// Chunk i of a file is sealed with N0 + i (spec §3.1, pitfall 7).
+// Chunk i of a file is sealed with N0 + i (docs/crypt-format.md §3.1, pitfall 7).
 
 export const NONCE_SIZE = 24;
 

@@ -88,7 +88,7 @@ function obscureMode(ctx: CommandContext, sub: Subcommand): ObscureMode {
 
 /**
  * The value to store for a secret option given on the command line
- * (crypt-format.md §2): obscured unless it already is one (or --no-obscure);
+ * (docs/crypt-format.md §2): obscured unless it already is one (or --no-obscure);
  * --obscure forces it.
  */
 export function storedSecret(value: string, mode: ObscureMode, label: string): string {

@@ -28,7 +28,7 @@ const ENCODINGS: FilenameEncodingName[] = ['base32', 'base64', 'base32768'];
 const DEFAULT_SALT = Buffer.from('a80df43a8fbd0308a7cab83e581f86b1', 'hex');
 const keyCache = new Map<string, { nameKey: Buffer; nameTweak: Buffer }>();
 
-/** rclone key derivation (spec §1), done here with node:crypto so the test stands alone. */
+/** rclone key derivation (docs/crypt-format.md §1), done here with node:crypto so the test stands alone. */
 function nameKeys(password: string, password2: string): { nameKey: Buffer; nameTweak: Buffer } {
   const id = JSON.stringify([password, password2]);
   let keys = keyCache.get(id);
