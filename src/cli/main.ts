@@ -31,6 +31,11 @@ export const globalFlags: FlagSpec[] = [
   { name: 'ignore-times', short: 'I', type: 'bool', help: "Don't skip files that match size and time - transfer all files" },
   { name: 'size-only', type: 'bool', help: 'Skip based on size only, not mod-time or checksum' },
   { name: 'error-on-no-transfer', type: 'bool', help: 'Sets exit code 9 if no files are transferred' },
+  {
+    name: 'allow-undecryptable-dir',
+    type: 'bool',
+    help: 'Write into a crypt directory even when none of the names in it decrypt (by default a likely wrong password is refused)',
+  },
   { name: 'help', short: 'h', type: 'bool', help: 'help for cryptfs' },
   ...transferFlags,
   ...filterFlags,
