@@ -458,7 +458,12 @@ registerBackend({
     if (o.bool('pass_bad_blocks')) {
       throw new ConfigError('pass_bad_blocks is not supported: cryptfs never returns unauthenticated data');
     }
-    const keys = await deriveKeys(o.secret('password'), o.secret('password2'));
+    const password = o.secret('password');
+    const password2 = o.secret('password2');
+    const keys = await deriveKeys(password, password2);
+    // The revealed passwords are not needed again: don't leave them on the heap.
+    password.fill(0);
+    password2.fill(0);
     const underlying = await ctx.openRemote(target);
     const remote = new CryptRemote(
       underlying,
