@@ -11,6 +11,7 @@ import { registerBackend, type OptionSpec } from './registry.js';
 import type { ByteSource, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions } from './remote.js';
 import { baseName, joinPath, parentPath } from './remote.js';
 import { SubRemote } from './sub-remote.js';
+import { redactSpec } from './redact.js';
 
 export interface CryptRemoteOptions {
   mode: FilenameEncryptionMode;
@@ -477,7 +478,7 @@ registerBackend({
         strictNames: o.bool('strict_names'),
         showMapping: o.bool('show_mapping'),
       },
-      ctx.name ? `${ctx.name}:` : `crypt(${target})`,
+      ctx.name ? `${ctx.name}:` : `crypt(${redactSpec(target)})`,
     );
     if (!o.has('password2')) {
       log.info(

@@ -3,6 +3,7 @@
 // these declarations, the way rclone's fs.RegInfo drives `rclone config`.
 import { ConfigError } from '../errors.js';
 import { revealBytes } from '../crypt/obscure.js';
+import { rememberSecret } from './redact.js';
 import type { Remote } from './remote.js';
 
 export type OptionType = 'string' | 'bool' | 'int' | 'size' | 'duration' | 'enum';
@@ -115,7 +116,13 @@ export class OptionValues {
     readonly specs: OptionSpec[],
     readonly raw: Record<string, string>,
     readonly remoteName = '',
-  ) {}
+  ) {
+    // Whatever message later quotes one of these values, it goes out redacted.
+    for (const s of specs) {
+      const v = raw[s.name];
+      if ((s.secret || s.sensitive) && v !== undefined && v !== '') rememberSecret(v);
+    }
+  }
 
   spec(name: string): OptionSpec {
     const s = this.specs.find((o) => o.name === name);
