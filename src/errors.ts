@@ -179,6 +179,32 @@ export class UnexpectedEOFError extends CryptFormatError {
 /** A file or directory name that is not a valid encrypted name. */
 export class NameDecryptError extends CryptFormatError {}
 
+/**
+ * sse_customer_require_enforced is set and the server was not seen to enforce
+ * SSE-C (it served the probe without the key, or the probe never came to a verdict).
+ */
+export class SseNotEnforcedError extends CryptfsError {
+  override exitCode: number = ExitCode.fatalError;
+  override errno = 'EACCES';
+}
+
+/**
+ * A crypt directory holds entries and none of their names decrypt: most likely
+ * the wrong password. Writing there would put data beside the old under another key.
+ */
+export class PasswordMismatchError extends CryptfsError {
+  override exitCode: number = ExitCode.fatalError;
+  override errno = 'EACCES';
+  constructor(
+    readonly dir: string,
+    readonly undecryptable: number,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(detail, options);
+  }
+}
+
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) return err.message;
   return String(err);

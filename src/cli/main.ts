@@ -11,6 +11,7 @@ import { listBackends } from '../remote/registry.js';
 import { hardenProcess } from '../os-native.js';
 import { filterFlags, filterFromFlags } from './filter.js';
 import { flagValueProblem, transferFlags } from './transfer.js';
+import { redactText, rememberSpecSecrets } from '../remote/redact.js';
 import './commands/index.js';
 
 export const globalFlags: FlagSpec[] = [
@@ -32,6 +33,11 @@ export const globalFlags: FlagSpec[] = [
   { name: 'ignore-times', short: 'I', type: 'bool', help: "Don't skip files that match size and time - transfer all files" },
   { name: 'size-only', type: 'bool', help: 'Skip based on size only, not mod-time or checksum' },
   { name: 'error-on-no-transfer', type: 'bool', help: 'Sets exit code 9 if no files are transferred' },
+  {
+    name: 'allow-undecryptable-dir',
+    type: 'bool',
+    help: 'Write into a crypt directory even when none of the names in it decrypt (by default a likely wrong password is refused)',
+  },
   { name: 'help', short: 'h', type: 'bool', help: 'help for cryptfs' },
   ...transferFlags,
   ...filterFlags,
@@ -95,6 +101,8 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}): Pr
   const stdout = io.stdout ?? process.stdout;
   const stderr = io.stderr ?? process.stderr;
   const stdin = io.stdin ?? process.stdin;
+  // Secrets given inline (`:crypt,password=…:`) are scrubbed from whatever this run prints about its arguments.
+  for (const a of argv) rememberSpecSecrets(a);
   const { name, index } = findCommand(argv, globalFlags);
   const spec = name ? getCommand(name) : undefined;
 
@@ -124,8 +132,8 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}): Pr
   try {
     parsed = parseArgs([...envFlagArgs(globalFlags, process.env), ...rest], allFlags);
   } catch (err) {
-    stderr.write(`Error: ${errorMessage(err)}\n${usageText(spec)}\n`);
-    stderr.write(`${stamp()} Fatal error: ${errorMessage(err)}\n`);
+    stderr.write(redactText(`Error: ${errorMessage(err)}\n${usageText(spec)}\n`));
+    stderr.write(redactText(`${stamp()} Fatal error: ${errorMessage(err)}\n`));
     return ExitCode.uncategorized;
   }
   const problem = flagValueProblem(parsed.flags);
@@ -152,10 +160,11 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}): Pr
   if (parsed.args.length < spec.minArgs || parsed.args.length > spec.maxArgs) {
     stderr.write(usageText(spec));
     const n = parsed.args.length;
-    const msg =
+    const msg = redactText(
       n < spec.minArgs
         ? `Command ${spec.name} needs ${spec.minArgs} arguments minimum: you provided ${n} non flag arguments: ${goQuoteList(parsed.args)}`
-        : `Command ${spec.name} needs ${spec.maxArgs} arguments maximum: you provided ${n} non flag arguments: ${goQuoteList(parsed.args)}`;
+        : `Command ${spec.name} needs ${spec.maxArgs} arguments maximum: you provided ${n} non flag arguments: ${goQuoteList(parsed.args)}`,
+    );
     stderr.write(`${stamp()} ${msg}\n`);
     return ExitCode.uncategorized;
   }
@@ -185,14 +194,14 @@ function stamp(): string {
 
 /** rclone's last line for a failed command: "Failed to <cmd>: <message>", and its exit code. */
 function reportFatal(command: string, err: unknown, stderr: NodeJS.WritableStream): number {
-  const message = errorMessage(err);
+  const message = redactText(errorMessage(err));
   if (err instanceof UsageError) {
     stderr.write(`${stamp()} Fatal error: ${message}\n`);
     return err.exitCode;
   }
   const line = message.startsWith('Failed to') ? message : `Failed to ${command}: ${message}`;
   if (!logFatalLine(line)) stderr.write(`${stamp()} ${line}\n`);
-  if (process.env.CRYPTFS_DEBUG_STACK && err instanceof Error) stderr.write(`${err.stack}\n`);
+  if (process.env.CRYPTFS_DEBUG_STACK && err instanceof Error) stderr.write(redactText(`${err.stack}\n`));
   if (err instanceof CryptfsError) return err.exitCode;
   return ExitCode.uncategorized;
 }

@@ -17,6 +17,7 @@ import { flagBool, flagNumber, flagString, type FlagSpec, type FlagValues } from
 import type { CommandContext } from './command.js';
 import { Filter, filterFromFlags } from './filter.js';
 import { startStatsOutput } from './progress.js';
+import { assertWritable } from './write-guard.js';
 import { FlagValueError, TransferStats, parseDuration, parseSizeSuffix, sizeSuffix } from './stats.js';
 
 // ---- options ----
@@ -1171,6 +1172,7 @@ export async function runTreeCommand(
   transferOptionsFromFlags(ctx.flags); // flag errors before anything starts
   const { remote: src, file } = await ctx.factory.openTarget(srcSpec);
   const dst = await ctx.factory.open(dstSpec);
+  await assertWritable(ctx, dst);
   return runCommand(ctx, name, { retry: true, showStats: true }, async (stats) => {
     const opts = transferOptionsFromFlags(ctx.flags, stats);
     if (file !== undefined) {
@@ -1195,6 +1197,7 @@ export async function runToCommand(
   if (file === undefined) return runTreeCommand(ctx, name, mode, srcSpec, dstSpec);
   const { parentSpec, leaf } = splitSpec(dstSpec);
   const dst = await ctx.factory.open(parentSpec);
+  await assertWritable(ctx, dst);
   return runCommand(ctx, name, { retry: true, showStats: true }, async (stats) => {
     const opts = transferOptionsFromFlags(ctx.flags, stats);
     await transferFile(src, file, dst, leaf, opts, mode);

@@ -28,9 +28,9 @@ export async function writeOut(out: Writable, data: string | Uint8Array): Promis
   }
 }
 
-/** Reads all of stdin as text (for `obscure -`, `rcat` of small input). */
-export async function readAllText(input: NodeJS.ReadableStream): Promise<string> {
+/** Reads all of stdin as bytes (for `obscure -`). */
+export async function readAllBytes(input: NodeJS.ReadableStream): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const c of input as AsyncIterable<Buffer | string>) parts.push(Buffer.isBuffer(c) ? c : Buffer.from(c));
-  return Buffer.concat(parts).toString('utf8');
+  return Buffer.concat(parts);
 }

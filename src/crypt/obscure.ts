@@ -1,5 +1,9 @@
 // rclone's "obscure": reversible scrambling of config secrets (not security).
 // AES-256-CTR with a fixed public key, random 16-byte IV, base64url without padding.
+// The payload is bytes, as in rclone (a Go string): a raw password that happens
+// to be base64url reveals to arbitrary bytes, and keys must be derived from those
+// same bytes, not from a UTF-8 decoding of them (which turns each invalid byte
+// into the 3 bytes of U+FFFD).
 import { createCipheriv, randomBytes } from 'node:crypto';
 import { ConfigError } from '../errors.js';
 
@@ -13,15 +17,15 @@ function aesCtr(iv: Buffer, data: Buffer): Buffer {
   return Buffer.concat([c.update(data), c.final()]);
 }
 
-/** Obscures a value the way `rclone obscure` does. `iv` is for tests only. */
-export function obscure(plain: string, iv: Buffer = randomBytes(IV_SIZE)): string {
+/** Obscures a value the way `rclone obscure` does: a string as its UTF-8 bytes, or raw bytes. `iv` is for tests only. */
+export function obscure(plain: string | Uint8Array, iv: Buffer = randomBytes(IV_SIZE)): string {
   if (iv.length !== IV_SIZE) throw new RangeError('obscure IV must be 16 bytes');
-  const payload = aesCtr(iv, Buffer.from(plain, 'utf8'));
+  const payload = aesCtr(iv, typeof plain === 'string' ? Buffer.from(plain, 'utf8') : Buffer.from(plain));
   return Buffer.concat([iv, payload]).toString('base64url');
 }
 
-/** Reveals an obscured value; errors carry rclone's wording. */
-export function reveal(obscured: string): string {
+/** Reveals an obscured value to its bytes, exactly as rclone does; errors carry rclone's wording. */
+export function revealBytes(obscured: string): Buffer {
   // Go's decoder ignores CR/LF; everything else outside the URL-safe alphabet is illegal.
   const text = obscured.replace(/[\r\n]/g, '');
   if (!BASE64URL.test(text) || text.length % 4 === 1) {
@@ -35,7 +39,15 @@ export function reveal(obscured: string): string {
   if (raw.length < IV_SIZE) {
     throw new ConfigError('input too short when revealing password - is it obscured?');
   }
-  return aesCtr(raw.subarray(0, IV_SIZE), raw.subarray(IV_SIZE)).toString('utf8');
+  return aesCtr(raw.subarray(0, IV_SIZE), raw.subarray(IV_SIZE));
+}
+
+/**
+ * Reveals an obscured value as text, for showing and for tests of readability:
+ * bytes that are not UTF-8 come out as U+FFFD. Never derive keys from this; use revealBytes.
+ */
+export function reveal(obscured: string): string {
+  return revealBytes(obscured).toString('utf8');
 }
 
 /** True when `value` reveals without error (rclone's test for "already obscured"). */

@@ -1,6 +1,6 @@
 // The crypt overlay: a remote that stores rclone-crypt-format data in another
 // remote. Names go through NameCipher, contents through ContentCipher.
-import { ConfigError, NameDecryptError, NameTooLongError, CryptfsError, DirNotFoundError, ObjectNotFoundError } from '../errors.js';
+import { ConfigError, NameTooLongError, CryptfsError, DirNotFoundError, ObjectNotFoundError } from '../errors.js';
 import { createHash, randomBytes } from 'node:crypto';
 import { ContentCipher } from '../crypt/content-cipher.js';
 import { NONCE_SIZE } from '../crypt/nonce.js';
@@ -11,6 +11,7 @@ import { registerBackend, type OptionSpec } from './registry.js';
 import type { ByteSource, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions } from './remote.js';
 import { baseName, joinPath, parentPath } from './remote.js';
 import { SubRemote } from './sub-remote.js';
+import { redactSpec } from './redact.js';
 
 export interface CryptRemoteOptions {
   mode: FilenameEncryptionMode;
@@ -109,19 +110,69 @@ export class CryptRemote implements Remote {
     return lo;
   }
 
-  private decryptEntryName(entry: RemoteEntry, plainDir: string): string | undefined {
+  /** The plain name of an underlying entry, or the reason it does not decrypt. */
+  private tryDecryptName(entry: RemoteEntry): { plain: string } | { error: CryptfsError } {
     const seg = baseName(entry.path);
     try {
-      const plain = entry.isDir ? this.names.decryptDirName(seg) : this.names.decryptFileName(seg);
-      return joinPath(plainDir, plain);
+      return { plain: entry.isDir ? this.names.decryptDirName(seg) : this.names.decryptFileName(seg) };
     } catch (err) {
-      if (err instanceof NameDecryptError || err instanceof CryptfsError) {
-        if (this.options.strictNames) throw err;
-        log.debug(`${entry.path}: Skipping undecryptable ${entry.isDir ? 'dir' : 'file'} name: ${err.message}`);
-        return undefined;
-      }
+      if (err instanceof CryptfsError) return { error: err };
       throw err;
     }
+  }
+
+  /** The plain name of a listed entry; undefined (logged) when it does not decrypt, unless strict_names. */
+  private decryptEntryName(entry: RemoteEntry): string | undefined {
+    const r = this.tryDecryptName(entry);
+    if ('plain' in r) return r.plain;
+    if (this.options.strictNames) throw r.error;
+    log.debug(`${entry.path}: Skipping undecryptable ${entry.isDir ? 'dir' : 'file'} name: ${r.error.message}`);
+    return undefined;
+  }
+
+  /**
+   * Whether a decrypted name can be a real one. A wrong key still gets through
+   * the padding check about once in 256 names (rclone does not check the result
+   * either), but then the bytes are random: not UTF-8 (decoded here as U+FFFD),
+   * or holding a '/' or NUL that no stored name can hold.
+   */
+  private static plausiblePlainName(plain: string): boolean {
+    return !/[\uFFFD/\0]/.test(plain);
+  }
+
+  /** Whether the password can be judged by names at all: with names off it never touches them. */
+  private get namesDependOnPassword(): boolean {
+    return this.options.mode !== 'off';
+  }
+
+  /** `secret:photos` for the plain directory `photos` of this remote. */
+  describeDir(dir: string): string {
+    return `${this.displayName}${dir}`;
+  }
+
+  /** The wrong-password hint, worded the same by the listing and by the write guard. */
+  static undecryptableMessage(count: number, where: string): string {
+    return `${count} ${count === 1 ? 'name' : 'names'} in ${where} ${count === 1 ? 'does' : 'do'} not decrypt with this password — wrong password?`;
+  }
+
+  /**
+   * How the names directly inside `dir` fare with this password: how many entries
+   * the underlying remote holds there, and whether at least one decrypts. Stops
+   * at the first name that decrypts. A missing directory has no entries.
+   */
+  async nameFit(dir: string): Promise<{ entries: number; anyDecrypts: boolean }> {
+    let entries = 0;
+    try {
+      for await (const e of this.underlying.list(this.encryptDirPath(dir))) {
+        entries++;
+        if (!this.namesDependOnPassword) return { entries, anyDecrypts: true };
+        const r = this.tryDecryptName(e);
+        if ('plain' in r && CryptRemote.plausiblePlainName(r.plain)) return { entries, anyDecrypts: true };
+      }
+    } catch (err) {
+      if (!(err instanceof DirNotFoundError || err instanceof ObjectNotFoundError)) throw err;
+    }
+    return { entries, anyDecrypts: false };
   }
 
   private plainSize(encryptedSize: number, path: string): number {
@@ -139,16 +190,26 @@ export class CryptRemote implements Remote {
 
   async *list(dir: string): AsyncIterable<RemoteEntry> {
     const encDir = this.encryptDirPath(dir);
-    let count = 0;
+    let decrypted = 0;
+    let entries = 0;
     for await (const e of this.underlying.list(encDir)) {
-      const path = this.decryptEntryName(e, dir);
-      if (path === undefined) continue;
-      count++;
+      entries++;
+      const plain = this.decryptEntryName(e);
+      if (plain === undefined) continue;
+      if (CryptRemote.plausiblePlainName(plain)) decrypted++;
+      const path = joinPath(dir, plain);
       if (this.options.showMapping) log.notice(`${path}: Encrypts to ${JSON.stringify(e.path)}`);
       yield { path, isDir: e.isDir, size: e.isDir ? e.size : this.plainSize(e.size, e.path), mtime: e.mtime, mtimeNs: e.mtimeNs };
     }
-    void count;
+    // A wrong password otherwise looks like an empty directory: say so, once per directory.
+    if (decrypted === 0 && entries > 0 && this.namesDependOnPassword && !this.warnedDirs.has(dir)) {
+      this.warnedDirs.add(dir);
+      log.notice(CryptRemote.undecryptableMessage(entries, this.describeDir(dir)));
+    }
   }
+
+  /** Directories already reported as not decrypting (mounts list the same ones again and again). */
+  private readonly warnedDirs = new Set<string>();
 
   async stat(path: string): Promise<RemoteEntry> {
     if (path === '') {
@@ -400,7 +461,12 @@ registerBackend({
     if (o.bool('pass_bad_blocks')) {
       throw new ConfigError('pass_bad_blocks is not supported: cryptfs never returns unauthenticated data');
     }
-    const keys = await deriveKeys(o.secret('password'), o.secret('password2'));
+    const password = o.secret('password');
+    const password2 = o.secret('password2');
+    const keys = await deriveKeys(password, password2);
+    // The revealed passwords are not needed again: don't leave them on the heap.
+    password.fill(0);
+    password2.fill(0);
     const underlying = await ctx.openRemote(target);
     const remote = new CryptRemote(
       underlying,
@@ -414,7 +480,7 @@ registerBackend({
         strictNames: o.bool('strict_names'),
         showMapping: o.bool('show_mapping'),
       },
-      ctx.name ? `${ctx.name}:` : `crypt(${target})`,
+      ctx.name ? `${ctx.name}:` : `crypt(${redactSpec(target)})`,
     );
     // The ciphers hold their own copies in secure memory.
     wipeKeys(keys);

@@ -8,6 +8,7 @@ import { getBackend, OptionValues, type OptionSpec } from './registry.js';
 import type { Remote } from './remote.js';
 import { baseName, cleanPath, parentPath } from './remote.js';
 import { SubRemote } from './sub-remote.js';
+import { redactSpec } from './redact.js';
 import './backends.js';
 
 /** What the factory needs from the config layer. */
@@ -90,10 +91,11 @@ export class RemoteFactory {
       remote.definitionId = definitionDigest(type, backend.handlesRoot ? cleanPath(root) : '', backend.options, merged, wrapped);
       const cleaned = cleanPath(root);
       if (backend.handlesRoot || cleaned === '') return remote;
-      return withSubDefinition(new SubRemote(remote, cleaned, spec));
+      return withSubDefinition(new SubRemote(remote, cleaned, redactSpec(spec)));
     } catch (err) {
       if (err instanceof ConfigError && !err.message.startsWith('Failed to create file system')) {
-        throw new ConfigError(`Failed to create file system for ${JSON.stringify(spec)}: ${err.message}`, {
+        // The spec may carry secrets inline (`:crypt,password=…:`): never shown as given.
+        throw new ConfigError(`Failed to create file system for ${JSON.stringify(redactSpec(spec))}: ${err.message}`, {
           cause: err,
         });
       }

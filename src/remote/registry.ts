@@ -2,7 +2,8 @@
 // The config wizard, `config show` redaction, env overrides and docs all read
 // these declarations, the way rclone's fs.RegInfo drives `rclone config`.
 import { ConfigError } from '../errors.js';
-import { reveal } from '../crypt/obscure.js';
+import { revealBytes } from '../crypt/obscure.js';
+import { rememberSecret } from './redact.js';
 import type { Remote } from './remote.js';
 
 export type OptionType = 'string' | 'bool' | 'int' | 'size' | 'duration' | 'enum';
@@ -115,7 +116,13 @@ export class OptionValues {
     readonly specs: OptionSpec[],
     readonly raw: Record<string, string>,
     readonly remoteName = '',
-  ) {}
+  ) {
+    // Whatever message later quotes one of these values, it goes out redacted.
+    for (const s of specs) {
+      const v = raw[s.name];
+      if ((s.secret || s.sensitive) && v !== undefined && v !== '') rememberSecret(v);
+    }
+  }
 
   spec(name: string): OptionSpec {
     const s = this.specs.find((o) => o.name === name);
@@ -175,17 +182,20 @@ export class OptionValues {
     return v;
   }
 
-  /** A secret option, revealed (values are stored obscured). */
-  secret(name: string): string {
+  /**
+   * A secret option, revealed (values are stored obscured) to its bytes, exactly
+   * as rclone reveals it: they need not be UTF-8, and keys are derived from them.
+   */
+  secret(name: string): Buffer {
     const v = this.raw[name];
     if (v === undefined || v === '') {
       if (this.spec(name).required) {
         throw new ConfigError(`${this.where(name)} not set in config file`);
       }
-      return '';
+      return Buffer.alloc(0);
     }
     try {
-      return reveal(v);
+      return revealBytes(v);
     } catch (err) {
       throw new ConfigError(`failed to decrypt ${this.where(name)}: ${(err as Error).message}`, { cause: err });
     }

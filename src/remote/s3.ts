@@ -3,7 +3,7 @@
 // buckets are top-level directories, directories inside a bucket are key prefixes, the
 // modification time lives in `X-Amz-Meta-Mtime` (seconds as a decimal string) and an MD5 the
 // ETag cannot carry lives in `X-Amz-Meta-Md5chksum` (base64).
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 // Types only: the SDK itself (~150 ms to load) is imported when an s3 remote is first opened,
 // so registering the backend costs nothing to commands that never touch S3.
@@ -25,6 +25,7 @@ import {
   NotSupportedError,
   ObjectNotFoundError,
   RemoteIOError,
+  SseNotEnforcedError,
   errorMessage,
 } from '../errors.js';
 import { log } from '../log.js';
@@ -152,7 +153,8 @@ export const s3OptionSpecs: OptionSpec[] = [
       'To use SSE-C you may provide the secret encryption key used to encrypt/decrypt your data.\n\n' +
       'Alternatively you can provide --sse-customer-key-base64.\n\n' +
       'Some servers (OpenStack Swift\'s s3api among them) accept SSE-C headers and store the data ' +
-      'unencrypted anyway; cryptfs checks each bucket once and warns when that happens.',
+      'unencrypted anyway; before the first upload to each bucket cryptfs probes it and warns when that happens ' +
+      '(see sse_customer_require_enforced to make it an error).',
     sensitive: true,
     advanced: true,
   },
@@ -162,6 +164,18 @@ export const s3OptionSpecs: OptionSpec[] = [
       'If using SSE-C you must provide the secret encryption key encoded in base64 format to encrypt/decrypt your data.\n\n' +
       'Alternatively you can provide --sse-customer-key.',
     sensitive: true,
+    advanced: true,
+  },
+  {
+    name: 'sse_customer_require_enforced',
+    help:
+      'Refuse to upload unless the server is seen to enforce SSE-C.\n\n' +
+      'Before the first upload to a bucket with an SSE-C key, cryptfs stores a 1-byte probe object with the key ' +
+      'and reads it back without it: a server that honours SSE-C refuses. With this set, a server that serves ' +
+      'the probe anyway (so would store your data unencrypted), or a probe that still has no answer after ' +
+      'its retries, fails the upload instead of only logging.',
+    type: 'bool',
+    default: false,
     advanced: true,
   },
   {
@@ -319,6 +333,8 @@ export interface S3RemoteOptions {
   noCheckBucket?: boolean;
   disableChecksum?: boolean;
   sse?: SseCustomerKey;
+  /** Fail uploads unless the SSE-C probe shows the server enforcing the key (sse_customer_require_enforced). */
+  sseRequireEnforced?: boolean;
   /** Take mtimes from the server's Last-Modified instead of the metadata (saves a HEAD per listed object). */
   useServerModtime?: boolean;
   retryPolicy?: RetryPolicy;
@@ -525,6 +541,7 @@ export function s3OptionsFromConfig(values: OptionValues, name = '', root = ''):
     noCheckBucket: values.bool('no_check_bucket'),
     disableChecksum: values.bool('disable_checksum'),
     sse: sseFromConfig(values, where),
+    sseRequireEnforced: values.bool('sse_customer_require_enforced'),
   };
 }
 
@@ -649,6 +666,10 @@ function listedKey(page: { EncodingType?: string }, key: string): string {
 // ---------------------------------------------------------------------------------------------
 // The remote.
 
+/** The SSE-C probe object: at the top of the bucket, named as no crypt name can be, removed right after. */
+const SSE_PROBE_PREFIX = '.cryptfs-sse-c-probe-';
+const SSE_PROBE_ATTEMPTS = 3;
+
 interface Location {
   bucket: string;
   /** Key inside the bucket; '' for the bucket itself. */
@@ -676,8 +697,13 @@ export class S3Remote implements Remote {
     hashes: ['md5'],
     caseInsensitive: false,
   };
-  /** Per bucket: whether the server refused a GET without the SSE-C key ('enforced') or not ('ignored'). */
+  /**
+   * Per bucket: whether the server refused a GET without the SSE-C key ('enforced'), served it
+   * ('ignored'), or the probe had no verdict yet ('unknown': probed again before the next upload).
+   */
   readonly sseCheck = new Map<string, 'enforced' | 'ignored' | 'unknown'>();
+  /** Probes under way, so parallel uploads to one bucket share one. */
+  private readonly sseProbes = new Map<string, Promise<void>>();
 
   readonly client: S3Client;
   private readonly root: string;
@@ -1071,6 +1097,7 @@ export class S3Remote implements Remote {
       throw new RangeError(`md5 must be 32 lower-case hex digits, got ${JSON.stringify(options.md5)}`);
     }
     await this.ensureBucket(loc.bucket);
+    await this.ensureSseEnforced(loc.bucket);
     const mtimeNs = options.mtimeNs ?? dateToNs(options.mtime ?? new Date());
     const mtime = nsToDate(mtimeNs);
     const metadata: Record<string, string> = { [META_MTIME]: formatMtimeNs(mtimeNs) };
@@ -1095,7 +1122,6 @@ export class S3Remote implements Remote {
     } else {
       written = await this.putMultipart(loc, path, source, size, metadata, options.md5);
     }
-    await this.checkSseEnforced(loc, path);
     return { path, isDir: false, size: written, mtime, mtimeNs };
   }
 
@@ -1418,35 +1444,74 @@ export class S3Remote implements Remote {
   }
 
   /**
-   * Some servers (Swift's s3api) accept SSE-C headers and store plaintext. Once per bucket, after a
-   * write with a key, read the object back without the key: a server that honours SSE-C refuses.
+   * Some servers (Swift's s3api) accept SSE-C headers and store plaintext. Before the first upload
+   * to a bucket, learn which kind this is (ensureSseProbed); then warn, or with
+   * sse_customer_require_enforced refuse, unless it enforces the key.
    */
-  private async checkSseEnforced(loc: Location, path: string): Promise<void> {
-    if (!this.options.sse || this.sseCheck.has(loc.bucket)) return;
-    this.sseCheck.set(loc.bucket, 'unknown');
-    try {
-      const out = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range: 'bytes=0-0' }));
-      (out.Body as unknown as { destroy?: () => void } | undefined)?.destroy?.();
-      this.sseCheck.set(loc.bucket, 'ignored');
+  private async ensureSseEnforced(bucket: string): Promise<void> {
+    if (!this.options.sse) return;
+    if (this.sseCheck.get(bucket) !== 'enforced' && this.sseCheck.get(bucket) !== 'ignored') {
+      let probe = this.sseProbes.get(bucket);
+      if (!probe) {
+        probe = this.probeSse(bucket).finally(() => this.sseProbes.delete(bucket));
+        this.sseProbes.set(bucket, probe);
+      }
+      await probe;
+    }
+    const verdict = this.sseCheck.get(bucket);
+    if (verdict === 'ignored') {
+      const what =
+        `s3: the server IGNORES SSE-C (customer-provided keys): a probe object in bucket ${JSON.stringify(bucket)} ` +
+        `was readable WITHOUT the key, so data uploaded there is stored unencrypted on the server.`;
+      if (this.options.sseRequireEnforced) {
+        throw new SseNotEnforcedError(`${what} Refusing to upload as sse_customer_require_enforced is set.`);
+      }
       if (!this.sseWarned) {
         this.sseWarned = true;
-        this.log.warn(
-          `s3: the server IGNORES SSE-C (customer-provided keys): ${JSON.stringify(path)} in bucket ` +
-            `${JSON.stringify(loc.bucket)} was readable WITHOUT the key, so it is stored unencrypted on the server. ` +
-            `Do not rely on sse_customer_key here; use a crypt remote for confidentiality.`,
-        );
+        this.log.warn(`${what} Do not rely on sse_customer_key here; use a crypt remote for confidentiality.`);
       }
-    } catch (err) {
-      const status = sdkStatus(err);
-      if (status === 400 || status === 403) {
-        this.sseCheck.set(loc.bucket, 'enforced');
-      } else if (status === 416) {
-        // An empty object: a range read of it says nothing about the key; ask again next write.
-        this.sseCheck.delete(loc.bucket);
-      } else {
-        this.log.debug(`s3: SSE-C check of bucket ${loc.bucket} failed: ${errorMessage(err)}`);
+    } else if (verdict !== 'enforced' && this.options.sseRequireEnforced) {
+      throw new SseNotEnforcedError(
+        `s3: could not tell whether the server enforces SSE-C in bucket ${JSON.stringify(bucket)} ` +
+          `(the probe failed ${SSE_PROBE_ATTEMPTS} times); refusing to upload as sse_customer_require_enforced is set`,
+      );
+    }
+  }
+
+  /**
+   * Stores a 1-byte object with the SSE-C key and reads it back without: a server that honours
+   * SSE-C refuses (400/403). Anything else (network errors, 5xx, a PUT that fails) is no verdict:
+   * retried with backoff, then left 'unknown' so the next upload probes again.
+   */
+  private async probeSse(bucket: string): Promise<void> {
+    const policy = this.options.retryPolicy ?? defaultRetryPolicy;
+    for (let attempt = 1; attempt <= SSE_PROBE_ATTEMPTS; attempt++) {
+      const loc = { bucket, key: `${SSE_PROBE_PREFIX}${randomBytes(8).toString('hex')}` };
+      let stored = false;
+      try {
+        await this.client.send(new this.sdk.PutObjectCommand({ Bucket: bucket, Key: loc.key, Body: Buffer.from('x'), ...this.sseInput() }));
+        stored = true;
+        try {
+          const out = await this.client.send(new this.sdk.GetObjectCommand({ Bucket: bucket, Key: loc.key, Range: 'bytes=0-0' }));
+          (out.Body as unknown as { destroy?: () => void } | undefined)?.destroy?.();
+          this.sseCheck.set(bucket, 'ignored');
+          return;
+        } catch (err) {
+          const status = sdkStatus(err);
+          if (status === 400 || status === 403) {
+            this.sseCheck.set(bucket, 'enforced');
+            return;
+          }
+          throw err;
+        }
+      } catch (err) {
+        this.log.debug(`s3: SSE-C probe of bucket ${bucket} (attempt ${attempt}/${SSE_PROBE_ATTEMPTS}) had no verdict: ${errorMessage(err)}`);
+        if (attempt < SSE_PROBE_ATTEMPTS) await new Promise((r) => setTimeout(r, backoffDelay(attempt, policy)));
+      } finally {
+        if (stored) await this.deleteQuietly(loc);
       }
     }
+    this.sseCheck.set(bucket, 'unknown');
   }
 
   // ---- Remote: deleting, directories ----
@@ -1561,6 +1626,7 @@ export class S3Remote implements Remote {
     const info = await this.headObject(from, src);
     if (from.bucket === to.bucket && from.key === to.key) return { path: dst, isDir: false, size: info.size, mtime: info.mtime, mtimeNs: info.mtimeNs };
     await this.ensureBucket(to.bucket);
+    await this.ensureSseEnforced(to.bucket);
     await this.copyObject(from, to, info, src);
     return { path: dst, isDir: false, size: info.size, mtime: info.mtime, mtimeNs: info.mtimeNs };
   }

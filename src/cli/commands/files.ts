@@ -10,6 +10,7 @@ import { log } from '../../log.js';
 import { DirNotFoundError, ExitCode, ObjectNotFoundError, errorMessage } from '../../errors.js';
 import type { Remote, RemoteEntry } from '../../remote/remote.js';
 import { splitSpec } from '../../remote/open.js';
+import { assertWritable } from '../write-guard.js';
 
 registerCommand({
   name: 'copy',
@@ -116,6 +117,7 @@ registerCommand({
   maxArgs: 1,
   async run(ctx, [spec]) {
     const remote = await ctx.factory.open(spec);
+    await assertWritable(ctx, remote);
     if (flagBool(ctx.flags, 'dry-run')) {
       log.notice(`: Skipped make directory as --dry-run is set`);
       return;

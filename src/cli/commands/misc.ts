@@ -9,6 +9,7 @@ import { CryptfsError, DirNotFoundError, NotSupportedError, ObjectNotFoundError,
 import type { ByteSource, Remote, RemoteEntry } from '../../remote/remote.js';
 import { baseName, parentPath } from '../../remote/remote.js';
 import { splitSpec } from '../../remote/open.js';
+import { assertWritable } from '../write-guard.js';
 import type { Filter } from '../filter.js';
 
 /**
@@ -175,6 +176,7 @@ registerCommand({
   async run(ctx, [spec]) {
     const { remote, leaf } = await openDstFile(ctx, spec);
     const opts = transferOptionsFromFlags(ctx.flags);
+    await assertWritable(ctx, remote);
     return runCommand(ctx, 'rcat', { retry: false, showStats: false }, async (stats) => {
       const hint = flagNumber(ctx.flags, 'size');
       if (opts.dryRun) {
@@ -258,6 +260,7 @@ registerCommand({
     const opts = transferOptionsFromFlags(ctx.flags);
     const { parentSpec, leaf } = splitSpec(spec);
     const parent = await ctx.factory.open(parentSpec);
+    await assertWritable(ctx, parent);
     return runCommand(ctx, 'touch', { retry: true, showStats: false }, async () => {
       const stamp = flagString(ctx.flags, 'timestamp');
       const when = stamp ? parseTouchTime(stamp, flagBool(ctx.flags, 'localtime')) : new Date();

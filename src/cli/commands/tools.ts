@@ -1,8 +1,10 @@
 // obscure, reveal, cryptdecode, version.
 import { flagBool } from '../args.js';
 import { registerCommand } from '../command.js';
-import { CommandFailedError, readAllText, writeOut } from '../util.js';
-import { obscure, reveal } from '../../crypt/obscure.js';
+import { fstatSync } from 'node:fs';
+import { CommandFailedError, readAllBytes, writeOut } from '../util.js';
+import { argumentBytes, firstLine } from '../raw-args.js';
+import { obscure, revealBytes } from '../../crypt/obscure.js';
 import { CryptRemote } from '../../remote/crypt.js';
 import { SubRemote } from '../../remote/sub-remote.js';
 import type { Remote } from '../../remote/remote.js';
@@ -18,15 +20,26 @@ registerCommand({
   minArgs: 1,
   maxArgs: 1,
   async run(ctx, [password]) {
-    let value = password;
-    if (password === '-') {
-      const text = ctx.stdin.readable && !(ctx.stdin as { isTTY?: boolean }).isTTY ? await readAllText(ctx.stdin) : '';
-      // rclone reads the first line; with nothing on stdin it obscures "-" itself.
-      if (text !== '') value = text.split(/\r?\n/)[0];
+    // Bytes throughout, as rclone: an argument that is not UTF-8 is obscured as given.
+    let value: Buffer = argumentBytes(password);
+    if (password === '-' && ctx.stdin.readable && !stdinIsCharDevice(ctx.stdin)) {
+      // rclone reads the first line of piped input; an empty pipe gives the empty password.
+      value = firstLine(await readAllBytes(ctx.stdin)) ?? Buffer.alloc(0);
     }
     await writeOut(ctx.stdout, obscure(value) + '\n');
   },
 });
+
+/** rclone obscures "-" itself when stdin is a terminal or /dev/null (a character device). */
+function stdinIsCharDevice(stdin: NodeJS.ReadableStream): boolean {
+  if ((stdin as { isTTY?: boolean }).isTTY) return true;
+  if (stdin !== process.stdin) return false;
+  try {
+    return fstatSync(0).isCharacterDevice();
+  } catch {
+    return false;
+  }
+}
 
 registerCommand({
   name: 'reveal',
@@ -35,7 +48,8 @@ registerCommand({
   minArgs: 1,
   maxArgs: 1,
   async run(ctx, [value]) {
-    await writeOut(ctx.stdout, reveal(value) + '\n');
+    // The revealed bytes as they are (rclone prints a Go string): not re-encoded as UTF-8.
+    await writeOut(ctx.stdout, Buffer.concat([revealBytes(value), Buffer.from('\n')]));
   },
 });
 

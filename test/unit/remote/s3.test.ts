@@ -11,7 +11,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ConfigError, DirNotFoundError, ObjectNotFoundError, RemoteIOError } from '../../../src/errors.js';
+import { ConfigError, DirNotFoundError, ObjectNotFoundError, RemoteIOError, SseNotEnforcedError } from '../../../src/errors.js';
 import { configureLog } from '../../../src/log.js';
 import { getBackend, OptionValues } from '../../../src/remote/registry.js';
 import {
@@ -402,6 +402,36 @@ describe('s3 requests (recorded)', () => {
     assert.equal(warnings.length, 1);
     assert.match(warnings[0], /IGNORES SSE-C/);
     assert.match(warnings[0], /unencrypted/);
+  });
+
+  it('probes SSE-C before the first upload, retries a probe without a verdict, and refuses when required', async () => {
+    recorder.reset();
+    const isProbeRead = (q: { method: string; headers: Record<string, string | string[] | undefined> }) =>
+      q.method === 'GET' && q.headers.range === 'bytes=0-0' && !q.headers['x-amz-server-side-encryption-customer-key'];
+    // The first probe reads fail with 500 whatever the SDK retries; then the server refuses the keyless read.
+    let failing = 3;
+    recorder.script = (req) => (isProbeRead(req) ? (failing-- > 0 ? xmlError(500, 'InternalError') : xmlError(400, 'InvalidRequest')) : undefined);
+    const key = Buffer.alloc(32, 9);
+    const r = await remote({ sse: { algorithm: 'AES256', key }, sseRequireEnforced: true });
+    await r.write('b/data', text('hello'), { size: 5 });
+    assert.equal(r.sseCheck.get('b'), 'enforced');
+    const firstDataPut = recorder.requests.findIndex((q) => q.method === 'PUT' && q.path === '/b/data');
+    const lastProbe = recorder.requests.map(isProbeRead).lastIndexOf(true);
+    assert.ok(lastProbe >= 0 && lastProbe < firstDataPut, 'the verdict came before the data went up');
+    const probeKeys = new Set(recorder.requests.filter((q) => q.method === 'PUT' && q.path.startsWith('/b/.cryptfs-sse-c-probe-')).map((q) => q.path));
+    assert.ok(probeKeys.size >= 2, 'an inconclusive probe was tried again');
+    const deleted = new Set(recorder.requests.filter((q) => q.method === 'DELETE').map((q) => q.path));
+    for (const k of probeKeys) assert.ok(deleted.has(k), `probe ${k} removed`);
+
+    // A server that serves the keyless read: refused before any data is sent.
+    recorder.reset();
+    const strict = await remote({ sse: { algorithm: 'AES256', key }, sseRequireEnforced: true });
+    await assert.rejects(strict.write('c/data', text('hello'), { size: 5 }), (err: unknown) => {
+      assert.ok(err instanceof SseNotEnforcedError);
+      assert.equal(err.exitCode, 7);
+      return true;
+    });
+    assert.ok(!recorder.requests.some((q) => q.method === 'PUT' && q.path === '/c/data'), 'no data uploaded');
   });
 
   it('sends no SSE-C headers and makes no check without a key', async () => {
