@@ -15,6 +15,7 @@ import { resolve as resolvePath } from 'node:path';
 import { flagBool, flagNumber, flagString, flagStrings, type FlagSpec } from '../args.js';
 import { registerCommand, type CommandContext } from '../command.js';
 import { CommandFailedError } from '../util.js';
+import { assertWritable } from '../write-guard.js';
 import { CryptfsError, UsageError, errorMessage } from '../../errors.js';
 import { log } from '../../log.js';
 import { parseDuration, parseSize } from '../../remote/registry.js';
@@ -220,6 +221,8 @@ async function runMount(ctx: CommandContext, spec: string, mountpointArg: string
   await checkMountpoint(mountpoint, allowNonEmpty);
 
   const remote = await ctx.factory.open(spec);
+  // A wrong password shows an empty tree and would write beside the old data under another key.
+  if (!flagBool(ctx.flags, 'read-only')) await assertWritable(ctx, remote);
   const cacheRoot = flagString(ctx.flags, 'cache-dir') || defaultCacheRoot();
   const opts = vfsOptions(ctx, await remoteCacheDir(cacheRoot, remote));
   const vfs = await Vfs.create(remote, opts);
