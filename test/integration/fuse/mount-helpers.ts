@@ -162,8 +162,10 @@ export async function startMount(
   void exited.then((c) => (done = c));
   const readLog = () => readFile(logFile, 'utf8').catch(() => '');
   const deadline = Date.now() + 20_000;
-  // Up means a mount of this daemon: not the stale one a killed daemon left (which it clears first).
-  const isNewMount = async () => (await mountIds(mountpoint)).some((id) => !staleIds.includes(id));
+  // Up means a mount of this daemon, not the stale one a killed daemon left (which it clears first,
+  // and whose mount id the new mount may reuse): then wait for the daemon's own "mounted on" line too.
+  const isNewMount = async () =>
+    (await isMounted(mountpoint)) && (staleIds.length === 0 || (await readLog()).includes(`mounted on ${mountpoint}`));
   while (!(await isNewMount())) {
     if (done !== undefined) throw new Error(`mount exited (${done}) before mounting:\n${stderr}\n${await readLog()}`);
     if (Date.now() > deadline) {
