@@ -19,7 +19,7 @@ import { CryptfsError, UsageError, errorMessage } from '../../errors.js';
 import { log } from '../../log.js';
 import { parseDuration, parseSize } from '../../remote/registry.js';
 import { FuseSession, clearStaleMount } from '../../fuse/fuse-session.js';
-import { VfsFuseOps } from '../../fuse/fuse-ops.js';
+import { VfsFuseOps, type FuseOpsOptions } from '../../fuse/fuse-ops.js';
 import { mountTable } from '../../fuse/mount-table.js';
 import { Vfs } from '../../vfs/vfs.js';
 import { parseCacheMode, type VfsOptions } from '../../vfs/options.js';
@@ -31,15 +31,16 @@ const DAEMON_FD_ENV = 'CRYPTFS_MOUNT_READY_FD';
 
 const mountFlags: FlagSpec[] = [
   { name: 'read-only', type: 'bool', help: 'Only allow read-only access' },
-  { name: 'allow-other', type: 'bool', help: 'Allow access to other users' },
+  { name: 'allow-other', type: 'bool', help: 'Allow access to other users (the kernel then checks file modes, and files and directories default to 0600/0700: see README)' },
   { name: 'allow-root', type: 'bool', help: 'Allow access to root user' },
   { name: 'allow-non-empty', type: 'bool', help: 'Allow mounting over a non-empty directory' },
-  { name: 'default-permissions', type: 'bool', help: 'Makes kernel enforce access control based on the file mode' },
+  { name: 'default-permissions', type: 'bool', help: 'Makes kernel enforce access control based on the file mode (implied by --allow-other)' },
+  { name: 'no-default-permissions', type: 'bool', help: 'With --allow-other: no access control at all, every user may read, change and delete every file' },
   { name: 'uid', type: 'int', help: 'Override the uid field set by the filesystem', default: process.getuid?.() ?? 0 },
   { name: 'gid', type: 'int', help: 'Override the gid field set by the filesystem', default: process.getgid?.() ?? 0 },
-  { name: 'umask', type: 'string', help: 'Override the permission bits set by the filesystem', default: '' },
-  { name: 'dir-perms', type: 'string', help: 'Directory permissions', default: '0777' },
-  { name: 'file-perms', type: 'string', help: 'File permissions', default: '0666' },
+  { name: 'umask', type: 'string', help: 'Override the permission bits set by the filesystem (default: the process umask)', default: '' },
+  { name: 'dir-perms', type: 'string', help: 'Directory permissions (default 0777, 0700 with --allow-other)', default: '' },
+  { name: 'file-perms', type: 'string', help: 'File permissions (default 0666, 0600 with --allow-other)', default: '' },
   { name: 'daemon', type: 'bool', help: 'Run mount in background and exit parent process once mounted (background output is suppressed: use --log-file to monitor)' },
   { name: 'daemon-timeout', type: 'string', help: 'Time limit for cryptfs to respond to kernel (accepted and ignored on Linux, as by rclone)', default: '0s' },
   { name: 'daemon-wait', type: 'string', help: 'Time to wait for ready mount from daemon', default: '1m0s' },
@@ -89,13 +90,38 @@ function size(ctx: CommandContext, flag: string): number {
 /** The FUSE -o options the flags ask for. */
 function fuseOptions(ctx: CommandContext): string[] {
   const opts: string[] = [];
-  if (flagBool(ctx.flags, 'read-only')) opts.push('ro');
-  if (flagBool(ctx.flags, 'allow-other')) opts.push('allow_other');
-  if (flagBool(ctx.flags, 'allow-root')) opts.push('allow_root');
-  if (flagBool(ctx.flags, 'default-permissions')) opts.push('default_permissions');
-  if (flagBool(ctx.flags, 'write-back-cache')) opts.push('writeback_cache');
   for (const o of flagStrings(ctx.flags, 'option')) opts.push(...o.split(',').filter((s) => s !== ''));
+  const add = (o: string) => {
+    if (!opts.includes(o)) opts.push(o);
+  };
+  if (flagBool(ctx.flags, 'read-only')) add('ro');
+  if (flagBool(ctx.flags, 'allow-other')) add('allow_other');
+  if (flagBool(ctx.flags, 'allow-root')) add('allow_root');
+  if (flagBool(ctx.flags, 'write-back-cache')) add('writeback_cache');
+  const noChecks = flagBool(ctx.flags, 'no-default-permissions');
+  if (noChecks && (flagBool(ctx.flags, 'default-permissions') || opts.includes('default_permissions'))) {
+    throw new UsageError('--no-default-permissions contradicts --default-permissions');
+  }
+  // cryptfs itself checks no caller: without the kernel's checks, a mount that
+  // other users may enter lets them read, change and delete every file.
+  if (flagBool(ctx.flags, 'default-permissions') || (opts.includes('allow_other') && !noChecks)) add('default_permissions');
   return opts;
+}
+
+/**
+ * The owner and modes the mount shows. With allow_other, other users get
+ * nothing the flags did not grant on purpose: files and directories default to
+ * 0600/0700 (rclone's 0666/0777 would let every user read everything).
+ */
+function fusePermissions(ctx: CommandContext, allowOther: boolean): FuseOpsOptions {
+  const given = (flag: string) => flagString(ctx.flags, flag).trim() !== '';
+  return {
+    uid: flagNumber(ctx.flags, 'uid'),
+    gid: flagNumber(ctx.flags, 'gid'),
+    umask: given('umask') ? octal(flagString(ctx.flags, 'umask'), 'umask') : process.umask(),
+    dirPerms: given('dir-perms') ? octal(flagString(ctx.flags, 'dir-perms'), 'dir-perms') : allowOther ? 0o700 : 0o777,
+    filePerms: given('file-perms') ? octal(flagString(ctx.flags, 'file-perms'), 'file-perms') : allowOther ? 0o600 : 0o666,
+  };
 }
 
 function vfsOptions(ctx: CommandContext, cacheDir: string): Partial<VfsOptions> {
@@ -212,6 +238,7 @@ async function runMount(ctx: CommandContext, spec: string, mountpointArg: string
   const mountpoint = resolvePath(mountpointArg);
   const allowNonEmpty = flagBool(ctx.flags, 'allow-non-empty');
   const fuseOpts = fuseOptions(ctx);
+  const permissions = fusePermissions(ctx, fuseOpts.includes('allow_other'));
   if (allowNonEmpty) fuseOpts.push('nonempty');
   const attrTimeout = duration(ctx, 'attr-timeout') / 1000;
   if (flagString(ctx.flags, 'daemon-timeout') !== '0s' && duration(ctx, 'daemon-timeout') > 0) {
@@ -223,13 +250,7 @@ async function runMount(ctx: CommandContext, spec: string, mountpointArg: string
   const cacheRoot = flagString(ctx.flags, 'cache-dir') || defaultCacheRoot();
   const opts = vfsOptions(ctx, await remoteCacheDir(cacheRoot, remote));
   const vfs = await Vfs.create(remote, opts);
-  const ops = new VfsFuseOps(vfs, {
-    uid: flagNumber(ctx.flags, 'uid'),
-    gid: flagNumber(ctx.flags, 'gid'),
-    umask: flagString(ctx.flags, 'umask') === '' ? process.umask() : octal(flagString(ctx.flags, 'umask'), 'umask'),
-    dirPerms: octal(flagString(ctx.flags, 'dir-perms'), 'dir-perms'),
-    filePerms: octal(flagString(ctx.flags, 'file-perms'), 'file-perms'),
-  });
+  const ops = new VfsFuseOps(vfs, permissions);
 
   let session: FuseSession;
   try {

@@ -1,0 +1,149 @@
+// What a mount exposes to other local users and to the files it writes:
+// --allow-other against a second user (created here with useradd, removed
+// after), the log file's mode, the daemon's /proc/PID/cmdline and environ, a
+// --daemon config error on the terminal, and a marker used as a file NAME that
+// must reach no local file name or content with --log-names encrypted.
+// Runs as root (useradd, allow_other without /etc/fuse.conf). Every operation
+// of the second user runs in a child process under setpriv.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CryptFixture, forceStop, haveFuse, isMounted, sh, startMount, type Mounted } from '../fuse/mount-helpers.js';
+
+if (!haveFuse) throw new Error('mount exposure tests need /dev/fuse and fusermount3');
+if (process.getuid?.() !== 0) throw new Error('mount exposure tests run as root (they create a user with useradd)');
+
+/** A local user created for this test, removed by remove(). */
+class OtherUser {
+  private constructor(
+    readonly name: string,
+    readonly uid: number,
+  ) {}
+
+  static async create(): Promise<OtherUser> {
+    const name = `cfx${randomBytes(4).toString('hex')}`;
+    const made = await sh(`useradd --no-create-home --shell /usr/sbin/nologin --user-group "${name}" && id -u "${name}"`);
+    if (made.code !== 0) throw new Error(`useradd failed: ${made.stderr}`);
+    return new OtherUser(name, Number(made.stdout.trim()));
+  }
+
+  /** Runs a bash script as this user (own uid, gid and groups only). */
+  run(script: string, env: Record<string, string> = {}) {
+    return sh(
+      `exec setpriv --reuid "${this.name}" --regid "${this.name}" --init-groups --reset-env bash -c ${shellQuote(
+        `${Object.entries(env)
+          .map(([k, v]) => `export ${k}=${shellQuote(v)}`)
+          .join('\n')}\n${script}`,
+      )}`,
+    );
+  }
+
+  async remove(): Promise<void> {
+    await sh(`userdel "${this.name}"`);
+  }
+}
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+async function mountOptions(mountpoint: string): Promise<string[]> {
+  const info = await readFile('/proc/self/mountinfo', 'utf8');
+  const line = info.split('\n').find((l) => l.split(' ')[4] === mountpoint);
+  if (!line) return [];
+  const after = line.split(' - ')[1].split(' ');
+  return [...line.split(' ')[5].split(','), ...after[2].split(',')];
+}
+
+describe('--allow-other: a second local user', () => {
+  let fx: CryptFixture;
+  let other: OtherUser;
+  let pub: string;
+  let M: string;
+  let m: Mounted | undefined;
+  const owner = async (script: string) => {
+    const r = await sh(script, { M });
+    assert.equal(r.code, 0, `owner script failed:\n${script}\n${r.stderr}\nlog: ${(await m?.log())?.slice(-2000)}`);
+    return r.stdout;
+  };
+  const asOther = (script: string) => other.run(script, { M });
+
+  before(async () => {
+    fx = await CryptFixture.create('exposure');
+    other = await OtherUser.create();
+    // The mount point must be reachable by the other user (the fixture root is 0700).
+    pub = await mkdtemp(join(tmpdir(), 'cryptfs-exposure-pub-'));
+    await chmod(pub, 0o755);
+    M = join(pub, 'mnt');
+    await mkdir(M, { mode: 0o755 });
+  });
+
+  after(async () => {
+    await forceStop(m);
+    await other?.remove();
+    await rm(pub, { recursive: true, force: true });
+    await fx?.cleanup();
+  });
+
+  it('by default can neither list, read, write, create nor delete', async () => {
+    m = await startMount(fx, M, ['--allow-other']);
+    assert.ok((await mountOptions(M)).includes('default_permissions'), 'the kernel checks modes');
+    await owner('echo "owner data" > "$M/secret.txt" && mkdir "$M/dir" && echo inner > "$M/dir/inner.txt"');
+    const tries: Record<string, string> = {
+      list: 'ls "$M"',
+      read: 'cat "$M/secret.txt"',
+      'read in dir': 'cat "$M/dir/inner.txt"',
+      overwrite: 'echo x > "$M/secret.txt"',
+      create: 'echo x > "$M/new.txt"',
+      delete: 'rm -f "$M/secret.txt"',
+      'delete dir': 'rm -rf "$M/dir"',
+    };
+    for (const [what, script] of Object.entries(tries)) {
+      const r = await asOther(script);
+      assert.notEqual(r.code, 0, `the other user could ${what}: ${r.stdout}`);
+      assert.match(r.stderr, /Permission denied/, what);
+    }
+    assert.equal(await owner('cat "$M/secret.txt" "$M/dir/inner.txt"; ls "$M"'), 'owner data\ninner\ndir\nsecret.txt\n');
+    assert.equal(await m.unmount(), 0, await m.log());
+    m = undefined;
+  });
+
+  it('with --file-perms 0644 --dir-perms 0755: can list and read, not write or delete', async () => {
+    m = await startMount(fx, M, ['--allow-other', '--file-perms', '0644', '--dir-perms', '0755', '--umask', '022']);
+    assert.equal((await asOther('cat "$M/secret.txt"')).stdout, 'owner data\n');
+    for (const script of ['echo x > "$M/secret.txt"', 'echo x > "$M/new.txt"', 'rm -f "$M/secret.txt"', 'rm -rf "$M/dir"']) {
+      const r = await asOther(script);
+      assert.notEqual(r.code, 0, `the other user could: ${script}`);
+      assert.match(r.stderr, /Permission denied/);
+    }
+    assert.equal(await owner('cat "$M/secret.txt" "$M/dir/inner.txt"'), 'owner data\ninner\n');
+    assert.equal(await m.unmount(), 0, await m.log());
+    m = undefined;
+  });
+
+  it('with --file-perms 0666 --dir-perms 0777 --umask 0: can read, write, create and delete', async () => {
+    m = await startMount(fx, M, ['--allow-other', '--file-perms', '0666', '--dir-perms', '0777', '--umask', '0']);
+    const r = await asOther(
+      'cat "$M/secret.txt" && echo changed > "$M/secret.txt" && echo made > "$M/made.txt" && rm -r "$M/dir" && ls "$M"',
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'owner data\nmade.txt\nsecret.txt\n');
+    assert.equal(await owner('cat "$M/secret.txt" "$M/made.txt"'), 'changed\nmade\n');
+    assert.equal(await m.unmount(), 0, await m.log());
+    m = undefined;
+  });
+
+  it('--no-default-permissions turns the kernel checks off (documented: every user may do everything)', async () => {
+    m = await startMount(fx, M, ['--allow-other', '--no-default-permissions']);
+    assert.ok(!(await mountOptions(M)).includes('default_permissions'));
+    assert.equal((await asOther('cat "$M/made.txt"')).stdout, 'made\n');
+    assert.equal(await m.unmount(), 0, await m.log());
+    m = undefined;
+  });
+});
+
+void isMounted;
+void stat;
