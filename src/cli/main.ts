@@ -9,6 +9,7 @@ import { configureLog, log, logFatalLine, type LogLevel } from '../log.js';
 import { loadConfigSource } from './config-source.js';
 import { listBackends } from '../remote/registry.js';
 import { hardenProcess } from '../os-native.js';
+import { isDaemonChild, receiveDaemonHandoff, reportToParent } from './daemon-handoff.js';
 import { filterFlags, filterFromFlags } from './filter.js';
 import { flagValueProblem, transferFlags } from './transfer.js';
 import './commands/index.js';
@@ -89,7 +90,12 @@ function envFlagArgs(specs: FlagSpec[], env: NodeJS.ProcessEnv): string[] {
   return out;
 }
 
-export async function main(argv: string[], io: Partial<CommandContext> = {}): Promise<number> {
+export interface MainOptions {
+  /** An encrypted config's key, handed over to the `mount --daemon` child by its parent. */
+  configKey?: Buffer;
+}
+
+export async function main(argv: string[], io: Partial<CommandContext> = {}, options: MainOptions = {}): Promise<number> {
   // The S3 SDK warns on every run that future releases want Node 22; our lock file pins one that works on 20.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const stdout = io.stdout ?? process.stdout;
@@ -160,7 +166,7 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}): Pr
     return ExitCode.uncategorized;
   }
 
-  const factory = new RemoteFactory(() => loadConfigSource(parsed.flags));
+  const factory = new RemoteFactory(() => loadConfigSource(parsed.flags, options.configKey));
   const ctx: CommandContext = { factory, flags: parsed.flags, stdout, stderr, stdin };
   try {
     const code = await spec.run(ctx, parsed.args);
@@ -205,7 +211,21 @@ if (invokedDirectly || process.env.CRYPTFS_FORCE_MAIN) {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
   });
-  main(process.argv.slice(2)).then(
+  // The `mount --daemon` child reads its arguments from the parent (daemon-handoff.ts).
+  let argv = process.argv.slice(2);
+  let options: MainOptions = {};
+  if (isDaemonChild()) {
+    try {
+      const handoff = receiveDaemonHandoff();
+      argv = handoff.argv;
+      options = { configKey: handoff.configKey };
+    } catch (err) {
+      reportToParent(`error: ${errorMessage(err)}`);
+      process.stderr.write(`${stamp()} Fatal error: ${errorMessage(err)}\n`);
+      process.exit(ExitCode.uncategorized);
+    }
+  }
+  main(argv, {}, options).then(
     (code) => {
       process.exitCode = code;
     },

@@ -8,15 +8,14 @@
 //
 // The serving process never touches its own mount point once mounted: the
 // kernel would wait for this process while this process waits for the kernel.
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { flagBool, flagNumber, flagString, flagStrings, type FlagSpec } from '../args.js';
 import { registerCommand, type CommandContext } from '../command.js';
 import { CommandFailedError } from '../util.js';
 import { CryptfsError, UsageError, errorMessage } from '../../errors.js';
-import { log } from '../../log.js';
+import { log, logTimestamp } from '../../log.js';
 import { parseDuration, parseSize } from '../../remote/registry.js';
 import { FuseSession, clearStaleMount } from '../../fuse/fuse-session.js';
 import { VfsFuseOps, type FuseOpsOptions } from '../../fuse/fuse-ops.js';
@@ -25,9 +24,9 @@ import { Vfs } from '../../vfs/vfs.js';
 import { parseCacheMode, type VfsOptions } from '../../vfs/options.js';
 import { defaultCacheRoot, remoteCacheDir } from '../../vfs/cache-key.js';
 import { MountStateWriter, type MountState } from '../mount-state.js';
+import { loadConfigSource } from '../config-source.js';
+import { isDaemonChild, reportToParent, spawnDaemon } from '../daemon-handoff.js';
 
-/** Set in the background child of --daemon: the fd to report readiness (or the failure) on. */
-const DAEMON_FD_ENV = 'CRYPTFS_MOUNT_READY_FD';
 
 const mountFlags: FlagSpec[] = [
   { name: 'read-only', type: 'bool', help: 'Only allow read-only access' },
@@ -186,52 +185,57 @@ async function checkMountpoint(mountpoint: string, allowNonEmpty: boolean): Prom
   }
 }
 
-/** --daemon, in the foreground process: start the server in the background and wait until it mounted. */
-async function runDaemonParent(ctx: CommandContext): Promise<number> {
-  const waitMs = duration(ctx, 'daemon-wait') || 60_000;
-  const argv = process.argv.slice(2).filter((a) => a !== '--daemon' && a !== '--daemon=true');
+/**
+ * --daemon, in the foreground process: asks for the config password here (the
+ * child has no terminal), starts the server in the background with its
+ * arguments sent through the socket (daemon-handoff.ts) and waits until it
+ * mounted. Every failure until then is shown on this terminal.
+ */
+async function runDaemonParent(ctx: CommandContext, mountpoint: string): Promise<number> {
   const logFile = flagString(ctx.flags, 'log-file');
-  const out = logFile ? openSync(logFile, 'a') : 'ignore';
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...argv], {
-    detached: true,
-    stdio: ['ignore', out, out, 'pipe'],
-    env: { ...process.env, [DAEMON_FD_ENV]: '3' },
-  });
-  if (typeof out === 'number') closeSync(out);
-  const pipe = child.stdio[3] as NodeJS.ReadableStream;
-  const outcome = await new Promise<{ ok: boolean; message: string }>((resolve) => {
-    let text = '';
-    const timer = setTimeout(() => resolve({ ok: false, message: `the daemon did not mount within ${waitMs / 1000}s` }), waitMs);
-    pipe.on('data', (b: Buffer) => {
-      text += b.toString('utf8');
-      const line = text.split('\n')[0];
-      if (text.includes('\n')) {
-        clearTimeout(timer);
-        resolve(line === 'ready' ? { ok: true, message: '' } : { ok: false, message: line.replace(/^error: /, '') });
-      }
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ ok: false, message: text.trim().replace(/^error: /, '') || `the daemon exited (${signal ?? code})` });
-    });
-  });
-  (pipe as unknown as { destroy?: () => void }).destroy?.();
-  child.unref();
-  if (!outcome.ok) throw new CommandFailedError(outcome.message);
-  log.info(`mount daemon running as process ${child.pid}`);
-  return 0;
-}
-
-function reportToParent(line: string): void {
-  const fd = Number(process.env[DAEMON_FD_ENV]);
-  if (!Number.isInteger(fd) || fd <= 0) return;
   try {
-    writeSync(fd, `${line.replace(/\n/g, ' ')}\n`);
-    closeSync(fd);
-  } catch {
-    // the parent is gone
+    const waitMs = duration(ctx, 'daemon-wait') || 60_000;
+    const argv = process.argv.slice(2).filter((a) => a !== '--daemon' && a !== '--daemon=true');
+    const config = await loadConfigSource(ctx.flags);
+    const configKey = config.keyForHandoff();
+    const out = logFile ? openSync(logFile, 'a', 0o600) : 'ignore';
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+    // What `ps` shows: no remote spec, no flags.
+    const { child, socket } = spawnDaemon({ argv, env, configKey }, out, ['mount-daemon', resolvePath(mountpoint)]);
+    configKey?.fill(0);
+    if (typeof out === 'number') closeSync(out);
+    const outcome = await new Promise<{ ok: boolean; message: string }>((resolve) => {
+      let text = '';
+      const timer = setTimeout(() => resolve({ ok: false, message: `the daemon did not mount within ${waitMs / 1000}s` }), waitMs);
+      socket.on('error', () => undefined); // an early exit of the child shows as 'exit' below
+      socket.on('data', (b: Buffer) => {
+        text += b.toString('utf8');
+        const line = text.split('\n')[0];
+        if (text.includes('\n')) {
+          clearTimeout(timer);
+          resolve(line === 'ready' ? { ok: true, message: '' } : { ok: false, message: line.replace(/^error: /, '') });
+        }
+      });
+      child.on('exit', (code, signal) => {
+        clearTimeout(timer);
+        const hint = logFile ? ` (see ${logFile})` : ' (run with --log-file to see why)';
+        resolve({ ok: false, message: text.trim().replace(/^error: /, '') || `the daemon exited (${signal ?? code})${hint}` });
+      });
+    });
+    (socket as unknown as { destroy?: () => void }).destroy?.();
+    child.unref();
+    if (!outcome.ok) throw new CommandFailedError(outcome.message);
+    log.info(`mount daemon running as process ${child.pid}`);
+    return 0;
+  } catch (err) {
+    // main puts the fatal line into the log file; the user waits at this terminal.
+    if (logFile && !(err instanceof UsageError)) {
+      const message = errorMessage(err);
+      ctx.stderr.write(`${logTimestamp()} ${message.startsWith('Failed to') ? message : `Failed to mount: ${message}`}\n`);
+    }
+    throw err;
   }
-  delete process.env[DAEMON_FD_ENV];
 }
 
 async function runMount(ctx: CommandContext, spec: string, mountpointArg: string): Promise<number> {
@@ -381,7 +385,7 @@ registerCommand({
   maxArgs: 2,
   flags: mountFlags,
   async run(ctx, [spec, mountpoint]) {
-    if (flagBool(ctx.flags, 'daemon') && !process.env[DAEMON_FD_ENV]) return runDaemonParent(ctx);
+    if (flagBool(ctx.flags, 'daemon') && !isDaemonChild()) return runDaemonParent(ctx, mountpoint);
     try {
       return await runMount(ctx, spec, mountpoint);
     } catch (err) {

@@ -12,6 +12,8 @@ import { chmod, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CryptFixture, forceStop, haveFuse, isMounted, sh, startMount, type Mounted } from '../fuse/mount-helpers.js';
+import { cryptfsMain } from '../../helpers/cli.js';
+import { obscure } from '../../../src/crypt/obscure.js';
 
 if (!haveFuse) throw new Error('mount exposure tests need /dev/fuse and fusermount3');
 if (process.getuid?.() !== 0) throw new Error('mount exposure tests run as root (they create a user with useradd)');
@@ -145,5 +147,97 @@ describe('--allow-other: a second local user', () => {
   });
 });
 
-void isMounted;
-void stat;
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('log files and --daemon', () => {
+  let fx: CryptFixture;
+  let M: string;
+  let m: Mounted | undefined;
+  /** The pid of a --daemon mount this test started (stopped by unmounting its mount point). */
+  let daemonPid: number | undefined;
+  const cryptfs = (args: string, env: Record<string, string> = {}) =>
+    sh(`umask 022\nexec "${process.execPath}" "${cryptfsMain()}" ${args}`, { M, T: fx.root, ...env });
+
+  before(async () => {
+    fx = await CryptFixture.create('daemon');
+    M = join(fx.root, 'mnt');
+    await mkdir(M);
+  });
+
+  after(async () => {
+    await forceStop(m);
+    if (await isMounted(M)) await sh(`fusermount3 -u -z "${M}"`);
+    for (let i = 0; daemonPid && i < 100 && processAlive(daemonPid); i++) await new Promise((r) => setTimeout(r, 50));
+    if (daemonPid && processAlive(daemonPid)) process.kill(daemonPid, 'SIGKILL');
+    await fx?.cleanup();
+  });
+
+  it('log files are created 0600 (mount, --daemon and a CLI command, under umask 022)', async () => {
+    m = await startMount(fx, M, []);
+    assert.equal((await stat(m.logFile)).mode & 0o777, 0o600, 'mount --log-file');
+    assert.equal(await m.unmount(), 0);
+    m = undefined;
+    await sh('echo data > "$T/src.txt"', { T: fx.root });
+    const cli = await cryptfs(`--config "${fx.config}" copyto "$T/src.txt" secret:src.txt -v --log-file "$T/cli.log"`);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal((await stat(join(fx.root, 'cli.log'))).mode & 0o777, 0o600, 'CLI --log-file');
+    const daemon = await cryptfs(
+      `--config "${fx.config}" mount secret: "$M" --daemon -v --log-file "$T/daemon.log" --cache-dir "$T/cache"`,
+    );
+    assert.equal(daemon.code, 0, daemon.stderr);
+    daemonPid = Number(/mount daemon running as process (\d+)/.exec(await readFile(join(fx.root, 'daemon.log'), 'utf8'))?.[1]);
+    assert.equal((await stat(join(fx.root, 'daemon.log'))).mode & 0o777, 0o600, '--daemon --log-file');
+    await sh(`fusermount3 -u "$M"`, { M });
+    for (let i = 0; i < 200 && processAlive(daemonPid); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(processAlive(daemonPid), false);
+    daemonPid = undefined;
+  });
+
+  it('--daemon of an inline remote: no secret in /proc/PID/cmdline or /proc/PID/environ', async () => {
+    const password = `pw-${randomBytes(8).toString('hex')}`;
+    const obscured = obscure(password);
+    const configPass = `cfgpass-${randomBytes(8).toString('hex')}`;
+    const spec = `:crypt,remote=${fx.remoteDir},password=${obscured}:`;
+    const started = await cryptfs(
+      `--config "$T/none.conf" mount "$SPEC" "$M" --daemon -v --log-file "$T/inline.log" --cache-dir "$T/cache"`,
+      { SPEC: spec, RCLONE_CONFIG_PASS: configPass, CRYPTFS_CONFIG_PASS: configPass },
+    );
+    assert.equal(started.code, 0, started.stderr);
+    const pid = Number(/mount daemon running as process (\d+)/.exec(await readFile(join(fx.root, 'inline.log'), 'utf8'))?.[1]);
+    assert.ok(pid > 0);
+    daemonPid = pid;
+    const r = await sh('echo "through the daemon" > "$M/inline.txt" && cat "$M/inline.txt"', { M });
+    assert.equal(r.stdout, 'through the daemon\n', r.stderr);
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'latin1');
+    const environ = await readFile(`/proc/${pid}/environ`, 'latin1');
+    assert.match(cmdline, /mount/, 'read the right process');
+    for (const secret of [obscured, password, configPass]) {
+      assert.ok(!cmdline.includes(secret), `cmdline holds a secret: ${cmdline.replace(/\0/g, ' ')}`);
+      assert.ok(!environ.includes(secret), `environ holds a secret: ${environ.replace(/\0/g, '\n')}`);
+    }
+    assert.ok(!cmdline.includes('crypt,'), 'nor the inline spec');
+    await sh(`fusermount3 -u "$M"`, { M });
+    for (let i = 0; i < 200 && processAlive(pid); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(processAlive(pid), false);
+    daemonPid = undefined;
+  });
+
+  it('--daemon with a config error reports it on the terminal and exits non-zero (also with --log-file)', async () => {
+    // Found by the daemon: a remote missing from the config.
+    const missing = await cryptfs(`--config "${fx.config}" mount nosuch: "$M" --daemon --log-file "$T/err1.log" --cache-dir "$T/cache"`);
+    assert.notEqual(missing.code, 0);
+    assert.match(missing.stderr, /didn't find section in config file/);
+    // Found before detaching: a config file that cannot be read.
+    const unreadable = await cryptfs(`--config "$T" mount secret: "$M" --daemon --log-file "$T/err2.log" --cache-dir "$T/cache"`);
+    assert.notEqual(unreadable.code, 0);
+    assert.match(unreadable.stderr, /failed to read config file/);
+    assert.equal(await isMounted(M), false);
+  });
+});
