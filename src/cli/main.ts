@@ -4,6 +4,8 @@
 import { parseArgs, flagNumber, flagString, flagBool, type FlagSpec } from './args.js';
 import { getCommand, listCommands, usageText, helpText, globalFlagsText, type CommandContext } from './command.js';
 import { RemoteFactory } from '../remote/open.js';
+import type { Remote } from '../remote/remote.js';
+import { noteOpenedRemote, parseLogNames, setLogNames } from '../log-names.js';
 import { CryptfsError, ExitCode, UsageError, errorMessage } from '../errors.js';
 import { configureLog, log, logFatalLine, type LogLevel } from '../log.js';
 import { loadConfigSource } from './config-source.js';
@@ -23,6 +25,7 @@ export const globalFlags: FlagSpec[] = [
   { name: 'log-level', type: 'string', help: 'Log level DEBUG|INFO|NOTICE|ERROR' },
   { name: 'log-file', type: 'string', help: 'Log everything to this file' },
   { name: 'use-json-log', type: 'bool', help: 'Use json log format' },
+  { name: 'log-names', type: 'string', default: 'plain', help: 'How log lines name files: plain|encrypted|none (encrypted: the crypt remote\'s names, for shared machines)' },
   { name: 'transfers', type: 'int', default: 4, help: 'Number of file transfers to run in parallel' },
   { name: 'checkers', type: 'int', default: 8, help: 'Number of checkers to run in parallel' },
   { name: 'dry-run', short: 'n', type: 'bool', help: 'Do a trial run with no permanent changes' },
@@ -150,6 +153,12 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
     json: flagBool(parsed.flags, 'use-json-log'),
   });
   try {
+    setLogNames(parseLogNames(flagString(parsed.flags, 'log-names')));
+  } catch (err) {
+    stderr.write(`Error: ${errorMessage(err)}\n${usageText(spec)}\n${stamp()} Fatal error: ${errorMessage(err)}\n`);
+    return ExitCode.uncategorized;
+  }
+  try {
     filterFromFlags(parsed.flags);
   } catch (err) {
     stderr.write(`${stamp()} Failed to load filters: ${errorMessage(err)}\n`);
@@ -166,7 +175,7 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
     return ExitCode.uncategorized;
   }
 
-  const factory = new RemoteFactory(() => loadConfigSource(parsed.flags, options.configKey));
+  const factory = new LogNamingRemoteFactory(() => loadConfigSource(parsed.flags, options.configKey));
   const ctx: CommandContext = { factory, flags: parsed.flags, stdout, stderr, stdin };
   try {
     const code = await spec.run(ctx, parsed.args);
@@ -176,6 +185,15 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
   } finally {
     await factory.closeAll();
     void flagNumber;
+  }
+}
+
+/** Tells --log-names encrypted which crypt remote's names to show. */
+class LogNamingRemoteFactory extends RemoteFactory {
+  override async open(spec: string): Promise<Remote> {
+    const remote = await super.open(spec);
+    noteOpenedRemote(remote);
+    return remote;
   }
 }
 

@@ -241,3 +241,63 @@ describe('log files and --daemon', () => {
     assert.equal(await isMounted(M), false);
   });
 });
+
+describe('--log-names encrypted: a marker used as a file name reaches no local file name or content', () => {
+  let fx: CryptFixture;
+  let M: string;
+  let m: Mounted | undefined;
+  const marker = `NAMEMARK${randomBytes(12).toString('hex')}`;
+
+  before(async () => {
+    fx = await CryptFixture.create('names');
+    M = join(fx.root, `mnt-${randomBytes(4).toString('hex')}`);
+  });
+
+  after(async () => {
+    await forceStop(m);
+    await fx?.cleanup();
+  });
+
+  /** Local files whose name or content holds the marker: new files anywhere under /tmp, /var/tmp, ~/.cache, and all under `paths`. */
+  const scan = async (paths: string[]) => {
+    const r = await sh(
+      `{ find /tmp /var/tmp "\${HOME:-/root}/.cache" -xdev -newer "$T/scan-start" -not -path "$M/*" -print0 2>/dev/null
+         find ${paths.map((p) => `"${p}"`).join(' ')} -xdev -not -path "$M/*" -print0 2>/dev/null; } |
+       while IFS= read -r -d '' f; do
+         case "$f" in *"$MARKER"*) echo "name: $f"; continue;; esac
+         if [ -f "$f" ] && grep -qF --binary-files=text -e "$MARKER" "$f" 2>/dev/null; then echo "content: $f"; fi
+       done | sort -u`,
+      { MARKER: marker, T: fx.root, M },
+    );
+    return r.stdout.split('\n').filter(Boolean);
+  };
+
+  it('in the cache dir, the journal and the log file at -vv, while dirty and after the upload', async () => {
+    await sh('touch "$T/scan-start"', { T: fx.root });
+    await new Promise((r) => setTimeout(r, 20));
+    m = await startMount(fx, M, ['--vfs-cache-mode', 'full', '--vfs-write-back', '1h', '-vv', '--log-names', 'encrypted']);
+    const made = await sh(
+      `mkdir "$M/dir-$MARKER"
+       echo one > "$M/$MARKER.txt"
+       echo two > "$M/dir-$MARKER/inner-$MARKER.bin"
+       echo three > "$M/gone-$MARKER" && rm "$M/gone-$MARKER"
+       mv "$M/$MARKER.txt" "$M/renamed-$MARKER.txt"
+       ls "$M" "$M/dir-$MARKER"
+       cat "$M/nonexistent-$MARKER" 2>/dev/null || true`,
+      { M, MARKER: marker },
+    );
+    assert.equal(made.code, 0, made.stderr);
+    // The scan finds the marker in a name where it is (a control file), and nowhere else.
+    await sh('touch "$T/control-$MARKER"', { T: fx.root, MARKER: marker });
+    assert.deepEqual(await scan([fx.cacheRoot, m.logFile]), [`name: ${join(fx.root, `control-${marker}`)}`]);
+    await rm(join(fx.root, `control-${marker}`));
+    assert.deepEqual(await scan([fx.cacheRoot, m.logFile]), [], 'while the files are dirty');
+    assert.equal(await m.unmount(), 0, await m.log());
+    assert.match(await m.log(), /Copied/, 'the log names the uploads (encrypted)');
+    m = undefined;
+    assert.deepEqual(await scan([fx.root]), [], 'nor after the unmount');
+    const back = await fx.rclone(`cat "secret:dir-${marker}/inner-${marker}.bin"`);
+    assert.equal(back.stdout, 'two\n');
+  });
+});
+
