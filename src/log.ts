@@ -27,6 +27,11 @@ export function logLevel(): LogLevel {
   return settings.level;
 }
 
+/** The time as log lines show it (for lines written to the terminal directly). */
+export function logTimestamp(): string {
+  return stamp(new Date());
+}
+
 function stamp(d: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}/${p(d.getMonth() + 1)}/${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
@@ -47,7 +52,8 @@ let failingFile: string | undefined;
 
 function appendToFile(file: string, line: string): boolean {
   try {
-    appendFileSync(file, line);
+    // 0600: at -v the lines name decrypted paths (an existing file keeps its mode).
+    appendFileSync(file, line, { mode: 0o600 });
     failingFile = undefined;
     return true;
   } catch (err) {

@@ -7,7 +7,8 @@ import { log } from '../log.js';
 
 const cache = new WeakMap<FlagValues, Promise<ConfigStore>>();
 
-export function loadConfigSource(flags: FlagValues): Promise<ConfigStore> {
+/** `configKey`: an encrypted config's key handed over by the `mount --daemon` parent. */
+export function loadConfigSource(flags: FlagValues, configKey?: Buffer): Promise<ConfigStore> {
   let p = cache.get(flags);
   if (!p) {
     const choice = resolveConfigPath({ flag: flagString(flags, 'config') || undefined });
@@ -17,6 +18,7 @@ export function loadConfigSource(flags: FlagValues): Promise<ConfigStore> {
       passwordCommand: flagString(flags, 'password-command') || undefined,
       askPassword: flagBool(flags, 'ask-password'),
       warn: (m) => log.notice(m),
+      key: configKey,
     });
     cache.set(flags, p);
   }

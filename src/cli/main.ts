@@ -4,11 +4,14 @@
 import { parseArgs, flagNumber, flagString, flagBool, type FlagSpec } from './args.js';
 import { getCommand, listCommands, usageText, helpText, globalFlagsText, type CommandContext } from './command.js';
 import { RemoteFactory } from '../remote/open.js';
+import type { Remote } from '../remote/remote.js';
+import { noteOpenedRemote, parseLogNames, setLogNames } from '../log-names.js';
 import { CryptfsError, ExitCode, UsageError, errorMessage } from '../errors.js';
 import { configureLog, log, logFatalLine, type LogLevel } from '../log.js';
 import { loadConfigSource } from './config-source.js';
 import { listBackends } from '../remote/registry.js';
 import { hardenProcess } from '../os-native.js';
+import { isDaemonChild, receiveDaemonHandoff, reportToParent } from './daemon-handoff.js';
 import { filterFlags, filterFromFlags } from './filter.js';
 import { flagValueProblem, transferFlags } from './transfer.js';
 import { redactText, rememberSpecSecrets } from '../remote/redact.js';
@@ -23,6 +26,7 @@ export const globalFlags: FlagSpec[] = [
   { name: 'log-level', type: 'string', help: 'Log level DEBUG|INFO|NOTICE|ERROR' },
   { name: 'log-file', type: 'string', help: 'Log everything to this file' },
   { name: 'use-json-log', type: 'bool', help: 'Use json log format' },
+  { name: 'log-names', type: 'string', default: 'plain', help: 'How log lines name files: plain|encrypted|none (encrypted: the crypt remote\'s names, for shared machines)' },
   { name: 'transfers', type: 'int', default: 4, help: 'Number of file transfers to run in parallel' },
   { name: 'checkers', type: 'int', default: 8, help: 'Number of checkers to run in parallel' },
   { name: 'dry-run', short: 'n', type: 'bool', help: 'Do a trial run with no permanent changes' },
@@ -95,7 +99,12 @@ function envFlagArgs(specs: FlagSpec[], env: NodeJS.ProcessEnv): string[] {
   return out;
 }
 
-export async function main(argv: string[], io: Partial<CommandContext> = {}): Promise<number> {
+export interface MainOptions {
+  /** An encrypted config's key, handed over to the `mount --daemon` child by its parent. */
+  configKey?: Buffer;
+}
+
+export async function main(argv: string[], io: Partial<CommandContext> = {}, options: MainOptions = {}): Promise<number> {
   // The S3 SDK warns on every run that future releases want Node 22; our lock file pins one that works on 20.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const stdout = io.stdout ?? process.stdout;
@@ -152,6 +161,12 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}): Pr
     json: flagBool(parsed.flags, 'use-json-log'),
   });
   try {
+    setLogNames(parseLogNames(flagString(parsed.flags, 'log-names')));
+  } catch (err) {
+    stderr.write(`Error: ${errorMessage(err)}\n${usageText(spec)}\n${stamp()} Fatal error: ${errorMessage(err)}\n`);
+    return ExitCode.uncategorized;
+  }
+  try {
     filterFromFlags(parsed.flags);
   } catch (err) {
     stderr.write(`${stamp()} Failed to load filters: ${errorMessage(err)}\n`);
@@ -169,7 +184,7 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}): Pr
     return ExitCode.uncategorized;
   }
 
-  const factory = new RemoteFactory(() => loadConfigSource(parsed.flags));
+  const factory = new LogNamingRemoteFactory(() => loadConfigSource(parsed.flags, options.configKey));
   const ctx: CommandContext = { factory, flags: parsed.flags, stdout, stderr, stdin };
   try {
     const code = await spec.run(ctx, parsed.args);
@@ -179,6 +194,15 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}): Pr
   } finally {
     await factory.closeAll();
     void flagNumber;
+  }
+}
+
+/** Tells --log-names encrypted which crypt remote's names to show. */
+class LogNamingRemoteFactory extends RemoteFactory {
+  override async open(spec: string): Promise<Remote> {
+    const remote = await super.open(spec);
+    noteOpenedRemote(remote);
+    return remote;
   }
 }
 
@@ -214,7 +238,21 @@ if (invokedDirectly || process.env.CRYPTFS_FORCE_MAIN) {
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
   });
-  main(process.argv.slice(2)).then(
+  // The `mount --daemon` child reads its arguments from the parent (daemon-handoff.ts).
+  let argv = process.argv.slice(2);
+  let options: MainOptions = {};
+  if (isDaemonChild()) {
+    try {
+      const handoff = receiveDaemonHandoff();
+      argv = handoff.argv;
+      options = { configKey: handoff.configKey };
+    } catch (err) {
+      reportToParent(`error: ${errorMessage(err)}`);
+      process.stderr.write(`${stamp()} Fatal error: ${errorMessage(err)}\n`);
+      process.exit(ExitCode.uncategorized);
+    }
+  }
+  main(argv, {}, options).then(
     (code) => {
       process.exitCode = code;
     },

@@ -8,6 +8,7 @@
 import * as fsp from 'node:fs/promises';
 import { CryptfsError, DirNotFoundError, ExitCode, ObjectNotFoundError, RemoteIOError, errorMessage } from '../errors.js';
 import { log, type LogLevel } from '../log.js';
+import { logPath } from '../log-names.js';
 import type { HashType, Remote, RemoteEntry } from '../remote/remote.js';
 import { baseName, joinPath, parentPath } from '../remote/remote.js';
 import { SubRemote } from '../remote/sub-remote.js';
@@ -345,64 +346,64 @@ async function needsTransfer(
   opts: TransferOptions,
 ): Promise<boolean> {
   if (opts.ignoreExisting) {
-    log.debug(`${rel}: Destination exists, skipping`);
+    log.debug(`${logPath(rel)}: Destination exists, skipping`);
     return false;
   }
   if (opts.ignoreTimes) return true;
   if (opts.update) {
     const dt = d.mtime.getTime() - s.mtime.getTime();
     if (dt > 0) {
-      log.debug(`${rel}: Destination is newer than source, skipping`);
+      log.debug(`${logPath(rel)}: Destination is newer than source, skipping`);
       return false;
     }
     if (dt === 0 && s.size === d.size) {
-      log.debug(`${rel}: Destination mod time is within 1ms of source and sizes identical, skipping`);
+      log.debug(`${logPath(rel)}: Destination mod time is within 1ms of source and sizes identical, skipping`);
       return false;
     }
   }
   if (s.size !== d.size) {
-    log.debug(`${rel}: Sizes differ (src ${s.size} vs dst ${d.size})`);
+    log.debug(`${logPath(rel)}: Sizes differ (src ${s.size} vs dst ${d.size})`);
     return true;
   }
   if (opts.sizeOnly) {
-    log.debug(`${rel}: Sizes identical`);
-    log.debug(`${rel}: Unchanged skipping`);
+    log.debug(`${logPath(rel)}: Sizes identical`);
+    log.debug(`${logPath(rel)}: Unchanged skipping`);
     return false;
   }
   const ht = commonHash(src, dst);
   if (opts.checksum) {
     if (!ht) {
-      log.debug(`${rel}: Sizes identical (no common hash)`);
+      log.debug(`${logPath(rel)}: Sizes identical (no common hash)`);
       return false;
     }
     const same = await sameHash(src, s.path, dst, d.path, ht, rel);
-    if (same) log.debug(`${rel}: Unchanged skipping`);
+    if (same) log.debug(`${logPath(rel)}: Unchanged skipping`);
     return !same;
   }
   if (sameTime(s, d)) {
-    log.debug(`${rel}: Size and modification time the same (differ by ${Math.abs(s.mtime.getTime() - d.mtime.getTime())}ms, within tolerance 1ms)`);
-    log.debug(`${rel}: Unchanged skipping`);
+    log.debug(`${logPath(rel)}: Size and modification time the same (differ by ${Math.abs(s.mtime.getTime() - d.mtime.getTime())}ms, within tolerance 1ms)`);
+    log.debug(`${logPath(rel)}: Unchanged skipping`);
     return false;
   }
-  log.debug(`${rel}: Modification times differ by ${d.mtime.getTime() - s.mtime.getTime()}ms: ${s.mtime.toISOString()}, ${d.mtime.toISOString()}`);
+  log.debug(`${logPath(rel)}: Modification times differ by ${d.mtime.getTime() - s.mtime.getTime()}ms: ${s.mtime.toISOString()}, ${d.mtime.toISOString()}`);
   if (!ht) return true; // no way to tell the contents are the same
   if (!(await sameHash(src, s.path, dst, d.path, ht, rel))) return true;
   if (opts.noUpdateModTime) return false;
   if (opts.dryRun) {
-    log.notice(`${rel}: Skipped set modification time as --dry-run is set`);
+    log.notice(`${logPath(rel)}: Skipped set modification time as --dry-run is set`);
     return false;
   }
   await dst.setMtime(d.path, s.mtime, s.mtimeNs);
-  log.info(`${rel}: Updated modification time in destination`);
-  log.debug(`${rel}: Unchanged skipping`);
+  log.info(`${logPath(rel)}: Updated modification time in destination`);
+  log.debug(`${logPath(rel)}: Unchanged skipping`);
   return false;
 }
 
 async function sameHash(src: Remote, sp: string, dst: Remote, dp: string, ht: HashType, rel: string): Promise<boolean> {
   const [a, b] = await Promise.all([src.hash!(sp, ht), dst.hash!(dp, ht)]);
   if (a === undefined || b === undefined) return false;
-  if (a === b) log.debug(`${rel}: ${ht} = ${a} OK`);
-  else log.debug(`${rel}: ${ht} = ${a} (${fsString(src)}) ${ht} = ${b} (${fsString(dst)})`);
+  if (a === b) log.debug(`${logPath(rel)}: ${ht} = ${a} OK`);
+  else log.debug(`${logPath(rel)}: ${ht} = ${a} (${fsString(src)}) ${ht} = ${b} (${fsString(dst)})`);
   return a === b;
 }
 
@@ -420,9 +421,9 @@ export async function copyObject(
 ): Promise<void> {
   const stats = opts.stats;
   const name = info.name ?? dstPath;
-  const renamed = baseName(dstPath) !== baseName(name) ? ` to: ${dstPath}` : '';
+  const renamed = baseName(dstPath) !== baseName(name) ? ` to: ${logPath(dstPath)}` : '';
   if (opts.dryRun) {
-    log.notice(`${name}: Skipped copy as --dry-run is set (size ${sizeSuffix(srcEntry.size)})`);
+    log.notice(`${logPath(name)}: Skipped copy as --dry-run is set (size ${sizeSuffix(srcEntry.size)})`);
     const t = stats.startTransfer(name, srcEntry.size);
     stats.countBytes(srcEntry.size);
     stats.endTransfer(t, true);
@@ -451,7 +452,7 @@ export async function copyObject(
         break;
       } catch (err) {
         if (attempt >= defaultRetryPolicy.attempts || !isRetryableError(err)) throw err;
-        log.debug(`${name}: Received error: ${errorMessage(err)} - low level retry ${attempt}/${defaultRetryPolicy.attempts}`);
+        log.debug(`${logPath(name)}: Received error: ${errorMessage(err)} - low level retry ${attempt}/${defaultRetryPolicy.attempts}`);
         // The bytes of the broken attempt do not count.
         stats.bytes = Math.max(0, stats.bytes - t.done);
         t.done = 0;
@@ -462,7 +463,7 @@ export async function copyObject(
   } finally {
     stats.endTransfer(t, ok);
   }
-  log.info(`${name}: Copied (${info.replacing ? 'replaced existing' : 'new'})${renamed}`);
+  log.info(`${logPath(name)}: Copied (${info.replacing ? 'replaced existing' : 'new'})${renamed}`);
 }
 
 /** Deletes one destination object, counted as a check and a delete (dry-run: only said). */
@@ -471,16 +472,16 @@ export async function deleteObject(remote: Remote, entry: RemoteEntry, name: str
   stats.startCheck(name);
   try {
     if (opts.dryRun) {
-      log.notice(`${name}: Skipped delete as --dry-run is set (size ${sizeSuffix(entry.size)})`);
+      log.notice(`${logPath(name)}: Skipped delete as --dry-run is set (size ${sizeSuffix(entry.size)})`);
       stats.deletes++;
       return;
     }
     await remote.delete(entry.path);
     stats.deletes++;
-    log.info(`${name}: Deleted`);
+    log.info(`${logPath(name)}: Deleted`);
   } catch (err) {
     stats.error(err);
-    log.error(`${name}: Couldn't delete: ${errorMessage(err)}`);
+    log.error(`${logPath(name)}: Couldn't delete: ${errorMessage(err)}`);
     throw err;
   } finally {
     stats.endCheck(name);
@@ -492,16 +493,16 @@ async function removeDirs(remote: Remote, dirs: Iterable<string>, opts: Pick<Tra
   const sorted = [...new Set(dirs)].filter((d) => d !== '').sort((a, b) => b.split('/').length - a.split('/').length || (a < b ? 1 : -1));
   for (const d of sorted) {
     if (opts.dryRun) {
-      log.notice(`${d}: Skipped remove directory as --dry-run is set`);
+      log.notice(`${logPath(d)}: Skipped remove directory as --dry-run is set`);
       opts.stats.deletedDirs++;
       continue;
     }
     try {
       await remote.rmdir(d);
       opts.stats.deletedDirs++;
-      log.info(`${d}: Removing directory`);
+      log.info(`${logPath(d)}: Removing directory`);
     } catch (err) {
-      log.debug(`${d}: Failed to Rmdir: ${errorMessage(err)}`);
+      log.debug(`${logPath(d)}: Failed to Rmdir: ${errorMessage(err)}`);
     }
   }
 }
@@ -831,7 +832,7 @@ class SyncRun {
       transfer = await needsTransfer(this.src, src, this.dst, dst, rel, this.opts);
     } catch (err) {
       this.stats.error(err);
-      log.error(`${rel}: Failed to check: ${errorMessage(err)}`);
+      log.error(`${logPath(rel)}: Failed to check: ${errorMessage(err)}`);
       return;
     } finally {
       this.stats.endCheck(rel);
@@ -854,7 +855,7 @@ class SyncRun {
           else await copyObject(this.src, src, this.dst, dstEntry?.path ?? rel, this.opts, { name: rel, replacing });
         } catch (err) {
           this.stats.error(err);
-          log.error(`${rel}: Failed to ${this.mode === 'move' ? 'move' : 'copy'}: ${errorMessage(err)}`);
+          log.error(`${logPath(rel)}: Failed to ${this.mode === 'move' ? 'move' : 'copy'}: ${errorMessage(err)}`);
         }
       }),
     );
@@ -876,15 +877,15 @@ class SyncRun {
   private async makeEmptyDirs(): Promise<void> {
     for (const d of [...this.emptySrcDirs].sort()) {
       if (this.opts.dryRun) {
-        log.notice(`${d}: Skipped make directory as --dry-run is set`);
+        log.notice(`${logPath(d)}: Skipped make directory as --dry-run is set`);
         continue;
       }
       try {
         await this.dst.mkdir(d);
-        log.debug(`${d}: Making directory`);
+        log.debug(`${logPath(d)}: Making directory`);
       } catch (err) {
         this.stats.error(err);
-        log.error(`${d}: Failed to make directory: ${errorMessage(err)}`);
+        log.error(`${logPath(d)}: Failed to make directory: ${errorMessage(err)}`);
       }
     }
   }
@@ -927,17 +928,17 @@ class SyncRun {
           this.stats.startCheck(item.rel);
           try {
             if (this.opts.dryRun) {
-              log.notice(`${match.path}: Skipped move as --dry-run is set (size ${sizeSuffix(match.size)})`);
+              log.notice(`${logPath(match.path)}: Skipped move as --dry-run is set (size ${sizeSuffix(match.size)})`);
             } else {
               await this.renamer!(match.path, item.rel);
-              log.info(`${match.path}: Moved (server-side) to: ${item.rel}`);
-              log.info(`${item.rel}: Renamed from ${JSON.stringify(match.path)}`);
+              log.info(`${logPath(match.path)}: Moved (server-side) to: ${logPath(item.rel)}`);
+              log.info(`${logPath(item.rel)}: Renamed from ${JSON.stringify(logPath(match.path))}`);
             }
             this.stats.renames++;
             this.stats.countBytes(match.size);
           } catch (err) {
             this.stats.error(err);
-            log.error(`${item.rel}: Failed to rename: ${errorMessage(err)}`);
+            log.error(`${logPath(item.rel)}: Failed to rename: ${errorMessage(err)}`);
           } finally {
             this.stats.endCheck(item.rel);
           }
@@ -961,10 +962,10 @@ export async function moveObject(
 ): Promise<void> {
   const stats = opts.stats;
   const name = info.name;
-  const to = baseName(dstPath) !== baseName(name) ? ` to: ${dstPath}` : '';
+  const to = baseName(dstPath) !== baseName(name) ? ` to: ${logPath(dstPath)}` : '';
   if (opts.dryRun) {
     stats.startCheck(name);
-    log.notice(`${name}: Skipped move as --dry-run is set (size ${sizeSuffix(srcEntry.size)})`);
+    log.notice(`${logPath(name)}: Skipped move as --dry-run is set (size ${sizeSuffix(srcEntry.size)})`);
     stats.renames++;
     stats.countBytes(srcEntry.size);
     stats.endCheck(name);
@@ -976,11 +977,11 @@ export async function moveObject(
       await info.mover(srcEntry.path, dstPath);
       stats.renames++;
       stats.countBytes(srcEntry.size);
-      log.info(`${name}: Moved (server-side)${to}`);
+      log.info(`${logPath(name)}: Moved (server-side)${to}`);
       return;
     } catch (err) {
       if (!(err instanceof CrossDeviceError)) throw err;
-      log.debug(`${name}: Server-side move failed, copying instead: ${errorMessage(err)}`);
+      log.debug(`${logPath(name)}: Server-side move failed, copying instead: ${errorMessage(err)}`);
     } finally {
       stats.endCheck(name);
     }

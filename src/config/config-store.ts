@@ -49,6 +49,12 @@ export interface ConfigStoreOptions {
   prompt?: (message: string) => Promise<string>;
   /** Where warnings go (default: stderr). */
   warn?: (message: string) => void;
+  /**
+   * The key of the encrypted config, derived already (by the `mount --daemon`
+   * parent, which asked for the password on its terminal); used before any
+   * password source.
+   */
+  key?: Buffer;
 }
 
 const PROMPT_ATTEMPTS = 3;
@@ -112,6 +118,11 @@ export class ConfigStore {
   /** Whether save() encrypts. */
   get encrypted(): boolean {
     return this.key !== undefined;
+  }
+
+  /** A copy of the key of an encrypted config (for the `mount --daemon` child); undefined if not encrypted. */
+  keyForHandoff(): Buffer | undefined {
+    return this.key ? Buffer.from(this.key) : undefined;
   }
 
   /** Sets (or with undefined removes) the config password; takes effect on save(). */
@@ -273,6 +284,7 @@ async function unlock(
 ): Promise<{ plain: string; key: Buffer }> {
   const warn = options.warn ?? ((m: string) => process.stderr.write(`${m}\n`));
   const tryKey = (key: Buffer) => ({ plain: decryptConfig(text, key, options.path), key });
+  if (options.key) return tryKey(options.key);
   const supplied = await suppliedPassword({ passwordCommand: options.passwordCommand, env });
   if (supplied) {
     // A scripted password that is wrong won't get better by asking again: no prompt after it.

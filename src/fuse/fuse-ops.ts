@@ -9,6 +9,7 @@ import { constants as fsc } from 'node:fs';
 import os from 'node:os';
 import { errorMessage } from '../errors.js';
 import { log } from '../log.js';
+import { logPath } from '../log-names.js';
 import { joinPath, parentPath } from '../remote/remote.js';
 import { InodeTable, ROOT_INO } from '../vfs/inode-table.js';
 import { VfsError, type DirReader, type FileHandle, type OpenFlags, type Vfs, type VfsAttr } from '../vfs/vfs.js';
@@ -143,9 +144,9 @@ export class VfsFuseOps implements FuseOps {
   /** The path for a log line about an operation on `ino` (never throws). */
   private describePath(ino: bigint, name?: string): string {
     const dir = ino === ROOT_INO ? '' : this.inodes.path(ino);
-    if (dir === undefined) return `inode ${ino}${name === undefined ? '' : `/${name}`}`;
+    if (dir === undefined) return `inode ${ino}${name === undefined ? '' : `/${logPath(name)}`}`;
     const path = name === undefined ? dir : joinPath(dir, name);
-    return path === '' ? '/' : path;
+    return path === '' ? '/' : logPath(path);
   }
 
   /**

@@ -6,6 +6,7 @@
 // - CachedHandle (writes/full): everything through the encrypted local cache.
 import { CryptfsError, errorMessage } from '../errors.js';
 import { log } from '../log.js';
+import { logPath } from '../log-names.js';
 import type { Remote, RemoteEntry } from '../remote/remote.js';
 import { StreamingReader } from './read-ahead.js';
 import { deferred, Mutex } from './sync.js';
@@ -273,7 +274,7 @@ export class StreamWriter {
 
   async write(data: Buffer, offset: number): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
-    if (this.finished) throw badDescriptor(`${this.path}: file already closed for writing`);
+    if (this.finished) throw badDescriptor(`${logPath(this.path)}: file already closed for writing`);
     if (offset === this.written) {
       await this.accept(data);
       return;
@@ -300,10 +301,10 @@ export class StreamWriter {
 
   private seekError(offset: number): VfsError {
     log.error(
-      `${this.path}: can't seek in a file open for writing without --vfs-cache-mode >= writes ` +
+      `${logPath(this.path)}: can't seek in a file open for writing without --vfs-cache-mode >= writes ` +
         `(write at ${offset}, expected ${this.written}); the upload is abandoned and the remote keeps the previous version`,
     );
-    return this.refuse(new VfsError('ESPIPE', `${this.path}: non-sequential write needs --vfs-cache-mode writes or full`));
+    return this.refuse(new VfsError('ESPIPE', `${logPath(this.path)}: non-sequential write needs --vfs-cache-mode writes or full`));
   }
 
   /**
@@ -335,10 +336,10 @@ export class StreamWriter {
   truncate(size: number): void {
     if (size !== this.written) {
       log.error(
-        `${this.path}: can't truncate a file open for writing without --vfs-cache-mode >= writes ` +
+        `${logPath(this.path)}: can't truncate a file open for writing without --vfs-cache-mode >= writes ` +
           `(to ${size}, written ${this.written}); the upload is abandoned and the remote keeps the previous version`,
       );
-      throw this.refuse(new VfsError('EPERM', `${this.path}: can't truncate a file open for writing without --vfs-cache-mode >= writes`));
+      throw this.refuse(new VfsError('EPERM', `${logPath(this.path)}: can't truncate a file open for writing without --vfs-cache-mode >= writes`));
     }
   }
 
@@ -356,7 +357,7 @@ export class StreamWriter {
 
   /** Abandons the upload: no object is made, the remote keeps the previous version. */
   abort(reason: string): void {
-    this.refuse(new VfsError('EIO', `${this.path}: ${reason}`));
+    this.refuse(new VfsError('EIO', `${logPath(this.path)}: ${reason}`));
   }
 }
 

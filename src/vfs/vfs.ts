@@ -21,6 +21,7 @@ import {
   errorMessage,
 } from '../errors.js';
 import { log } from '../log.js';
+import { logPath } from '../log-names.js';
 import type { Remote, RemoteEntry } from '../remote/remote.js';
 import { baseName, joinPath, parentPath } from '../remote/remote.js';
 import { SubRemote } from '../remote/sub-remote.js';
@@ -475,16 +476,16 @@ export class Vfs implements FileHost {
 
     if (this.cacheMode === 'off') {
       if (!writing) return this.attach(file, () => new RemoteReadHandle(this, file));
-      if (file.writer) throw new VfsError('EBUSY', `${path}: already open for writing`);
+      if (file.writer) throw new VfsError('EBUSY', `${logPath(path)}: already open for writing`);
       if (!flags.truncate) {
         // Streaming can only replace the whole object: an append or an in-place
         // edit would leave just the new bytes. Refused at open, as rclone does.
         log.error(
-          `${path}: can't open an existing file for writing without O_TRUNC in --vfs-cache-mode off ` +
+          `${logPath(path)}: can't open an existing file for writing without O_TRUNC in --vfs-cache-mode off ` +
             `(it would replace the file with only what is written): use --vfs-cache-mode writes`,
         );
         this.maybeForget(file);
-        throw new VfsError('EPERM', `${path}: open for writing without O_TRUNC needs --vfs-cache-mode writes or full`);
+        throw new VfsError('EPERM', `${logPath(path)}: open for writing without O_TRUNC needs --vfs-cache-mode writes or full`);
       }
       return this.attach(file, () => new StreamWriteHandle(this, file, flags.truncate === true && attr.size > 0), true);
     }
@@ -565,7 +566,7 @@ export class Vfs implements FileHost {
   // ---- FileHost (called by handles) ----
 
   startStream(file: VfsFile): StreamWriter {
-    if (file.writer) throw new VfsError('EBUSY', `${file.path}: already open for writing`);
+    if (file.writer) throw new VfsError('EBUSY', `${logPath(file.path)}: already open for writing`);
     const writer = new StreamWriter(this.remote, file.path, new Date(), this.options.writeWaitMs);
     file.writer = writer;
     return writer;
@@ -579,18 +580,18 @@ export class Vfs implements FileHost {
       file.size = entry.size;
       file.mtime = entry.mtime;
       if (file.unlinked) {
-        await this.remote.delete(path).catch((err) => log.error(`${path}: remove after unlink: ${errorMessage(err)}`));
+        await this.remote.delete(path).catch((err) => log.error(`${logPath(path)}: remove after unlink: ${errorMessage(err)}`));
       } else {
         if (file.pendingMtime) {
           const m = file.pendingMtime;
           file.pendingMtime = undefined;
           await this.remote.setMtime(path, m).then(
             () => (file.mtime = m),
-            (err) => log.error(`${path}: set modification time: ${errorMessage(err)}`),
+            (err) => log.error(`${logPath(path)}: set modification time: ${errorMessage(err)}`),
           );
         }
         this.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: entry.size, mtime: file.mtime });
-        log.info(`${path}: Copied (${entry.size} bytes)`);
+        log.info(`${logPath(path)}: Copied (${entry.size} bytes)`);
       }
     } else if (!file.existsOnRemote && !file.unlinked) {
       this.dirCache.remove(parentPath(path), baseName(path));
@@ -614,7 +615,7 @@ export class Vfs implements FileHost {
       // Closed: from now on an unclean stop uploads these contents as they are.
       item.writing = false;
       if (file.dirty && !file.unlinked && item.journaled) {
-        await this.store!.markDirty(item).catch((err) => log.error(`${file.path}: journal: ${errorMessage(err)}`));
+        await this.store!.markDirty(item).catch((err) => log.error(`${logPath(file.path)}: journal: ${errorMessage(err)}`));
       }
     }
     if (file.handles > 0) return;
@@ -624,12 +625,12 @@ export class Vfs implements FileHost {
 
   async syncFile(file: VfsFile): Promise<void> {
     for (let round = 0; file.dirty && !file.unlinked; round++) {
-      if (round >= 5) throw new VfsError('EIO', `${file.path}: still changing while being synced`);
+      if (round >= 5) throw new VfsError('EIO', `${logPath(file.path)}: still changing while being synced`);
       this.cancelUpload(file);
       try {
         await this.uploadNow(file);
       } catch (err) {
-        throw new VfsError('EIO', `${file.path}: upload failed: ${errorMessage(err)}`, { cause: err });
+        throw new VfsError('EIO', `${logPath(file.path)}: upload failed: ${errorMessage(err)}`, { cause: err });
       }
     }
   }
@@ -659,7 +660,7 @@ export class Vfs implements FileHost {
       (err) => {
         file.failures++;
         const delay = Math.min(60_000, 1000 * 2 ** Math.min(file.failures, 6));
-        log.error(`${file.path}: upload failed (attempt ${file.failures}): ${errorMessage(err)}`);
+        log.error(`${logPath(file.path)}: upload failed (attempt ${file.failures}): ${errorMessage(err)}`);
         if (!this.closing && file.dirty && !file.unlinked && file.handles === 0) this.scheduleUpload(file, delay);
       },
     );
@@ -698,7 +699,7 @@ export class Vfs implements FileHost {
     const size = item.size;
     const mtime = item.mtime;
     const path = file.path;
-    log.debug(`${path}: uploading ${size} bytes`);
+    log.debug(`${logPath(path)}: uploading ${size} bytes`);
     const entry = await this.remote.write(path, item.stream(size), { mtime, size });
     file.existsOnRemote = true;
     file.failures = 0;
@@ -712,7 +713,7 @@ export class Vfs implements FileHost {
       item.source = { size: entry.size, mtimeMs: item.mtime.getTime() };
     }
     this.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: file.size, mtime: file.mtime });
-    log.info(`${path}: Copied (${size} bytes)`);
+    log.info(`${logPath(path)}: Copied (${size} bytes)`);
     // Mode full keeps the clean copy: over --vfs-cache-max-size, clean copies go now, not at the next poll.
     if (this.cacheMode === 'full' && Number.isFinite(this.options.cacheMaxSizeBytes)) void this.evict();
   }
@@ -757,7 +758,7 @@ export class Vfs implements FileHost {
           await this.uploadNow(f);
         } catch (err) {
           failed.push(f.path);
-          log.error(`${f.path}: upload failed: ${errorMessage(err)}`);
+          log.error(`${logPath(f.path)}: upload failed: ${errorMessage(err)}`);
         }
       }),
     );
@@ -803,7 +804,7 @@ export class Vfs implements FileHost {
     if (this.evictTimer) clearInterval(this.evictTimer);
     for (const f of this.files.values()) {
       if (f.writer) {
-        log.error(`${f.path}: unmounted while open for writing: upload abandoned`);
+        log.error(`${logPath(f.path)}: unmounted while open for writing: upload abandoned`);
         f.writer.abort('unmounted while open for writing');
       }
     }
@@ -896,7 +897,7 @@ export class Vfs implements FileHost {
       // A clean cached copy (mode full) is only good while the remote object is unchanged.
       const src = file.cache.source;
       if (src.size !== attr.size || src.mtimeMs !== attr.mtime.getTime()) {
-        log.debug(`${path}: remote object changed, dropping the cached copy`);
+        log.debug(`${logPath(path)}: remote object changed, dropping the cached copy`);
         const stale = file.cache;
         file.cache = undefined;
         void this.store!.remove(stale).catch(() => undefined);
@@ -974,7 +975,7 @@ export class Vfs implements FileHost {
       f.cache = undefined;
       if (this.files.get(f.path) === f) this.files.delete(f.path);
       await this.store.remove(item).catch(() => undefined);
-      log.debug(`${f.path}: removed from the VFS cache (${old ? 'old' : 'cache full'})`);
+      log.debug(`${logPath(f.path)}: removed from the VFS cache (${old ? 'old' : 'cache full'})`);
     }
   }
 
@@ -996,7 +997,7 @@ export class Vfs implements FileHost {
       try {
         await this.recover(entry);
       } catch (err) {
-        log.error(`${entry.path}: recovery of changes left by an unclean stop failed: ${errorMessage(err)}`);
+        log.error(`${logPath(entry.path)}: recovery of changes left by an unclean stop failed: ${errorMessage(err)}`);
       }
     }).finally(() => {
       for (const [path, d] of ready) {
@@ -1020,7 +1021,7 @@ export class Vfs implements FileHost {
     try {
       item = await this.store!.recover(entry);
     } catch (err) {
-      log.error(`vfs cache: cannot read the cached changes of ${entry.path}: ${errorMessage(err)}`);
+      log.error(`vfs cache: cannot read the cached changes of ${logPath(entry.path)}: ${errorMessage(err)}`);
       await this.store!.journal.remove(entry.id);
       return;
     }
@@ -1038,7 +1039,7 @@ export class Vfs implements FileHost {
       }
       if (!same) {
         log.error(
-          `${entry.path}: the changes cached before an unclean stop cannot be uploaded: ` +
+          `${logPath(entry.path)}: the changes cached before an unclean stop cannot be uploaded: ` +
             `the remote object they modify has changed meanwhile`,
         );
         await this.store!.remove(item);
@@ -1052,7 +1053,7 @@ export class Vfs implements FileHost {
     const old = this.files.get(entry.path);
     if (old) await this.discard(old);
     this.files.set(entry.path, file);
-    log.notice(`${entry.path}: uploading changes left by an unclean stop (${item.size} bytes)`);
+    log.notice(`${logPath(entry.path)}: uploading changes left by an unclean stop (${item.size} bytes)`);
     this.startUpload(file);
   }
 
@@ -1075,7 +1076,7 @@ export class Vfs implements FileHost {
     this.files.set(side, file);
     this.dirCache.upsert(parentPath(side), baseName(side), { isDir: false, size: item.size, mtime: item.mtime });
     log.notice(
-      `${entry.path}: was open for writing when cryptfs stopped; it keeps its last saved version and ` +
+      `${logPath(entry.path)}: was open for writing when cryptfs stopped; it keeps its last saved version and ` +
         `the unsaved contents (${item.size} bytes) are uploaded as ${side}`,
     );
     this.startUpload(file);
@@ -1146,7 +1147,7 @@ export class Vfs implements FileHost {
     if (dst && noReplace) throw new AlreadyExistsError(to);
     this.validateName(to, false);
     if (this.liveFile(from)?.writer || this.liveFile(to)?.writer) {
-      throw new VfsError('EBUSY', `${from}: can't rename a file open for writing without --vfs-cache-mode >= writes`);
+      throw new VfsError('EBUSY', `${logPath(from)}: can't rename a file open for writing without --vfs-cache-mode >= writes`);
     }
     await this.withBarrier([from, to], async () => {
       const srcFile = this.liveFile(from);
@@ -1198,7 +1199,7 @@ export class Vfs implements FileHost {
   }
 
   private async renameDir(from: string, to: string, noReplace: boolean): Promise<void> {
-    if (to.startsWith(from + '/')) throw new VfsError('EINVAL', `can't move ${from} into itself`);
+    if (to.startsWith(from + '/')) throw new VfsError('EINVAL', `can't move ${logPath(from)} into itself`);
     const dst = await this.lookup(to);
     if (dst) {
       if (!dst.isDir) throw new NotDirectoryError(to);
@@ -1208,7 +1209,7 @@ export class Vfs implements FileHost {
     this.validateName(to, true);
     for (const f of this.files.values()) {
       if (f.writer && under(f.path, [from])) {
-        throw new VfsError('EBUSY', `${from}: holds ${f.path}, open for writing without --vfs-cache-mode >= writes`);
+        throw new VfsError('EBUSY', `${logPath(from)}: holds ${logPath(f.path)}, open for writing without --vfs-cache-mode >= writes`);
       }
     }
     await this.withBarrier([from, to], async () => {
@@ -1229,7 +1230,7 @@ export class Vfs implements FileHost {
           });
         } catch (err) {
           await forEachLimited(moved, parallel, (p) => this.remote.move!(target(p), p).then(() => undefined)).catch(
-            (undo) => log.error(`${from}: undoing a failed directory rename: ${errorMessage(undo)}`),
+            (undo) => log.error(`${logPath(from)}: undoing a failed directory rename: ${errorMessage(undo)}`),
           );
           throw err;
         }
@@ -1249,7 +1250,7 @@ export class Vfs implements FileHost {
       }
       // Old directories (on object stores these are usually gone with their last object).
       for (const d of [from, ...tree.dirs].reverse()) {
-        await this.rmdirRemote(d).catch((err) => log.error(`${d}: removing after rename: ${errorMessage(err)}`));
+        await this.rmdirRemote(d).catch((err) => log.error(`${logPath(d)}: removing after rename: ${errorMessage(err)}`));
       }
       // Files not uploaded yet (or uploading later) follow the directory.
       for (const [p, f] of [...this.files]) {
@@ -1271,7 +1272,7 @@ export class Vfs implements FileHost {
       this.dirCache.renameTree(from, to);
       this.dirCache.remove(parentPath(from), baseName(from));
       this.dirCache.upsert(parentPath(to), baseName(to), { isDir: true, size: -1, mtime: new Date() });
-      log.info(`${from}: renamed to ${to} (${tree.files.length} objects)`);
+      log.info(`${logPath(from)}: renamed to ${logPath(to)} (${tree.files.length} objects)`);
     });
   }
 

@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { openChunk, sealChunk } from '../crypt/content-cipher.js';
 import { CryptfsError, RemoteIOError } from '../errors.js';
 import { log } from '../log.js';
+import { logPath } from '../log-names.js';
 import { subKey } from './cache-key.js';
 import { Journal, type JournalEntry } from './journal.js';
 import type { RangeOpener } from './read-ahead.js';
@@ -487,7 +488,7 @@ export class CacheItem {
 
   /** Blocks first.., each exactly blockLen(i) bytes of plaintext. */
   private async loadBlocks(first: number, count: number): Promise<Buffer[]> {
-    if (this.removed) throw new CryptfsError(`cache file of ${this.path} is closed`);
+    if (this.removed) throw new CryptfsError(`cache file of ${logPath(this.path)} is closed`);
     const out: Buffer[] = new Array(count);
     let k = 0;
     while (k < count) {
@@ -531,7 +532,7 @@ export class CacheItem {
    * the blocks are not kept.
    */
   private async fetchRun(first: number, max: number, mustStore: boolean): Promise<Buffer[]> {
-    if (!this.fetch) throw new SourceChangedError(`${this.path}: no source to read missing cache blocks from`);
+    if (!this.fetch) throw new SourceChangedError(`${logPath(this.path)}: no source to read missing cache blocks from`);
     let run = 1;
     while (run < max && !this.present.has(first + run) && (first + run) * CACHE_BLOCK < this.sourceSize) run++;
     const start = first * CACHE_BLOCK;
@@ -553,7 +554,7 @@ export class CacheItem {
     }
     if (got < end - start) {
       throw new SourceChangedError(
-        `${this.path}: the remote object is shorter than when it was opened (${start + got} < ${end} bytes)`,
+        `${logPath(this.path)}: the remote object is shorter than when it was opened (${start + got} < ${end} bytes)`,
       );
     }
     const all = parts.length === 1 ? parts[0] : Buffer.concat(parts);
@@ -566,7 +567,7 @@ export class CacheItem {
       await this.block.writeBlocks(first, blocks);
     } catch (err) {
       if (mustStore || !(err instanceof CacheFullError)) throw err;
-      log.debug(`${this.path}: cache disk full: blocks ${first}..${first + run - 1} read without caching`);
+      log.debug(`${logPath(this.path)}: cache disk full: blocks ${first}..${first + run - 1} read without caching`);
       return blocks;
     }
     for (let r = 0; r < run; r++) this.present.add(first + r);
@@ -654,7 +655,7 @@ export class CacheStore {
     item.mtimeSetAt = entry.mtimeSetAtMs;
     const { end, mtime, torn } = await item.rescan();
     if (torn.length > 0) {
-      log.notice(`${entry.path}: ${torn.length} cache block(s) cut short by the unclean stop are dropped`);
+      log.notice(`${logPath(entry.path)}: ${torn.length} cache block(s) cut short by the unclean stop are dropped`);
     }
     // Writes after the last size change show only in the block file.
     item.size = Math.max(item.size, end);

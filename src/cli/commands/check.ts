@@ -11,6 +11,7 @@ import { registerCommand, type CommandContext } from '../command.js';
 import { Limiter, commonHash, fsName, fsString, march, runCommand, transferOptionsFromFlags } from '../transfer.js';
 import type { TransferStats } from '../stats.js';
 import { log } from '../../log.js';
+import { logPath } from '../../log-names.js';
 import { CryptfsError, ExitCode, errorMessage } from '../../errors.js';
 import type { ByteSource, HashType, Remote, RemoteEntry } from '../../remote/remote.js';
 import { joinPath } from '../../remote/remote.js';
@@ -125,7 +126,7 @@ async function checkTrees(ctx: CommandContext, stats: TransferStats, src: Remote
     stats.startCheck(rel);
     try {
       if (s.size !== d.size) {
-        log.error(`${rel}: sizes differ`);
+        log.error(`${logPath(rel)}: sizes differ`);
         difference(new Error('sizes differ'));
         reports.report(rel, 'differ', '*');
         return;
@@ -139,7 +140,7 @@ async function checkTrees(ctx: CommandContext, stats: TransferStats, src: Remote
       try {
         verdict = await compare(s, d, rel);
       } catch (err) {
-        log.error(`${rel}: ${errorMessage(err)}`);
+        log.error(`${logPath(rel)}: ${errorMessage(err)}`);
         differences++;
         stats.error(err);
         compareError = err;
@@ -152,7 +153,7 @@ async function checkTrees(ctx: CommandContext, stats: TransferStats, src: Remote
         return;
       }
       if (verdict === 'nohash') noHashes++;
-      else log.debug(`${rel}: OK`);
+      else log.debug(`${logPath(rel)}: OK`);
       matches++;
       reports.report(rel, 'match', '=');
     } finally {
@@ -170,12 +171,12 @@ async function checkTrees(ctx: CommandContext, stats: TransferStats, src: Remote
         const p: Promise<void> = checkers.run(() => checkPair(rel, s, d)).finally(() => pending.delete(p));
         pending.add(p);
       } else if (s) {
-        log.error(`${rel}: file not in ${fsString(dst)}`);
+        log.error(`${logPath(rel)}: file not in ${fsString(dst)}`);
         difference(new Error(`file not in ${fsString(dst)}`));
         dstMissing++;
         reports.report(rel, 'missing-on-dst', '+');
       } else if (d && !oneWay) {
-        log.error(`${rel}: file not in ${fsString(src)}`);
+        log.error(`${logPath(rel)}: file not in ${fsString(src)}`);
         difference(new Error(`file not in ${fsString(src)}`));
         srcMissing++;
         reports.report(rel, 'missing-on-src', '-');
@@ -245,7 +246,7 @@ registerCommand({
       compare = async (s, d, rel) => {
         try {
           const same = await streamsEqual(await src.openRead(s.path), await dst.openRead(d.path));
-          if (!same) log.error(`${rel}: files differ`);
+          if (!same) log.error(`${logPath(rel)}: files differ`);
           return same ? 'same' : 'differ';
         } catch (err) {
           throw new DownloadError(`failed to download: ${errorMessage(err)}`, err);
@@ -262,7 +263,7 @@ registerCommand({
         const [a, b] = await Promise.all([src.hash!(s.path, ht), dst.hash!(d.path, ht)]);
         if (!a || !b) return 'nohash';
         if (a !== b) {
-          log.error(`${rel}: ${ht} differ`);
+          log.error(`${logPath(rel)}: ${ht} differ`);
           return 'differ';
         }
         return 'same';
@@ -361,7 +362,7 @@ registerCommand({
         if (computed !== underlyingHash) {
           // rclone's message, labels as rclone prints them.
           const msg = `hashes differ (${fsName(dst)}) ${JSON.stringify(computed)} vs (${fsName(src)}) ${JSON.stringify(underlyingHash)}`;
-          log.error(`${rel}: ${msg}`);
+          log.error(`${logPath(rel)}: ${msg}`);
           return 'differ';
         }
         return 'same';

@@ -7,6 +7,7 @@ import { CommandFailedError, writeOut } from '../util.js';
 import { walk } from '../walk.js';
 import { filterFromFlags } from '../filter.js';
 import { log } from '../../log.js';
+import { logPath } from '../../log-names.js';
 import { DirNotFoundError, ExitCode, ObjectNotFoundError, errorMessage } from '../../errors.js';
 import type { Remote, RemoteEntry } from '../../remote/remote.js';
 import { splitSpec } from '../../remote/open.js';
@@ -89,7 +90,7 @@ registerCommand({
       } catch (err) {
         errors++;
         lastError = err;
-        log.error(`${f.path}: Failed to open: ${errorMessage(err)}`);
+        log.error(`${logPath(f.path)}: Failed to open: ${errorMessage(err)}`);
         continue;
       }
       try {
@@ -97,7 +98,7 @@ registerCommand({
       } catch (err) {
         errors++;
         lastError = err;
-        log.error(`${f.path}: Failed to send to output: ${errorMessage(err)}`);
+        log.error(`${logPath(f.path)}: Failed to send to output: ${errorMessage(err)}`);
       }
     }
     if (errors) {
@@ -148,10 +149,10 @@ registerCommand({
 async function removeEmptyDirs(remote: Remote, dirs: string[], dryRun: boolean): Promise<void> {
   for (const d of [...dirs].sort((a, b) => b.split('/').length - a.split('/').length || b.localeCompare(a))) {
     if (dryRun) {
-      log.notice(`${d}: Skipped remove directory as --dry-run is set`);
+      log.notice(`${logPath(d)}: Skipped remove directory as --dry-run is set`);
       continue;
     }
-    await remote.rmdir(d).catch((err) => log.debug(`${d}: not removed: ${errorMessage(err)}`));
+    await remote.rmdir(d).catch((err) => log.debug(`${logPath(d)}: not removed: ${errorMessage(err)}`));
   }
 }
 
@@ -183,16 +184,16 @@ registerCommand({
       await Promise.all(
         victims.slice(i, i + limit).map(async (p) => {
           if (dryRun) {
-            log.notice(`${p}: Skipped delete as --dry-run is set`);
+            log.notice(`${logPath(p)}: Skipped delete as --dry-run is set`);
             return;
           }
           try {
             await remote.delete(p);
             stats.deletes++;
-            log.info(`${p}: Deleted`);
+            log.info(`${logPath(p)}: Deleted`);
           } catch (err) {
             stats.error(err);
-            log.error(`${p}: Couldn't delete: ${errorMessage(err)}`);
+            log.error(`${logPath(p)}: Couldn't delete: ${errorMessage(err)}`);
           }
         }),
       );
@@ -232,7 +233,7 @@ registerCommand({
     for (let i = 0; i < files.length; i += limit) {
       await Promise.all(
         files.slice(i, i + limit).map((p) =>
-          dryRun ? Promise.resolve(log.notice(`${p}: Skipped delete as --dry-run is set`)) : remote.delete(p),
+          dryRun ? Promise.resolve(log.notice(`${logPath(p)}: Skipped delete as --dry-run is set`)) : remote.delete(p),
         ),
       );
     }

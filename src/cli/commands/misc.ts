@@ -5,6 +5,7 @@ import { byteUnit, countSuffix } from '../stats.js';
 import { fsString, runCommand, transferOptionsFromFlags } from '../transfer.js';
 import { walk } from '../walk.js';
 import { log } from '../../log.js';
+import { logPath } from '../../log-names.js';
 import { CryptfsError, DirNotFoundError, NotSupportedError, ObjectNotFoundError, UsageError, errorMessage } from '../../errors.js';
 import type { ByteSource, Remote, RemoteEntry } from '../../remote/remote.js';
 import { baseName, parentPath } from '../../remote/remote.js';
@@ -180,7 +181,7 @@ registerCommand({
     return runCommand(ctx, 'rcat', { retry: false, showStats: false }, async (stats) => {
       const hint = flagNumber(ctx.flags, 'size');
       if (opts.dryRun) {
-        log.notice(`${leaf}: Skipped copy as --dry-run is set (size ${hint >= 0 ? hint : '-1'})`);
+        log.notice(`${logPath(leaf)}: Skipped copy as --dry-run is set (size ${hint >= 0 ? hint : '-1'})`);
         return;
       }
       const t = stats.startTransfer(leaf, hint >= 0 ? hint : -1);
@@ -195,7 +196,7 @@ registerCommand({
       } finally {
         stats.endTransfer(t, ok);
       }
-      log.info(`${leaf}: Copied (new)`);
+      log.info(`${logPath(leaf)}: Copied (new)`);
     });
   },
 });
@@ -300,7 +301,7 @@ registerCommand({
 
 async function touchOne(remote: Remote, path: string, when: Date, dryRun: boolean): Promise<void> {
   if (dryRun) {
-    log.notice(`${path}: Skipped touch as --dry-run is set`);
+    log.notice(`${logPath(path)}: Skipped touch as --dry-run is set`);
     return;
   }
   try {

@@ -8,8 +8,7 @@
 //
 // The serving process never touches its own mount point once mounted: the
 // kernel would wait for this process while this process waits for the kernel.
-import { spawn } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { flagBool, flagNumber, flagString, flagStrings, type FlagSpec } from '../args.js';
@@ -17,30 +16,31 @@ import { registerCommand, type CommandContext } from '../command.js';
 import { CommandFailedError } from '../util.js';
 import { assertWritable } from '../write-guard.js';
 import { CryptfsError, UsageError, errorMessage } from '../../errors.js';
-import { log } from '../../log.js';
+import { log, logTimestamp } from '../../log.js';
 import { parseDuration, parseSize } from '../../remote/registry.js';
 import { FuseSession, clearStaleMount } from '../../fuse/fuse-session.js';
-import { VfsFuseOps } from '../../fuse/fuse-ops.js';
+import { VfsFuseOps, type FuseOpsOptions } from '../../fuse/fuse-ops.js';
 import { mountTable } from '../../fuse/mount-table.js';
 import { Vfs } from '../../vfs/vfs.js';
 import { parseCacheMode, type VfsOptions } from '../../vfs/options.js';
 import { defaultCacheRoot, remoteCacheDir } from '../../vfs/cache-key.js';
 import { MountStateWriter, type MountState } from '../mount-state.js';
+import { loadConfigSource } from '../config-source.js';
+import { isDaemonChild, reportToParent, spawnDaemon } from '../daemon-handoff.js';
 
-/** Set in the background child of --daemon: the fd to report readiness (or the failure) on. */
-const DAEMON_FD_ENV = 'CRYPTFS_MOUNT_READY_FD';
 
 const mountFlags: FlagSpec[] = [
   { name: 'read-only', type: 'bool', help: 'Only allow read-only access' },
-  { name: 'allow-other', type: 'bool', help: 'Allow access to other users' },
+  { name: 'allow-other', type: 'bool', help: 'Allow access to other users (the kernel then checks file modes, and files and directories default to 0600/0700: see README)' },
   { name: 'allow-root', type: 'bool', help: 'Allow access to root user' },
   { name: 'allow-non-empty', type: 'bool', help: 'Allow mounting over a non-empty directory' },
-  { name: 'default-permissions', type: 'bool', help: 'Makes kernel enforce access control based on the file mode' },
+  { name: 'default-permissions', type: 'bool', help: 'Makes kernel enforce access control based on the file mode (implied by --allow-other)' },
+  { name: 'no-default-permissions', type: 'bool', help: 'With --allow-other: no access control at all, every user may read, change and delete every file' },
   { name: 'uid', type: 'int', help: 'Override the uid field set by the filesystem', default: process.getuid?.() ?? 0 },
   { name: 'gid', type: 'int', help: 'Override the gid field set by the filesystem', default: process.getgid?.() ?? 0 },
-  { name: 'umask', type: 'string', help: 'Override the permission bits set by the filesystem', default: '' },
-  { name: 'dir-perms', type: 'string', help: 'Directory permissions', default: '0777' },
-  { name: 'file-perms', type: 'string', help: 'File permissions', default: '0666' },
+  { name: 'umask', type: 'string', help: 'Override the permission bits set by the filesystem (default: the process umask)', default: '' },
+  { name: 'dir-perms', type: 'string', help: 'Directory permissions (default 0777, 0700 with --allow-other)', default: '' },
+  { name: 'file-perms', type: 'string', help: 'File permissions (default 0666, 0600 with --allow-other)', default: '' },
   { name: 'daemon', type: 'bool', help: 'Run mount in background and exit parent process once mounted (background output is suppressed: use --log-file to monitor)' },
   { name: 'daemon-timeout', type: 'string', help: 'Time limit for cryptfs to respond to kernel (accepted and ignored on Linux, as by rclone)', default: '0s' },
   { name: 'daemon-wait', type: 'string', help: 'Time to wait for ready mount from daemon', default: '1m0s' },
@@ -90,13 +90,38 @@ function size(ctx: CommandContext, flag: string): number {
 /** The FUSE -o options the flags ask for. */
 function fuseOptions(ctx: CommandContext): string[] {
   const opts: string[] = [];
-  if (flagBool(ctx.flags, 'read-only')) opts.push('ro');
-  if (flagBool(ctx.flags, 'allow-other')) opts.push('allow_other');
-  if (flagBool(ctx.flags, 'allow-root')) opts.push('allow_root');
-  if (flagBool(ctx.flags, 'default-permissions')) opts.push('default_permissions');
-  if (flagBool(ctx.flags, 'write-back-cache')) opts.push('writeback_cache');
   for (const o of flagStrings(ctx.flags, 'option')) opts.push(...o.split(',').filter((s) => s !== ''));
+  const add = (o: string) => {
+    if (!opts.includes(o)) opts.push(o);
+  };
+  if (flagBool(ctx.flags, 'read-only')) add('ro');
+  if (flagBool(ctx.flags, 'allow-other')) add('allow_other');
+  if (flagBool(ctx.flags, 'allow-root')) add('allow_root');
+  if (flagBool(ctx.flags, 'write-back-cache')) add('writeback_cache');
+  const noChecks = flagBool(ctx.flags, 'no-default-permissions');
+  if (noChecks && (flagBool(ctx.flags, 'default-permissions') || opts.includes('default_permissions'))) {
+    throw new UsageError('--no-default-permissions contradicts --default-permissions');
+  }
+  // cryptfs itself checks no caller: without the kernel's checks, a mount that
+  // other users may enter lets them read, change and delete every file.
+  if (flagBool(ctx.flags, 'default-permissions') || (opts.includes('allow_other') && !noChecks)) add('default_permissions');
   return opts;
+}
+
+/**
+ * The owner and modes the mount shows. With allow_other, other users get
+ * nothing the flags did not grant on purpose: files and directories default to
+ * 0600/0700 (rclone's 0666/0777 would let every user read everything).
+ */
+function fusePermissions(ctx: CommandContext, allowOther: boolean): FuseOpsOptions {
+  const given = (flag: string) => flagString(ctx.flags, flag).trim() !== '';
+  return {
+    uid: flagNumber(ctx.flags, 'uid'),
+    gid: flagNumber(ctx.flags, 'gid'),
+    umask: given('umask') ? octal(flagString(ctx.flags, 'umask'), 'umask') : process.umask(),
+    dirPerms: given('dir-perms') ? octal(flagString(ctx.flags, 'dir-perms'), 'dir-perms') : allowOther ? 0o700 : 0o777,
+    filePerms: given('file-perms') ? octal(flagString(ctx.flags, 'file-perms'), 'file-perms') : allowOther ? 0o600 : 0o666,
+  };
 }
 
 function vfsOptions(ctx: CommandContext, cacheDir: string): Partial<VfsOptions> {
@@ -161,58 +186,64 @@ async function checkMountpoint(mountpoint: string, allowNonEmpty: boolean): Prom
   }
 }
 
-/** --daemon, in the foreground process: start the server in the background and wait until it mounted. */
-async function runDaemonParent(ctx: CommandContext): Promise<number> {
-  const waitMs = duration(ctx, 'daemon-wait') || 60_000;
-  const argv = process.argv.slice(2).filter((a) => a !== '--daemon' && a !== '--daemon=true');
+/**
+ * --daemon, in the foreground process: asks for the config password here (the
+ * child has no terminal), starts the server in the background with its
+ * arguments sent through the socket (daemon-handoff.ts) and waits until it
+ * mounted. Every failure until then is shown on this terminal.
+ */
+async function runDaemonParent(ctx: CommandContext, mountpoint: string): Promise<number> {
   const logFile = flagString(ctx.flags, 'log-file');
-  const out = logFile ? openSync(logFile, 'a') : 'ignore';
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...argv], {
-    detached: true,
-    stdio: ['ignore', out, out, 'pipe'],
-    env: { ...process.env, [DAEMON_FD_ENV]: '3' },
-  });
-  if (typeof out === 'number') closeSync(out);
-  const pipe = child.stdio[3] as NodeJS.ReadableStream;
-  const outcome = await new Promise<{ ok: boolean; message: string }>((resolve) => {
-    let text = '';
-    const timer = setTimeout(() => resolve({ ok: false, message: `the daemon did not mount within ${waitMs / 1000}s` }), waitMs);
-    pipe.on('data', (b: Buffer) => {
-      text += b.toString('utf8');
-      const line = text.split('\n')[0];
-      if (text.includes('\n')) {
-        clearTimeout(timer);
-        resolve(line === 'ready' ? { ok: true, message: '' } : { ok: false, message: line.replace(/^error: /, '') });
-      }
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ ok: false, message: text.trim().replace(/^error: /, '') || `the daemon exited (${signal ?? code})` });
-    });
-  });
-  (pipe as unknown as { destroy?: () => void }).destroy?.();
-  child.unref();
-  if (!outcome.ok) throw new CommandFailedError(outcome.message);
-  log.info(`mount daemon running as process ${child.pid}`);
-  return 0;
-}
-
-function reportToParent(line: string): void {
-  const fd = Number(process.env[DAEMON_FD_ENV]);
-  if (!Number.isInteger(fd) || fd <= 0) return;
   try {
-    writeSync(fd, `${line.replace(/\n/g, ' ')}\n`);
-    closeSync(fd);
-  } catch {
-    // the parent is gone
+    const waitMs = duration(ctx, 'daemon-wait') || 60_000;
+    const argv = process.argv.slice(2).filter((a) => a !== '--daemon' && a !== '--daemon=true');
+    const config = await loadConfigSource(ctx.flags);
+    const configKey = config.keyForHandoff();
+    const out = logFile ? openSync(logFile, 'a', 0o600) : 'ignore';
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+    // What `ps` shows: no remote spec, no flags.
+    const { child, socket } = spawnDaemon({ argv, env, configKey }, out, ['mount-daemon', resolvePath(mountpoint)]);
+    configKey?.fill(0);
+    if (typeof out === 'number') closeSync(out);
+    const outcome = await new Promise<{ ok: boolean; message: string }>((resolve) => {
+      let text = '';
+      const timer = setTimeout(() => resolve({ ok: false, message: `the daemon did not mount within ${waitMs / 1000}s` }), waitMs);
+      socket.on('error', () => undefined); // an early exit of the child shows as 'exit' below
+      socket.on('data', (b: Buffer) => {
+        text += b.toString('utf8');
+        const line = text.split('\n')[0];
+        if (text.includes('\n')) {
+          clearTimeout(timer);
+          resolve(line === 'ready' ? { ok: true, message: '' } : { ok: false, message: line.replace(/^error: /, '') });
+        }
+      });
+      child.on('exit', (code, signal) => {
+        clearTimeout(timer);
+        const hint = logFile ? ` (see ${logFile})` : ' (run with --log-file to see why)';
+        resolve({ ok: false, message: text.trim().replace(/^error: /, '') || `the daemon exited (${signal ?? code})${hint}` });
+      });
+    });
+    (socket as unknown as { destroy?: () => void }).destroy?.();
+    child.unref();
+    if (!outcome.ok) throw new CommandFailedError(outcome.message);
+    log.info(`mount daemon running as process ${child.pid}`);
+    return 0;
+  } catch (err) {
+    // main puts the fatal line into the log file; the user waits at this terminal.
+    if (logFile && !(err instanceof UsageError)) {
+      const message = errorMessage(err);
+      ctx.stderr.write(`${logTimestamp()} ${message.startsWith('Failed to') ? message : `Failed to mount: ${message}`}\n`);
+    }
+    throw err;
   }
-  delete process.env[DAEMON_FD_ENV];
 }
 
 async function runMount(ctx: CommandContext, spec: string, mountpointArg: string): Promise<number> {
   const mountpoint = resolvePath(mountpointArg);
   const allowNonEmpty = flagBool(ctx.flags, 'allow-non-empty');
   const fuseOpts = fuseOptions(ctx);
+  const permissions = fusePermissions(ctx, fuseOpts.includes('allow_other'));
   if (allowNonEmpty) fuseOpts.push('nonempty');
   const attrTimeout = duration(ctx, 'attr-timeout') / 1000;
   if (flagString(ctx.flags, 'daemon-timeout') !== '0s' && duration(ctx, 'daemon-timeout') > 0) {
@@ -226,13 +257,7 @@ async function runMount(ctx: CommandContext, spec: string, mountpointArg: string
   const cacheRoot = flagString(ctx.flags, 'cache-dir') || defaultCacheRoot();
   const opts = vfsOptions(ctx, await remoteCacheDir(cacheRoot, remote));
   const vfs = await Vfs.create(remote, opts);
-  const ops = new VfsFuseOps(vfs, {
-    uid: flagNumber(ctx.flags, 'uid'),
-    gid: flagNumber(ctx.flags, 'gid'),
-    umask: flagString(ctx.flags, 'umask') === '' ? process.umask() : octal(flagString(ctx.flags, 'umask'), 'umask'),
-    dirPerms: octal(flagString(ctx.flags, 'dir-perms'), 'dir-perms'),
-    filePerms: octal(flagString(ctx.flags, 'file-perms'), 'file-perms'),
-  });
+  const ops = new VfsFuseOps(vfs, permissions);
 
   let session: FuseSession;
   try {
@@ -363,7 +388,7 @@ registerCommand({
   maxArgs: 2,
   flags: mountFlags,
   async run(ctx, [spec, mountpoint]) {
-    if (flagBool(ctx.flags, 'daemon') && !process.env[DAEMON_FD_ENV]) return runDaemonParent(ctx);
+    if (flagBool(ctx.flags, 'daemon') && !isDaemonChild()) return runDaemonParent(ctx, mountpoint);
     try {
       return await runMount(ctx, spec, mountpoint);
     } catch (err) {
