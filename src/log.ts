@@ -37,8 +37,16 @@ function stamp(d: Date): string {
   return `${d.getFullYear()}/${p(d.getMonth() + 1)}/${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
 
-function emit(level: LogLevel, message: string): void {
+/** Scrubs secrets from every line (set by the CLI: the secret values it has seen). */
+let redact: (text: string) => string = (text) => text;
+
+export function setLogRedactor(fn: (text: string) => string): void {
+  redact = fn;
+}
+
+function emit(level: LogLevel, raw: string): void {
   if (order[level] > order[settings.level]) return;
+  const message = redact(raw);
   const now = new Date();
   const line = settings.json
     ? JSON.stringify({ time: now.toISOString(), level: label[level].toLowerCase(), msg: message, source: 'cryptfs' }) + '\n'

@@ -7,7 +7,7 @@ import { RemoteFactory } from '../remote/open.js';
 import type { Remote } from '../remote/remote.js';
 import { noteOpenedRemote, parseLogNames, setLogNames } from '../log-names.js';
 import { CryptfsError, ExitCode, UsageError, errorMessage } from '../errors.js';
-import { configureLog, log, logFatalLine, type LogLevel } from '../log.js';
+import { configureLog, log, logFatalLine, setLogRedactor, type LogLevel } from '../log.js';
 import { loadConfigSource } from './config-source.js';
 import { listBackends } from '../remote/registry.js';
 import { hardenProcess } from '../os-native.js';
@@ -155,6 +155,8 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
     stdout.write(helpText(spec));
     return 0;
   }
+  // Every log line: secret values this process has seen (passwords, keys, tokens) never appear.
+  setLogRedactor(redactText);
   configureLog({
     level: logLevelFrom(parsed.flags),
     file: flagString(parsed.flags, 'log-file') || undefined,
