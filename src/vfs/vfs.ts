@@ -41,7 +41,7 @@ import {
 import type { JournalEntry } from './journal.js';
 import { DEFAULT_VFS_OPTIONS, type CacheMode, type VfsOptions } from './options.js';
 import type { RangeOpener } from './read-ahead.js';
-import { deferred, forEachLimited, Semaphore, type Deferred } from './sync.js';
+import { deferred, forEachLimited, Semaphore } from './sync.js';
 import { CacheSpace } from './cache-space.js';
 import { CacheStore } from './write-cache.js';
 
@@ -176,7 +176,7 @@ export class Vfs implements FileHost {
   private readonly startTime = new Date();
   private nameMaxCache: number | undefined;
   /** Paths whose changes left by an unclean stop are being recovered. */
-  private readonly recovering = new Map<string, Promise<void>>();
+  private readonly recovering = new Map<string, () => Promise<void>>();
 
   private constructor(
     readonly remote: Remote,
@@ -986,33 +986,36 @@ export class Vfs implements FileHost {
   private startRecovery(entries: JournalEntry[]): void {
     if (entries.length === 0) return;
     log.notice(`vfs cache: ${entries.length} file(s) left modified by an unclean stop: recovering in the background`);
-    const ready = new Map<string, Deferred<void>>();
-    for (const e of entries) {
-      if (ready.has(e.path)) continue;
-      const d = deferred<void>();
-      ready.set(e.path, d);
-      this.recovering.set(e.path, d.promise);
+    const byPath = new Map<string, JournalEntry[]>();
+    for (const e of entries) byPath.set(e.path, [...(byPath.get(e.path) ?? []), e]);
+    for (const [path, list] of byPath) {
+      // Started once: by the background queue, or at once by an operation on the path (settle).
+      let started: Promise<void> | undefined;
+      const start = (): Promise<void> =>
+        (started ??= (async () => {
+          for (const entry of list) {
+            try {
+              await this.recover(entry);
+            } catch (err) {
+              log.error(`${logPath(entry.path)}: recovery of changes left by an unclean stop failed: ${errorMessage(err)}`);
+            }
+          }
+        })().finally(() => {
+          if (this.recovering.get(path) === start) this.recovering.delete(path);
+        }));
+      this.recovering.set(path, start);
     }
-    const run = forEachLimited(entries, 4, async (entry) => {
-      try {
-        await this.recover(entry);
-      } catch (err) {
-        log.error(`${logPath(entry.path)}: recovery of changes left by an unclean stop failed: ${errorMessage(err)}`);
-      }
-    }).finally(() => {
-      for (const [path, d] of ready) {
-        if (this.recovering.get(path) === d.promise) this.recovering.delete(path);
-        d.resolve();
-      }
+    const run = forEachLimited([...byPath.keys()], 4, async (path) => {
+      await this.recovering.get(path)?.();
     });
     this.background.add(run);
     void run.finally(() => this.background.delete(run));
   }
 
-  /** Waits while `path` is being recovered from the journal. */
+  /** Waits while `path` is being recovered from the journal (recovering it first if it was still queued). */
   private async settle(...paths: string[]): Promise<void> {
     if (this.recovering.size === 0) return;
-    for (const p of paths) await this.recovering.get(p);
+    for (const p of paths) await this.recovering.get(p)?.();
   }
 
   private async recover(entry: JournalEntry): Promise<void> {

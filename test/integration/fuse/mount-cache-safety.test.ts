@@ -77,7 +77,7 @@ describe('cryptfs mount: the local cache never loses data', { skip }, () => {
     assert.equal((await b.rclone('lsf secret:')).stdout, 'b.txt\n', "B's remote holds only B's file");
   });
 
-  it('kill -9 during an open rewrite: the old version stays under the name, the unsaved bytes beside it; the remount answers within 5 s', async () => {
+  it('kill -9 during an open rewrite: the old version stays under the name, the unsaved bytes beside it; the remount answers within 5 s with 8,000 files pending', async () => {
     const fx = await fixture('rewrite');
     const M = join(fx.root, 'mnt');
     const T = fx.root;
@@ -87,7 +87,8 @@ describe('cryptfs mount: the local cache never loses data', { skip }, () => {
     // Closed but not yet uploaded: these go up under their names after the crash.
     await checked(
       'pending files',
-      'for i in 1 2; do head -c 100M /dev/urandom > "$T/big$i.src"; cp "$T/big$i.src" "$M/big$i.bin"; done',
+      'for i in 1 2; do head -c 100M /dev/urandom > "$T/big$i.src"; cp "$T/big$i.src" "$M/big$i.bin"; done\n' +
+        'mkdir "$M/small"; for i in $(seq 1 8000); do printf "%d\\n" "$i" > "$M/small/f$i"; done',
       env,
     );
     // A program holds doc.txt open for writing, half-way through a rewrite, when the daemon dies.
@@ -104,18 +105,20 @@ describe('cryptfs mount: the local cache never loses data', { skip }, () => {
     m = await startMount(fx, M, [...WRITES, '--vfs-write-back', '1h']);
     await checked('first answer', 'ls "$M" > /dev/null && cat "$M/doc.txt" > /dev/null', env);
     const answerMs = Date.now() - t0;
-    console.log(`# remount with 200 MB pending answered in ${answerMs} ms`);
+    console.log(`# remount with 200 MB in 2 files and 8,000 small files pending answered in ${answerMs} ms`);
     assert.ok(answerMs < 5000, `the remount answered after ${answerMs} ms`);
     await until('recovered files on the remote', async () => {
       const names = (await fx.rclone('lsf secret:')).stdout;
       return names.includes('big1.bin') && names.includes('big2.bin') && /doc\.txt\.cryptfs-recovered-/.test(names);
     }, 180_000);
+    await until('the small files on the remote', async () => (await fx.rclone('lsf secret:small')).stdout.split('\n').length > 8000, 180_000);
     assert.equal(await m.unmount(), 0, await m.log());
     m = undefined;
     assert.equal((await fx.rclone('cat secret:doc.txt')).stdout, 'version one\n', 'the saved version stays');
     const side = (await fx.rclone('lsf secret:')).stdout.split('\n').find((n) => n.startsWith('doc.txt.cryptfs-recovered-'))!;
     assert.match(side, /^doc\.txt\.cryptfs-recovered-\d{8}T\d{6}$/);
     assert.equal((await fx.rclone(`cat "secret:${side}"`)).stdout, 'VERSION TWO, half', 'the unsaved bytes are beside it');
+    assert.equal((await fx.rclone('cat secret:small/f4321')).stdout, '4321\n');
     for (const i of [1, 2]) {
       await checked(`big${i}`, `"$RCLONE" --config "$CONF" cat secret:big${i}.bin | cmp - "$T/big${i}.src"`, env);
     }
