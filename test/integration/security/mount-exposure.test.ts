@@ -204,7 +204,10 @@ describe('log files and --daemon', () => {
     const password = `pw-${randomBytes(8).toString('hex')}`;
     const obscured = obscure(password);
     const configPass = `cfgpass-${randomBytes(8).toString('hex')}`;
-    const spec = `:crypt,remote=${fx.remoteDir},password=${obscured}:`;
+    // A remote of its own: fx.remoteDir holds files of another password (the wrong-password guard would refuse).
+    const inlineRemote = join(fx.root, 'inline-remote');
+    await mkdir(inlineRemote, { recursive: true });
+    const spec = `:crypt,remote=${inlineRemote},password=${obscured}:`;
     const started = await cryptfs(
       `--config "$T/none.conf" mount "$SPEC" "$M" --daemon -v --log-file "$T/inline.log" --cache-dir "$T/cache"`,
       { SPEC: spec, RCLONE_CONFIG_PASS: configPass, CRYPTFS_CONFIG_PASS: configPass },
