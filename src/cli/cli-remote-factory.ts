@@ -1,7 +1,6 @@
 // The RemoteFactory the CLI opens its arguments with: it names the remote in
 // "didn't find section" errors, hints at a forgotten colon, and tells
 // --log-names encrypted which crypt remote's names to show.
-import { existsSync } from 'node:fs';
 import { RemoteFactory, type RemoteConfigSource } from '../remote/open.js';
 import type { Remote } from '../remote/remote.js';
 import { parseRemoteSpec, isValidRemoteName } from '../config/remote-spec.js';
@@ -32,13 +31,14 @@ export class CliRemoteFactory extends RemoteFactory {
   }
 
   /**
-   * `cryptfs ls allas-crypt` reads a local directory; when none exists there but a
-   * remote of that name does, the user almost surely meant `allas-crypt:`.
+   * `cryptfs ls allas-crypt` reads a local folder; with a remote of that name configured the
+   * user almost surely meant `allas-crypt:`. rclone 1.60's NOTICE, word for word (it says so
+   * whether or not the folder exists; `./allas-crypt` is the way to silence it).
    */
   private async hintMissingColon(spec: string): Promise<void> {
     const parsed = parseRemoteSpec(spec);
     if (parsed.remoteName !== undefined || parsed.backendType !== undefined) return;
-    if (this.hinted.has(spec) || !isValidRemoteName(spec) || existsSync(spec)) return;
+    if (this.hinted.has(spec) || !isValidRemoteName(spec)) return;
     this.hinted.add(spec);
     let known = false;
     try {
@@ -46,7 +46,9 @@ export class CliRemoteFactory extends RemoteFactory {
     } catch {
       return; // an unreadable config is reported when a remote is really opened
     }
-    if (known) log.notice(`${JSON.stringify(spec)} is not a local path but a configured remote: use "${spec}:" to refer to your remote`);
+    if (known) {
+      log.notice(`${JSON.stringify(spec)} refers to a local folder, use "${spec}:" to refer to your remote or "./${spec}" to hide this warning`);
+    }
   }
 }
 
