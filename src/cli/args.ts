@@ -3,6 +3,13 @@
 // anywhere among the arguments, `--` ends flags.
 import { UsageError } from '../errors.js';
 
+/** A `--name` no flag spec declares; `flag` keeps what was typed, for "did you mean". */
+export class UnknownFlagError extends UsageError {
+  constructor(readonly flag: string) {
+    super(`unknown flag: ${flag}`);
+  }
+}
+
 export type FlagType = 'bool' | 'string' | 'int' | 'count' | 'strings' | 'size' | 'duration';
 
 export interface FlagSpec {
@@ -82,7 +89,7 @@ export function parseArgs(argv: string[], specs: FlagSpec[]): ParsedArgs {
       const eq = a.indexOf('=');
       const name = eq >= 0 ? a.slice(2, eq) : a.slice(2);
       const spec = byLong.get(name) ?? byLong.get(name.replace(/_/g, '-'));
-      if (!spec) throw new UsageError(`unknown flag: --${name}`);
+      if (!spec) throw new UnknownFlagError(`--${name}`);
       let raw: string | undefined = eq >= 0 ? a.slice(eq + 1) : undefined;
       if (raw === undefined && spec.type !== 'bool' && spec.type !== 'count') {
         if (i >= argv.length) throw new UsageError(`flag needs an argument: --${name}`);

@@ -1,53 +1,28 @@
 #!/usr/bin/env node
 // cryptfs command-line entry: global flags, command dispatch, and the mapping
 // of typed errors to rclone's messages and exit codes.
-import { parseArgs, flagNumber, flagString, flagBool, type FlagSpec } from './args.js';
+import { parseArgs, flagNumber, flagString, flagBool, UnknownFlagError, type FlagSpec } from './args.js';
 import { getCommand, listCommands, usageText, helpText, globalFlagsText, type CommandContext } from './command.js';
-import { RemoteFactory } from '../remote/open.js';
-import type { Remote } from '../remote/remote.js';
-import { noteOpenedRemote, parseLogNames, setLogNames } from '../log-names.js';
+import { CliRemoteFactory } from './cli-remote-factory.js';
+import { parseLogNames, setLogNames } from '../log-names.js';
+import { didYouMeanText, suggestFlags, suggestNames } from './suggest.js';
+import { versionText } from './version.js';
 import { CryptfsError, ExitCode, UsageError, errorMessage } from '../errors.js';
 import { configureLog, log, logFatalLine, setLogRedactor, type LogLevel } from '../log.js';
 import { loadConfigSource } from './config-source.js';
 import { listBackends } from '../remote/registry.js';
 import { hardenProcess } from '../os-native.js';
 import { isDaemonChild, receiveDaemonHandoff, reportToParent } from './daemon-handoff.js';
-import { filterFlags, filterFromFlags } from './filter.js';
-import { flagValueProblem, transferFlags } from './transfer.js';
+import { filterFromFlags } from './filter.js';
+import { globalFlags, rootOnlyFlags } from './global-flags.js';
+import { flagValueProblem } from './transfer.js';
 import { redactText, rememberSpecSecrets } from '../remote/redact.js';
 import './commands/index.js';
 
-export const globalFlags: FlagSpec[] = [
-  { name: 'config', type: 'string', help: 'Config file', default: '' },
-  { name: 'password-command', type: 'string', help: 'Command for supplying password for encrypted configuration' },
-  { name: 'ask-password', type: 'bool', default: true, help: 'Allow prompt for password for encrypted configuration' },
-  { name: 'verbose', short: 'v', type: 'count', help: 'Print lots more stuff (repeat for more)' },
-  { name: 'quiet', short: 'q', type: 'bool', help: 'Print as little stuff as possible' },
-  { name: 'log-level', type: 'string', help: 'Log level DEBUG|INFO|NOTICE|ERROR' },
-  { name: 'log-file', type: 'string', help: 'Log everything to this file' },
-  { name: 'use-json-log', type: 'bool', help: 'Use json log format' },
-  { name: 'log-names', type: 'string', default: 'plain', help: 'How log lines name files: plain|encrypted|none (encrypted: the crypt remote\'s names, for shared machines)' },
-  { name: 'transfers', type: 'int', default: 4, help: 'Number of file transfers to run in parallel' },
-  { name: 'checkers', type: 'int', default: 8, help: 'Number of checkers to run in parallel' },
-  { name: 'dry-run', short: 'n', type: 'bool', help: 'Do a trial run with no permanent changes' },
-  { name: 'progress', short: 'P', type: 'bool', help: 'Show progress during transfer' },
-  { name: 'stats', type: 'string', default: '1m0s', help: 'Interval between printing stats, e.g. 500ms, 60s, 5m (0 to disable)' },
-  { name: 'max-depth', type: 'int', default: -1, help: 'If set limits the recursion depth to this' },
-  { name: 'ignore-existing', type: 'bool', help: 'Skip all files that exist on destination' },
-  { name: 'ignore-times', short: 'I', type: 'bool', help: "Don't skip files that match size and time - transfer all files" },
-  { name: 'size-only', type: 'bool', help: 'Skip based on size only, not mod-time or checksum' },
-  { name: 'error-on-no-transfer', type: 'bool', help: 'Sets exit code 9 if no files are transferred' },
-  {
-    name: 'allow-undecryptable-dir',
-    type: 'bool',
-    help: 'Write into a crypt directory even when none of the names in it decrypt (by default a likely wrong password is refused)',
-  },
-  { name: 'help', short: 'h', type: 'bool', help: 'help for cryptfs' },
-  ...transferFlags,
-  ...filterFlags,
-];
+export { globalFlags } from './global-flags.js';
 
-const ROOT_HELP = `cryptfs: client-side encrypted cloud storage, compatible with rclone's crypt format.
+
+const ROOT_USAGE = `cryptfs: client-side encrypted cloud storage, compatible with rclone's crypt format.
 
 Usage:
   cryptfs [command]
@@ -115,23 +90,23 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
   const { name, index } = findCommand(argv, globalFlags);
   const spec = name ? getCommand(name) : undefined;
 
-  if (!name || name === 'help') {
-    const topic = name === 'help' ? argv[index + 1] : undefined;
+  if (!name) return runRoot(argv, stdout, stderr);
+  if (name === 'help') {
+    const topic = argv[index + 1];
     if (topic === 'flags') stdout.write(globalFlagsText(globalFlags));
     else if (topic === 'backends') {
       stdout.write('All cryptfs backends:\n\n');
       for (const b of listBackends()) stdout.write(`  ${b.type.padEnd(14)} ${b.description}\n`);
     } else if (topic && getCommand(topic)) stdout.write(helpText(getCommand(topic)!));
-    else {
-      stdout.write(ROOT_HELP);
-      for (const c of listCommands()) if (!c.hidden) stdout.write(`  ${c.name.padEnd(14)} ${c.short}\n`);
-      stdout.write('\nUse "cryptfs [command] --help" for more information about a command.\n');
-    }
-    return name ? 0 : argv.length === 0 ? 0 : ExitCode.uncategorized;
+    else stdout.write(rootHelp());
+    return 0;
   }
   if (!spec) {
-    stderr.write(`Error: unknown command "${name}" for "cryptfs"\nRun 'cryptfs --help' for usage.\n`);
-    log.error(`Fatal error: unknown command "${name}" for "cryptfs"`);
+    // cobra's wording and exit code (rclone 1.60 exits 1), with its "Did you mean this?" block.
+    const message = `unknown command ${JSON.stringify(name)} for "cryptfs"`;
+    const didYouMean = didYouMeanText(suggestNames(name, commandNames()));
+    stderr.write(`Error: ${message}\n${didYouMean}${didYouMean ? '\n' : ''}Run 'cryptfs --help' for usage.\n`);
+    stderr.write(`${stamp()} Fatal error: ${message}\n${didYouMean}`);
     return ExitCode.uncategorized;
   }
 
@@ -141,7 +116,7 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
   try {
     parsed = parseArgs([...envFlagArgs(globalFlags, process.env), ...rest], allFlags);
   } catch (err) {
-    stderr.write(redactText(`Error: ${errorMessage(err)}\n${usageText(spec)}\n`));
+    stderr.write(redactText(`Error: ${errorMessage(err)}\n${flagSuggestion(err, allFlags)}${usageText(spec)}\n`));
     stderr.write(redactText(`${stamp()} Fatal error: ${errorMessage(err)}\n`));
     return ExitCode.uncategorized;
   }
@@ -186,7 +161,7 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
     return ExitCode.uncategorized;
   }
 
-  const factory = new LogNamingRemoteFactory(() => loadConfigSource(parsed.flags, options.configKey));
+  const factory = new CliRemoteFactory(() => loadConfigSource(parsed.flags, options.configKey));
   const ctx: CommandContext = { factory, flags: parsed.flags, stdout, stderr, stdin };
   try {
     const code = await spec.run(ctx, parsed.args);
@@ -199,13 +174,43 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
   }
 }
 
-/** Tells --log-names encrypted which crypt remote's names to show. */
-class LogNamingRemoteFactory extends RemoteFactory {
-  override async open(spec: string): Promise<Remote> {
-    const remote = await super.open(spec);
-    noteOpenedRemote(remote);
-    return remote;
+/** The bare `cryptfs [flags]`: --help/-h and --version/-V exit 0, as rclone's do. */
+function runRoot(argv: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): number {
+  const rootFlags = [...globalFlags, ...rootOnlyFlags];
+  let parsed;
+  try {
+    parsed = parseArgs(argv, rootFlags);
+  } catch (err) {
+    const message = redactText(errorMessage(err));
+    stderr.write(`Error: ${message}\n${flagSuggestion(err, rootFlags)}${rootHelp()}\n${stamp()} Fatal error: ${message}\n`);
+    return ExitCode.uncategorized;
   }
+  if (parsed.flags.version === true) {
+    stdout.write(versionText());
+    return 0;
+  }
+  stdout.write(rootHelp());
+  // Flags but neither a command nor --help (e.g. `cryptfs -v`): rclone exits 1 there.
+  return argv.length === 0 || parsed.flags.help === true ? 0 : ExitCode.uncategorized;
+}
+
+function rootHelp(): string {
+  const lines = [ROOT_USAGE.trimEnd()];
+  for (const c of listCommands()) if (!c.hidden) lines.push(`  ${c.name.padEnd(14)} ${c.short}`);
+  lines.push('', 'Use "cryptfs [command] --help" for more information about a command.', '');
+  return lines.join('\n');
+}
+
+/** What cobra would offer for a mistyped command: the visible commands and its own `help`. */
+function commandNames(): string[] {
+  return [...listCommands().filter((c) => !c.hidden).map((c) => c.name), 'help'].sort();
+}
+
+/** "Did you mean this?" for an unknown --flag (cobra has none; the Error and Fatal lines stay rclone's). */
+function flagSuggestion(err: unknown, specs: FlagSpec[]): string {
+  if (!(err instanceof UnknownFlagError)) return '';
+  const block = didYouMeanText(suggestFlags(err.flag, specs));
+  return block ? `${block}\n` : '';
 }
 
 function goQuoteList(items: string[]): string {

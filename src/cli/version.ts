@@ -13,3 +13,15 @@ function readVersion(): string {
 }
 
 export const VERSION = readVersion();
+
+/** What `cryptfs version` and `cryptfs --version` print. */
+export function versionText(): string {
+  const lines = [
+    `cryptfs v${VERSION}`,
+    `- os/type: ${process.platform}`,
+    `- os/arch: ${process.arch}`,
+    `- node: ${process.version}`,
+    `- crypt format: rclone crypt (compatible with rclone >= 1.58 file name encodings)`,
+  ];
+  return lines.join('\n') + '\n';
+}

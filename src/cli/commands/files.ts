@@ -75,7 +75,8 @@ registerCommand({
         }
       } catch (err) {
         log.error(`: error listing: ${errorMessage(err)}`);
-        throw err;
+        // rclone counts this twice, once as logged and once as the command's error: "Failed to cat with 2 errors".
+        throw catFailure(2, err);
       }
     }
     let errors = 0;
@@ -101,14 +102,16 @@ registerCommand({
         log.error(`${logPath(f.path)}: Failed to send to output: ${errorMessage(err)}`);
       }
     }
-    if (errors) {
-      const e = new CommandFailedError(errorMessage(lastError), (lastError as { exitCode?: number }).exitCode ?? 1, {
-        cause: lastError,
-      });
-      throw e;
-    }
+    if (errors) throw catFailure(errors, lastError);
   },
 });
+
+/** rclone's last line for cat: "Failed to cat[ with N errors: last error was]: …", exit code of the error. */
+function catFailure(errors: number, lastError: unknown): CommandFailedError {
+  const message = errorMessage(lastError);
+  const line = errors <= 1 ? `Failed to cat: ${message}` : `Failed to cat with ${errors} errors: last error was: ${message}`;
+  return new CommandFailedError(line, (lastError as { exitCode?: number }).exitCode ?? ExitCode.uncategorized, { cause: lastError });
+}
 
 registerCommand({
   name: 'mkdir',

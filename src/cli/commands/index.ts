@@ -8,3 +8,4 @@ import './check.js';
 import './misc.js';
 import './mount.js';
 import './umount.js';
+import './completion.js';

@@ -9,7 +9,7 @@ import { CryptRemote } from '../../remote/crypt.js';
 import { SubRemote } from '../../remote/sub-remote.js';
 import type { Remote } from '../../remote/remote.js';
 import { ExitCode } from '../../errors.js';
-import { VERSION } from '../version.js';
+import { versionText } from '../version.js';
 
 registerCommand({
   name: 'obscure',
@@ -95,13 +95,6 @@ registerCommand({
   minArgs: 0,
   maxArgs: 0,
   async run(ctx) {
-    const lines = [
-      `cryptfs v${VERSION}`,
-      `- os/type: ${process.platform}`,
-      `- os/arch: ${process.arch}`,
-      `- node: ${process.version}`,
-      `- crypt format: rclone crypt (compatible with rclone >= 1.58 file name encodings)`,
-    ];
-    await writeOut(ctx.stdout, lines.join('\n') + '\n');
+    await writeOut(ctx.stdout, versionText());
   },
 });
