@@ -64,3 +64,32 @@ describe('VFS cache directory', () => {
     assert.notEqual(await remoteCacheDir(root, b2), dirA, 'same keys over another remote, other cache');
   });
 });
+
+describe('VFS cache store: an unreadable journal', () => {
+  it('never causes block files to be deleted: they are moved aside with the journal', async () => {
+    const { CacheStore } = await import('../../../src/vfs/write-cache.js');
+    const { randomBytes } = await import('node:crypto');
+    const { readdir, rm: rmDir } = await import('node:fs/promises');
+    const dir = await mkdtemp(join(tmpdir(), 'cryptfs-journal-'));
+    try {
+      const keyA = randomBytes(32);
+      const a = await CacheStore.open(dir, keyA);
+      const item = await a.store.create({ path: 'dirty.bin', size: 0, sourceSize: 0, mtime: new Date() });
+      await item.write(0, Buffer.from('unsaved changes'));
+      await a.store.markDirty(item);
+      await item.close();
+      // The daemon dies here: no close, the lock file stays behind (its pid is ours, so it counts as stale).
+      await rmDir(join(dir, 'lock'));
+      const b = await CacheStore.open(dir, randomBytes(32));
+      assert.deepEqual(b.dirty, [], 'the other key reads nothing');
+      assert.deepEqual(await readdir(join(dir, 'data')), []);
+      const aside = (await readdir(dir)).filter((n) => n.startsWith('unreadable-'));
+      assert.equal(aside.length, 1);
+      assert.deepEqual(await readdir(join(dir, aside[0], 'data')), [item.id]);
+      assert.ok((await readdir(join(dir, aside[0]))).includes('journal'));
+      await b.store.close();
+    } finally {
+      await rmDir(dir, { recursive: true, force: true });
+    }
+  });
+});
