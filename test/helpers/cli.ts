@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { requireTool } from './require-tool.js';
 
 export interface RunOptions {
   /** Config file passed as --config; an empty temporary one when absent. */
@@ -62,15 +63,11 @@ export function rcloneAvailable(): boolean {
 }
 
 /**
- * For tests that need rclone: undefined when rclone runs, else a skip reason (after a loud
- * warning). In CI (CI=true) a missing rclone is never a skip: it throws, failing the file.
+ * For tests that need rclone: undefined when rclone runs. When it cannot, the test file
+ * fails naming it, or (run with --allow-skip) this returns the skip reason.
  */
 export function rcloneSkipReason(): string | undefined {
-  if (rcloneAvailable()) return undefined;
-  const what = `rclone (${rcloneBinary()}) cannot be run`;
-  if (process.env.CI === 'true') throw new Error(`${what}: it is required in CI`);
-  console.warn(`WARNING: ${what}: skipping the rclone interop tests (install the rclone package)`);
-  return 'rclone not installed';
+  return requireTool('rclone', rcloneAvailable(), `${rcloneBinary()} cannot be run; install the rclone package`);
 }
 
 /** process.env without anything that would change what either tool reads or where. */

@@ -1,16 +1,18 @@
 // The loopback object store for integration tests: a real Swift all-in-one (Swift auth v1 and
 // S3 through s3api) started by scripts/objstore-server.sh, once per test process.
 //
-//   const store = await objectStoreAvailable();   // undefined (with a loud warning) when it cannot run
+//   const store = await objectStoreAvailable();   // undefined only when it cannot run and --allow-skip
 //   describe('swift', { skip: store ? false : objectStoreSkipReason() }, () => { ... });
 //
-// In CI (CI=true) an object store that cannot start is a failure, never a skip.
+// An object store that cannot start is a failure, never a skip, unless the run was started
+// with --allow-skip (see require-tool.ts).
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { S3Remote, type S3RemoteOptions } from '../../src/remote/s3.js';
+import { requireTool } from './require-tool.js';
 
 export interface ObjectStore {
   swift: {
@@ -98,20 +100,14 @@ export function ensureObjectStore(): Promise<ObjectStore> {
 }
 
 /**
- * The object store, or undefined when it cannot run here — after a loud warning. In CI
- * (CI=true) it throws instead, so a missing server fails the run rather than skipping tests.
+ * The object store, or undefined when it cannot run here and the run allows skips
+ * (--allow-skip). Otherwise a store that cannot start throws, failing the test file.
  */
 export async function objectStoreAvailable(): Promise<ObjectStore | undefined> {
   try {
     return await ensureObjectStore();
   } catch (err) {
-    if (process.env.CI === 'true') {
-      throw new Error(`object store unavailable in CI: ${(err as Error).message}`, { cause: err });
-    }
-    skipReason = `object store unavailable: ${(err as Error).message.split('\n')[0]}`;
-    console.warn(
-      '\n' + '!'.repeat(78) + `\n!!! SKIPPING object store tests: ${(err as Error).message}\n` + '!'.repeat(78) + '\n',
-    );
+    skipReason = requireTool('object store', false, (err as Error).message.split('\n')[0]);
     return undefined;
   }
 }

@@ -173,9 +173,11 @@ export function runRemoteContract(
       assert.ok(Math.abs(st.mtime.getTime() - when.getTime()) <= tolerance, st.mtime.toISOString());
     });
 
-    it('moves and copies objects server-side where it can', async (t) => {
+    it('moves and copies objects server-side where it can (and says so where not)', async () => {
       if (!r.move && !r.copy) {
-        t.skip('no server-side move or copy');
+        // Neither (by design, not a missing tool): a pass when the features say so too.
+        assert.equal(r.features.move, false, 'no move method, so features.move is false');
+        assert.equal(r.features.copy, false, 'no copy method, so features.copy is false');
         return;
       }
       const data = randomBytes(70_000);
@@ -200,9 +202,12 @@ export function runRemoteContract(
       assert.deepEqual(left.filter((e) => !e.isDir), [], 'nothing listed after a failed write');
     });
 
-    it('reports hashes that match the content', async (t) => {
+    it('reports hashes that match the content (or consistently none)', async () => {
       if (!r.hash || r.features.hashes.length === 0) {
-        t.skip('no hashes');
+        // No hashes is by design (crypt: the stored hashes are of ciphertext), not a missing
+        // tool: a pass when the remote reports none consistently.
+        assert.deepEqual(r.features.hashes, [], 'no hash method, so no hash types advertised');
+        assert.equal(r.hash, undefined, 'no hash types advertised, so no hash method');
         return;
       }
       const data = randomBytes(12345);

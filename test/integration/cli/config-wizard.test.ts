@@ -12,7 +12,8 @@
 // passwords) is visible.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { scriptSkipReason } from '../../helpers/require-tool.js';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -32,14 +33,6 @@ import { reveal } from '../../../src/crypt/obscure.js';
 
 function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
-}
-
-/** Undefined when util-linux `script` (which provides the pseudo-terminal) runs, else a skip reason. */
-function scriptSkipReason(): string | undefined {
-  if (spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0) return undefined;
-  if (process.env.CI === 'true') throw new Error('util-linux `script` is required in CI but cannot be run');
-  console.warn('WARNING: util-linux "script" cannot be run: skipping the config wizard terminal tests');
-  return 'script (util-linux) not installed';
 }
 
 const skip = rcloneSkipReason() ?? scriptSkipReason();

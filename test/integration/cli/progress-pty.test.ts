@@ -10,6 +10,8 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { rcloneBinary, rcloneSkipReason } from '../../helpers/cli.js';
+import { scriptSkipReason } from '../../helpers/require-tool.js';
 
 function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -17,8 +19,8 @@ function repoRoot(): string {
   return dir;
 }
 const mainJs = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
-const haveScript = spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0;
-const haveRclone = spawnSync('rclone', ['version'], { stdio: 'ignore' }).status === 0;
+const noScript = scriptSkipReason();
+const noRclone = rcloneSkipReason();
 
 const root = fs.mkdtempSync(join(tmpdir(), 'cryptfs-pty-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
@@ -69,7 +71,7 @@ function lastFrame(output: string): string[] {
   return start < 0 ? [] : lines.slice(start);
 }
 
-test('-P draws and redraws the progress block in a terminal', { skip: haveScript ? undefined : 'util-linux script not installed' }, async () => {
+test('-P draws and redraws the progress block in a terminal, with the same lines as rclone', { skip: noScript ?? noRclone }, async () => {
   const dst = join(root, 'dst1');
   // 3 MiB at 2 MiB/s: about 1.5 s, three redraws at 500 ms.
   const r = await inPty([process.execPath, mainJs, '--config', emptyConf, 'copy', src, dst, '-P', '--bwlimit', '2M', '--transfers', '1'], 120);
@@ -94,16 +96,14 @@ test('-P draws and redraws the progress block in a terminal', { skip: haveScript
   assert.equal(final.length, 3, `no "Transferring:" left at the end: ${final}`);
   assert.ok(r.output.endsWith('\r\n'), 'a newline after the last frame');
 
-  if (haveRclone) {
-    const dst2 = join(root, 'dst-rclone');
-    const theirs = await inPty(['rclone', '--config', emptyConf, 'copy', src, dst2, '-P', '--bwlimit', '2M', '--transfers', '1'], 120);
-    assert.equal(theirs.code, 0, theirs.output);
-    const labels = (frame: string[]) => frame.map((l) => l.replace(/[:\s].*$/, ''));
-    assert.deepEqual(labels(final), labels(lastFrame(theirs.output)), 'the same lines as rclone\'s last frame');
-  }
+  const dst2 = join(root, 'dst-rclone');
+  const theirs = await inPty([rcloneBinary(), '--config', emptyConf, 'copy', src, dst2, '-P', '--bwlimit', '2M', '--transfers', '1'], 120);
+  assert.equal(theirs.code, 0, theirs.output);
+  const labels = (frame: string[]) => frame.map((l) => l.replace(/[:\s].*$/, ''));
+  assert.deepEqual(labels(final), labels(lastFrame(theirs.output)), 'the same lines as rclone\'s last frame');
 });
 
-test('-P -v prints log lines above the block; lines are cut to the terminal width', { skip: haveScript ? undefined : 'util-linux script not installed' }, async () => {
+test('-P -v prints log lines above the block; lines are cut to the terminal width', { skip: noScript }, async () => {
   const dst = join(root, 'dst2');
   const r = await inPty([process.execPath, mainJs, '--config', emptyConf, 'copy', src, dst, '-P', '-v', '--bwlimit', '4M', '--transfers', '1'], 50);
   assert.equal(r.code, 0, r.output);

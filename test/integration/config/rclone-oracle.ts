@@ -1,16 +1,13 @@
 // Runs the real rclone 1.60.1 for the config interop tests. Without rclone the
-// tests skip loudly on a developer machine and fail in CI (CI=true).
+// tests fail (skip only under --allow-skip): see test/helpers/require-tool.ts.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { rcloneBinary, rcloneSkipReason } from '../../helpers/cli.js';
 
-export const RCLONE = '/usr/bin/rclone';
+export const RCLONE = rcloneBinary();
 
-/** `skip` option for node:test: false when rclone is there; throws in CI when it is not. */
-export function rcloneSkip(): false | string {
-  if (existsSync(RCLONE)) return false;
-  if (process.env.CI === 'true') throw new Error(`${RCLONE} is required in CI for the rclone config interop tests`);
-  console.warn(`\n!!! ${RCLONE} not found: SKIPPING the rclone config interop tests (they run in CI) !!!\n`);
-  return `${RCLONE} not installed`;
+/** `skip` option for node:test: undefined when rclone runs (the one rclone check of helpers/cli.ts). */
+export function rcloneSkip(): string | undefined {
+  return rcloneSkipReason();
 }
 
 export interface RcloneResult {

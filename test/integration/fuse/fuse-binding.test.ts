@@ -21,12 +21,9 @@ import {
 } from '../../../src/fuse/fuse-session.js';
 import { loadNativeFuse } from '../../../src/fuse/native.js';
 import { MemFs } from './mem-fs.js';
+import { requireTool } from '../../helpers/require-tool.js';
 
-const haveFuse = existsSync('/dev/fuse');
-const skip = !haveFuse && process.env.CI !== 'true';
-if (skip) {
-  console.error('\n**** SKIPPING FUSE binding tests: /dev/fuse is missing on this machine ****\n');
-}
+const skip = requireTool('FUSE', existsSync('/dev/fuse'), 'needs /dev/fuse');
 
 interface ShResult {
   code: number;

@@ -11,8 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { obscure } from '../../../src/crypt/obscure.js';
 import { cryptfsMain, rcloneBinary, scrubbedEnv } from '../../helpers/cli.js';
+import { requireTool } from '../../helpers/require-tool.js';
 
 export const haveFuse = existsSync('/dev/fuse') && existsSync('/usr/bin/fusermount3');
+
+/** For tests that mount: undefined with FUSE; without it the file fails (or skips under --allow-skip). */
+export function fuseSkipReason(): string | undefined {
+  return requireTool('FUSE', haveFuse, 'needs /dev/fuse and /usr/bin/fusermount3');
+}
 
 export interface ShResult {
   code: number;

@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describeRun, expectSuccess, rcloneAvailable, runCryptfs, runRclone, type RunResult } from '../../helpers/cli.js';
+import { describeRun, expectSuccess, rcloneSkipReason, runCryptfs, runRclone, type RunResult } from '../../helpers/cli.js';
 
 const CHUNK = 65536;
 const SEALED = CHUNK + 16;
@@ -138,17 +138,17 @@ describe('damaged ciphertext through the CLI', { concurrency: 2 }, () => {
   });
 
   for (const c of CASES) {
-    it(`${c.name}: cat fails clearly and outputs no unauthenticated byte`, async () => {
+    it(`${c.name}: cat fails clearly and outputs no unauthenticated byte; rclone refuses it too`, async (t) => {
       const r = await runCryptfs(['cat', `dmg:${c.name}`], cfg());
       const what = describeRun(`cat ${c.name}`, r);
       assert.notEqual(r.code, 0, what);
       assert.match(r.stderr, c.message, what);
       assertSafePrefix(r, s.plain, 0, c.badChunk, what);
-      if (rcloneAvailable()) {
-        // The damage is real: rclone refuses the file too.
-        const theirs = await runRclone(['cat', `dmg:${c.name}`], cfg());
-        assert.notEqual(theirs.code, 0, describeRun(`rclone cat ${c.name}`, theirs));
-      }
+      // The damage is real: rclone refuses the file too (rclone is required).
+      const noRclone = rcloneSkipReason();
+      if (noRclone) return t.skip(noRclone);
+      const theirs = await runRclone(['cat', `dmg:${c.name}`], cfg());
+      assert.notEqual(theirs.code, 0, describeRun(`rclone cat ${c.name}`, theirs));
     });
 
     it(`${c.name}: ranged cat fails too when the range covers the damage`, async () => {

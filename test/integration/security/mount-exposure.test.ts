@@ -11,12 +11,13 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CryptFixture, forceStop, haveFuse, isMounted, sh, startMount, type Mounted } from '../fuse/mount-helpers.js';
+import { CryptFixture, forceStop, fuseSkipReason, isMounted, sh, startMount, type Mounted } from '../fuse/mount-helpers.js';
 import { cryptfsMain } from '../../helpers/cli.js';
 import { obscure } from '../../../src/crypt/obscure.js';
+import { requireTool } from '../../helpers/require-tool.js';
 
-if (!haveFuse) throw new Error('mount exposure tests need /dev/fuse and fusermount3');
-if (process.getuid?.() !== 0) throw new Error('mount exposure tests run as root (they create a user with useradd)');
+const skip =
+  fuseSkipReason() ?? requireTool('root', process.getuid?.() === 0, 'the mount exposure tests create a user with useradd');
 
 /** A local user created for this test, removed by remove(). */
 class OtherUser {
@@ -60,7 +61,7 @@ async function mountOptions(mountpoint: string): Promise<string[]> {
   return [...line.split(' ')[5].split(','), ...after[2].split(',')];
 }
 
-describe('--allow-other: a second local user', () => {
+describe('--allow-other: a second local user', { skip }, () => {
   let fx: CryptFixture;
   let other: OtherUser;
   let pub: string;
@@ -156,7 +157,7 @@ function processAlive(pid: number): boolean {
   }
 }
 
-describe('log files and --daemon', () => {
+describe('log files and --daemon', { skip }, () => {
   let fx: CryptFixture;
   let M: string;
   let m: Mounted | undefined;
@@ -245,7 +246,7 @@ describe('log files and --daemon', () => {
   });
 });
 
-describe('--log-names encrypted: a marker used as a file name reaches no local file name or content', () => {
+describe('--log-names encrypted: a marker used as a file name reaches no local file name or content', { skip }, () => {
   let fx: CryptFixture;
   let M: string;
   let m: Mounted | undefined;

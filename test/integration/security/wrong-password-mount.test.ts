@@ -7,12 +7,10 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { obscure } from '../../../src/crypt/obscure.js';
-import { CryptFixture, forceStop, haveFuse, sh, startMount, type Mounted } from '../fuse/mount-helpers.js';
+import { CryptFixture, forceStop, fuseSkipReason, sh, startMount, type Mounted } from '../fuse/mount-helpers.js';
 import { rcloneBinary } from '../../helpers/cli.js';
 
-if (!haveFuse && process.env.CI === 'true') throw new Error('mount tests cannot run in CI: no /dev/fuse or fusermount3');
-
-describe('cryptfs mount: wrong-password guard', { skip: !haveFuse }, () => {
+describe('cryptfs mount: wrong-password guard', { skip: fuseSkipReason() }, () => {
   let fx: CryptFixture | undefined;
   let m: Mounted | undefined;
   after(async () => {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { NOT_ALLOWED_TO_ASK, runPasswordCommand, suppliedPassword } from '../../../src/config/password.js';
 import { configKeyFromPassword, encryptConfig } from '../../../src/config/encrypted-config.js';
 import { fixturePath, withTempDir } from './helpers.js';
+import { requireTool } from '../../helpers/require-tool.js';
 
 const CHILD = join(dirname(fileURLToPath(import.meta.url)), 'prompt-child.js');
 const SCRIPT = '/usr/bin/script';
@@ -68,21 +69,23 @@ function runInPty(args: string[], answers: Array<[RegExp, string]>): Promise<str
   });
 }
 
-const havePty = existsSync(SCRIPT);
+// Required: a missing one fails the file (skips only under --allow-skip).
+const noPty = requireTool('script (util-linux)', existsSync(SCRIPT), `${SCRIPT} not found`);
+const noSetsid = requireTool('setsid (util-linux)', existsSync(SETSID), `${SETSID} not found`);
 
-test('terminal prompt: echo off, backspace and Ctrl-U edit, Enter ends', { skip: !havePty && 'util-linux script not installed' }, async () => {
+test('terminal prompt: echo off, backspace and Ctrl-U edit, Enter ends', { skip: noPty }, async () => {
   const out = await runInPty(['prompt'], [[/Password:/, 'xx\u0015s3cX\u007fr3t pw\r']]);
   assert.match(out, /RESULT:"s3cr3t pw"/);
   // Nothing typed was echoed.
   assert.doesNotMatch(out.replace(/RESULT:.*/, ''), /s3c|xx/);
 });
 
-test('terminal prompt: Ctrl-C aborts', { skip: !havePty && 'util-linux script not installed' }, async () => {
+test('terminal prompt: Ctrl-C aborts', { skip: noPty }, async () => {
   const out = await runInPty(['prompt'], [[/Password:/, 'abc\u0003']]);
   assert.match(out, /ERROR:password entry interrupted/);
 });
 
-test('encrypted config on a terminal: asks, says so on a wrong password, asks again', { skip: !havePty && 'util-linux script not installed' }, async () => {
+test('encrypted config on a terminal: asks, says so on a wrong password, asks again', { skip: noPty }, async () => {
   const out = await runInPty(
     ['load', fixturePath('config', 'rclone-encrypted.conf')],
     [
@@ -95,7 +98,7 @@ test('encrypted config on a terminal: asks, says so on a wrong password, asks ag
   assert.doesNotMatch(out, /not it|fixture/);
 });
 
-test('encrypted config with no terminal and no password: rclone\'s "not allowed to ask" error', { skip: !existsSync(SETSID) && 'setsid not installed' }, async () => {
+test('encrypted config with no terminal and no password: rclone\'s "not allowed to ask" error', { skip: noSetsid }, async () => {
   await withTempDir(async (dir) => {
     const path = join(dir, 'enc.conf');
     await writeFile(path, encryptConfig('[a]\ntype = local\n', configKeyFromPassword('pw')));

@@ -9,6 +9,7 @@ import { runRemoteContract, bytesOf, readAll } from '../../helpers/remote-contra
 import { IsDirectoryError, NameTooLongError, NoSpaceError } from '../../../src/errors.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { requireTool } from '../../helpers/require-tool.js';
 
 runRemoteContract('local', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'cryptfs-local-'));
@@ -63,10 +64,9 @@ test('local: writing over a directory or reading one is a typed error', async ()
 });
 
 test('local: a full disk is NoSpaceError and leaves neither a partial file nor damage', async (t) => {
-  if (process.getuid?.() !== 0) {
-    t.skip('needs root to mount a small tmpfs');
-    return;
-  }
+  // Root is required (fails without it, skips only under --allow-skip).
+  const notRoot = requireTool('root', process.getuid?.() === 0, 'needs root to mount a small tmpfs');
+  if (notRoot) return t.skip(notRoot);
   const dir = await mkdtemp(join(tmpdir(), 'cryptfs-full-'));
   const run = promisify(execFile);
   await run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'cryptfs-test-full', dir]);

@@ -1,5 +1,5 @@
-// size, tree, rcat, touch and about: outputs compared with rclone's on the
-// same trees where rclone is installed, over local disk and a crypt remote.
+// size, tree, rcat, touch and about: outputs compared with the real rclone's
+// (required) on the same trees, over local disk and a crypt remote.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
@@ -11,13 +11,14 @@ import { dirname, join } from 'node:path';
 import { obscure } from '../../../src/crypt/obscure.js';
 import { parseTouchTime } from '../../../src/cli/commands/misc.js';
 import { runMain } from '../../helpers/run-main.js';
+import { rcloneBinary, rcloneSkipReason } from '../../helpers/cli.js';
 
 const root = fs.mkdtempSync(join(tmpdir(), 'cryptfs-misc-'));
 after(() => fs.rmSync(root, { recursive: true, force: true }));
 const conf = join(root, 'rclone.conf');
 const encDir = join(root, 'enc');
 fs.writeFileSync(conf, `[sec]\ntype = crypt\nremote = ${encDir}\npassword = ${obscure('misc one')}\npassword2 = ${obscure('misc two')}\n`);
-const rclone = spawnSync('rclone', ['version'], { stdio: 'ignore' }).status === 0;
+const skip = rcloneSkipReason(); // rclone is required: fails without it, unless --allow-skip
 
 interface Result {
   code: number;
@@ -30,7 +31,7 @@ async function cli(argv: string[], stdin?: NodeJS.ReadableStream): Promise<Resul
 }
 
 function runRclone(argv: string[], input?: Buffer): Result {
-  const r = spawnSync('rclone', ['--config', conf, ...argv], { input, encoding: 'utf8' });
+  const r = spawnSync(rcloneBinary(), ['--config', conf, ...argv], { input, encoding: 'utf8' });
   return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
@@ -48,7 +49,7 @@ for (const [p, n] of Object.entries(files)) {
   fs.writeFileSync(join(tree, p), Buffer.alloc(n, 0x61));
 }
 
-test('size: rclone\'s two lines (and --json), on local and crypt, with filters', async () => {
+test('size: rclone\'s two lines (and --json), on local and crypt, with filters', { skip }, async () => {
   const r = await cli(['size', tree]);
   assert.equal(r.code, 0, r.err);
   assert.equal(r.out, 'Total objects: 6 (6)\nTotal size: 2.302 MiB (2413940 Byte)\n');
@@ -65,15 +66,13 @@ test('size: rclone\'s two lines (and --json), on local and crypt, with filters',
   const missing = await cli(['size', join(root, 'nope')]);
   assert.equal(missing.code, 3);
   assert.match(missing.err, /ERROR : : error listing: directory not found/);
-  if (rclone) {
-    for (const args of [[tree], ['sec:'], [tree, '--json'], [join(tree, 'z.bin')], [tree, '--include', '*.dat']]) {
-      assert.equal((await cli(['size', ...args])).out, runRclone(['size', ...args]).out, `size ${args}`);
-    }
-    assert.equal(runRclone(['size', join(root, 'nope')]).code, 3);
+  for (const args of [[tree], ['sec:'], [tree, '--json'], [join(tree, 'z.bin')], [tree, '--include', '*.dat']]) {
+    assert.equal((await cli(['size', ...args])).out, runRclone(['size', ...args]).out, `size ${args}`);
   }
+  assert.equal(runRclone(['size', join(root, 'nope')]).code, 3);
 });
 
-test('tree: the same drawing as rclone', { skip: rclone ? undefined : 'rclone not installed' }, async () => {
+test('tree: the same drawing as rclone', { skip }, async () => {
   for (const args of [[tree], ['sec:'], [tree, '-s', '--dirsfirst'], [tree, '--level', '1'], [join(root, 'empty-dir-for-tree')]]) {
     if (args[0].endsWith('empty-dir-for-tree')) fs.mkdirSync(args[0], { recursive: true });
     const ours = await cli(['tree', ...args]);
@@ -83,7 +82,7 @@ test('tree: the same drawing as rclone', { skip: rclone ? undefined : 'rclone no
   }
 });
 
-test('rcat streams stdin to a file, also through crypt; rclone reads the result', async () => {
+test('rcat streams stdin to a file, also through crypt; rclone reads the result', { skip }, async () => {
   const small = await cli(['rcat', join(root, 'rcat/hello.txt'), '-v'], Readable.from([Buffer.from('hello\n')]));
   assert.equal(small.code, 0, small.err);
   assert.match(small.err, /INFO {2}: hello\.txt: Copied \(new\)/);
@@ -105,18 +104,16 @@ test('rcat streams stdin to a file, also through crypt; rclone reads the result'
   assert.equal(big.code, 0, big.err);
   const back = await cli(['cat', 'sec:streamed/big.bin']);
   assert.equal(createHash('md5').update(back.out, 'latin1').digest('hex'), hash.digest('hex'));
-  if (rclone) {
-    const r = spawnSync('rclone', ['--config', conf, 'cat', 'sec:streamed/big.bin'], { maxBuffer: 64 << 20 });
-    assert.equal(r.status, 0);
-    assert.equal(r.stdout.length, 80 * 65_536);
-    assert.equal(createHash('md5').update(r.stdout).digest('hex'), createHash('md5').update(back.out, 'latin1').digest('hex'));
-  }
+  const r = spawnSync(rcloneBinary(), ['--config', conf, 'cat', 'sec:streamed/big.bin'], { maxBuffer: 64 << 20 });
+  assert.equal(r.status, 0);
+  assert.equal(r.stdout.length, 80 * 65_536);
+  assert.equal(createHash('md5').update(r.stdout).digest('hex'), createHash('md5').update(back.out, 'latin1').digest('hex'));
   const dir = await cli(['rcat', `${join(root, 'rcat')}/`], Readable.from([Buffer.from('x')]));
   assert.equal(dir.code, 1);
   assert.match(dir.err, /is a directory/);
 });
 
-test('touch: create, set a given time, --no-create, --dry-run, bad timestamps', async () => {
+test('touch: create, set a given time, --no-create, --dry-run, bad timestamps', { skip }, async () => {
   const d = join(root, 'touch');
   fs.mkdirSync(d);
   const create = await cli(['touch', join(d, 'new.txt')]);
@@ -142,24 +139,22 @@ test('touch: create, set a given time, --no-create, --dry-run, bad timestamps', 
   const bad = await cli(['touch', join(d, 'bad'), '-t', '2020-01-02 03:04:05', '--retries', '1']);
   assert.equal(bad.code, 1);
   assert.match(bad.err, /Failed to touch: failed to parse timestamp argument: parsing time "2020-01-02 03:04:05"/);
-  if (rclone) {
-    assert.equal(runRclone(['touch', join(d, 'bad2'), '-t', '2020-01-02 03:04:05', '--retries', '1']).code, 1);
-    // The same instant as rclone's for each format.
-    for (const t of ['2021-06-07T08:09:10', '210607', '2021-06-07T08:09:10.5']) {
-      assert.equal((await cli(['touch', join(d, 'ours'), '-t', t])).code, 0);
-      assert.equal(runRclone(['touch', join(d, 'theirs'), '-t', t]).code, 0);
-      assert.equal(fs.statSync(join(d, 'ours')).mtimeMs, fs.statSync(join(d, 'theirs')).mtimeMs, t);
-    }
+  assert.equal(runRclone(['touch', join(d, 'bad2'), '-t', '2020-01-02 03:04:05', '--retries', '1']).code, 1);
+  // The same instant as rclone's for each format.
+  for (const t of ['2021-06-07T08:09:10', '210607', '2021-06-07T08:09:10.5']) {
+    assert.equal((await cli(['touch', join(d, 'ours'), '-t', t])).code, 0);
+    assert.equal(runRclone(['touch', join(d, 'theirs'), '-t', t]).code, 0);
+    assert.equal(fs.statSync(join(d, 'ours')).mtimeMs, fs.statSync(join(d, 'theirs')).mtimeMs, t);
   }
 
   // Through crypt: the ciphertext's mtime is what rclone shows as the file's time.
   assert.equal((await cli(['touch', 'sec:touched.txt', '-t', '2019-05-06T07:08:09'])).code, 0);
   const lsl = await cli(['lsl', 'sec:touched.txt']);
   assert.match(lsl.out, /^ +0 2019-05-06 \d\d:08:09\.000000000 touched\.txt\n$/);
-  if (rclone) assert.match(runRclone(['lsl', 'sec:touched.txt']).out, / +0 2019-05-06 \d\d:08:09\.000000000 touched\.txt/);
+  assert.match(runRclone(['lsl', 'sec:touched.txt']).out, / +0 2019-05-06 \d\d:08:09\.000000000 touched\.txt/);
 });
 
-test('about: Total/Used/Free where the backend can tell; a clear error where not', async () => {
+test('about: Total/Used/Free where the backend can tell; a clear error where not', { skip }, async () => {
   const r = await cli(['about', root]);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /^Total: {3}\d+(\.\d{3})? [KMGTP]iB\nUsed: {4}\d+(\.\d{3})? [KMGTP]?i?B\nFree: {4}\d+(\.\d{3})? [KMGTP]iB\n$/);
@@ -170,10 +165,8 @@ test('about: Total/Used/Free where the backend can tell; a clear error where not
   assert.ok(json.total >= json.free);
   const viaCrypt = JSON.parse((await cli(['about', 'sec:', '--json'])).out) as Record<string, number>;
   assert.equal(viaCrypt.total, json.total, 'crypt passes the underlying figures through');
-  if (rclone) {
-    const theirs = JSON.parse(runRclone(['about', root, '--json']).out) as Record<string, number>;
-    assert.equal(json.total, theirs.total);
-  }
+  const theirs = JSON.parse(runRclone(['about', root, '--json']).out) as Record<string, number>;
+  assert.equal(json.total, theirs.total);
   const none = await cli(['about', ':memory:']);
   assert.equal(none.code, 1);
   assert.match(none.err, /Failed to about: .* doesn't support about/);
