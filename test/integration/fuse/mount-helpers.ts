@@ -42,6 +42,16 @@ export function sh(script: string, env: Record<string, string> = {}, timeoutMs =
   });
 }
 
+/** Whether a process of ours (a daemon a test started) still runs. */
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export async function isMounted(path: string): Promise<boolean> {
   return (await mountIds(path)).length > 0;
 }

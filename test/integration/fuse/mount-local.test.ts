@@ -9,19 +9,10 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CryptFixture, forceStop, fuseSkipReason, isMounted, sh, startMount, type Mounted } from './mount-helpers.js';
+import { CryptFixture, forceStop, fuseSkipReason, isMounted, sh, startMount, type Mounted, processAlive } from './mount-helpers.js';
 import { workloadSuite } from './mount-workloads.js';
 import { cryptfsMain, rcloneSkipReason } from '../../helpers/cli.js';
 import { requireTool } from '../../helpers/require-tool.js';
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 const skip = fuseSkipReason() ?? rcloneSkipReason();
 

@@ -17,7 +17,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CryptFixture, forceStop, isMounted, sh, startMount, type Mounted } from './mount-helpers.js';
+import { CryptFixture, forceStop, isMounted, sh, startMount, type Mounted, processAlive } from './mount-helpers.js';
 import { cryptfsMain, rcloneBinary, scrubbedEnv } from '../../helpers/cli.js';
 import { removeMountState } from '../../../src/cli/mount-state.js';
 
@@ -49,15 +49,6 @@ try:
 except OSError as e:
     print('close failed', e.strerror)
 `;
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('cryptfs mount: nothing lost', () => {
   let fx: CryptFixture;

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CryptFixture, forceStop, fuseSkipReason, isMounted, sh, startMount, type Mounted } from '../fuse/mount-helpers.js';
+import { CryptFixture, forceStop, fuseSkipReason, isMounted, sh, startMount, type Mounted, processAlive } from '../fuse/mount-helpers.js';
 import { cryptfsMain } from '../../helpers/cli.js';
 import { obscure } from '../../../src/crypt/obscure.js';
 import { requireTool } from '../../helpers/require-tool.js';
@@ -147,15 +147,6 @@ describe('--allow-other: a second local user', { skip }, () => {
     m = undefined;
   });
 });
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('log files and --daemon', { skip }, () => {
   let fx: CryptFixture;
