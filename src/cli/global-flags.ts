@@ -2,7 +2,7 @@
 // Kept apart from main.ts so help, completion and dispatch share one declaration.
 import type { FlagSpec } from './args.js';
 import { filterFlags } from './filter.js';
-import { transferFlags } from './transfer.js';
+import { transferFlags } from './transfer-flags.js';
 
 export const globalFlags: FlagSpec[] = [
   { name: 'config', type: 'string', help: 'Config file', default: '' },

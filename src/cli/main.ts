@@ -15,7 +15,7 @@ import { hardenProcess } from '../os-native.js';
 import { isDaemonChild, receiveDaemonHandoff, reportToParent } from './daemon-handoff.js';
 import { filterFromFlags } from './filter.js';
 import { globalFlags, rootOnlyFlags } from './global-flags.js';
-import { flagValueProblem } from './transfer.js';
+import { flagValueProblem } from './transfer-flags.js';
 import { redactText, rememberSpecSecrets } from '../remote/redact.js';
 import './commands/index.js';
 

@@ -1,7 +1,7 @@
 // copy, copyto, cat, mkdir, rmdir, delete, purge.
 import { flagBool, flagNumber } from '../args.js';
 import { registerCommand } from '../command.js';
-import { runToCommand, runTreeCommand, summariseErrors } from '../transfer.js';
+import { runToCommand, runTreeCommand, summariseErrors } from '../command-run.js';
 import { TransferStats } from '../stats.js';
 import { CommandFailedError, writeOut } from '../util.js';
 import { walk } from '../walk.js';

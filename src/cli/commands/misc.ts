@@ -2,7 +2,9 @@
 import { flagBool, flagNumber, flagString } from '../args.js';
 import { registerCommand, type CommandContext } from '../command.js';
 import { byteUnit, countSuffix } from '../stats.js';
-import { fsString, runCommand, transferOptionsFromFlags } from '../transfer.js';
+import { runCommand } from '../command-run.js';
+import { fsString } from '../operations.js';
+import { transferOptionsFromFlags } from '../transfer-flags.js';
 import { walk } from '../walk.js';
 import { log } from '../../log.js';
 import { logPath } from '../../log-names.js';

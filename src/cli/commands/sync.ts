@@ -1,6 +1,6 @@
 // sync, move, moveto: rclone's commands over the march in ../transfer.ts.
 import { registerCommand } from '../command.js';
-import { runToCommand, runTreeCommand } from '../transfer.js';
+import { runToCommand, runTreeCommand } from '../command-run.js';
 import { splitSpec } from '../../remote/open.js';
 
 registerCommand({

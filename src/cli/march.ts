@@ -1,0 +1,114 @@
+// The march (rclone's fs/march): lists source and destination side by side,
+// one directory at a time, and hands each pair of same-named entries to a
+// visitor, which decides what to do with it and whether to descend.
+import { DirNotFoundError, ObjectNotFoundError, errorMessage } from '../errors.js';
+import { log } from '../log.js';
+import type { Remote, RemoteEntry } from '../remote/remote.js';
+import { joinPath } from '../remote/remote.js';
+import { Limiter } from './concurrency.js';
+import type { Filter } from './filter.js';
+import { fsString } from './operations.js';
+import type { TransferStats } from './stats.js';
+
+/** One name in a directory, as found on either side. */
+export interface MarchItem {
+  /** Path relative to both roots. */
+  rel: string;
+  src?: RemoteEntry;
+  dst?: RemoteEntry;
+}
+
+export interface MarchOptions {
+  filter: Filter;
+  /** Directory listings in flight. */
+  checkers: number;
+  /** Levels to descend; negative = unlimited. */
+  maxDepth: number;
+  stats: TransferStats;
+  /** Don't filter the destination side (--delete-excluded). */
+  unfilteredDst?: boolean;
+}
+
+/**
+ * Lists `src` and `dst` side by side, directory by directory, and hands each
+ * file pair, file on one side, and directory to `visit` (in name order within a
+ * directory). For directories `visit` returns whether to descend. Listing errors
+ * are logged and counted; a missing source root is thrown (rclone exits 3).
+ */
+export async function march(
+  src: Remote | undefined,
+  dst: Remote | undefined,
+  opts: MarchOptions,
+  visit: (item: MarchItem) => boolean | Promise<boolean>,
+): Promise<void> {
+  const listLimiter = new Limiter(Math.max(1, opts.checkers));
+  const maxDepth = opts.maxDepth >= 0 ? opts.maxDepth : Infinity;
+  let rootError: unknown;
+
+  const list = async (remote: Remote | undefined, dir: string, side: 'source' | 'destination'): Promise<RemoteEntry[] | undefined> => {
+    if (!remote) return [];
+    try {
+      return await listLimiter.run(async () => {
+        const out: RemoteEntry[] = [];
+        for await (const e of remote.list(dir)) out.push(e);
+        return out;
+      });
+    } catch (err) {
+      const missing = err instanceof DirNotFoundError || err instanceof ObjectNotFoundError;
+      if (side === 'destination' && missing) return [];
+      let error = err;
+      if (missing) {
+        // rclone's wording: the bare "directory not found" (exit 3).
+        error = new DirNotFoundError(dir, { cause: err });
+        (error as Error).message = 'directory not found';
+      }
+      opts.stats.error(error);
+      if (dir === '') {
+        log.error(`${fsString(remote)}: error reading ${side} root directory: ${missing ? 'directory not found' : errorMessage(err)}`);
+        if (side === 'source') rootError = error;
+      } else {
+        log.error(`${fsString(remote)}: error reading ${side} directory ${JSON.stringify(dir)}: ${errorMessage(err)}`);
+      }
+      return undefined;
+    }
+  };
+
+  const rel = (dir: string, path: string) => (dir === '' ? path : path.slice(dir.length + 1));
+
+  const marchDir = async (dir: string, depth: number, hasSrc: boolean, hasDst: boolean): Promise<void> => {
+    const [srcList, dstList] = await Promise.all([
+      hasSrc ? list(src, dir, 'source') : Promise.resolve([] as RemoteEntry[]),
+      hasDst ? list(dst, dir, 'destination') : Promise.resolve([] as RemoteEntry[]),
+    ]);
+    // A directory that cannot be listed on one side must not look empty there (no deletes, no copies).
+    if (srcList === undefined || dstList === undefined) return;
+    const files = new Map<string, MarchItem>();
+    const dirs = new Map<string, MarchItem>();
+    const take = (entries: RemoteEntry[], side: 'src' | 'dst') => {
+      for (const e of entries) {
+        const name = rel(dir, e.path);
+        const path = joinPath(dir, name);
+        if (side === 'src' || !opts.unfilteredDst) {
+          if (e.isDir ? !opts.filter.includeDir(path) : !opts.filter.includeFile(path, e.size, e.mtime)) continue;
+        }
+        const map = e.isDir ? dirs : files;
+        const item = map.get(name) ?? { rel: path };
+        item[side] = e;
+        map.set(name, item);
+      }
+    };
+    take(srcList, 'src');
+    take(dstList, 'dst');
+    const byName = (a: [string, MarchItem], b: [string, MarchItem]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
+    for (const [, item] of [...files].sort(byName)) await visit(item);
+    const subdirs: Promise<void>[] = [];
+    for (const [, item] of [...dirs].sort(byName)) {
+      const descend = await visit(item);
+      if (descend && depth < maxDepth) subdirs.push(marchDir(item.rel, depth + 1, item.src !== undefined, item.dst !== undefined));
+    }
+    await Promise.all(subdirs);
+  };
+
+  await marchDir('', 1, src !== undefined, dst !== undefined);
+  if (rootError) throw rootError;
+}
