@@ -24,9 +24,12 @@ import { log } from '../log.js';
 import { logPath } from '../log-names.js';
 import type { Remote, RemoteEntry } from '../remote/remote.js';
 import { baseName, joinPath, parentPath } from '../remote/remote.js';
-import { SubRemote } from '../remote/sub-remote.js';
-import { cacheKeyFor, checkCacheDirSafe, findCryptRemote } from './cache-key.js';
+import { evict, makeRoom, type CacheRoomHost } from './cache-room.js';
+import { cacheKeyFor, checkCacheDirSafe } from './cache-key.js';
+import { CacheSpace } from './cache-space.js';
 import { DirCache, type DirEntryInfo, type DirListing } from './dir-cache.js';
+import { moveObject, renameDir, rmdirRemote, type DirRenameHost } from './dir-rename.js';
+import { DirReader, type VfsDirEntry } from './dir-reader.js';
 import {
   CachedHandle,
   RemoteReadHandle,
@@ -38,14 +41,16 @@ import {
   type FileHost,
   type VfsAttr,
 } from './file-handle.js';
-import type { JournalEntry } from './journal.js';
+import { isNotFound, nameMax, under, validateName } from './names.js';
 import { DEFAULT_VFS_OPTIONS, type CacheMode, type VfsOptions } from './options.js';
 import type { RangeOpener } from './read-ahead.js';
-import { deferred, forEachLimited, Semaphore } from './sync.js';
-import { CacheSpace } from './cache-space.js';
+import { Recovery, type RecoveryHost } from './recovery.js';
+import { Semaphore } from './sync.js';
+import { Uploads, type UploadHost } from './uploads.js';
 import { CacheStore } from './write-cache.js';
 
 export { VfsError, VfsFile, type FileHandle, type VfsAttr } from './file-handle.js';
+export { DirReader, type VfsDirEntry } from './dir-reader.js';
 
 export interface OpenFlags {
   read: boolean;
@@ -70,92 +75,6 @@ export interface VfsStatfs {
   nameMax: number;
 }
 
-export interface VfsDirEntry {
-  name: string;
-  isDir: boolean;
-}
-
-/** How long a readdir waits for more names to fill its reply while a listing streams in. */
-const BATCH_WAIT_MS = 20;
-
-const isNotFound = (err: unknown) => err instanceof ObjectNotFoundError || err instanceof DirNotFoundError;
-const under = (path: string, roots: string[]) =>
-  roots.some((r) => r === '' || path === r || path.startsWith(r + '/'));
-
-/** A directory being read (opendir/readdir): names stream in as the remote lists them. */
-export class DirReader {
-  private readonly names: VfsDirEntry[] = [];
-  private readonly seen = new Set<string>();
-  private pos = 0;
-  private overlayDone = false;
-
-  constructor(
-    private readonly vfs: Vfs,
-    readonly dir: string,
-    private readonly listing: DirListing,
-  ) {}
-
-  /**
-   * Entries from index `offset`, at most `max`. While the remote is still
-   * listing, returns what has arrived within a short wait (at least one entry
-   * unless at the end), so the first names of a huge directory come early.
-   */
-  async read(offset: number, max: number): Promise<VfsDirEntry[]> {
-    let deadline: number | undefined;
-    for (;;) {
-      this.pull();
-      if (this.names.length >= offset + max || this.overlayDone) return this.names.slice(offset, offset + max);
-      if (this.names.length > offset) {
-        deadline ??= Date.now() + BATCH_WAIT_MS;
-        const left = deadline - Date.now();
-        if (left <= 0 || this.listing.complete) {
-          if (!this.listing.complete) return this.names.slice(offset, offset + max);
-        } else {
-          await Promise.race([this.listing.changed(), new Promise((r) => setTimeout(r, left))]);
-          continue;
-        }
-      }
-      if (this.listing.error !== undefined) throw this.listing.error;
-      if (this.listing.complete) {
-        for (const e of this.vfs.overlayChildren(this.dir)) {
-          if (this.seen.has(e.name)) continue;
-          this.seen.add(e.name);
-          this.names.push(e);
-        }
-        this.overlayDone = true;
-        this.vfs.prefetchSubdirs(this.dir, this.names);
-        continue;
-      }
-      await this.listing.changed();
-    }
-  }
-
-  /** Attributes of an entry this reader listed, as lookup would give them now (readdirplus). */
-  attr(name: string): VfsAttr | undefined {
-    return this.vfs.attrIn(this.listing, joinPath(this.dir, name));
-  }
-
-  /** Every entry (for tests and small directories). */
-  async all(): Promise<VfsDirEntry[]> {
-    const out: VfsDirEntry[] = [];
-    for (;;) {
-      const batch = await this.read(out.length, 1000);
-      if (batch.length === 0) return out;
-      out.push(...batch);
-    }
-  }
-
-  private pull(): void {
-    const order = this.listing.order;
-    while (this.pos < order.length) {
-      const name = order[this.pos++];
-      const info = this.listing.entries.get(name);
-      if (!info || this.seen.has(name)) continue;
-      this.seen.add(name);
-      this.names.push({ name, isDir: info.isDir });
-    }
-  }
-}
 
 export class Vfs implements FileHost {
   readonly options: VfsOptions;
@@ -166,17 +85,16 @@ export class Vfs implements FileHost {
   /** Directories made on a remote without real directories and not (yet) holding objects. */
   private readonly virtualDirs = new Set<string>();
   private store: CacheStore | undefined;
-  private readonly uploadSlots: Semaphore;
   private readonly prefetchSlots = new Semaphore(4);
-  private readonly barriers = new Set<{ paths: string[]; done: Promise<void> }>();
-  private readonly background = new Set<Promise<void>>();
+  /** What the modules below ask of the VFS (each takes the part its host interface names). */
+  private readonly host: UploadHost & RecoveryHost & CacheRoomHost & DirRenameHost;
+  private readonly uploads: Uploads;
+  private readonly recovery: Recovery;
   private evictTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private closed = false;
   private readonly startTime = new Date();
   private nameMaxCache: number | undefined;
-  /** Paths whose changes left by an unclean stop are being recovered. */
-  private readonly recovering = new Map<string, () => Promise<void>>();
 
   private constructor(
     readonly remote: Remote,
@@ -185,7 +103,28 @@ export class Vfs implements FileHost {
     this.options = options;
     this.readAheadBytes = options.readAheadBytes;
     this.dirCache = new DirCache(options.dirCacheTimeMs);
-    this.uploadSlots = new Semaphore(Math.max(1, options.transfers));
+    const uploads = (): Uploads => this.uploads;
+    this.host = {
+      remote,
+      options,
+      dirCache: this.dirCache,
+      files: this.files,
+      virtualDirs: this.virtualDirs,
+      get uploads() {
+        return uploads();
+      },
+      store: () => this.store!,
+      closing: () => this.closing,
+      maybeForget: (file) => this.maybeForget(file),
+      evict: () => this.evict(),
+      sourceOpener: (file) => this.sourceOpener(file),
+      discard: (file) => this.discard(file),
+      validateName: (path, isDir) => this.validateName(path, isDir),
+      lookup: (path) => this.lookup(path),
+      dirHasEntries: (dir) => this.dirHasEntries(dir),
+    };
+    this.uploads = new Uploads(this.host);
+    this.recovery = new Recovery(this.host);
   }
 
   /**
@@ -209,7 +148,7 @@ export class Vfs implements FileHost {
       space.setMakeRoom((bytes) => vfs.makeRoom(bytes));
       vfs.store = store;
       // In the background: the mount answers at once, however much is pending.
-      vfs.startRecovery(dirty);
+      vfs.recovery.start(dirty);
     }
     if (opts.cacheMode === 'full' && opts.cachePollIntervalMs > 0) {
       vfs.evictTimer = setInterval(() => void vfs.evict(), opts.cachePollIntervalMs);
@@ -258,7 +197,7 @@ export class Vfs implements FileHost {
   async lookup(path: string): Promise<VfsAttr | undefined> {
     this.checkOpen();
     if (path === '') return { path, isDir: true, size: 0, mtime: this.startTime };
-    if (this.recovering.size > 0) await this.settle(path);
+    if (this.recovery.active) await this.recovery.settle(path);
     const file = this.files.get(path);
     if (file && file.active && !file.unlinked) return file.attr();
     let listing: DirListing;
@@ -350,7 +289,7 @@ export class Vfs implements FileHost {
     const attr = await this.stat(path);
     if (!attr.isDir) throw new NotDirectoryError(path);
     if (await this.dirHasEntries(path)) throw new DirNotEmptyError(path);
-    await this.rmdirRemote(path);
+    await rmdirRemote(this.remote, path);
     this.virtualDirs.delete(path);
     this.dirCache.invalidate(path, true);
     this.dirCache.remove(parentPath(path), baseName(path));
@@ -360,7 +299,7 @@ export class Vfs implements FileHost {
     this.checkWritable();
     const attr = await this.stat(path);
     if (attr.isDir) throw new IsDirectoryError(path);
-    await this.withBarrier([path], async () => {
+    await this.uploads.withBarrier([path], async () => {
       const file = this.liveFile(path);
       if (file?.writer) {
         // Still streaming: the object is removed once the upload ends (streamFinished).
@@ -391,7 +330,7 @@ export class Vfs implements FileHost {
     if (from === '' || to === '') throw new VfsError('EBUSY', "can't rename the root directory");
     const src = await this.stat(from);
     await this.requireDir(parentPath(to));
-    if (src.isDir) await this.renameDir(from, to, options.noReplace === true);
+    if (src.isDir) await renameDir(this.host, from, to, options.noReplace === true);
     else await this.renameFile(from, to, src, options.noReplace === true);
   }
 
@@ -502,7 +441,7 @@ export class Vfs implements FileHost {
       () => new CachedHandle(this, file, flags.read, writing, flags.append === true),
       writing,
     );
-    this.cancelUpload(file);
+    this.uploads.cancel(file);
     if (flags.truncate) {
       try {
         await this.markDirty(file, true);
@@ -619,168 +558,32 @@ export class Vfs implements FileHost {
       }
     }
     if (file.handles > 0) return;
-    if (file.dirty && !file.unlinked && !this.closing) this.scheduleUpload(file, this.options.writeBackMs);
+    if (file.dirty && !file.unlinked && !this.closing) this.uploads.schedule(file, this.options.writeBackMs);
     this.maybeForget(file);
   }
 
   async syncFile(file: VfsFile): Promise<void> {
     for (let round = 0; file.dirty && !file.unlinked; round++) {
       if (round >= 5) throw new VfsError('EIO', `${logPath(file.path)}: still changing while being synced`);
-      this.cancelUpload(file);
+      this.uploads.cancel(file);
       try {
-        await this.uploadNow(file);
+        await this.uploads.uploadNow(file);
       } catch (err) {
         throw new VfsError('EIO', `${logPath(file.path)}: upload failed: ${errorMessage(err)}`, { cause: err });
       }
     }
   }
 
-  // ---- uploads ----
-
-  private scheduleUpload(file: VfsFile, delayMs: number): void {
-    this.cancelUpload(file);
-    if (delayMs <= 0) {
-      this.startUpload(file);
-      return;
-    }
-    file.uploadTimer = setTimeout(() => {
-      file.uploadTimer = undefined;
-      this.startUpload(file);
-    }, delayMs);
-  }
-
-  private cancelUpload(file: VfsFile): void {
-    if (file.uploadTimer) clearTimeout(file.uploadTimer);
-    file.uploadTimer = undefined;
-  }
-
-  private startUpload(file: VfsFile): void {
-    const p = this.uploadNow(file).then(
-      () => this.maybeForget(file),
-      (err) => {
-        file.failures++;
-        const delay = Math.min(60_000, 1000 * 2 ** Math.min(file.failures, 6));
-        log.error(`${logPath(file.path)}: upload failed (attempt ${file.failures}): ${errorMessage(err)}`);
-        if (!this.closing && file.dirty && !file.unlinked && file.handles === 0) this.scheduleUpload(file, delay);
-      },
-    );
-    this.background.add(p);
-    void p.finally(() => this.background.delete(p));
-  }
-
-  /** Uploads the file's current contents if dirty; one upload per file at a time. Throws on failure. */
-  private uploadNow(file: VfsFile): Promise<void> {
-    return file.uploadLock.run(async () => {
-      if (!file.dirty || file.unlinked || !file.cache) return;
-      const release = await this.uploadSlots.acquire();
-      try {
-        await this.passBarriers(file);
-        if (!file.dirty || file.unlinked || !file.cache) return;
-        const done = deferred();
-        file.inFlight = done.promise;
-        try {
-          await this.transfer(file);
-        } finally {
-          file.inFlight = undefined;
-          done.resolve();
-        }
-      } finally {
-        release();
-      }
-    });
-  }
-
-  private async transfer(file: VfsFile): Promise<void> {
-    const item = file.cache!;
-    const hadSource = item.sourceSize > 0;
-    await item.fillFromSource();
-    if (hadSource && item.journaled) await this.store!.markDirty(item);
-    const generation = item.generation;
-    const size = item.size;
-    const mtime = item.mtime;
-    const path = file.path;
-    log.debug(`${logPath(path)}: uploading ${size} bytes`);
-    const entry = await this.remote.write(path, item.stream(size), { mtime, size });
-    file.existsOnRemote = true;
-    file.failures = 0;
-    if (item.generation === generation && !file.unlinked) {
-      file.dirty = false;
-      item.source = { size: entry.size, mtimeMs: entry.mtime.getTime() };
-      await this.store!.markClean(item);
-    }
-    if (!file.dirty && item.mtime.getTime() !== mtime.getTime()) {
-      await this.remote.setMtime(path, item.mtime);
-      item.source = { size: entry.size, mtimeMs: item.mtime.getTime() };
-    }
-    this.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: file.size, mtime: file.mtime });
-    log.info(`${logPath(path)}: Copied (${size} bytes)`);
-    // Mode full keeps the clean copy: over --vfs-cache-max-size, clean copies go now, not at the next poll.
-    if (this.cacheMode === 'full' && Number.isFinite(this.options.cacheMaxSizeBytes)) void this.evict();
-  }
-
-  private async passBarriers(file: VfsFile): Promise<void> {
-    for (;;) {
-      const barrier = [...this.barriers].find((b) => under(file.path, b.paths));
-      if (!barrier) return;
-      await barrier.done;
-    }
-  }
-
-  /**
-   * Runs `fn` with uploads under `paths` held back: uploads already
-   * transferring finish first, queued ones wait until `fn` is done (and then
-   * go to the files' new paths).
-   */
-  private async withBarrier<T>(paths: string[], fn: () => Promise<T>): Promise<T> {
-    const done = deferred();
-    const barrier = { paths, done: done.promise };
-    this.barriers.add(barrier);
-    try {
-      const running = [...this.files.values()]
-        .filter((f) => f.inFlight && under(f.path, paths))
-        .map((f) => f.inFlight!.catch(() => undefined));
-      await Promise.all(running);
-      return await fn();
-    } finally {
-      this.barriers.delete(barrier);
-      done.resolve();
-    }
-  }
+  // ---- uploads (uploads.ts) ----
 
   /** Uploads every dirty file now; resolves to the paths that failed. */
   async flushAll(): Promise<string[]> {
-    const failed: string[] = [];
-    const dirty = [...this.files.values()].filter((f) => f.dirty && !f.unlinked);
-    await Promise.all(
-      dirty.map(async (f) => {
-        this.cancelUpload(f);
-        try {
-          await this.uploadNow(f);
-        } catch (err) {
-          failed.push(f.path);
-          log.error(`${logPath(f.path)}: upload failed: ${errorMessage(err)}`);
-        }
-      }),
-    );
-    return failed;
+    return this.uploads.flushAll();
   }
 
   /** Resolves when no upload is scheduled, queued or running (for tests and unmount). */
   async waitIdle(): Promise<void> {
-    for (;;) {
-      const busy = [...this.files.values()].filter((f) => f.uploadTimer || f.inFlight || f.uploadLock.locked);
-      if (busy.length === 0 && this.background.size === 0) return;
-      if (busy.some((f) => f.uploadTimer)) {
-        for (const f of busy) {
-          if (f.uploadTimer) {
-            this.cancelUpload(f);
-            this.startUpload(f);
-          }
-        }
-      }
-      await Promise.all([...this.background]);
-      await new Promise((r) => setImmediate(r));
-    }
+    return this.uploads.waitIdle();
   }
 
   /** Dirty files (not yet uploaded), for tests and diagnostics. */
@@ -809,12 +612,12 @@ export class Vfs implements FileHost {
       }
     }
     // Recovery still running stops at the next file (the rest stays journaled); let it settle first.
-    await Promise.allSettled([...this.background]);
+    await this.uploads.settled();
     const failed = await this.flushAll();
-    await Promise.allSettled([...this.background]);
+    await this.uploads.settled();
     this.closed = true;
     for (const f of this.files.values()) {
-      if (f.uploadTimer) this.cancelUpload(f);
+      if (f.uploadTimer) this.uploads.cancel(f);
       if (!f.cache) continue;
       // Dirty files stay (journaled) for the next mount; clean cached copies go.
       if (f.dirty && !f.unlinked) await f.cache.close();
@@ -874,16 +677,6 @@ export class Vfs implements FileHost {
     if (!attr.isDir) throw new NotDirectoryError(dir);
   }
 
-  private async rmdirRemote(path: string): Promise<void> {
-    try {
-      await this.remote.rmdir(path);
-    } catch (err) {
-      // An object store's empty "directory" is only a name we kept.
-      if (isNotFound(err)) return;
-      throw err;
-    }
-  }
-
   /** The live (not unlinked) file object of a path, if any. */
   private liveFile(path: string): VfsFile | undefined {
     const f = this.files.get(path);
@@ -933,7 +726,7 @@ export class Vfs implements FileHost {
   private async discard(file: VfsFile): Promise<void> {
     file.unlinked = true;
     file.dirty = false;
-    this.cancelUpload(file);
+    this.uploads.cancel(file);
     if (this.files.get(file.path) === file) this.files.delete(file.path);
     const item = file.cache;
     if (item) {
@@ -961,187 +754,12 @@ export class Vfs implements FileHost {
 
   /** Mode full: removes clean cached files unused for --vfs-cache-max-age, then the oldest beyond --vfs-cache-max-size. */
   async evict(): Promise<void> {
-    if (!this.store || this.closing) return;
-    const now = Date.now();
-    const passive = [...this.files.values()].filter((f) => f.cache && !f.active && !f.dirty);
-    let total = 0;
-    for (const f of this.files.values()) total += f.cache?.diskBytes ?? 0;
-    passive.sort((a, b) => a.cache!.lastUsed - b.cache!.lastUsed);
-    for (const f of passive) {
-      const item = f.cache!;
-      const old = now - item.lastUsed > this.options.cacheMaxAgeMs;
-      if (!old && total <= this.options.cacheMaxSizeBytes) continue;
-      total -= item.diskBytes;
-      f.cache = undefined;
-      if (this.files.get(f.path) === f) this.files.delete(f.path);
-      await this.store.remove(item).catch(() => undefined);
-      log.debug(`${logPath(f.path)}: removed from the VFS cache (${old ? 'old' : 'cache full'})`);
-    }
+    return evict(this.host);
   }
 
-  /**
-   * Re-uploads what the journal lists, in the background. Operations on a
-   * path being recovered wait for it (settle); everything else goes on.
-   */
-  private startRecovery(entries: JournalEntry[]): void {
-    if (entries.length === 0) return;
-    log.notice(`vfs cache: ${entries.length} file(s) left modified by an unclean stop: recovering in the background`);
-    const byPath = new Map<string, JournalEntry[]>();
-    for (const e of entries) byPath.set(e.path, [...(byPath.get(e.path) ?? []), e]);
-    for (const [path, list] of byPath) {
-      // Started once: by the background queue, or at once by an operation on the path (settle).
-      let started: Promise<void> | undefined;
-      const start = (): Promise<void> =>
-        (started ??= (async () => {
-          for (const entry of list) {
-            try {
-              await this.recover(entry);
-            } catch (err) {
-              log.error(`${logPath(entry.path)}: recovery of changes left by an unclean stop failed: ${errorMessage(err)}`);
-            }
-          }
-        })().finally(() => {
-          if (this.recovering.get(path) === start) this.recovering.delete(path);
-        }));
-      this.recovering.set(path, start);
-    }
-    const run = forEachLimited([...byPath.keys()], 4, async (path) => {
-      await this.recovering.get(path)?.();
-    });
-    this.background.add(run);
-    void run.finally(() => this.background.delete(run));
-  }
-
-  /** Waits while `path` is being recovered from the journal (recovering it first if it was still queued). */
-  private async settle(...paths: string[]): Promise<void> {
-    if (this.recovering.size === 0) return;
-    for (const p of paths) await this.recovering.get(p)?.();
-  }
-
-  private async recover(entry: JournalEntry): Promise<void> {
-    if (this.closing) return;
-    let item;
-    try {
-      item = await this.store!.recover(entry);
-    } catch (err) {
-      log.error(`vfs cache: cannot read the cached changes of ${logPath(entry.path)}: ${errorMessage(err)}`);
-      await this.store!.journal.remove(entry.id);
-      return;
-    }
-    const file = new VfsFile(entry.path, item.size, item.mtime, true);
-    file.cache = item;
-    file.dirty = true;
-    item.fetch = this.sourceOpener(file);
-    if (item.sourceSize > 0 && !item.complete) {
-      let same = false;
-      try {
-        const now = await this.remote.stat(entry.path);
-        same = !now.isDir && now.size === entry.source?.size && now.mtime.getTime() === entry.source.mtimeMs;
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
-      if (!same) {
-        log.error(
-          `${logPath(entry.path)}: the changes cached before an unclean stop cannot be uploaded: ` +
-            `the remote object they modify has changed meanwhile`,
-        );
-        await this.store!.remove(item);
-        return;
-      }
-    }
-    if (item.writing) {
-      await this.keepAside(file, entry);
-      return;
-    }
-    const old = this.files.get(entry.path);
-    if (old) await this.discard(old);
-    this.files.set(entry.path, file);
-    log.notice(`${logPath(entry.path)}: uploading changes left by an unclean stop (${item.size} bytes)`);
-    this.startUpload(file);
-  }
-
-  /**
-   * A file that was open for writing when the daemon died may be half-written:
-   * it must not replace the version on the remote. Its bytes go up under a
-   * side name next to it; the name itself keeps its last saved version.
-   */
-  private async keepAside(file: VfsFile, entry: JournalEntry): Promise<void> {
-    const item = file.cache!;
-    // Blocks not cached come from the object at the old name: take them now, before it can change.
-    await item.fillFromSource();
-    const side = this.sideName(entry.path);
-    file.path = side;
-    item.path = side;
-    item.writing = false;
-    file.existsOnRemote = false;
-    item.source = undefined;
-    await this.store!.markDirty(item);
-    this.files.set(side, file);
-    this.dirCache.upsert(parentPath(side), baseName(side), { isDir: false, size: item.size, mtime: item.mtime });
-    log.notice(
-      `${logPath(entry.path)}: was open for writing when cryptfs stopped; it keeps its last saved version and ` +
-        `the unsaved contents (${item.size} bytes) are uploaded as ${side}`,
-    );
-    this.startUpload(file);
-  }
-
-  /** `dir/name.cryptfs-recovered-<UTC time>` (shortened if the format cannot hold that name). */
-  private sideName(path: string): string {
-    const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*$/, '');
-    const dir = parentPath(path);
-    const base = baseName(path);
-    const taken = (p: string) => this.files.has(p);
-    const candidates = [`${base}.cryptfs-recovered-${stamp}`, `cryptfs-recovered-${stamp}`];
-    for (const name of candidates) {
-      for (let n = 1; n < 100; n++) {
-        const p = joinPath(dir, n === 1 ? name : `${name}-${n}`);
-        if (taken(p)) continue;
-        try {
-          this.validateName(p, false);
-        } catch {
-          break;
-        }
-        return p;
-      }
-    }
-    return joinPath(dir, `cryptfs-recovered-${stamp}-${Math.random().toString(36).slice(2, 8)}`);
-  }
-
-  /**
-   * Makes room on a full cache disk: drops clean cached copies nothing uses,
-   * and starts the uploads of closed files now instead of after the write-back
-   * delay. Resolves true when something was freed or is on its way.
-   */
+  /** Makes room on a full cache disk (cache-room.ts). Resolves true when something was freed or is on its way. */
   async makeRoom(bytes: number): Promise<boolean> {
-    if (!this.store) return false;
-    let freed = 0;
-    const clean = [...this.files.values()]
-      .filter((f) => f.cache && !f.active && !f.dirty)
-      .sort((a, b) => a.cache!.lastUsed - b.cache!.lastUsed);
-    for (const f of clean) {
-      if (freed >= bytes) break;
-      const item = f.cache!;
-      freed += item.diskBytes;
-      f.cache = undefined;
-      if (this.files.get(f.path) === f) this.files.delete(f.path);
-      await this.store.remove(item).catch(() => undefined);
-    }
-    if (freed > 0) {
-      log.debug(`vfs cache: cache disk full: dropped ${clean.length} clean cached file(s)`);
-      return true;
-    }
-    let waiting = false;
-    for (const f of this.files.values()) {
-      if (!f.dirty || f.unlinked || f.handles > 0 || !f.cache) continue;
-      if (f.uploadTimer) {
-        this.cancelUpload(f);
-        this.startUpload(f);
-      }
-      waiting = true;
-    }
-    if (!waiting || this.closing) return false;
-    await new Promise((r) => setTimeout(r, 500).unref());
-    return true;
+    return makeRoom(this.host, bytes);
   }
 
   private async renameFile(from: string, to: string, src: VfsAttr, noReplace: boolean): Promise<void> {
@@ -1152,14 +770,14 @@ export class Vfs implements FileHost {
     if (this.liveFile(from)?.writer || this.liveFile(to)?.writer) {
       throw new VfsError('EBUSY', `${logPath(from)}: can't rename a file open for writing without --vfs-cache-mode >= writes`);
     }
-    await this.withBarrier([from, to], async () => {
+    await this.uploads.withBarrier([from, to], async () => {
       const srcFile = this.liveFile(from);
       const dstFile = this.liveFile(to);
       const srcOnRemote = srcFile ? srcFile.existsOnRemote : true;
       const dstOnRemote = dst !== undefined && (dstFile ? dstFile.existsOnRemote : true);
       if (srcOnRemote) {
         try {
-          await this.moveObject(from, to);
+          await moveObject(this.remote, from, to);
         } catch (err) {
           // A dirty file whose old object is gone: its upload will make the new one.
           if (!(isNotFound(err) && srcFile?.dirty)) throw err;
@@ -1182,156 +800,15 @@ export class Vfs implements FileHost {
     });
   }
 
-  /** Moves one object by the cheapest means the remote has. */
-  private async moveObject(from: string, to: string): Promise<void> {
-    if (this.remote.move) {
-      await this.remote.move(from, to);
-      return;
-    }
-    await this.copyObject(from, to);
-    await this.remote.delete(from);
-  }
-
-  private async copyObject(from: string, to: string): Promise<void> {
-    if (this.remote.copy) {
-      await this.remote.copy(from, to);
-      return;
-    }
-    const e = await this.remote.stat(from);
-    await this.remote.write(to, await this.remote.openRead(from), { mtime: e.mtime, size: e.size });
-  }
-
-  private async renameDir(from: string, to: string, noReplace: boolean): Promise<void> {
-    if (to.startsWith(from + '/')) throw new VfsError('EINVAL', `can't move ${logPath(from)} into itself`);
-    const dst = await this.lookup(to);
-    if (dst) {
-      if (!dst.isDir) throw new NotDirectoryError(to);
-      if (noReplace) throw new AlreadyExistsError(to);
-      if (await this.dirHasEntries(to)) throw new DirNotEmptyError(to);
-    }
-    this.validateName(to, true);
-    for (const f of this.files.values()) {
-      if (f.writer && under(f.path, [from])) {
-        throw new VfsError('EBUSY', `${logPath(from)}: holds ${logPath(f.path)}, open for writing without --vfs-cache-mode >= writes`);
-      }
-    }
-    await this.withBarrier([from, to], async () => {
-      if (dst) await this.rmdirRemote(to);
-      const tree = await this.walkRemote(from);
-      const target = (p: string) => to + p.slice(from.length);
-      const realDirs = this.remote.features.realDirectories;
-      const parallel = Math.max(4, this.options.transfers * 2);
-      await this.remote.mkdir(to);
-      if (realDirs) for (const d of tree.dirs) await this.remote.mkdir(target(d));
-      if (realDirs && this.remote.move) {
-        // Renames within one file system: each move is atomic; undo them all if one fails.
-        const moved: string[] = [];
-        try {
-          await forEachLimited(tree.files, parallel, async (e) => {
-            await this.remote.move!(e.path, target(e.path));
-            moved.push(e.path);
-          });
-        } catch (err) {
-          await forEachLimited(moved, parallel, (p) => this.remote.move!(target(p), p).then(() => undefined)).catch(
-            (undo) => log.error(`${logPath(from)}: undoing a failed directory rename: ${errorMessage(undo)}`),
-          );
-          throw err;
-        }
-      } else {
-        // Object stores: copy everything, and remove the old names only once every copy exists.
-        const copied: string[] = [];
-        try {
-          await forEachLimited(tree.files, parallel, async (e) => {
-            await this.copyObject(e.path, target(e.path));
-            copied.push(target(e.path));
-          });
-        } catch (err) {
-          await forEachLimited(copied, parallel, (p) => this.remote.delete(p)).catch(() => undefined);
-          throw err;
-        }
-        await forEachLimited(tree.files, parallel, (e) => this.remote.delete(e.path));
-      }
-      // Old directories (on object stores these are usually gone with their last object).
-      for (const d of [from, ...tree.dirs].reverse()) {
-        await this.rmdirRemote(d).catch((err) => log.error(`${logPath(d)}: removing after rename: ${errorMessage(err)}`));
-      }
-      // Files not uploaded yet (or uploading later) follow the directory.
-      for (const [p, f] of [...this.files]) {
-        if (!under(p, [from])) continue;
-        this.files.delete(p);
-        f.path = target(p);
-        this.files.set(f.path, f);
-        if (f.cache) {
-          f.cache.path = f.path;
-          if (f.cache.journaled) await this.store!.markDirty(f.cache);
-        }
-      }
-      for (const d of [...this.virtualDirs]) {
-        if (!under(d, [from])) continue;
-        this.virtualDirs.delete(d);
-        this.virtualDirs.add(target(d));
-      }
-      if (!realDirs) this.virtualDirs.add(to);
-      this.dirCache.renameTree(from, to);
-      this.dirCache.remove(parentPath(from), baseName(from));
-      this.dirCache.upsert(parentPath(to), baseName(to), { isDir: true, size: -1, mtime: new Date() });
-      log.info(`${logPath(from)}: renamed to ${logPath(to)} (${tree.files.length} objects)`);
-    });
-  }
-
-  /** Every object and directory below `dir` on the remote (breadth first). */
-  private async walkRemote(dir: string): Promise<{ files: RemoteEntry[]; dirs: string[] }> {
-    const files: RemoteEntry[] = [];
-    const dirs: string[] = [];
-    const queue = [dir];
-    while (queue.length > 0) {
-      const d = queue.shift()!;
-      try {
-        for await (const e of this.remote.list(d)) {
-          if (e.isDir) {
-            dirs.push(e.path);
-            queue.push(e.path);
-          } else files.push(e);
-        }
-      } catch (err) {
-        if (d === dir && isNotFound(err)) continue;
-        throw err;
-      }
-    }
-    return { files, dirs };
-  }
 
   /** Throws NameTooLongError for a name the remote (or the crypt format over it) cannot hold. */
   validateName(path: string, isDir: boolean): void {
-    let base = '';
-    let r: Remote = this.remote;
-    while (r instanceof SubRemote) {
-      base = joinPath(r.base, base);
-      r = r.inner;
-    }
-    const crypt = findCryptRemote(this.remote);
-    if (crypt && r === crypt) {
-      const full = joinPath(base, path);
-      if (isDir) crypt.encryptDirPath(full);
-      else crypt.encryptFilePath(full);
-      return;
-    }
-    const limit = this.remote.features.maxSegmentBytes;
-    if (limit === undefined) return;
-    for (const seg of path.split('/')) {
-      const len = Buffer.byteLength(seg);
-      if (len > limit) throw new NameTooLongError(seg, len, limit);
-    }
+    validateName(this.remote, path, isDir);
   }
 
   /** Longest name (bytes) that fits, for statfs. */
   private nameMax(): number {
-    if (this.nameMaxCache !== undefined) return this.nameMaxCache;
-    const crypt = findCryptRemote(this.remote);
-    const limit = this.remote.features.maxSegmentBytes;
-    let n = limit ?? 255;
-    if (crypt && limit !== undefined && crypt.options.mode !== 'off') n = crypt.maxPlainSegmentBytes(limit);
-    this.nameMaxCache = Math.min(255, n);
+    this.nameMaxCache ??= nameMax(this.remote);
     return this.nameMaxCache;
   }
 }
