@@ -1,6 +1,6 @@
 // Name checks for the VFS: which names the remote (or the crypt format over
 // it) can hold, and small path helpers shared by the VFS modules.
-import { DirNotFoundError, NameTooLongError, ObjectNotFoundError } from '../errors.js';
+import { CryptfsError, DirNotFoundError, NameTooLongError, ObjectNotFoundError } from '../errors.js';
 import type { Remote } from '../remote/remote.js';
 import { joinPath } from '../remote/remote.js';
 import { SubRemote } from '../remote/sub-remote.js';
@@ -42,4 +42,23 @@ export function nameMax(remote: Remote): number {
   let n = limit ?? 255;
   if (crypt && limit !== undefined && crypt.options.mode !== 'off') n = crypt.maxPlainSegmentBytes(limit);
   return Math.min(255, n);
+}
+
+/**
+ * The error for a name that is not there: ENAMETOOLONG when no file or
+ * directory could have it (checked only on a miss: it costs an encryption).
+ */
+export function notFound(remote: Remote, path: string): CryptfsError {
+  try {
+    validateName(remote, path, false);
+    return new ObjectNotFoundError(path);
+  } catch (err) {
+    if (!(err instanceof NameTooLongError)) throw err;
+    try {
+      validateName(remote, path, true);
+      return new ObjectNotFoundError(path);
+    } catch {
+      return err;
+    }
+  }
 }

@@ -1,14 +1,15 @@
-// The upload queue of the VFS: uploads of dirty cached files after the
-// write-back delay (retried with backoff), at most --transfers at a time, one
-// per file; barriers that hold uploads back while a rename moves their paths;
+// Write-back for the VFS: what happens when open files change, close, fsync or
+// finish streaming; the upload queue (dirty cached files go up after the
+// write-back delay, retried with backoff, at most --transfers at a time, one
+// per file); barriers that hold uploads back while a rename moves their paths;
 // and the background work (uploads, recovery) that unmount waits for.
 import { errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { logPath } from '../log-names.js';
-import type { Remote } from '../remote/remote.js';
+import type { Remote, RemoteEntry } from '../remote/remote.js';
 import { baseName, parentPath } from '../remote/remote.js';
 import type { DirCache } from './dir-cache.js';
-import type { VfsFile } from './file-handle.js';
+import { StreamWriter, VfsError, type VfsFile } from './file-handle.js';
 import { under } from './names.js';
 import type { VfsOptions } from './options.js';
 import { deferred, Semaphore } from './sync.js';
@@ -51,6 +52,86 @@ export class Uploads {
     await Promise.allSettled([...this.background]);
   }
 
+  // ---- write-back of open files (the FileHost side of the VFS) ----
+
+  /** Mode off: a file opened for writing streams its upload through this writer. */
+  startStream(file: VfsFile): StreamWriter {
+    if (file.writer) throw new VfsError('EBUSY', `${logPath(file.path)}: already open for writing`);
+    const writer = new StreamWriter(this.host.remote, file.path, new Date(), this.host.options.writeWaitMs);
+    file.writer = writer;
+    return writer;
+  }
+
+  /** A stream-written file finished (or failed) uploading. */
+  async streamFinished(file: VfsFile, entry: RemoteEntry | undefined): Promise<void> {
+    file.writer = undefined;
+    const path = file.path;
+    if (entry) {
+      file.existsOnRemote = true;
+      file.size = entry.size;
+      file.mtime = entry.mtime;
+      if (file.unlinked) {
+        await this.host.remote.delete(path).catch((err) => log.error(`${logPath(path)}: remove after unlink: ${errorMessage(err)}`));
+      } else {
+        if (file.pendingMtime) {
+          const m = file.pendingMtime;
+          file.pendingMtime = undefined;
+          await this.host.remote.setMtime(path, m).then(
+            () => (file.mtime = m),
+            (err) => log.error(`${logPath(path)}: set modification time: ${errorMessage(err)}`),
+          );
+        }
+        this.host.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: entry.size, mtime: file.mtime });
+        log.info(`${logPath(path)}: Copied (${entry.size} bytes)`);
+      }
+    } else if (!file.existsOnRemote && !file.unlinked) {
+      this.host.dirCache.remove(parentPath(path), baseName(path));
+    }
+    this.host.maybeForget(file);
+  }
+
+  /** A cached file changed: journal it (as being written, with `writing`) before acknowledging. */
+  async markDirty(file: VfsFile, writing = false): Promise<void> {
+    if (!file.cache) return;
+    file.dirty = true;
+    file.failures = 0;
+    if (writing) file.cache.writing = true;
+    if (!file.unlinked) await this.host.store().markDirty(file.cache);
+  }
+
+  /** A handle was closed: the last close schedules the upload after the write-back delay. */
+  async released(file: VfsFile, writable: boolean): Promise<void> {
+    file.handles--;
+    if (writable) file.writers--;
+    const item = file.cache;
+    if (writable && file.writers === 0 && item?.writing) {
+      // Closed: from now on an unclean stop uploads these contents as they are.
+      item.writing = false;
+      if (file.dirty && !file.unlinked && item.journaled) {
+        await this.host.store().markDirty(item).catch((err) => log.error(`${logPath(file.path)}: journal: ${errorMessage(err)}`));
+      }
+    }
+    if (file.handles > 0) return;
+    if (file.dirty && !file.unlinked && !this.host.closing()) this.schedule(file, this.host.options.writeBackMs);
+    this.host.maybeForget(file);
+  }
+
+  /** fsync: upload now and wait until the remote has the current contents. */
+  async syncFile(file: VfsFile): Promise<void> {
+    for (let round = 0; file.dirty && !file.unlinked; round++) {
+      if (round >= 5) throw new VfsError('EIO', `${logPath(file.path)}: still changing while being synced`);
+      this.cancel(file);
+      try {
+        await this.uploadNow(file);
+      } catch (err) {
+        throw new VfsError('EIO', `${logPath(file.path)}: upload failed: ${errorMessage(err)}`, { cause: err });
+      }
+    }
+  }
+
+  // ---- the queue ----
+
+  /** Uploads `file` after `delayMs` (at once when 0), replacing an upload already scheduled. */
   schedule(file: VfsFile, delayMs: number): void {
     this.cancel(file);
     if (delayMs <= 0) {
@@ -63,11 +144,13 @@ export class Uploads {
     }, delayMs);
   }
 
+  /** Drops the scheduled (not yet started) upload of `file`. */
   cancel(file: VfsFile): void {
     if (file.uploadTimer) clearTimeout(file.uploadTimer);
     file.uploadTimer = undefined;
   }
 
+  /** Starts uploading `file` in the background; a failure is retried with backoff while it stays closed and dirty. */
   start(file: VfsFile): void {
     const p = this.uploadNow(file).then(
       () => this.host.maybeForget(file),

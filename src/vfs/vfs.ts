@@ -4,31 +4,42 @@
 // write-back delay), a journal of dirty files for crash recovery, and
 // renames of files and whole directories on remotes that have no rename.
 //
+// This file is the namespace (lookup, mkdir, unlink, rename, ...) and the
+// open-file surface; the jobs behind it have their own modules: listings.ts
+// and dir-reader.ts (directory listings), uploads.ts (write-back and the upload
+// queue), file-cache.ts (cache files, eviction), recovery.ts (crash recovery),
+// rename.ts (the rename engine), names.ts (name checks).
+//
 // Paths are the remote's ('/'-separated, no leading '/', '' = root). Errors are
 // typed (errors.ts) with the errno the FUSE frontend answers.
-import * as fsp from 'node:fs/promises';
-import { join } from 'node:path';
 import {
   AlreadyExistsError,
   CryptfsError,
   DirNotEmptyError,
   DirNotFoundError,
   IsDirectoryError,
-  NameTooLongError,
   NotDirectoryError,
-  ObjectNotFoundError,
   ReadOnlyError,
-  errorMessage,
 } from '../errors.js';
 import { log } from '../log.js';
 import { logPath } from '../log-names.js';
 import type { Remote, RemoteEntry } from '../remote/remote.js';
-import { baseName, joinPath, parentPath } from '../remote/remote.js';
-import { evict, makeRoom, type CacheRoomHost } from './cache-room.js';
-import { cacheKeyFor, checkCacheDirSafe } from './cache-key.js';
-import { CacheSpace } from './cache-space.js';
+import { baseName, parentPath } from '../remote/remote.js';
+import {
+  attachCache,
+  closeCache,
+  discard,
+  evict,
+  fileFor,
+  liveFile,
+  makeRoom,
+  maybeForget,
+  openCache,
+  sourceOpener,
+  type FileCacheHost,
+} from './file-cache.js';
 import { DirCache, type DirEntryInfo, type DirListing } from './dir-cache.js';
-import { moveObject, renameDir, rmdirRemote, type DirRenameHost } from './dir-rename.js';
+import { renameDir, renameFile, rmdirRemote, type RenameHost } from './rename.js';
 import { DirReader, type VfsDirEntry } from './dir-reader.js';
 import {
   CachedHandle,
@@ -39,31 +50,18 @@ import {
   VfsFile,
   type FileHandle,
   type FileHost,
+  type OpenFlags,
   type VfsAttr,
 } from './file-handle.js';
-import { isNotFound, nameMax, under, validateName } from './names.js';
+import { Listings, type ListingHost } from './listings.js';
+import { isNotFound, nameMax, notFound, validateName } from './names.js';
 import { DEFAULT_VFS_OPTIONS, type CacheMode, type VfsOptions } from './options.js';
-import type { RangeOpener } from './read-ahead.js';
 import { Recovery, type RecoveryHost } from './recovery.js';
-import { Semaphore } from './sync.js';
 import { Uploads, type UploadHost } from './uploads.js';
-import { CacheStore } from './write-cache.js';
+import type { CacheStore } from './write-cache.js';
 
-export { VfsError, VfsFile, type FileHandle, type VfsAttr } from './file-handle.js';
+export { VfsError, VfsFile, type FileHandle, type OpenFlags, type VfsAttr } from './file-handle.js';
 export { DirReader, type VfsDirEntry } from './dir-reader.js';
-
-export interface OpenFlags {
-  read: boolean;
-  write: boolean;
-  /** O_TRUNC */
-  truncate?: boolean;
-  /** O_APPEND */
-  append?: boolean;
-  /** O_CREAT */
-  create?: boolean;
-  /** O_EXCL (with O_CREAT) */
-  exclusive?: boolean;
-}
 
 export interface VfsStatfs {
   blockSize: number;
@@ -75,7 +73,6 @@ export interface VfsStatfs {
   nameMax: number;
 }
 
-
 export class Vfs implements FileHost {
   readonly options: VfsOptions;
   readonly readAheadBytes: number;
@@ -85,11 +82,11 @@ export class Vfs implements FileHost {
   /** Directories made on a remote without real directories and not (yet) holding objects. */
   private readonly virtualDirs = new Set<string>();
   private store: CacheStore | undefined;
-  private readonly prefetchSlots = new Semaphore(4);
   /** What the modules below ask of the VFS (each takes the part its host interface names). */
-  private readonly host: UploadHost & RecoveryHost & CacheRoomHost & DirRenameHost;
+  private readonly host: UploadHost & RecoveryHost & FileCacheHost & RenameHost & ListingHost;
   private readonly uploads: Uploads;
   private readonly recovery: Recovery;
+  private readonly listings: Listings;
   private evictTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private closed = false;
@@ -115,16 +112,17 @@ export class Vfs implements FileHost {
       },
       store: () => this.store!,
       closing: () => this.closing,
-      maybeForget: (file) => this.maybeForget(file),
+      maybeForget: (file) => maybeForget(this.host, file),
       evict: () => this.evict(),
-      sourceOpener: (file) => this.sourceOpener(file),
-      discard: (file) => this.discard(file),
+      sourceOpener: (file) => sourceOpener(this.remote, file),
+      discard: (file) => discard(this.host, file),
       validateName: (path, isDir) => this.validateName(path, isDir),
       lookup: (path) => this.lookup(path),
       dirHasEntries: (dir) => this.dirHasEntries(dir),
     };
     this.uploads = new Uploads(this.host);
     this.recovery = new Recovery(this.host);
+    this.listings = new Listings(this.host);
   }
 
   /**
@@ -138,17 +136,11 @@ export class Vfs implements FileHost {
       throw new CryptfsError(`--vfs-cache-mode ${opts.cacheMode} needs a cache directory`);
     }
     const vfs = new Vfs(remote, opts);
-    if (opts.cacheDir && (opts.cacheMode !== 'off' || (await journalHasRecords(opts.cacheDir)))) {
-      await fsp.mkdir(opts.cacheDir, { recursive: true, mode: 0o700 });
-      await checkCacheDirSafe(opts.cacheDir);
-      const { key, source } = await cacheKeyFor(remote, opts.cacheDir);
-      log.debug(`vfs cache: ${opts.cacheDir} (key ${source === 'crypt' ? 'derived from the crypt keys' : 'from its key file'})`);
-      const space = new CacheSpace(opts.cacheDir, { waitMs: opts.cacheSpaceWaitMs });
-      const { store, dirty } = await CacheStore.open(opts.cacheDir, key, { space, maxOpenFiles: opts.cacheMaxOpenFiles });
-      space.setMakeRoom((bytes) => vfs.makeRoom(bytes));
-      vfs.store = store;
+    const cache = await openCache(remote, opts, (bytes) => vfs.makeRoom(bytes));
+    if (cache) {
+      vfs.store = cache.store;
       // In the background: the mount answers at once, however much is pending.
-      vfs.recovery.start(dirty);
+      vfs.recovery.start(cache.dirty);
     }
     if (opts.cacheMode === 'full' && opts.cachePollIntervalMs > 0) {
       vfs.evictTimer = setInterval(() => void vfs.evict(), opts.cachePollIntervalMs);
@@ -170,27 +162,8 @@ export class Vfs implements FileHost {
 
   async stat(path: string): Promise<VfsAttr> {
     const attr = await this.lookup(path);
-    if (!attr) throw this.notFound(path);
+    if (!attr) throw notFound(this.remote, path);
     return attr;
-  }
-
-  /**
-   * The error for a name that is not there: ENAMETOOLONG when no file or
-   * directory could have it (checked only on a miss: it costs an encryption).
-   */
-  private notFound(path: string): CryptfsError {
-    try {
-      this.validateName(path, false);
-      return new ObjectNotFoundError(path);
-    } catch (err) {
-      if (!(err instanceof NameTooLongError)) throw err;
-      try {
-        this.validateName(path, true);
-        return new ObjectNotFoundError(path);
-      } catch {
-        return err;
-      }
-    }
   }
 
   /** The attributes of `path`, or undefined when it does not exist. */
@@ -222,7 +195,7 @@ export class Vfs implements FileHost {
 
   /** The complete listing of `dir` (cached for --dir-cache-time). */
   async listDir(dir: string): Promise<DirListing> {
-    return (this.dirCache.get(dir) ?? this.startListing(dir)).whenComplete();
+    return (this.dirCache.get(dir) ?? this.listings.start(dir)).whenComplete();
   }
 
   /** Every entry of `dir`, including files not uploaded yet. */
@@ -236,38 +209,17 @@ export class Vfs implements FileHost {
       const attr = await this.stat(dir);
       if (!attr.isDir) throw new NotDirectoryError(dir);
     }
-    return new DirReader(this, dir, this.dirCache.get(dir) ?? this.startListing(dir));
+    return new DirReader(this, dir, this.dirCache.get(dir) ?? this.listings.start(dir));
   }
 
-  /**
-   * A directory was read to the end (readdir): list its subdirectories ahead,
-   * a few at a time, since recursive walks (ls -R, find, du, rsync) go there
-   * next. Bounded by --vfs-dir-prefetch subdirectories per directory.
-   */
+  /** A directory was read to the end (readdir): list its subdirectories ahead (listings.ts). */
   prefetchSubdirs(dir: string, entries: VfsDirEntry[]): void {
-    const limit = this.options.dirPrefetch;
-    if (limit <= 0 || this.closing) return;
-    // In name order: the order ls -R and most tree walkers that sort visit them in.
-    const subdirs = entries.filter((e) => e.isDir).map((e) => e.name);
-    subdirs.sort();
-    for (const name of subdirs.slice(0, limit)) {
-      const sub = joinPath(dir, name);
-      if (this.dirCache.get(sub)) continue;
-      void this.prefetchSlots.run(async () => {
-        if (this.closing || this.dirCache.get(sub)) return;
-        await this.startListing(sub).whenComplete().catch(() => undefined);
-      });
-    }
+    this.listings.prefetchSubdirs(dir, entries);
   }
 
   /** Files and directories that exist here but maybe not (yet) in the remote's listing. */
   overlayChildren(dir: string): VfsDirEntry[] {
-    const out: VfsDirEntry[] = [];
-    for (const f of this.files.values()) {
-      if (f.active && !f.unlinked && parentPath(f.path) === dir && f.path !== dir) out.push({ name: baseName(f.path), isDir: false });
-    }
-    for (const d of this.virtualDirs) if (d !== '' && parentPath(d) === dir) out.push({ name: baseName(d), isDir: true });
-    return out;
+    return this.listings.overlayChildren(dir);
   }
 
   async mkdir(path: string): Promise<VfsAttr> {
@@ -300,7 +252,7 @@ export class Vfs implements FileHost {
     const attr = await this.stat(path);
     if (attr.isDir) throw new IsDirectoryError(path);
     await this.uploads.withBarrier([path], async () => {
-      const file = this.liveFile(path);
+      const file = liveFile(this.files, path);
       if (file?.writer) {
         // Still streaming: the object is removed once the upload ends (streamFinished).
         file.unlinked = true;
@@ -318,7 +270,7 @@ export class Vfs implements FileHost {
             if (!(isNotFound(err) && file)) throw err;
           }
         }
-        if (file) await this.discard(file);
+        if (file) await discard(this.host, file);
       }
       this.dirCache.remove(parentPath(path), baseName(path));
     });
@@ -331,14 +283,14 @@ export class Vfs implements FileHost {
     const src = await this.stat(from);
     await this.requireDir(parentPath(to));
     if (src.isDir) await renameDir(this.host, from, to, options.noReplace === true);
-    else await this.renameFile(from, to, src, options.noReplace === true);
+    else await renameFile(this.host, from, to, src, options.noReplace === true);
   }
 
   async setMtime(path: string, mtime: Date): Promise<VfsAttr> {
     this.checkWritable();
     const attr = await this.stat(path);
     if (attr.isDir) return attr; // directory times are not kept, as rclone
-    const file = this.liveFile(path);
+    const file = liveFile(this.files, path);
     if (file?.cache && file.dirty) {
       // The upload to come carries it.
       file.mtime = mtime;
@@ -406,12 +358,12 @@ export class Vfs implements FileHost {
     if (writing || flags.create) this.checkWritable();
     const attr = await this.lookup(path);
     if (!attr) {
-      if (!flags.create) throw this.notFound(path);
+      if (!flags.create) throw notFound(this.remote, path);
       return this.create(path, flags);
     }
     if (flags.create && flags.exclusive) throw new AlreadyExistsError(path);
     if (attr.isDir) throw new IsDirectoryError(path);
-    const file = this.fileFor(path, attr);
+    const file = fileFor(this.host, path, attr);
 
     if (this.cacheMode === 'off') {
       if (!writing) return this.attach(file, () => new RemoteReadHandle(this, file));
@@ -423,7 +375,7 @@ export class Vfs implements FileHost {
           `${logPath(path)}: can't open an existing file for writing without O_TRUNC in --vfs-cache-mode off ` +
             `(it would replace the file with only what is written): use --vfs-cache-mode writes`,
         );
-        this.maybeForget(file);
+        maybeForget(this.host, file);
         throw new VfsError('EPERM', `${logPath(path)}: open for writing without O_TRUNC needs --vfs-cache-mode writes or full`);
       }
       return this.attach(file, () => new StreamWriteHandle(this, file, flags.truncate === true && attr.size > 0), true);
@@ -433,7 +385,7 @@ export class Vfs implements FileHost {
     }
     if (!file.cache) {
       // Opens racing for the same file share one cache file.
-      file.cacheReady ??= this.attachCache(file, attr).finally(() => (file.cacheReady = undefined));
+      file.cacheReady ??= attachCache(this.host, file, attr).finally(() => (file.cacheReady = undefined));
       await file.cacheReady;
     }
     const handle = this.attach(
@@ -468,7 +420,7 @@ export class Vfs implements FileHost {
     await this.requireDir(parentPath(path));
     const mtime = new Date();
     const old = this.files.get(path);
-    if (old && old !== undefined) await this.discard(old);
+    if (old && old !== undefined) await discard(this.host, old);
     const file = new VfsFile(path, 0, mtime, false);
     this.files.set(path, file);
     let handle: FileHandle;
@@ -477,7 +429,7 @@ export class Vfs implements FileHost {
         handle = this.attach(file, () => new StreamWriteHandle(this, file, true), true);
       } else {
         file.cache = await this.store!.create({ path, size: 0, sourceSize: 0, mtime });
-        file.cache.fetch = this.sourceOpener(file);
+        file.cache.fetch = sourceOpener(this.remote, file);
         await this.markDirty(file, true);
         handle = this.attach(file, () => new CachedHandle(this, file, flags.read, true, flags.append === true), true);
       }
@@ -502,87 +454,37 @@ export class Vfs implements FileHost {
     }
   }
 
-  // ---- FileHost (called by handles) ----
+  // ---- FileHost (called by handles; the write-back side is in uploads.ts) ----
 
   startStream(file: VfsFile): StreamWriter {
-    if (file.writer) throw new VfsError('EBUSY', `${logPath(file.path)}: already open for writing`);
-    const writer = new StreamWriter(this.remote, file.path, new Date(), this.options.writeWaitMs);
-    file.writer = writer;
-    return writer;
+    return this.uploads.startStream(file);
   }
 
-  async streamFinished(file: VfsFile, entry: RemoteEntry | undefined): Promise<void> {
-    file.writer = undefined;
-    const path = file.path;
-    if (entry) {
-      file.existsOnRemote = true;
-      file.size = entry.size;
-      file.mtime = entry.mtime;
-      if (file.unlinked) {
-        await this.remote.delete(path).catch((err) => log.error(`${logPath(path)}: remove after unlink: ${errorMessage(err)}`));
-      } else {
-        if (file.pendingMtime) {
-          const m = file.pendingMtime;
-          file.pendingMtime = undefined;
-          await this.remote.setMtime(path, m).then(
-            () => (file.mtime = m),
-            (err) => log.error(`${logPath(path)}: set modification time: ${errorMessage(err)}`),
-          );
-        }
-        this.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: entry.size, mtime: file.mtime });
-        log.info(`${logPath(path)}: Copied (${entry.size} bytes)`);
-      }
-    } else if (!file.existsOnRemote && !file.unlinked) {
-      this.dirCache.remove(parentPath(path), baseName(path));
-    }
-    this.maybeForget(file);
+  streamFinished(file: VfsFile, entry: RemoteEntry | undefined): Promise<void> {
+    return this.uploads.streamFinished(file, entry);
   }
 
-  async markDirty(file: VfsFile, writing = false): Promise<void> {
-    if (!file.cache) return;
-    file.dirty = true;
-    file.failures = 0;
-    if (writing) file.cache.writing = true;
-    if (!file.unlinked) await this.store!.markDirty(file.cache);
+  markDirty(file: VfsFile, writing = false): Promise<void> {
+    return this.uploads.markDirty(file, writing);
   }
 
-  async released(file: VfsFile, writable: boolean): Promise<void> {
-    file.handles--;
-    if (writable) file.writers--;
-    const item = file.cache;
-    if (writable && file.writers === 0 && item?.writing) {
-      // Closed: from now on an unclean stop uploads these contents as they are.
-      item.writing = false;
-      if (file.dirty && !file.unlinked && item.journaled) {
-        await this.store!.markDirty(item).catch((err) => log.error(`${logPath(file.path)}: journal: ${errorMessage(err)}`));
-      }
-    }
-    if (file.handles > 0) return;
-    if (file.dirty && !file.unlinked && !this.closing) this.uploads.schedule(file, this.options.writeBackMs);
-    this.maybeForget(file);
+  released(file: VfsFile, writable: boolean): Promise<void> {
+    return this.uploads.released(file, writable);
   }
 
-  async syncFile(file: VfsFile): Promise<void> {
-    for (let round = 0; file.dirty && !file.unlinked; round++) {
-      if (round >= 5) throw new VfsError('EIO', `${logPath(file.path)}: still changing while being synced`);
-      this.uploads.cancel(file);
-      try {
-        await this.uploads.uploadNow(file);
-      } catch (err) {
-        throw new VfsError('EIO', `${logPath(file.path)}: upload failed: ${errorMessage(err)}`, { cause: err });
-      }
-    }
+  syncFile(file: VfsFile): Promise<void> {
+    return this.uploads.syncFile(file);
   }
 
   // ---- uploads (uploads.ts) ----
 
   /** Uploads every dirty file now; resolves to the paths that failed. */
-  async flushAll(): Promise<string[]> {
+  flushAll(): Promise<string[]> {
     return this.uploads.flushAll();
   }
 
   /** Resolves when no upload is scheduled, queued or running (for tests and unmount). */
-  async waitIdle(): Promise<void> {
+  waitIdle(): Promise<void> {
     return this.uploads.waitIdle();
   }
 
@@ -616,14 +518,7 @@ export class Vfs implements FileHost {
     const failed = await this.flushAll();
     await this.uploads.settled();
     this.closed = true;
-    for (const f of this.files.values()) {
-      if (f.uploadTimer) this.uploads.cancel(f);
-      if (!f.cache) continue;
-      // Dirty files stay (journaled) for the next mount; clean cached copies go.
-      if (f.dirty && !f.unlinked) await f.cache.close();
-      else await this.store!.remove(f.cache);
-    }
-    await this.store?.close();
+    await closeCache(this.host, this.store);
     return failed;
   }
 
@@ -636,32 +531,6 @@ export class Vfs implements FileHost {
   private checkWritable(): void {
     this.checkOpen();
     if (this.options.readOnly) throw new ReadOnlyError('read-only file system');
-  }
-
-  private startListing(dir: string): DirListing {
-    const listing = this.dirCache.begin(dir);
-    void (async () => {
-      try {
-        for await (const e of this.remote.list(dir)) {
-          listing.addRemote(baseName(e.path), { isDir: e.isDir, size: e.size, mtime: e.mtime });
-        }
-        listing.finish();
-      } catch (err) {
-        if (isNotFound(err) && (dir === '' || this.virtualDirs.has(dir) || this.hasActiveUnder(dir))) {
-          listing.finish();
-          return;
-        }
-        this.dirCache.discard(listing);
-        listing.fail(err);
-      }
-    })();
-    return listing;
-  }
-
-  private hasActiveUnder(dir: string): boolean {
-    for (const f of this.files.values()) if (f.active && !f.unlinked && under(f.path, [dir])) return true;
-    for (const d of this.virtualDirs) if (under(d, [dir])) return true;
-    return false;
   }
 
   private async dirHasEntries(dir: string): Promise<boolean> {
@@ -677,129 +546,15 @@ export class Vfs implements FileHost {
     if (!attr.isDir) throw new NotDirectoryError(dir);
   }
 
-  /** The live (not unlinked) file object of a path, if any. */
-  private liveFile(path: string): VfsFile | undefined {
-    const f = this.files.get(path);
-    return f && !f.unlinked ? f : undefined;
-  }
-
-  /** The file object for an existing path (attr from a listing or the file itself). */
-  private fileFor(path: string, attr: VfsAttr): VfsFile {
-    let file = this.liveFile(path);
-    if (file && !file.active && file.cache?.source) {
-      // A clean cached copy (mode full) is only good while the remote object is unchanged.
-      const src = file.cache.source;
-      if (src.size !== attr.size || src.mtimeMs !== attr.mtime.getTime()) {
-        log.debug(`${logPath(path)}: remote object changed, dropping the cached copy`);
-        const stale = file.cache;
-        file.cache = undefined;
-        void this.store!.remove(stale).catch(() => undefined);
-      }
-    }
-    if (!file) {
-      file = new VfsFile(path, attr.size, attr.mtime, true);
-      this.files.set(path, file);
-    } else if (!file.active) {
-      file.size = attr.size;
-      file.mtime = attr.mtime;
-    }
-    return file;
-  }
-
-  private async attachCache(file: VfsFile, attr: VfsAttr): Promise<void> {
-    const onRemote = file.existsOnRemote;
-    file.cache = await this.store!.create({
-      path: file.path,
-      size: attr.size,
-      sourceSize: onRemote ? attr.size : 0,
-      source: onRemote ? { size: attr.size, mtimeMs: attr.mtime.getTime() } : undefined,
-      mtime: attr.mtime,
-    });
-    file.cache.fetch = this.sourceOpener(file);
-  }
-
-  private sourceOpener(file: VfsFile): RangeOpener {
-    return (offset, length) => this.remote.openRead(file.path, { offset, length });
-  }
-
-  /** Drops a file whose name went away (unlink, replaced by rename). */
-  private async discard(file: VfsFile): Promise<void> {
-    file.unlinked = true;
-    file.dirty = false;
-    this.uploads.cancel(file);
-    if (this.files.get(file.path) === file) this.files.delete(file.path);
-    const item = file.cache;
-    if (item) {
-      await this.store!.markClean(item);
-      // A release finishing meanwhile may have let the cache file go already.
-      if (file.handles === 0 && file.cache === item) {
-        file.cache = undefined;
-        await this.store!.remove(item);
-      }
-    }
-  }
-
-  /** Lets go of a file object nothing needs any more. */
-  private maybeForget(file: VfsFile): void {
-    if (file.active) return;
-    const keepCache = this.cacheMode === 'full' && !file.unlinked && file.cache !== undefined && !this.closing;
-    if (file.cache && !keepCache) {
-      const item = file.cache;
-      file.cache = undefined;
-      void this.store!.remove(item).catch((err) => log.error(`vfs cache: remove ${item.id}: ${errorMessage(err)}`));
-    }
-    if (!keepCache && this.files.get(file.path) === file) this.files.delete(file.path);
-    file.cache?.dropHot();
-  }
-
   /** Mode full: removes clean cached files unused for --vfs-cache-max-age, then the oldest beyond --vfs-cache-max-size. */
-  async evict(): Promise<void> {
+  evict(): Promise<void> {
     return evict(this.host);
   }
 
-  /** Makes room on a full cache disk (cache-room.ts). Resolves true when something was freed or is on its way. */
-  async makeRoom(bytes: number): Promise<boolean> {
+  /** Makes room on a full cache disk (file-cache.ts). Resolves true when something was freed or is on its way. */
+  makeRoom(bytes: number): Promise<boolean> {
     return makeRoom(this.host, bytes);
   }
-
-  private async renameFile(from: string, to: string, src: VfsAttr, noReplace: boolean): Promise<void> {
-    const dst = await this.lookup(to);
-    if (dst?.isDir) throw new IsDirectoryError(to);
-    if (dst && noReplace) throw new AlreadyExistsError(to);
-    this.validateName(to, false);
-    if (this.liveFile(from)?.writer || this.liveFile(to)?.writer) {
-      throw new VfsError('EBUSY', `${logPath(from)}: can't rename a file open for writing without --vfs-cache-mode >= writes`);
-    }
-    await this.uploads.withBarrier([from, to], async () => {
-      const srcFile = this.liveFile(from);
-      const dstFile = this.liveFile(to);
-      const srcOnRemote = srcFile ? srcFile.existsOnRemote : true;
-      const dstOnRemote = dst !== undefined && (dstFile ? dstFile.existsOnRemote : true);
-      if (srcOnRemote) {
-        try {
-          await moveObject(this.remote, from, to);
-        } catch (err) {
-          // A dirty file whose old object is gone: its upload will make the new one.
-          if (!(isNotFound(err) && srcFile?.dirty)) throw err;
-        }
-      }
-      if (dstFile && dstFile !== srcFile) await this.discard(dstFile);
-      if (srcFile) {
-        this.files.delete(from);
-        srcFile.path = to;
-        srcFile.existsOnRemote = srcOnRemote || dstOnRemote;
-        this.files.set(to, srcFile);
-        if (srcFile.cache) {
-          srcFile.cache.path = to;
-          if (srcFile.cache.journaled) await this.store!.markDirty(srcFile.cache);
-        }
-      }
-      this.dirCache.remove(parentPath(from), baseName(from));
-      const now = srcFile ? srcFile.attr() : src;
-      this.dirCache.upsert(parentPath(to), baseName(to), { isDir: false, size: now.size, mtime: now.mtime });
-    });
-  }
-
 
   /** Throws NameTooLongError for a name the remote (or the crypt format over it) cannot hold. */
   validateName(path: string, isDir: boolean): void {
@@ -810,14 +565,6 @@ export class Vfs implements FileHost {
   private nameMax(): number {
     this.nameMaxCache ??= nameMax(this.remote);
     return this.nameMaxCache;
-  }
-}
-
-async function journalHasRecords(cacheDir: string): Promise<boolean> {
-  try {
-    return (await fsp.stat(join(cacheDir, 'journal'))).size > 0;
-  } catch {
-    return false;
   }
 }
 

@@ -1,26 +1,28 @@
-// The directory-rename engine of the VFS: renames a whole directory on the
-// remote (atomic moves undone on failure, or copy-all-then-delete on object
-// stores), then moves the VFS's files, virtual directories and cached
-// listings below it; and the single-object moves and copies it builds on.
-import { AlreadyExistsError, DirNotEmptyError, errorMessage, NotDirectoryError } from '../errors.js';
+// The rename engine of the VFS, for remotes with or without a rename: a file
+// (its object moved, then its file object and cache file follow the name),
+// and a whole directory (atomic moves undone on failure, or copy everything
+// then delete on object stores; then the files, virtual directories and cached
+// listings below it follow); and the single-object moves and copies they use.
+import { AlreadyExistsError, DirNotEmptyError, errorMessage, IsDirectoryError, NotDirectoryError } from '../errors.js';
 import { log } from '../log.js';
 import { logPath } from '../log-names.js';
 import type { Remote, RemoteEntry } from '../remote/remote.js';
 import { baseName, parentPath } from '../remote/remote.js';
 import type { DirCache } from './dir-cache.js';
 import { VfsError, type VfsAttr, type VfsFile } from './file-handle.js';
+import { liveFile } from './file-cache.js';
 import { isNotFound, under } from './names.js';
 import type { VfsOptions } from './options.js';
 import { forEachLimited } from './sync.js';
 import type { Uploads } from './uploads.js';
 import type { CacheStore } from './write-cache.js';
 
-/** What a directory rename asks of the VFS. */
-export interface DirRenameHost {
+/** What a rename asks of the VFS. */
+export interface RenameHost {
   readonly remote: Remote;
   readonly options: VfsOptions;
   readonly dirCache: DirCache;
-  /** The VFS's file objects by path (those below the directory move with it). */
+  /** The VFS's file objects by path (renamed ones move with their names). */
   readonly files: Map<string, VfsFile>;
   /** Directories kept only by the VFS (those below the directory move with it). */
   readonly virtualDirs: Set<string>;
@@ -29,9 +31,49 @@ export interface DirRenameHost {
   lookup(path: string): Promise<VfsAttr | undefined>;
   dirHasEntries(dir: string): Promise<boolean>;
   validateName(path: string, isDir: boolean): void;
+  /** Drops a file whose name went away (replaced by the rename). */
+  discard(file: VfsFile): Promise<void>;
 }
 
-export async function renameDir(host: DirRenameHost, from: string, to: string, noReplace: boolean): Promise<void> {
+export async function renameFile(host: RenameHost, from: string, to: string, src: VfsAttr, noReplace: boolean): Promise<void> {
+  const dst = await host.lookup(to);
+  if (dst?.isDir) throw new IsDirectoryError(to);
+  if (dst && noReplace) throw new AlreadyExistsError(to);
+  host.validateName(to, false);
+  if (liveFile(host.files, from)?.writer || liveFile(host.files, to)?.writer) {
+    throw new VfsError('EBUSY', `${logPath(from)}: can't rename a file open for writing without --vfs-cache-mode >= writes`);
+  }
+  await host.uploads.withBarrier([from, to], async () => {
+    const srcFile = liveFile(host.files, from);
+    const dstFile = liveFile(host.files, to);
+    const srcOnRemote = srcFile ? srcFile.existsOnRemote : true;
+    const dstOnRemote = dst !== undefined && (dstFile ? dstFile.existsOnRemote : true);
+    if (srcOnRemote) {
+      try {
+        await moveObject(host.remote, from, to);
+      } catch (err) {
+        // A dirty file whose old object is gone: its upload will make the new one.
+        if (!(isNotFound(err) && srcFile?.dirty)) throw err;
+      }
+    }
+    if (dstFile && dstFile !== srcFile) await host.discard(dstFile);
+    if (srcFile) {
+      host.files.delete(from);
+      srcFile.path = to;
+      srcFile.existsOnRemote = srcOnRemote || dstOnRemote;
+      host.files.set(to, srcFile);
+      if (srcFile.cache) {
+        srcFile.cache.path = to;
+        if (srcFile.cache.journaled) await host.store().markDirty(srcFile.cache);
+      }
+    }
+    host.dirCache.remove(parentPath(from), baseName(from));
+    const now = srcFile ? srcFile.attr() : src;
+    host.dirCache.upsert(parentPath(to), baseName(to), { isDir: false, size: now.size, mtime: now.mtime });
+  });
+}
+
+export async function renameDir(host: RenameHost, from: string, to: string, noReplace: boolean): Promise<void> {
   if (to.startsWith(from + '/')) throw new VfsError('EINVAL', `can't move ${logPath(from)} into itself`);
   const dst = await host.lookup(to);
   if (dst) {
