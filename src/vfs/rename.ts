@@ -35,6 +35,7 @@ export interface RenameHost {
   discard(file: VfsFile): Promise<void>;
 }
 
+/** Renames a file (rename(2) semantics: replaces a file at `to` unless `noReplace`). */
 export async function renameFile(host: RenameHost, from: string, to: string, src: VfsAttr, noReplace: boolean): Promise<void> {
   const dst = await host.lookup(to);
   if (dst?.isDir) throw new IsDirectoryError(to);
@@ -73,6 +74,7 @@ export async function renameFile(host: RenameHost, from: string, to: string, src
   });
 }
 
+/** Renames a directory and everything below it (`to` must be absent or an empty directory). */
 export async function renameDir(host: RenameHost, from: string, to: string, noReplace: boolean): Promise<void> {
   if (to.startsWith(from + '/')) throw new VfsError('EINVAL', `can't move ${logPath(from)} into itself`);
   const dst = await host.lookup(to);
@@ -161,6 +163,7 @@ export async function moveObject(remote: Remote, from: string, to: string): Prom
   await remote.delete(from);
 }
 
+/** Copies one object by the cheapest means the remote has. */
 export async function copyObject(remote: Remote, from: string, to: string): Promise<void> {
   if (remote.copy) {
     await remote.copy(from, to);
@@ -192,6 +195,7 @@ export async function walkRemote(remote: Remote, dir: string): Promise<{ files: 
   return { files, dirs };
 }
 
+/** Removes a directory on the remote; one the remote does not have is already gone. */
 export async function rmdirRemote(remote: Remote, path: string): Promise<void> {
   try {
     await remote.rmdir(path);
