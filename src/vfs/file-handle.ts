@@ -104,6 +104,20 @@ export class VfsFile {
   }
 }
 
+/** What an open(2) asks for. */
+export interface OpenFlags {
+  read: boolean;
+  write: boolean;
+  /** O_TRUNC */
+  truncate?: boolean;
+  /** O_APPEND */
+  append?: boolean;
+  /** O_CREAT */
+  create?: boolean;
+  /** O_EXCL (with O_CREAT) */
+  exclusive?: boolean;
+}
+
 /** What handles need from the VFS. */
 export interface FileHost {
   readonly remote: Remote;
