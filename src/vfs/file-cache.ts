@@ -150,23 +150,33 @@ export function maybeForget(host: FileCacheHost, file: VfsFile): void {
   file.cache?.dropHot();
 }
 
+/** Clean cached copies nothing uses, least recently used first: all that may ever be dropped. */
+function droppableCopies(host: FileCacheHost): VfsFile[] {
+  return [...host.files.values()]
+    .filter((f) => f.cache && !f.active && !f.dirty)
+    .sort((a, b) => a.cache!.lastUsed - b.cache!.lastUsed);
+}
+
+/** Drops one clean cached copy; resolves to the bytes it held on disk. */
+async function dropCopy(host: FileCacheHost, store: CacheStore, f: VfsFile): Promise<number> {
+  const item = f.cache!;
+  f.cache = undefined;
+  if (host.files.get(f.path) === f) host.files.delete(f.path);
+  await store.remove(item).catch(() => undefined);
+  return item.diskBytes;
+}
+
 /** Mode full: removes clean cached files unused for --vfs-cache-max-age, then the oldest beyond --vfs-cache-max-size. */
 export async function evict(host: FileCacheHost): Promise<void> {
   const store = host.store();
   if (!store || host.closing()) return;
   const now = Date.now();
-  const passive = [...host.files.values()].filter((f) => f.cache && !f.active && !f.dirty);
   let total = 0;
   for (const f of host.files.values()) total += f.cache?.diskBytes ?? 0;
-  passive.sort((a, b) => a.cache!.lastUsed - b.cache!.lastUsed);
-  for (const f of passive) {
-    const item = f.cache!;
-    const old = now - item.lastUsed > host.options.cacheMaxAgeMs;
+  for (const f of droppableCopies(host)) {
+    const old = now - f.cache!.lastUsed > host.options.cacheMaxAgeMs;
     if (!old && total <= host.options.cacheMaxSizeBytes) continue;
-    total -= item.diskBytes;
-    f.cache = undefined;
-    if (host.files.get(f.path) === f) host.files.delete(f.path);
-    await store.remove(item).catch(() => undefined);
+    total -= await dropCopy(host, store, f);
     log.debug(`${logPath(f.path)}: removed from the VFS cache (${old ? 'old' : 'cache full'})`);
   }
 }
@@ -180,19 +190,14 @@ export async function makeRoom(host: FileCacheHost, bytes: number): Promise<bool
   const store = host.store();
   if (!store) return false;
   let freed = 0;
-  const clean = [...host.files.values()]
-    .filter((f) => f.cache && !f.active && !f.dirty)
-    .sort((a, b) => a.cache!.lastUsed - b.cache!.lastUsed);
-  for (const f of clean) {
+  let dropped = 0;
+  for (const f of droppableCopies(host)) {
     if (freed >= bytes) break;
-    const item = f.cache!;
-    freed += item.diskBytes;
-    f.cache = undefined;
-    if (host.files.get(f.path) === f) host.files.delete(f.path);
-    await store.remove(item).catch(() => undefined);
+    freed += await dropCopy(host, store, f);
+    dropped++;
   }
-  if (freed > 0) {
-    log.debug(`vfs cache: cache disk full: dropped ${clean.length} clean cached file(s)`);
+  if (dropped > 0) {
+    log.debug(`vfs cache: cache disk full: dropped ${dropped} clean cached file(s)`);
     return true;
   }
   let waiting = false;
