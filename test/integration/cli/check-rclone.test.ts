@@ -2,86 +2,14 @@
 // real rclone (required) as the reference: its exit codes and messages on the same
 // data (lines compared without timestamps, in sorted order). The cases without
 // rclone are in test/unit/cli/check.test.ts.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { obscure } from '../../../src/crypt/obscure.js';
-import { runMain } from '../../helpers/run-main.js';
-import { rcloneBinary, rcloneSkipReason } from '../../helpers/cli.js';
-
-const root = fs.mkdtempSync(join(tmpdir(), 'cryptfs-check-'));
-after(() => fs.rmSync(root, { recursive: true, force: true }));
-let seq = 0;
-const fresh = (name: string) => {
-  const d = join(root, `${++seq}-${name}`);
-  fs.mkdirSync(d, { recursive: true });
-  return d;
-};
-
-const conf = join(root, 'rclone.conf');
-const encDir = (n: string) => join(root, `enc-${n}`);
-const pw = obscure('check test password');
-const pw2 = obscure('check test salt');
-fs.writeFileSync(
-  conf,
-  ['sec1', 'sec2', 'sec3', 'sec4'].map((n) => `[${n}]\ntype = crypt\nremote = ${encDir(n)}\npassword = ${pw}\npassword2 = ${pw2}\n`).join('\n') +
-    `\n[plain]\ntype = crypt\nremote = ${encDir('plain')}\npassword = ${pw}\nno_data_encryption = true\n`,
-);
+import { join } from 'node:path';
+import { rcloneSkipReason } from '../../helpers/cli.js';
+import { root, fresh, cli, writeTree, logLines, corrupt, cipherFile, data, runRclone } from '../../helpers/check-trees.js';
 
 const skip = rcloneSkipReason(); // rclone is required: fails without it, unless --allow-skip
-
-interface Result {
-  code: number;
-  out: string;
-  err: string;
-}
-
-async function cli(...argv: string[]): Promise<Result> {
-  return runMain(['--config', conf, ...argv]);
-}
-
-function runRclone(...argv: string[]): Result {
-  const r = spawnSync(rcloneBinary(), ['--config', conf, ...argv], { encoding: 'utf8' });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
-
-function writeTree(dir: string, files: Record<string, string | Buffer>): void {
-  for (const [p, content] of Object.entries(files)) {
-    fs.mkdirSync(dirname(join(dir, p)), { recursive: true });
-    fs.writeFileSync(join(dir, p), content);
-  }
-}
-
-/** The log lines without their timestamps, sorted (workers finish in any order). */
-function logLines(text: string): string[] {
-  return text
-    .split('\n')
-    .map((l) => l.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /, ''))
-    .filter((l) => /^(ERROR|NOTICE) *:|^Failed to/.test(l))
-    .sort();
-}
-
-/** Flips one byte of a file in place. */
-function corrupt(file: string, at: number): void {
-  const fd = fs.openSync(file, 'r+');
-  const b = Buffer.alloc(1);
-  fs.readSync(fd, b, 0, 1, at);
-  b[0] ^= 0xff;
-  fs.writeSync(fd, b, 0, 1, at);
-  fs.closeSync(fd);
-}
-
-/** The ciphertext file of a plain path on a crypt remote. */
-async function cipherFile(remote: string, plainPath: string): Promise<string> {
-  const r = await cli('cryptdecode', '--reverse', remote, plainPath);
-  const enc = r.out.trim().split('\t')[1].trim();
-  return join(encDir(remote.replace(/:.*$/, '')), enc);
-}
-
-const data = (n: number, seed: number) => Buffer.from(Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff));
 
 test('check between local trees: matches, missing files, size and md5 differences, as rclone', { skip }, async () => {
   const a = fresh('a');

@@ -1,114 +1,14 @@
 // sync, copy, move and moveto run in-process on temporary trees, over local
 // disk and over a crypt remote on local disk; the real rclone (required) on the
 // same trees is the reference. The cases without rclone are in test/unit/cli/sync.test.ts.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { obscure } from '../../../src/crypt/obscure.js';
-import { runMain } from '../../helpers/run-main.js';
-import { rcloneBinary, rcloneSkipReason } from '../../helpers/cli.js';
-
-const root = fs.mkdtempSync(join(tmpdir(), 'cryptfs-sync-'));
-after(() => fs.rmSync(root, { recursive: true, force: true }));
-let seq = 0;
-/** A fresh directory for one case. */
-const fresh = (name: string) => {
-  const d = join(root, `${++seq}-${name}`);
-  fs.mkdirSync(d, { recursive: true });
-  return d;
-};
-
-const conf = join(root, 'rclone.conf');
-const encDir = (n: string) => join(root, `enc-${n}`);
-/** A config with crypt remotes `secN:` over local directories. */
-function writeConf(names: string[]): void {
-  fs.writeFileSync(
-    conf,
-    names
-      .map((n) => `[${n}]\ntype = crypt\nremote = ${encDir(n)}\npassword = ${obscure('sync test one')}\npassword2 = ${obscure('sync test two')}\n`)
-      .join('\n'),
-  );
-}
-writeConf(['sec1', 'sec2', 'sec3', 'sec4', 'sec5', 'sec6', 'sec7']);
+import { join } from 'node:path';
+import { rcloneSkipReason } from '../../helpers/cli.js';
+import { root, fresh, encDir, cli, writeTree, readTree, snapshot, cryptTree, runRclone } from '../../helpers/sync-trees.js';
 
 const skip = rcloneSkipReason(); // rclone is required: fails without it, unless --allow-skip
-
-interface Result {
-  code: number;
-  out: string;
-  err: string;
-}
-
-/** Runs the CLI in-process, capturing stdout and the log (stderr). */
-async function cli(...argv: string[]): Promise<Result> {
-  return runMain(['--config', conf, ...argv]);
-}
-
-function runRclone(...argv: string[]): Result {
-  const r = spawnSync(rcloneBinary(), ['--config', conf, ...argv], { encoding: 'utf8', env: { ...process.env, RCLONE_CONFIG_PASS: '' } });
-  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
-}
-
-/** Writes files (path → content) under `dir`; `mtime` (seconds) sets a fixed modification time. */
-function writeTree(dir: string, files: Record<string, string | Buffer>, mtime?: number): void {
-  for (const [p, content] of Object.entries(files)) {
-    const f = join(dir, p);
-    fs.mkdirSync(dirname(f), { recursive: true });
-    fs.writeFileSync(f, content);
-    if (mtime !== undefined) fs.utimesSync(f, mtime, mtime);
-  }
-}
-
-/** Every file under `dir`: path → content. */
-function readTree(dir: string, prefix = ''): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!fs.existsSync(dir)) return out;
-  for (const name of fs.readdirSync(dir).sort()) {
-    const p = join(dir, name);
-    if (fs.statSync(p).isDirectory()) Object.assign(out, readTree(p, `${prefix}${name}/`));
-    else out[prefix + name] = fs.readFileSync(p, 'latin1');
-  }
-  return out;
-}
-
-/** Every entry under `dir` with what a rewrite would change: inode, mtime, size, first 32 bytes. */
-function snapshot(dir: string, prefix = ''): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const name of fs.readdirSync(dir).sort()) {
-    const p = join(dir, name);
-    const st = fs.statSync(p);
-    if (st.isDirectory()) {
-      out[`${prefix}${name}/`] = 'dir';
-      Object.assign(out, snapshot(p, `${prefix}${name}/`));
-    } else {
-      const fd = fs.openSync(p, 'r');
-      const head = Buffer.alloc(32);
-      fs.readSync(fd, head, 0, 32, 0);
-      fs.closeSync(fd);
-      out[prefix + name] = `${st.ino}:${st.mtimeMs}:${st.size}:${head.toString('hex')}`;
-    }
-  }
-  return out;
-}
-
-/** The decrypted tree of a crypt remote, read back through the CLI. */
-async function cryptTree(remote: string): Promise<Record<string, string>> {
-  const ls = await cli('lsf', '-R', '--files-only', remote);
-  assert.equal(ls.code, 0, ls.err);
-  const out: Record<string, string> = {};
-  for (const p of ls.out.split('\n').filter(Boolean).sort()) {
-    const cat = await cli('cat', `${remote}${p}`);
-    out[p] = cat.out;
-  }
-  return out;
-}
-
-const lines = (r: Result, re: RegExp) => r.err.split('\n').filter((l) => re.test(l));
-const lastIndex = (list: string[], re: RegExp) => list.map((l) => re.test(l)).lastIndexOf(true);
-
 
 test('sync to a crypt remote leaves unchanged ciphertext alone and rclone reads the result', { skip }, async () => {
   const src = fresh('src');
