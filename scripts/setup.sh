@@ -13,6 +13,14 @@ command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 command -v git >/dev/null 2>&1 || need+=(git)
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
 command -v script >/dev/null 2>&1 || need+=(bsdutils)
+command -v rsync >/dev/null 2>&1 || need+=(rsync)
+command -v make >/dev/null 2>&1 || need+=(make)
+command -v cc >/dev/null 2>&1 || need+=(gcc)
+/usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || need+=(python3-venv)
+# The conformance suites (test/third_party): pjdfstest is built with autotools and run by prove (perl).
+command -v autoreconf >/dev/null 2>&1 || need+=(autoconf)
+command -v automake >/dev/null 2>&1 || need+=(automake)
+command -v prove >/dev/null 2>&1 || need+=(perl)
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing system packages: ${need[*]}"
   SUDO=""
@@ -39,6 +47,8 @@ if [ -f binding.gyp ] && [ "$stale" -eq 1 ]; then
   echo "setup: building the FUSE addon"
   npm rebuild --foreground-scripts --loglevel=error >/dev/null
 fi
+
+bash scripts/build-third-party.sh
 
 echo "setup: building"
 node node_modules/typescript/bin/tsc -p tsconfig.json
