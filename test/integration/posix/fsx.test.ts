@@ -19,7 +19,8 @@ const root = repoRoot();
 const fsxBinary = join(root, '.tmp', 'third_party', 'fsx', 'fsx');
 /** Operations per run: the issue's figure. */
 const OPS = Number(process.env.FSX_OPS) || 20_000;
-const SEEDS = [11, 2026, 77777];
+/** Fixed seeds (a failure repeats with the same -S), a different pair on each cache mode. */
+const SEEDS: Record<string, [number, number]> = { writes: [11, 2026], full: [77777, 4242] };
 /** Runs at once on one mount, each on its own file. */
 const JOBS = Math.max(1, Number(process.env.FSX_JOBS) || 2);
 const RUN_TIMEOUT_MS = 900_000;
@@ -31,11 +32,11 @@ interface FsxRun {
   args: string[];
 }
 
-/** Every seed with mapped I/O on, and with it off (-R: no mapped reads, -W: no mapped writes). */
-const RUNS: FsxRun[] = SEEDS.flatMap((seed) => [
-  { name: `mmap-seed${seed}`, args: ['-S', String(seed)] },
-  { name: `nommap-seed${seed}`, args: ['-S', String(seed), '-R', '-W'] },
-]);
+/** One run with mapped I/O and one without (-R: no mapped reads, -W: no mapped writes). */
+const runsFor = (mode: string): FsxRun[] => [
+  { name: `mmap-seed${SEEDS[mode][0]}`, args: ['-S', String(SEEDS[mode][0])] },
+  { name: `nommap-seed${SEEDS[mode][1]}`, args: ['-S', String(SEEDS[mode][1]), '-R', '-W'] },
+];
 
 interface FsxOutcome {
   code: number;
@@ -56,6 +57,7 @@ function runFsx(file: string, logDir: string, args: string[]): Promise<FsxOutcom
 
 for (const mode of ['writes', 'full']) {
   describe(`fsx on cryptfs mount (crypt over local, --vfs-cache-mode ${mode})`, { skip }, () => {
+    const RUNS = runsFor(mode);
     let fx: CryptFixture;
     let m: Mounted | undefined;
     let M: string;
