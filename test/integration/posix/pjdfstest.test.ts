@@ -11,8 +11,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CryptFixture, forceStop, fuseSkipReason, sh, startMount, type Mounted } from '../fuse/mount-helpers.js';
 import { repoRoot } from '../../helpers/cli.js';
@@ -31,7 +31,9 @@ const sourceTests = join(root, 'test', 'third_party', 'pjdfstest', 'tests');
 /** The built copy: pjdfstest finds its binary by walking up from the test script. */
 const builtDir = join(root, '.tmp', 'third_party', 'pjdfstest');
 const listFile = join(root, 'test', 'integration', 'posix', 'pjdfstest-expected-failures.txt');
-const FILE_TIMEOUT_MS = 300_000;
+/** Each file's raw TAP lands here (e.g. open-00.t.tap), to read after a failing run. */
+const tapDir = join(root, '.tmp', 'pjdfstest-tap');
+const FILE_TIMEOUT_MS = 900_000;
 const jobs = Math.max(1, Number(process.env.PJDFSTEST_JOBS) || 2);
 
 const skip =
@@ -69,11 +71,12 @@ function runFile(file: string, cwd: string): Promise<FileResult> {
         // already gone
       }
     }, FILE_TIMEOUT_MS);
-    child.on('close', (code, signal) => {
+    child.on('close', (_code, signal) => {
       clearTimeout(timer);
       const broken = timedOut ? `timed out after ${FILE_TIMEOUT_MS / 1000} s` : signal ? `killed by ${signal}` : undefined;
-      resolve(parseTap(file, out, broken));
-      void code;
+      void writeFile(join(tapDir, file.replace('/', '-') + '.tap'), out + (broken ? `# ${broken}\n` : ''))
+        .catch(() => undefined)
+        .then(() => resolve(parseTap(file, out, broken)));
     });
   });
 }
@@ -89,10 +92,14 @@ describe('pjdfstest on cryptfs mount (crypt over local, --vfs-cache-mode writes,
     const build = await sh(`bash "${join(root, 'scripts', 'build-third-party.sh')}"`, {}, 600_000);
     assert.equal(build.code, 0, `building pjdfstest failed:\n${build.stdout}\n${build.stderr}`);
     expected = parseExpectedList(readFileSync(listFile, 'utf8'));
+    await rm(tapDir, { recursive: true, force: true });
+    await mkdir(tapDir, { recursive: true });
     fx = await CryptFixture.create('pjdfstest');
     const mountpoint = join(fx.root, `mnt-${randomBytes(4).toString('hex')}`);
     m = await startMount(fx, mountpoint, ['--vfs-cache-mode', 'writes', '--allow-other']);
-    const queue = directories.flatMap(filesOf);
+    // Longest first (script size stands for case count), so that the workers finish together.
+    const size = (f: string) => statSync(join(sourceTests, f)).size;
+    const queue = directories.flatMap(filesOf).sort((a, b) => size(b) - size(a));
     const t0 = Date.now();
     // Each worker has its own directory on the mount: a test's checks of its parent
     // directory (link counts, times) must not see another test's files.
