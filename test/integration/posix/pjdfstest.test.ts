@@ -2,8 +2,9 @@
 // real `cryptfs mount` of crypt over a local directory, in cache mode `writes` with
 // --allow-other (so default_permissions: the kernel checks modes), run as root from inside
 // the mount. Every case must pass except those in pjdfstest-expected-failures.txt, and a
-// listed case that passes fails the run too (the list only shrinks). Prints a table of
-// passed/total per directory.
+// listed case that passes fails the run too (the list only shrinks; after a run,
+// scripts/pjdfstest-shrink-list.mjs removes what passed). Prints a table of passed/total
+// per directory. Each file's TAP is kept in .tmp/pjdfstest-tap/.
 //
 // Each test file runs in its own child `sh` with its own working directory on the mount;
 // PJDFSTEST_JOBS files run at once (default 2).
