@@ -4,14 +4,18 @@
 import { joinPath } from '../remote/remote.js';
 import type { DirListing } from './dir-cache.js';
 import type { VfsAttr } from './file-handle.js';
+import { mountEntry } from './links.js';
 
 export interface VfsDirEntry {
   name: string;
   isDir: boolean;
+  /** A symlink (links on): the remote holds it as name + '.rclonelink'. */
+  isLink?: boolean;
 }
 
 /** What a DirReader asks of the VFS. */
 export interface DirReaderHost {
+  readonly options: { readonly links: boolean };
   /** Files and directories that exist here but maybe not (yet) in the remote's listing. */
   overlayChildren(dir: string): VfsDirEntry[];
   /** The directory was read to the end: list its subdirectories ahead. */
@@ -58,11 +62,7 @@ export class DirReader {
       }
       if (this.listing.error !== undefined) throw this.listing.error;
       if (this.listing.complete) {
-        for (const e of this.vfs.overlayChildren(this.dir)) {
-          if (this.seen.has(e.name)) continue;
-          this.seen.add(e.name);
-          this.names.push(e);
-        }
+        for (const e of this.vfs.overlayChildren(this.dir)) this.add(e.name, e.isDir);
         this.overlayDone = true;
         this.vfs.prefetchSubdirs(this.dir, this.names);
         continue;
@@ -91,9 +91,16 @@ export class DirReader {
     while (this.pos < order.length) {
       const name = order[this.pos++];
       const info = this.listing.entries.get(name);
-      if (!info || this.seen.has(name)) continue;
-      this.seen.add(name);
-      this.names.push({ name, isDir: info.isDir });
+      if (info) this.add(name, info.isDir);
     }
+  }
+
+  /** Adds a remote name as the mount shows it (NAME.rclonelink as the link NAME, unless NAME exists too). */
+  private add(remoteName: string, isDir: boolean): void {
+    const shown = this.vfs.options.links ? mountEntry(remoteName, isDir) : { name: remoteName, isLink: false };
+    if (this.seen.has(shown.name)) return;
+    if (shown.isLink && this.listing.entries.has(shown.name)) return;
+    this.seen.add(shown.name);
+    this.names.push(shown.isLink ? { name: shown.name, isDir: false, isLink: true } : { name: shown.name, isDir });
   }
 }
