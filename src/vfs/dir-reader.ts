@@ -33,6 +33,8 @@ export class DirReader {
   private readonly seen = new Set<string>();
   private pos = 0;
   private overlayDone = false;
+  /** Links seen while the listing streams: shown once it is complete, unless a file or directory has their name. */
+  private readonly pendingLinks: string[] = [];
 
   constructor(
     private readonly vfs: DirReaderHost,
@@ -62,7 +64,8 @@ export class DirReader {
       }
       if (this.listing.error !== undefined) throw this.listing.error;
       if (this.listing.complete) {
-        for (const e of this.vfs.overlayChildren(this.dir)) this.add(e.name, e.isDir);
+        for (const name of this.pendingLinks) this.add(name, false, true);
+        for (const e of this.vfs.overlayChildren(this.dir)) this.add(e.name, e.isDir, true);
         this.overlayDone = true;
         this.vfs.prefetchSubdirs(this.dir, this.names);
         continue;
@@ -96,9 +99,13 @@ export class DirReader {
   }
 
   /** Adds a remote name as the mount shows it (NAME.rclonelink as the link NAME, unless NAME exists too). */
-  private add(remoteName: string, isDir: boolean): void {
+  private add(remoteName: string, isDir: boolean, complete = false): void {
     const shown = this.vfs.options.links ? mountEntry(remoteName, isDir) : { name: remoteName, isLink: false };
     if (this.seen.has(shown.name)) return;
+    if (shown.isLink && !complete) {
+      this.pendingLinks.push(remoteName);
+      return;
+    }
     if (shown.isLink && this.listing.entries.has(shown.name)) return;
     this.seen.add(shown.name);
     this.names.push(shown.isLink ? { name: shown.name, isDir: false, isLink: true } : { name: shown.name, isDir });
