@@ -110,6 +110,11 @@ for (const mode of ['writes', 'off'] as const) {
          "$NODE" "$CRYPTFS" --config "$CONF" copy -l "$T/src" secret:from-cryptfs
          echo "rclone-sees=$("${process.env.RCLONE_BIN || 'rclone'}" --config "$CONF" lsf secret:from-cryptfs | sort | tr '\\n' ' ')"
          echo "content=$("${process.env.RCLONE_BIN || 'rclone'}" --config "$CONF" cat secret:from-cryptfs/dangling.rclonelink)"
+         echo "again-rclone=$("${process.env.RCLONE_BIN || 'rclone'}" --config "$CONF" copy -l -v "$T/src" secret:from-cryptfs 2>&1 | grep -c 'Copied' || true)"
+         echo "again-cryptfs=$("$NODE" "$CRYPTFS" --config "$CONF" copy -l -v "$T/src" secret:from-rclone 2>&1 | grep -c 'Copied' || true)"
+         ln -s stale "$T/back/extra"
+         "$NODE" "$CRYPTFS" --config "$CONF" sync -l secret:from-rclone "$T/back"
+         test ! -L "$T/back/extra" && echo "sync-removed-stale-link"
          "$NODE" "$CRYPTFS" --config "$CONF" copy "$T/src" secret:no-links 2> "$T/no-links.err"
          echo "no-links=$("${process.env.RCLONE_BIN || 'rclone'}" --config "$CONF" lsf -R secret:no-links | sort | tr '\\n' ' ')"`,
       );
@@ -119,6 +124,10 @@ for (const mode of ['writes', 'off'] as const) {
       assert.match(out, /^rclone-sees=dangling\.rclonelink sub\/ to-real\.rclonelink $/m);
       assert.match(out, /^content=\/nonexistent\/target$/m);
       assert.match(out, /^no-links=sub\/ sub\/real $/m);
+      // Size and time of links match both ways: a second copy by either tool transfers nothing.
+      assert.match(out, /^again-rclone=0$/m);
+      assert.match(out, /^again-cryptfs=0$/m);
+      assert.match(out, /^sync-removed-stale-link$/m);
       const err = (await run('cat "$T/no-links.err"')).stdout;
       assert.match(err, /NOTICE: to-real: Can't follow symlink without -L\/--copy-links/);
     });
