@@ -14,6 +14,7 @@ import type { Remote } from '../remote/remote.js';
 import { baseName, parentPath } from '../remote/remote.js';
 import type { DirCache, DirEntryInfo, DirListing } from './dir-cache.js';
 import { VfsError, type VfsAttr } from './file-handle.js';
+import { validateName } from './names.js';
 import { moveObject } from './rename.js';
 
 /** The suffix rclone gives the object that stores a symlink. */
@@ -52,8 +53,9 @@ export function linkAttrIn(listing: DirListing, path: string): VfsAttr | undefin
 export interface LinkHost {
   readonly remote: Remote;
   readonly dirCache: DirCache;
+  /** Links on (--links); off, symlink() is refused. */
+  readonly enabled: boolean;
   lookup(path: string): Promise<VfsAttr | undefined>;
-  validateName(path: string, isDir: boolean): void;
   requireDir(dir: string): Promise<void>;
   /** Removes a file at `path` (a rename over it replaced it). */
   unlinkFile(path: string): Promise<void>;
@@ -66,8 +68,9 @@ export class Links {
 
   /** symlink(2): a new link at mount path `path` pointing at `target` (stored verbatim). */
   async create(path: string, target: string): Promise<VfsAttr> {
+    if (!this.host.enabled) throw new VfsError('EPERM', 'symlinks are turned off (--links=false)');
     const object = path + LINK_SUFFIX;
-    this.host.validateName(object, false);
+    validateName(this.host.remote, object, false);
     const bytes = Buffer.from(target, 'utf8');
     if (bytes.length === 0) throw new VfsError('ENOENT', `${logPath(path)}: empty symlink target`);
     if (bytes.length > MAX_TARGET_BYTES) throw new VfsError('ENAMETOOLONG', `${logPath(path)}: symlink target too long`);
@@ -119,7 +122,7 @@ export class Links {
     const from = src.path;
     const fromObject = from + LINK_SUFFIX;
     const toObject = to + LINK_SUFFIX;
-    this.host.validateName(toObject, false);
+    validateName(this.host.remote, toObject, false);
     await moveObject(this.host.remote, fromObject, toObject);
     const known = this.targets.get(fromObject);
     this.targets.delete(fromObject);

@@ -8,7 +8,7 @@
 // open-file surface; the jobs behind it have their own modules: listings.ts
 // and dir-reader.ts (directory listings), uploads.ts (write-back and the upload
 // queue), file-cache.ts (cache files, eviction), recovery.ts (crash recovery),
-// rename.ts (the rename engine), names.ts (name checks).
+// rename.ts (the rename engine), names.ts (name checks), links.ts (symlinks).
 //
 // Paths are the remote's ('/'-separated, no leading '/', '' = root). Errors are
 // typed (errors.ts) with the errno the FUSE frontend answers.
@@ -125,14 +125,8 @@ export class Vfs implements FileHost {
     this.uploads = new Uploads(this.host);
     this.recovery = new Recovery(this.host);
     this.listings = new Listings(this.host);
-    this.links = new Links({
-      remote,
-      dirCache: this.dirCache,
-      lookup: (path) => this.lookup(path),
-      validateName: (path, isDir) => validateName(this.remote, path, isDir),
-      requireDir: (dir) => this.requireDir(dir),
-      unlinkFile: (path) => this.unlink(path),
-    });
+    const linkHost = { remote, dirCache: this.dirCache, enabled: options.links, unlinkFile: (p: string) => this.unlink(p) };
+    this.links = new Links({ ...linkHost, lookup: (p) => this.lookup(p), requireDir: (d) => this.requireDir(d) });
   }
 
   /**
@@ -195,11 +189,11 @@ export class Vfs implements FileHost {
 
   /** lookup of `path` given its parent's listing (complete or not), without waiting. */
   attrIn(listing: DirListing, path: string): VfsAttr | undefined {
+    // With links on, a file NAME.rclonelink is the link NAME, never a file of its own name.
     const linkObject = this.isLinkObject(path);
     const file = this.files.get(path);
     if (file && file.active && !file.unlinked && !linkObject) return file.attr();
     const info = listing.entries.get(baseName(path));
-    // With links on, a file NAME.rclonelink is the link NAME, never a file of its own name.
     if (info && !(linkObject && !info.isDir)) {
       return { path, isDir: info.isDir, size: info.isDir ? 0 : Math.max(0, info.size), mtime: info.mtime };
     }
@@ -207,19 +201,14 @@ export class Vfs implements FileHost {
     return this.options.links && !linkObject ? linkAttrIn(listing, path) : undefined;
   }
 
-  /** Whether `path` names a link's object (links on), a name the mount does not show. */
-  private isLinkObject(path: string): boolean {
-    return this.options.links && isLinkObjectName(baseName(path));
-  }
+  private isLinkObject = (path: string) => this.options.links && isLinkObjectName(baseName(path));
 
   /** symlink(2): a link at `path` to `target`, stored as `path`.rclonelink (links.ts). */
   async symlink(path: string, target: string): Promise<VfsAttr> {
     this.checkWritable();
-    if (!this.options.links) throw new VfsError('EPERM', 'symlinks are turned off (--links=false)');
     return this.links.create(path, target);
   }
 
-  /** readlink(2). */
   async readlink(path: string): Promise<string> {
     this.checkOpen();
     return this.links.read(await this.stat(path));
@@ -320,8 +309,7 @@ export class Vfs implements FileHost {
     if (src.isDir) return renameDir(this.host, from, to, noReplace);
     const over = await this.lookup(to);
     await renameFile(this.host, from, to, src, noReplace);
-    // The link the file replaced goes once the file has its name.
-    if (over?.isLink) await this.links.remove(to);
+    if (over?.isLink) await this.links.remove(to); // once the file has the name
   }
 
   async setMtime(path: string, mtime: Date): Promise<VfsAttr> {
@@ -402,8 +390,7 @@ export class Vfs implements FileHost {
     }
     if (flags.create && flags.exclusive) throw new AlreadyExistsError(path);
     if (attr.isDir) throw new IsDirectoryError(path);
-    // The kernel follows links before it opens; a link reaching here is opened as itself.
-    if (attr.isLink) throw new VfsError('ELOOP', `${logPath(path)}: is a symlink`);
+    if (attr.isLink) throw new VfsError('ELOOP', `${logPath(path)}: is a symlink`); // the kernel follows links before open
     const file = fileFor(this.host, path, attr);
 
     if (this.cacheMode === 'off') {
@@ -599,9 +586,7 @@ export class Vfs implements FileHost {
 
   /** Throws NameTooLongError for a name the remote (or the crypt format over it) cannot hold. */
   validateName(path: string, isDir: boolean): void {
-    if (!isDir && this.isLinkObject(path)) {
-      throw new VfsError('EINVAL', `${logPath(path)}: names ending in .rclonelink hold symlinks (--links); a file can't have one`);
-    }
+    if (!isDir && this.isLinkObject(path)) throw new VfsError('EINVAL', `${logPath(path)}: with --links a file can't be named *.rclonelink`);
     validateName(this.remote, path, isDir);
   }
 
