@@ -94,7 +94,7 @@ export class DirReader {
     while (this.pos < order.length) {
       const name = order[this.pos++];
       const info = this.listing.entries.get(name);
-      if (info) this.add(name, info.isDir);
+      if (info) this.add(name, info.isDir, this.listing.complete);
     }
   }
 

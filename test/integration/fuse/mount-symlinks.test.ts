@@ -3,15 +3,19 @@
 // rename, unlink, ln -sf, a relative link followed by cat, links that survive
 // a remount, in cache modes off and writes; and the real rclone 1.60
 // (`rclone copy -l`) and `cryptfs copy -l` reading what the mount made, and
-// the other way round.
+// the other way round; links on crypt over Swift and S3 (renames there are
+// copies plus deletes).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { CryptFixture, forceStop, fuseSkipReason, sh, startMount, type Mounted } from './mount-helpers.js';
 import { cryptfsMain, rcloneSkipReason } from '../../helpers/cli.js';
+import { freshContainer, objectStoreAvailable, objectStoreSkipReason, rcloneConfigText } from '../../helpers/objstore.js';
 
 const skip = fuseSkipReason() ?? rcloneSkipReason();
+const store = skip ? undefined : await objectStoreAvailable();
+const storeSkip = skip || (store ? false : objectStoreSkipReason());
 
 for (const mode of ['writes', 'off'] as const) {
   describe(`cryptfs mount: symlinks (--vfs-cache-mode ${mode})`, { skip }, () => {
@@ -154,3 +158,39 @@ describe('cryptfs mount --links=false', { skip }, () => {
     m = undefined;
   });
 });
+
+for (const backend of ['swift', 's3'] as const) {
+  describe(`cryptfs mount: symlinks on crypt over ${backend}`, { skip: storeSkip }, () => {
+    let fx: CryptFixture;
+    let m: Mounted | undefined;
+    after(async () => {
+      await forceStop(m);
+      await fx?.cleanup();
+    });
+
+    it('ln -s, mv, readlink, cat through a link; rclone copy -l restores them', async () => {
+      const container = freshContainer(store!, `links-${backend}`);
+      fx = await CryptFixture.create(`symlinks-${backend}`, {
+        configText: rcloneConfigText(store!),
+        target: `${backend}:${container.name}/data`,
+        cleanup: () => container.remove(),
+      });
+      const M = join(fx.root, 'mnt-symlinks');
+      m = await startMount(fx, M, ['--vfs-cache-mode', 'writes']);
+      const r = await sh(
+        `mkdir "$M/d" && printf 'on the store' > "$M/d/f"
+         ln -s d/f "$M/l" && mv "$M/l" "$M/d/../moved" && mv "$M/d" "$M/e"
+         ln -sf e/f "$M/moved"
+         readlink "$M/moved"; cat "$M/moved"; echo; ls "$M" | tr '\\n' ' '`,
+        { M },
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout, 'e/f\non the store\ne moved ');
+      assert.equal(await m.unmount(), 0, await m.log());
+      m = undefined;
+      const restored = join(fx.root, 'restored');
+      assert.equal((await fx.rclone(`copy -l secret: "${restored}"`)).code, 0);
+      assert.equal((await sh(`readlink "${restored}/moved"; cat "${restored}/e/f"`)).stdout, 'e/f\non the store');
+    });
+  });
+}

@@ -143,6 +143,20 @@ for (const mode of ['off', 'writes', 'full'] as const) {
   }
 }
 
+describe('vfs symlinks: a directory reader', () => {
+  it('shows a link made after its listing completed (ls while ln -s runs)', async () => {
+    const remote = new MemoryRemote();
+    await withVfs(remote, 'writes', async (vfs) => {
+      await vfs.symlink('first', 't1');
+      const reader = await vfs.openDir('');
+      assert.deepEqual(await reader.read(0, 10), [{ name: 'first', isDir: false, isLink: true }]);
+      await vfs.symlink('second', 't2');
+      const fresh = await vfs.openDir('');
+      assert.deepEqual((await fresh.all()).map((e) => e.name).sort(), ['first', 'second']);
+    });
+  });
+});
+
 describe('vfs symlinks: the remote holds both NAME and NAME.rclonelink', () => {
   it('the regular file (or directory) wins and the link stays hidden', async () => {
     const remote = new MemoryRemote();
