@@ -151,6 +151,7 @@ describe('vfs symlinks: a directory reader', () => {
       const reader = await vfs.openDir('');
       assert.deepEqual(await reader.read(0, 10), [{ name: 'first', isDir: false, isLink: true }]);
       await vfs.symlink('second', 't2');
+      assert.deepEqual(await reader.read(1, 10), [{ name: 'second', isDir: false, isLink: true }]);
       const fresh = await vfs.openDir('');
       assert.deepEqual((await fresh.all()).map((e) => e.name).sort(), ['first', 'second']);
     });
