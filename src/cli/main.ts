@@ -59,11 +59,16 @@ function logLevelFrom(flags: Record<string, unknown>): LogLevel {
   return v >= 2 ? 'debug' : v === 1 ? 'info' : 'notice';
 }
 
-/** The local backend's options given as flags (-l, -L, --skip-links): only those given, so the config's stand otherwise. */
+/**
+ * The local backend's options given as flags (-l, -L, --skip-links): only those given, so the
+ * config's stand otherwise. The mount's --links is on by default: a mounted local directory then
+ * shows its symlinks as links too (unless -L asks to follow them), as rclone's mount --links does.
+ */
 function localFlagOptions(flags: Record<string, unknown>, given: Set<string>): Record<string, string> {
   const out: Record<string, string> = {};
   const names: Array<[string, string]> = [['links', 'links'], ['copy-links', 'copy_links'], ['skip-links', 'skip_links']];
   for (const [flag, option] of names) if (given.has(flag)) out[option] = String(flags[flag] === true);
+  if (flags.links === true && !given.has('copy-links')) out.links = 'true';
   return out;
 }
 

@@ -159,6 +159,28 @@ describe('cryptfs mount --links=false', { skip }, () => {
   });
 });
 
+describe('cryptfs mount of a plain local directory', { skip }, () => {
+  let fx: CryptFixture;
+  let m: Mounted | undefined;
+  after(async () => {
+    await forceStop(m);
+    await fx?.cleanup();
+  });
+
+  it("shows the directory's symlinks as links, and ln -s on the mount makes a real symlink", async () => {
+    fx = await CryptFixture.create('symlinks-plain');
+    const M = join(fx.root, 'mnt-symlinks-plain');
+    const P = join(fx.root, 'plain');
+    assert.equal((await sh('mkdir -p "$P/d" && printf hi > "$P/d/f" && ln -s d/f "$P/l"', { P })).code, 0);
+    m = await startMount(fx, M, [], { source: P });
+    const r = await sh('readlink "$M/l"; cat "$M/l"; echo; ln -s d "$M/dl"; readlink "$P/dl"; ls "$M/dl"; ls "$P" | tr "\\n" " "', { M, P });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout, 'd/f\nhi\nd\nf\nd dl l ');
+    assert.equal(await m.unmount(), 0, await m.log());
+    m = undefined;
+  });
+});
+
 for (const backend of ['swift', 's3'] as const) {
   describe(`cryptfs mount: symlinks on crypt over ${backend}`, { skip: storeSkip }, () => {
     let fx: CryptFixture;
