@@ -14,8 +14,11 @@ export const MISSING_SECTION = "didn't find section in config file";
 export class CliRemoteFactory extends RemoteFactory {
   private readonly hinted = new Set<string>();
 
-  constructor(private readonly loadConfig: () => Promise<RemoteConfigSource>) {
-    super(loadConfig);
+  constructor(
+    private readonly loadConfig: () => Promise<RemoteConfigSource>,
+    flagOptions: Record<string, Record<string, string>> = {},
+  ) {
+    super(loadConfig, flagOptions);
   }
 
   override async open(spec: string): Promise<Remote> {

@@ -29,6 +29,10 @@ export const globalFlags: FlagSpec[] = [
     type: 'bool',
     help: 'Write into a crypt directory even when none of the names in it decrypt (by default a likely wrong password is refused)',
   },
+  // rclone's local backend flags: how a local directory's symlinks are read and written.
+  { name: 'links', short: 'l', type: 'bool', help: "Translate symlinks to/from regular files with a '.rclonelink' extension" },
+  { name: 'copy-links', short: 'L', type: 'bool', help: 'Follow symlinks and copy the pointed to item' },
+  { name: 'skip-links', type: 'bool', help: "Don't warn about skipped symlinks" },
   { name: 'help', short: 'h', type: 'bool', help: 'help for cryptfs' },
   ...transferFlags,
   ...filterFlags,

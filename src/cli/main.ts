@@ -59,6 +59,19 @@ function logLevelFrom(flags: Record<string, unknown>): LogLevel {
   return v >= 2 ? 'debug' : v === 1 ? 'info' : 'notice';
 }
 
+/**
+ * The local backend's options given as flags (-l, -L, --skip-links): only those given, so the
+ * config's stand otherwise. The mount's --links is on by default: a mounted local directory then
+ * shows its symlinks as links too (unless -L asks to follow them), as rclone's mount --links does.
+ */
+function localFlagOptions(flags: Record<string, unknown>, given: Set<string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  const names: Array<[string, string]> = [['links', 'links'], ['copy-links', 'copy_links'], ['skip-links', 'skip_links']];
+  for (const [flag, option] of names) if (given.has(flag)) out[option] = String(flags[flag] === true);
+  if (flags.links === true && !given.has('copy-links')) out.links = 'true';
+  return out;
+}
+
 /** Environment defaults for global flags: CRYPTFS_<FLAG> then RCLONE_<FLAG> (e.g. CRYPTFS_TRANSFERS=8). */
 function envFlagArgs(specs: FlagSpec[], env: NodeJS.ProcessEnv): string[] {
   const out: string[] = [];
@@ -161,7 +174,9 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
     return ExitCode.uncategorized;
   }
 
-  const factory = new CliRemoteFactory(() => loadConfigSource(parsed.flags, options.configKey));
+  const factory = new CliRemoteFactory(() => loadConfigSource(parsed.flags, options.configKey), {
+    local: localFlagOptions(parsed.flags, parsed.given),
+  });
   const ctx: CommandContext = { factory, flags: parsed.flags, stdout, stderr, stdin };
   try {
     const code = await spec.run(ctx, parsed.args);

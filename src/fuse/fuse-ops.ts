@@ -43,6 +43,9 @@ function describeFailure(err: unknown): string {
 
 const S_IFDIR = 0o040000;
 const S_IFREG = 0o100000;
+const S_IFLNK = 0o120000;
+/** A symlink's mode: its permission bits are never checked (symlink(7)). */
+const LINK_MODE = S_IFLNK | 0o777;
 /** st_blksize: the crypt chunk size, so that stdio and cp use big buffers. */
 const BLKSIZE = 65536;
 
@@ -106,7 +109,7 @@ export class VfsFuseOps implements FuseOps {
     const t = toNs(a.mtime);
     return {
       ino,
-      mode: a.isDir ? this.dirMode : this.fileMode,
+      mode: a.isLink ? LINK_MODE : a.isDir ? this.dirMode : this.fileMode,
       nlink: 1,
       uid: this.options.uid,
       gid: this.options.gid,
@@ -227,6 +230,18 @@ export class VfsFuseOps implements FuseOps {
       const path = this.childOf(parent, name);
       const a = await this.vfs.mkdir(path);
       return this.attr(this.inodes.ref(path, true), a);
+    });
+  }
+
+  readlink(ino: bigint): Promise<string> {
+    return this.guard('readlink', () => this.describePath(ino), () => this.vfs.readlink(this.pathOf(ino)));
+  }
+
+  symlink(target: string, parent: bigint, name: string, _caller: Caller): Promise<Attr> {
+    return this.guard('symlink', () => this.describePath(parent, name), async () => {
+      const path = this.childOf(parent, name);
+      const a = await this.vfs.symlink(path, target);
+      return this.attr(this.inodes.ref(path, false), a);
     });
   }
 
@@ -366,7 +381,7 @@ export class VfsFuseOps implements FuseOps {
       out.push({
         name: e.name,
         ino: attr?.ino ?? this.inodes.peek(path),
-        mode: a ? attr!.mode : e.isDir ? S_IFDIR : S_IFREG,
+        mode: a ? attr!.mode : e.isLink ? S_IFLNK : e.isDir ? S_IFDIR : S_IFREG,
         offset: start + i + 3,
         ...(attr && { attr }),
       });

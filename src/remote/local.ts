@@ -22,6 +22,15 @@ import type { ByteSource, HashType, ReadRange, Remote, RemoteEntry, RemoteFeatur
 import { baseName, dateToNs, parentPath } from './remote.js';
 import { fromBackendName, pathToBackend } from './name-encoding.js';
 import { exactTimes, setFileTimesNs } from './fs-times.js';
+import {
+  checkLinkOptions,
+  isLinkName,
+  listedLink,
+  readLinkContent,
+  symlinkAt,
+  writeLink,
+  type LocalLinkOptions,
+} from './local-links.js';
 
 const READ_CHUNK = 1024 * 1024;
 
@@ -67,7 +76,16 @@ export class LocalRemote implements Remote {
   constructor(
     readonly root: string,
     readonly displayName: string = root,
-  ) {}
+    /** How symlinks are listed and written (local-links.ts). */
+    readonly linkOptions: LocalLinkOptions = {},
+  ) {
+    checkLinkOptions(linkOptions);
+  }
+
+  /** With links on: the on-disk symlink the link object `path` stands for, if there is one. */
+  private async symlinkOf(path: string): Promise<string | undefined> {
+    return isLinkName(this.linkOptions, baseName(path)) ? symlinkAt(this.abs(path)) : undefined;
+  }
 
   /** Absolute on-disk path of a remote path. */
   abs(path: string): string {
@@ -93,9 +111,16 @@ export class LocalRemote implements Remote {
       throw mapFsError(err, dir || this.root, 'dir');
     }
     // stat() the entries of a batch at once: one after another costs a thread-pool round trip each.
-    const statOne = async (path: string): Promise<RemoteEntry | undefined> => {
+    const statOne = async ({ path, link }: { path: string; link: boolean }): Promise<RemoteEntry | undefined> => {
       let st: BigIntStats;
       try {
+        if (link) {
+          const shown = await listedLink(this.linkOptions, path, this.abs(path));
+          if (!shown) return undefined;
+          return shown.st.isDirectory() || shown.st.isFile() || shown.st.isSymbolicLink()
+            ? this.toEntry(shown.path, shown.st)
+            : undefined;
+        }
         st = await fsp.stat(this.abs(path), { bigint: true });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // vanished, or a dangling link
@@ -104,7 +129,7 @@ export class LocalRemote implements Remote {
       if (!st.isFile() && !st.isDirectory()) return undefined; // sockets, fifos, devices
       return this.toEntry(path, st);
     };
-    let batch: string[] = [];
+    let batch: Array<{ path: string; link: boolean }> = [];
     const flush = async function* (): AsyncGenerator<RemoteEntry> {
       const entries = await Promise.all(batch.map(statOne));
       batch = [];
@@ -114,7 +139,7 @@ export class LocalRemote implements Remote {
       // Our own in-flight temporary files are not objects.
       if (d.name.startsWith('.cryptfs-partial-')) continue;
       const name = fromBackendName(d.name);
-      batch.push(dir === '' ? name : `${dir}/${name}`);
+      batch.push({ path: dir === '' ? name : `${dir}/${name}`, link: d.isSymbolicLink() });
       if (batch.length >= 64) yield* flush();
     }
     yield* flush();
@@ -122,6 +147,8 @@ export class LocalRemote implements Remote {
 
   async stat(path: string): Promise<RemoteEntry> {
     try {
+      const link = await this.symlinkOf(path);
+      if (link) return this.toEntry(path, await fsp.lstat(link, { bigint: true }));
       return this.toEntry(path, await fsp.stat(this.abs(path), { bigint: true }));
     } catch (err) {
       throw mapFsError(err, path);
@@ -129,6 +156,8 @@ export class LocalRemote implements Remote {
   }
 
   async openRead(path: string, range?: ReadRange): Promise<ByteSource> {
+    const link = await this.symlinkOf(path);
+    if (link) return readLinkContent(link, range).catch((err) => Promise.reject(mapFsError(err, path)));
     const file = this.abs(path);
     let fh: fsp.FileHandle;
     try {
@@ -157,6 +186,13 @@ export class LocalRemote implements Remote {
       await fsp.mkdir(dir, { recursive: true });
     } catch (err) {
       throw mapFsError(err, parentPath(path), 'dir');
+    }
+    if (isLinkName(this.linkOptions, baseName(path))) {
+      const mtimeNs = options.mtimeNs ?? dateToNs(options.mtime ?? new Date());
+      await writeLink(target.slice(0, -'.rclonelink'.length), path, source, mtimeNs).catch((err) =>
+        Promise.reject(mapFsError(err, path)),
+      );
+      return this.stat(path);
     }
     const existing = await fsp.stat(target).catch(() => undefined);
     if (existing?.isDirectory()) throw new IsDirectoryError(path);
@@ -191,6 +227,8 @@ export class LocalRemote implements Remote {
   }
 
   async delete(path: string): Promise<void> {
+    const link = await this.symlinkOf(path);
+    if (link) return fsp.unlink(link).catch((err) => Promise.reject(mapFsError(err, path)));
     const st = await this.stat(path);
     if (st.isDir) throw new IsDirectoryError(path);
     try {
@@ -218,6 +256,11 @@ export class LocalRemote implements Remote {
 
   async setMtime(path: string, mtime: Date, mtimeNs?: bigint): Promise<void> {
     try {
+      const link = await this.symlinkOf(path);
+      if (link) {
+        const seconds = Number(mtimeNs ?? dateToNs(mtime)) / 1e9;
+        return await fsp.lutimes(link, seconds, seconds);
+      }
       await this.setTimesOf(this.abs(path), mtimeNs ?? dateToNs(mtime));
     } catch (err) {
       throw mapFsError(err, path);
@@ -241,7 +284,10 @@ export class LocalRemote implements Remote {
   async move(src: string, dst: string): Promise<RemoteEntry> {
     try {
       await fsp.mkdir(this.abs(parentPath(dst)), { recursive: true });
-      await fsp.rename(this.abs(src), this.abs(dst));
+      const link = await this.symlinkOf(src);
+      const to = this.abs(dst);
+      if (link && isLinkName(this.linkOptions, baseName(dst))) await fsp.rename(link, to.slice(0, -'.rclonelink'.length));
+      else await fsp.rename(this.abs(src), to);
     } catch (err) {
       throw mapFsError(err, src);
     }
@@ -250,6 +296,7 @@ export class LocalRemote implements Remote {
 
   async copy(src: string, dst: string): Promise<RemoteEntry> {
     const srcStat = await this.stat(src);
+    if (await this.symlinkOf(src)) return this.write(dst, await this.openRead(src), { mtime: srcStat.mtime, mtimeNs: srcStat.mtimeNs });
     const dir = this.abs(parentPath(dst));
     const temp = join(dir, `.cryptfs-partial-${randomBytes(6).toString('hex')}`);
     try {
@@ -307,12 +354,30 @@ registerBackend({
       default: false,
       advanced: true,
     },
+    {
+      name: 'links',
+      help: "Translate symlinks to/from regular files with a '.rclonelink' extension.",
+      type: 'bool',
+      default: false,
+      advanced: true,
+    },
+    {
+      name: 'skip_links',
+      help: "Don't warn about skipped symlinks.",
+      type: 'bool',
+      default: false,
+      advanced: true,
+    },
   ],
   handlesRoot: true,
   async create(ctx) {
     // The path after `name:` (or a bare local path) is absolute or relative to the working directory.
     // rclone's local backend: '' is the working directory.
     const root = resolvePath(ctx.root);
-    return new LocalRemote(root, ctx.name ? `${ctx.name}:${ctx.root}` : root);
+    return new LocalRemote(root, ctx.name ? `${ctx.name}:${ctx.root}` : root, {
+      links: ctx.options.bool('links'),
+      copyLinks: ctx.options.bool('copy_links'),
+      skipLinks: ctx.options.bool('skip_links'),
+    });
   },
 });

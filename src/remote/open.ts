@@ -29,7 +29,14 @@ export interface OpenedTarget {
 export class RemoteFactory {
   private readonly bases = new Map<string, Promise<Remote>>();
 
-  constructor(private readonly config: () => Promise<RemoteConfigSource>) {}
+  /**
+   * @param flagOptions backend options given as command-line flags, by backend type
+   *   (e.g. local: { links: 'true' } from -l): they win over the config file, as rclone's flags do.
+   */
+  constructor(
+    private readonly config: () => Promise<RemoteConfigSource>,
+    private readonly flagOptions: Record<string, Record<string, string>> = {},
+  ) {}
 
   /** Opens a spec as a remote rooted at its path. */
   async open(spec: string): Promise<Remote> {
@@ -74,7 +81,7 @@ export class RemoteFactory {
   ): Promise<Remote> {
     const backend = getBackend(type);
     const cfg = type === 'local' && name === '' ? undefined : await this.config();
-    const merged = { ...(cfg?.backendDefaults?.(type, backend.options) ?? {}), ...raw };
+    const merged = { ...(cfg?.backendDefaults?.(type, backend.options) ?? {}), ...raw, ...this.flagOptions[type] };
     const options = new OptionValues(backend.options, merged, name);
     try {
       const wrapped: string[] = [];

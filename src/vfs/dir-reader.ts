@@ -4,14 +4,18 @@
 import { joinPath } from '../remote/remote.js';
 import type { DirListing } from './dir-cache.js';
 import type { VfsAttr } from './file-handle.js';
+import { mountEntry } from './links.js';
 
 export interface VfsDirEntry {
   name: string;
   isDir: boolean;
+  /** A symlink (links on): the remote holds it as name + '.rclonelink'. */
+  isLink?: boolean;
 }
 
 /** What a DirReader asks of the VFS. */
 export interface DirReaderHost {
+  readonly options: { readonly links: boolean };
   /** Files and directories that exist here but maybe not (yet) in the remote's listing. */
   overlayChildren(dir: string): VfsDirEntry[];
   /** The directory was read to the end: list its subdirectories ahead. */
@@ -29,6 +33,8 @@ export class DirReader {
   private readonly seen = new Set<string>();
   private pos = 0;
   private overlayDone = false;
+  /** Links seen while the listing streams: shown once it is complete, unless a file or directory has their name. */
+  private readonly pendingLinks: string[] = [];
 
   constructor(
     private readonly vfs: DirReaderHost,
@@ -58,11 +64,8 @@ export class DirReader {
       }
       if (this.listing.error !== undefined) throw this.listing.error;
       if (this.listing.complete) {
-        for (const e of this.vfs.overlayChildren(this.dir)) {
-          if (this.seen.has(e.name)) continue;
-          this.seen.add(e.name);
-          this.names.push(e);
-        }
+        for (const name of this.pendingLinks) this.add(name, false, true);
+        for (const e of this.vfs.overlayChildren(this.dir)) this.add(e.name, e.isDir, true);
         this.overlayDone = true;
         this.vfs.prefetchSubdirs(this.dir, this.names);
         continue;
@@ -91,9 +94,20 @@ export class DirReader {
     while (this.pos < order.length) {
       const name = order[this.pos++];
       const info = this.listing.entries.get(name);
-      if (!info || this.seen.has(name)) continue;
-      this.seen.add(name);
-      this.names.push({ name, isDir: info.isDir });
+      if (info) this.add(name, info.isDir, this.listing.complete);
     }
+  }
+
+  /** Adds a remote name as the mount shows it (NAME.rclonelink as the link NAME, unless NAME exists too). */
+  private add(remoteName: string, isDir: boolean, complete = false): void {
+    const shown = this.vfs.options.links ? mountEntry(remoteName, isDir) : { name: remoteName, isLink: false };
+    if (this.seen.has(shown.name)) return;
+    if (shown.isLink && !complete) {
+      this.pendingLinks.push(remoteName);
+      return;
+    }
+    if (shown.isLink && this.listing.entries.has(shown.name)) return;
+    this.seen.add(shown.name);
+    this.names.push(shown.isLink ? { name: shown.name, isDir: false, isLink: true } : { name: shown.name, isDir });
   }
 }

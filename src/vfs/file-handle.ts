@@ -23,6 +23,8 @@ export class VfsError extends CryptfsError {
 export interface VfsAttr {
   path: string;
   isDir: boolean;
+  /** A symlink (links on): size is the target's length in bytes. */
+  isLink?: boolean;
   size: number;
   mtime: Date;
 }

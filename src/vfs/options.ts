@@ -42,6 +42,8 @@ export interface VfsOptions {
   cacheSpaceWaitMs: number;
   /** Block files of the cache kept open at once (pending files do not each hold a descriptor). */
   cacheMaxOpenFiles: number;
+  /** Show NAME.rclonelink objects as symlinks NAME, and store symlinks so (rclone's --links). */
+  links: boolean;
 }
 
 export const DEFAULT_VFS_OPTIONS: VfsOptions = {
@@ -58,6 +60,7 @@ export const DEFAULT_VFS_OPTIONS: VfsOptions = {
   dirPrefetch: 64,
   cacheSpaceWaitMs: 30_000,
   cacheMaxOpenFiles: 128,
+  links: false,
 };
 
 export function parseCacheMode(text: string): CacheMode {

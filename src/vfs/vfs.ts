@@ -8,7 +8,7 @@
 // open-file surface; the jobs behind it have their own modules: listings.ts
 // and dir-reader.ts (directory listings), uploads.ts (write-back and the upload
 // queue), file-cache.ts (cache files, eviction), recovery.ts (crash recovery),
-// rename.ts (the rename engine), names.ts (name checks).
+// rename.ts (the rename engine), names.ts (name checks), links.ts (symlinks).
 //
 // Paths are the remote's ('/'-separated, no leading '/', '' = root). Errors are
 // typed (errors.ts) with the errno the FUSE frontend answers.
@@ -53,6 +53,7 @@ import {
   type OpenFlags,
   type VfsAttr,
 } from './file-handle.js';
+import { isLinkObjectName, linkAttrIn, Links } from './links.js';
 import { Listings, type ListingHost } from './listings.js';
 import { isNotFound, nameMax, notFound, validateName } from './names.js';
 import { DEFAULT_VFS_OPTIONS, type CacheMode, type VfsOptions } from './options.js';
@@ -87,6 +88,7 @@ export class Vfs implements FileHost {
   private readonly uploads: Uploads;
   private readonly recovery: Recovery;
   private readonly listings: Listings;
+  private readonly links: Links;
   private evictTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private closed = false;
@@ -123,6 +125,8 @@ export class Vfs implements FileHost {
     this.uploads = new Uploads(this.host);
     this.recovery = new Recovery(this.host);
     this.listings = new Listings(this.host);
+    const linkHost = { remote, dirCache: this.dirCache, enabled: options.links, unlinkFile: (p: string) => this.unlink(p) };
+    this.links = new Links({ ...linkHost, lookup: (p) => this.lookup(p), requireDir: (d) => this.requireDir(d) });
   }
 
   /**
@@ -172,7 +176,7 @@ export class Vfs implements FileHost {
     if (path === '') return { path, isDir: true, size: 0, mtime: this.startTime };
     if (this.recovery.active) await this.recovery.settle(path);
     const file = this.files.get(path);
-    if (file && file.active && !file.unlinked) return file.attr();
+    if (file && file.active && !file.unlinked && !this.isLinkObject(path)) return file.attr();
     let listing: DirListing;
     try {
       listing = await this.listDir(parentPath(path));
@@ -185,12 +189,29 @@ export class Vfs implements FileHost {
 
   /** lookup of `path` given its parent's listing (complete or not), without waiting. */
   attrIn(listing: DirListing, path: string): VfsAttr | undefined {
+    // With links on, a file NAME.rclonelink is the link NAME, never a file of its own name.
+    const linkObject = this.isLinkObject(path);
     const file = this.files.get(path);
-    if (file && file.active && !file.unlinked) return file.attr();
+    if (file && file.active && !file.unlinked && !linkObject) return file.attr();
     const info = listing.entries.get(baseName(path));
-    if (info) return { path, isDir: info.isDir, size: info.isDir ? 0 : Math.max(0, info.size), mtime: info.mtime };
+    if (info && !(linkObject && !info.isDir)) {
+      return { path, isDir: info.isDir, size: info.isDir ? 0 : Math.max(0, info.size), mtime: info.mtime };
+    }
     if (this.virtualDirs.has(path)) return { path, isDir: true, size: 0, mtime: this.startTime };
-    return undefined;
+    return this.options.links && !linkObject ? linkAttrIn(listing, path) : undefined;
+  }
+
+  private isLinkObject = (path: string) => this.options.links && isLinkObjectName(baseName(path));
+
+  /** symlink(2): a link at `path` to `target`, stored as `path`.rclonelink (links.ts). */
+  async symlink(path: string, target: string): Promise<VfsAttr> {
+    this.checkWritable();
+    return this.links.create(path, target);
+  }
+
+  async readlink(path: string): Promise<string> {
+    this.checkOpen();
+    return this.links.read(await this.stat(path));
   }
 
   /** The complete listing of `dir` (cached for --dir-cache-time). */
@@ -251,6 +272,7 @@ export class Vfs implements FileHost {
     this.checkWritable();
     const attr = await this.stat(path);
     if (attr.isDir) throw new IsDirectoryError(path);
+    if (attr.isLink) return this.links.remove(path);
     await this.uploads.withBarrier([path], async () => {
       const file = liveFile(this.files, path);
       if (file?.writer) {
@@ -282,14 +304,19 @@ export class Vfs implements FileHost {
     if (from === '' || to === '') throw new VfsError('EBUSY', "can't rename the root directory");
     const src = await this.stat(from);
     await this.requireDir(parentPath(to));
-    if (src.isDir) await renameDir(this.host, from, to, options.noReplace === true);
-    else await renameFile(this.host, from, to, src, options.noReplace === true);
+    const noReplace = options.noReplace === true;
+    if (src.isLink) return this.links.rename(src, to, noReplace);
+    if (src.isDir) return renameDir(this.host, from, to, noReplace);
+    const over = await this.lookup(to);
+    await renameFile(this.host, from, to, src, noReplace);
+    if (over?.isLink) await this.links.remove(to); // once the file has the name
   }
 
   async setMtime(path: string, mtime: Date): Promise<VfsAttr> {
     this.checkWritable();
     const attr = await this.stat(path);
     if (attr.isDir) return attr; // directory times are not kept, as rclone
+    if (attr.isLink) return this.links.setMtime(attr, mtime);
     const file = liveFile(this.files, path);
     if (file?.cache && file.dirty) {
       // The upload to come carries it.
@@ -363,6 +390,7 @@ export class Vfs implements FileHost {
     }
     if (flags.create && flags.exclusive) throw new AlreadyExistsError(path);
     if (attr.isDir) throw new IsDirectoryError(path);
+    if (attr.isLink) throw new VfsError('ELOOP', `${logPath(path)}: is a symlink`); // the kernel follows links before open
     const file = fileFor(this.host, path, attr);
 
     if (this.cacheMode === 'off') {
@@ -558,6 +586,7 @@ export class Vfs implements FileHost {
 
   /** Throws NameTooLongError for a name the remote (or the crypt format over it) cannot hold. */
   validateName(path: string, isDir: boolean): void {
+    if (!isDir && this.isLinkObject(path)) throw new VfsError('EINVAL', `${logPath(path)}: with --links a file can't be named *.rclonelink`);
     validateName(this.remote, path, isDir);
   }
 

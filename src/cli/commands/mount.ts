@@ -31,6 +31,9 @@ import { isDaemonChild, reportToParent, spawnDaemon } from '../daemon-handoff.js
 
 const mountFlags: FlagSpec[] = [
   { name: 'read-only', type: 'bool', help: 'Only allow read-only access' },
+  { name: 'vfs-links', type: 'bool', default: true, hidden: true, help: "rclone 1.67's name for the VFS half of --links" },
+  // On by default for the mount (rclone's mount needs --links): --links=false shows NAME.rclonelink files as they are.
+  { name: 'links', short: 'l', type: 'bool', default: true, help: "Show NAME.rclonelink files as symlinks NAME and store symlinks so, as rclone's --links (--links=false to turn off)" },
   { name: 'allow-other', type: 'bool', help: 'Allow access to other users (the kernel then checks file modes, and files and directories default to 0600/0700: see README)' },
   { name: 'allow-root', type: 'bool', help: 'Allow access to root user' },
   { name: 'allow-non-empty', type: 'bool', help: 'Allow mounting over a non-empty directory' },
@@ -144,6 +147,7 @@ function vfsOptions(ctx: CommandContext, cacheDir: string): Partial<VfsOptions> 
     readOnly: flagBool(ctx.flags, 'read-only'),
     transfers: Math.max(1, flagNumber(ctx.flags, 'transfers')),
     dirPrefetch: Math.max(0, flagNumber(ctx.flags, 'vfs-dir-prefetch')),
+    links: flagBool(ctx.flags, 'links') && flagBool(ctx.flags, 'vfs-links'),
   };
 }
 

@@ -137,7 +137,7 @@ export async function startMount(
   fx: CryptFixture,
   mountpoint: string,
   args: string[] = [],
-  options: { openFileLimit?: number; config?: string; cacheRoot?: string } = {},
+  options: { openFileLimit?: number; config?: string; cacheRoot?: string; source?: string } = {},
 ): Promise<Mounted> {
   // A stale mount (killed daemon) answers ENOTCONN: the mount command clears it.
   await mkdir(mountpoint, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
@@ -158,7 +158,7 @@ export async function startMount(
       '--config',
       options.config ?? fx.config,
       'mount',
-      'secret:',
+      options.source ?? 'secret:',
       mountpoint,
       '--cache-dir',
       options.cacheRoot ?? fx.cacheRoot,

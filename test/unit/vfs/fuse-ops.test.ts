@@ -39,6 +39,28 @@ describe('VfsFuseOps', () => {
     assert.equal(openFlagsFrom(fsc.O_WRONLY).read, false);
   });
 
+  it('symlink, readlink, lookup and readdir(plus) of links: S_IFLNK 0777, size the target length', async () => {
+    const remote = new MemoryRemote();
+    const vfs = await Vfs.create(remote, { cacheMode: 'off', links: true });
+    const ops = new VfsFuseOps(vfs, { uid: 1, gid: 2, umask: 0o022, dirPerms: 0o777, filePerms: 0o666 });
+    const made = await ops.symlink('../some/target', 1n, 'link', caller);
+    assert.equal(made.mode, fsc.S_IFLNK | 0o777);
+    assert.equal(made.size, 14);
+    assert.equal(await ops.readlink(made.ino), '../some/target');
+    const looked = await ops.lookup(1n, 'link');
+    assert.equal(looked.ino, made.ino);
+    assert.equal(looked.mode, fsc.S_IFLNK | 0o777);
+    const plain = await ops.readdir(1n, undefined, 0, 4096);
+    assert.deepEqual(plain.slice(2).map((e) => [e.name, e.mode]), [['link', fsc.S_IFLNK]]);
+    const plus = await ops.readdirplus(1n, undefined, 0, 65536);
+    assert.equal(plus[2].attr?.mode, fsc.S_IFLNK | 0o777);
+    await assert.rejects(ops.symlink('x', 1n, 'link', caller), errnoIs('EEXIST'));
+    await assert.rejects(ops.readlink(1n), errnoIs('EINVAL'));
+    await ops.unlink(1n, 'link');
+    await assert.rejects(ops.lookup(1n, 'link'), errnoIs('ENOENT'));
+    await vfs.close();
+  });
+
   it('serves lookups, readdir with offsets, create/write/read, rename and unlink', async () => {
     const remote = new MemoryRemote();
     await remote.write('dir/a.txt', bytesOf(Buffer.from('hello')));
