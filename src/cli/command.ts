@@ -64,6 +64,6 @@ export function helpText(spec: CommandSpec): string {
   return `${spec.long ?? spec.short}\n\n${usageText(spec)}`;
 }
 
-export function globalFlagsText(flags: FlagSpec[]): string {
-  return ['Global Flags:', ...flags.filter((f) => !f.hidden).map(flagLine), ''].join('\n');
+export function globalFlagsText(flags: FlagSpec[], title = 'Global Flags:', includeHidden = false): string {
+  return [title, ...flags.filter((f) => includeHidden || !f.hidden).map(flagLine), ''].join('\n');
 }

@@ -10,11 +10,12 @@ import { versionText } from './version.js';
 import { CryptfsError, ExitCode, UsageError, errorMessage } from '../errors.js';
 import { configureLog, log, logFatalLine, setLogRedactor, type LogLevel } from '../log.js';
 import { loadConfigSource } from './config-source.js';
-import { listBackends } from '../remote/registry.js';
 import { hardenProcess } from '../os-native.js';
 import { isDaemonChild, receiveDaemonHandoff, reportToParent } from './daemon-handoff.js';
 import { filterFromFlags } from './filter.js';
 import { globalFlags, rootOnlyFlags } from './global-flags.js';
+import { backendFlagValues, backendOptionFlags } from './backend-flags.js';
+import { backendHelpText, backendNames, backendsListText } from './backend-help.js';
 import { flagValueProblem } from './transfer-flags.js';
 import { redactText, rememberSpecSecrets } from '../remote/redact.js';
 import './commands/index.js';
@@ -87,16 +88,28 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
   const stdin = io.stdin ?? process.stdin;
   // Secrets given inline (`:crypt,password=…:`) are scrubbed from whatever this run prints about its arguments.
   for (const a of argv) rememberSpecSecrets(a);
-  const { name, index } = findCommand(argv, globalFlags);
+  const backendFlags = backendOptionFlags();
+  const { name, index } = findCommand(argv, [...globalFlags, ...backendFlags]);
   const spec = name ? getCommand(name) : undefined;
 
   if (!name) return runRoot(argv, stdout, stderr);
   if (name === 'help') {
     const topic = argv[index + 1];
-    if (topic === 'flags') stdout.write(globalFlagsText(globalFlags));
-    else if (topic === 'backends') {
-      stdout.write('All cryptfs backends:\n\n');
-      for (const b of listBackends()) stdout.write(`  ${b.type.padEnd(14)} ${b.description}\n`);
+    if (topic === 'flags') stdout.write(globalFlagsText(globalFlags) + '\n' + globalFlagsText(backendFlags, 'Backend Flags:'));
+    else if (topic === 'backends') stdout.write(backendsListText());
+    else if (topic === 'backend') {
+      const which = argv[index + 2];
+      if (!which) {
+        // rclone prints the usage and exits 0.
+        stdout.write(`Usage:\n  cryptfs help backend <name> [flags]\n\nNames: ${backendNames().join(', ')}\n`);
+        return 0;
+      }
+      const text = backendHelpText(which);
+      if (text === undefined) {
+        stderr.write(`${stamp()} didn't find backend called ${JSON.stringify(which)}\n`);
+        return ExitCode.uncategorized;
+      }
+      stdout.write(text);
     } else if (topic && getCommand(topic)) stdout.write(helpText(getCommand(topic)!));
     else stdout.write(rootHelp());
     return 0;
@@ -110,7 +123,7 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
     return ExitCode.uncategorized;
   }
 
-  const allFlags = [...globalFlags, ...(spec.flags ?? [])];
+  const allFlags = [...globalFlags, ...backendFlags, ...(spec.flags ?? [])];
   const rest = [...argv.slice(0, index), ...argv.slice(index + 1)];
   let parsed;
   try {
@@ -161,7 +174,11 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
     return ExitCode.uncategorized;
   }
 
-  const factory = new CliRemoteFactory(() => loadConfigSource(parsed.flags, options.configKey));
+  const flagsGiven = parsed.given;
+  const factory = new CliRemoteFactory(
+    () => loadConfigSource(parsed.flags, options.configKey),
+    (type, specs) => backendFlagValues(parsed.flags, flagsGiven, type, specs),
+  );
   const ctx: CommandContext = { factory, flags: parsed.flags, stdout, stderr, stdin };
   try {
     const code = await spec.run(ctx, parsed.args);

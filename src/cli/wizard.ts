@@ -32,6 +32,7 @@ import {
   type OptionSpec,
 } from '../remote/registry.js';
 import '../remote/backends.js';
+import { commandOptionName, resolveSecretCommands } from '../remote/secret-command.js';
 import { generatePassword, MAX_PASSWORD_BITS, MIN_PASSWORD_BITS } from './password-gen.js';
 
 /** Backend types that work but are not offered in the storage list (they can still be typed in). */
@@ -624,11 +625,17 @@ export class ConfigWizard {
    * rclone's ChoosePassword for a secret option. Returns the value to store:
    * obscured new password, the existing (already obscured) value, or ''.
    */
-  private async choosePassword(existing: string, required: boolean): Promise<string> {
+  private async choosePassword(existing: string, required: boolean, remoteName: string, option: string): Promise<string> {
     this.write('Choose an alternative below.');
-    const menu = items('yYes, type in my own password', 'gGenerate random password');
+    const menu = items(
+      'yYes, type in my own password',
+      'gGenerate random password',
+      'cGet it from a command (a key manager: pass, vault, secret-tool, systemd-creds)',
+    );
+    const commandKey = commandOptionName(option);
+    const existingCommand = this.store.file.getValue(remoteName, commandKey) ?? '';
     let defaultIndex = -1;
-    if (existing !== '') {
+    if (existing !== '' || existingCommand !== '') {
       defaultIndex = menu.length;
       menu.push(...items('nNo, keep existing'));
     } else if (!required) {
@@ -639,6 +646,11 @@ export class ConfigWizard {
     this.write('\n');
     const choice = await this.command(menu, defaultIndex);
     if (choice === 'n') return existing;
+    if (choice === 'c') {
+      this.store.file.set(remoteName, commandKey, await this.chooseSecretCommand(option));
+      return '';
+    }
+    this.store.file.deleteKey(remoteName, commandKey);
     let password: string;
     if (choice === 'y') {
       password = await this.changePassword('the');
@@ -661,6 +673,23 @@ export class ConfigWizard {
     return obscure(password);
   }
 
+  /** Asks for the command that prints a secret, and runs it once to show that it works. */
+  private async chooseSecretCommand(option: string): Promise<string> {
+    for (;;) {
+      const command = (await this.line(`Command whose output is ${option} (e.g. pass show cryptfs/crypt)\n${commandOptionName(option)}> `)).trim();
+      if (command === '') continue;
+      try {
+        await resolveSecretCommands([{ name: option, help: '', secret: true }], { [commandOptionName(option)]: command }, '');
+        this.write('The command printed a value; it will be run again each time the remote is used, and its output is never stored.\n');
+        return command;
+      } catch (err) {
+        this.write(`${errorMessage(err)}\n`);
+        this.write('Use it anyway?\n');
+        if (await this.confirm(false)) return command;
+      }
+    }
+  }
+
   // ---- options ----
 
   /**
@@ -672,7 +701,7 @@ export class ConfigWizard {
     const help = spec.help.trim().replace(/\n\n/g, '\n');
     if (help !== '') this.write(`${help}\n`);
     const shownDefault = current ?? declaredDefault(spec);
-    if (spec.secret) return this.choosePassword(current ?? '', spec.required ?? false);
+    if (spec.secret) return this.choosePassword(current ?? '', spec.required ?? false, remoteName, spec.name);
     const kind = valueKind(spec, shownDefault);
     const required = spec.required ?? false;
     for (;;) {

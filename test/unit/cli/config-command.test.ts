@@ -482,11 +482,11 @@ test('wizard: builds a crypt remote over a local one, re-asking after each inval
     assert.match(t, /Failed to parse "perhaps": "perhaps" is not a boolean/);
     assert.match(
       t,
-      /Option password\.\nPassword or pass phrase for encryption\.\nChoose an alternative below\.\ny\) Yes, type in my own password\ng\) Generate random password\ny\/g> y\nEnter the password:\npassword:\nYour password contains leading\/trailing whitespace - in previous versions of rclone this was stripped\nBad password: no characters in password\npassword:\nConfirm the password:\npassword:\nPasswords do not match!\nEnter the password:\n/,
+      /Option password\.\nPassword or pass phrase for encryption\.\nChoose an alternative below\.\ny\) Yes, type in my own password\ng\) Generate random password\nc\) Get it from a command \(a key manager: pass, vault, secret-tool, systemd-creds\)\ny\/g\/c> y\nEnter the password:\npassword:\nYour password contains leading\/trailing whitespace - in previous versions of rclone this was stripped\nBad password: no characters in password\npassword:\nConfirm the password:\npassword:\nPasswords do not match!\nEnter the password:\n/,
     );
     assert.match(
       t,
-      /Choose an alternative below\. Press Enter for the default \(n\)\.\ny\) Yes, type in my own password\ng\) Generate random password\nn\) No, leave this optional password blank \(default\)\ny\/g\/n> g\nPassword strength in bits\.\n64 is just about memorable\n128 is secure\n1024 is the maximum\nBits> 32\nOut of range - 64 to 1024 inclusive\nBits> abc\nBad number: /,
+      /Choose an alternative below\. Press Enter for the default \(n\)\.\ny\) Yes, type in my own password\ng\) Generate random password\nc\) Get it from a command \(a key manager: pass, vault, secret-tool, systemd-creds\)\nn\) No, leave this optional password blank \(default\)\ny\/g\/c\/n> g\nPassword strength in bits\.\n64 is just about memorable\n128 is secure\n1024 is the maximum\nBits> 32\nOut of range - 64 to 1024 inclusive\nBits> abc\nBad number: /,
     );
     assert.match(t, /Your password is: FIRSTgeneratedPW\nUse this password\?/);
     assert.match(t, /Your password is: second-generated-password-256\n/);
@@ -531,6 +531,7 @@ test('wizard: a crypt remote without password2 is warned about; the generic decl
         '10M',
         'forever', // timeout: bad duration
         '30s',
+        '', // api_key_command: a sensitive option may come from a command
         'y',
         'n',
         'c',
@@ -599,7 +600,7 @@ test('wizard: edit keeps existing values on Enter, rename, copy and delete', asy
     assert.match(t, /Select remote\.\nChoose a number from below, or type in an existing value\.\n 1 > c\n 2 > disk\nremote> 2\n/);
     assert.match(t, /Editing existing "c" remote with options:\n- type: crypt\n- remote: disk:a\n- password: \*\*\* ENCRYPTED \*\*\*\n- password2: \*\*\* ENCRYPTED \*\*\*\n\n/);
     assert.match(t, /Enter a string value\. Press Enter for the default \(disk:a\)\.\nremote> \n/);
-    assert.match(t, /y\) Yes, type in my own password\ng\) Generate random password\nn\) No, keep existing \(default\)\ny\/g\/n> \n/);
+    assert.match(t, /y\) Yes, type in my own password\ng\) Generate random password\nc\) Get it from a command \(a key manager: pass, vault, secret-tool, systemd-creds\)\nn\) No, keep existing \(default\)\ny\/g\/c\/n> \n/);
     assert.match(t, /Enter new name for "c" remote\.\nEnter name for new remote\.\nname> disk\nRemote "disk" already exists\./);
     assert.match(t, /Enter name for copy of "c2" remote\./);
     const saved = ConfigFile.parse(await readFile(path, 'utf8'));
