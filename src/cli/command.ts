@@ -9,6 +9,8 @@ export interface CommandContext {
   stdout: Writable;
   stderr: Writable;
   stdin: NodeJS.ReadableStream;
+  /** The whole command line main() ran, without the program (e.g. what `mount --daemon` hands its child). */
+  argv?: readonly string[];
 }
 
 export interface CommandSpec {

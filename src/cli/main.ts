@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 // cryptfs command-line entry: global flags, command dispatch, and the mapping
 // of typed errors to rclone's messages and exit codes.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { basename } from 'node:path';
+import { MOUNT_HELPER_NAME, mountHelperArgv } from './mount-helper.js';
 import { parseArgs, flagNumber, flagString, flagBool, UnknownFlagError, type FlagSpec } from './args.js';
 import { getCommand, listCommands, usageText, helpText, globalFlagsText, type CommandContext } from './command.js';
 import { CliRemoteFactory } from './cli-remote-factory.js';
@@ -179,7 +183,7 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
     () => loadConfigSource(parsed.flags, options.configKey),
     (type, specs) => backendFlagValues(parsed.flags, flagsGiven, type, specs),
   );
-  const ctx: CommandContext = { factory, flags: parsed.flags, stdout, stderr, stdin };
+  const ctx: CommandContext = { factory, flags: parsed.flags, stdout, stderr, stdin, argv };
   try {
     const code = await spec.run(ctx, parsed.args);
     return code ?? 0;
@@ -254,8 +258,21 @@ function reportFatal(command: string, err: unknown, stderr: NodeJS.WritableStrea
   return ExitCode.uncategorized;
 }
 
-// Run when executed directly (the bin), not when imported by tests.
-const invokedDirectly = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+/**
+ * Whether this module is the program (the bin), not imported by tests. argv[1]
+ * is how the program was named: through `npm link`/`npm install -g` that is a
+ * symlink (…/bin/cryptfs), so both sides are compared as real paths.
+ */
+function invokedAsProgram(): boolean {
+  const named = process.argv[1];
+  if (!named) return false;
+  try {
+    return realpathSync(named) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+const invokedDirectly = invokedAsProgram();
 if (invokedDirectly || process.env.CRYPTFS_FORCE_MAIN) {
   // Before any password is read or key derived: no core dumps, not dumpable.
   if (!hardenProcess()) process.stderr.write(`${stamp()} NOTICE: native helper not built: core dumps are not disabled\n`);
@@ -264,6 +281,17 @@ if (invokedDirectly || process.env.CRYPTFS_FORCE_MAIN) {
   });
   // The `mount --daemon` child reads its arguments from the parent (daemon-handoff.ts).
   let argv = process.argv.slice(2);
+  if (basename(process.argv[1]) === MOUNT_HELPER_NAME && !isDaemonChild()) {
+    // Called by mount(8) / fstab: translate, or answer a fake (-f) mount without doing anything.
+    try {
+      const plan = mountHelperArgv(argv);
+      if (plan.fake) process.exit(0);
+      argv = plan.argv;
+    } catch (err) {
+      process.stderr.write(`${errorMessage(err)}\n`);
+      process.exit(ExitCode.usage);
+    }
+  }
   let options: MainOptions = {};
   if (isDaemonChild()) {
     try {
