@@ -17,7 +17,9 @@
 import type { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { ReadStream } from 'node:tty';
-import { ConfigError, errorMessage } from '../errors.js';
+import { ConfigError, DirNotFoundError, errorMessage } from '../errors.js';
+import { RemoteFactory } from '../remote/open.js';
+import type { Remote } from '../remote/remote.js';
 import { DEFAULT_SECTION, goTrimSpace } from '../config/config-file.js';
 import type { ConfigStore } from '../config/config-store.js';
 import { checkPassword } from '../config/encrypted-config.js';
@@ -856,11 +858,51 @@ export class ConfigWizard {
     this.newSection();
     await this.askOptions(name, backend);
     if (await this.okRemote(name)) {
-      await this.store.save();
-      return;
+      if (!this.store.file.hasSection(name) || (await this.offerTest(name))) {
+        await this.store.save();
+        return;
+      }
     }
     this.newSection();
     await this.editRemote(name);
+  }
+
+  /**
+   * Offers to try the new remote: list its root, and create the bucket or
+   * container when it is missing. Returns false when the user wants to edit it.
+   */
+  private async offerTest(name: string): Promise<boolean> {
+    this.newSection();
+    this.write(`Test the ${JSON.stringify(name)} remote now (list it; create the bucket or container if it is missing)?\n`);
+    if (!(await this.confirm(true))) return true;
+    const factory = new RemoteFactory(async () => this.store);
+    try {
+      const remote = await factory.open(`${name}:`);
+      try {
+        this.write(`Listing ${name}: ... `);
+        this.write(`OK (${await countTopEntries(remote)})\n`);
+        return true;
+      } catch (err) {
+        if (!(err instanceof DirNotFoundError)) throw err;
+        this.write('it does not exist yet.\n');
+        if (!remote.features.realDirectories) {
+          this.write('Create it now?\n');
+          if (await this.confirm(true)) {
+            await remote.mkdir('');
+            this.write(`Created; listing: OK (${await countTopEntries(remote)})\n`);
+          }
+        } else {
+          this.write('The directory is created on the first write.\n');
+        }
+        return true;
+      }
+    } catch (err) {
+      this.write(`Test failed: ${errorMessage(err)}\n`);
+      this.write('Edit the remote?\n');
+      return !(await this.confirm(true));
+    } finally {
+      await factory.closeAll();
+    }
   }
 
   /** rclone's EditRemote: every option again with the current values as defaults. */
@@ -1004,4 +1046,13 @@ export class ConfigWizard {
       this.newSection();
     }
   }
+}
+
+/** "3 entries" / "more than 100 entries" at the root of a remote, without reading further. */
+async function countTopEntries(remote: Remote): Promise<string> {
+  let n = 0;
+  for await (const _ of remote.list('')) {
+    if (++n > 100) return 'more than 100 entries';
+  }
+  return n === 1 ? '1 entry' : `${n} entries`;
 }

@@ -158,6 +158,10 @@ async function answerOptions(s: PtySession, answers: Record<string, string>): Pr
     }
     if (p.name === 'y/e/d') {
       s.type('y');
+      // Then "Test the remote now?": only when asked to (these remotes have no server to list).
+      const t = await s.prompt();
+      if (t.name !== 'y/n' || !t.block.includes('Test the')) throw new Error(`expected the test question:\n${t.block}`);
+      s.type(answers.test ?? 'n');
       return p.block;
     }
     s.type(answers[p.name] ?? '');

@@ -423,6 +423,7 @@ test('wizard: builds a crypt remote over a local one, re-asking after each inval
         'local', // storage by name
         '', // Edit advanced config? (default n)
         '', // Keep? (default y)
+        '', // Test it? (default y): a local directory not made yet
         'x', // not a menu letter
         'n',
         'disk', // taken: asked again
@@ -457,12 +458,15 @@ test('wizard: builds a crypt remote over a local one, re-asking after each inval
         '', // suffix
         '', // strict_names
         'y', // keep
+        'y', // test it: lists the crypt remote
         'q',
       ],
       '',
       ['FIRSTgeneratedPW', 'second-generated-password-256'],
     );
     const t = io.transcript;
+    assert.match(t, /Test the "disk" remote now \(list it; create the bucket or container if it is missing\)\?\ny\) Yes \(default\)\nn\) No\ny\/n> \nListing disk: \.\.\. OK \(\d+ entr(y|ies)\)\n/);
+    assert.match(t, /Test the "vault" remote now .*\n.*\n.*\ny\/n> y\nListing vault: \.\.\. (OK \(0 entries\)|it does not exist yet\.)\n/);
     assert.match(t, /^No remotes found, make a new one\?\nn\) New remote\ns\) Set configuration password\nq\) Quit config\nn\/s\/q> n\n/);
     assert.match(t, /Can't use "bad\*name" as config name contains invalid characters/);
     assert.match(t, /This value must be one of the following characters: e, n, d, r, c, s, q\./);
@@ -533,6 +537,7 @@ test('wizard: a crypt remote without password2 is warned about; the generic decl
         '30s',
         '', // api_key_command: a sensitive option may come from a command
         'y',
+        'n', // don't test it
         'n',
         'c',
         'crypt',
@@ -545,6 +550,7 @@ test('wizard: a crypt remote without password2 is warned about; the generic decl
         '', // password2 left blank
         '', // no advanced
         'y',
+        'n', // don't test it
         'q',
       ],
       '',
@@ -619,6 +625,7 @@ test('wizard: set, change and remove the configuration password (rclone format)'
       'local',
       '',
       '',
+      'n', // don't test it
       's',
       'a',
       { hidden: 'first' },
@@ -664,7 +671,7 @@ test('wizard: input ending mid-question drops the unsaved remote; at the menu it
 test('cryptfs config without a terminal reads answers line by line from stdin', async () => {
   await withTemp(async (dir) => {
     const conf = join(dir, 'c.conf');
-    const answers = ['n', 'disk', 'local', '', '', 'n', 'vault', 'crypt', `disk:${dir}/enc`, '', '', 'y', 'typed pw', 'typed pw', 'n', '', '', 'q'];
+    const answers = ['n', 'disk', 'local', '', '', '', 'n', 'vault', 'crypt', `disk:${dir}/enc`, '', '', 'y', 'typed pw', 'typed pw', 'n', '', '', '', 'q'];
     const r = await run(conf, ['config'], answers.join('\n') + '\n');
     assert.equal(r.code, 0, r.err + r.out);
     assert.match(r.err, /Config file ".*c\.conf" not found - using defaults/);
