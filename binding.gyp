@@ -14,6 +14,13 @@
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-Wall", "-Wextra", "-O2"],
       "cflags_c": ["-std=gnu11"]
+    },
+    {
+      "target_name": "cryptfs_notify",
+      "sources": ["native/sd_notify.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-Wall", "-Wextra", "-Werror", "-O2"],
+      "cflags_c": ["-std=gnu11"]
     }
   ]
 }

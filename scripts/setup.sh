@@ -40,7 +40,7 @@ fi
 
 # npm ci builds the addons (binding.gyp); rebuild them if missing (build/ was cleaned) or older than their sources.
 stale=0
-for addon in build/Release/cryptfs_fuse.node build/Release/cryptfs_fs.node; do
+for addon in build/Release/cryptfs_fuse.node build/Release/cryptfs_fs.node build/Release/cryptfs_notify.node; do
   [ -f "$addon" ] || stale=1
   for src in native/*.c binding.gyp; do [ "$src" -nt "$addon" ] && stale=1; done
 done

@@ -11,13 +11,14 @@ export interface OsNativeBinding {
   hardenProcess(): void;
 }
 
-function load(): OsNativeBinding | undefined {
+/** Loads build/Release/<file> from the package root above this module; undefined when not built or not loadable. */
+export function loadNativeAddon<T>(file: string): T | undefined {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (;;) {
-    const candidate = join(dir, 'build', 'Release', 'cryptfs_fs.node');
+    const candidate = join(dir, 'build', 'Release', file);
     if (existsSync(candidate)) {
       try {
-        return createRequire(import.meta.url)(candidate) as OsNativeBinding;
+        return createRequire(import.meta.url)(candidate) as T;
       } catch {
         return undefined;
       }
@@ -28,7 +29,7 @@ function load(): OsNativeBinding | undefined {
   }
 }
 
-export const osNative = load();
+export const osNative = loadNativeAddon<OsNativeBinding>('cryptfs_fs.node');
 
 /**
  * No core dumps, not dumpable (no ptrace or /proc/PID/mem by other processes

@@ -1,7 +1,7 @@
 // The RemoteFactory the CLI opens its arguments with: it names the remote in
 // "didn't find section" errors, hints at a forgotten colon, and tells
 // --log-names encrypted which crypt remote's names to show.
-import { RemoteFactory, type RemoteConfigSource } from '../remote/open.js';
+import { RemoteFactory, type OptionOverrides, type RemoteConfigSource } from '../remote/open.js';
 import type { Remote } from '../remote/remote.js';
 import { parseRemoteSpec, isValidRemoteName } from '../config/remote-spec.js';
 import { noteOpenedRemote } from '../log-names.js';
@@ -16,9 +16,9 @@ export class CliRemoteFactory extends RemoteFactory {
 
   constructor(
     private readonly loadConfig: () => Promise<RemoteConfigSource>,
-    flagOptions: Record<string, Record<string, string>> = {},
+    overrides?: OptionOverrides,
   ) {
-    super(loadConfig, flagOptions);
+    super(loadConfig, overrides);
   }
 
   override async open(spec: string): Promise<Remote> {

@@ -9,6 +9,8 @@ export interface CommandContext {
   stdout: Writable;
   stderr: Writable;
   stdin: NodeJS.ReadableStream;
+  /** The whole command line main() ran, without the program (e.g. what `mount --daemon` hands its child). */
+  argv?: readonly string[];
 }
 
 export interface CommandSpec {
@@ -64,6 +66,6 @@ export function helpText(spec: CommandSpec): string {
   return `${spec.long ?? spec.short}\n\n${usageText(spec)}`;
 }
 
-export function globalFlagsText(flags: FlagSpec[]): string {
-  return ['Global Flags:', ...flags.filter((f) => !f.hidden).map(flagLine), ''].join('\n');
+export function globalFlagsText(flags: FlagSpec[], title = 'Global Flags:', includeHidden = false): string {
+  return [title, ...flags.filter((f) => includeHidden || !f.hidden).map(flagLine), ''].join('\n');
 }

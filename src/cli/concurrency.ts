@@ -1,23 +1,7 @@
-// Bounded concurrency for the transfer code: a counting semaphore (--checkers,
-// --transfers) and a set of background jobs to wait for.
+// Background work for the transfer code: a set of jobs to wait for. The
+// semaphore (--checkers, --transfers) is the shared one in ../concurrency.ts.
 
-/** A counting semaphore. */
-export class Limiter {
-  private active = 0;
-  private readonly waiters: (() => void)[] = [];
-  constructor(private readonly limit: number) {}
-
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((r) => this.waiters.push(r));
-    this.active++;
-    try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.waiters.shift()?.();
-    }
-  }
-}
+export { Limiter } from '../concurrency.js';
 
 /** Work started in the background whose end must be awaited (errors are handled by the work itself). */
 export class WorkSet {

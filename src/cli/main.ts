@@ -1,6 +1,10 @@
 #!/usr/bin/env node
 // cryptfs command-line entry: global flags, command dispatch, and the mapping
 // of typed errors to rclone's messages and exit codes.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { basename } from 'node:path';
+import { MOUNT_HELPER_NAME, mountHelperArgv } from './mount-helper.js';
 import { parseArgs, flagNumber, flagString, flagBool, UnknownFlagError, type FlagSpec } from './args.js';
 import { getCommand, listCommands, usageText, helpText, globalFlagsText, type CommandContext } from './command.js';
 import { CliRemoteFactory } from './cli-remote-factory.js';
@@ -10,11 +14,12 @@ import { versionText } from './version.js';
 import { CryptfsError, ExitCode, UsageError, errorMessage } from '../errors.js';
 import { configureLog, log, logFatalLine, setLogRedactor, type LogLevel } from '../log.js';
 import { loadConfigSource } from './config-source.js';
-import { listBackends } from '../remote/registry.js';
 import { hardenProcess } from '../os-native.js';
 import { isDaemonChild, receiveDaemonHandoff, reportToParent } from './daemon-handoff.js';
 import { filterFromFlags } from './filter.js';
 import { globalFlags, rootOnlyFlags } from './global-flags.js';
+import { backendFlagValues, backendOptionFlags } from './backend-flags.js';
+import { backendHelpText, backendNames, backendsListText } from './backend-help.js';
 import { flagValueProblem } from './transfer-flags.js';
 import { redactText, rememberSpecSecrets } from '../remote/redact.js';
 import './commands/index.js';
@@ -100,16 +105,28 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
   const stdin = io.stdin ?? process.stdin;
   // Secrets given inline (`:crypt,password=…:`) are scrubbed from whatever this run prints about its arguments.
   for (const a of argv) rememberSpecSecrets(a);
-  const { name, index } = findCommand(argv, globalFlags);
+  const backendFlags = backendOptionFlags();
+  const { name, index } = findCommand(argv, [...globalFlags, ...backendFlags]);
   const spec = name ? getCommand(name) : undefined;
 
   if (!name) return runRoot(argv, stdout, stderr);
   if (name === 'help') {
     const topic = argv[index + 1];
-    if (topic === 'flags') stdout.write(globalFlagsText(globalFlags));
-    else if (topic === 'backends') {
-      stdout.write('All cryptfs backends:\n\n');
-      for (const b of listBackends()) stdout.write(`  ${b.type.padEnd(14)} ${b.description}\n`);
+    if (topic === 'flags') stdout.write(globalFlagsText(globalFlags) + '\n' + globalFlagsText(backendFlags, 'Backend Flags:'));
+    else if (topic === 'backends') stdout.write(backendsListText());
+    else if (topic === 'backend') {
+      const which = argv[index + 2];
+      if (!which) {
+        // rclone prints the usage and exits 0.
+        stdout.write(`Usage:\n  cryptfs help backend <name> [flags]\n\nNames: ${backendNames().join(', ')}\n`);
+        return 0;
+      }
+      const text = backendHelpText(which);
+      if (text === undefined) {
+        stderr.write(`${stamp()} didn't find backend called ${JSON.stringify(which)}\n`);
+        return ExitCode.uncategorized;
+      }
+      stdout.write(text);
     } else if (topic && getCommand(topic)) stdout.write(helpText(getCommand(topic)!));
     else stdout.write(rootHelp());
     return 0;
@@ -123,7 +140,7 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
     return ExitCode.uncategorized;
   }
 
-  const allFlags = [...globalFlags, ...(spec.flags ?? [])];
+  const allFlags = [...globalFlags, ...backendFlags, ...(spec.flags ?? [])];
   const rest = [...argv.slice(0, index), ...argv.slice(index + 1)];
   let parsed;
   try {
@@ -174,10 +191,16 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
     return ExitCode.uncategorized;
   }
 
-  const factory = new CliRemoteFactory(() => loadConfigSource(parsed.flags, options.configKey), {
-    local: localFlagOptions(parsed.flags, parsed.given),
-  });
-  const ctx: CommandContext = { factory, flags: parsed.flags, stdout, stderr, stdin };
+  const flagsGiven = parsed.given;
+  const factory = new CliRemoteFactory(
+    () => loadConfigSource(parsed.flags, options.configKey),
+    // -l/-L/--skip-links are rclone's global spellings of local options; --<type>-<option> the general ones.
+    (type, specs) => ({
+      ...backendFlagValues(parsed.flags, flagsGiven, type, specs),
+      ...(type === 'local' ? localFlagOptions(parsed.flags, flagsGiven) : {}),
+    }),
+  );
+  const ctx: CommandContext = { factory, flags: parsed.flags, stdout, stderr, stdin, argv };
   try {
     const code = await spec.run(ctx, parsed.args);
     return code ?? 0;
@@ -252,8 +275,21 @@ function reportFatal(command: string, err: unknown, stderr: NodeJS.WritableStrea
   return ExitCode.uncategorized;
 }
 
-// Run when executed directly (the bin), not when imported by tests.
-const invokedDirectly = process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href;
+/**
+ * Whether this module is the program (the bin), not imported by tests. argv[1]
+ * is how the program was named: through `npm link`/`npm install -g` that is a
+ * symlink (…/bin/cryptfs), so both sides are compared as real paths.
+ */
+function invokedAsProgram(): boolean {
+  const named = process.argv[1];
+  if (!named) return false;
+  try {
+    return realpathSync(named) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+const invokedDirectly = invokedAsProgram();
 if (invokedDirectly || process.env.CRYPTFS_FORCE_MAIN) {
   // Before any password is read or key derived: no core dumps, not dumpable.
   if (!hardenProcess()) process.stderr.write(`${stamp()} NOTICE: native helper not built: core dumps are not disabled\n`);
@@ -262,6 +298,17 @@ if (invokedDirectly || process.env.CRYPTFS_FORCE_MAIN) {
   });
   // The `mount --daemon` child reads its arguments from the parent (daemon-handoff.ts).
   let argv = process.argv.slice(2);
+  if (basename(process.argv[1]) === MOUNT_HELPER_NAME && !isDaemonChild()) {
+    // Called by mount(8) / fstab: translate, or answer a fake (-f) mount without doing anything.
+    try {
+      const plan = mountHelperArgv(argv);
+      if (plan.fake) process.exit(0);
+      argv = plan.argv;
+    } catch (err) {
+      process.stderr.write(`${errorMessage(err)}\n`);
+      process.exit(ExitCode.usage);
+    }
+  }
   let options: MainOptions = {};
   if (isDaemonChild()) {
     try {

@@ -60,24 +60,3 @@ export async function* walk(remote: Remote, dir: string, options: WalkOptions = 
     }
   }
 }
-
-/** Runs `fn` over items with at most `limit` at once; collects errors instead of stopping. */
-export async function forEachLimit<T>(
-  items: AsyncIterable<T> | Iterable<T>,
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<unknown[]> {
-  const errors: unknown[] = [];
-  const running = new Set<Promise<void>>();
-  for await (const item of items as AsyncIterable<T>) {
-    const p: Promise<void> = fn(item)
-      .catch((err) => {
-        errors.push(err);
-      })
-      .finally(() => running.delete(p));
-    running.add(p);
-    if (running.size >= limit) await Promise.race(running);
-  }
-  await Promise.all(running);
-  return errors;
-}

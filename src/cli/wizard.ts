@@ -17,7 +17,9 @@
 import type { Writable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import type { ReadStream } from 'node:tty';
-import { ConfigError, errorMessage } from '../errors.js';
+import { ConfigError, DirNotFoundError, errorMessage } from '../errors.js';
+import { RemoteFactory } from '../remote/open.js';
+import type { Remote } from '../remote/remote.js';
 import { DEFAULT_SECTION, goTrimSpace } from '../config/config-file.js';
 import type { ConfigStore } from '../config/config-store.js';
 import { checkPassword } from '../config/encrypted-config.js';
@@ -32,6 +34,7 @@ import {
   type OptionSpec,
 } from '../remote/registry.js';
 import '../remote/backends.js';
+import { commandOptionName, resolveSecretCommands } from '../remote/secret-command.js';
 import { generatePassword, MAX_PASSWORD_BITS, MIN_PASSWORD_BITS } from './password-gen.js';
 
 /** Backend types that work but are not offered in the storage list (they can still be typed in). */
@@ -624,11 +627,17 @@ export class ConfigWizard {
    * rclone's ChoosePassword for a secret option. Returns the value to store:
    * obscured new password, the existing (already obscured) value, or ''.
    */
-  private async choosePassword(existing: string, required: boolean): Promise<string> {
+  private async choosePassword(existing: string, required: boolean, remoteName: string, option: string): Promise<string> {
     this.write('Choose an alternative below.');
-    const menu = items('yYes, type in my own password', 'gGenerate random password');
+    const menu = items(
+      'yYes, type in my own password',
+      'gGenerate random password',
+      'cGet it from a command (a key manager: pass, vault, secret-tool, systemd-creds)',
+    );
+    const commandKey = commandOptionName(option);
+    const existingCommand = this.store.file.getValue(remoteName, commandKey) ?? '';
     let defaultIndex = -1;
-    if (existing !== '') {
+    if (existing !== '' || existingCommand !== '') {
       defaultIndex = menu.length;
       menu.push(...items('nNo, keep existing'));
     } else if (!required) {
@@ -639,6 +648,11 @@ export class ConfigWizard {
     this.write('\n');
     const choice = await this.command(menu, defaultIndex);
     if (choice === 'n') return existing;
+    if (choice === 'c') {
+      this.store.file.set(remoteName, commandKey, await this.chooseSecretCommand(option));
+      return '';
+    }
+    this.store.file.deleteKey(remoteName, commandKey);
     let password: string;
     if (choice === 'y') {
       password = await this.changePassword('the');
@@ -661,6 +675,23 @@ export class ConfigWizard {
     return obscure(password);
   }
 
+  /** Asks for the command that prints a secret, and runs it once to show that it works. */
+  private async chooseSecretCommand(option: string): Promise<string> {
+    for (;;) {
+      const command = (await this.line(`Command whose output is ${option} (e.g. pass show cryptfs/crypt)\n${commandOptionName(option)}> `)).trim();
+      if (command === '') continue;
+      try {
+        await resolveSecretCommands([{ name: option, help: '', secret: true }], { [commandOptionName(option)]: command }, '');
+        this.write('The command printed a value; it will be run again each time the remote is used, and its output is never stored.\n');
+        return command;
+      } catch (err) {
+        this.write(`${errorMessage(err)}\n`);
+        this.write('Use it anyway?\n');
+        if (await this.confirm(false)) return command;
+      }
+    }
+  }
+
   // ---- options ----
 
   /**
@@ -672,7 +703,7 @@ export class ConfigWizard {
     const help = spec.help.trim().replace(/\n\n/g, '\n');
     if (help !== '') this.write(`${help}\n`);
     const shownDefault = current ?? declaredDefault(spec);
-    if (spec.secret) return this.choosePassword(current ?? '', spec.required ?? false);
+    if (spec.secret) return this.choosePassword(current ?? '', spec.required ?? false, remoteName, spec.name);
     const kind = valueKind(spec, shownDefault);
     const required = spec.required ?? false;
     for (;;) {
@@ -827,11 +858,51 @@ export class ConfigWizard {
     this.newSection();
     await this.askOptions(name, backend);
     if (await this.okRemote(name)) {
-      await this.store.save();
-      return;
+      if (!this.store.file.hasSection(name) || (await this.offerTest(name))) {
+        await this.store.save();
+        return;
+      }
     }
     this.newSection();
     await this.editRemote(name);
+  }
+
+  /**
+   * Offers to try the new remote: list its root, and create the bucket or
+   * container when it is missing. Returns false when the user wants to edit it.
+   */
+  private async offerTest(name: string): Promise<boolean> {
+    this.newSection();
+    this.write(`Test the ${JSON.stringify(name)} remote now (list it; create the bucket or container if it is missing)?\n`);
+    if (!(await this.confirm(true))) return true;
+    const factory = new RemoteFactory(async () => this.store);
+    try {
+      const remote = await factory.open(`${name}:`);
+      try {
+        this.write(`Listing ${name}: ... `);
+        this.write(`OK (${await countTopEntries(remote)})\n`);
+        return true;
+      } catch (err) {
+        if (!(err instanceof DirNotFoundError)) throw err;
+        this.write('it does not exist yet.\n');
+        if (!remote.features.realDirectories) {
+          this.write('Create it now?\n');
+          if (await this.confirm(true)) {
+            await remote.mkdir('');
+            this.write(`Created; listing: OK (${await countTopEntries(remote)})\n`);
+          }
+        } else {
+          this.write('The directory is created on the first write.\n');
+        }
+        return true;
+      }
+    } catch (err) {
+      this.write(`Test failed: ${errorMessage(err)}\n`);
+      this.write('Edit the remote?\n');
+      return !(await this.confirm(true));
+    } finally {
+      await factory.closeAll();
+    }
   }
 
   /** rclone's EditRemote: every option again with the current values as defaults. */
@@ -975,4 +1046,13 @@ export class ConfigWizard {
       this.newSection();
     }
   }
+}
+
+/** "3 entries" / "more than 100 entries" at the root of a remote, without reading further. */
+async function countTopEntries(remote: Remote): Promise<string> {
+  let n = 0;
+  for await (const _ of remote.list('')) {
+    if (++n > 100) return 'more than 100 entries';
+  }
+  return n === 1 ? '1 entry' : `${n} entries`;
 }

@@ -8,6 +8,7 @@ import { deriveKeys, wipeKeys, type CryptKeys } from '../crypt/keys.js';
 import { NameCipher, type FilenameEncodingName, type FilenameEncryptionMode } from '../crypt/name-cipher.js';
 import { log } from '../log.js';
 import { registerBackend, type OptionSpec } from './registry.js';
+import { isUtf8 } from 'node:buffer';
 import type { ByteSource, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions } from './remote.js';
 import { baseName, joinPath, parentPath } from './remote.js';
 import { SubRemote } from './sub-remote.js';
@@ -380,6 +381,19 @@ export const cryptOptions: OptionSpec[] = [
     secret: true,
   },
   {
+    name: 'allow_binary_password',
+    help:
+      'Accept a password or password2 whose stored value reveals to bytes that are not valid UTF-8.\n\n' +
+      'rclone accepts such values. They almost always mean a plain password (one that happens to look like\n' +
+      'base64) was stored without being obscured, which derives different keys than the password meant.\n' +
+      'Set this only for data that rclone already wrote with such a value.',
+    type: 'bool',
+    default: false,
+    advanced: true,
+    // An escape hatch the error message names; the wizard never offers it.
+    hidden: true,
+  },
+  {
     name: 'server_side_across_configs',
     help: 'Allow server-side operations (e.g. copy) to work across different crypt configs.',
     type: 'bool',
@@ -463,6 +477,18 @@ registerBackend({
     }
     const password = o.secret('password');
     const password2 = o.secret('password2');
+    if (!o.bool('allow_binary_password')) {
+      for (const [name, bytes] of [['password', password], ['password2', password2]] as const) {
+        if (isUtf8(bytes)) continue;
+        password.fill(0);
+        password2.fill(0);
+        throw new ConfigError(
+          `${ctx.name ? `${ctx.name}: ` : ''}${name} does not reveal to text: it looks like a plain password stored without ` +
+            `being obscured (store \`cryptfs obscure\` of it, or use ${name}_command); ` +
+            `if rclone already wrote data with this exact value, set allow_binary_password = true`,
+        );
+      }
+    }
     const keys = await deriveKeys(password, password2);
     // The revealed passwords are not needed again: don't leave them on the heap.
     password.fill(0);

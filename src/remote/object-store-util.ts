@@ -38,17 +38,3 @@ export function parseMtime(text: string | null | undefined): Date | undefined {
   const ns = parseMtimeNs(text);
   return ns === undefined ? undefined : nsToDate(ns);
 }
-
-/** Runs `fn` over `items` with at most `limit` in flight, results in input order. */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}

@@ -9,6 +9,7 @@ import type { Remote } from './remote.js';
 import { baseName, cleanPath, parentPath } from './remote.js';
 import { SubRemote } from './sub-remote.js';
 import { redactSpec } from './redact.js';
+import { resolveSecretCommands } from './secret-command.js';
 import './backends.js';
 
 /** What the factory needs from the config layer. */
@@ -26,28 +27,35 @@ export interface OpenedTarget {
   file?: string;
 }
 
+/**
+ * Option values set for every remote of one backend type, above the config file
+ * and below options inline in the spec: the CLI's `--<type>-<option>` flags.
+ */
+export type OptionOverrides = (type: string, specs: readonly OptionSpec[]) => Record<string, string>;
+
 export class RemoteFactory {
   private readonly bases = new Map<string, Promise<Remote>>();
 
-  /**
-   * @param flagOptions backend options given as command-line flags, by backend type
-   *   (e.g. local: { links: 'true' } from -l): they win over the config file, as rclone's flags do.
-   */
   constructor(
     private readonly config: () => Promise<RemoteConfigSource>,
-    private readonly flagOptions: Record<string, Record<string, string>> = {},
+    private readonly overrides: OptionOverrides = () => ({}),
   ) {}
+
+  private overridesFor(type: string): Record<string, string> {
+    return this.overrides(type, getBackend(type).options);
+  }
 
   /** Opens a spec as a remote rooted at its path. */
   async open(spec: string): Promise<Remote> {
     const parsed = parseRemoteSpec(spec);
     if (parsed.remoteName === undefined && parsed.backendType === undefined) {
       // A plain local path.
-      return this.create('local', '', parsed.path, {}, spec);
+      return this.create('local', '', parsed.path, this.overridesFor('local'), spec);
     }
     if (parsed.backendType !== undefined) {
       // Connection string `:type,opt=value:path`: not cached, options inline.
-      return this.create(parsed.backendType, '', parsed.path, parsed.params ?? {}, spec);
+      const type = parsed.backendType;
+      return this.create(type, '', parsed.path, { ...this.overridesFor(type), ...(parsed.params ?? {}) }, spec);
     }
     const name = parsed.remoteName!;
     const cfg = await this.config();
@@ -56,14 +64,15 @@ export class RemoteFactory {
     const type = options.type;
     if (!type) throw new ConfigError(`${name}: type not set in config file`);
     const backend = getBackend(type);
+    const withFlags = { ...options, ...this.overridesFor(type) };
     if (parsed.params) {
       // `name,opt=v:path` overrides options for this use only: not shared.
-      return this.create(type, name, parsed.path, { ...options, ...parsed.params }, spec);
+      return this.create(type, name, parsed.path, { ...withFlags, ...parsed.params }, spec);
     }
-    if (backend.handlesRoot) return this.create(type, name, parsed.path, options, spec);
+    if (backend.handlesRoot) return this.create(type, name, parsed.path, withFlags, spec);
     let base = this.bases.get(name);
     if (!base) {
-      base = this.create(type, name, '', options, `${name}:`);
+      base = this.create(type, name, '', withFlags, `${name}:`);
       this.bases.set(name, base);
       base.catch(() => this.bases.delete(name));
     }
@@ -81,9 +90,9 @@ export class RemoteFactory {
   ): Promise<Remote> {
     const backend = getBackend(type);
     const cfg = type === 'local' && name === '' ? undefined : await this.config();
-    const merged = { ...(cfg?.backendDefaults?.(type, backend.options) ?? {}), ...raw, ...this.flagOptions[type] };
-    const options = new OptionValues(backend.options, merged, name);
+    const merged = { ...(cfg?.backendDefaults?.(type, backend.options) ?? {}), ...raw };
     try {
+      const options = new OptionValues(backend.options, merged, name, await resolveSecretCommands(backend.options, merged, name));
       const wrapped: string[] = [];
       const remote = await backend.create({
         name,

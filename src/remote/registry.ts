@@ -4,6 +4,7 @@
 import { ConfigError } from '../errors.js';
 import { revealBytes } from '../crypt/obscure.js';
 import { rememberSecret } from './redact.js';
+import { secretCommandOptions } from './secret-command.js';
 import type { Remote } from './remote.js';
 
 export type OptionType = 'string' | 'bool' | 'int' | 'size' | 'duration' | 'enum';
@@ -57,7 +58,8 @@ export interface BackendSpec {
 const backends = new Map<string, BackendSpec>();
 
 export function registerBackend(spec: BackendSpec): void {
-  backends.set(spec.type, spec);
+  // Every secret may also come from a command: declared here once for all backends.
+  backends.set(spec.type, { ...spec, options: [...spec.options, ...secretCommandOptions(spec.options)] });
 }
 
 export function getBackend(type: string): BackendSpec {
@@ -112,16 +114,22 @@ export function parseBool(text: string, optionName = 'option'): boolean {
 
 /** Option values of one remote, typed by its declaration. Raw values are strings, as in the INI file. */
 export class OptionValues {
+  /**
+   * @param fromCommands values of secret options given as X_command, already
+   *   run (resolveSecretCommands): plain values, not obscured.
+   */
   constructor(
     readonly specs: OptionSpec[],
     readonly raw: Record<string, string>,
     readonly remoteName = '',
+    private readonly fromCommands: ReadonlyMap<string, string> = new Map(),
   ) {
     // Whatever message later quotes one of these values, it goes out redacted.
     for (const s of specs) {
       const v = raw[s.name];
       if ((s.secret || s.sensitive) && v !== undefined && v !== '') rememberSecret(v);
     }
+    for (const v of fromCommands.values()) rememberSecret(v);
   }
 
   spec(name: string): OptionSpec {
@@ -131,12 +139,14 @@ export class OptionValues {
   }
 
   has(name: string): boolean {
-    return this.raw[name] !== undefined && this.raw[name] !== '';
+    return (this.raw[name] !== undefined && this.raw[name] !== '') || this.fromCommands.has(name);
   }
 
   private value(name: string): string | undefined {
     const v = this.raw[name];
     if (v !== undefined && v !== '') return v;
+    const fromCommand = this.fromCommands.get(name);
+    if (fromCommand !== undefined) return fromCommand;
     const d = this.spec(name).default;
     return d === undefined ? undefined : String(d);
   }
@@ -187,6 +197,8 @@ export class OptionValues {
    * as rclone reveals it: they need not be UTF-8, and keys are derived from them.
    */
   secret(name: string): Buffer {
+    const fromCommand = this.fromCommands.get(name);
+    if (fromCommand !== undefined) return Buffer.from(fromCommand, 'utf8');
     const v = this.raw[name];
     if (v === undefined || v === '') {
       if (this.spec(name).required) {

@@ -43,7 +43,8 @@ import {
   type RemoteFeatures,
   type WriteOptions,
 } from './remote.js';
-import { formatMtime, formatMtimeNs, mapLimit, parseMtime, parseMtimeNs } from './object-store-util.js';
+import { formatMtime, formatMtimeNs, parseMtime, parseMtimeNs } from './object-store-util.js';
+import { mapLimit } from '../concurrency.js';
 import { ObjectChangedError, resumableBody, type OpenedBody } from './resumable-read.js';
 import { backoffDelay, defaultRetryPolicy, isRetryableError, isRetryableStatus, type RetryPolicy } from './retry.js';
 

@@ -28,7 +28,8 @@ import {
 } from '../errors.js';
 import { createHash } from 'node:crypto';
 import { log } from '../log.js';
-import { formatMtime, formatMtimeNs, mapLimit, parseMtime, parseMtimeNs } from './object-store-util.js';
+import { formatMtime, formatMtimeNs, parseMtime, parseMtimeNs } from './object-store-util.js';
+import { mapLimit } from '../concurrency.js';
 import { registerBackend, type OptionSpec, type OptionValues } from './registry.js';
 import type { ByteSource, HashType, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions } from './remote.js';
 import { dateToNs, nsToDate } from './remote.js';

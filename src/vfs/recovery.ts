@@ -12,7 +12,7 @@ import { VfsFile } from './file-handle.js';
 import type { JournalEntry } from './journal.js';
 import { isNotFound } from './names.js';
 import type { RangeOpener } from './read-ahead.js';
-import { forEachLimited } from './sync.js';
+import { mapLimit } from '../concurrency.js';
 import type { Uploads } from './uploads.js';
 import type { CacheStore } from './write-cache.js';
 
@@ -68,9 +68,14 @@ export class Recovery {
         }));
       this.recovering.set(path, start);
     }
-    const run = forEachLimited([...byPath.keys()], 4, async (path) => {
-      await this.recovering.get(path)?.();
-    });
+    const run = mapLimit(
+      [...byPath.keys()],
+      4,
+      async (path) => {
+        await this.recovering.get(path)?.();
+      },
+      { continueOnError: true },
+    ).then(() => undefined);
     this.host.uploads.track(run);
   }
 

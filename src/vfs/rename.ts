@@ -13,7 +13,7 @@ import { VfsError, type VfsAttr, type VfsFile } from './file-handle.js';
 import { liveFile } from './file-cache.js';
 import { isNotFound, under } from './names.js';
 import type { VfsOptions } from './options.js';
-import { forEachLimited } from './sync.js';
+import { mapLimit } from '../concurrency.js';
 import type { Uploads } from './uploads.js';
 import type { CacheStore } from './write-cache.js';
 
@@ -101,12 +101,13 @@ export async function renameDir(host: RenameHost, from: string, to: string, noRe
       // Renames within one file system: each move is atomic; undo them all if one fails.
       const moved: string[] = [];
       try {
-        await forEachLimited(tree.files, parallel, async (e) => {
+        // Stops at the first failure (less to undo); every started move settles first.
+        await mapLimit(tree.files, parallel, async (e) => {
           await host.remote.move!(e.path, target(e.path));
           moved.push(e.path);
         });
       } catch (err) {
-        await forEachLimited(moved, parallel, (p) => host.remote.move!(target(p), p).then(() => undefined)).catch(
+        await mapLimit(moved, parallel, (p) => host.remote.move!(target(p), p), { continueOnError: true }).catch(
           (undo) => log.error(`${logPath(from)}: undoing a failed directory rename: ${errorMessage(undo)}`),
         );
         throw err;
@@ -115,15 +116,15 @@ export async function renameDir(host: RenameHost, from: string, to: string, noRe
       // Object stores: copy everything, and remove the old names only once every copy exists.
       const copied: string[] = [];
       try {
-        await forEachLimited(tree.files, parallel, async (e) => {
+        await mapLimit(tree.files, parallel, async (e) => {
           await copyObject(host.remote, e.path, target(e.path));
           copied.push(target(e.path));
         });
       } catch (err) {
-        await forEachLimited(copied, parallel, (p) => host.remote.delete(p)).catch(() => undefined);
+        await mapLimit(copied, parallel, (p) => host.remote.delete(p), { continueOnError: true }).catch(() => undefined);
         throw err;
       }
-      await forEachLimited(tree.files, parallel, (e) => host.remote.delete(e.path));
+      await mapLimit(tree.files, parallel, (e) => host.remote.delete(e.path), { continueOnError: true });
     }
     // Old directories (on object stores these are usually gone with their last object).
     for (const d of [from, ...tree.dirs].reverse()) {

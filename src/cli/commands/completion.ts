@@ -3,6 +3,7 @@
 import { registerCommand, listCommands } from '../command.js';
 import { COMPLETION_SHELLS, completionScript, parseShell, type CompletionModel } from '../completion.js';
 import { globalFlags, rootOnlyFlags } from '../global-flags.js';
+import { backendOptionFlags } from '../backend-flags.js';
 import { writeOut } from '../util.js';
 
 /** The completion model of the commands registered so far (all of them, once index.ts has run). */
@@ -12,7 +13,8 @@ export function cliCompletionModel(): CompletionModel {
     commands: listCommands()
       .filter((c) => !c.hidden)
       .map((c) => ({ name: c.name, short: c.short, flags: c.flags ?? [] })),
-    globalFlags,
+    // Backend options as flags (--crypt-password, --s3-sse-customer-key, ...) complete like global ones.
+    globalFlags: [...globalFlags, ...backendOptionFlags()],
     rootFlags: rootOnlyFlags,
   };
 }

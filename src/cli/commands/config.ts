@@ -7,6 +7,7 @@
 // Unlike rclone 1.60, `config show` hides secret and sensitive values unless
 // --reveal is given; it always prints the file's values, not environment
 // overrides (CRYPTFS_CONFIG_… / RCLONE_CONFIG_…), and says so when any apply.
+import { commandOptionName } from '../../remote/secret-command.js';
 import { tmpdir } from 'node:os';
 import type { ReadStream } from 'node:tty';
 import { flagBool, flagString, type FlagSpec } from '../args.js';
@@ -149,7 +150,7 @@ function prepareValues(
  */
 export function remoteWarnings(type: string, options: Record<string, string>): string[] {
   const out: string[] = [];
-  if (type === 'crypt' && (options.password2 ?? '') === '') {
+  if (type === 'crypt' && (options.password2 ?? '') === '' && (options.password2_command ?? '') === '') {
     out.push(
       'password2 (the salt) is not set: the built-in salt is shared by every user, so the same password ' +
         'gives the same keys everywhere. Setting password2 to a secret value of your own is recommended.',
@@ -162,7 +163,8 @@ export function remoteWarnings(type: string, options: Record<string, string>): s
 function warnAbout(store: ConfigStore, name: string, backend: BackendSpec): void {
   const values = store.file.get(name) ?? {};
   for (const spec of backend.options) {
-    if (spec.required && (values[spec.name] ?? '') === '') {
+    const fromCommand = (values[commandOptionName(spec.name)] ?? '') !== '';
+    if (spec.required && (values[spec.name] ?? '') === '' && !fromCommand) {
       log.notice(`${name}: required option "${spec.name}" is not set`);
     }
   }

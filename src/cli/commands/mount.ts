@@ -27,6 +27,7 @@ import { defaultCacheRoot, remoteCacheDir } from '../../vfs/cache-key.js';
 import { MountStateWriter, type MountState } from '../mount-state.js';
 import { loadConfigSource } from '../config-source.js';
 import { isDaemonChild, reportToParent, spawnDaemon } from '../daemon-handoff.js';
+import { sdNotify } from '../sd-notify.js';
 
 
 const mountFlags: FlagSpec[] = [
@@ -200,7 +201,7 @@ async function runDaemonParent(ctx: CommandContext, mountpoint: string): Promise
   const logFile = flagString(ctx.flags, 'log-file');
   try {
     const waitMs = duration(ctx, 'daemon-wait') || 60_000;
-    const argv = process.argv.slice(2).filter((a) => a !== '--daemon' && a !== '--daemon=true');
+    const argv = (ctx.argv ?? process.argv.slice(2)).filter((a) => a !== '--daemon' && a !== '--daemon=true');
     const config = await loadConfigSource(ctx.flags);
     const configKey = config.keyForHandoff();
     const out = logFile ? openSync(logFile, 'a', 0o600) : 'ignore';
@@ -290,6 +291,8 @@ async function runMount(ctx: CommandContext, spec: string, mountpointArg: string
     state.update(changes).catch((err) => log.error(`${errorMessage(err)} (cryptfs umount cannot wait for this mount)`));
   await saveState({ phase: 'serving' });
   reportToParent('ready');
+  // A Type=notify unit: the mount answers now. MAINPID: with --daemon this is the child.
+  sdNotify(`READY=1\nMAINPID=${process.pid}\nSTATUS=Mounted ${remote.displayName} on ${mountpoint}`);
 
   // Nothing that goes wrong inside one operation or upload may end the process
   // (FUSE operations answer EIO themselves; this catches what escapes them).
@@ -338,6 +341,7 @@ async function serveUntilUnmounted(
   }
   const abandoned = vfs.streamingPaths();
   const pending = () => vfs.dirtyPaths().length;
+  sdNotify(`STOPPING=1\nSTATUS=Unmounted; uploading ${pending()} modified files`);
   log.info(`${mountpoint}: unmounted; uploading ${pending()} modified files`);
   await saveState({ phase: 'uploading', pending: pending(), abandoned: abandoned.length });
   let reported = pending();

@@ -158,6 +158,10 @@ async function answerOptions(s: PtySession, answers: Record<string, string>): Pr
     }
     if (p.name === 'y/e/d') {
       s.type('y');
+      // Then "Test the remote now?": only when asked to (these remotes have no server to list).
+      const t = await s.prompt();
+      if (t.name !== 'y/n' || !t.block.includes('Test the')) throw new Error(`expected the test question:\n${t.block}`);
+      s.type(answers.test ?? 'n');
       return p.block;
     }
     s.type(answers[p.name] ?? '');
@@ -212,8 +216,8 @@ test('the wizard on a terminal builds the Allas setup; rclone opens the encrypte
       await s.answer('remote', 'allas:my-bucket');
       await s.answer('filename_encryption', '');
       await s.answer('directory_name_encryption', '');
-      allasPassword = await generated(s, 'y/g', 128);
-      allasSalt = await generated(s, 'y/g/n', 128);
+      allasPassword = await generated(s, 'y/g/c', 128);
+      allasSalt = await generated(s, 'y/g/c/n', 128);
       const cryptSummary = await answerOptions(s, {});
       assert.match(
         cryptSummary,
@@ -236,10 +240,10 @@ test('the wizard on a terminal builds the Allas setup; rclone opens the encrypte
       await s.answer('filename_encryption', '2');
       await s.answer('directory_name_encryption', 'false');
       // A typed password, with full-width letters that NFKC turns into ASCII.
-      await s.answer('y/g', 'y');
+      await s.answer('y/g/c', 'y');
       await s.answer('password:', 'Ｌｏｃａｌ-pw');
       await s.answer('password:', 'Ｌｏｃａｌ-pw');
-      localSalt = await generated(s, 'y/g/n', 256);
+      localSalt = await generated(s, 'y/g/c/n', 256);
       await answerOptions(s, {});
 
       // The configuration password: rclone's s) menu.

@@ -91,11 +91,16 @@ test('obscure - reads the first line of stdin as bytes (an empty pipe is the emp
   }
 });
 
-test('a crypt password stored unobscured that reveals to non-UTF-8 bytes gives the same keys in both tools', { skip }, async () => {
+test('a crypt password stored unobscured that reveals to non-UTF-8 bytes: refused by default, and with allow_binary_password the same keys in both tools', { skip }, async () => {
   const store = join(root, 'store');
   const conf = join(root, 'raw-password.conf');
   // A user's mistake rclone accepts: a plain password that happens to be base64url.
   fs.writeFileSync(conf, `[raw]\ntype = crypt\nremote = ${store}\npassword = passwordpasswordpasswordpassword\n`);
+  const refused = await runCryptfs(['lsf', 'raw:'], { config: conf });
+  assert.equal(refused.code, 1, describeRun('cryptfs', refused));
+  assert.match(refused.stderr, /password does not reveal to text/);
+  // The escape hatch for data rclone already wrote that way (rclone ignores the key).
+  fs.appendFileSync(conf, 'allow_binary_password = true\n');
   const src = join(root, 'src');
   fs.mkdirSync(src, { recursive: true });
   fs.writeFileSync(join(src, 'written by rclone.txt'), 'same keys\n');

@@ -423,6 +423,7 @@ test('wizard: builds a crypt remote over a local one, re-asking after each inval
         'local', // storage by name
         '', // Edit advanced config? (default n)
         '', // Keep? (default y)
+        '', // Test it? (default y): a local directory not made yet
         'x', // not a menu letter
         'n',
         'disk', // taken: asked again
@@ -457,12 +458,15 @@ test('wizard: builds a crypt remote over a local one, re-asking after each inval
         '', // suffix
         '', // strict_names
         'y', // keep
+        'y', // test it: lists the crypt remote
         'q',
       ],
       '',
       ['FIRSTgeneratedPW', 'second-generated-password-256'],
     );
     const t = io.transcript;
+    assert.match(t, /Test the "disk" remote now \(list it; create the bucket or container if it is missing\)\?\ny\) Yes \(default\)\nn\) No\ny\/n> \nListing disk: \.\.\. OK \(\d+ entr(y|ies)\)\n/);
+    assert.match(t, /Test the "vault" remote now .*\n.*\n.*\ny\/n> y\nListing vault: \.\.\. (OK \(0 entries\)|it does not exist yet\.)\n/);
     assert.match(t, /^No remotes found, make a new one\?\nn\) New remote\ns\) Set configuration password\nq\) Quit config\nn\/s\/q> n\n/);
     assert.match(t, /Can't use "bad\*name" as config name contains invalid characters/);
     assert.match(t, /This value must be one of the following characters: e, n, d, r, c, s, q\./);
@@ -482,11 +486,11 @@ test('wizard: builds a crypt remote over a local one, re-asking after each inval
     assert.match(t, /Failed to parse "perhaps": "perhaps" is not a boolean/);
     assert.match(
       t,
-      /Option password\.\nPassword or pass phrase for encryption\.\nChoose an alternative below\.\ny\) Yes, type in my own password\ng\) Generate random password\ny\/g> y\nEnter the password:\npassword:\nYour password contains leading\/trailing whitespace - in previous versions of rclone this was stripped\nBad password: no characters in password\npassword:\nConfirm the password:\npassword:\nPasswords do not match!\nEnter the password:\n/,
+      /Option password\.\nPassword or pass phrase for encryption\.\nChoose an alternative below\.\ny\) Yes, type in my own password\ng\) Generate random password\nc\) Get it from a command \(a key manager: pass, vault, secret-tool, systemd-creds\)\ny\/g\/c> y\nEnter the password:\npassword:\nYour password contains leading\/trailing whitespace - in previous versions of rclone this was stripped\nBad password: no characters in password\npassword:\nConfirm the password:\npassword:\nPasswords do not match!\nEnter the password:\n/,
     );
     assert.match(
       t,
-      /Choose an alternative below\. Press Enter for the default \(n\)\.\ny\) Yes, type in my own password\ng\) Generate random password\nn\) No, leave this optional password blank \(default\)\ny\/g\/n> g\nPassword strength in bits\.\n64 is just about memorable\n128 is secure\n1024 is the maximum\nBits> 32\nOut of range - 64 to 1024 inclusive\nBits> abc\nBad number: /,
+      /Choose an alternative below\. Press Enter for the default \(n\)\.\ny\) Yes, type in my own password\ng\) Generate random password\nc\) Get it from a command \(a key manager: pass, vault, secret-tool, systemd-creds\)\nn\) No, leave this optional password blank \(default\)\ny\/g\/c\/n> g\nPassword strength in bits\.\n64 is just about memorable\n128 is secure\n1024 is the maximum\nBits> 32\nOut of range - 64 to 1024 inclusive\nBits> abc\nBad number: /,
     );
     assert.match(t, /Your password is: FIRSTgeneratedPW\nUse this password\?/);
     assert.match(t, /Your password is: second-generated-password-256\n/);
@@ -531,7 +535,9 @@ test('wizard: a crypt remote without password2 is warned about; the generic decl
         '10M',
         'forever', // timeout: bad duration
         '30s',
+        '', // api_key_command: a sensitive option may come from a command
         'y',
+        'n', // don't test it
         'n',
         'c',
         'crypt',
@@ -544,6 +550,7 @@ test('wizard: a crypt remote without password2 is warned about; the generic decl
         '', // password2 left blank
         '', // no advanced
         'y',
+        'n', // don't test it
         'q',
       ],
       '',
@@ -599,7 +606,7 @@ test('wizard: edit keeps existing values on Enter, rename, copy and delete', asy
     assert.match(t, /Select remote\.\nChoose a number from below, or type in an existing value\.\n 1 > c\n 2 > disk\nremote> 2\n/);
     assert.match(t, /Editing existing "c" remote with options:\n- type: crypt\n- remote: disk:a\n- password: \*\*\* ENCRYPTED \*\*\*\n- password2: \*\*\* ENCRYPTED \*\*\*\n\n/);
     assert.match(t, /Enter a string value\. Press Enter for the default \(disk:a\)\.\nremote> \n/);
-    assert.match(t, /y\) Yes, type in my own password\ng\) Generate random password\nn\) No, keep existing \(default\)\ny\/g\/n> \n/);
+    assert.match(t, /y\) Yes, type in my own password\ng\) Generate random password\nc\) Get it from a command \(a key manager: pass, vault, secret-tool, systemd-creds\)\nn\) No, keep existing \(default\)\ny\/g\/c\/n> \n/);
     assert.match(t, /Enter new name for "c" remote\.\nEnter name for new remote\.\nname> disk\nRemote "disk" already exists\./);
     assert.match(t, /Enter name for copy of "c2" remote\./);
     const saved = ConfigFile.parse(await readFile(path, 'utf8'));
@@ -618,6 +625,7 @@ test('wizard: set, change and remove the configuration password (rclone format)'
       'local',
       '',
       '',
+      'n', // don't test it
       's',
       'a',
       { hidden: 'first' },
@@ -663,7 +671,7 @@ test('wizard: input ending mid-question drops the unsaved remote; at the menu it
 test('cryptfs config without a terminal reads answers line by line from stdin', async () => {
   await withTemp(async (dir) => {
     const conf = join(dir, 'c.conf');
-    const answers = ['n', 'disk', 'local', '', '', 'n', 'vault', 'crypt', `disk:${dir}/enc`, '', '', 'y', 'typed pw', 'typed pw', 'n', '', '', 'q'];
+    const answers = ['n', 'disk', 'local', '', '', '', 'n', 'vault', 'crypt', `disk:${dir}/enc`, '', '', 'y', 'typed pw', 'typed pw', 'n', '', '', '', 'q'];
     const r = await run(conf, ['config'], answers.join('\n') + '\n');
     assert.equal(r.code, 0, r.err + r.out);
     assert.match(r.err, /Config file ".*c\.conf" not found - using defaults/);

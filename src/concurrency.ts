@@ -1,0 +1,60 @@
+// Bounded concurrency, the one implementation every layer uses: a counting
+// semaphore (--checkers, --transfers, HEAD requests) and a bounded map.
+
+/** A counting semaphore: at most `limit` functions run at once, the rest queue in order. */
+export class Limiter {
+  private active = 0;
+  private readonly waiters: (() => void)[] = [];
+  constructor(private readonly limit: number) {
+    if (!(limit >= 1)) throw new RangeError(`concurrency limit must be at least 1, not ${limit}`);
+  }
+
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) await new Promise<void>((r) => this.waiters.push(r));
+    this.active++;
+    try {
+      return await fn();
+    } finally {
+      this.active--;
+      this.waiters.shift()?.();
+    }
+  }
+}
+
+export interface MapLimitOptions {
+  /**
+   * After a failure, still run the items not yet started (default false: start
+   * no more). Either way every started call settles before the first error is
+   * thrown, so nothing keeps running for a caller that has given up.
+   */
+  continueOnError?: boolean;
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight; results in input order. */
+export async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, index: number) => Promise<R>,
+  options: MapLimitOptions = {},
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  let firstError: unknown;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && (!failed || options.continueOnError)) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i], i);
+      } catch (err) {
+        if (!failed) {
+          failed = true;
+          firstError = err;
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failed) throw firstError;
+  return results;
+}
