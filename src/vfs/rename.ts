@@ -70,7 +70,7 @@ export async function renameFile(host: RenameHost, from: string, to: string, src
     }
     host.dirCache.remove(parentPath(from), baseName(from));
     const now = srcFile ? srcFile.attr() : src;
-    host.dirCache.upsert(parentPath(to), baseName(to), { isDir: false, size: now.size, mtime: now.mtime });
+    host.dirCache.upsert(parentPath(to), baseName(to), { isDir: false, size: now.size, mtime: now.mtime, metadata: now.metadata });
   });
 }
 

@@ -58,6 +58,8 @@ import { isNotFound, nameMax, notFound, validateName } from './names.js';
 import { DEFAULT_VFS_OPTIONS, type CacheMode, type VfsOptions } from './options.js';
 import { Recovery, type RecoveryHost } from './recovery.js';
 import { Uploads, type UploadHost } from './uploads.js';
+import { setOwnerAndMode } from './attrs.js';
+import type { PosixAttrs } from '../remote/metadata.js';
 import type { CacheStore } from './write-cache.js';
 
 export { VfsError, VfsFile, type FileHandle, type OpenFlags, type VfsAttr } from './file-handle.js';
@@ -188,7 +190,7 @@ export class Vfs implements FileHost {
     const file = this.files.get(path);
     if (file && file.active && !file.unlinked) return file.attr();
     const info = listing.entries.get(baseName(path));
-    if (info) return { path, isDir: info.isDir, size: info.isDir ? 0 : Math.max(0, info.size), mtime: info.mtime };
+    if (info) return { path, isDir: info.isDir, size: info.isDir ? 0 : Math.max(0, info.size), mtime: info.mtime, metadata: info.metadata };
     if (this.virtualDirs.has(path)) return { path, isDir: true, size: 0, mtime: this.startTime };
     return undefined;
   }
@@ -317,6 +319,12 @@ export class Vfs implements FileHost {
     return { ...attr, mtime };
   }
 
+  /** chmod/chown: stores the permission bits and owner given (see attrs.ts). */
+  async setOwnerAndMode(path: string, changes: PosixAttrs): Promise<VfsAttr> {
+    this.checkWritable();
+    return setOwnerAndMode(this.host, await this.stat(path), changes);
+  }
+
   /** truncate(2) by name. */
   async truncate(path: string, size: number): Promise<VfsAttr> {
     this.checkWritable();
@@ -422,13 +430,14 @@ export class Vfs implements FileHost {
     const old = this.files.get(path);
     if (old && old !== undefined) await discard(this.host, old);
     const file = new VfsFile(path, 0, mtime, false);
+    file.metadata = flags.metadata;
     this.files.set(path, file);
     let handle: FileHandle;
     try {
       if (this.cacheMode === 'off') {
         handle = this.attach(file, () => new StreamWriteHandle(this, file, true), true);
       } else {
-        file.cache = await this.store!.create({ path, size: 0, sourceSize: 0, mtime });
+        file.cache = await this.store!.create({ path, size: 0, sourceSize: 0, mtime, metadata: flags.metadata });
         file.cache.fetch = sourceOpener(this.remote, file);
         await this.markDirty(file, true);
         handle = this.attach(file, () => new CachedHandle(this, file, flags.read, true, flags.append === true), true);
@@ -438,7 +447,7 @@ export class Vfs implements FileHost {
       if (file.cache) await this.store!.remove(file.cache).catch(() => undefined);
       throw err;
     }
-    this.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: 0, mtime });
+    this.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: 0, mtime, metadata: flags.metadata });
     return handle;
   }
 
