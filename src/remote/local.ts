@@ -265,7 +265,7 @@ export class LocalRemote implements Remote {
     }
   }
 
-  async setMetadata(path: string, metadata: Metadata): Promise<void> {
+  async setMetadata(path: string, metadata: Metadata, _options?: { isDir?: boolean }): Promise<void> {
     const file = this.abs(path);
     try {
       await applyOwnerAndMode(file, metadata);
