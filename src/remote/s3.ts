@@ -58,12 +58,9 @@ const MAX_UPLOAD_PARTS = 10_000;
 const META_MTIME = 'mtime';
 const META_MD5 = 'md5chksum';
 /** rclone metadata an object's user metadata carries: everything but the keys the backend itself keeps (mtime, MD5). */
-function userMetadataOf(stored: Record<string, string>): Metadata | undefined {
-  let out: Metadata | undefined;
-  for (const [k, v] of Object.entries(stored)) {
-    if (k === META_MTIME || k === META_MD5) continue;
-    (out ??= {})[k] = v;
-  }
+function userMetadataOf(stored: Record<string, string>): Metadata {
+  const out: Metadata = {};
+  for (const [k, v] of Object.entries(stored)) if (k !== META_MTIME && k !== META_MD5) out[k] = v;
   return out;
 }
 

@@ -232,11 +232,12 @@ export class SwiftRemote implements Remote {
   private entryFromHead(path: string, headers: Headers): RemoteEntry {
     const mtimeNs = parseMtimeNs(headers.get('x-object-meta-mtime'));
     const mtime = mtimeNs !== undefined ? nsToDate(mtimeNs) : new Date(headers.get('last-modified') ?? 0);
-    const entry: RemoteEntry = { path, isDir: false, size: Number(headers.get('content-length') ?? 0), mtime, mtimeNs };
+    const metadata: Metadata = {};
+    const entry: RemoteEntry = { path, isDir: false, size: Number(headers.get('content-length') ?? 0), mtime, mtimeNs, metadata };
     // rclone metadata (mode, uid, ...) as X-Object-Meta-<Key>; rclone's own mtime key is the entry's mtime.
     headers.forEach((value, key) => {
       if (!key.startsWith(META_PREFIX) || key === MTIME_HEADER) return;
-      (entry.metadata ??= {})[key.slice(META_PREFIX.length)] = value;
+      metadata[key.slice(META_PREFIX.length)] = value;
     });
     return entry;
   }
