@@ -315,7 +315,7 @@ export class Vfs implements FileHost {
     if (file) file.mtime = mtime;
     if (file?.cache) file.cache.mtimeSetAt = Date.now();
     if (file?.cache?.source) file.cache.source = { ...file.cache.source, mtimeMs: mtime.getTime() };
-    this.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: attr.size, mtime });
+    this.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: attr.size, mtime, metadata: attr.metadata });
     return { ...attr, mtime };
   }
 

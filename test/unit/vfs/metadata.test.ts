@@ -156,7 +156,18 @@ describe('chmod, chown, create(mode) through the FUSE operations', () => {
     const d = await local.mkdir(1n, 'd', 0o750, mountUser);
     assert.equal(d.mode, fsc.S_IFDIR | 0o750);
     assert.equal((await local.setattr(d.ino, { mode: 0o711 }, undefined)).mode, fsc.S_IFDIR | 0o711);
+    const f = await local.create(d.ino, 'f', 0o640, fsc.O_WRONLY | fsc.O_CREAT, mountUser);
+    await local.release(f.attr.ino, f.fh, 0);
+    const touched = await local.setattr(f.attr.ino, { mtimeNs: 1_000_000_000_000_000_000n }, undefined);
+    assert.equal(touched.mode, fsc.S_IFREG | 0o640, 'utimens keeps the mode');
+    await local.rename(1n, 'd', 1n, 'renamed', 0);
+    assert.equal((await local.lookup(1n, 'renamed')).mode, fsc.S_IFDIR | 0o711, 'a renamed directory keeps its mode');
     await local.vfs.close();
+    const remounted = new VfsFuseOps(await Vfs.create(local.vfs.remote, { cacheMode: 'off' }), opsOptions);
+    const r = await remounted.lookup(1n, 'renamed');
+    assert.equal(r.mode, fsc.S_IFDIR | 0o711);
+    assert.equal((await remounted.lookup(r.ino, 'f')).mode, fsc.S_IFREG | 0o640);
+    await remounted.vfs.close();
     const mem = new VfsFuseOps(await Vfs.create(new MemoryRemote(), { cacheMode: 'off' }), opsOptions);
     const m = await mem.mkdir(1n, 'd', 0o750, mountUser);
     assert.equal(m.mode, fsc.S_IFDIR | 0o755, 'a prefix has no mode of its own');
