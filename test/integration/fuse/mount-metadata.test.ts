@@ -29,13 +29,20 @@ after(async () => {
   for (const c of containers) await c.remove().catch(() => undefined);
 });
 
-for (const backend of ['local', 'swift', 's3'] as const) {
+const suites = [
+  { backend: 'local', cacheMode: 'writes' },
+  { backend: 'local', cacheMode: 'full' },
+  { backend: 'swift', cacheMode: 'writes' },
+  { backend: 's3', cacheMode: 'writes' },
+] as const;
+
+for (const { backend, cacheMode } of suites) {
   const skip = fuseSkip || (backend === 'local' || store ? false : objectStoreSkipReason());
-  describe(`mount metadata: crypt over ${backend}`, { skip }, () => {
+  describe(`mount metadata: crypt over ${backend}, --vfs-cache-mode ${cacheMode}`, { skip }, () => {
     let fx: CryptFixture;
     let m: Mounted | undefined;
     let M: string;
-    const mountArgs = ['--vfs-cache-mode', 'writes', '--vfs-write-back', '0s'];
+    const mountArgs = ['--vfs-cache-mode', cacheMode, '--vfs-write-back', '0s'];
     const ok = async (script: string) => {
       const r = await sh(script, { M, T: fx.root, TZ: 'UTC' });
       assert.equal(r.code, 0, `script failed (${r.code}):\n${script}\n${r.stdout}\n${r.stderr}\nlog: ${(await m?.log())?.slice(-3000)}`);
@@ -47,7 +54,7 @@ for (const backend of ['local', 'swift', 's3'] as const) {
     };
 
     before(async () => {
-      if (backend === 'local') fx = await CryptFixture.create('metadata-local');
+      if (backend === 'local') fx = await CryptFixture.create(`metadata-local-${cacheMode}`);
       else {
         const container = freshContainer(store!, `metadata-${backend}`);
         containers.push(container);
