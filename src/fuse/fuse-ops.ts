@@ -81,6 +81,8 @@ export function openFlagsFrom(flags: number): OpenFlags {
 }
 
 const toNs = (d: Date) => BigInt(d.getTime()) * 1_000_000n;
+const processUid = process.geteuid?.() ?? 0;
+const processGid = process.getegid?.() ?? 0;
 
 export class VfsFuseOps implements FuseOps {
   readonly inodes = new InodeTable();
@@ -103,11 +105,18 @@ export class VfsFuseOps implements FuseOps {
     return this.files.size;
   }
 
-  /** Mode bits and owner: stored metadata where the entry has it, else the mount's --file-perms/--dir-perms/--uid/--gid. */
+  /**
+   * Mode bits and owner: stored metadata where the entry has it, else the mount's
+   * --file-perms/--dir-perms/--uid/--gid. A stored owner that is the mount process's own is
+   * what every file it writes on a local remote gets, not a choice: it shows as --uid/--gid
+   * (so a mount run as root with --uid keeps showing that user).
+   */
   private ownerAndMode(a: VfsAttr): { mode: number; uid: number; gid: number } {
     const stored = posixAttrsOf(a.metadata);
     const mode = stored.mode === undefined ? (a.isDir ? this.dirMode : this.fileMode) : (a.isDir ? S_IFDIR : S_IFREG) | stored.mode;
-    return { mode, uid: stored.uid ?? this.options.uid, gid: stored.gid ?? this.options.gid };
+    const uid = stored.uid === undefined || stored.uid === processUid ? this.options.uid : stored.uid;
+    const gid = stored.gid === undefined || stored.gid === processGid ? this.options.gid : stored.gid;
+    return { mode, uid, gid };
   }
 
   /**
