@@ -135,6 +135,11 @@ export class NotSupportedError extends CryptfsError {
   override errno = 'ENOTSUP';
 }
 
+/** The remote refused an attribute change (chown by a user who may not give files away). */
+export class NotPermittedError extends CryptfsError {
+  override errno = 'EPERM';
+}
+
 // ---- crypt format errors (messages as rclone >= 1.62 prints them) ----
 
 export class CryptFormatError extends CryptfsError {

@@ -6,7 +6,7 @@ import * as fsp from 'node:fs/promises';
 import { CryptfsError, DirNotFoundError, ObjectNotFoundError, RemoteIOError, errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { logPath } from '../log-names.js';
-import type { HashType, Remote, RemoteEntry } from '../remote/remote.js';
+import type { HashType, Metadata, Remote, RemoteEntry } from '../remote/remote.js';
 import { baseName, joinPath, parentPath } from '../remote/remote.js';
 import { SubRemote } from '../remote/sub-remote.js';
 import { LocalRemote } from '../remote/local.js';
@@ -195,7 +195,7 @@ export async function copyObject(
   srcEntry: RemoteEntry,
   dst: Remote,
   dstPath: string,
-  opts: Pick<TransferOptions, 'dryRun' | 'stats' | 'bwlimit'>,
+  opts: Pick<TransferOptions, 'dryRun' | 'stats' | 'bwlimit' | 'metadata'>,
   info: { name?: string; replacing?: boolean } = {},
 ): Promise<void> {
   const stats = opts.stats;
@@ -222,6 +222,7 @@ export async function copyObject(
           // A local source can be read twice cheaply (crypt over S3 uses it to hash the ciphertext first).
           reopen: src.type === 'local' ? () => src.openRead(srcEntry.path) : undefined,
           size: srcEntry.size >= 0 ? srcEntry.size : undefined,
+          metadata: opts.metadata ? await metadataOf(src, srcEntry) : undefined,
         });
         if (srcEntry.size >= 0 && written.size !== srcEntry.size) {
           // Never leave a file that looks complete but is not.
@@ -243,6 +244,17 @@ export async function copyObject(
     stats.endTransfer(t, ok);
   }
   log.info(`${logPath(name)}: Copied (${info.replacing ? 'replaced existing' : 'new'})${renamed}`);
+}
+
+/**
+ * The source object's metadata for -M: what its listing carried, else what a stat says
+ * (S3/Swift listings taken without a HEAD per object). The mtime goes as the write's own time.
+ */
+async function metadataOf(src: Remote, entry: RemoteEntry): Promise<Metadata | undefined> {
+  const md = entry.metadata ?? (src.setMetadata ? (await src.stat(entry.path)).metadata : undefined);
+  if (!md) return undefined;
+  const { mtime: _mtime, ...rest } = md;
+  return rest;
 }
 
 /** Deletes one destination object, counted as a check and a delete (dry-run: only said). */
@@ -295,7 +307,7 @@ export async function moveObject(
   srcEntry: RemoteEntry,
   dst: Remote,
   dstPath: string,
-  opts: Pick<TransferOptions, 'dryRun' | 'stats' | 'bwlimit'>,
+  opts: Pick<TransferOptions, 'dryRun' | 'stats' | 'bwlimit' | 'metadata'>,
   info: { name: string; replacing?: boolean; mover?: (from: string, to: string) => Promise<RemoteEntry> },
 ): Promise<void> {
   const stats = opts.stats;

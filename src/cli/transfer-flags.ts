@@ -41,6 +41,8 @@ export interface TransferOptions {
   trackRenamesStrategy: RenameStrategy[];
   /** Shared bandwidth limit, if any. */
   bwlimit?: TokenBucket;
+  /** -M: copy the source's metadata (mode, owner, times, user keys) with each object, as rclone does. */
+  metadata?: boolean;
 }
 
 /**
@@ -86,6 +88,7 @@ export const transferFlags: FlagSpec[] = [
   { name: 'stats-log-level', type: 'string', default: 'INFO', help: 'Log level to show --stats output DEBUG|INFO|NOTICE|ERROR' },
   { name: 'bwlimit', type: 'string', default: 'off', help: 'Bandwidth limit in KiB/s, or use suffix B|K|M|G|T|P' },
   { name: 'create-empty-src-dirs', type: 'bool', help: 'Create empty source dirs on destination after sync' },
+  { name: 'metadata', short: 'M', type: 'bool', help: 'If set, preserve metadata when copying objects' },
 ];
 
 /**
@@ -153,6 +156,7 @@ export function transferOptionsFromFlags(flags: FlagValues, stats = new Transfer
     trackRenames,
     trackRenamesStrategy: strategies as RenameStrategy[],
     bwlimit: bw > 0 ? new TokenBucket(bw) : undefined,
+    metadata: flagBool(flags, 'metadata'),
   };
 }
 

@@ -11,6 +11,7 @@ import { errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { logPath } from '../log-names.js';
 import { joinPath, parentPath } from '../remote/remote.js';
+import { metadataOfPosix, posixAttrsOf, type PosixAttrs } from '../remote/metadata.js';
 import { InodeTable, ROOT_INO } from '../vfs/inode-table.js';
 import { VfsError, type DirReader, type FileHandle, type OpenFlags, type Vfs, type VfsAttr } from '../vfs/vfs.js';
 import {
@@ -83,6 +84,8 @@ export function openFlagsFrom(flags: number): OpenFlags {
 }
 
 const toNs = (d: Date) => BigInt(d.getTime()) * 1_000_000n;
+const processUid = process.geteuid?.() ?? 0;
+const processGid = process.getegid?.() ?? 0;
 
 export class VfsFuseOps implements FuseOps {
   readonly inodes = new InodeTable();
@@ -105,14 +108,41 @@ export class VfsFuseOps implements FuseOps {
     return this.files.size;
   }
 
+  /**
+   * Mode bits and owner: stored metadata where the entry has it, else the mount's
+   * --file-perms/--dir-perms/--uid/--gid. A stored owner that is the mount process's own is
+   * what every file it writes on a local remote gets, not a choice: it shows as --uid/--gid
+   * (so a mount run as root with --uid keeps showing that user).
+   */
+  private ownerAndMode(a: VfsAttr): { mode: number; uid: number; gid: number } {
+    const stored = posixAttrsOf(a.metadata);
+    const mode = stored.mode === undefined ? (a.isDir ? this.dirMode : this.fileMode) : (a.isDir ? S_IFDIR : S_IFREG) | stored.mode;
+    const uid = stored.uid === undefined || stored.uid === processUid ? this.options.uid : stored.uid;
+    const gid = stored.gid === undefined || stored.gid === processGid ? this.options.gid : stored.gid;
+    return { mode, uid, gid };
+  }
+
+  /**
+   * A new entry's metadata: the mode asked for (the kernel applied the umask); the caller as
+   * owner when not the mount's, where the mount runs as root (only root may give files away).
+   */
+  private newEntryAttrs(mode: number, caller: Caller): PosixAttrs {
+    const attrs: PosixAttrs = { mode: mode & 0o7777 };
+    if (process.geteuid?.() !== 0) return attrs;
+    if (caller.uid !== this.options.uid) attrs.uid = caller.uid;
+    if (caller.gid !== this.options.gid) attrs.gid = caller.gid;
+    return attrs;
+  }
+
   private attr(ino: bigint, a: VfsAttr): Attr {
     const t = toNs(a.mtime);
+    const { mode, uid, gid } = this.ownerAndMode(a);
     return {
       ino,
-      mode: a.isLink ? LINK_MODE : a.isDir ? this.dirMode : this.fileMode,
+      mode: a.isLink ? LINK_MODE : mode,
       nlink: 1,
-      uid: this.options.uid,
-      gid: this.options.gid,
+      uid,
+      gid,
       size: a.size,
       blocks: Math.ceil(a.size / 512),
       blksize: BLKSIZE,
@@ -220,15 +250,40 @@ export class VfsFuseOps implements FuseOps {
     if (changes.mtimeNs !== undefined && !(h && h.file.unlinked)) {
       await this.vfs.setMtime(path, new Date(Number(changes.mtimeNs / 1_000_000n)));
     }
-    // mode, uid, gid, atime: accepted and ignored, as rclone does.
+    if ((changes.mode !== undefined || changes.uid !== undefined || changes.gid !== undefined) && !(h && h.file.unlinked)) {
+      await this.setOwnerAndMode(path, changes);
+    }
+    // atime: accepted and ignored, as rclone does.
     if (h) return this.attr(ino, h.file.attr());
     return this.attr(ino, await this.vfs.stat(path));
   }
 
-  mkdir(parent: bigint, name: string, _mode: number, _caller: Caller): Promise<Attr> {
+  /**
+   * chmod/chown as the mount process may do them: a process that is not root
+   * may not give a file away or to a group it is not in (EPERM, as chown(2));
+   * what does not change is not stored again (cp -a, rsync -a set every file).
+   */
+  private async setOwnerAndMode(path: string, changes: SetattrChanges): Promise<void> {
+    const now = this.ownerAndMode(await this.vfs.stat(path));
+    const want: PosixAttrs = {};
+    if (changes.mode !== undefined && (changes.mode & 0o7777) !== (now.mode & 0o7777)) want.mode = changes.mode & 0o7777;
+    if (changes.uid !== undefined && changes.uid !== now.uid) want.uid = changes.uid;
+    if (changes.gid !== undefined && changes.gid !== now.gid) want.gid = changes.gid;
+    if (process.geteuid?.() !== 0) {
+      if (want.uid !== undefined) throw new VfsError('EPERM', `${path}: only root may give a file away`);
+      const groups = process.getgroups?.() ?? [];
+      if (want.gid !== undefined && want.gid !== process.getegid?.() && !groups.includes(want.gid)) {
+        throw new VfsError('EPERM', `${path}: not a member of group ${want.gid}`);
+      }
+    }
+    if (want.mode !== undefined || want.uid !== undefined || want.gid !== undefined) await this.vfs.setOwnerAndMode(path, want);
+  }
+
+  mkdir(parent: bigint, name: string, mode: number, caller: Caller): Promise<Attr> {
     return this.guard('mkdir', () => this.describePath(parent, name), async () => {
       const path = this.childOf(parent, name);
-      const a = await this.vfs.mkdir(path);
+      let a = await this.vfs.mkdir(path);
+      a = await this.vfs.setOwnerAndMode(path, this.newEntryAttrs(mode, caller));
       return this.attr(this.inodes.ref(path, true), a);
     });
   }
@@ -279,11 +334,12 @@ export class VfsFuseOps implements FuseOps {
     });
   }
 
-  create(parent: bigint, name: string, _mode: number, flags: number, _caller: Caller): Promise<CreateResult> {
+  create(parent: bigint, name: string, mode: number, flags: number, caller: Caller): Promise<CreateResult> {
     return this.guard('create', () => this.describePath(parent, name), async () => {
       const path = this.childOf(parent, name);
       const f = openFlagsFrom(flags);
-      const h = await this.vfs.open(path, { ...f, create: true });
+      const metadata = metadataOfPosix(this.newEntryAttrs(mode, caller), false);
+      const h = await this.vfs.open(path, { ...f, create: true, metadata });
       const fh = this.addHandle(h);
       return { fh, attr: this.attr(this.inodes.ref(path, false), h.file.attr()) };
     });

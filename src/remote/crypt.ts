@@ -9,7 +9,7 @@ import { NameCipher, type FilenameEncodingName, type FilenameEncryptionMode } fr
 import { log } from '../log.js';
 import { registerBackend, type OptionSpec } from './registry.js';
 import { isUtf8 } from 'node:buffer';
-import type { ByteSource, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions } from './remote.js';
+import type { ByteSource, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions, Metadata } from './remote.js';
 import { baseName, joinPath, parentPath } from './remote.js';
 import { SubRemote } from './sub-remote.js';
 import { redactSpec } from './redact.js';
@@ -59,6 +59,7 @@ export class CryptRemote implements Remote {
     if (!underlying.copy) this.copy = undefined;
     if (!underlying.purge) this.purge = undefined;
     if (!underlying.about) this.about = undefined;
+    if (!underlying.setMetadata) this.setMetadata = undefined;
     if (!options.noDataEncryption) this.hash = undefined;
   }
 
@@ -200,7 +201,8 @@ export class CryptRemote implements Remote {
       if (CryptRemote.plausiblePlainName(plain)) decrypted++;
       const path = joinPath(dir, plain);
       if (this.options.showMapping) log.notice(`${path}: Encrypts to ${JSON.stringify(e.path)}`);
-      yield { path, isDir: e.isDir, size: e.isDir ? e.size : this.plainSize(e.size, e.path), mtime: e.mtime, mtimeNs: e.mtimeNs };
+      const size = e.isDir ? e.size : this.plainSize(e.size, e.path);
+      yield { path, isDir: e.isDir, size, mtime: e.mtime, mtimeNs: e.mtimeNs, metadata: e.metadata };
     }
     // A wrong password otherwise looks like an empty directory: say so, once per directory.
     if (decrypted === 0 && entries > 0 && this.namesDependOnPassword && !this.warnedDirs.has(dir)) {
@@ -220,14 +222,16 @@ export class CryptRemote implements Remote {
     const encFile = this.encryptFilePath(path);
     try {
       const e = await this.underlying.stat(encFile);
-      if (!e.isDir) return { path, isDir: false, size: this.plainSize(e.size, encFile), mtime: e.mtime, mtimeNs: e.mtimeNs };
+      if (!e.isDir) {
+        return { path, isDir: false, size: this.plainSize(e.size, encFile), mtime: e.mtime, mtimeNs: e.mtimeNs, metadata: e.metadata };
+      }
     } catch (err) {
       if (!(err instanceof ObjectNotFoundError || err instanceof DirNotFoundError)) throw err;
     }
     const encDir = this.encryptDirPath(path);
     try {
       const e = await this.underlying.stat(encDir);
-      if (e.isDir) return { path, isDir: true, size: e.size, mtime: e.mtime, mtimeNs: e.mtimeNs };
+      if (e.isDir) return { path, isDir: true, size: e.size, mtime: e.mtime, mtimeNs: e.mtimeNs, metadata: e.metadata };
     } catch (err) {
       if (!(err instanceof ObjectNotFoundError || err instanceof DirNotFoundError)) throw err;
     }
@@ -251,7 +255,7 @@ export class CryptRemote implements Remote {
     const size = options.size === undefined ? undefined : this.encryptedSize(options.size);
     if (this.options.noDataEncryption) {
       const e = await this.underlying.write(enc, source, { ...options, size: options.size });
-      return { path, isDir: false, size: e.size, mtime: e.mtime, mtimeNs: e.mtimeNs };
+      return { path, isDir: false, size: e.size, mtime: e.mtime, mtimeNs: e.mtimeNs, metadata: e.metadata };
     }
     // Where the underlying remote can't hash what it stores (S3 multipart), hash the ciphertext in a
     // first pass over a re-opened source, as rclone does for local files, so cryptcheck can verify it.
@@ -264,8 +268,8 @@ export class CryptRemote implements Remote {
       md5 = h.digest('hex');
     }
     const data = this.content.encrypt(source, nonce);
-    const e = await this.underlying.write(enc, data, { mtime: options.mtime, mtimeNs: options.mtimeNs, size, md5 });
-    return { path, isDir: false, size: this.plainSize(e.size, enc), mtime: e.mtime, mtimeNs: e.mtimeNs };
+    const e = await this.underlying.write(enc, data, { mtime: options.mtime, mtimeNs: options.mtimeNs, size, md5, metadata: options.metadata });
+    return { path, isDir: false, size: this.plainSize(e.size, enc), mtime: e.mtime, mtimeNs: e.mtimeNs, metadata: e.metadata };
   }
 
   /** Size the underlying object will have for `plainSize` bytes. */
@@ -298,6 +302,10 @@ export class CryptRemote implements Remote {
   setMtime(path: string, mtime: Date, mtimeNs?: bigint): Promise<void> {
     return this.underlying.setMtime(this.encryptFilePath(path), mtime, mtimeNs);
   }
+
+  /** Metadata passes through to the underlying object unchanged, as rclone's crypt does. */
+  setMetadata? = (path: string, metadata: Metadata, options: { isDir?: boolean } = {}): Promise<void> =>
+    this.underlying.setMetadata!(options.isDir ? this.encryptDirPath(path) : this.encryptFilePath(path), metadata, options);
 
   move? = async (src: string, dst: string): Promise<RemoteEntry> => {
     const e = await this.underlying.move!(this.encryptFilePath(src), this.encryptFilePath(dst));

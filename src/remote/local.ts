@@ -14,6 +14,7 @@ import {
   NameTooLongError,
   NoSpaceError,
   NotDirectoryError,
+  NotPermittedError,
   ObjectNotFoundError,
   RemoteIOError,
 } from '../errors.js';
@@ -31,6 +32,7 @@ import {
   writeLink,
   type LocalLinkOptions,
 } from './local-links.js';
+import { formatMetadataTime, formatMode, parseMetadataTime, posixAttrsOf, type Metadata } from './metadata.js';
 
 const READ_CHUNK = 1024 * 1024;
 
@@ -52,6 +54,8 @@ function mapFsError(err: unknown, path: string, kind: 'file' | 'dir' = 'file'): 
       const seg = path.split('/').reduce((a, b) => (Buffer.byteLength(b) > Buffer.byteLength(a) ? b : a), '');
       return new NameTooLongError(seg, Buffer.byteLength(seg), 255, 'bytes', { cause: err });
     }
+    case 'EPERM':
+      return new NotPermittedError(`${path}: operation not permitted`, { cause: err });
     case 'ENOSPC':
     case 'EDQUOT':
       return new NoSpaceError(`no space left on device writing ${path}`, { cause: err });
@@ -59,6 +63,41 @@ function mapFsError(err: unknown, path: string, kind: 'file' | 'dir' = 'file'): 
       if (err instanceof CryptfsError) return err;
       return new RemoteIOError(`${path}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   }
+}
+
+/**
+ * rclone's metadata of a local file (backend/local/metadata_linux.go): mode, uid, gid, atime,
+ * btime (mtime is the entry's own). Only what stat already returned, so listings stay one stat per entry.
+ */
+function metadataOfStat(st: BigIntStats): Metadata {
+  const md: Metadata = {
+    mode: formatMode(Number(st.mode)),
+    uid: String(st.uid),
+    gid: String(st.gid),
+    atime: formatMetadataTime(st.atimeNs),
+  };
+  if (st.birthtimeNs > 0n) md.btime = formatMetadataTime(st.birthtimeNs);
+  return md;
+}
+
+/**
+ * Owner, then permission bits (chown clears setuid/setgid), as rclone's local backend applies
+ * them. atime and btime are not set: Linux keeps btime itself, and setting atime would cost the
+ * mtime its nanoseconds where only utimes is available.
+ */
+async function applyOwnerAndMode(file: string, metadata: Metadata, options: { tolerateChownRefusal?: boolean } = {}): Promise<void> {
+  const { mode, uid, gid } = posixAttrsOf(metadata);
+  if (uid !== undefined || gid !== undefined) {
+    const st = await fsp.stat(file);
+    // Unchanged ownership needs no chown (which a user who is not root may not call for another's group).
+    if ((uid ?? st.uid) !== st.uid || (gid ?? st.gid) !== st.gid) {
+      // A rewrite by a user who is not root makes the file theirs, as any rewrite by rename does.
+      await fsp.chown(file, uid ?? -1, gid ?? -1).catch((err: NodeJS.ErrnoException) => {
+        if (!(options.tolerateChownRefusal && err.code === 'EPERM')) throw err;
+      });
+    }
+  }
+  if (mode !== undefined) await fsp.chmod(file, mode);
 }
 
 export class LocalRemote implements Remote {
@@ -100,6 +139,7 @@ export class LocalRemote implements Remote {
       size: isDir ? -1 : Number(st.size),
       mtime: new Date(Number(st.mtimeMs)),
       mtimeNs: st.mtimeNs,
+      metadata: metadataOfStat(st),
     };
   }
 
@@ -217,6 +257,7 @@ export class LocalRemote implements Remote {
       await fh.close();
       fh = undefined;
       if (!exactTimes) await fsp.utimes(temp, Number(mtimeNs) / 1e9, Number(mtimeNs) / 1e9);
+      if (options.metadata) await applyOwnerAndMode(temp, options.metadata, { tolerateChownRefusal: true });
       await fsp.rename(temp, target);
     } catch (err) {
       await fh?.close().catch(() => undefined);
@@ -262,6 +303,17 @@ export class LocalRemote implements Remote {
         return await fsp.lutimes(link, seconds, seconds);
       }
       await this.setTimesOf(this.abs(path), mtimeNs ?? dateToNs(mtime));
+    } catch (err) {
+      throw mapFsError(err, path);
+    }
+  }
+
+  async setMetadata(path: string, metadata: Metadata, _options?: { isDir?: boolean }): Promise<void> {
+    const file = this.abs(path);
+    try {
+      await applyOwnerAndMode(file, metadata);
+      const mtimeNs = parseMetadataTime(metadata.mtime);
+      if (mtimeNs !== undefined) await this.setTimesOf(file, mtimeNs);
     } catch (err) {
       throw mapFsError(err, path);
     }

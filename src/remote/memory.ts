@@ -10,10 +10,13 @@ import {
 import { registerBackend } from './registry.js';
 import type { ByteSource, HashType, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions } from './remote.js';
 import { parentPath } from './remote.js';
+import { mergeMetadata, type Metadata } from './metadata.js';
 
 interface MemoryObject {
   data: Buffer;
   mtime: Date;
+  /** User metadata, as an object store keeps it (never for directories). */
+  metadata?: Metadata;
 }
 
 export class MemoryRemote implements Remote {
@@ -47,7 +50,7 @@ export class MemoryRemote implements Remote {
       if (!k.startsWith(prefix)) continue;
       const rest = k.slice(prefix.length);
       const slash = rest.indexOf('/');
-      if (slash < 0) out.push({ path: k, isDir: false, size: o.data.length, mtime: o.mtime });
+      if (slash < 0) out.push({ path: k, isDir: false, size: o.data.length, mtime: o.mtime, metadata: o.metadata });
       else subdirs.add(prefix + rest.slice(0, slash));
     }
     for (const d of this.dirs) {
@@ -63,7 +66,7 @@ export class MemoryRemote implements Remote {
 
   async stat(path: string): Promise<RemoteEntry> {
     const o = this.objects.get(path);
-    if (o) return { path, isDir: false, size: o.data.length, mtime: o.mtime };
+    if (o) return { path, isDir: false, size: o.data.length, mtime: o.mtime, metadata: o.metadata };
     if (this.dirExists(path)) return { path, isDir: true, size: -1, mtime: new Date(0) };
     throw new ObjectNotFoundError(path);
   }
@@ -87,9 +90,11 @@ export class MemoryRemote implements Remote {
     if (this.dirExists(path) && !this.objects.has(path)) throw new IsDirectoryError(path);
     const parts: Buffer[] = [];
     for await (const c of source) parts.push(Buffer.from(c));
-    const o = { data: Buffer.concat(parts), mtime: options.mtime ?? new Date() };
+    const metadata = options.metadata && Object.keys(options.metadata).length > 0 ? { ...options.metadata } : undefined;
+    if (metadata) delete metadata.mtime;
+    const o = { data: Buffer.concat(parts), mtime: options.mtime ?? new Date(), metadata };
     this.objects.set(path, o);
-    return { path, isDir: false, size: o.data.length, mtime: o.mtime };
+    return { path, isDir: false, size: o.data.length, mtime: o.mtime, metadata: o.metadata };
   }
 
   async delete(path: string): Promise<void> {
@@ -112,6 +117,13 @@ export class MemoryRemote implements Remote {
     o.mtime = mtime;
   }
 
+  async setMetadata(path: string, metadata: Metadata, options: { isDir?: boolean } = {}): Promise<void> {
+    if (options.isDir) throw new IsDirectoryError(path);
+    const o = this.objects.get(path);
+    if (!o) throw new ObjectNotFoundError(path);
+    o.metadata = mergeMetadata(o.metadata, metadata);
+  }
+
   async move(src: string, dst: string): Promise<RemoteEntry> {
     const e = await this.copy(src, dst);
     this.objects.delete(src);
@@ -121,9 +133,9 @@ export class MemoryRemote implements Remote {
   async copy(src: string, dst: string): Promise<RemoteEntry> {
     const o = this.objects.get(src);
     if (!o) throw new ObjectNotFoundError(src);
-    this.objects.set(dst, { data: o.data, mtime: o.mtime });
+    this.objects.set(dst, { data: o.data, mtime: o.mtime, metadata: o.metadata });
     if (parentPath(dst) !== '') this.dirs.add(parentPath(dst));
-    return { path: dst, isDir: false, size: o.data.length, mtime: o.mtime };
+    return { path: dst, isDir: false, size: o.data.length, mtime: o.mtime, metadata: o.metadata };
   }
 
   async hash(path: string, type: HashType): Promise<string | undefined> {

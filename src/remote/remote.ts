@@ -1,6 +1,9 @@
 // The one interface every storage driver implements (local, s3, swift, and
 // crypt on top of any of them). Paths are relative to the remote's root,
 // '/'-separated, with no leading or trailing '/'; '' is the root itself.
+import type { Metadata } from './metadata.js';
+
+export type { Metadata } from './metadata.js';
 
 /** Bytes as they flow between layers: Node streams are async-iterable, so are generators. */
 export type ByteSource = AsyncIterable<Uint8Array>;
@@ -15,6 +18,11 @@ export interface RemoteEntry {
   mtime: Date;
   /** The same time in nanoseconds since the epoch, where the remote keeps more than milliseconds. */
   mtimeNs?: bigint;
+  /**
+   * rclone metadata (mode, uid, gid, ...; see metadata.ts) where the listing carries it without
+   * extra requests: the local file's attributes, the user metadata that S3/Swift HEADs returned.
+   */
+  metadata?: Metadata;
 }
 
 export interface ReadRange {
@@ -37,6 +45,8 @@ export interface WriteOptions {
    * for a first pass, e.g. crypt computing the ciphertext MD5 that a multipart upload cannot.
    */
   reopen?: () => Promise<ByteSource>;
+  /** rclone metadata to store with the object (remotes with setMetadata); `mtime` here is ignored, the options' time wins. */
+  metadata?: Metadata;
 }
 
 export type HashType = 'md5' | 'sha1';
@@ -98,6 +108,13 @@ export interface Remote {
 
   /** Sets the modification time of an object. */
   setMtime(path: string, mtime: Date, mtimeNs?: bigint): Promise<void>;
+
+  /**
+   * Changes stored metadata: the keys given replace those stored (a value of '' removes a key),
+   * the rest is kept. Local: chmod/chown (and times) of the file or directory; S3/Swift: the
+   * object's user metadata (objects only). Absent where the remote keeps no metadata.
+   */
+  setMetadata?(path: string, metadata: Metadata, options?: { isDir?: boolean }): Promise<void>;
 
   /** Server-side move; present only when features.move. Overwrites `dst`. */
   move?(src: string, dst: string): Promise<RemoteEntry>;

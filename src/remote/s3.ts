@@ -45,6 +45,7 @@ import {
 } from './remote.js';
 import { formatMtime, formatMtimeNs, parseMtime, parseMtimeNs } from './object-store-util.js';
 import { mapLimit } from '../concurrency.js';
+import { parseMetadataTime, type Metadata } from './metadata.js';
 import { ObjectChangedError, resumableBody, type OpenedBody } from './resumable-read.js';
 import { backoffDelay, defaultRetryPolicy, isRetryableError, isRetryableStatus, type RetryPolicy } from './retry.js';
 
@@ -57,6 +58,23 @@ const MAX_UPLOAD_PARTS = 10_000;
 /** Metadata keys as rclone writes them (the SDK lower-cases them on the way back). */
 const META_MTIME = 'mtime';
 const META_MD5 = 'md5chksum';
+/** rclone metadata an object's user metadata carries: everything but the keys the backend itself keeps (mtime, MD5). */
+function userMetadataOf(stored: Record<string, string>): Metadata {
+  const out: Metadata = {};
+  for (const [k, v] of Object.entries(stored)) if (k !== META_MTIME && k !== META_MD5) out[k] = v;
+  return out;
+}
+
+/** WriteOptions.metadata as S3 user metadata: keys lower-cased, never the backend's own. */
+function storableMetadata(md: Metadata | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(md ?? {})) {
+    const key = k.toLowerCase();
+    if (key !== META_MTIME && key !== META_MD5 && v !== '') out[key] = v;
+  }
+  return out;
+}
+
 /** HEADs in flight while listing one page (listing needs each object's metadata mtime). */
 const LIST_HEAD_CONCURRENCY = 8;
 
@@ -957,15 +975,18 @@ export class S3Remote implements Remote {
         const name = o.key.slice(prefix.length);
         let mtime = o.lastModified ?? new Date(0);
         let mtimeNs: bigint | undefined;
+        let metadata: Metadata | undefined;
         if (!this.options.useServerModtime) {
           try {
-            ({ mtime, mtimeNs } = await this.headObject({ bucket: loc.bucket, key: o.key }, joinPath(dir, name)));
+            const info = await this.headObject({ bucket: loc.bucket, key: o.key }, joinPath(dir, name));
+            ({ mtime, mtimeNs } = info);
+            metadata = userMetadataOf(info.metadata);
           } catch (err) {
             // Deleted between the listing and the HEAD: the listing's time will do.
             if (!(err instanceof ObjectNotFoundError)) throw err;
           }
         }
-        return { path: joinPath(dir, name), isDir: false, size: o.size, mtime, mtimeNs } satisfies RemoteEntry;
+        return { path: joinPath(dir, name), isDir: false, size: o.size, mtime, mtimeNs, metadata } satisfies RemoteEntry;
       });
       yield* entries;
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -1010,7 +1031,7 @@ export class S3Remote implements Remote {
     }
     try {
       const info = await this.headObject(loc, path);
-      return { path, isDir: false, size: info.size, mtime: info.mtime, mtimeNs: info.mtimeNs };
+      return { path, isDir: false, size: info.size, mtime: info.mtime, mtimeNs: info.mtimeNs, metadata: userMetadataOf(info.metadata) };
     } catch (err) {
       if (!(err instanceof ObjectNotFoundError)) throw err;
     }
@@ -1101,7 +1122,7 @@ export class S3Remote implements Remote {
     await this.ensureSseEnforced(loc.bucket);
     const mtimeNs = options.mtimeNs ?? dateToNs(options.mtime ?? new Date());
     const mtime = nsToDate(mtimeNs);
-    const metadata: Record<string, string> = { [META_MTIME]: formatMtimeNs(mtimeNs) };
+    const metadata: Record<string, string> = { ...storableMetadata(options.metadata), [META_MTIME]: formatMtimeNs(mtimeNs) };
     const size = options.size;
     if (size !== undefined && (!Number.isSafeInteger(size) || size < 0)) throw new RangeError(`bad size ${size}`);
 
@@ -1616,6 +1637,24 @@ export class S3Remote implements Remote {
     const info = await this.headObject(loc, path);
     const metadata = { ...info.metadata, [META_MTIME]: formatMtimeNs(mtimeNs ?? dateToNs(mtime)) };
     // Metadata can only change by copying the object onto itself.
+    await this.copyObject(loc, loc, info, path, { metadata, contentType: info.contentType });
+  }
+
+  async setMetadata(path: string, changes: Metadata, options: { isDir?: boolean } = {}): Promise<void> {
+    const loc = this.locate(path);
+    if (options.isDir || loc.bucket === '' || loc.key === '') throw new IsDirectoryError(path);
+    const info = await this.headObject(loc, path);
+    // Keys not changed (rclone's mtime and md5chksum among them) stay as they are.
+    const metadata = { ...info.metadata };
+    for (const [k, v] of Object.entries(changes)) {
+      const key = k.toLowerCase();
+      if (key === META_MD5) continue;
+      if (key === META_MTIME) {
+        const ns = parseMetadataTime(v);
+        if (ns !== undefined) metadata[META_MTIME] = formatMtimeNs(ns);
+      } else if (v === '') delete metadata[key];
+      else metadata[key] = v;
+    }
     await this.copyObject(loc, loc, info, path, { metadata, contentType: info.contentType });
   }
 

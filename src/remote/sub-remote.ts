@@ -1,7 +1,7 @@
 // Roots any remote at a sub-path: `bucket/dir` of an s3 remote, `a/b` of a crypt
 // remote. Every path is prefixed on the way down and stripped on the way up.
 import { DirNotFoundError, ObjectNotFoundError } from '../errors.js';
-import type { ByteSource, HashType, ReadRange, Remote, RemoteEntry, WriteOptions } from './remote.js';
+import type { ByteSource, HashType, Metadata, ReadRange, Remote, RemoteEntry, WriteOptions } from './remote.js';
 import { joinPath } from './remote.js';
 
 export class SubRemote implements Remote {
@@ -22,7 +22,12 @@ export class SubRemote implements Remote {
     if (inner.purge) this.purge = (d) => inner.purge!(this.down(d));
     if (inner.about) this.about = () => inner.about!();
     if (inner.close) this.close = () => inner.close!();
+    if (inner.setMetadata) {
+      this.setMetadata = (p, md, o) => inner.setMetadata!(this.down(p), md, o).catch((err) => this.rename(err, p));
+    }
   }
+
+  setMetadata?: (path: string, metadata: Metadata, options?: { isDir?: boolean }) => Promise<void>;
 
   move?: (src: string, dst: string) => Promise<RemoteEntry>;
   copy?: (src: string, dst: string) => Promise<RemoteEntry>;

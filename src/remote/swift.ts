@@ -33,6 +33,7 @@ import { mapLimit } from '../concurrency.js';
 import { registerBackend, type OptionSpec, type OptionValues } from './registry.js';
 import type { ByteSource, HashType, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions } from './remote.js';
 import { dateToNs, nsToDate } from './remote.js';
+import { parseMetadataTime, type Metadata } from './metadata.js';
 import {
   cleanEtag,
   discardBody,
@@ -88,6 +89,10 @@ export const defaultSwiftSettings: SwiftRemoteSettings = {
 };
 
 // ---- times ----
+
+/** Object metadata headers (lower-case, as Headers gives them) and rclone's mtime among them. */
+const META_PREFIX = 'x-object-meta-';
+const MTIME_HEADER = 'x-object-meta-mtime';
 
 /** rclone's (ncw/swift's) X-Object-Meta-Mtime text for a time; the same encoding as S3's. */
 export const formatSwiftMtime = formatMtime;
@@ -228,7 +233,14 @@ export class SwiftRemote implements Remote {
   private entryFromHead(path: string, headers: Headers): RemoteEntry {
     const mtimeNs = parseMtimeNs(headers.get('x-object-meta-mtime'));
     const mtime = mtimeNs !== undefined ? nsToDate(mtimeNs) : new Date(headers.get('last-modified') ?? 0);
-    return { path, isDir: false, size: Number(headers.get('content-length') ?? 0), mtime, mtimeNs };
+    const metadata: Metadata = {};
+    const entry: RemoteEntry = { path, isDir: false, size: Number(headers.get('content-length') ?? 0), mtime, mtimeNs, metadata };
+    // rclone metadata (mode, uid, ...) as X-Object-Meta-<Key>; rclone's own mtime key is the entry's mtime.
+    headers.forEach((value, key) => {
+      if (!key.startsWith(META_PREFIX) || key === MTIME_HEADER) return;
+      metadata[key.slice(META_PREFIX.length)] = value;
+    });
+    return entry;
   }
 
   private async headObject(path: string): Promise<Headers | undefined> {
@@ -370,7 +382,10 @@ export class SwiftRemote implements Remote {
     }
     const mtimeNs = options.mtimeNs ?? dateToNs(options.mtime ?? new Date());
     const mtime = nsToDate(mtimeNs);
-    const metaHeaders = { 'X-Object-Meta-Mtime': formatMtimeNs(mtimeNs) };
+    const metaHeaders: Record<string, string> = {};
+    for (const [k, v] of Object.entries(options.metadata ?? {})) if (v !== '') metaHeaders[META_PREFIX + k.toLowerCase()] = v;
+    delete metaHeaders[MTIME_HEADER];
+    metaHeaders['X-Object-Meta-Mtime'] = formatMtimeNs(mtimeNs);
     const s = this.settings;
     const reader = new ByteReader(source);
     try {
@@ -640,6 +655,30 @@ export class SwiftRemote implements Remote {
     });
     for (const key of Object.keys(next)) if (key.toLowerCase() === 'x-object-meta-mtime') delete next[key];
     next['X-Object-Meta-Mtime'] = formatMtimeNs(mtimeNs ?? dateToNs(mtime));
+    try {
+      await this.client.postObject(loc.container, loc.object, next);
+    } catch (err) {
+      if (isStatus(err, 404)) throw new ObjectNotFoundError(path, { cause: err });
+      throw err;
+    }
+  }
+
+  async setMetadata(path: string, changes: Metadata, options: { isDir?: boolean } = {}): Promise<void> {
+    if (options.isDir) throw new IsDirectoryError(path);
+    const { loc, headers } = await this.requireObject(path);
+    // POST replaces all metadata: carry over the rest (mtime, the manifest pointer), as setMtime does.
+    const next: Record<string, string> = {};
+    headers.forEach((value, key) => {
+      if (key.startsWith('x-object-')) next[key] = value;
+    });
+    for (const [k, v] of Object.entries(changes)) {
+      const key = META_PREFIX + k.toLowerCase();
+      if (key === MTIME_HEADER) {
+        const ns = parseMetadataTime(v);
+        if (ns !== undefined) next[MTIME_HEADER] = formatMtimeNs(ns);
+      } else if (v === '') delete next[key];
+      else next[key] = v;
+    }
     try {
       await this.client.postObject(loc.container, loc.object, next);
     } catch (err) {

@@ -5,12 +5,15 @@
 // listings in place; a change made while a listing is still streaming wins over
 // what the remote later says about that name.
 import { CryptfsError } from '../errors.js';
+import type { Metadata } from '../remote/metadata.js';
 
 export interface DirEntryInfo {
   isDir: boolean;
   /** Bytes; -1 for directories whose size the remote does not know. */
   size: number;
   mtime: Date;
+  /** Stored metadata a rewrite keeps (mode, uid, gid, ...), where the listing carried it. */
+  metadata?: Metadata;
 }
 
 export class DirListing {

@@ -95,10 +95,12 @@ export function fileFor(host: FileCacheHost, path: string, attr: VfsAttr): VfsFi
   }
   if (!file) {
     file = new VfsFile(path, attr.size, attr.mtime, true);
+    file.metadata = attr.metadata;
     host.files.set(path, file);
   } else if (!file.active) {
     file.size = attr.size;
     file.mtime = attr.mtime;
+    file.metadata = attr.metadata;
   }
   return file;
 }
@@ -111,6 +113,7 @@ export async function attachCache(host: FileCacheHost, file: VfsFile, attr: VfsA
     sourceSize: onRemote ? attr.size : 0,
     source: onRemote ? { size: attr.size, mtimeMs: attr.mtime.getTime() } : undefined,
     mtime: attr.mtime,
+    metadata: file.metadata,
   });
   file.cache.fetch = sourceOpener(host.remote, file);
 }

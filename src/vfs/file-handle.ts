@@ -7,7 +7,7 @@
 import { CryptfsError, errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { logPath } from '../log-names.js';
-import type { Remote, RemoteEntry } from '../remote/remote.js';
+import type { Metadata, Remote, RemoteEntry } from '../remote/remote.js';
 import { StreamingReader } from './read-ahead.js';
 import { deferred, Mutex } from './sync.js';
 import type { CacheItem } from './write-cache.js';
@@ -27,6 +27,8 @@ export interface VfsAttr {
   isLink?: boolean;
   size: number;
   mtime: Date;
+  /** Stored rclone metadata a rewrite keeps (mode, uid, gid, user keys; see carriedMetadata). */
+  metadata?: Metadata;
 }
 
 /** The state of one file path while open, dirty, uploading or cached. */
@@ -54,10 +56,13 @@ export class VfsFile {
   failures = 0;
   /** Mode off: a modification time set while streaming, applied once the object exists. */
   pendingMtime: Date | undefined;
+  /** Mode off: metadata changed (chmod, chown) while streaming, applied once the object exists. */
+  pendingMetadata: Metadata | undefined;
   /** A cache file being set up for this file (opens racing share it). */
   cacheReady: Promise<void> | undefined;
   private plainSize: number;
   private plainMtime: Date;
+  private plainMetadata: Metadata | undefined;
 
   constructor(
     public path: string,
@@ -89,6 +94,16 @@ export class VfsFile {
     if (this.cache) this.cache.mtime = d;
   }
 
+  /** The metadata the object has or its next upload carries (journaled with the cache while dirty). */
+  get metadata(): Metadata | undefined {
+    return this.cache ? this.cache.metadata : this.plainMetadata;
+  }
+
+  set metadata(md: Metadata | undefined) {
+    this.plainMetadata = md;
+    if (this.cache) this.cache.metadata = md;
+  }
+
   /** Whether the file's own state (not the remote listing) is the truth about it. */
   get active(): boolean {
     return (
@@ -102,12 +117,14 @@ export class VfsFile {
   }
 
   attr(): VfsAttr {
-    return { path: this.path, isDir: false, size: this.size, mtime: this.mtime };
+    return { path: this.path, isDir: false, size: this.size, mtime: this.mtime, metadata: this.metadata };
   }
 }
 
 /** What an open(2) asks for. */
 export interface OpenFlags {
+  /** O_CREAT of a new file: its metadata (create's mode, and owner when not the mount's). */
+  metadata?: Metadata;
   read: boolean;
   write: boolean;
   /** O_TRUNC */
@@ -274,8 +291,9 @@ export class StreamWriter {
     readonly path: string,
     mtime: Date,
     private readonly writeWaitMs: number,
+    metadata?: Metadata,
   ) {
-    this.done = remote.write(path, this.queue, { mtime });
+    this.done = remote.write(path, this.queue, { mtime, metadata });
     this.done.catch((err) => {
       this.failure ??= err;
       this.queue.fail(err);

@@ -37,6 +37,8 @@ export interface JournalEntry {
    * it since its last change: after a crash its contents may be half-written.
    */
   writing?: boolean;
+  /** rclone metadata (mode, owner) set while dirty, which the upload carries. */
+  metadata?: Record<string, string>;
 }
 
 type JournalRecord = { t: 'put'; e: JournalEntry } | { t: 'del'; id: string };

@@ -11,6 +11,7 @@ import type { VfsFile } from './file-handle.js';
 import { isNotFound, under } from './names.js';
 import type { VfsOptions } from './options.js';
 import { Semaphore } from './sync.js';
+import { carriedMetadata } from '../remote/metadata.js';
 
 /** What listings ask of the VFS. */
 export interface ListingHost {
@@ -66,7 +67,7 @@ export class Listings {
     void (async () => {
       try {
         for await (const e of this.host.remote.list(dir)) {
-          listing.addRemote(baseName(e.path), { isDir: e.isDir, size: e.size, mtime: e.mtime });
+          listing.addRemote(baseName(e.path), { isDir: e.isDir, size: e.size, mtime: e.mtime, metadata: carriedMetadata(e.metadata) });
         }
         listing.finish();
       } catch (err) {

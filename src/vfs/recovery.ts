@@ -97,6 +97,7 @@ export class Recovery {
     }
     const file = new VfsFile(entry.path, item.size, item.mtime, true);
     file.cache = item;
+    file.metadata = item.metadata;
     file.dirty = true;
     item.fetch = this.host.sourceOpener(file);
     if (item.sourceSize > 0 && !item.complete) {
@@ -144,7 +145,7 @@ export class Recovery {
     item.source = undefined;
     await this.host.store().markDirty(item);
     this.host.files.set(side, file);
-    this.host.dirCache.upsert(parentPath(side), baseName(side), { isDir: false, size: item.size, mtime: item.mtime });
+    this.host.dirCache.upsert(parentPath(side), baseName(side), { isDir: false, size: item.size, mtime: item.mtime, metadata: item.metadata });
     log.notice(
       `${logPath(entry.path)}: was open for writing when cryptfs stopped; it keeps its last saved version and ` +
         `the unsaved contents (${item.size} bytes) are uploaded as ${side}`,

@@ -6,7 +6,8 @@
 import { AlreadyExistsError, DirNotEmptyError, errorMessage, IsDirectoryError, NotDirectoryError } from '../errors.js';
 import { log } from '../log.js';
 import { logPath } from '../log-names.js';
-import type { Remote, RemoteEntry } from '../remote/remote.js';
+import type { Metadata, Remote, RemoteEntry } from '../remote/remote.js';
+import { metadataOfPosix, posixAttrsOf } from '../remote/metadata.js';
 import { baseName, parentPath } from '../remote/remote.js';
 import type { DirCache } from './dir-cache.js';
 import { VfsError, type VfsAttr, type VfsFile } from './file-handle.js';
@@ -70,7 +71,7 @@ export async function renameFile(host: RenameHost, from: string, to: string, src
     }
     host.dirCache.remove(parentPath(from), baseName(from));
     const now = srcFile ? srcFile.attr() : src;
-    host.dirCache.upsert(parentPath(to), baseName(to), { isDir: false, size: now.size, mtime: now.mtime });
+    host.dirCache.upsert(parentPath(to), baseName(to), { isDir: false, size: now.size, mtime: now.mtime, metadata: now.metadata });
   });
 }
 
@@ -126,6 +127,7 @@ export async function renameDir(host: RenameHost, from: string, to: string, noRe
       }
       await mapLimit(tree.files, parallel, (e) => host.remote.delete(e.path), { continueOnError: true });
     }
+    const modes = realDirs && host.remote.setMetadata ? await copyDirModes(host.remote, [from, ...tree.dirs], target) : undefined;
     // Old directories (on object stores these are usually gone with their last object).
     for (const d of [from, ...tree.dirs].reverse()) {
       await rmdirRemote(host.remote, d).catch((err) => log.error(`${logPath(d)}: removing after rename: ${errorMessage(err)}`));
@@ -149,9 +151,23 @@ export async function renameDir(host: RenameHost, from: string, to: string, noRe
     if (!realDirs) host.virtualDirs.add(to);
     host.dirCache.renameTree(from, to);
     host.dirCache.remove(parentPath(from), baseName(from));
-    host.dirCache.upsert(parentPath(to), baseName(to), { isDir: true, size: -1, mtime: new Date() });
+    host.dirCache.upsert(parentPath(to), baseName(to), { isDir: true, size: -1, mtime: new Date(), metadata: modes });
     log.info(`${logPath(from)}: renamed to ${logPath(to)} (${tree.files.length} objects)`);
   });
+}
+
+/**
+ * The directories made for a renamed tree get the old ones' mode and owner (local remote;
+ * set once the files are in, so a read-only directory does not refuse them).
+ */
+async function copyDirModes(remote: Remote, dirs: string[], target: (p: string) => string): Promise<Metadata | undefined> {
+  let top: Metadata | undefined;
+  for (const d of dirs) {
+    const md = metadataOfPosix(posixAttrsOf((await remote.stat(d)).metadata), true);
+    if (Object.keys(md).length > 0) await remote.setMetadata!(target(d), md, { isDir: true });
+    top ??= md;
+  }
+  return top;
 }
 
 /** Moves one object by the cheapest means the remote has. */

@@ -57,7 +57,7 @@ export class Uploads {
   /** Mode off: a file opened for writing streams its upload through this writer. */
   startStream(file: VfsFile): StreamWriter {
     if (file.writer) throw new VfsError('EBUSY', `${logPath(file.path)}: already open for writing`);
-    const writer = new StreamWriter(this.host.remote, file.path, new Date(), this.host.options.writeWaitMs);
+    const writer = new StreamWriter(this.host.remote, file.path, new Date(), this.host.options.writeWaitMs, file.metadata);
     file.writer = writer;
     return writer;
   }
@@ -81,7 +81,12 @@ export class Uploads {
             (err) => log.error(`${logPath(path)}: set modification time: ${errorMessage(err)}`),
           );
         }
-        this.host.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: entry.size, mtime: file.mtime });
+        if (file.pendingMetadata) {
+          const changes = file.pendingMetadata;
+          file.pendingMetadata = undefined;
+          await this.host.remote.setMetadata?.(path, changes).catch((err) => log.error(`${logPath(path)}: set metadata: ${errorMessage(err)}`));
+        }
+        this.host.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: entry.size, mtime: file.mtime, metadata: file.metadata });
         log.info(`${logPath(path)}: Copied (${entry.size} bytes)`);
       }
     } else if (!file.existsOnRemote && !file.unlinked) {
@@ -194,9 +199,10 @@ export class Uploads {
     const generation = item.generation;
     const size = item.size;
     const mtime = item.mtime;
+    const metadata = item.metadata;
     const path = file.path;
     log.debug(`${logPath(path)}: uploading ${size} bytes`);
-    const entry = await this.host.remote.write(path, item.stream(size), { mtime, size });
+    const entry = await this.host.remote.write(path, item.stream(size), { mtime, size, metadata });
     file.existsOnRemote = true;
     file.failures = 0;
     if (item.generation === generation && !file.unlinked) {
@@ -208,7 +214,11 @@ export class Uploads {
       await this.host.remote.setMtime(path, item.mtime);
       item.source = { size: entry.size, mtimeMs: item.mtime.getTime() };
     }
-    this.host.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: file.size, mtime: file.mtime });
+    // chmod/chown while the upload ran: the object has the metadata sent, not the current one.
+    if (!file.dirty && item.metadata !== metadata && item.metadata && this.host.remote.setMetadata) {
+      await this.host.remote.setMetadata(path, item.metadata);
+    }
+    this.host.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: file.size, mtime: file.mtime, metadata: file.metadata });
     log.info(`${logPath(path)}: Copied (${size} bytes)`);
     // Mode full keeps the clean copy: over --vfs-cache-max-size, clean copies go now, not at the next poll.
     if (this.host.options.cacheMode === 'full' && Number.isFinite(this.host.options.cacheMaxSizeBytes)) void this.host.evict();

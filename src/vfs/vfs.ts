@@ -59,6 +59,8 @@ import { isNotFound, nameMax, notFound, validateName } from './names.js';
 import { DEFAULT_VFS_OPTIONS, type CacheMode, type VfsOptions } from './options.js';
 import { Recovery, type RecoveryHost } from './recovery.js';
 import { Uploads, type UploadHost } from './uploads.js';
+import { setOwnerAndMode } from './attrs.js';
+import type { PosixAttrs } from '../remote/metadata.js';
 import type { CacheStore } from './write-cache.js';
 
 export { VfsError, VfsFile, type FileHandle, type OpenFlags, type VfsAttr } from './file-handle.js';
@@ -195,7 +197,7 @@ export class Vfs implements FileHost {
     if (file && file.active && !file.unlinked && !linkObject) return file.attr();
     const info = listing.entries.get(baseName(path));
     if (info && !(linkObject && !info.isDir)) {
-      return { path, isDir: info.isDir, size: info.isDir ? 0 : Math.max(0, info.size), mtime: info.mtime };
+      return { path, isDir: info.isDir, size: info.isDir ? 0 : Math.max(0, info.size), mtime: info.mtime, metadata: info.metadata };
     }
     if (this.virtualDirs.has(path)) return { path, isDir: true, size: 0, mtime: this.startTime };
     return this.options.links && !linkObject ? linkAttrIn(listing, path) : undefined;
@@ -340,8 +342,14 @@ export class Vfs implements FileHost {
     if (file) file.mtime = mtime;
     if (file?.cache) file.cache.mtimeSetAt = Date.now();
     if (file?.cache?.source) file.cache.source = { ...file.cache.source, mtimeMs: mtime.getTime() };
-    this.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: attr.size, mtime });
+    this.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: attr.size, mtime, metadata: attr.metadata });
     return { ...attr, mtime };
+  }
+
+  /** chmod/chown: stores the permission bits and owner given (see attrs.ts). */
+  async setOwnerAndMode(path: string, changes: PosixAttrs): Promise<VfsAttr> {
+    this.checkWritable();
+    return setOwnerAndMode(this.host, await this.stat(path), changes);
   }
 
   /** truncate(2) by name. */
@@ -450,13 +458,14 @@ export class Vfs implements FileHost {
     const old = this.files.get(path);
     if (old && old !== undefined) await discard(this.host, old);
     const file = new VfsFile(path, 0, mtime, false);
+    file.metadata = flags.metadata;
     this.files.set(path, file);
     let handle: FileHandle;
     try {
       if (this.cacheMode === 'off') {
         handle = this.attach(file, () => new StreamWriteHandle(this, file, true), true);
       } else {
-        file.cache = await this.store!.create({ path, size: 0, sourceSize: 0, mtime });
+        file.cache = await this.store!.create({ path, size: 0, sourceSize: 0, mtime, metadata: flags.metadata });
         file.cache.fetch = sourceOpener(this.remote, file);
         await this.markDirty(file, true);
         handle = this.attach(file, () => new CachedHandle(this, file, flags.read, true, flags.append === true), true);
@@ -466,7 +475,7 @@ export class Vfs implements FileHost {
       if (file.cache) await this.store!.remove(file.cache).catch(() => undefined);
       throw err;
     }
-    this.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: 0, mtime });
+    this.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: 0, mtime, metadata: flags.metadata });
     return handle;
   }
 

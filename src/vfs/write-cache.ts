@@ -32,6 +32,7 @@ import { Journal, type JournalEntry } from './journal.js';
 import type { RangeOpener } from './read-ahead.js';
 import { FilePool, type PooledFile } from './file-pool.js';
 import { Mutex } from './sync.js';
+import type { Metadata } from '../remote/metadata.js';
 
 export const CACHE_BLOCK = 65536;
 const FILE_MAGIC = Buffer.from('CRYPTFS-VFS-BLK1', 'latin1');
@@ -259,6 +260,8 @@ export interface CacheItemInit {
   sourceSize: number;
   source?: { size: number; mtimeMs: number };
   mtime: Date;
+  /** Metadata (mode, owner) the upload carries. */
+  metadata?: Metadata;
 }
 
 /** One cached file: its size, where its blocks are, and the plaintext operations on it. */
@@ -270,6 +273,8 @@ export class CacheItem {
   mtime: Date;
   /** Set when mtime was given explicitly (utimens), ms since the epoch. */
   mtimeSetAt: number | undefined;
+  /** Metadata (mode, owner) the upload carries: journaled, so chmod on a dirty file survives a crash. */
+  metadata: Metadata | undefined;
   /** Bumped by every change of contents or size. */
   generation = 0;
   lastUsed = Date.now();
@@ -294,6 +299,7 @@ export class CacheItem {
     this.sourceSize = init.sourceSize;
     this.source = init.source;
     this.mtime = init.mtime;
+    this.metadata = init.metadata;
   }
 
   /** Approximate bytes on local disk. */
@@ -319,6 +325,7 @@ export class CacheItem {
       source: this.sourceSize > 0 ? this.source : undefined,
       sourceBytes: this.sourceSize > 0 ? this.sourceSize : undefined,
       writing: this.writing || undefined,
+      metadata: this.metadata,
     };
   }
 
@@ -649,6 +656,7 @@ export class CacheStore {
       sourceSize: entry.source ? Math.min(entry.sourceBytes ?? entry.size, entry.source.size) : 0,
       source: entry.source,
       mtime: new Date(entry.mtimeMs),
+      metadata: entry.metadata,
     });
     item.journaled = true;
     item.writing = entry.writing === true;

@@ -173,6 +173,31 @@ export function runRemoteContract(
       assert.ok(Math.abs(st.mtime.getTime() - when.getTime()) <= tolerance, st.mtime.toISOString());
     });
 
+    it('keeps rclone metadata (mode, owner, user keys) with objects, without losing the mtime or hash', async () => {
+      if (!r.setMetadata) {
+        // Remotes without metadata (none of ours today) have nothing to keep.
+        assert.equal(r.setMetadata, undefined);
+        return;
+      }
+      const data = randomBytes(1000);
+      const when = new Date(Date.UTC(2002, 3, 4, 5, 6, 7, 890));
+      await r.write('meta/m.bin', bytesOf(data), { mtime: when, metadata: { mode: '100751', mtime: 'ignored: the option wins' } });
+      const written = await r.stat('meta/m.bin');
+      assert.equal(written.metadata?.mode, '100751');
+      const listed = (await listAll(r, 'meta')).find((e) => e.path === 'meta/m.bin');
+      assert.equal(listed?.metadata?.mode, '100751', 'listings carry it');
+      const md5 = r.features.hashes.includes('md5') ? await r.hash?.('meta/m.bin', 'md5') : undefined;
+      await r.setMetadata('meta/m.bin', { mode: '100700', gid: String(process.getgid?.() ?? 0) });
+      const changed = await r.stat('meta/m.bin');
+      assert.equal(changed.metadata?.mode, '100700');
+      assert.equal(changed.metadata?.gid, String(process.getgid?.() ?? 0));
+      assert.ok(Math.abs(changed.mtime.getTime() - when.getTime()) <= tolerance, `mtime kept: ${changed.mtime.toISOString()}`);
+      if (md5 !== undefined) assert.equal(await r.hash!('meta/m.bin', 'md5'), md5, 'hash kept');
+      assert.ok((await readAll(await r.openRead('meta/m.bin'))).equals(data), 'content kept');
+      await r.setMtime('meta/m.bin', new Date(Date.UTC(2003, 0, 1)));
+      assert.equal((await r.stat('meta/m.bin')).metadata?.mode, '100700', 'setMtime keeps the metadata');
+    });
+
     it('moves and copies objects server-side where it can (and says so where not)', async () => {
       if (!r.move && !r.copy) {
         // Neither (by design, not a missing tool): a pass when the features say so too.
