@@ -57,6 +57,12 @@ export interface FuseOpsOptions {
   umask: number;
   dirPerms: number;
   filePerms: number;
+  /**
+   * Set when --file-perms/--dir-perms were given explicitly: stored modes are
+   * then capped by them (mode & perms), so `--file-perms 0600` never shows a
+   * file more open than that, whatever chmod stored.
+   */
+  capStoredModes?: { file?: boolean; dir?: boolean };
 }
 
 export function defaultFuseOpsOptions(): FuseOpsOptions {
@@ -116,7 +122,11 @@ export class VfsFuseOps implements FuseOps {
    */
   private ownerAndMode(a: VfsAttr): { mode: number; uid: number; gid: number } {
     const stored = posixAttrsOf(a.metadata);
-    const mode = stored.mode === undefined ? (a.isDir ? this.dirMode : this.fileMode) : (a.isDir ? S_IFDIR : S_IFREG) | stored.mode;
+    let mode = stored.mode === undefined ? (a.isDir ? this.dirMode : this.fileMode) : (a.isDir ? S_IFDIR : S_IFREG) | stored.mode;
+    const cap = this.options.capStoredModes;
+    if (stored.mode !== undefined && (a.isDir ? cap?.dir : cap?.file)) {
+      mode &= ~0o7777 | (a.isDir ? this.dirMode : this.fileMode);
+    }
     const uid = stored.uid === undefined || stored.uid === processUid ? this.options.uid : stored.uid;
     const gid = stored.gid === undefined || stored.gid === processGid ? this.options.gid : stored.gid;
     return { mode, uid, gid };

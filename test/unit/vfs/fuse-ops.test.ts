@@ -39,6 +39,21 @@ describe('VfsFuseOps', () => {
     assert.equal(openFlagsFrom(fsc.O_WRONLY).read, false);
   });
 
+  it('explicit --file-perms/--dir-perms cap stored modes; without them stored modes show as they are', async () => {
+    const remote = new MemoryRemote();
+    const vfs = await Vfs.create(remote, { cacheMode: 'off' });
+    const open = new VfsFuseOps(vfs, { uid: 1, gid: 2, umask: 0, dirPerms: 0o700, filePerms: 0o600 });
+    const capped = new VfsFuseOps(vfs, { uid: 1, gid: 2, umask: 0, dirPerms: 0o750, filePerms: 0o600, capStoredModes: { file: true, dir: true } });
+    const d = await open.mkdir(1n, 'd', 0o777, caller);
+    const made = await open.create(d.ino, 'x', 0o755, fsc.O_WRONLY | fsc.O_CREAT, caller);
+    await open.release(made.attr.ino, made.fh, 0);
+    assert.equal((await open.lookup(d.ino, 'x')).mode, fsc.S_IFREG | 0o755, 'stored mode shown as stored');
+    const cd = await capped.lookup(1n, 'd');
+    assert.equal(cd.mode, fsc.S_IFDIR | 0o750, 'directory capped by --dir-perms');
+    assert.equal((await capped.lookup(cd.ino, 'x')).mode, fsc.S_IFREG | 0o600, 'file capped by --file-perms');
+    await vfs.close();
+  });
+
   it('symlink, readlink, lookup and readdir(plus) of links: S_IFLNK 0777, size the target length', async () => {
     const remote = new MemoryRemote();
     const vfs = await Vfs.create(remote, { cacheMode: 'off', links: true });
