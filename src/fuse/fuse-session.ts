@@ -17,7 +17,14 @@ import { execFile } from 'node:child_process';
 import { readFile, stat, statfs, writeFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { CryptfsError, errorMessage } from '../errors.js';
-import { loadNativeFuse, type NativeFuseBinding, type NativeSessionHandle } from './native.js';
+import {
+  FuseUnavailableError,
+  loadNativeFuse,
+  type NativeFuseBinding,
+  type NativeOpArgs,
+  type NativeOpName,
+  type NativeSessionHandle,
+} from './native.js';
 
 export type Awaitable<T> = T | Promise<T>;
 
@@ -292,7 +299,14 @@ function escapeOptionValue(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/,/g, '\\,');
 }
 
-type Reply = (id: number, value: any) => unknown;
+/** What a FuseOps handler resolves to. */
+type OpResult<K extends FuseOpName> = Awaited<ReturnType<NonNullable<FuseOps[K]>>>;
+/** Sends a handler's result to the kernel as the answer to request `id`. */
+type Reply<K extends FuseOpName> = (id: number, value: OpResult<K>) => void;
+/** The handler of each native operation, typed by what the binding passes. */
+type NativeHandlers = { [K in NativeOpName]: (id: number, ...args: NativeOpArgs[K]) => void };
+/** A handler as the dispatcher calls it: by opcode, with the arguments unchecked. */
+type DispatchEntry = (id: number, ...args: unknown[]) => void;
 
 const LOG_WARNING = 4;
 
@@ -321,7 +335,7 @@ export class FuseSession {
   readonly #entryTimeout: number;
   readonly #negativeTimeout: number;
   #handle: NativeSessionHandle | undefined;
-  #table: Array<((id: number, ...args: any[]) => void) | undefined> = [];
+  #table: Array<DispatchEntry | undefined> = [];
   #inFlight = 0;
   #ended = false;
   #initialized = false;
@@ -392,15 +406,10 @@ export class FuseSession {
     for (const opt of options.options ?? []) args.push('-o', opt);
     if (options.debug) args.push('-d');
 
-    let mask = 0;
-    for (const [name, code] of Object.entries(native.opcodes)) {
-      if (code < native.opFirst) continue;
-      if (typeof (this.#ops as Record<string, unknown>)[name] === 'function') mask |= 1 << (code - native.opFirst);
-    }
-    this.#buildTable();
+    const implemented = this.#buildTable();
     const settled = new Promise<FuseConnectionInfo>((resolve, reject) => (this.#mountSettled = { resolve, reject }));
     try {
-      this.#handle = native.mount(this.mountpoint, args, mask, this.#dispatch);
+      this.#handle = native.mount(this.mountpoint, args, implemented, this.#dispatch);
     } catch (err) {
       throw new FuseSessionError(
         `cannot mount ${this.mountpoint}: ${errorMessage(err)}`,
@@ -436,30 +445,51 @@ export class FuseSession {
 
   // ---- dispatch (called by the native side on this thread) ----
 
-  readonly #dispatch = (op: number, id: number, a?: any, b?: any, c?: any, d?: any, e?: any, f?: any): void => {
+  readonly #dispatch = (op: number, id: number, ...args: unknown[]): void => {
     const handler = this.#table[op];
-    if (handler) handler(id, a, b, c, d, e, f);
+    if (handler) handler(id, ...args);
     else if (id !== 0) this.#native.replyErr(id, errnoNumbers.ENOSYS!);
   };
 
-  #buildTable(): void {
+  /**
+   * Fills the opcode-indexed table from the binding's op names and returns the
+   * requests `ops` implements. A binding whose ops differ from NativeOpArgs
+   * (an addon built from other sources) is refused here.
+   */
+  #buildTable(): NativeOpName[] {
+    const native = this.#native;
+    const handlers = this.#handlers();
+    const known = new Set<string>(native.ops);
+    const missing = Object.keys(handlers).filter((name) => !known.has(name));
+    const unknown = native.ops.filter((name) => !Object.hasOwn(handlers, name));
+    if (missing.length > 0 || unknown.length > 0) {
+      throw new FuseUnavailableError(
+        `the FUSE binding does not match this build (rebuild it): ` +
+          `missing ops [${missing.join(', ')}], unknown ops [${unknown.join(', ')}]`,
+      );
+    }
+    const implemented: NativeOpName[] = [];
+    native.ops.forEach((name, code) => {
+      const op = name as NativeOpName;
+      // The one unchecked step: the binding passes NativeOpArgs[op] for opcode `code`.
+      this.#table[code] = handlers[op] as DispatchEntry;
+      if (op in this.#ops && typeof this.#ops[op as FuseOpName] === 'function') implemented.push(op);
+    });
+    return implemented;
+  }
+
+  #handlers(): NativeHandlers {
     const n = this.#native;
-    const O = n.opcodes;
     const ops = this.#ops;
-    const t = this.#table;
     const entryTimeout = this.#entryTimeout;
     const attrTimeout = this.#attrTimeout;
 
-    const replyOk: Reply = (id) => n.replyErr(id, 0);
-    const replyEntry: Reply = (id, attr: Attr) => n.replyEntry(id, attr, entryTimeout, attrTimeout);
-    const replyAttr: Reply = (id, attr: Attr) => n.replyAttr(id, attr, attrTimeout);
-    const replyData: Reply = (id, data: Uint8Array) => n.replyData(id, data);
-    const replyWrite: Reply = (id, count: number) => n.replyWrite(id, count);
-    const replyStatfs: Reply = (id, st: StatfsResult) => n.replyStatfs(id, st);
-    const replyReaddir: Reply = (id, entries: DirEntry[]) => n.replyReaddir(id, entries);
+    const replyOk = (id: number): void => void n.replyErr(id, 0);
+    const replyEntry = (id: number, attr: Attr): void => void n.replyEntry(id, attr, entryTimeout, attrTimeout);
+    const replyAttr = (id: number, attr: Attr): void => void n.replyAttr(id, attr, attrTimeout);
     // Entries with an attr were counted as lookups by the handler; give back
     // the ones the kernel did not take (they did not fit, or the reply failed).
-    const replyReaddirPlus: Reply = (id, entries: DirPlusEntry[]) => {
+    const replyReaddirPlus = (id: number, entries: DirPlusEntry[]): void => {
       let sent = 0;
       try {
         const r = n.replyReaddirPlus(id, entries, entryTimeout, attrTimeout);
@@ -468,7 +498,6 @@ export class FuseSession {
         this.#forgetUnsent(entries, sent);
       }
     };
-    const replyReadlink: Reply = (id, target: string) => n.replyReadlink(id, target);
     const openFlags = (r: OpenResult): number =>
       (r.directIo ? n.openFlags.directIo : 0) |
       (r.keepCache ? n.openFlags.keepCache : 0) |
@@ -478,80 +507,88 @@ export class FuseSession {
     // An open whose caller was interrupted gets no release from the kernel:
     // release it here so the filesystem does not leak the handle.
     const replyOpenFor =
-      (ino: bigint, flags: number, dir: boolean): Reply =>
-      (id, r: OpenResult) => {
+      (ino: bigint, flags: number, dir: boolean) =>
+      (id: number, r: OpenResult): void => {
         if (!n.replyOpen(id, r.fh, openFlags(r))) this.#releaseOrphan(dir, ino, r.fh, flags);
       };
     const replyCreateFor =
-      (flags: number): Reply =>
-      (id, r: CreateResult) => {
+      (flags: number) =>
+      (id: number, r: CreateResult): void => {
         if (!n.replyCreate(id, r.attr, entryTimeout, attrTimeout, r.fh, openFlags(r)))
           this.#releaseOrphan(false, r.attr.ino, r.fh, flags);
       };
 
-    t[O.init] = (_id, info: FuseConnectionInfo) => {
-      this.connection = info;
-      this.#initialized = true;
-      this.#mountSettled.resolve(info);
+    return {
+      init: (_id, info) => {
+        this.connection = info;
+        this.#initialized = true;
+        this.#mountSettled.resolve(info);
+      },
+      end: (_id, errno, message) => this.#onEnd(errno, message),
+      log: (_id, level, message) => this.#log(level, message),
+      forget: (_id, ino, nlookup) => {
+        try {
+          ops.forget?.(ino, nlookup);
+        } catch (err) {
+          this.#unexpected(err, 'forget');
+        }
+      },
+      lookup: (id, parent, name) => this.#run(id, 'lookup', replyEntry, parent, name),
+      getattr: (id, ino, fh) => this.#run(id, 'getattr', replyAttr, ino, fh),
+      setattr: (id, ino, changes, fh) => this.#run(id, 'setattr', replyAttr, ino, changes, fh),
+      readlink: (id, ino) => this.#run(id, 'readlink', (rid, target) => n.replyReadlink(rid, target), ino),
+      mkdir: (id, parent, name, mode, uid, gid) =>
+        this.#run(id, 'mkdir', replyEntry, parent, name, mode, { uid, gid }),
+      unlink: (id, parent, name) => this.#run(id, 'unlink', replyOk, parent, name),
+      rmdir: (id, parent, name) => this.#run(id, 'rmdir', replyOk, parent, name),
+      symlink: (id, target, parent, name, uid, gid) =>
+        this.#run(id, 'symlink', replyEntry, target, parent, name, { uid, gid }),
+      rename: (id, parent, name, newParent, newName, flags) =>
+        this.#run(id, 'rename', replyOk, parent, name, newParent, newName, flags),
+      link: (id, ino, newParent, newName) => this.#run(id, 'link', replyEntry, ino, newParent, newName),
+      open: (id, ino, flags) => this.#run(id, 'open', replyOpenFor(ino, flags, false), ino, flags),
+      read: (id, ino, fh, offset, size) =>
+        this.#run(id, 'read', (rid, data) => n.replyData(rid, data), ino, fh, offset, size),
+      write: (id, ino, fh, data, offset) =>
+        this.#run(id, 'write', (rid, count) => n.replyWrite(rid, count), ino, fh, data, offset),
+      flush: (id, ino, fh) => this.#run(id, 'flush', replyOk, ino, fh),
+      release: (id, ino, fh, flags) => this.#run(id, 'release', replyOk, ino, fh, flags),
+      fsync: (id, ino, fh, datasync) => this.#run(id, 'fsync', replyOk, ino, fh, datasync !== 0),
+      opendir: (id, ino, flags) => this.#run(id, 'opendir', replyOpenFor(ino, flags, true), ino, flags),
+      readdir: (id, ino, fh, offset, size) =>
+        this.#run(id, 'readdir', (rid, entries) => n.replyReaddir(rid, entries), ino, fh, offset, size),
+      readdirplus: (id, ino, fh, offset, size) =>
+        this.#run(id, 'readdirplus', replyReaddirPlus, ino, fh, offset, size),
+      releasedir: (id, ino, fh) => this.#run(id, 'releasedir', replyOk, ino, fh),
+      fsyncdir: (id, ino, fh, datasync) => this.#run(id, 'fsyncdir', replyOk, ino, fh, datasync !== 0),
+      statfs: (id, ino) => this.#run(id, 'statfs', (rid, st) => n.replyStatfs(rid, st), ino),
+      access: (id, ino, mask, uid, gid) => this.#run(id, 'access', replyOk, ino, mask, { uid, gid }),
+      create: (id, parent, name, mode, flags, uid, gid) =>
+        this.#run(id, 'create', replyCreateFor(flags), parent, name, mode, flags, { uid, gid }),
+      fallocate: (id, ino, fh, mode, offset, length) =>
+        this.#run(id, 'fallocate', replyOk, ino, fh, mode, offset, length),
     };
-    t[O.end] = (_id, errno: number, message: string | null) => this.#onEnd(errno, message);
-    t[O.log] = (_id, level: number, message: string) => this.#log(level, message);
-    t[O.forget] = (_id, ino: bigint, nlookup: number) => {
-      try {
-        ops.forget?.(ino, nlookup);
-      } catch (err) {
-        this.#unexpected(err, 'forget');
-      }
-    };
-    t[O.lookup] = (id, parent, name) => this.#run(id, 'lookup', replyEntry, ops.lookup, parent, name);
-    t[O.getattr] = (id, ino, fh) => this.#run(id, 'getattr', replyAttr, ops.getattr, ino, fh);
-    t[O.setattr] = (id, ino, changes, fh) => this.#run(id, 'setattr', replyAttr, ops.setattr, ino, changes, fh);
-    t[O.readlink] = (id, ino) => this.#run(id, 'readlink', replyReadlink, ops.readlink, ino);
-    t[O.mkdir] = (id, parent, name, mode, uid, gid) =>
-      this.#run(id, 'mkdir', replyEntry, ops.mkdir, parent, name, mode, { uid, gid });
-    t[O.unlink] = (id, parent, name) => this.#run(id, 'unlink', replyOk, ops.unlink, parent, name);
-    t[O.rmdir] = (id, parent, name) => this.#run(id, 'rmdir', replyOk, ops.rmdir, parent, name);
-    t[O.symlink] = (id, target, parent, name, uid, gid) =>
-      this.#run(id, 'symlink', replyEntry, ops.symlink, target, parent, name, { uid, gid });
-    t[O.rename] = (id, parent, name, newParent, newName, flags) =>
-      this.#run(id, 'rename', replyOk, ops.rename, parent, name, newParent, newName, flags);
-    t[O.link] = (id, ino, newParent, newName) => this.#run(id, 'link', replyEntry, ops.link, ino, newParent, newName);
-    t[O.open] = (id, ino, flags) => this.#run(id, 'open', replyOpenFor(ino, flags, false), ops.open, ino, flags);
-    t[O.read] = (id, ino, fh, offset, size) => this.#run(id, 'read', replyData, ops.read, ino, fh, offset, size);
-    t[O.write] = (id, ino, fh, data, offset) => this.#run(id, 'write', replyWrite, ops.write, ino, fh, data, offset);
-    t[O.flush] = (id, ino, fh) => this.#run(id, 'flush', replyOk, ops.flush, ino, fh);
-    t[O.release] = (id, ino, fh, flags) => this.#run(id, 'release', replyOk, ops.release, ino, fh, flags);
-    t[O.fsync] = (id, ino, fh, datasync) => this.#run(id, 'fsync', replyOk, ops.fsync, ino, fh, datasync !== 0);
-    t[O.opendir] = (id, ino, flags) =>
-      this.#run(id, 'opendir', replyOpenFor(ino, flags, true), ops.opendir, ino, flags);
-    t[O.readdir] = (id, ino, fh, offset, size) =>
-      this.#run(id, 'readdir', replyReaddir, ops.readdir, ino, fh, offset, size);
-    t[O.readdirplus] = (id, ino, fh, offset, size) =>
-      this.#run(id, 'readdirplus', replyReaddirPlus, ops.readdirplus, ino, fh, offset, size);
-    t[O.releasedir] = (id, ino, fh) => this.#run(id, 'releasedir', replyOk, ops.releasedir, ino, fh);
-    t[O.fsyncdir] = (id, ino, fh, datasync) =>
-      this.#run(id, 'fsyncdir', replyOk, ops.fsyncdir, ino, fh, datasync !== 0);
-    t[O.statfs] = (id, ino) => this.#run(id, 'statfs', replyStatfs, ops.statfs, ino);
-    t[O.access] = (id, ino, mask, uid, gid) => this.#run(id, 'access', replyOk, ops.access, ino, mask, { uid, gid });
-    t[O.create] = (id, parent, name, mode, flags, uid, gid) =>
-      this.#run(id, 'create', replyCreateFor(flags), ops.create, parent, name, mode, flags, { uid, gid });
-    t[O.fallocate] = (id, ino, fh, mode, offset, length) =>
-      this.#run(id, 'fallocate', replyOk, ops.fallocate, ino, fh, mode, offset, length);
   }
 
   /** Runs one handler and answers its request; never throws. */
-  #run(id: number, op: FuseOpName, reply: Reply, handler: Function | undefined, ...args: unknown[]): void {
+  #run<K extends FuseOpName>(
+    id: number,
+    op: K,
+    reply: Reply<K>,
+    ...args: Parameters<NonNullable<FuseOps[K]>>
+  ): void {
     this.#inFlight++;
-    let result: unknown;
+    let result: OpResult<K> | PromiseLike<OpResult<K>>;
     try {
+      const handler = this.#ops[op] as ((...a: typeof args) => OpResult<K> | PromiseLike<OpResult<K>>) | undefined;
       if (!handler) throw new ErrnoError('ENOSYS');
       result = handler.apply(this.#ops, args);
     } catch (err) {
       this.#fail(id, op, err);
       return;
     }
-    if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
-      (result as Promise<unknown>).then(
+    if (isPromiseLike(result)) {
+      result.then(
         (value) => this.#succeed(id, op, reply, value),
         (err: unknown) => this.#fail(id, op, err),
       );
@@ -560,7 +597,7 @@ export class FuseSession {
     }
   }
 
-  #succeed(id: number, op: FuseOpName, reply: Reply, value: unknown): void {
+  #succeed<K extends FuseOpName>(id: number, op: K, reply: Reply<K>, value: OpResult<K>): void {
     try {
       reply(id, value);
     } catch (err) {
@@ -660,6 +697,10 @@ export class FuseSession {
     const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
     process.stderr.write(`fuse: ${op} failed (answered EIO): ${detail}\n`);
   }
+}
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<T>).then === 'function';
 }
 
 /**
