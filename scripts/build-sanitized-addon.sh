@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds the FUSE addon with AddressSanitizer and UndefinedBehaviorSanitizer
+# into build/sanitize/cryptfs_fuse.node (beside node-gyp's build/Release, which
+# it leaves alone) and prints that path. Any report aborts the process
+# (-fno-sanitize-recover). Node itself is not instrumented, so the process that
+# loads it needs the runtime preloaded:
+#
+#   LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 \
+#     CRYPTFS_FUSE_ADDON=build/sanitize/cryptfs_fuse.node node ...
+#
+# (detect_leaks=0: V8 keeps memory to the end and LeakSanitizer would report it.)
+# test/integration/fuse/mount-sanitized.test.ts runs a mount workload this way.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+out=build/sanitize
+mkdir -p "$out"
+# Node's headers: where node-gyp found them for this Node (nodedir), else the cache node-gyp keeps.
+node_prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
+node_include="$node_prefix/include/node"
+if [ ! -f "$node_include/node_api.h" ]; then
+  node_include="$HOME/.cache/node-gyp/$(node -p 'process.versions.node')/include/node"
+fi
+[ -f "$node_include/node_api.h" ] || { echo "build-sanitized-addon: Node's headers (node_api.h) not found" >&2; exit 1; }
+
+# shellcheck disable=SC2046 # pkg-config prints several words on purpose
+gcc -std=gnu11 -shared -fPIC -g -O1 -fno-omit-frame-pointer \
+  -fsanitize=address,undefined -fno-sanitize-recover=all \
+  -Wall -Wextra -Werror \
+  -DNAPI_VERSION=8 -DFUSE_USE_VERSION=312 -DNODE_GYP_MODULE_NAME=cryptfs_fuse \
+  -I"$node_include" $(pkg-config --cflags fuse3) \
+  native/fuse_binding.c native/fuse_requests.c native/fuse_replies.c \
+  -o "$out/cryptfs_fuse.node" $(pkg-config --libs fuse3)
+echo "$out/cryptfs_fuse.node"
