@@ -13,7 +13,7 @@ import type {
   FuseConnectionInfo,
   SetattrChanges,
   StatfsResult,
-} from './fuse-session.js';
+} from './fuse-types.js';
 
 /** The native FUSE binding is missing (not built) or cannot load (no libfuse3). */
 export class FuseUnavailableError extends CryptfsError {
