@@ -46,12 +46,14 @@ export type {
 import type {
   Attr,
   CreateResult,
+  DirEntry,
   DirPlusEntry,
   FuseConnectionInfo,
   FuseMountOptions,
   FuseOpName,
   FuseOps,
   OpenResult,
+  StatfsResult,
 } from './fuse-types.js';
 
 /** Mounting failed, or the session ended abnormally. `errno` as on CryptfsError. */
@@ -317,6 +319,11 @@ export class FuseSession {
     const replyOk = (id: number): void => void n.replyErr(id, 0);
     const replyEntry = (id: number, attr: Attr): void => void n.replyEntry(id, attr, entryTimeout, attrTimeout);
     const replyAttr = (id: number, attr: Attr): void => void n.replyAttr(id, attr, attrTimeout);
+    const replyData = (id: number, data: Uint8Array): void => void n.replyData(id, data);
+    const replyWrite = (id: number, count: number): void => void n.replyWrite(id, count);
+    const replyReadlink = (id: number, target: string): void => void n.replyReadlink(id, target);
+    const replyStatfs = (id: number, st: StatfsResult): void => void n.replyStatfs(id, st);
+    const replyReaddir = (id: number, entries: DirEntry[]): void => void n.replyReaddir(id, entries);
     // Entries with an attr were counted as lookups by the handler; give back
     // the ones the kernel did not take (they did not fit, or the reply failed).
     const replyReaddirPlus = (id: number, entries: DirPlusEntry[]): void => {
@@ -363,40 +370,40 @@ export class FuseSession {
           this.#unexpected(err, 'forget');
         }
       },
-      lookup: (id, parent, name) => this.#run(id, 'lookup', replyEntry, parent, name),
-      getattr: (id, ino, fh) => this.#run(id, 'getattr', replyAttr, ino, fh),
-      setattr: (id, ino, changes, fh) => this.#run(id, 'setattr', replyAttr, ino, changes, fh),
-      readlink: (id, ino) => this.#run(id, 'readlink', (rid, target) => n.replyReadlink(rid, target), ino),
+      lookup: (id, parent, name) => this.#run(id, 'lookup', replyEntry, ops.lookup, parent, name),
+      getattr: (id, ino, fh) => this.#run(id, 'getattr', replyAttr, ops.getattr, ino, fh),
+      setattr: (id, ino, changes, fh) => this.#run(id, 'setattr', replyAttr, ops.setattr, ino, changes, fh),
+      readlink: (id, ino) => this.#run(id, 'readlink', replyReadlink, ops.readlink, ino),
       mkdir: (id, parent, name, mode, uid, gid) =>
-        this.#run(id, 'mkdir', replyEntry, parent, name, mode, { uid, gid }),
-      unlink: (id, parent, name) => this.#run(id, 'unlink', replyOk, parent, name),
-      rmdir: (id, parent, name) => this.#run(id, 'rmdir', replyOk, parent, name),
+        this.#run(id, 'mkdir', replyEntry, ops.mkdir, parent, name, mode, { uid, gid }),
+      unlink: (id, parent, name) => this.#run(id, 'unlink', replyOk, ops.unlink, parent, name),
+      rmdir: (id, parent, name) => this.#run(id, 'rmdir', replyOk, ops.rmdir, parent, name),
       symlink: (id, target, parent, name, uid, gid) =>
-        this.#run(id, 'symlink', replyEntry, target, parent, name, { uid, gid }),
+        this.#run(id, 'symlink', replyEntry, ops.symlink, target, parent, name, { uid, gid }),
       rename: (id, parent, name, newParent, newName, flags) =>
-        this.#run(id, 'rename', replyOk, parent, name, newParent, newName, flags),
-      link: (id, ino, newParent, newName) => this.#run(id, 'link', replyEntry, ino, newParent, newName),
-      open: (id, ino, flags) => this.#run(id, 'open', replyOpenFor(ino, flags, false), ino, flags),
+        this.#run(id, 'rename', replyOk, ops.rename, parent, name, newParent, newName, flags),
+      link: (id, ino, newParent, newName) => this.#run(id, 'link', replyEntry, ops.link, ino, newParent, newName),
+      open: (id, ino, flags) => this.#run(id, 'open', replyOpenFor(ino, flags, false), ops.open, ino, flags),
       read: (id, ino, fh, offset, size) =>
-        this.#run(id, 'read', (rid, data) => n.replyData(rid, data), ino, fh, offset, size),
+        this.#run(id, 'read', replyData, ops.read, ino, fh, offset, size),
       write: (id, ino, fh, data, offset) =>
-        this.#run(id, 'write', (rid, count) => n.replyWrite(rid, count), ino, fh, data, offset),
-      flush: (id, ino, fh) => this.#run(id, 'flush', replyOk, ino, fh),
-      release: (id, ino, fh, flags) => this.#run(id, 'release', replyOk, ino, fh, flags),
-      fsync: (id, ino, fh, datasync) => this.#run(id, 'fsync', replyOk, ino, fh, datasync !== 0),
-      opendir: (id, ino, flags) => this.#run(id, 'opendir', replyOpenFor(ino, flags, true), ino, flags),
+        this.#run(id, 'write', replyWrite, ops.write, ino, fh, data, offset),
+      flush: (id, ino, fh) => this.#run(id, 'flush', replyOk, ops.flush, ino, fh),
+      release: (id, ino, fh, flags) => this.#run(id, 'release', replyOk, ops.release, ino, fh, flags),
+      fsync: (id, ino, fh, datasync) => this.#run(id, 'fsync', replyOk, ops.fsync, ino, fh, datasync !== 0),
+      opendir: (id, ino, flags) => this.#run(id, 'opendir', replyOpenFor(ino, flags, true), ops.opendir, ino, flags),
       readdir: (id, ino, fh, offset, size) =>
-        this.#run(id, 'readdir', (rid, entries) => n.replyReaddir(rid, entries), ino, fh, offset, size),
+        this.#run(id, 'readdir', replyReaddir, ops.readdir, ino, fh, offset, size),
       readdirplus: (id, ino, fh, offset, size) =>
-        this.#run(id, 'readdirplus', replyReaddirPlus, ino, fh, offset, size),
-      releasedir: (id, ino, fh) => this.#run(id, 'releasedir', replyOk, ino, fh),
-      fsyncdir: (id, ino, fh, datasync) => this.#run(id, 'fsyncdir', replyOk, ino, fh, datasync !== 0),
-      statfs: (id, ino) => this.#run(id, 'statfs', (rid, st) => n.replyStatfs(rid, st), ino),
-      access: (id, ino, mask, uid, gid) => this.#run(id, 'access', replyOk, ino, mask, { uid, gid }),
+        this.#run(id, 'readdirplus', replyReaddirPlus, ops.readdirplus, ino, fh, offset, size),
+      releasedir: (id, ino, fh) => this.#run(id, 'releasedir', replyOk, ops.releasedir, ino, fh),
+      fsyncdir: (id, ino, fh, datasync) => this.#run(id, 'fsyncdir', replyOk, ops.fsyncdir, ino, fh, datasync !== 0),
+      statfs: (id, ino) => this.#run(id, 'statfs', replyStatfs, ops.statfs, ino),
+      access: (id, ino, mask, uid, gid) => this.#run(id, 'access', replyOk, ops.access, ino, mask, { uid, gid }),
       create: (id, parent, name, mode, flags, uid, gid) =>
-        this.#run(id, 'create', replyCreateFor(flags), parent, name, mode, flags, { uid, gid }),
+        this.#run(id, 'create', replyCreateFor(flags), ops.create, parent, name, mode, flags, { uid, gid }),
       fallocate: (id, ino, fh, mode, offset, length) =>
-        this.#run(id, 'fallocate', replyOk, ino, fh, mode, offset, length),
+        this.#run(id, 'fallocate', replyOk, ops.fallocate, ino, fh, mode, offset, length),
     };
   }
 
@@ -405,14 +412,16 @@ export class FuseSession {
     id: number,
     op: K,
     reply: Reply<K>,
+    handler: FuseOps[K],
     ...args: Parameters<NonNullable<FuseOps[K]>>
   ): void {
     this.#inFlight++;
     let result: OpResult<K> | PromiseLike<OpResult<K>>;
     try {
-      const handler = this.#ops[op] as ((...a: typeof args) => OpResult<K> | PromiseLike<OpResult<K>>) | undefined;
-      if (!handler) throw new ErrnoError('ENOSYS');
-      result = handler.apply(this.#ops, args);
+      // TypeScript cannot call a member of the union FuseOps[K] generically; it is FuseOps[op].
+      const fn = handler as ((...a: typeof args) => OpResult<K> | PromiseLike<OpResult<K>>) | undefined;
+      if (!fn) throw new ErrnoError('ENOSYS');
+      result = fn.apply(this.#ops, args);
     } catch (err) {
       this.#fail(id, op, err);
       return;
