@@ -4,7 +4,7 @@
 # TEST_FLAGS=--allow-skip lets tests whose required tool is missing skip instead of failing.
 TEST_FLAGS ?=
 
-.PHONY: demo test build setup unit integration bench clean
+.PHONY: demo test build setup unit integration sanitize bench clean
 
 setup:
 	bash scripts/setup.sh
@@ -23,6 +23,10 @@ unit: setup
 
 integration: setup
 	node scripts/run-tests.mjs integration $(TEST_FLAGS)
+
+# The FUSE addon built with ASan + UBSan under a mount workload (part of `make test` too).
+sanitize: setup
+	node scripts/run-tests.mjs integration --filter mount-sanitized $(TEST_FLAGS)
 
 bench: setup
 	bash bench/copy-bench.sh

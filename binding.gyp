@@ -2,9 +2,9 @@
   "targets": [
     {
       "target_name": "cryptfs_fuse",
-      "sources": ["native/fuse_binding.c"],
+      "sources": ["native/fuse_binding.c", "native/fuse_requests.c", "native/fuse_replies.c"],
       "defines": ["NAPI_VERSION=8", "FUSE_USE_VERSION=312"],
-      "cflags": ["<!@(pkg-config --cflags fuse3)", "-Wall", "-Wextra", "-Wno-unused-parameter", "-O2"],
+      "cflags": ["<!@(pkg-config --cflags fuse3)", "-Wall", "-Wextra", "-Werror", "-O2"],
       "cflags_c": ["-std=gnu11"],
       "libraries": ["<!@(pkg-config --libs fuse3)"]
     },
@@ -12,7 +12,7 @@
       "target_name": "cryptfs_fs",
       "sources": ["native/fs_times.c"],
       "defines": ["NAPI_VERSION=8"],
-      "cflags": ["-Wall", "-Wextra", "-O2"],
+      "cflags": ["-Wall", "-Wextra", "-Werror", "-O2"],
       "cflags_c": ["-std=gnu11"]
     },
     {

@@ -9,6 +9,8 @@ command -v rclone >/dev/null 2>&1 || need+=(rclone)
 command -v fusermount3 >/dev/null 2>&1 || need+=(fuse3)
 [ -f /usr/include/fuse3/fuse_lowlevel.h ] || need+=(libfuse3-dev)
 command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
+# The addons' compiler; its AddressSanitizer runtime serves the sanitizer test.
+command -v gcc >/dev/null 2>&1 || need+=(gcc)
 # The mount tests run ordinary programs on the mounted tree (a C build, git, a Python venv, rsync).
 command -v git >/dev/null 2>&1 || need+=(git)
 command -v sqlite3 >/dev/null 2>&1 || need+=(sqlite3)
@@ -42,7 +44,7 @@ fi
 stale=0
 for addon in build/Release/cryptfs_fuse.node build/Release/cryptfs_fs.node build/Release/cryptfs_notify.node; do
   [ -f "$addon" ] || stale=1
-  for src in native/*.c binding.gyp; do [ "$src" -nt "$addon" ] && stale=1; done
+  for src in native/*.c native/*.h binding.gyp; do [ "$src" -nt "$addon" ] && stale=1; done
 done
 if [ -f binding.gyp ] && [ "$stale" -eq 1 ]; then
   echo "setup: building the FUSE addon"

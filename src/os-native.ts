@@ -9,6 +9,8 @@ import { fileURLToPath } from 'node:url';
 export interface OsNativeBinding {
   futimensNs(fd: number, mtimeNs: bigint): void;
   hardenProcess(): void;
+  /** The code (e.g. 'EROFS') errors of this addon carry for errno `n`; undefined when Linux has none. */
+  errnoName(n: number): string | undefined;
 }
 
 /** Loads build/Release/<file> from the package root above this module; undefined when not built or not loadable. */

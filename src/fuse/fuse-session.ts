@@ -17,212 +17,44 @@ import { execFile } from 'node:child_process';
 import { readFile, stat, statfs, writeFile } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
 import { CryptfsError, errorMessage } from '../errors.js';
-import { loadNativeFuse, type NativeFuseBinding, type NativeSessionHandle } from './native.js';
+import {
+  FuseUnavailableError,
+  loadNativeFuse,
+  type NativeFuseBinding,
+  type NativeOpArgs,
+  type NativeOpName,
+  type NativeSessionHandle,
+} from './native.js';
 
-export type Awaitable<T> = T | Promise<T>;
-
-/** File attributes. Inode 1n is the root directory. Times are ns since the epoch. */
-export interface Attr {
-  ino: bigint;
-  /** File type and permission bits (S_IFREG | 0o644, ...). */
-  mode: number;
-  nlink?: number;
-  uid?: number;
-  gid?: number;
-  rdev?: number;
-  size: number | bigint;
-  /** 512-byte blocks; default ceil(size / 512). */
-  blocks?: number | bigint;
-  blksize?: number;
-  atimeNs: bigint;
-  mtimeNs: bigint;
-  ctimeNs: bigint;
-}
-
-/** What a setattr request changes; absent fields stay. "now" arrives resolved. */
-export interface SetattrChanges {
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  /** truncate / ftruncate */
-  size?: number;
-  atimeNs?: bigint;
-  mtimeNs?: bigint;
-  ctimeNs?: bigint;
-}
-
-export interface OpenResult {
-  /** Handle passed back with every request on this open file. */
-  fh: bigint;
-  /** Bypass the page cache for this open file. */
-  directIo?: boolean;
-  /** Keep cached pages from earlier opens (the file did not change). */
-  keepCache?: boolean;
-  nonSeekable?: boolean;
-  /** opendir: let the kernel cache this listing. */
-  cacheReaddir?: boolean;
-  /** Do not send flush on close. */
-  noFlush?: boolean;
-}
-
-export interface CreateResult extends OpenResult {
-  attr: Attr;
-}
-
-export interface DirEntry {
-  name: string;
-  ino: bigint;
-  /** Only the file type bits matter (S_IFDIR, S_IFREG, ...). */
-  mode: number;
-  /**
-   * Cookie of the entry *after* this one, given back as `offset` to resume.
-   * Default: the request's offset + index in the returned array + 1.
-   */
-  offset?: number;
-}
-
-/** A readdirplus entry: with `attr`, the kernel gets the entry's attributes too. */
-export interface DirPlusEntry extends DirEntry {
-  /**
-   * Attributes (attr.ino is the inode the name links to), cached for the
-   * session's entryTimeout/attrTimeout as from lookup. Giving one counts as a
-   * lookup of attr.ino (see FuseOps.readdirplus). Absent or null: a plain
-   * name, as from readdir. Ignored on "." and "..".
-   */
-  attr?: Attr | null;
-}
-
-export interface StatfsResult {
-  bsize?: number;
-  frsize?: number;
-  blocks: number | bigint;
-  bfree: number | bigint;
-  bavail?: number | bigint;
-  files: number | bigint;
-  ffree: number | bigint;
-  favail?: number | bigint;
-  namemax?: number;
-}
-
-/** Who made a request (for ownership of new files, access checks). */
-export interface Caller {
-  uid: number;
-  gid: number;
-}
-
-/** renameat2 flags as they arrive in `rename`. */
-export const RENAME_NOREPLACE = 1;
-export const RENAME_EXCHANGE = 2;
-
-/**
- * The filesystem. Every method is optional: a missing one answers ENOSYS
- * without a trip to JS (and the kernel stops asking for some, e.g. flush,
- * fsync, access). A handler answers by returning (or resolving to) its result;
- * throwing an error with `errno` (a name like 'ENOENT' as on CryptfsError, or a
- * number, or Node's `code`) answers that errno; any other error answers EIO and
- * is reported to `onUnexpectedError`.
- *
- * Inode numbers are the filesystem's own (64-bit, 1n = root). Every successful
- * lookup, mkdir, symlink, link and create adds one reference to the returned
- * inode that `forget` later drops.
- */
-export interface FuseOps {
-  lookup?(parent: bigint, name: string): Awaitable<Attr>;
-  forget?(ino: bigint, nlookup: number): void;
-  getattr?(ino: bigint, fh: bigint | undefined): Awaitable<Attr>;
-  setattr?(ino: bigint, changes: SetattrChanges, fh: bigint | undefined): Awaitable<Attr>;
-  readlink?(ino: bigint): Awaitable<string>;
-  mkdir?(parent: bigint, name: string, mode: number, caller: Caller): Awaitable<Attr>;
-  unlink?(parent: bigint, name: string): Awaitable<void>;
-  rmdir?(parent: bigint, name: string): Awaitable<void>;
-  symlink?(target: string, parent: bigint, name: string, caller: Caller): Awaitable<Attr>;
-  /** flags: RENAME_NOREPLACE | RENAME_EXCHANGE (0 for a plain rename). */
-  rename?(parent: bigint, name: string, newParent: bigint, newName: string, flags: number): Awaitable<void>;
-  link?(ino: bigint, newParent: bigint, newName: string): Awaitable<Attr>;
-  /** flags: open(2) flags; O_TRUNC arrives here (atomic_o_trunc). */
-  open?(ino: bigint, flags: number): Awaitable<OpenResult>;
-  /** Return at most `size` bytes; fewer means end of file. The buffer may be reused once this resolves. */
-  read?(ino: bigint, fh: bigint, offset: number, size: number): Awaitable<Uint8Array>;
-  /** `data` is owned by the handler (a copy of the kernel's). Return the count written. */
-  write?(ino: bigint, fh: bigint, data: Buffer, offset: number): Awaitable<number>;
-  flush?(ino: bigint, fh: bigint): Awaitable<void>;
-  release?(ino: bigint, fh: bigint, flags: number): Awaitable<void>;
-  fsync?(ino: bigint, fh: bigint, datasync: boolean): Awaitable<void>;
-  opendir?(ino: bigint, flags: number): Awaitable<OpenResult>;
-  /**
-   * Entries from `offset` on (0 = start). Return as many as convenient: the
-   * ones that do not fit `size` bytes are asked for again from the last
-   * offset sent. "." and ".." are the filesystem's to list.
-   */
-  readdir?(ino: bigint, fh: bigint | undefined, offset: number, size: number): Awaitable<DirEntry[]>;
-  /**
-   * readdir with attributes, so that `ls -l` needs no lookup per entry.
-   * Offsets as in readdir. Every returned entry with an `attr` (except "."
-   * and "..") counts as one lookup of attr.ino: take the reference as lookup
-   * does. The kernel may take only some of the entries; for each one with an
-   * attr that it did not take, the session calls forget(attr.ino, 1) right
-   * after replying (also when the reply fails), so the counts stay exact.
-   * When absent, the kernel is not offered readdirplus at all.
-   */
-  readdirplus?(ino: bigint, fh: bigint | undefined, offset: number, size: number): Awaitable<DirPlusEntry[]>;
-  releasedir?(ino: bigint, fh: bigint | undefined): Awaitable<void>;
-  fsyncdir?(ino: bigint, fh: bigint | undefined, datasync: boolean): Awaitable<void>;
-  statfs?(ino: bigint): Awaitable<StatfsResult>;
-  /** mask: R_OK | W_OK | X_OK, or F_OK (0). */
-  access?(ino: bigint, mask: number, caller: Caller): Awaitable<void>;
-  create?(parent: bigint, name: string, mode: number, flags: number, caller: Caller): Awaitable<CreateResult>;
-  fallocate?(ino: bigint, fh: bigint, mode: number, offset: number, length: number): Awaitable<void>;
-}
-
-export type FuseOpName = keyof FuseOps;
-
-/** Connection parameters agreed with the kernel at mount. */
-export interface FuseConnectionInfo {
-  protoMajor: number;
-  protoMinor: number;
-  /** Largest write request (bytes). */
-  maxWrite: number;
-  maxRead: number;
-  maxReadahead: number;
-  maxBackground: number;
-  congestionThreshold: number;
-  timeGran: number;
-  /** FUSE_CAP_* bit sets. */
-  capable: number;
-  want: number;
-}
-
-export interface FuseMountOptions {
-  /** Shown as the mount's source in /proc/mounts and df (default "cryptfs"). */
-  fsName?: string;
-  /** Shown as fuse.<subtype>. */
-  subtype?: string;
-  /**
-   * Passed as `-o <opt>` each, unchanged: mount options (ro, allow_other,
-   * default_permissions, max_read=N, ...) and connection options (max_write=N,
-   * max_readahead=N, writeback_cache, async_read, ...).
-   */
-  options?: string[];
-  /** libfuse's request trace, through onLog. */
-  debug?: boolean;
-  /** Seconds the kernel may cache attributes (default 1). */
-  attrTimeout?: number;
-  /** Seconds the kernel may cache name lookups (default 1). */
-  entryTimeout?: number;
-  /** Seconds the kernel may cache "no such name" answers of lookup (default 0: not cached). */
-  negativeTimeout?: number;
-  /**
-   * Kernel read-ahead for this mount in KiB (the kernel's default is 128).
-   * Larger values make sequential reads arrive as fewer, bigger requests (up
-   * to 1 MiB). Set through /sys/class/bdi (root only; otherwise logged and
-   * ignored).
-   */
-  readAheadKiB?: number;
-  /** libfuse messages; level is syslog's (3 error ... 7 debug). Default: stderr for warnings and worse. */
-  onLog?(level: number, message: string): void;
-  /** A handler failed without an errno (answered EIO), or its result was malformed. */
-  onUnexpectedError?(err: unknown, op: FuseOpName): void;
-}
+// The API's types live in fuse-types.ts; importers of this module get them here too.
+export { RENAME_EXCHANGE, RENAME_NOREPLACE } from './fuse-types.js';
+export type {
+  Awaitable,
+  Attr,
+  SetattrChanges,
+  OpenResult,
+  CreateResult,
+  DirEntry,
+  DirPlusEntry,
+  StatfsResult,
+  Caller,
+  FuseOps,
+  FuseOpName,
+  FuseConnectionInfo,
+  FuseMountOptions,
+} from './fuse-types.js';
+import type {
+  Attr,
+  CreateResult,
+  DirEntry,
+  DirPlusEntry,
+  FuseConnectionInfo,
+  FuseMountOptions,
+  FuseOpName,
+  FuseOps,
+  OpenResult,
+  StatfsResult,
+} from './fuse-types.js';
 
 /** Mounting failed, or the session ended abnormally. `errno` as on CryptfsError. */
 export class FuseSessionError extends CryptfsError {
@@ -292,7 +124,19 @@ function escapeOptionValue(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/,/g, '\\,');
 }
 
-type Reply = (id: number, value: any) => unknown;
+/** What a FuseOps handler resolves to. */
+type OpResult<K extends FuseOpName> = Awaited<ReturnType<NonNullable<FuseOps[K]>>>;
+/** Sends a handler's result to the kernel as the answer to request `id`. */
+type Reply<K extends FuseOpName> = (id: number, value: OpResult<K>) => void;
+/** The handler of each native operation, typed by what the binding passes. */
+type NativeHandlers = { [K in NativeOpName]: (id: number, ...args: NativeOpArgs[K]) => void };
+/** A handler as the dispatcher calls it: by opcode, with the arguments unchecked. */
+type DispatchEntry = (id: number, ...args: unknown[]) => void;
+/** The dispatcher passes at most six arguments on: an op with more fails to compile here. */
+const dispatchArgsFit: { [K in NativeOpName]: NativeOpArgs[K]['length'] }[NativeOpName] extends 0 | 1 | 2 | 3 | 4 | 5 | 6
+  ? true
+  : never = true;
+void dispatchArgsFit;
 
 const LOG_WARNING = 4;
 
@@ -321,7 +165,7 @@ export class FuseSession {
   readonly #entryTimeout: number;
   readonly #negativeTimeout: number;
   #handle: NativeSessionHandle | undefined;
-  #table: Array<((id: number, ...args: any[]) => void) | undefined> = [];
+  #table: Array<DispatchEntry | undefined> = [];
   #inFlight = 0;
   #ended = false;
   #initialized = false;
@@ -392,15 +236,10 @@ export class FuseSession {
     for (const opt of options.options ?? []) args.push('-o', opt);
     if (options.debug) args.push('-d');
 
-    let mask = 0;
-    for (const [name, code] of Object.entries(native.opcodes)) {
-      if (code < native.opFirst) continue;
-      if (typeof (this.#ops as Record<string, unknown>)[name] === 'function') mask |= 1 << (code - native.opFirst);
-    }
-    this.#buildTable();
+    const implemented = this.#buildTable();
     const settled = new Promise<FuseConnectionInfo>((resolve, reject) => (this.#mountSettled = { resolve, reject }));
     try {
-      this.#handle = native.mount(this.mountpoint, args, mask, this.#dispatch);
+      this.#handle = native.mount(this.mountpoint, args, implemented, this.#dispatch);
     } catch (err) {
       throw new FuseSessionError(
         `cannot mount ${this.mountpoint}: ${errorMessage(err)}`,
@@ -436,30 +275,58 @@ export class FuseSession {
 
   // ---- dispatch (called by the native side on this thread) ----
 
-  readonly #dispatch = (op: number, id: number, a?: any, b?: any, c?: any, d?: any, e?: any, f?: any): void => {
+  // Fixed parameters rather than a rest array: this runs for every request.
+  // No request passes more than six arguments (NativeOpArgs).
+  readonly #dispatch = (op: number, id: number, a?: unknown, b?: unknown, c?: unknown, d?: unknown, e?: unknown, f?: unknown): void => {
     const handler = this.#table[op];
     if (handler) handler(id, a, b, c, d, e, f);
     else if (id !== 0) this.#native.replyErr(id, errnoNumbers.ENOSYS!);
   };
 
-  #buildTable(): void {
+  /**
+   * Fills the opcode-indexed table from the binding's op names and returns the
+   * requests `ops` implements. A binding whose ops differ from NativeOpArgs
+   * (an addon built from other sources) is refused here.
+   */
+  #buildTable(): NativeOpName[] {
+    const native = this.#native;
+    const handlers = this.#handlers();
+    const known = new Set<string>(native.ops);
+    const missing = Object.keys(handlers).filter((name) => !known.has(name));
+    const unknown = native.ops.filter((name) => !Object.hasOwn(handlers, name));
+    if (missing.length > 0 || unknown.length > 0) {
+      throw new FuseUnavailableError(
+        `the FUSE binding does not match this build (rebuild it): ` +
+          `missing ops [${missing.join(', ')}], unknown ops [${unknown.join(', ')}]`,
+      );
+    }
+    const implemented: NativeOpName[] = [];
+    native.ops.forEach((name, code) => {
+      const op = name as NativeOpName;
+      // The one unchecked step: the binding passes NativeOpArgs[op] for opcode `code`.
+      this.#table[code] = handlers[op] as DispatchEntry;
+      if (op in this.#ops && typeof this.#ops[op as FuseOpName] === 'function') implemented.push(op);
+    });
+    return implemented;
+  }
+
+  #handlers(): NativeHandlers {
     const n = this.#native;
-    const O = n.opcodes;
     const ops = this.#ops;
-    const t = this.#table;
     const entryTimeout = this.#entryTimeout;
     const attrTimeout = this.#attrTimeout;
 
-    const replyOk: Reply = (id) => n.replyErr(id, 0);
-    const replyEntry: Reply = (id, attr: Attr) => n.replyEntry(id, attr, entryTimeout, attrTimeout);
-    const replyAttr: Reply = (id, attr: Attr) => n.replyAttr(id, attr, attrTimeout);
-    const replyData: Reply = (id, data: Uint8Array) => n.replyData(id, data);
-    const replyWrite: Reply = (id, count: number) => n.replyWrite(id, count);
-    const replyStatfs: Reply = (id, st: StatfsResult) => n.replyStatfs(id, st);
-    const replyReaddir: Reply = (id, entries: DirEntry[]) => n.replyReaddir(id, entries);
+    const replyOk = (id: number): void => void n.replyErr(id, 0);
+    const replyEntry = (id: number, attr: Attr): void => void n.replyEntry(id, attr, entryTimeout, attrTimeout);
+    const replyAttr = (id: number, attr: Attr): void => void n.replyAttr(id, attr, attrTimeout);
+    const replyData = (id: number, data: Uint8Array): void => void n.replyData(id, data);
+    const replyWrite = (id: number, count: number): void => void n.replyWrite(id, count);
+    const replyReadlink = (id: number, target: string): void => void n.replyReadlink(id, target);
+    const replyStatfs = (id: number, st: StatfsResult): void => void n.replyStatfs(id, st);
+    const replyReaddir = (id: number, entries: DirEntry[]): void => void n.replyReaddir(id, entries);
     // Entries with an attr were counted as lookups by the handler; give back
     // the ones the kernel did not take (they did not fit, or the reply failed).
-    const replyReaddirPlus: Reply = (id, entries: DirPlusEntry[]) => {
+    const replyReaddirPlus = (id: number, entries: DirPlusEntry[]): void => {
       let sent = 0;
       try {
         const r = n.replyReaddirPlus(id, entries, entryTimeout, attrTimeout);
@@ -468,7 +335,6 @@ export class FuseSession {
         this.#forgetUnsent(entries, sent);
       }
     };
-    const replyReadlink: Reply = (id, target: string) => n.replyReadlink(id, target);
     const openFlags = (r: OpenResult): number =>
       (r.directIo ? n.openFlags.directIo : 0) |
       (r.keepCache ? n.openFlags.keepCache : 0) |
@@ -478,80 +344,90 @@ export class FuseSession {
     // An open whose caller was interrupted gets no release from the kernel:
     // release it here so the filesystem does not leak the handle.
     const replyOpenFor =
-      (ino: bigint, flags: number, dir: boolean): Reply =>
-      (id, r: OpenResult) => {
+      (ino: bigint, flags: number, dir: boolean) =>
+      (id: number, r: OpenResult): void => {
         if (!n.replyOpen(id, r.fh, openFlags(r))) this.#releaseOrphan(dir, ino, r.fh, flags);
       };
     const replyCreateFor =
-      (flags: number): Reply =>
-      (id, r: CreateResult) => {
+      (flags: number) =>
+      (id: number, r: CreateResult): void => {
         if (!n.replyCreate(id, r.attr, entryTimeout, attrTimeout, r.fh, openFlags(r)))
           this.#releaseOrphan(false, r.attr.ino, r.fh, flags);
       };
 
-    t[O.init] = (_id, info: FuseConnectionInfo) => {
-      this.connection = info;
-      this.#initialized = true;
-      this.#mountSettled.resolve(info);
+    return {
+      init: (_id, info) => {
+        this.connection = info;
+        this.#initialized = true;
+        this.#mountSettled.resolve(info);
+      },
+      end: (_id, errno, message) => this.#onEnd(errno, message),
+      log: (_id, level, message) => this.#log(level, message),
+      forget: (_id, ino, nlookup) => {
+        try {
+          ops.forget?.(ino, nlookup);
+        } catch (err) {
+          this.#unexpected(err, 'forget');
+        }
+      },
+      lookup: (id, parent, name) => this.#run(id, 'lookup', replyEntry, ops.lookup, parent, name),
+      getattr: (id, ino, fh) => this.#run(id, 'getattr', replyAttr, ops.getattr, ino, fh),
+      setattr: (id, ino, changes, fh) => this.#run(id, 'setattr', replyAttr, ops.setattr, ino, changes, fh),
+      readlink: (id, ino) => this.#run(id, 'readlink', replyReadlink, ops.readlink, ino),
+      mkdir: (id, parent, name, mode, uid, gid) =>
+        this.#run(id, 'mkdir', replyEntry, ops.mkdir, parent, name, mode, { uid, gid }),
+      unlink: (id, parent, name) => this.#run(id, 'unlink', replyOk, ops.unlink, parent, name),
+      rmdir: (id, parent, name) => this.#run(id, 'rmdir', replyOk, ops.rmdir, parent, name),
+      symlink: (id, target, parent, name, uid, gid) =>
+        this.#run(id, 'symlink', replyEntry, ops.symlink, target, parent, name, { uid, gid }),
+      rename: (id, parent, name, newParent, newName, flags) =>
+        this.#run(id, 'rename', replyOk, ops.rename, parent, name, newParent, newName, flags),
+      link: (id, ino, newParent, newName) => this.#run(id, 'link', replyEntry, ops.link, ino, newParent, newName),
+      open: (id, ino, flags) => this.#run(id, 'open', replyOpenFor(ino, flags, false), ops.open, ino, flags),
+      read: (id, ino, fh, offset, size) =>
+        this.#run(id, 'read', replyData, ops.read, ino, fh, offset, size),
+      write: (id, ino, fh, data, offset) =>
+        this.#run(id, 'write', replyWrite, ops.write, ino, fh, data, offset),
+      flush: (id, ino, fh) => this.#run(id, 'flush', replyOk, ops.flush, ino, fh),
+      release: (id, ino, fh, flags) => this.#run(id, 'release', replyOk, ops.release, ino, fh, flags),
+      fsync: (id, ino, fh, datasync) => this.#run(id, 'fsync', replyOk, ops.fsync, ino, fh, datasync !== 0),
+      opendir: (id, ino, flags) => this.#run(id, 'opendir', replyOpenFor(ino, flags, true), ops.opendir, ino, flags),
+      readdir: (id, ino, fh, offset, size) =>
+        this.#run(id, 'readdir', replyReaddir, ops.readdir, ino, fh, offset, size),
+      readdirplus: (id, ino, fh, offset, size) =>
+        this.#run(id, 'readdirplus', replyReaddirPlus, ops.readdirplus, ino, fh, offset, size),
+      releasedir: (id, ino, fh) => this.#run(id, 'releasedir', replyOk, ops.releasedir, ino, fh),
+      fsyncdir: (id, ino, fh, datasync) => this.#run(id, 'fsyncdir', replyOk, ops.fsyncdir, ino, fh, datasync !== 0),
+      statfs: (id, ino) => this.#run(id, 'statfs', replyStatfs, ops.statfs, ino),
+      access: (id, ino, mask, uid, gid) => this.#run(id, 'access', replyOk, ops.access, ino, mask, { uid, gid }),
+      create: (id, parent, name, mode, flags, uid, gid) =>
+        this.#run(id, 'create', replyCreateFor(flags), ops.create, parent, name, mode, flags, { uid, gid }),
+      fallocate: (id, ino, fh, mode, offset, length) =>
+        this.#run(id, 'fallocate', replyOk, ops.fallocate, ino, fh, mode, offset, length),
     };
-    t[O.end] = (_id, errno: number, message: string | null) => this.#onEnd(errno, message);
-    t[O.log] = (_id, level: number, message: string) => this.#log(level, message);
-    t[O.forget] = (_id, ino: bigint, nlookup: number) => {
-      try {
-        ops.forget?.(ino, nlookup);
-      } catch (err) {
-        this.#unexpected(err, 'forget');
-      }
-    };
-    t[O.lookup] = (id, parent, name) => this.#run(id, 'lookup', replyEntry, ops.lookup, parent, name);
-    t[O.getattr] = (id, ino, fh) => this.#run(id, 'getattr', replyAttr, ops.getattr, ino, fh);
-    t[O.setattr] = (id, ino, changes, fh) => this.#run(id, 'setattr', replyAttr, ops.setattr, ino, changes, fh);
-    t[O.readlink] = (id, ino) => this.#run(id, 'readlink', replyReadlink, ops.readlink, ino);
-    t[O.mkdir] = (id, parent, name, mode, uid, gid) =>
-      this.#run(id, 'mkdir', replyEntry, ops.mkdir, parent, name, mode, { uid, gid });
-    t[O.unlink] = (id, parent, name) => this.#run(id, 'unlink', replyOk, ops.unlink, parent, name);
-    t[O.rmdir] = (id, parent, name) => this.#run(id, 'rmdir', replyOk, ops.rmdir, parent, name);
-    t[O.symlink] = (id, target, parent, name, uid, gid) =>
-      this.#run(id, 'symlink', replyEntry, ops.symlink, target, parent, name, { uid, gid });
-    t[O.rename] = (id, parent, name, newParent, newName, flags) =>
-      this.#run(id, 'rename', replyOk, ops.rename, parent, name, newParent, newName, flags);
-    t[O.link] = (id, ino, newParent, newName) => this.#run(id, 'link', replyEntry, ops.link, ino, newParent, newName);
-    t[O.open] = (id, ino, flags) => this.#run(id, 'open', replyOpenFor(ino, flags, false), ops.open, ino, flags);
-    t[O.read] = (id, ino, fh, offset, size) => this.#run(id, 'read', replyData, ops.read, ino, fh, offset, size);
-    t[O.write] = (id, ino, fh, data, offset) => this.#run(id, 'write', replyWrite, ops.write, ino, fh, data, offset);
-    t[O.flush] = (id, ino, fh) => this.#run(id, 'flush', replyOk, ops.flush, ino, fh);
-    t[O.release] = (id, ino, fh, flags) => this.#run(id, 'release', replyOk, ops.release, ino, fh, flags);
-    t[O.fsync] = (id, ino, fh, datasync) => this.#run(id, 'fsync', replyOk, ops.fsync, ino, fh, datasync !== 0);
-    t[O.opendir] = (id, ino, flags) =>
-      this.#run(id, 'opendir', replyOpenFor(ino, flags, true), ops.opendir, ino, flags);
-    t[O.readdir] = (id, ino, fh, offset, size) =>
-      this.#run(id, 'readdir', replyReaddir, ops.readdir, ino, fh, offset, size);
-    t[O.readdirplus] = (id, ino, fh, offset, size) =>
-      this.#run(id, 'readdirplus', replyReaddirPlus, ops.readdirplus, ino, fh, offset, size);
-    t[O.releasedir] = (id, ino, fh) => this.#run(id, 'releasedir', replyOk, ops.releasedir, ino, fh);
-    t[O.fsyncdir] = (id, ino, fh, datasync) =>
-      this.#run(id, 'fsyncdir', replyOk, ops.fsyncdir, ino, fh, datasync !== 0);
-    t[O.statfs] = (id, ino) => this.#run(id, 'statfs', replyStatfs, ops.statfs, ino);
-    t[O.access] = (id, ino, mask, uid, gid) => this.#run(id, 'access', replyOk, ops.access, ino, mask, { uid, gid });
-    t[O.create] = (id, parent, name, mode, flags, uid, gid) =>
-      this.#run(id, 'create', replyCreateFor(flags), ops.create, parent, name, mode, flags, { uid, gid });
-    t[O.fallocate] = (id, ino, fh, mode, offset, length) =>
-      this.#run(id, 'fallocate', replyOk, ops.fallocate, ino, fh, mode, offset, length);
   }
 
   /** Runs one handler and answers its request; never throws. */
-  #run(id: number, op: FuseOpName, reply: Reply, handler: Function | undefined, ...args: unknown[]): void {
+  #run<K extends FuseOpName>(
+    id: number,
+    op: K,
+    reply: Reply<K>,
+    handler: FuseOps[K],
+    ...args: Parameters<NonNullable<FuseOps[K]>>
+  ): void {
     this.#inFlight++;
-    let result: unknown;
+    let result: OpResult<K> | PromiseLike<OpResult<K>>;
     try {
-      if (!handler) throw new ErrnoError('ENOSYS');
-      result = handler.apply(this.#ops, args);
+      // TypeScript cannot call a member of the union FuseOps[K] generically; it is FuseOps[op].
+      const fn = handler as ((...a: typeof args) => OpResult<K> | PromiseLike<OpResult<K>>) | undefined;
+      if (!fn) throw new ErrnoError('ENOSYS');
+      result = fn.apply(this.#ops, args);
     } catch (err) {
       this.#fail(id, op, err);
       return;
     }
-    if (result !== null && typeof result === 'object' && typeof (result as Promise<unknown>).then === 'function') {
-      (result as Promise<unknown>).then(
+    if (isPromiseLike(result)) {
+      result.then(
         (value) => this.#succeed(id, op, reply, value),
         (err: unknown) => this.#fail(id, op, err),
       );
@@ -560,7 +436,7 @@ export class FuseSession {
     }
   }
 
-  #succeed(id: number, op: FuseOpName, reply: Reply, value: unknown): void {
+  #succeed<K extends FuseOpName>(id: number, op: K, reply: Reply<K>, value: OpResult<K>): void {
     try {
       reply(id, value);
     } catch (err) {
@@ -660,6 +536,10 @@ export class FuseSession {
     const detail = err instanceof Error ? (err.stack ?? err.message) : String(err);
     process.stderr.write(`fuse: ${op} failed (answered EIO): ${detail}\n`);
   }
+}
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return value !== null && typeof value === 'object' && typeof (value as PromiseLike<T>).then === 'function';
 }
 
 /**

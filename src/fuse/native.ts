@@ -6,7 +6,14 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CryptfsError } from '../errors.js';
-import type { Attr, DirEntry, DirPlusEntry, StatfsResult } from './fuse-session.js';
+import type {
+  Attr,
+  DirEntry,
+  DirPlusEntry,
+  FuseConnectionInfo,
+  SetattrChanges,
+  StatfsResult,
+} from './fuse-types.js';
 
 /** The native FUSE binding is missing (not built) or cannot load (no libfuse3). */
 export class FuseUnavailableError extends CryptfsError {
@@ -17,52 +24,69 @@ declare const sessionHandleBrand: unique symbol;
 /** Opaque handle of one native session (a napi external). */
 export type NativeSessionHandle = { readonly [sessionHandleBrand]: true };
 
-/** Operation names the binding routes; also the keys of `opcodes`. */
-export type NativeOpName =
-  | 'init'
-  | 'end'
-  | 'log'
-  | 'lookup'
-  | 'forget'
-  | 'getattr'
-  | 'setattr'
-  | 'readlink'
-  | 'mkdir'
-  | 'unlink'
-  | 'rmdir'
-  | 'symlink'
-  | 'rename'
-  | 'link'
-  | 'open'
-  | 'read'
-  | 'write'
-  | 'flush'
-  | 'release'
-  | 'fsync'
-  | 'opendir'
-  | 'readdir'
-  | 'releasedir'
-  | 'fsyncdir'
-  | 'statfs'
-  | 'access'
-  | 'create'
-  | 'fallocate'
-  | 'readdirplus';
+/**
+ * What the binding passes to dispatch after (op, id), by operation: the JS
+ * half of the ABI whose C half is the table in native/fuse_ops.h (same names;
+ * the marshaller of each row there builds the tuple here). The session checks
+ * at mount that the binding's `ops` and these keys are the same set.
+ */
+export interface NativeOpArgs {
+  // Notifications (request id 0, no reply).
+  init: [info: FuseConnectionInfo];
+  end: [errno: number, message: string | null];
+  log: [level: number, message: string];
+  // Requests. forget takes no reply (id 0) and comes once per inode.
+  lookup: [parent: bigint, name: string];
+  forget: [ino: bigint, nlookup: number];
+  getattr: [ino: bigint, fh: bigint | undefined];
+  setattr: [ino: bigint, changes: SetattrChanges, fh: bigint | undefined];
+  readlink: [ino: bigint];
+  mkdir: [parent: bigint, name: string, mode: number, uid: number, gid: number];
+  unlink: [parent: bigint, name: string];
+  rmdir: [parent: bigint, name: string];
+  symlink: [target: string, parent: bigint, name: string, uid: number, gid: number];
+  rename: [parent: bigint, name: string, newParent: bigint, newName: string, flags: number];
+  link: [ino: bigint, newParent: bigint, newName: string];
+  open: [ino: bigint, flags: number];
+  read: [ino: bigint, fh: bigint, offset: number, size: number];
+  /** data: the handler's own copy of the payload. */
+  write: [ino: bigint, fh: bigint, data: Buffer, offset: number];
+  flush: [ino: bigint, fh: bigint];
+  release: [ino: bigint, fh: bigint, flags: number];
+  fsync: [ino: bigint, fh: bigint, datasync: number];
+  opendir: [ino: bigint, flags: number];
+  readdir: [ino: bigint, fh: bigint, offset: number, size: number];
+  releasedir: [ino: bigint, fh: bigint];
+  fsyncdir: [ino: bigint, fh: bigint, datasync: number];
+  statfs: [ino: bigint];
+  access: [ino: bigint, mask: number, uid: number, gid: number];
+  create: [parent: bigint, name: string, mode: number, flags: number, uid: number, gid: number];
+  fallocate: [ino: bigint, fh: bigint, mode: number, offset: number, length: number];
+  readdirplus: [ino: bigint, fh: bigint, offset: number, size: number];
+}
+
+/** Operation names the binding routes. */
+export type NativeOpName = keyof NativeOpArgs;
 
 /**
  * Called on the JS thread for every request and notification:
- * `(opcode, requestId, ...operation arguments)`. Notifications (init, end,
- * log, forget) carry request id 0 and take no reply.
+ * `(opcode, requestId, ...NativeOpArgs[ops[opcode]])`. Notifications (init,
+ * end, log, forget) carry request id 0 and take no reply.
  */
-export type NativeDispatch = (op: number, id: number, ...args: any[]) => void;
+export type NativeDispatch = (op: number, id: number, ...args: unknown[]) => void;
 
 export interface NativeFuseBinding {
   /**
    * Creates the session (option errors throw here) and starts its loop
-   * thread, which mounts. `opsMask` has bit (opcode - opFirst) set for each
-   * operation JS implements; the others answer ENOSYS inside libfuse.
+   * thread, which mounts. `implemented` names the requests JS handles
+   * (notification names are ignored); the others answer ENOSYS inside libfuse.
    */
-  mount(mountpoint: string, args: string[], opsMask: number, dispatch: NativeDispatch): NativeSessionHandle;
+  mount(
+    mountpoint: string,
+    args: string[],
+    implemented: readonly NativeOpName[],
+    dispatch: NativeDispatch,
+  ): NativeSessionHandle;
   /** Ends the loop; `detached` = the mount was already removed by the caller. */
   stop(handle: NativeSessionHandle, detached: boolean): boolean;
   /** umount2(path, MNT_DETACH): 0 or an errno number. */
@@ -101,7 +125,8 @@ export interface NativeFuseBinding {
     attrTimeout: number,
   ): number | false;
 
-  readonly opcodes: Readonly<Record<NativeOpName, number>>;
+  /** Operation names by opcode (the first argument of dispatch). */
+  readonly ops: readonly string[];
   readonly openFlags: Readonly<{
     directIo: number;
     keepCache: number;
@@ -111,7 +136,6 @@ export interface NativeFuseBinding {
   }>;
   /** FUSE_CAP_* bits, to test FuseConnectionInfo.capable / want. */
   readonly capabilities: Readonly<{ readdirplus: number; readdirplusAuto: number }>;
-  readonly opFirst: number;
   /** libfuse version, e.g. 314 for 3.14. */
   readonly fuseVersion: number;
 }

@@ -137,7 +137,17 @@ export async function startMount(
   fx: CryptFixture,
   mountpoint: string,
   args: string[] = [],
-  options: { openFileLimit?: number; config?: string; cacheRoot?: string; source?: string } = {},
+  options: {
+    openFileLimit?: number;
+    config?: string;
+    cacheRoot?: string;
+    /** Mount this spec instead of secret: (e.g. a plain local directory). */
+    source?: string;
+    /** Added to the daemon's (scrubbed) environment. */
+    env?: NodeJS.ProcessEnv;
+    /** How long the mount may take to come up (default 20 s). */
+    upTimeoutMs?: number;
+  } = {},
 ): Promise<Mounted> {
   // A stale mount (killed daemon) answers ENOTCONN: the mount command clears it.
   await mkdir(mountpoint, { recursive: true }).catch((err: NodeJS.ErrnoException) => {
@@ -167,7 +177,7 @@ export async function startMount(
       logFile,
       ...args,
     ],
-    { stdio: ['ignore', 'ignore', 'pipe'], env: scrubbedEnv() },
+    { stdio: ['ignore', 'ignore', 'pipe'], env: scrubbedEnv(options.env) },
   );
   let stderr = '';
   child.stderr!.on('data', (b: Buffer) => (stderr += b.toString('utf8')));
@@ -177,7 +187,7 @@ export async function startMount(
   let done: number | string | undefined;
   void exited.then((c) => (done = c));
   const readLog = () => readFile(logFile, 'utf8').catch(() => '');
-  const deadline = Date.now() + 20_000;
+  const deadline = Date.now() + (options.upTimeoutMs ?? 20_000);
   // Up means a mount of this daemon, not the stale one a killed daemon left (which it clears first,
   // and whose mount id the new mount may reuse): then wait for the daemon's own "mounted on" line too.
   const isNewMount = async () =>
