@@ -443,6 +443,13 @@ static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
   enqueue(p->s, p);
 }
 
+// Device nodes, FIFOs and sockets can't be stored on a remote: EPERM, as mknod(2)
+// answers for a node type the file system does not support (libfuse's default
+// would be ENOSYS). Regular files are made with create, which the kernel prefers.
+static void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev) {
+  fuse_reply_err(req, EPERM);
+}
+
 static void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname) {
   pending_t *p = begin(req, OP_LINK, newname, NULL, EILSEQ);
   if (!p) return;
@@ -1533,6 +1540,7 @@ static void set_ops(struct fuse_lowlevel_ops *ops, uint32_t mask) {
   if (HAS(OP_RMDIR)) ops->rmdir = ll_rmdir;
   if (HAS(OP_SYMLINK)) ops->symlink = ll_symlink;
   if (HAS(OP_RENAME)) ops->rename = ll_rename;
+  ops->mknod = ll_mknod;
   if (HAS(OP_LINK)) ops->link = ll_link;
   if (HAS(OP_OPEN)) ops->open = ll_open;
   if (HAS(OP_READ)) ops->read = ll_read;
