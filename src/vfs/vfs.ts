@@ -236,6 +236,8 @@ export class Vfs implements FileHost {
     this.dirCache.upsert(parentPath(path), baseName(path), { isDir: true, size: -1, mtime });
     this.dirCache.setEmpty(path);
     this.times.added(path);
+    // Its own times too: an object store lists no time for a directory.
+    this.times.dirChanged(path);
     return { path, isDir: true, size: 0, mtime };
   }
 
