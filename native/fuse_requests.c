@@ -289,9 +289,22 @@ static void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
   enqueue(p->s, p);
 }
 
+// Device nodes, FIFOs and sockets can't be stored on a remote: EPERM, as mknod(2)
+// answers for a node type the file system does not support (libfuse's default
+// would be ENOSYS). Regular files are made with create, which the kernel prefers.
+// Answered here, never sent to JS, so not a row of FUSE_REQUESTS.
+static void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev) {
+  (void)parent;
+  (void)name;
+  (void)mode;
+  (void)rdev;
+  fuse_reply_err(req, EPERM);
+}
+
 void set_ops(struct fuse_lowlevel_ops *ops, const bool implemented[OP_COUNT]) {
   memset(ops, 0, sizeof *ops);
   ops->init = ll_init;
+  ops->mknod = ll_mknod;
 #define REGISTER(name, entry, args) \
   if (implemented[OP_##name]) ops->name = ll_##name;
   FUSE_REQUESTS(REGISTER)

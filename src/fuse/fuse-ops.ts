@@ -89,9 +89,10 @@ export function openFlagsFrom(flags: number): OpenFlags {
   };
 }
 
-const toNs = (d: Date) => BigInt(d.getTime()) * 1_000_000n;
 const processUid = process.geteuid?.() ?? 0;
 const processGid = process.getegid?.() ?? 0;
+/** fallocate(2): allocate without changing the size (linux/falloc.h). */
+const FALLOC_FL_KEEP_SIZE = 0x01;
 
 export class VfsFuseOps implements FuseOps {
   readonly inodes = new InodeTable();
@@ -145,7 +146,7 @@ export class VfsFuseOps implements FuseOps {
   }
 
   private attr(ino: bigint, a: VfsAttr): Attr {
-    const t = toNs(a.mtime);
+    const t = this.vfs.times.resolve(a.path, a.isDir, a.mtime);
     const { mode, uid, gid } = this.ownerAndMode(a);
     return {
       ino,
@@ -156,9 +157,9 @@ export class VfsFuseOps implements FuseOps {
       size: a.size,
       blocks: Math.ceil(a.size / 512),
       blksize: BLKSIZE,
-      atimeNs: t,
-      mtimeNs: t,
-      ctimeNs: t,
+      atimeNs: t.atimeNs,
+      mtimeNs: t.mtimeNs,
+      ctimeNs: t.ctimeNs,
     };
   }
 
@@ -257,13 +258,16 @@ export class VfsFuseOps implements FuseOps {
       if (h) await h.truncate(changes.size);
       else await this.vfs.truncate(path, changes.size);
     }
-    if (changes.mtimeNs !== undefined && !(h && h.file.unlinked)) {
-      await this.vfs.setMtime(path, new Date(Number(changes.mtimeNs / 1_000_000n)));
+    const unlinked = h !== undefined && h.file.unlinked;
+    if ((changes.atimeNs !== undefined || changes.mtimeNs !== undefined) && !unlinked) {
+      // UTIME_NOW arrives resolved; an omitted time is absent and stays.
+      await this.vfs.setTimes(path, { atimeNs: changes.atimeNs, mtimeNs: changes.mtimeNs });
     }
-    if ((changes.mode !== undefined || changes.uid !== undefined || changes.gid !== undefined) && !(h && h.file.unlinked)) {
+    if ((changes.mode !== undefined || changes.uid !== undefined || changes.gid !== undefined) && !unlinked) {
       await this.setOwnerAndMode(path, changes);
     }
-    // atime: accepted and ignored, as rclone does.
+    // Every setattr is a change of the inode: ctime now.
+    if (!unlinked) this.vfs.times.changed(path);
     if (h) return this.attr(ino, h.file.attr());
     return this.attr(ino, await this.vfs.stat(path));
   }
@@ -326,6 +330,13 @@ export class VfsFuseOps implements FuseOps {
     });
   }
 
+  /** Hard links can't be stored: EPERM, as link(2) answers on a file system without them. */
+  link(ino: bigint, newParent: bigint, newName: string): Promise<Attr> {
+    return this.guard('link', () => this.describePath(newParent, newName), async () => {
+      throw new VfsError('EPERM', `${this.describePath(ino)}: hard links are not supported`);
+    });
+  }
+
   rename(parent: bigint, name: string, newParent: bigint, newName: string, flags: number): Promise<void> {
     return this.guard('rename', () => `${this.describePath(parent, name)} -> ${this.describePath(newParent, newName)}`, async () => {
       if (flags & RENAME_EXCHANGE) throw new VfsError('EINVAL', 'RENAME_EXCHANGE is not supported');
@@ -368,10 +379,26 @@ export class VfsFuseOps implements FuseOps {
   write(ino: bigint, fh: bigint, data: Buffer, offset: number): Promise<number> {
     const fail = (err: unknown) => Promise.reject(this.failure('write', () => this.handlePath(ino, fh), err));
     try {
-      return this.handle(fh).write(data, offset).catch(fail);
+      const h = this.handle(fh);
+      this.vfs.times.written(h.file.path);
+      return h.write(data, offset).catch(fail);
     } catch (err) {
       return fail(err);
     }
+  }
+
+  /**
+   * Mode 0 and FALLOC_FL_KEEP_SIZE (FileHandle.allocate); punching holes,
+   * zeroing, collapsing and inserting ranges answer EOPNOTSUPP.
+   */
+  fallocate(ino: bigint, fh: bigint, mode: number, offset: number, length: number): Promise<void> {
+    return this.guard('fallocate', () => this.handlePath(ino, fh), async () => {
+      if ((mode & ~FALLOC_FL_KEEP_SIZE) !== 0) throw new VfsError('EOPNOTSUPP', `fallocate mode 0x${mode.toString(16)} is not supported`);
+      const h = this.handle(fh);
+      const size = h.file.size;
+      await h.allocate(offset, length, (mode & FALLOC_FL_KEEP_SIZE) !== 0);
+      if (h.file.size !== size) this.vfs.times.written(h.file.path);
+    });
   }
 
   flush(ino: bigint, fh: bigint): Promise<void> {

@@ -160,6 +160,11 @@ export interface FileHandle {
   read(offset: number, length: number): Promise<Buffer>;
   write(data: Buffer, offset: number): Promise<number>;
   truncate(size: number): Promise<void>;
+  /**
+   * fallocate(2) mode 0 (grow to cover the range, zeros) or, with `keepSize`,
+   * FALLOC_FL_KEEP_SIZE (room for the range, size unchanged).
+   */
+  allocate(offset: number, length: number, keepSize: boolean): Promise<void>;
   /** close(2) of one descriptor: the error it returns is what close() returns. */
   flush(): Promise<void>;
   fsync(): Promise<void>;
@@ -194,6 +199,10 @@ export class RemoteReadHandle implements FileHandle {
   }
 
   async truncate(): Promise<void> {
+    throw badDescriptor(`${this.file.path}: file is open read-only`);
+  }
+
+  async allocate(): Promise<void> {
     throw badDescriptor(`${this.file.path}: file is open read-only`);
   }
 
@@ -275,6 +284,8 @@ export class ByteQueue implements AsyncIterable<Uint8Array> {
 }
 
 const QUEUE_HIGH_WATER = 8 * 1024 * 1024;
+/** Zeros appended per write when fallocate grows a streamed file. */
+const ZERO_RUN = 1024 * 1024;
 
 /** One streaming upload of mode off: the remote write runs while FUSE writes arrive. */
 export class StreamWriter {
@@ -434,6 +445,25 @@ export class StreamWriteHandle implements FileHandle {
   }
 
   /**
+   * Nothing local to reserve; growing appends zeros to the stream (a range
+   * inside what is written already is there). Refusing instead would make
+   * glibc's posix_fallocate fall back to single-byte writes every block, which
+   * are not sequential and would abandon the upload.
+   */
+  async allocate(offset: number, length: number, keepSize: boolean): Promise<void> {
+    if (this.closed) throw badDescriptor(`${this.file.path}: file already closed for writing`);
+    const end = offset + length;
+    if (keepSize || end <= this.file.size) return;
+    this.wrote = true;
+    this.writer ??= this.host.startStream(this.file);
+    const zeros = Buffer.alloc(Math.min(ZERO_RUN, end - this.writer.written));
+    while (this.writer.written < end) {
+      const n = Math.min(zeros.length, end - this.writer.written);
+      await this.writer.write(zeros.subarray(0, n), this.writer.written);
+    }
+  }
+
+  /**
    * The first close after a write ends the upload; its result is what close()
    * returns. A close before any write (dd and shells dup2 the descriptor and
    * close the original first) is ignored; release finishes the upload then.
@@ -512,6 +542,24 @@ export class CachedHandle implements FileHandle {
     item.mtime = new Date();
     item.mtimeSetAt = undefined;
     // The journal carries sizes only from truncates (writes show in the block file).
+    await this.host.markDirty(this.file, true);
+  }
+
+  async allocate(offset: number, length: number, keepSize: boolean): Promise<void> {
+    if (!this.canWrite) throw badDescriptor(`${this.file.path}: file is open read-only`);
+    const item = this.item;
+    const end = offset + length;
+    if (keepSize || end <= item.size) {
+      // Room only: the contents and size stay, nothing to upload.
+      await item.allocate(offset, length, true);
+      return;
+    }
+    if (!item.writing) await this.host.markDirty(this.file, true);
+    if (await item.allocate(offset, length, false)) {
+      item.mtime = new Date();
+      item.mtimeSetAt = undefined;
+    }
+    // The journal carries sizes only from size changes (writes show in the block file).
     await this.host.markDirty(this.file, true);
   }
 

@@ -55,6 +55,7 @@ import {
 } from './file-handle.js';
 import { isLinkObjectName, linkAttrIn, Links } from './links.js';
 import { Listings, type ListingHost } from './listings.js';
+import { NodeTimes } from './node-times.js';
 import { isNotFound, nameMax, notFound, validateName } from './names.js';
 import { DEFAULT_VFS_OPTIONS, type CacheMode, type VfsOptions } from './options.js';
 import { Recovery, type RecoveryHost } from './recovery.js';
@@ -79,6 +80,8 @@ export interface VfsStatfs {
 export class Vfs implements FileHost {
   readonly options: VfsOptions;
   readonly readAheadBytes: number;
+  /** atime, ctime and directory mtimes, kept in memory while mounted (node-times.ts). */
+  readonly times = new NodeTimes();
   private readonly dirCache: DirCache;
   /** Files open, dirty, uploading, or (mode full) cached, by current path. */
   private readonly files = new Map<string, VfsFile>();
@@ -255,6 +258,9 @@ export class Vfs implements FileHost {
     const mtime = new Date();
     this.dirCache.upsert(parentPath(path), baseName(path), { isDir: true, size: -1, mtime });
     this.dirCache.setEmpty(path);
+    this.times.added(path);
+    // Its own times too: an object store lists no time for a directory.
+    this.times.dirChanged(path);
     return { path, isDir: true, size: 0, mtime };
   }
 
@@ -268,6 +274,7 @@ export class Vfs implements FileHost {
     this.virtualDirs.delete(path);
     this.dirCache.invalidate(path, true);
     this.dirCache.remove(parentPath(path), baseName(path));
+    this.times.removed(path);
   }
 
   async unlink(path: string): Promise<void> {
@@ -298,6 +305,7 @@ export class Vfs implements FileHost {
       }
       this.dirCache.remove(parentPath(path), baseName(path));
     });
+    this.times.removed(path);
   }
 
   async rename(from: string, to: string, options: { noReplace?: boolean } = {}): Promise<void> {
@@ -307,17 +315,33 @@ export class Vfs implements FileHost {
     const src = await this.stat(from);
     await this.requireDir(parentPath(to));
     const noReplace = options.noReplace === true;
-    if (src.isLink) return this.links.rename(src, to, noReplace);
-    if (src.isDir) return renameDir(this.host, from, to, noReplace);
-    const over = await this.lookup(to);
-    await renameFile(this.host, from, to, src, noReplace);
-    if (over?.isLink) await this.links.remove(to); // once the file has the name
+    if (src.isLink) await this.links.rename(src, to, noReplace);
+    else if (src.isDir) await renameDir(this.host, from, to, noReplace);
+    else {
+      const over = await this.lookup(to);
+      await renameFile(this.host, from, to, src, noReplace);
+      if (over?.isLink) await this.links.remove(to); // once the file has the name
+    }
+    this.times.renamed(from, to, src.isDir);
+  }
+
+  /**
+   * utimensat: the times given (undefined = UTIME_OMIT). A file's mtime goes to
+   * the remote as setMtime does; atime, ctime, nanoseconds and directory times
+   * are kept in memory while mounted (node-times.ts).
+   */
+  async setTimes(path: string, times: { atimeNs?: bigint; mtimeNs?: bigint }): Promise<VfsAttr> {
+    this.checkWritable();
+    let attr = await this.stat(path);
+    if (times.mtimeNs !== undefined && !attr.isDir) attr = await this.setMtime(path, new Date(Number(times.mtimeNs / 1_000_000n)));
+    this.times.set(path, times);
+    return attr;
   }
 
   async setMtime(path: string, mtime: Date): Promise<VfsAttr> {
     this.checkWritable();
     const attr = await this.stat(path);
-    if (attr.isDir) return attr; // directory times are not kept, as rclone
+    if (attr.isDir) return attr; // directory times live in this.times only (setTimes)
     if (attr.isLink) return this.links.setMtime(attr, mtime);
     const file = liveFile(this.files, path);
     if (file?.cache && file.dirty) {
@@ -476,6 +500,7 @@ export class Vfs implements FileHost {
       throw err;
     }
     this.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: 0, mtime, metadata: flags.metadata });
+    this.times.added(path);
     return handle;
   }
 

@@ -208,6 +208,11 @@ export class BlockFile {
     return out;
   }
 
+  /** Checks that the disk has room for `count` more slots (CacheFullError when not); writes nothing. */
+  async reserveSlots(count: number): Promise<void> {
+    await this.space.reserve(count * SLOT_SIZE);
+  }
+
   /** Keeps slots 0..count-1 only. */
   async truncateBlocks(count: number): Promise<void> {
     const size = BlockFile.offset(count);
@@ -383,6 +388,28 @@ export class CacheItem {
       for (let i = first; i <= last; i++) this.present.add(i);
       this.size = newSize;
       this.generation++;
+    });
+  }
+
+  /**
+   * fallocate(2) modes 0 and KEEP_SIZE: makes sure the cache disk has room for
+   * the slots of the range not cached yet (CacheFullError otherwise) and, without
+   * `keepSize`, grows the file to cover it (the new bytes read as zeros, as after
+   * a growing truncate). The room is checked, not held: the block file stays
+   * sparse, so a later write can still find the disk full. Resolves true when
+   * the size changed.
+   */
+  async allocate(offset: number, length: number, keepSize: boolean): Promise<boolean> {
+    return this.lock.run(async () => {
+      this.lastUsed = Date.now();
+      const end = offset + length;
+      let missing = 0;
+      for (let i = Math.floor(offset / CACHE_BLOCK); i * CACHE_BLOCK < end; i++) if (!this.present.has(i)) missing++;
+      if (missing > 0) await this.block.reserveSlots(missing);
+      if (keepSize || end <= this.size) return false;
+      this.size = end;
+      this.generation++;
+      return true;
     });
   }
 
