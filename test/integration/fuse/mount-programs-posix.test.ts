@@ -144,7 +144,10 @@ describe('cryptfs mount: ordinary programs needing POSIX (exec bits, symlinks, o
     assert.match(first, /^Number of regular files transferred: 4$/m);
     assert.equal(await ok('bash "$T/listing.sh" "$M/rsync"'), want);
     await remount();
-    assert.equal(await rsync('$T/tree', '$M/rsync'), 'Number of regular files transferred: 0\n', 'second run into the mount');
+    // Nothing is sent again. Directory times are kept only while mounted (docs/semantics.md), so after
+    // the remount rsync may re-set them (`.d..t......` lines, no data); every file, link, mode and owner matches.
+    const again = await rsync('$T/tree', '$M/rsync');
+    assert.equal(again.replace(/^\.d\.\.t\.{6} .*\n/gm, ''), 'Number of regular files transferred: 0\n', `second run into the mount:\n${again}`);
     assert.match(await rsync('$M/rsync', '$T/rsync-back'), /^Number of regular files transferred: 4$/m);
     assert.equal(await ok('bash "$T/listing.sh" "$T/rsync-back"'), want);
     assert.equal(await rsync('$M/rsync', '$T/rsync-back'), 'Number of regular files transferred: 0\n', 'second run out of the mount');
