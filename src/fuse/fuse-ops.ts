@@ -97,6 +97,8 @@ const FALLOC_FL_KEEP_SIZE = 0x01;
 export class VfsFuseOps implements FuseOps {
   readonly inodes = new InodeTable();
   private readonly files = new Map<bigint, FileHandle>();
+  /** The inode each open handle was opened on. */
+  private readonly handleInodes = new Map<bigint, bigint>();
   private readonly dirs = new Map<bigint, DirReader>();
   private nextFh = 1n;
   private readonly fileMode: number;
@@ -145,13 +147,13 @@ export class VfsFuseOps implements FuseOps {
     return attrs;
   }
 
-  private attr(ino: bigint, a: VfsAttr): Attr {
+  private attr(ino: bigint, a: VfsAttr, unlinked = false): Attr {
     const t = this.vfs.times.resolve(a.path, a.isDir, a.mtime);
     const { mode, uid, gid } = this.ownerAndMode(a);
     return {
       ino,
       mode: a.isLink ? LINK_MODE : mode,
-      nlink: 1,
+      nlink: unlinked ? 0 : 1,
       uid,
       gid,
       size: a.size,
@@ -179,10 +181,17 @@ export class VfsFuseOps implements FuseOps {
     return h;
   }
 
-  private addHandle(h: FileHandle): bigint {
+  private addHandle(h: FileHandle, ino: bigint): bigint {
     const fh = this.nextFh++;
     this.files.set(fh, h);
+    this.handleInodes.set(fh, ino);
     return fh;
+  }
+
+  /** An open handle of inode `ino`: after unlink its only way to the file (fstat of an unlinked open file). */
+  private openHandleOf(ino: bigint): FileHandle | undefined {
+    for (const [fh, i] of this.handleInodes) if (i === ino) return this.files.get(fh);
+    return undefined;
   }
 
   /** The path for a log line about an operation on `ino` (never throws). */
@@ -241,8 +250,11 @@ export class VfsFuseOps implements FuseOps {
   getattr(ino: bigint, fh: bigint | undefined): Promise<Attr> {
     return this.guard('getattr', () => this.describePath(ino), async () => {
       const h = fh !== undefined ? this.files.get(fh) : undefined;
-      if (h) return this.attr(ino, h.file.attr());
+      if (h) return this.attr(ino, h.file.attr(), h.file.unlinked);
       if (ino === ROOT_INO) return this.attr(ino, await this.vfs.stat(''));
+      // The kernel may ask without the handle (fstat): an unlinked file still open answers nlink 0.
+      const open = this.inodes.path(ino) === undefined ? this.openHandleOf(ino) : undefined;
+      if (open) return this.attr(ino, open.file.attr(), open.file.unlinked);
       return this.attr(ino, await this.vfs.stat(this.pathOf(ino)));
     });
   }
@@ -351,7 +363,7 @@ export class VfsFuseOps implements FuseOps {
     return this.guard('open', () => this.describePath(ino), async () => {
       const f = openFlagsFrom(flags);
       const h = await this.vfs.open(this.pathOf(ino), { ...f, create: false, exclusive: false });
-      return { fh: this.addHandle(h) };
+      return { fh: this.addHandle(h, ino) };
     });
   }
 
@@ -361,8 +373,9 @@ export class VfsFuseOps implements FuseOps {
       const f = openFlagsFrom(flags);
       const metadata = metadataOfPosix(this.newEntryAttrs(mode, caller), false);
       const h = await this.vfs.open(path, { ...f, create: true, metadata });
-      const fh = this.addHandle(h);
-      return { fh, attr: this.attr(this.inodes.ref(path, false), h.file.attr()) };
+      const ino = this.inodes.ref(path, false);
+      const fh = this.addHandle(h, ino);
+      return { fh, attr: this.attr(ino, h.file.attr()) };
     });
   }
 
@@ -412,6 +425,7 @@ export class VfsFuseOps implements FuseOps {
     if (!h) return Promise.resolve();
     const path = h.file.path;
     this.files.delete(fh);
+    this.handleInodes.delete(fh);
     return this.guard('release', () => path || this.describePath(ino), () => h.release());
   }
 

@@ -17,6 +17,7 @@ import type { ReadRange } from '../../../src/remote/remote.js';
 import { bytesOf } from '../../helpers/remote-contract.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { tmpdir } from 'node:os';
 
 const caller = { uid: 0, gid: 0 };
 const errnoIs = (name: string) => (err: unknown) => {
@@ -37,6 +38,21 @@ describe('VfsFuseOps', () => {
     const f = openFlagsFrom(fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL | fsc.O_TRUNC | fsc.O_APPEND);
     assert.deepEqual(f, { read: true, write: true, truncate: true, append: true, create: true, exclusive: true });
     assert.equal(openFlagsFrom(fsc.O_WRONLY).read, false);
+  });
+
+  it('fstat of an unlinked file still open (getattr without the handle) answers nlink 0, not ENOENT', async () => {
+    const vfs = await Vfs.create(new MemoryRemote(), { cacheMode: 'writes', cacheDir: await mkdtemp(join(tmpdir(), 'cryptfs-fuseops-')) });
+    const ops = new VfsFuseOps(vfs, { uid: 1, gid: 2, umask: 0, dirPerms: 0o700, filePerms: 0o600 });
+    const made = await ops.create(1n, 'gone.txt', 0o644, fsc.O_RDWR | fsc.O_CREAT, caller);
+    await ops.write(made.attr.ino, made.fh, Buffer.from('still here'), 0);
+    assert.equal((await ops.getattr(made.attr.ino, undefined)).nlink, 1);
+    await ops.unlink(1n, 'gone.txt');
+    const st = await ops.getattr(made.attr.ino, undefined);
+    assert.equal(st.nlink, 0);
+    assert.equal(st.size, 10);
+    await ops.release(made.attr.ino, made.fh, 0);
+    await assert.rejects(ops.getattr(made.attr.ino, undefined), errnoIs('ENOENT'));
+    await vfs.close();
   });
 
   it('explicit --file-perms/--dir-perms cap stored modes; without them stored modes show as they are', async () => {
