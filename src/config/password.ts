@@ -7,10 +7,10 @@
 // RCLONE_CONFIG_PASS only without --password-command): an explicit flag says
 // more about this run than a variable exported long ago.
 // With nothing to ask and nowhere to prompt, it is rclone's error.
-import { spawn } from 'node:child_process';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { ReadStream } from 'node:tty';
 import { ConfigError } from '../errors.js';
+import { exitDescription, runShellCommand } from '../shell-command.js';
 
 export const NOT_ALLOWED_TO_ASK =
   'unable to decrypt configuration and not allowed to ask for password - set RCLONE_CONFIG_PASS to your configuration password';
@@ -25,23 +25,13 @@ export interface SuppliedPassword {
 
 /** Runs `--password-command` through the shell and returns the first line of its stdout (without CR/LF). */
 export async function runPasswordCommand(command: string): Promise<Uint8Array> {
-  const child = spawn(command, { shell: true, stdio: ['inherit', 'pipe', 'pipe'] });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout.on('data', (b: Buffer) => out.push(b));
-  child.stderr.on('data', (b: Buffer) => err.push(b));
-  const status = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal }));
-  }).catch((e: unknown) => {
+  const result = await runShellCommand(command, 'inherit').catch((e: unknown) => {
     throw new ConfigError(`password command failed: ${(e as Error).message}`, { cause: e });
   });
-  if (status.code !== 0) {
-    const stderr = Buffer.concat(err).toString('utf8').trim();
-    const how = status.signal ? `signal ${status.signal}` : `exit status ${status.code}`;
-    throw new ConfigError(`password command failed: ${how}${stderr ? `: ${stderr}` : ''}`);
+  if (result.code !== 0) {
+    throw new ConfigError(`password command failed: ${exitDescription(result)}${result.stderr ? `: ${result.stderr}` : ''}`);
   }
-  const stdout = Buffer.concat(out);
+  const stdout = result.stdout;
   let end = stdout.indexOf(0x0a);
   if (end < 0) end = stdout.length;
   if (end > 0 && stdout[end - 1] === 0x0d) end--;

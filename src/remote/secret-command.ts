@@ -2,7 +2,7 @@
 // given as X_command (`password_command = pass show cryptfs/allas`). The
 // command runs once per process through the shell; its standard output,
 // trimmed, is the plain value (never obscured, never written anywhere).
-import { spawn } from 'node:child_process';
+import { exitDescription, runShellCommand } from '../shell-command.js';
 import { ConfigError } from '../errors.js';
 import type { OptionSpec } from './registry.js';
 
@@ -29,23 +29,15 @@ function runOnce(command: string, option: string, where: string): Promise<string
 }
 
 async function run(command: string, option: string, where: string): Promise<string> {
-  const child = spawn(command, { shell: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out: Buffer[] = [];
-  const err: Buffer[] = [];
-  child.stdout.on('data', (b: Buffer) => out.push(b));
-  child.stderr.on('data', (b: Buffer) => err.push(b));
-  const status = await new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal }));
-  }).catch((e: unknown) => {
+  const result = await runShellCommand(command, 'ignore').catch((e: unknown) => {
     throw new SecretCommandError(`${where}${option}: command failed to start: ${(e as Error).message}`, { cause: e });
   });
-  if (status.code !== 0) {
-    const stderr = Buffer.concat(err).toString('utf8').trim().split('\n').slice(-3).join(' | ');
-    const how = status.signal ? `killed by signal ${status.signal}` : `exit status ${status.code}`;
+  if (result.code !== 0) {
+    const stderr = result.stderr.split('\n').slice(-3).join(' | ');
+    const how = result.signal ? `killed by signal ${result.signal}` : exitDescription(result);
     throw new SecretCommandError(`${where}${option}: command failed: ${how}${stderr ? `: ${stderr}` : ''}`);
   }
-  const value = Buffer.concat(out).toString('utf8').trim();
+  const value = result.stdout.toString('utf8').trim();
   if (value === '') throw new SecretCommandError(`${where}${option}: command printed nothing`);
   return value;
 }
