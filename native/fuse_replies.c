@@ -91,8 +91,10 @@ static int read_attr(napi_env env, napi_value obj, struct stat *st) {
   st->st_ino = v;
   if (prop_u64(env, obj, "mode", &v, 1) != 0) return -1;
   st->st_mode = (mode_t)v;
-  if (prop_u64(env, obj, "nlink", &v, 0) < 0) return -1;
-  st->st_nlink = v ? v : 1;
+  // Absent means 1; an explicit 0 is an unlinked file still open (fstat after unlink).
+  int nlink_missing = prop_u64(env, obj, "nlink", &v, 0);
+  if (nlink_missing < 0) return -1;
+  st->st_nlink = nlink_missing ? 1 : v;
   if (prop_u64(env, obj, "uid", &v, 0) < 0) return -1;
   st->st_uid = (uid_t)v;
   if (prop_u64(env, obj, "gid", &v, 0) < 0) return -1;

@@ -250,11 +250,12 @@ export class VfsFuseOps implements FuseOps {
   getattr(ino: bigint, fh: bigint | undefined): Promise<Attr> {
     return this.guard('getattr', () => this.describePath(ino), async () => {
       const h = fh !== undefined ? this.files.get(fh) : undefined;
-      if (h) return this.attr(ino, h.file.attr(), h.file.unlinked);
+      // An inode whose name was unlinked (or renamed over) while open has no path any more: nlink 0.
+      if (h) return this.attr(ino, h.file.attr(), h.file.unlinked || this.inodes.path(ino) === undefined);
       if (ino === ROOT_INO) return this.attr(ino, await this.vfs.stat(''));
       // The kernel may ask without the handle (fstat): an unlinked file still open answers nlink 0.
       const open = this.inodes.path(ino) === undefined ? this.openHandleOf(ino) : undefined;
-      if (open) return this.attr(ino, open.file.attr(), open.file.unlinked);
+      if (open) return this.attr(ino, open.file.attr(), true);
       return this.attr(ino, await this.vfs.stat(this.pathOf(ino)));
     });
   }

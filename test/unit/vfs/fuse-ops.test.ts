@@ -53,6 +53,29 @@ describe('VfsFuseOps', () => {
     await ops.release(made.attr.ino, made.fh, 0);
     await assert.rejects(ops.getattr(made.attr.ino, undefined), errnoIs('ENOENT'));
     await vfs.close();
+    // A clean file (already on the remote) opened read-only, as pjdfstest unlink/14.t does.
+    const off = await Vfs.create(new MemoryRemote(), { cacheMode: 'off' });
+    const offOps = new VfsFuseOps(off, { uid: 1, gid: 2, umask: 0, dirPerms: 0o700, filePerms: 0o600 });
+    const kept = await offOps.create(1n, 'kept.txt', 0o644, fsc.O_WRONLY | fsc.O_CREAT, caller);
+    await offOps.write(kept.attr.ino, kept.fh, Buffer.from('abc'), 0);
+    await offOps.release(kept.attr.ino, kept.fh, 0);
+    const reader = await offOps.open(kept.attr.ino, fsc.O_RDONLY);
+    await offOps.unlink(1n, 'kept.txt');
+    assert.equal((await offOps.getattr(kept.attr.ino, reader.fh)).nlink, 0, 'fstat with the handle');
+    assert.equal((await offOps.getattr(kept.attr.ino, undefined)).nlink, 0, 'fstat without it');
+    await offOps.release(kept.attr.ino, reader.fh, 0);
+    await off.close();
+    // pjdfstest unlink/14.t exactly: an empty file created and closed (not uploaded yet), opened read-only, unlinked.
+    const cached = await Vfs.create(new MemoryRemote(), { cacheMode: 'writes', cacheDir: await mkdtemp(join(tmpdir(), 'cryptfs-fuseops-')) });
+    const cOps = new VfsFuseOps(cached, { uid: 1, gid: 2, umask: 0, dirPerms: 0o700, filePerms: 0o600 });
+    const empty = await cOps.create(1n, 'empty', 0o644, fsc.O_WRONLY | fsc.O_CREAT, caller);
+    await cOps.release(empty.attr.ino, empty.fh, 0);
+    const r2 = await cOps.open(empty.attr.ino, fsc.O_RDONLY);
+    await cOps.unlink(1n, 'empty');
+    assert.equal((await cOps.getattr(empty.attr.ino, r2.fh)).nlink, 0, 'fstat with the handle (writes)');
+    assert.equal((await cOps.getattr(empty.attr.ino, undefined)).nlink, 0, 'fstat without it (writes)');
+    await cOps.release(empty.attr.ino, r2.fh, 0);
+    await cached.close();
   });
 
   it('explicit --file-perms/--dir-perms cap stored modes; without them stored modes show as they are', async () => {
