@@ -58,11 +58,12 @@ export interface FuseOpsOptions {
   dirPerms: number;
   filePerms: number;
   /**
-   * Set when --file-perms/--dir-perms were given explicitly: stored modes are
-   * then capped by them (mode & perms), so `--file-perms 0600` never shows a
-   * file more open than that, whatever chmod stored.
+   * Set when --file-perms/--dir-perms were given explicitly: those modes are then
+   * shown whatever is stored (as rclone's mount always does), so `--file-perms 0600`
+   * never shows a file more open, and `--file-perms 0666` opens every file, even on
+   * a local remote where every ciphertext file has a real mode of its own.
    */
-  capStoredModes?: { file?: boolean; dir?: boolean };
+  fixedModes?: { file?: boolean; dir?: boolean };
 }
 
 export function defaultFuseOpsOptions(): FuseOpsOptions {
@@ -125,11 +126,9 @@ export class VfsFuseOps implements FuseOps {
    */
   private ownerAndMode(a: VfsAttr): { mode: number; uid: number; gid: number } {
     const stored = posixAttrsOf(a.metadata);
-    let mode = stored.mode === undefined ? (a.isDir ? this.dirMode : this.fileMode) : (a.isDir ? S_IFDIR : S_IFREG) | stored.mode;
-    const cap = this.options.capStoredModes;
-    if (stored.mode !== undefined && (a.isDir ? cap?.dir : cap?.file)) {
-      mode &= ~0o7777 | (a.isDir ? this.dirMode : this.fileMode);
-    }
+    const fixed = a.isDir ? this.options.fixedModes?.dir : this.options.fixedModes?.file;
+    const mode =
+      stored.mode === undefined || fixed ? (a.isDir ? this.dirMode : this.fileMode) : (a.isDir ? S_IFDIR : S_IFREG) | stored.mode;
     const uid = stored.uid === undefined || stored.uid === processUid ? this.options.uid : stored.uid;
     const gid = stored.gid === undefined || stored.gid === processGid ? this.options.gid : stored.gid;
     return { mode, uid, gid };

@@ -125,7 +125,7 @@ function fusePermissions(ctx: CommandContext, allowOther: boolean): FuseOpsOptio
     umask: given('umask') ? octal(flagString(ctx.flags, 'umask'), 'umask') : process.umask(),
     dirPerms: given('dir-perms') ? octal(flagString(ctx.flags, 'dir-perms'), 'dir-perms') : allowOther ? 0o700 : 0o777,
     filePerms: given('file-perms') ? octal(flagString(ctx.flags, 'file-perms'), 'file-perms') : allowOther ? 0o600 : 0o666,
-    capStoredModes: { file: given('file-perms'), dir: given('dir-perms') },
+    fixedModes: { file: given('file-perms'), dir: given('dir-perms') },
   };
 }
 

@@ -78,18 +78,18 @@ describe('VfsFuseOps', () => {
     await cached.close();
   });
 
-  it('explicit --file-perms/--dir-perms cap stored modes; without them stored modes show as they are', async () => {
+  it('explicit --file-perms/--dir-perms are shown whatever is stored; without them stored modes show as they are', async () => {
     const remote = new MemoryRemote();
     const vfs = await Vfs.create(remote, { cacheMode: 'off' });
     const open = new VfsFuseOps(vfs, { uid: 1, gid: 2, umask: 0, dirPerms: 0o700, filePerms: 0o600 });
-    const capped = new VfsFuseOps(vfs, { uid: 1, gid: 2, umask: 0, dirPerms: 0o750, filePerms: 0o600, capStoredModes: { file: true, dir: true } });
+    const fixed = new VfsFuseOps(vfs, { uid: 1, gid: 2, umask: 0, dirPerms: 0o750, filePerms: 0o666, fixedModes: { file: true, dir: true } });
     const d = await open.mkdir(1n, 'd', 0o777, caller);
     const made = await open.create(d.ino, 'x', 0o755, fsc.O_WRONLY | fsc.O_CREAT, caller);
     await open.release(made.attr.ino, made.fh, 0);
     assert.equal((await open.lookup(d.ino, 'x')).mode, fsc.S_IFREG | 0o755, 'stored mode shown as stored');
-    const cd = await capped.lookup(1n, 'd');
-    assert.equal(cd.mode, fsc.S_IFDIR | 0o750, 'directory capped by --dir-perms');
-    assert.equal((await capped.lookup(cd.ino, 'x')).mode, fsc.S_IFREG | 0o600, 'file capped by --file-perms');
+    const cd = await fixed.lookup(1n, 'd');
+    assert.equal(cd.mode, fsc.S_IFDIR | 0o750, 'directory shows --dir-perms');
+    assert.equal((await fixed.lookup(cd.ino, 'x')).mode, fsc.S_IFREG | 0o666, 'file shows --file-perms');
     await vfs.close();
   });
 
