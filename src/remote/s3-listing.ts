@@ -1,0 +1,100 @@
+// Listing an S3 store: the buckets at the top, a directory (key prefix) inside a bucket with its
+// objects' metadata, and the small listing that tells whether a prefix holds anything.
+import { DirNotFoundError, ObjectNotFoundError, RemoteIOError } from '../errors.js';
+import { mapLimit } from '../concurrency.js';
+import type { Metadata } from './metadata.js';
+import { joinPath, type RemoteEntry } from './remote.js';
+import type { S3Connection } from './s3-client.js';
+import { toRemoteError } from './s3-errors.js';
+import { headObject, listedKey, userMetadataOf, type Location } from './s3-objects.js';
+
+/** HEADs in flight while listing one page (listing needs each object's metadata mtime). */
+const LIST_HEAD_CONCURRENCY = 8;
+
+/**
+ * One directory inside a bucket, a page of `list_chunk` keys at a time; each object is HEADed for
+ * its metadata mtime unless the server's times are used.
+ */
+export async function* listDirectory(conn: S3Connection, loc: Location, dir: string, listChunk: number): AsyncIterable<RemoteEntry> {
+  const prefix = loc.key === '' ? '' : `${loc.key}/`;
+  // A directory inside a bucket exists while some key (or a "dir/" marker) lives under it.
+  let found = loc.key === '';
+  let token: string | undefined;
+  do {
+    let page;
+    try {
+      page = await conn.client.send(
+        new conn.sdk.ListObjectsV2Command({
+          Bucket: loc.bucket,
+          Prefix: prefix,
+          Delimiter: '/',
+          MaxKeys: listChunk,
+          ContinuationToken: token,
+          EncodingType: 'url',
+        }),
+      );
+    } catch (err) {
+      throw toRemoteError(err, 'list', dir, 'dir');
+    }
+    if ((page.CommonPrefixes?.length ?? 0) > 0 || (page.Contents?.length ?? 0) > 0) found = true;
+    for (const p of page.CommonPrefixes ?? []) {
+      if (!p.Prefix) continue;
+      const name = listedKey(page, p.Prefix).slice(prefix.length).replace(/\/$/, '');
+      if (name === '') continue;
+      yield { path: joinPath(dir, name), isDir: true, size: -1, mtime: new Date(0) };
+    }
+    const objects = (page.Contents ?? [])
+      .map((o) => ({ key: listedKey(page, o.Key ?? ''), size: o.Size ?? 0, lastModified: o.LastModified }))
+      // Directory markers ("dir/" objects some tools create) are not files.
+      .filter((o) => o.key.length > prefix.length && !o.key.endsWith('/'));
+    const entries = await mapLimit(objects, conn.options.useServerModtime ? 1 : LIST_HEAD_CONCURRENCY, async (o) => {
+      const name = o.key.slice(prefix.length);
+      let mtime = o.lastModified ?? new Date(0);
+      let mtimeNs: bigint | undefined;
+      let metadata: Metadata | undefined;
+      if (!conn.options.useServerModtime) {
+        try {
+          const info = await headObject(conn, { bucket: loc.bucket, key: o.key }, joinPath(dir, name));
+          ({ mtime, mtimeNs } = info);
+          metadata = userMetadataOf(info.metadata);
+        } catch (err) {
+          // Deleted between the listing and the HEAD: the listing's time will do.
+          if (!(err instanceof ObjectNotFoundError)) throw err;
+        }
+      }
+      return { path: joinPath(dir, name), isDir: false, size: o.size, mtime, mtimeNs, metadata } satisfies RemoteEntry;
+    });
+    yield* entries;
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    if (page.IsTruncated && !token) {
+      throw new RemoteIOError(`s3: list ${JSON.stringify(dir)}: truncated listing without a continuation token`);
+    }
+  } while (token);
+  if (!found) throw new DirNotFoundError(dir);
+}
+
+/** The buckets, as the directories at the top of the store. */
+export async function* listBuckets(conn: S3Connection, dir: string): AsyncIterable<RemoteEntry> {
+  let out;
+  try {
+    out = await conn.client.send(new conn.sdk.ListBucketsCommand({}));
+  } catch (err) {
+    throw toRemoteError(err, 'list buckets', dir, 'none');
+  }
+  for (const b of out.Buckets ?? []) {
+    if (!b.Name) continue;
+    yield { path: joinPath(dir, b.Name), isDir: true, size: -1, mtime: b.CreationDate ?? new Date(0) };
+  }
+}
+
+/** Whether anything (object or marker) lives under `key/`. */
+export async function prefixHasObjects(conn: S3Connection, bucket: string, key: string, path: string): Promise<{ keys: string[]; more: boolean }> {
+  try {
+    const page = await conn.client.send(
+      new conn.sdk.ListObjectsV2Command({ Bucket: bucket, Prefix: key === '' ? '' : `${key}/`, MaxKeys: 2, EncodingType: 'url' }),
+    );
+    return { keys: (page.Contents ?? []).map((o) => listedKey(page, o.Key ?? '')), more: Boolean(page.IsTruncated) };
+  } catch (err) {
+    throw toRemoteError(err, 'list', path, 'dir');
+  }
+}
