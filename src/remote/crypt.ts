@@ -47,8 +47,6 @@ export class CryptRemote implements Remote {
     this.content = new ContentCipher(keys.dataKey);
     const plainNames = options.mode === 'off';
     this.features = {
-      move: Boolean(underlying.move),
-      copy: Boolean(underlying.copy),
       realDirectories: underlying.features.realDirectories,
       // Crypt exposes no hashes: the underlying hashes are of ciphertext.
       hashes: options.noDataEncryption ? underlying.features.hashes : [],

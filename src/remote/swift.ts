@@ -209,8 +209,6 @@ function parseManifest(value: string): { container: string; prefix: string } | u
 export class SwiftRemote implements Remote {
   readonly type = 'swift';
   readonly features: RemoteFeatures = {
-    move: true,
-    copy: true,
     realDirectories: false,
     hashes: ['md5'],
     caseInsensitive: false,
