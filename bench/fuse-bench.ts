@@ -11,7 +11,8 @@ import { constants as fsc } from 'node:fs';
 import { mkdtemp, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { FuseSession, ErrnoError, type Attr, type FuseOps } from '../src/fuse/fuse-session.js';
+import { FuseSession, type Attr, type FuseOps } from '../src/fuse/fuse-session.js';
+import { ErrnoError } from '../src/errors.js';
 import { setKernelReadAhead } from '../src/fuse/kernel-read-ahead.js';
 
 function arg(name: string, dflt: number): number {

@@ -13,6 +13,17 @@ export class CryptfsError extends Error {
   }
 }
 
+/**
+ * An error that answers one specific errno at the FUSE edge, whatever layer throws it:
+ * `throw new ErrnoError('EXDEV', message)`.
+ */
+export class ErrnoError extends CryptfsError {
+  constructor(errno: string, message?: string, options?: { cause?: unknown }) {
+    super(message ?? errno, options);
+    this.errno = errno;
+  }
+}
+
 /** Bad command line: unknown flag, wrong argument count. */
 export class UsageError extends CryptfsError {
   override errno = 'EINVAL';

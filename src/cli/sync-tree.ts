@@ -3,7 +3,7 @@
 // --transfers workers, and for sync deletes what the source lacks (after every
 // transfer succeeded, by default); --track-renames, empty directories, and the
 // refusal to sync or move a tree into itself.
-import { CryptfsError, errorMessage } from '../errors.js';
+import { errorMessage } from '../errors.js';
 import { ExitCode, ExitStatusError } from './exit-codes.js';
 import { log } from '../log.js';
 import { logPath } from '../log-names.js';

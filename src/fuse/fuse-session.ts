@@ -16,7 +16,7 @@ import os from 'node:os';
 import { execFile } from 'node:child_process';
 import { stat, statfs } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import { CryptfsError, errorMessage } from '../errors.js';
+import { CryptfsError, ErrnoError, errorMessage } from '../errors.js';
 import {
   FuseUnavailableError,
   loadNativeFuse,
@@ -65,14 +65,6 @@ export class FuseSessionError extends CryptfsError {
   ) {
     super(message, options);
     this.errno = errnoName(errnoNumber) ?? 'EIO';
-  }
-}
-
-/** An error that answers one specific errno: `throw new ErrnoError('EXDEV')`. */
-export class ErrnoError extends CryptfsError {
-  constructor(errno: string, message?: string, options?: { cause?: unknown }) {
-    super(message ?? errno, options);
-    this.errno = errno;
   }
 }
 
