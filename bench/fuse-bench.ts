@@ -11,7 +11,9 @@ import { constants as fsc } from 'node:fs';
 import { mkdtemp, mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
-import { FuseSession, ErrnoError, type Attr, type FuseOps } from '../src/fuse/fuse-session.js';
+import { FuseSession, type Attr, type FuseOps } from '../src/fuse/fuse-session.js';
+import { ErrnoError } from '../src/errors.js';
+import { setKernelReadAhead } from '../src/fuse/kernel-read-ahead.js';
 
 function arg(name: string, dflt: number): number {
   const i = process.argv.indexOf(name);
@@ -176,7 +178,8 @@ async function withMount<T>(readAheadKiB: number | undefined, fn: (mnt: string, 
   const tmp = await mkdtemp(join(os.tmpdir(), 'cryptfs-fusebench-'));
   const mnt = join(tmp, 'mnt');
   await mkdir(mnt);
-  const session = await FuseSession.mount(mnt, ops, { fsName: 'fusebench', attrTimeout: 60, entryTimeout: 60, readAheadKiB });
+  const session = await FuseSession.mount(mnt, ops, { fsName: 'fusebench', attrTimeout: 60, entryTimeout: 60 });
+  if (readAheadKiB !== undefined) await setKernelReadAhead(mnt, readAheadKiB * 1024);
   try {
     return await fn(mnt, session);
   } finally {

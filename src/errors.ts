@@ -1,23 +1,7 @@
-// Typed errors shared by every layer. Each class carries what the edges need:
-// the CLI maps `exitCode` (rclone's codes), the FUSE frontend maps `errno`.
-
-/** rclone's exit codes (lib/exitcode). */
-export const ExitCode = {
-  success: 0,
-  uncategorized: 1,
-  usage: 2,
-  dirNotFound: 3,
-  fileNotFound: 4,
-  retryError: 5,
-  noRetryError: 6,
-  fatalError: 7,
-  transferExceeded: 8,
-  noFilesTransferred: 9,
-} as const;
+// Typed errors shared by every layer. The FUSE frontend maps `errno`; the CLI
+// maps the classes to exit codes itself (cli/exit-codes.ts).
 
 export class CryptfsError extends Error {
-  /** CLI exit status when this error ends a command. */
-  exitCode: number = ExitCode.uncategorized;
   /** errno name at the FUSE edge. */
   errno: string = 'EIO';
   /** Whether repeating the same operation may succeed (network blips, 5xx). */
@@ -30,22 +14,27 @@ export class CryptfsError extends Error {
 }
 
 /**
- * Bad command line: unknown flag, wrong argument count. rclone documents exit
- * code 2 for these, but rclone 1.60 actually exits 1 (log.Fatalf); we match the binary.
+ * An error that answers one specific errno at the FUSE edge, whatever layer throws it:
+ * `throw new ErrnoError('EXDEV', message)`.
  */
+export class ErrnoError extends CryptfsError {
+  constructor(errno: string, message?: string, options?: { cause?: unknown }) {
+    super(message ?? errno, options);
+    this.errno = errno;
+  }
+}
+
+/** Bad command line: unknown flag, wrong argument count. */
 export class UsageError extends CryptfsError {
-  override exitCode: number = ExitCode.uncategorized;
   override errno = 'EINVAL';
 }
 
 /** A config file, a config line or an option value is invalid. */
 export class ConfigError extends CryptfsError {
-  override exitCode: number = ExitCode.uncategorized;
   override errno = 'EINVAL';
 }
 
 export class ObjectNotFoundError extends CryptfsError {
-  override exitCode: number = ExitCode.fileNotFound;
   override errno = 'ENOENT';
   constructor(readonly path: string, options?: { cause?: unknown }) {
     super(`object not found: ${path}`, options);
@@ -53,7 +42,6 @@ export class ObjectNotFoundError extends CryptfsError {
 }
 
 export class DirNotFoundError extends CryptfsError {
-  override exitCode: number = ExitCode.dirNotFound;
   override errno = 'ENOENT';
   constructor(readonly path: string, options?: { cause?: unknown }) {
     super(path === '' ? 'directory not found' : `directory not found: ${path}`, options);
@@ -91,7 +79,6 @@ export class NotDirectoryError extends CryptfsError {
 /** A name (or one path segment) the remote or the crypt format cannot hold. */
 export class NameTooLongError extends CryptfsError {
   override errno = 'ENAMETOOLONG';
-  override exitCode: number = ExitCode.noRetryError;
   constructor(
     readonly segment: string,
     readonly length: number,
@@ -112,7 +99,6 @@ export class ReadOnlyError extends CryptfsError {
 
 export class NoSpaceError extends CryptfsError {
   override errno = 'ENOSPC';
-  override exitCode: number = ExitCode.fatalError;
 }
 
 /** The remote could not do the operation (I/O, network, HTTP). */
@@ -125,7 +111,6 @@ export class RemoteIOError extends CryptfsError {
     this.status = options?.status;
     this.requestId = options?.requestId;
     this.retryable = options?.retryable ?? false;
-    if (this.retryable) this.exitCode = ExitCode.retryError;
   }
   readonly status?: number;
   readonly requestId?: string;
@@ -189,7 +174,6 @@ export class NameDecryptError extends CryptFormatError {}
  * SSE-C (it served the probe without the key, or the probe never came to a verdict).
  */
 export class SseNotEnforcedError extends CryptfsError {
-  override exitCode: number = ExitCode.fatalError;
   override errno = 'EACCES';
 }
 
@@ -198,7 +182,6 @@ export class SseNotEnforcedError extends CryptfsError {
  * the wrong password. Writing there would put data beside the old under another key.
  */
 export class PasswordMismatchError extends CryptfsError {
-  override exitCode: number = ExitCode.fatalError;
   override errno = 'EACCES';
   constructor(
     readonly dir: string,

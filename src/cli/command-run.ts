@@ -1,7 +1,8 @@
 // The command wrapper (rclone's cmd.Run): stats/progress output, retries of
 // the whole command, the final stats, the "Failed to <cmd>" error line and the
 // exit code; and copy/sync/move/copyto/moveto as commands on top of it.
-import { CryptfsError, ExitCode, errorMessage } from '../errors.js';
+import { CryptfsError, errorMessage } from '../errors.js';
+import { ExitCode, ExitStatusError, exitCodeOf } from './exit-codes.js';
 import { log, type LogLevel } from '../log.js';
 import { flagBool, flagNumber, flagString, type FlagValues } from './args.js';
 import type { CommandContext } from './command.js';
@@ -16,26 +17,19 @@ import { assertWritable } from './write-guard.js';
 export function summariseErrors(verb: string, stats: TransferStats): CryptfsError | undefined {
   if (!stats.errors) return undefined;
   const last = stats.lastError;
-  const err = new CryptfsError(
+  return new ExitStatusError(
     stats.errors <= 1 ? `${verb}: ${errorMessage(last)}` : `${verb} with ${stats.errors} errors: last error was: ${errorMessage(last)}`,
+    exitCodeOf(last),
     { cause: last },
   );
-  err.exitCode = exitCodeOf(last);
-  return err;
-}
-
-/** rclone's exit code for the error a command ended with. */
-export function exitCodeOf(err: unknown): number {
-  return err instanceof CryptfsError ? err.exitCode : ExitCode.uncategorized;
 }
 
 // ---- the command wrapper (rclone's cmd.Run) ----
 
 /** The command's final error, printed by main as "Failed to <cmd>...". */
-class CommandError extends CryptfsError {
+class CommandError extends ExitStatusError {
   constructor(message: string, exitCode: number, cause: unknown) {
-    super(message, { cause });
-    this.exitCode = exitCode;
+    super(message, exitCode, { cause });
   }
 }
 

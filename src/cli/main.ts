@@ -11,7 +11,8 @@ import { CliRemoteFactory } from './cli-remote-factory.js';
 import { parseLogNames, setLogNames } from '../log-names.js';
 import { didYouMeanText, suggestFlags, suggestNames } from './suggest.js';
 import { versionText } from './version.js';
-import { CryptfsError, ExitCode, UsageError, errorMessage } from '../errors.js';
+import { UsageError, errorMessage } from '../errors.js';
+import { ExitCode, exitCodeOf } from './exit-codes.js';
 import { configureLog, log, logFatalLine, setLogRedactor, type LogLevel } from '../log.js';
 import { loadConfigSource } from './config-source.js';
 import { hardenProcess } from '../os-native.js';
@@ -266,13 +267,12 @@ function reportFatal(command: string, err: unknown, stderr: NodeJS.WritableStrea
   const message = redactText(errorMessage(err));
   if (err instanceof UsageError) {
     stderr.write(`${stamp()} Fatal error: ${message}\n`);
-    return err.exitCode;
+    return exitCodeOf(err);
   }
   const line = message.startsWith('Failed to') ? message : `Failed to ${command}: ${message}`;
   if (!logFatalLine(line)) stderr.write(`${stamp()} ${line}\n`);
   if (process.env.CRYPTFS_DEBUG_STACK && err instanceof Error) stderr.write(redactText(`${err.stack}\n`));
-  if (err instanceof CryptfsError) return err.exitCode;
-  return ExitCode.uncategorized;
+  return exitCodeOf(err);
 }
 
 /**

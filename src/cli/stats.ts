@@ -4,7 +4,8 @@
 // periodically, -P live). Also rclone's unit formatting and flag value parsing
 // (SizeSuffix, Duration), which the stats lines and the filter flags share.
 import type { ByteSource } from '../remote/remote.js';
-import { CryptfsError, ExitCode, errorMessage } from '../errors.js';
+import { CryptfsError, errorMessage } from '../errors.js';
+import { ExitCode, exitCodeOf } from './exit-codes.js';
 
 // ---- units ----
 
@@ -57,7 +58,6 @@ export function countSuffix(n: number): string {
 
 /** A flag value that does not parse: rclone prints it as an invalid argument (usage error, exit 1). */
 export class FlagValueError extends CryptfsError {
-  override exitCode: number = ExitCode.uncategorized;
   override errno = 'EINVAL';
 }
 
@@ -198,11 +198,12 @@ export function shortenName(name: string, size: number): string {
 
 /** Errors that retrying the whole command cannot fix (rclone's NoRetryError and FatalError). */
 function isNoRetry(err: unknown): boolean {
-  return err instanceof CryptfsError && (err.exitCode === ExitCode.noRetryError || err.exitCode === ExitCode.fatalError);
+  const code = exitCodeOf(err);
+  return code === ExitCode.noRetryError || code === ExitCode.fatalError;
 }
 
 function isFatal(err: unknown): boolean {
-  return err instanceof CryptfsError && err.exitCode === ExitCode.fatalError;
+  return exitCodeOf(err) === ExitCode.fatalError;
 }
 
 // ---- the accounting ----

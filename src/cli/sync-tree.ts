@@ -3,7 +3,8 @@
 // --transfers workers, and for sync deletes what the source lacks (after every
 // transfer succeeded, by default); --track-renames, empty directories, and the
 // refusal to sync or move a tree into itself.
-import { CryptfsError, ExitCode, errorMessage } from '../errors.js';
+import { errorMessage } from '../errors.js';
+import { ExitCode, ExitStatusError } from './exit-codes.js';
 import { log } from '../log.js';
 import { logPath } from '../log-names.js';
 import type { Remote, RemoteEntry } from '../remote/remote.js';
@@ -48,8 +49,10 @@ export async function syncTree(src: Remote, dst: Remote, opts: TransferOptions, 
 }
 
 /** Syncing or moving a tree into itself: rclone refuses with a fatal error (exit 7). */
-class OverlappingError extends CryptfsError {
-  override exitCode: number = ExitCode.fatalError;
+class OverlappingError extends ExitStatusError {
+  constructor(message: string) {
+    super(message, ExitCode.fatalError);
+  }
 }
 
 /**

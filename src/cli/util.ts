@@ -1,12 +1,11 @@
 // Small helpers for commands: backpressure-aware output, command-level errors.
 import type { Writable } from 'node:stream';
-import { CryptfsError, ExitCode } from '../errors.js';
+import { ExitCode, ExitStatusError } from './exit-codes.js';
 
 /** A command failed; the message is printed as "Failed to <cmd>: <message>". */
-export class CommandFailedError extends CryptfsError {
+export class CommandFailedError extends ExitStatusError {
   constructor(message: string, exitCode: number = ExitCode.uncategorized, options?: { cause?: unknown }) {
-    super(message, options);
-    this.exitCode = exitCode;
+    super(message, exitCode, options);
   }
 }
 

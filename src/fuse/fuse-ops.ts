@@ -7,13 +7,13 @@
 // since EIO alone tells the user nothing.
 import { constants as fsc } from 'node:fs';
 import os from 'node:os';
-import { errorMessage } from '../errors.js';
+import { ErrnoError, errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { logPath } from '../log-names.js';
 import { joinPath, parentPath } from '../remote/remote.js';
 import { metadataOfPosix, posixAttrsOf, type PosixAttrs } from '../remote/metadata.js';
 import { InodeTable, ROOT_INO } from '../vfs/inode-table.js';
-import { VfsError, type DirReader, type FileHandle, type OpenFlags, type Vfs, type VfsAttr } from '../vfs/vfs.js';
+import { type DirReader, type FileHandle, type OpenFlags, type Vfs, type VfsAttr } from '../vfs/vfs.js';
 import {
   RENAME_EXCHANGE,
   RENAME_NOREPLACE,
@@ -166,7 +166,7 @@ export class VfsFuseOps implements FuseOps {
 
   private pathOf(ino: bigint): string {
     const p = this.inodes.path(ino);
-    if (p === undefined) throw new VfsError('ENOENT', `inode ${ino} is gone`);
+    if (p === undefined) throw new ErrnoError('ENOENT', `inode ${ino} is gone`);
     return p;
   }
 
@@ -176,7 +176,7 @@ export class VfsFuseOps implements FuseOps {
 
   private handle(fh: bigint): FileHandle {
     const h = this.files.get(fh);
-    if (!h) throw new VfsError('EBADF', `no open file ${fh}`);
+    if (!h) throw new ErrnoError('EBADF', `no open file ${fh}`);
     return h;
   }
 
@@ -214,7 +214,7 @@ export class VfsFuseOps implements FuseOps {
     log.error(`${where}: ${op}: ${cause.startsWith(`${where}: `) ? cause.slice(where.length + 2) : cause}`);
     if (errno === undefined) {
       if (err instanceof Error && err.stack) log.debug(`${where}: ${op}: ${err.stack}`);
-      return new VfsError('EIO', `${where}: ${op}: ${errorMessage(err)}`, { cause: err });
+      return new ErrnoError('EIO', `${where}: ${op}: ${errorMessage(err)}`, { cause: err });
     }
     return err;
   }
@@ -296,10 +296,10 @@ export class VfsFuseOps implements FuseOps {
     if (changes.uid !== undefined && changes.uid !== now.uid) want.uid = changes.uid;
     if (changes.gid !== undefined && changes.gid !== now.gid) want.gid = changes.gid;
     if (process.geteuid?.() !== 0) {
-      if (want.uid !== undefined) throw new VfsError('EPERM', `${path}: only root may give a file away`);
+      if (want.uid !== undefined) throw new ErrnoError('EPERM', `${path}: only root may give a file away`);
       const groups = process.getgroups?.() ?? [];
       if (want.gid !== undefined && want.gid !== process.getegid?.() && !groups.includes(want.gid)) {
-        throw new VfsError('EPERM', `${path}: not a member of group ${want.gid}`);
+        throw new ErrnoError('EPERM', `${path}: not a member of group ${want.gid}`);
       }
     }
     if (want.mode !== undefined || want.uid !== undefined || want.gid !== undefined) await this.vfs.setOwnerAndMode(path, want);
@@ -345,13 +345,13 @@ export class VfsFuseOps implements FuseOps {
   /** Hard links can't be stored: EPERM, as link(2) answers on a file system without them. */
   link(ino: bigint, newParent: bigint, newName: string): Promise<Attr> {
     return this.guard('link', () => this.describePath(newParent, newName), async () => {
-      throw new VfsError('EPERM', `${this.describePath(ino)}: hard links are not supported`);
+      throw new ErrnoError('EPERM', `${this.describePath(ino)}: hard links are not supported`);
     });
   }
 
   rename(parent: bigint, name: string, newParent: bigint, newName: string, flags: number): Promise<void> {
     return this.guard('rename', () => `${this.describePath(parent, name)} -> ${this.describePath(newParent, newName)}`, async () => {
-      if (flags & RENAME_EXCHANGE) throw new VfsError('EINVAL', 'RENAME_EXCHANGE is not supported');
+      if (flags & RENAME_EXCHANGE) throw new ErrnoError('EINVAL', 'RENAME_EXCHANGE is not supported');
       const from = this.childOf(parent, name);
       const to = this.childOf(newParent, newName);
       await this.vfs.rename(from, to, { noReplace: (flags & RENAME_NOREPLACE) !== 0 });
@@ -406,7 +406,7 @@ export class VfsFuseOps implements FuseOps {
    */
   fallocate(ino: bigint, fh: bigint, mode: number, offset: number, length: number): Promise<void> {
     return this.guard('fallocate', () => this.handlePath(ino, fh), async () => {
-      if ((mode & ~FALLOC_FL_KEEP_SIZE) !== 0) throw new VfsError('EOPNOTSUPP', `fallocate mode 0x${mode.toString(16)} is not supported`);
+      if ((mode & ~FALLOC_FL_KEEP_SIZE) !== 0) throw new ErrnoError('EOPNOTSUPP', `fallocate mode 0x${mode.toString(16)} is not supported`);
       const h = this.handle(fh);
       const size = h.file.size;
       await h.allocate(offset, length, (mode & FALLOC_FL_KEEP_SIZE) !== 0);

@@ -14,9 +14,9 @@
 // own mount.
 import os from 'node:os';
 import { execFile } from 'node:child_process';
-import { readFile, stat, statfs, writeFile } from 'node:fs/promises';
+import { stat, statfs } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import { CryptfsError, errorMessage } from '../errors.js';
+import { CryptfsError, ErrnoError, errorMessage } from '../errors.js';
 import {
   FuseUnavailableError,
   loadNativeFuse,
@@ -65,14 +65,6 @@ export class FuseSessionError extends CryptfsError {
   ) {
     super(message, options);
     this.errno = errnoName(errnoNumber) ?? 'EIO';
-  }
-}
-
-/** An error that answers one specific errno: `throw new ErrnoError('EXDEV')`. */
-export class ErrnoError extends CryptfsError {
-  constructor(errno: string, message?: string, options?: { cause?: unknown }) {
-    super(message ?? errno, options);
-    this.errno = errno;
   }
 }
 
@@ -202,30 +194,7 @@ export class FuseSession {
     const native = loadNativeFuse();
     const session = new FuseSession(native, resolvePath(mountpoint), ops, options);
     await session.#start();
-    if (options.readAheadKiB !== undefined) await session.#setReadAhead(options.readAheadKiB);
     return session;
-  }
-
-  /** The mount's device number ("major:minor"), from /proc/self/mountinfo. */
-  async #deviceNumber(): Promise<string | undefined> {
-    const escaped = this.mountpoint.replace(/[\\ \t\n]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-    const info = await readFile('/proc/self/mountinfo', 'utf8');
-    let dev: string | undefined;
-    for (const line of info.split('\n')) {
-      const fields = line.split(' ');
-      if (fields[4] === escaped) dev = fields[2]; // the last one is on top
-    }
-    return dev;
-  }
-
-  async #setReadAhead(kib: number): Promise<void> {
-    try {
-      const dev = await this.#deviceNumber();
-      if (!dev) throw new Error('mount not found in /proc/self/mountinfo');
-      await writeFile(`/sys/class/bdi/${dev}/read_ahead_kb`, String(Math.max(0, Math.floor(kib))));
-    } catch (err) {
-      this.#log(LOG_WARNING, `cannot set read-ahead of ${this.mountpoint} to ${kib} KiB: ${errorMessage(err)}`);
-    }
   }
 
   #start(): Promise<FuseConnectionInfo> {

@@ -195,13 +195,6 @@ export interface FuseMountOptions {
   entryTimeout?: number;
   /** Seconds the kernel may cache "no such name" answers of lookup (default 0: not cached). */
   negativeTimeout?: number;
-  /**
-   * Kernel read-ahead for this mount in KiB (the kernel's default is 128).
-   * Larger values make sequential reads arrive as fewer, bigger requests (up
-   * to 1 MiB). Set through /sys/class/bdi (root only; otherwise logged and
-   * ignored).
-   */
-  readAheadKiB?: number;
   /** libfuse messages; level is syslog's (3 error ... 7 debug). Default: stderr for warnings and worse. */
   onLog?(level: number, message: string): void;
   /** A handler failed without an errno (answered EIO), or its result was malformed. */

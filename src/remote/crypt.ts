@@ -47,8 +47,6 @@ export class CryptRemote implements Remote {
     this.content = new ContentCipher(keys.dataKey);
     const plainNames = options.mode === 'off';
     this.features = {
-      move: Boolean(underlying.move),
-      copy: Boolean(underlying.copy),
       realDirectories: underlying.features.realDirectories,
       // Crypt exposes no hashes: the underlying hashes are of ciphertext.
       hashes: options.noDataEncryption ? underlying.features.hashes : [],
@@ -403,7 +401,9 @@ export const cryptOptions: OptionSpec[] = [
   },
   {
     name: 'server_side_across_configs',
-    help: 'Allow server-side operations (e.g. copy) to work across different crypt configs.',
+    help:
+      'Allow server-side operations (e.g. copy) to work across different crypt configs.\n\n' +
+      'Accepted for rclone compatibility; no effect in cryptfs, which moves server-side only within one remote.',
     type: 'bool',
     default: false,
     advanced: true,
@@ -482,6 +482,14 @@ registerBackend({
     }
     if (o.bool('pass_bad_blocks')) {
       throw new ConfigError('pass_bad_blocks is not supported: cryptfs never returns unauthenticated data');
+    }
+    if (o.bool('server_side_across_configs')) {
+      // rclone copies server-side between two crypt remotes over the same storage; our
+      // copy/move go server-side only within one remote (cli/operations.ts serverSideMove).
+      log.notice(
+        `${ctx.name || 'crypt'}: server_side_across_configs has no effect in cryptfs: ` +
+          `server-side moves happen only within one remote`,
+      );
     }
     const password = o.secret('password');
     const password2 = o.secret('password2');

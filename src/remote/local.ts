@@ -103,8 +103,6 @@ async function applyOwnerAndMode(file: string, metadata: Metadata, options: { to
 export class LocalRemote implements Remote {
   readonly type = 'local';
   readonly features: RemoteFeatures = {
-    move: true,
-    copy: true,
     realDirectories: true,
     hashes: ['md5', 'sha1'],
     caseInsensitive: false,

@@ -22,8 +22,6 @@ interface MemoryObject {
 export class MemoryRemote implements Remote {
   readonly type = 'memory';
   readonly features: RemoteFeatures = {
-    move: true,
-    copy: true,
     realDirectories: false,
     hashes: ['md5', 'sha1'],
     caseInsensitive: false,

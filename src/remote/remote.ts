@@ -52,10 +52,13 @@ export interface WriteOptions {
 export type HashType = 'md5' | 'sha1';
 
 export interface RemoteFeatures {
-  /** Server-side move/rename of objects. */
-  move: boolean;
-  /** Server-side copy of objects. */
-  copy: boolean;
+  /**
+   * @deprecated Never read: callers test for the remote's move/copy methods. Only s3.ts
+   * still sets these; delete both lines together with its `move: true, copy: true`.
+   */
+  move?: boolean;
+  /** @deprecated See `move`. */
+  copy?: boolean;
   /** Directories exist on their own (local) rather than as object prefixes (s3, swift). */
   realDirectories: boolean;
   /** Hash types the remote can report cheaply for an object. */
@@ -116,10 +119,10 @@ export interface Remote {
    */
   setMetadata?(path: string, metadata: Metadata, options?: { isDir?: boolean }): Promise<void>;
 
-  /** Server-side move; present only when features.move. Overwrites `dst`. */
+  /** Server-side move, where the storage has one. Overwrites `dst`. */
   move?(src: string, dst: string): Promise<RemoteEntry>;
 
-  /** Server-side copy; present only when features.copy. Overwrites `dst`. */
+  /** Server-side copy, where the storage has one. Overwrites `dst`. */
   copy?(src: string, dst: string): Promise<RemoteEntry>;
 
   /** Hash of an object in lower-case hex, or undefined if the remote cannot tell. */

@@ -53,8 +53,6 @@ export const parseSwiftMtime = parseMtime;
 export class SwiftRemote implements Remote {
   readonly type = 'swift';
   readonly features: RemoteFeatures = {
-    move: true,
-    copy: true,
     realDirectories: false,
     hashes: ['md5'],
     caseInsensitive: false,

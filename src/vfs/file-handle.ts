@@ -4,21 +4,13 @@
 // - StreamWriteHandle (--vfs-cache-mode off): writes go straight into the
 //   remote's write through a bounded queue; they must be sequential.
 // - CachedHandle (writes/full): everything through the encrypted local cache.
-import { CryptfsError, errorMessage } from '../errors.js';
+import { ErrnoError, errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { logPath } from '../log-names.js';
 import type { Metadata, Remote, RemoteEntry } from '../remote/remote.js';
 import { StreamingReader } from './read-ahead.js';
 import { deferred, Mutex } from './sync.js';
 import type { CacheItem } from './write-cache.js';
-
-/** An error that answers a specific errno (the FUSE edge maps `errno`). */
-export class VfsError extends CryptfsError {
-  constructor(errno: string, message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.errno = errno;
-  }
-}
 
 export interface VfsAttr {
   path: string;
@@ -172,7 +164,7 @@ export interface FileHandle {
   release(): Promise<void>;
 }
 
-const badDescriptor = (what: string) => new VfsError('EBADF', what);
+const badDescriptor = (what: string) => new ErrnoError('EBADF', what);
 
 /** Read-only, straight from the remote. */
 export class RemoteReadHandle implements FileHandle {
@@ -278,7 +270,7 @@ export class ByteQueue implements AsyncIterable<Uint8Array> {
       }
     } finally {
       // The consumer stopped early (the upload failed): producers must not wait forever.
-      if (!this.ended || this.items.length > 0) this.fail(new VfsError('EIO', 'upload stopped'));
+      if (!this.ended || this.items.length > 0) this.fail(new ErrnoError('EIO', 'upload stopped'));
     }
   }
 }
@@ -344,12 +336,12 @@ export class StreamWriter {
     throw this.seekError(offset);
   }
 
-  private seekError(offset: number): VfsError {
+  private seekError(offset: number): ErrnoError {
     log.error(
       `${logPath(this.path)}: can't seek in a file open for writing without --vfs-cache-mode >= writes ` +
         `(write at ${offset}, expected ${this.written}); the upload is abandoned and the remote keeps the previous version`,
     );
-    return this.refuse(new VfsError('ESPIPE', `${logPath(this.path)}: non-sequential write needs --vfs-cache-mode writes or full`));
+    return this.refuse(new ErrnoError('ESPIPE', `${logPath(this.path)}: non-sequential write needs --vfs-cache-mode writes or full`));
   }
 
   /**
@@ -357,7 +349,7 @@ export class StreamWriter {
    * hole, so the upload must never complete - the object on the remote stays
    * as it was. Later writes and the close fail too.
    */
-  private refuse(err: VfsError): VfsError {
+  private refuse(err: ErrnoError): ErrnoError {
     this.failure ??= err;
     this.queue.fail(err);
     for (const p of this.parked.values()) p.reject(err);
@@ -384,7 +376,7 @@ export class StreamWriter {
         `${logPath(this.path)}: can't truncate a file open for writing without --vfs-cache-mode >= writes ` +
           `(to ${size}, written ${this.written}); the upload is abandoned and the remote keeps the previous version`,
       );
-      throw this.refuse(new VfsError('EPERM', `${logPath(this.path)}: can't truncate a file open for writing without --vfs-cache-mode >= writes`));
+      throw this.refuse(new ErrnoError('EPERM', `${logPath(this.path)}: can't truncate a file open for writing without --vfs-cache-mode >= writes`));
     }
   }
 
@@ -402,7 +394,7 @@ export class StreamWriter {
 
   /** Abandons the upload: no object is made, the remote keeps the previous version. */
   abort(reason: string): void {
-    this.refuse(new VfsError('EIO', `${logPath(this.path)}: ${reason}`));
+    this.refuse(new ErrnoError('EIO', `${logPath(this.path)}: ${reason}`));
   }
 }
 
@@ -440,7 +432,7 @@ export class StreamWriteHandle implements FileHandle {
   async truncate(size: number): Promise<void> {
     if (this.writer) this.writer.truncate(size);
     else if (size !== 0 && size !== this.file.size) {
-      throw new VfsError('EPERM', `${this.file.path}: can't truncate without --vfs-cache-mode >= writes`);
+      throw new ErrnoError('EPERM', `${this.file.path}: can't truncate without --vfs-cache-mode >= writes`);
     } else if (size === 0 && this.file.size !== 0) this.writer = this.host.startStream(this.file);
   }
 
@@ -483,7 +475,7 @@ export class StreamWriteHandle implements FileHandle {
     } catch (err) {
       await this.host.streamFinished(this.file, undefined);
       // Logged where the error is answered (the FUSE edge logs every EIO).
-      throw new VfsError('EIO', `${this.file.path}: upload failed: ${errorMessage(err)}`, { cause: err });
+      throw new ErrnoError('EIO', `${this.file.path}: upload failed: ${errorMessage(err)}`, { cause: err });
     }
     await this.host.streamFinished(this.file, entry);
   }
@@ -514,7 +506,7 @@ export class CachedHandle implements FileHandle {
 
   private get item(): CacheItem {
     const item = this.file.cache;
-    if (!item) throw new VfsError('EBADF', `${this.file.path}: file is no longer cached`);
+    if (!item) throw new ErrnoError('EBADF', `${this.file.path}: file is no longer cached`);
     return item;
   }
 

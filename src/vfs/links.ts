@@ -8,12 +8,12 @@
 //
 // When the remote holds both NAME (file or directory) and NAME.rclonelink,
 // NAME wins: the link is hidden, so no file contents ever become unreachable.
-import { AlreadyExistsError, IsDirectoryError } from '../errors.js';
+import { AlreadyExistsError, ErrnoError, IsDirectoryError } from '../errors.js';
 import { logPath } from '../log-names.js';
 import type { Remote } from '../remote/remote.js';
 import { baseName, parentPath } from '../remote/remote.js';
 import type { DirCache, DirEntryInfo, DirListing } from './dir-cache.js';
-import { VfsError, type VfsAttr } from './file-handle.js';
+import { type VfsAttr } from './file-handle.js';
 import { validateName } from './names.js';
 import { moveObject } from './rename.js';
 
@@ -68,12 +68,12 @@ export class Links {
 
   /** symlink(2): a new link at mount path `path` pointing at `target` (stored verbatim). */
   async create(path: string, target: string): Promise<VfsAttr> {
-    if (!this.host.enabled) throw new VfsError('EPERM', 'symlinks are turned off (--links=false)');
+    if (!this.host.enabled) throw new ErrnoError('EPERM', 'symlinks are turned off (--links=false)');
     const object = path + LINK_SUFFIX;
     validateName(this.host.remote, object, false);
     const bytes = Buffer.from(target, 'utf8');
-    if (bytes.length === 0) throw new VfsError('ENOENT', `${logPath(path)}: empty symlink target`);
-    if (bytes.length > MAX_TARGET_BYTES) throw new VfsError('ENAMETOOLONG', `${logPath(path)}: symlink target too long`);
+    if (bytes.length === 0) throw new ErrnoError('ENOENT', `${logPath(path)}: empty symlink target`);
+    if (bytes.length > MAX_TARGET_BYTES) throw new ErrnoError('ENAMETOOLONG', `${logPath(path)}: symlink target too long`);
     if (await this.host.lookup(path)) throw new AlreadyExistsError(path);
     await this.host.requireDir(parentPath(path));
     const mtime = new Date();
@@ -88,7 +88,7 @@ export class Links {
 
   /** readlink(2) of the link `attr` (as lookup gave it). */
   async read(attr: VfsAttr): Promise<string> {
-    if (!attr.isLink) throw new VfsError('EINVAL', `${logPath(attr.path)}: not a symlink`);
+    if (!attr.isLink) throw new ErrnoError('EINVAL', `${logPath(attr.path)}: not a symlink`);
     const object = attr.path + LINK_SUFFIX;
     const known = this.targets.get(object);
     if (known && known.size === attr.size && known.mtimeMs === attr.mtime.getTime()) return known.target;
@@ -97,7 +97,7 @@ export class Links {
     for await (const chunk of await this.host.remote.openRead(object)) {
       length += chunk.length;
       if (length > MAX_TARGET_BYTES) {
-        throw new VfsError('EIO', `${logPath(object)}: symlink target longer than ${MAX_TARGET_BYTES} bytes`);
+        throw new ErrnoError('EIO', `${logPath(object)}: symlink target longer than ${MAX_TARGET_BYTES} bytes`);
       }
       chunks.push(Buffer.from(chunk));
     }

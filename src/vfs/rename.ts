@@ -3,14 +3,14 @@
 // and a whole directory (atomic moves undone on failure, or copy everything
 // then delete on object stores; then the files, virtual directories and cached
 // listings below it follow); and the single-object moves and copies they use.
-import { AlreadyExistsError, DirNotEmptyError, errorMessage, IsDirectoryError, NotDirectoryError } from '../errors.js';
+import { AlreadyExistsError, DirNotEmptyError, ErrnoError, errorMessage, IsDirectoryError, NotDirectoryError } from '../errors.js';
 import { log } from '../log.js';
 import { logPath } from '../log-names.js';
 import type { Metadata, Remote, RemoteEntry } from '../remote/remote.js';
 import { metadataOfPosix, posixAttrsOf } from '../remote/metadata.js';
 import { baseName, parentPath } from '../remote/remote.js';
 import type { DirCache } from './dir-cache.js';
-import { VfsError, type VfsAttr, type VfsFile } from './file-handle.js';
+import { type VfsAttr, type VfsFile } from './file-handle.js';
 import { liveFile } from './file-cache.js';
 import { isNotFound, under } from './names.js';
 import type { VfsOptions } from './options.js';
@@ -43,7 +43,7 @@ export async function renameFile(host: RenameHost, from: string, to: string, src
   if (dst && noReplace) throw new AlreadyExistsError(to);
   host.validateName(to, false);
   if (liveFile(host.files, from)?.writer || liveFile(host.files, to)?.writer) {
-    throw new VfsError('EBUSY', `${logPath(from)}: can't rename a file open for writing without --vfs-cache-mode >= writes`);
+    throw new ErrnoError('EBUSY', `${logPath(from)}: can't rename a file open for writing without --vfs-cache-mode >= writes`);
   }
   await host.uploads.withBarrier([from, to], async () => {
     const srcFile = liveFile(host.files, from);
@@ -77,7 +77,7 @@ export async function renameFile(host: RenameHost, from: string, to: string, src
 
 /** Renames a directory and everything below it (`to` must be absent or an empty directory). */
 export async function renameDir(host: RenameHost, from: string, to: string, noReplace: boolean): Promise<void> {
-  if (to.startsWith(from + '/')) throw new VfsError('EINVAL', `can't move ${logPath(from)} into itself`);
+  if (to.startsWith(from + '/')) throw new ErrnoError('EINVAL', `can't move ${logPath(from)} into itself`);
   const dst = await host.lookup(to);
   if (dst) {
     if (!dst.isDir) throw new NotDirectoryError(to);
@@ -87,7 +87,7 @@ export async function renameDir(host: RenameHost, from: string, to: string, noRe
   host.validateName(to, true);
   for (const f of host.files.values()) {
     if (f.writer && under(f.path, [from])) {
-      throw new VfsError('EBUSY', `${logPath(from)}: holds ${logPath(f.path)}, open for writing without --vfs-cache-mode >= writes`);
+      throw new ErrnoError('EBUSY', `${logPath(from)}: holds ${logPath(f.path)}, open for writing without --vfs-cache-mode >= writes`);
     }
   }
   await host.uploads.withBarrier([from, to], async () => {

@@ -3,13 +3,13 @@
 // write-back delay, retried with backoff, at most --transfers at a time, one
 // per file); barriers that hold uploads back while a rename moves their paths;
 // and the background work (uploads, recovery) that unmount waits for.
-import { errorMessage } from '../errors.js';
+import { ErrnoError, errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { logPath } from '../log-names.js';
 import type { Remote, RemoteEntry } from '../remote/remote.js';
 import { baseName, parentPath } from '../remote/remote.js';
 import type { DirCache } from './dir-cache.js';
-import { StreamWriter, VfsError, type VfsFile } from './file-handle.js';
+import { StreamWriter, type VfsFile } from './file-handle.js';
 import { under } from './names.js';
 import type { VfsOptions } from './options.js';
 import { deferred, Semaphore } from './sync.js';
@@ -56,7 +56,7 @@ export class Uploads {
 
   /** Mode off: a file opened for writing streams its upload through this writer. */
   startStream(file: VfsFile): StreamWriter {
-    if (file.writer) throw new VfsError('EBUSY', `${logPath(file.path)}: already open for writing`);
+    if (file.writer) throw new ErrnoError('EBUSY', `${logPath(file.path)}: already open for writing`);
     const writer = new StreamWriter(this.host.remote, file.path, new Date(), this.host.options.writeWaitMs, file.metadata);
     file.writer = writer;
     return writer;
@@ -124,12 +124,12 @@ export class Uploads {
   /** fsync: upload now and wait until the remote has the current contents. */
   async syncFile(file: VfsFile): Promise<void> {
     for (let round = 0; file.dirty && !file.unlinked; round++) {
-      if (round >= 5) throw new VfsError('EIO', `${logPath(file.path)}: still changing while being synced`);
+      if (round >= 5) throw new ErrnoError('EIO', `${logPath(file.path)}: still changing while being synced`);
       this.cancel(file);
       try {
         await this.uploadNow(file);
       } catch (err) {
-        throw new VfsError('EIO', `${logPath(file.path)}: upload failed: ${errorMessage(err)}`, { cause: err });
+        throw new ErrnoError('EIO', `${logPath(file.path)}: upload failed: ${errorMessage(err)}`, { cause: err });
       }
     }
   }

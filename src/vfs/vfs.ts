@@ -16,6 +16,7 @@ import {
   AlreadyExistsError,
   CryptfsError,
   DirNotEmptyError,
+  ErrnoError,
   DirNotFoundError,
   IsDirectoryError,
   NotDirectoryError,
@@ -46,7 +47,6 @@ import {
   RemoteReadHandle,
   StreamWriteHandle,
   StreamWriter,
-  VfsError,
   VfsFile,
   type FileHandle,
   type FileHost,
@@ -64,7 +64,7 @@ import { setOwnerAndMode } from './attrs.js';
 import type { PosixAttrs } from '../remote/metadata.js';
 import type { CacheStore } from './write-cache.js';
 
-export { VfsError, VfsFile, type FileHandle, type OpenFlags, type VfsAttr } from './file-handle.js';
+export { VfsFile, type FileHandle, type OpenFlags, type VfsAttr } from './file-handle.js';
 export { DirReader, type VfsDirEntry } from './dir-reader.js';
 
 export interface VfsStatfs {
@@ -266,7 +266,7 @@ export class Vfs implements FileHost {
 
   async rmdir(path: string): Promise<void> {
     this.checkWritable();
-    if (path === '') throw new VfsError('EBUSY', "can't remove the root directory");
+    if (path === '') throw new ErrnoError('EBUSY', "can't remove the root directory");
     const attr = await this.stat(path);
     if (!attr.isDir) throw new NotDirectoryError(path);
     if (await this.dirHasEntries(path)) throw new DirNotEmptyError(path);
@@ -311,7 +311,7 @@ export class Vfs implements FileHost {
   async rename(from: string, to: string, options: { noReplace?: boolean } = {}): Promise<void> {
     this.checkWritable();
     if (from === to) return;
-    if (from === '' || to === '') throw new VfsError('EBUSY', "can't rename the root directory");
+    if (from === '' || to === '') throw new ErrnoError('EBUSY', "can't rename the root directory");
     const src = await this.stat(from);
     await this.requireDir(parentPath(to));
     const noReplace = options.noReplace === true;
@@ -422,12 +422,12 @@ export class Vfs implements FileHost {
     }
     if (flags.create && flags.exclusive) throw new AlreadyExistsError(path);
     if (attr.isDir) throw new IsDirectoryError(path);
-    if (attr.isLink) throw new VfsError('ELOOP', `${logPath(path)}: is a symlink`); // the kernel follows links before open
+    if (attr.isLink) throw new ErrnoError('ELOOP', `${logPath(path)}: is a symlink`); // the kernel follows links before open
     const file = fileFor(this.host, path, attr);
 
     if (this.cacheMode === 'off') {
       if (!writing) return this.attach(file, () => new RemoteReadHandle(this, file));
-      if (file.writer) throw new VfsError('EBUSY', `${logPath(path)}: already open for writing`);
+      if (file.writer) throw new ErrnoError('EBUSY', `${logPath(path)}: already open for writing`);
       if (!flags.truncate) {
         // Streaming can only replace the whole object: an append or an in-place
         // edit would leave just the new bytes. Refused at open, as rclone does.
@@ -436,7 +436,7 @@ export class Vfs implements FileHost {
             `(it would replace the file with only what is written): use --vfs-cache-mode writes`,
         );
         maybeForget(this.host, file);
-        throw new VfsError('EPERM', `${logPath(path)}: open for writing without O_TRUNC needs --vfs-cache-mode writes or full`);
+        throw new ErrnoError('EPERM', `${logPath(path)}: open for writing without O_TRUNC needs --vfs-cache-mode writes or full`);
       }
       return this.attach(file, () => new StreamWriteHandle(this, file, flags.truncate === true && attr.size > 0), true);
     }
@@ -587,7 +587,7 @@ export class Vfs implements FileHost {
   // ---- internals ----
 
   private checkOpen(): void {
-    if (this.closed) throw new VfsError('EIO', 'the VFS is closed');
+    if (this.closed) throw new ErrnoError('EIO', 'the VFS is closed');
   }
 
   private checkWritable(): void {
@@ -620,7 +620,7 @@ export class Vfs implements FileHost {
 
   /** Throws NameTooLongError for a name the remote (or the crypt format over it) cannot hold. */
   validateName(path: string, isDir: boolean): void {
-    if (!isDir && this.isLinkObject(path)) throw new VfsError('EINVAL', `${logPath(path)}: with --links a file can't be named *.rclonelink`);
+    if (!isDir && this.isLinkObject(path)) throw new ErrnoError('EINVAL', `${logPath(path)}: with --links a file can't be named *.rclonelink`);
     validateName(this.remote, path, isDir);
   }
 

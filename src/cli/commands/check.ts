@@ -16,7 +16,8 @@ import { transferOptionsFromFlags } from '../transfer-flags.js';
 import type { TransferStats } from '../stats.js';
 import { log } from '../../log.js';
 import { logPath } from '../../log-names.js';
-import { CryptfsError, ExitCode, errorMessage } from '../../errors.js';
+import { CryptfsError, errorMessage } from '../../errors.js';
+import { ExitStatusError, exitCodeOf } from '../exit-codes.js';
 import type { ByteSource, HashType, Remote, RemoteEntry } from '../../remote/remote.js';
 import { joinPath } from '../../remote/remote.js';
 import { SubRemote } from '../../remote/sub-remote.js';
@@ -30,9 +31,7 @@ type Verdict = 'same' | 'differ' | 'nohash';
 type Comparer = (src: RemoteEntry, dst: RemoteEntry, rel: string) => Promise<Verdict>;
 
 /** The check finished with differences: exit 1, counted already (one error per difference). */
-class DifferencesFoundError extends CryptfsError {
-  override exitCode: number = ExitCode.uncategorized;
-}
+class DifferencesFoundError extends CryptfsError {}
 
 /** The report files of --combined, --match, --differ, --missing-on-src, --missing-on-dst, --error. */
 class Reports {
@@ -278,10 +277,9 @@ registerCommand({
 });
 
 /** Reading one side failed during check --download; keeps the exit code of the cause. */
-class DownloadError extends CryptfsError {
+class DownloadError extends ExitStatusError {
   constructor(message: string, cause: unknown) {
-    super(message, { cause });
-    if (cause instanceof CryptfsError) this.exitCode = cause.exitCode;
+    super(message, exitCodeOf(cause), { cause });
   }
 }
 

@@ -8,7 +8,8 @@ import { walk } from '../walk.js';
 import { filterFromFlags } from '../filter.js';
 import { log } from '../../log.js';
 import { logPath } from '../../log-names.js';
-import { DirNotFoundError, ExitCode, ObjectNotFoundError, errorMessage } from '../../errors.js';
+import { DirNotFoundError, ObjectNotFoundError, errorMessage } from '../../errors.js';
+import { ExitCode, exitCodeOf } from '../exit-codes.js';
 import type { Remote, RemoteEntry } from '../../remote/remote.js';
 import { splitSpec } from '../../remote/open.js';
 import { assertWritable } from '../write-guard.js';
@@ -110,7 +111,7 @@ registerCommand({
 function catFailure(errors: number, lastError: unknown): CommandFailedError {
   const message = errorMessage(lastError);
   const line = errors <= 1 ? `Failed to cat: ${message}` : `Failed to cat with ${errors} errors: last error was: ${message}`;
-  return new CommandFailedError(line, (lastError as { exitCode?: number }).exitCode ?? ExitCode.uncategorized, { cause: lastError });
+  return new CommandFailedError(line, exitCodeOf(lastError), { cause: lastError });
 }
 
 registerCommand({

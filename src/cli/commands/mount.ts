@@ -21,6 +21,7 @@ import { parseDuration, parseSize } from '../../remote/registry.js';
 import { FuseSession, clearStaleMount } from '../../fuse/fuse-session.js';
 import { VfsFuseOps, type FuseOpsOptions } from '../../fuse/fuse-ops.js';
 import { mountTable } from '../../fuse/mount-table.js';
+import { setKernelReadAhead } from '../../fuse/kernel-read-ahead.js';
 import { Vfs } from '../../vfs/vfs.js';
 import { parseCacheMode, type VfsOptions } from '../../vfs/options.js';
 import { defaultCacheRoot, remoteCacheDir } from '../../vfs/cache-key.js';
@@ -151,24 +152,6 @@ function vfsOptions(ctx: CommandContext, cacheDir: string): Partial<VfsOptions> 
     dirPrefetch: Math.max(0, flagNumber(ctx.flags, 'vfs-dir-prefetch')),
     links: flagBool(ctx.flags, 'links') && flagBool(ctx.flags, 'vfs-links'),
   };
-}
-
-/**
- * The kernel reads ahead 128 KiB on a FUSE mount (and a FUSE daemon can only
- * lower that at init); larger read requests need the mount's backing-device
- * setting in sysfs, found through /proc/self/mountinfo (not by touching the
- * mount). Best effort: needs root.
- */
-async function setKernelReadAhead(mountpoint: string, bytes: number): Promise<void> {
-  const dev = (await mountTable()).get(mountpoint)?.device;
-  if (!dev || !Number.isFinite(bytes) || bytes <= 0) return;
-  const file = `/sys/class/bdi/${dev}/read_ahead_kb`;
-  try {
-    await fsp.writeFile(file, `${Math.max(4, Math.round(bytes / 1024))}\n`);
-    log.debug(`${mountpoint}: kernel read-ahead ${Math.round(bytes / 1024)} KiB`);
-  } catch (err) {
-    log.debug(`${mountpoint}: cannot set ${file}: ${errorMessage(err)}`);
-  }
 }
 
 async function checkMountpoint(mountpoint: string, allowNonEmpty: boolean): Promise<void> {

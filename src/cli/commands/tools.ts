@@ -8,7 +8,7 @@ import { obscure, revealBytes } from '../../crypt/obscure.js';
 import { CryptRemote } from '../../remote/crypt.js';
 import { SubRemote } from '../../remote/sub-remote.js';
 import type { Remote } from '../../remote/remote.js';
-import { ExitCode } from '../../errors.js';
+import { ExitCode } from '../exit-codes.js';
 import { versionText } from '../version.js';
 
 registerCommand({

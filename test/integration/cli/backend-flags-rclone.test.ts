@@ -146,3 +146,10 @@ test('a plain password stored unobscured that reveals to non-UTF-8 bytes is an e
   assert.match(r.stderr, /raw: password does not reveal to text: it looks like a plain password stored without being obscured/);
   assert.match(r.stderr, /allow_binary_password/);
 });
+
+test('server_side_across_configs is accepted as rclone accepts it, with a notice that it has no effect here', async () => {
+  const argv = ['lsf', '-R', 'named:', '--crypt-server-side-across-configs'];
+  assert.match(await same(argv, { config }), /^sub\/b\.txt$/m);
+  const r = await runCryptfs(argv, { config });
+  assert.match(r.stderr, /NOTICE: named: server_side_across_configs has no effect in cryptfs/, describeRun('cryptfs', r));
+});

@@ -10,10 +10,10 @@ import {
   DirNotEmptyError,
   IsDirectoryError,
   NotDirectoryError,
+  ErrnoError,
   ObjectNotFoundError,
 } from '../../../src/errors.js';
 import {
-  ErrnoError,
   FuseSession,
   RENAME_EXCHANGE,
   RENAME_NOREPLACE,

@@ -14,6 +14,7 @@ import { MemoryRemote } from '../../../src/remote/memory.js';
 import { SubRemote } from '../../../src/remote/sub-remote.js';
 import { assertPasswordFits } from '../../../src/remote/password-guard.js';
 import { PasswordMismatchError } from '../../../src/errors.js';
+import { exitCodeOf } from '../../../src/cli/exit-codes.js';
 import { runMain } from '../../helpers/run-main.js';
 
 const root = fs.mkdtempSync(join(tmpdir(), 'cryptfs-guard-'));
@@ -127,7 +128,7 @@ test('assertPasswordFits: through SubRemotes, up to the nearest existing directo
     assert.ok(err instanceof PasswordMismatchError);
     assert.equal(err.dir, '');
     assert.equal(err.undecryptable, 1);
-    assert.equal(err.exitCode, 7);
+    assert.equal(exitCodeOf(err), 7);
     assert.match(err.message, /^1 name in wrong: does not decrypt with this password — wrong password\?/);
     return true;
   });

@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ConfigError, DirNotFoundError, ObjectNotFoundError, RemoteIOError, SseNotEnforcedError } from '../../../src/errors.js';
+import { exitCodeOf } from '../../../src/cli/exit-codes.js';
 import { configureLog } from '../../../src/log.js';
 import { getBackend, OptionValues } from '../../../src/remote/registry.js';
 import {
@@ -428,7 +429,7 @@ describe('s3 requests (recorded)', () => {
     const strict = await remote({ sse: { algorithm: 'AES256', key }, sseRequireEnforced: true });
     await assert.rejects(strict.write('c/data', text('hello'), { size: 5 }), (err: unknown) => {
       assert.ok(err instanceof SseNotEnforcedError);
-      assert.equal(err.exitCode, 7);
+      assert.equal(exitCodeOf(err), 7);
       return true;
     });
     assert.ok(!recorder.requests.some((q) => q.method === 'PUT' && q.path === '/c/data'), 'no data uploaded');
