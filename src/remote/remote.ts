@@ -52,13 +52,6 @@ export interface WriteOptions {
 export type HashType = 'md5' | 'sha1';
 
 export interface RemoteFeatures {
-  /**
-   * @deprecated Never read: callers test for the remote's move/copy methods. Only s3.ts
-   * still sets these; delete both lines together with its `move: true, copy: true`.
-   */
-  move?: boolean;
-  /** @deprecated See `move`. */
-  copy?: boolean;
   /** Directories exist on their own (local) rather than as object prefixes (s3, swift). */
   realDirectories: boolean;
   /** Hash types the remote can report cheaply for an object. */

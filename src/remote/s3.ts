@@ -84,8 +84,6 @@ export class S3Remote implements Remote {
   readonly type = 's3';
   readonly displayName: string;
   readonly features: RemoteFeatures = {
-    move: true,
-    copy: true,
     realDirectories: false,
     hashes: ['md5'],
     caseInsensitive: false,
