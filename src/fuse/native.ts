@@ -178,7 +178,12 @@ export function loadNativeFuse(): NativeFuseBinding {
   try {
     cached = require(path) as NativeFuseBinding;
   } catch (err) {
-    throw new FuseUnavailableError(`cannot load the FUSE binding ${path} (is fuse3 installed?)`, {
+    // The packed tarball carries a build for linux-x64 only (README, "Installing").
+    const elsewhere = process.platform !== 'linux' || process.arch !== 'x64';
+    const hint = elsewhere
+      ? `the package's prebuilt binding is for linux-x64 and this is ${process.platform}-${process.arch}: build it from a checkout (\`make setup\`)`
+      : 'is fuse3 installed?';
+    throw new FuseUnavailableError(`cannot load the FUSE binding ${path} (${hint})`, {
       cause: err,
     });
   }
