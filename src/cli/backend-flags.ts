@@ -7,7 +7,7 @@
 // config file and RCLONE_CONFIG_<REMOTE>_<OPTION>, and loses only to options
 // inline in the spec (`name,opt=v:` or `:type,opt=v:`).
 import type { FlagSpec, FlagValues } from './args.js';
-import { listBackends, type BackendSpec, type OptionSpec } from '../remote/registry.js';
+import { userBackends, type BackendSpec, type OptionSpec } from '../remote/registry.js';
 import '../remote/backends.js';
 
 /** `s3` + `sse_customer_key` → `s3-sse-customer-key`. */
@@ -15,10 +15,6 @@ export function backendFlagName(type: string, option: string): string {
   return `${type}-${option.replace(/_/g, '-')}`;
 }
 
-/** Backends that are internal test doubles get no flags. */
-function flagged(b: BackendSpec): boolean {
-  return b.type !== 'memory';
-}
 
 function flagSpecOf(b: BackendSpec, o: OptionSpec): FlagSpec {
   return {
@@ -32,8 +28,7 @@ function flagSpecOf(b: BackendSpec, o: OptionSpec): FlagSpec {
 /** The flags of every registered backend's options. */
 export function backendOptionFlags(): FlagSpec[] {
   const out: FlagSpec[] = [];
-  for (const b of listBackends()) {
-    if (!flagged(b)) continue;
+  for (const b of userBackends()) {
     for (const o of b.options) out.push(flagSpecOf(b, o));
   }
   return out;

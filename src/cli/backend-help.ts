@@ -1,13 +1,9 @@
 // `cryptfs help backends` and `cryptfs help backend NAME`, printed from the
 // registry's option declarations in the layout `rclone help backend` uses.
-import { listBackends, type BackendSpec, type OptionSpec } from '../remote/registry.js';
+import { userBackends, type BackendSpec, type OptionSpec } from '../remote/registry.js';
 import { backendFlagName } from './backend-flags.js';
 import '../remote/backends.js';
 
-/** Test doubles are not offered to users. */
-function userBackends(): BackendSpec[] {
-  return listBackends().filter((b) => b.type !== 'memory');
-}
 
 export function backendNames(): string[] {
   return userBackends().map((b) => b.type);

@@ -27,7 +27,7 @@ import { checkRemoteName, parseRemoteSpec } from '../config/remote-spec.js';
 import { obscure, reveal } from '../crypt/obscure.js';
 import {
   getBackend,
-  listBackends,
+  userBackends,
   parseDuration,
   parseSize,
   type BackendSpec,
@@ -37,8 +37,6 @@ import '../remote/backends.js';
 import { commandOptionName, resolveSecretCommands } from '../remote/secret-command.js';
 import { generatePassword, MAX_PASSWORD_BITS, MIN_PASSWORD_BITS } from './password-gen.js';
 
-/** Backend types that work but are not offered in the storage list (they can still be typed in). */
-export const HIDDEN_BACKEND_TYPES: ReadonlySet<string> = new Set(['memory']);
 
 /** What the wizard shows for a stored secret, as rclone does. */
 export const ENCRYPTED_PLACEHOLDER = '*** ENCRYPTED ***';
@@ -825,8 +823,7 @@ export class ConfigWizard {
 
   /** The storage types offered: every registered backend but the hidden ones, by description as rclone sorts. */
   private storageChoices(): BackendSpec[] {
-    return listBackends()
-      .filter((b) => !HIDDEN_BACKEND_TYPES.has(b.type))
+    return userBackends()
       .sort((a, b) => (a.description < b.description ? -1 : a.description > b.description ? 1 : 0));
   }
 

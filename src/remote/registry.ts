@@ -76,6 +76,14 @@ export function listBackends(): BackendSpec[] {
   return [...backends.values()].sort((a, b) => a.type.localeCompare(b.type));
 }
 
+/** Backend types that work but are not offered to users (test doubles): no flags, no help, not in the wizard's storage list (they can still be typed in there). */
+export const HIDDEN_BACKEND_TYPES: ReadonlySet<string> = new Set(['memory']);
+
+/** The backends offered to users: listBackends() without HIDDEN_BACKEND_TYPES. */
+export function userBackends(): BackendSpec[] {
+  return listBackends().filter((b) => !HIDDEN_BACKEND_TYPES.has(b.type));
+}
+
 const SIZE_SUFFIX: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
 
 /** rclone's SizeSuffix: "5M", "64Ki", "100" (KiB when no suffix in rclone; here bytes with 'b'). */
