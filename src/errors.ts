@@ -1,9 +1,8 @@
-// Typed errors shared by every layer. The FUSE frontend maps `errno`; the CLI
-// maps the classes to exit codes itself (cli/exit-codes.ts).
+// Typed errors shared by every layer. They carry no errno and no exit status:
+// the FUSE frontend maps the classes to errnos (fuse/errno-map.ts), the CLI to
+// exit codes (cli/exit-codes.ts).
 
 export class CryptfsError extends Error {
-  /** errno name at the FUSE edge. */
-  errno: string = 'EIO';
   /** Whether repeating the same operation may succeed (network blips, 5xx). */
   retryable = false;
 
@@ -18,59 +17,53 @@ export class CryptfsError extends Error {
  * `throw new ErrnoError('EXDEV', message)`.
  */
 export class ErrnoError extends CryptfsError {
-  constructor(errno: string, message?: string, options?: { cause?: unknown }) {
+  constructor(
+    /** errno name, e.g. 'EXDEV'. */
+    readonly errno: string,
+    message?: string,
+    options?: { cause?: unknown },
+  ) {
     super(message ?? errno, options);
-    this.errno = errno;
   }
 }
 
 /** Bad command line: unknown flag, wrong argument count. */
-export class UsageError extends CryptfsError {
-  override errno = 'EINVAL';
-}
+export class UsageError extends CryptfsError {}
 
 /** A config file, a config line or an option value is invalid. */
-export class ConfigError extends CryptfsError {
-  override errno = 'EINVAL';
-}
+export class ConfigError extends CryptfsError {}
 
 export class ObjectNotFoundError extends CryptfsError {
-  override errno = 'ENOENT';
   constructor(readonly path: string, options?: { cause?: unknown }) {
     super(`object not found: ${path}`, options);
   }
 }
 
 export class DirNotFoundError extends CryptfsError {
-  override errno = 'ENOENT';
   constructor(readonly path: string, options?: { cause?: unknown }) {
     super(path === '' ? 'directory not found' : `directory not found: ${path}`, options);
   }
 }
 
 export class AlreadyExistsError extends CryptfsError {
-  override errno = 'EEXIST';
   constructor(readonly path: string, options?: { cause?: unknown }) {
     super(`already exists: ${path}`, options);
   }
 }
 
 export class DirNotEmptyError extends CryptfsError {
-  override errno = 'ENOTEMPTY';
   constructor(readonly path: string, options?: { cause?: unknown }) {
     super(`directory not empty: ${path}`, options);
   }
 }
 
 export class IsDirectoryError extends CryptfsError {
-  override errno = 'EISDIR';
   constructor(readonly path: string, options?: { cause?: unknown }) {
     super(`is a directory: ${path}`, options);
   }
 }
 
 export class NotDirectoryError extends CryptfsError {
-  override errno = 'ENOTDIR';
   constructor(readonly path: string, options?: { cause?: unknown }) {
     super(`not a directory: ${path}`, options);
   }
@@ -78,7 +71,6 @@ export class NotDirectoryError extends CryptfsError {
 
 /** A name (or one path segment) the remote or the crypt format cannot hold. */
 export class NameTooLongError extends CryptfsError {
-  override errno = 'ENAMETOOLONG';
   constructor(
     readonly segment: string,
     readonly length: number,
@@ -93,13 +85,9 @@ export class NameTooLongError extends CryptfsError {
   }
 }
 
-export class ReadOnlyError extends CryptfsError {
-  override errno = 'EROFS';
-}
+export class ReadOnlyError extends CryptfsError {}
 
-export class NoSpaceError extends CryptfsError {
-  override errno = 'ENOSPC';
-}
+export class NoSpaceError extends CryptfsError {}
 
 /** The remote could not do the operation (I/O, network, HTTP). */
 export class RemoteIOError extends CryptfsError {
@@ -116,20 +104,14 @@ export class RemoteIOError extends CryptfsError {
   readonly requestId?: string;
 }
 
-export class NotSupportedError extends CryptfsError {
-  override errno = 'ENOTSUP';
-}
+export class NotSupportedError extends CryptfsError {}
 
 /** The remote refused an attribute change (chown by a user who may not give files away). */
-export class NotPermittedError extends CryptfsError {
-  override errno = 'EPERM';
-}
+export class NotPermittedError extends CryptfsError {}
 
 // ---- crypt format errors (messages as rclone >= 1.62 prints them) ----
 
-export class CryptFormatError extends CryptfsError {
-  override errno = 'EIO';
-}
+export class CryptFormatError extends CryptfsError {}
 
 export class FileTooShortError extends CryptFormatError {
   constructor(options?: { cause?: unknown }) {
@@ -173,16 +155,13 @@ export class NameDecryptError extends CryptFormatError {}
  * sse_customer_require_enforced is set and the server was not seen to enforce
  * SSE-C (it served the probe without the key, or the probe never came to a verdict).
  */
-export class SseNotEnforcedError extends CryptfsError {
-  override errno = 'EACCES';
-}
+export class SseNotEnforcedError extends CryptfsError {}
 
 /**
  * A crypt directory holds entries and none of their names decrypt: most likely
  * the wrong password. Writing there would put data beside the old under another key.
  */
 export class PasswordMismatchError extends CryptfsError {
-  override errno = 'EACCES';
   constructor(
     readonly dir: string,
     readonly undecryptable: number,

@@ -57,9 +57,7 @@ export function countSuffix(n: number): string {
 }
 
 /** A flag value that does not parse: rclone prints it as an invalid argument (usage error, exit 1). */
-export class FlagValueError extends CryptfsError {
-  override errno = 'EINVAL';
-}
+export class FlagValueError extends CryptfsError {}
 
 const SIZE_SYMBOLS: Record<string, number> = { k: 1, m: 2, g: 3, t: 4, p: 5, e: 6 };
 

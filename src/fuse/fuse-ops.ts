@@ -1,8 +1,8 @@
 // FUSE operations over the VFS: inode numbers <-> paths, open file and
 // directory handles, attributes with the mount's owner and permissions.
-// Typed VFS errors carry their errno (ENOENT, EEXIST, ENOTEMPTY, EIO for
-// authentication failures, ENAMETOOLONG, EROFS, ENOSPC, ...), which
-// FuseSession answers. Every operation that answers EIO - a typed EIO or an
+// Typed VFS errors answer the errno errno-map.ts gives their class (ENOENT,
+// EEXIST, ENOTEMPTY, EIO for authentication failures, ENAMETOOLONG, EROFS,
+// ENOSPC, ...), which FuseSession answers. Every operation that answers EIO - a typed EIO or an
 // error nobody expected - is logged here at ERROR with its path and cause,
 // since EIO alone tells the user nothing.
 import { constants as fsc } from 'node:fs';
@@ -26,8 +26,8 @@ import {
   type OpenResult,
   type SetattrChanges,
   type StatfsResult,
-  errnoOf,
 } from './fuse-session.js';
+import { errnoOf } from './errno-map.js';
 
 const EIO = os.constants.errno.EIO;
 

@@ -16,7 +16,8 @@ import os from 'node:os';
 import { execFile } from 'node:child_process';
 import { stat, statfs } from 'node:fs/promises';
 import { resolve as resolvePath } from 'node:path';
-import { CryptfsError, ErrnoError, errorMessage } from '../errors.js';
+import { ErrnoError, errorMessage } from '../errors.js';
+import { errnoName, errnoOf } from './errno-map.js';
 import {
   FuseUnavailableError,
   loadNativeFuse,
@@ -56,37 +57,20 @@ import type {
   StatfsResult,
 } from './fuse-types.js';
 
-/** Mounting failed, or the session ended abnormally. `errno` as on CryptfsError. */
-export class FuseSessionError extends CryptfsError {
+/** Mounting failed, or the session ended abnormally; `errno` names `errnoNumber`. */
+export class FuseSessionError extends ErrnoError {
   constructor(
     message: string,
     readonly errnoNumber: number,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
-    this.errno = errnoName(errnoNumber) ?? 'EIO';
+    super(errnoName(errnoNumber) ?? 'EIO', message, options);
   }
 }
 
 const errnoNumbers = os.constants.errno as Record<string, number>;
 const EIO = errnoNumbers.EIO!;
 const ENOENT = errnoNumbers.ENOENT!;
-
-export function errnoName(n: number): string | undefined {
-  for (const [name, value] of Object.entries(errnoNumbers)) if (value === n) return name;
-  return undefined;
-}
-
-/** The errno an error answers with, or undefined when it carries none. */
-export function errnoOf(err: unknown): number | undefined {
-  if (typeof err === 'number' && Number.isInteger(err) && err !== 0) return Math.abs(err);
-  if (err === null || typeof err !== 'object') return undefined;
-  const e = err as { errno?: unknown; code?: unknown };
-  if (typeof e.errno === 'string' && Object.hasOwn(errnoNumbers, e.errno)) return errnoNumbers[e.errno];
-  if (typeof e.errno === 'number' && Number.isInteger(e.errno) && e.errno !== 0) return Math.abs(e.errno);
-  if (typeof e.code === 'string' && Object.hasOwn(errnoNumbers, e.code)) return errnoNumbers[e.code];
-  return undefined;
-}
 
 const isRoot = () => process.geteuid?.() === 0;
 

@@ -102,8 +102,9 @@ export const RENAME_EXCHANGE = 2;
  * The filesystem. Every method is optional: a missing one answers ENOSYS
  * without a trip to JS (and the kernel stops asking for some, e.g. flush,
  * fsync, access). A handler answers by returning (or resolving to) its result;
- * throwing an error with `errno` (a name like 'ENOENT' as on CryptfsError, or a
- * number, or Node's `code`) answers that errno; any other error answers EIO and
+ * throwing a typed error answers the errno errno-map.ts gives its class (an
+ * ErrnoError its own); an error with an `errno` (a name like 'ENOENT' or a
+ * number) or Node's `code` answers that errno; any other error answers EIO and
  * is reported to `onUnexpectedError`.
  *
  * Inode numbers are the filesystem's own (64-bit, 1n = root). Every successful

@@ -16,9 +16,7 @@ import type {
 } from './fuse-types.js';
 
 /** The native FUSE binding is missing (not built) or cannot load (no libfuse3). */
-export class FuseUnavailableError extends CryptfsError {
-  override errno = 'ENOSYS';
-}
+export class FuseUnavailableError extends CryptfsError {}
 
 declare const sessionHandleBrand: unique symbol;
 /** Opaque handle of one native session (a napi external). */

@@ -11,7 +11,7 @@
 // rename.ts (the rename engine), names.ts (name checks), links.ts (symlinks).
 //
 // Paths are the remote's ('/'-separated, no leading '/', '' = root). Errors are
-// typed (errors.ts) with the errno the FUSE frontend answers.
+// typed (errors.ts); fuse/errno-map.ts gives the errno each answers at the mount.
 import {
   AlreadyExistsError,
   CryptfsError,

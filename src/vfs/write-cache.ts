@@ -52,9 +52,7 @@ const STREAM_BATCH = 16;
 const HOT_BLOCKS = 16;
 
 /** A cache file failed authentication or is malformed. */
-export class CacheCorruptError extends CryptfsError {
-  override errno = 'EIO';
-}
+export class CacheCorruptError extends CryptfsError {}
 
 /** The remote object behind a cached file no longer matches what the cache was filled from. */
 export class SourceChangedError extends RemoteIOError {}
@@ -65,9 +63,7 @@ function isZero(b: Uint8Array): boolean {
 }
 
 /** The cache disk has no room left for a write (answered ENOSPC at the mount). */
-export class CacheFullError extends CryptfsError {
-  override errno = 'ENOSPC';
-}
+export class CacheFullError extends CryptfsError {}
 
 /** Room the cache may still take on its disk; `reserve` throws CacheFullError when there is none. */
 export interface SpaceBudget {

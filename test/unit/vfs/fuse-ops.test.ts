@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { constants as fsc } from 'node:fs';
 import os from 'node:os';
 import { VfsFuseOps, openFlagsFrom } from '../../../src/fuse/fuse-ops.js';
-import { errnoOf } from '../../../src/fuse/fuse-session.js';
+import { errnoOf } from '../../../src/fuse/errno-map.js';
 import { Vfs } from '../../../src/vfs/vfs.js';
 import { MemoryRemote } from '../../../src/remote/memory.js';
 import { LocalRemote } from '../../../src/remote/local.js';

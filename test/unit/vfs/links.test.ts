@@ -13,11 +13,14 @@ import { CryptRemote } from '../../../src/remote/crypt.js';
 import { deriveKeys } from '../../../src/crypt/keys.js';
 import type { Remote } from '../../../src/remote/remote.js';
 import { listAll, readAll } from '../../helpers/remote-contract.js';
+import { errnoOf } from '../../../src/fuse/errno-map.js';
+import { constants as osConstants } from 'node:os';
 
 const keys = await deriveKeys('links-test-password', 'links-test-salt');
 
+/** The error answers errno `code` at the FUSE edge. */
 const errno = (code: string) => (err: unknown) => {
-  assert.equal((err as { errno?: string }).errno, code, `expected ${code}, got ${String(err)}`);
+  assert.equal(errnoOf(err), (osConstants.errno as Record<string, number>)[code], `expected ${code}, got ${String(err)}`);
   return true;
 };
 

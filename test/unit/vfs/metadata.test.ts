@@ -10,7 +10,7 @@ import { constants as fsc } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import os, { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { errnoOf } from '../../../src/fuse/fuse-session.js';
+import { errnoOf } from '../../../src/fuse/errno-map.js';
 import { VfsFuseOps } from '../../../src/fuse/fuse-ops.js';
 import {
   carriedMetadata,

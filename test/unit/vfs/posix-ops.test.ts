@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { VfsFuseOps } from '../../../src/fuse/fuse-ops.js';
-import { errnoOf } from '../../../src/fuse/fuse-session.js';
+import { errnoOf } from '../../../src/fuse/errno-map.js';
 import { MemoryRemote } from '../../../src/remote/memory.js';
 import { Vfs } from '../../../src/vfs/vfs.js';
 import { CacheFullError, CacheStore, SLOT_SIZE } from '../../../src/vfs/write-cache.js';

@@ -18,6 +18,8 @@ import { CryptRemote, type CryptRemoteOptions } from '../../../src/remote/crypt.
 import { deriveKeys } from '../../../src/crypt/keys.js';
 import type { ByteSource, ReadRange, Remote, WriteOptions } from '../../../src/remote/remote.js';
 import { bytesOf, listAll, readAll } from '../../helpers/remote-contract.js';
+import { errnoOf } from '../../../src/fuse/errno-map.js';
+import { constants as osConstants } from 'node:os';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const keys = await deriveKeys('vfs-test-password', 'vfs-test-salt');
@@ -48,8 +50,9 @@ class ProbeRemote extends MemoryRemote {
   }
 }
 
+/** The error answers errno `code` at the FUSE edge. */
 const errno = (code: string) => (err: unknown) => {
-  assert.equal((err as { errno?: string }).errno, code, `expected ${code}, got ${String(err)}`);
+  assert.equal(errnoOf(err), (osConstants.errno as Record<string, number>)[code], `expected ${code}, got ${String(err)}`);
   return true;
 };
 
