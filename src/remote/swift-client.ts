@@ -3,41 +3,41 @@
 // ranged streaming GETs that resume after a dropped connection, streamed PUTs
 // checked against the ETag, server-side COPY and metadata POST.
 // Every failure is a RemoteIOError carrying the HTTP status and X-Trans-Id.
+//
+// This file is the session and the requests (retries, re-authentication on
+// 401, uploads, downloads); the parts have their own modules: swift-auth.ts
+// (auth v1, Keystone v2/v3), swift-listing.ts (paged listings), swift-http.ts
+// (errors, name encoding, ETags).
 import { createHash } from 'node:crypto';
-import { errorMessage, NotSupportedError, RemoteIOError } from '../errors.js';
+import { NotSupportedError } from '../errors.js';
 import { log } from '../log.js';
 import type { ByteSource } from './remote.js';
 import { resumableBody } from './resumable-read.js';
 import { defaultRetryPolicy, isRetryableError, isRetryableStatus, withRetry, type RetryPolicy } from './retry.js';
+import { requestSession, type SwiftAuthOptions, type SwiftSession } from './swift-auth.js';
+import {
+  bodyText,
+  cleanEtag,
+  describeRetryError,
+  discardBody,
+  emptySource,
+  encodeSwiftName,
+  isNetworkError,
+  requestIdOf,
+  SwiftError,
+} from './swift-http.js';
+import {
+  listContainers,
+  listObjects,
+  type ListOptions,
+  type SwiftContainerInfo,
+  type SwiftListItem,
+} from './swift-listing.js';
 
-export type EndpointType = 'public' | 'internal' | 'admin';
-
-/** Connection settings, named after rclone's swift options. */
-export interface SwiftAuthOptions {
-  authUrl?: string;
-  user?: string;
-  key?: string;
-  userId?: string;
-  /** User domain (v3). */
-  domain?: string;
-  domainId?: string;
-  tenant?: string;
-  tenantId?: string;
-  /** Project domain (v3). */
-  tenantDomain?: string;
-  tenantDomainId?: string;
-  region?: string;
-  /** 0 = guess from the auth URL (as rclone does), or 1, 2, 3. */
-  authVersion?: number;
-  endpointType?: EndpointType;
-  /** Overrides the storage URL from the auth reply (or is used without auth together with authToken). */
-  storageUrl?: string;
-  /** A token obtained elsewhere (OS_AUTH_TOKEN); used until the server refuses it. */
-  authToken?: string;
-  applicationCredentialId?: string;
-  applicationCredentialName?: string;
-  applicationCredentialSecret?: string;
-}
+// What the Swift backend modules and tests import from the client.
+export type { EndpointType, SwiftAuthOptions, SwiftSession } from './swift-auth.js';
+export { cleanEtag, discardBody, encodeManifestValue, encodeSwiftName, SwiftAuthError, SwiftError } from './swift-http.js';
+export type { ListOptions, SwiftContainerInfo, SwiftListItem } from './swift-listing.js';
 
 export interface SwiftClientOptions extends SwiftAuthOptions {
   retry?: RetryPolicy;
@@ -45,32 +45,6 @@ export interface SwiftClientOptions extends SwiftAuthOptions {
   onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
   /** Timeout for one auth request in ms. */
   authTimeoutMs?: number;
-}
-
-export interface SwiftSession {
-  storageUrl: string;
-  token: string;
-}
-
-/** An entry of a container listing: an object, or a `subdir` when listing with a delimiter. */
-export type SwiftListItem =
-  | { kind: 'object'; name: string; bytes: number; hash: string; lastModified: string; contentType: string }
-  | { kind: 'subdir'; name: string };
-
-export interface SwiftContainerInfo {
-  name: string;
-  count: number;
-  bytes: number;
-  lastModified?: string;
-}
-
-export interface ListOptions {
-  prefix?: string;
-  delimiter?: string;
-  /** Start after this name. */
-  marker?: string;
-  /** Page size (Swift caps it at 10000). */
-  limit?: number;
 }
 
 /** What one request sends and which error statuses it takes as answers. */
@@ -93,124 +67,8 @@ export interface PutResult {
   headers: Headers;
 }
 
-/** A failed Swift request: HTTP status (if any) and the X-Trans-Id to quote to the operator. */
-export class SwiftError extends RemoteIOError {
-  constructor(
-    readonly method: string,
-    readonly target: string,
-    message: string,
-    options: { cause?: unknown; status?: number; requestId?: string; retryable?: boolean; body?: string } = {},
-  ) {
-    super(
-      `swift: ${method} ${target}: ${message}` +
-        (options.status !== undefined ? ` (HTTP ${options.status})` : '') +
-        (options.requestId ? ` [request id ${options.requestId}]` : ''),
-      options,
-    );
-    this.body = options.body;
-  }
-  readonly body?: string;
-}
-
-/** Auth failed for good (bad credentials, no object-store endpoint in the catalog). */
-export class SwiftAuthError extends SwiftError {}
-
-/** Encodes one container or object name for a URL path, keeping '/' between the name's segments. */
-export function encodeSwiftName(name: string): string {
-  return name
-    .split('/')
-    .map((segment) => {
-      // WHATWG URL parsing would collapse these (even percent-encoded), addressing another object.
-      if (segment === '.' || segment === '..') {
-        throw new NotSupportedError(`swift: a name segment of ${JSON.stringify(segment)} cannot be addressed: ${name}`);
-      }
-      return encodeURIComponent(segment);
-    })
-    .join('/');
-}
-
-/** rclone's encoding of X-Object-Manifest values: only [0-9A-Za-z/.] stay literal. */
-export function encodeManifestValue(value: string): string {
-  let out = '';
-  for (const byte of Buffer.from(value, 'utf8')) {
-    const c = String.fromCharCode(byte);
-    if (/[0-9A-Za-z/.]/.test(c)) out += c;
-    else out += '%' + byte.toString(16).toUpperCase().padStart(2, '0');
-  }
-  return out;
-}
-
-function requestIdOf(headers: Headers | undefined): string | undefined {
-  return headers?.get('x-trans-id') ?? headers?.get('x-openstack-request-id') ?? undefined;
-}
-
-/** Lower-case hex ETag without quotes (DLO/SLO manifests answer a quoted one). */
-export function cleanEtag(etag: string | null | undefined): string {
-  return (etag ?? '').replace(/^"|"$/g, '').toLowerCase();
-}
-
-/** Reads and drops a response body we do not need, so its connection can be reused. */
-export async function discardBody(res: Response): Promise<void> {
-  await res.arrayBuffer().catch(() => undefined);
-}
-
-async function bodyText(res: Response): Promise<string> {
-  try {
-    return (await res.text()).slice(0, 500);
-  } catch {
-    return '';
-  }
-}
-
-function guessAuthVersion(url: string, configured: number | undefined): number {
-  if (configured) return configured;
-  if (url.includes('v3')) return 3;
-  if (url.includes('v2')) return 2;
-  return 1;
-}
-
 /** How long a token that just worked is trusted before a non-replayable upload without re-checking it. */
 const TOKEN_CONFIRM_MS = 60_000;
-
-function withSlash(url: string): string {
-  return url.endsWith('/') ? url : url + '/';
-}
-
-interface KeystoneEndpoint {
-  region?: string;
-  region_id?: string;
-  interface?: string;
-  url?: string;
-  publicURL?: string;
-  internalURL?: string;
-  adminURL?: string;
-}
-
-function pickEndpoint(
-  catalog: Array<{ type?: string; endpoints?: KeystoneEndpoint[] }> | undefined,
-  region: string | undefined,
-  endpointType: EndpointType,
-  v3: boolean,
-): string | undefined {
-  for (const service of catalog ?? []) {
-    if (service.type !== 'object-store') continue;
-    for (const ep of service.endpoints ?? []) {
-      if (region && ep.region !== region && ep.region_id !== region) continue;
-      if (v3) {
-        if (ep.interface === endpointType && ep.url) return ep.url;
-      } else {
-        const url = endpointType === 'internal' ? ep.internalURL : endpointType === 'admin' ? ep.adminURL : ep.publicURL;
-        if (url) return url;
-      }
-    }
-  }
-  return undefined;
-}
-
-/** Whether the error came from the network rather than from an HTTP answer. */
-function isNetworkError(err: unknown): boolean {
-  return !(err instanceof RemoteIOError) && isRetryableError(err);
-}
 
 export class SwiftClient {
   private session?: SwiftSession;
@@ -247,7 +105,7 @@ export class SwiftClient {
   /** Authenticates now; concurrent callers share one auth request. */
   authenticate(): Promise<SwiftSession> {
     if (!this.authInFlight) {
-      this.authInFlight = withRetry(() => this.authenticateOnce(), {
+      this.authInFlight = withRetry(() => requestSession(this.options, this.options.authTimeoutMs), {
         policy: this.retryPolicy,
         describe: 'swift auth',
         onRetry: (err, attempt, delay) => this.retried('auth', err, attempt, delay),
@@ -263,126 +121,6 @@ export class SwiftClient {
     }
     return this.authInFlight;
   }
-
-  private async authenticateOnce(): Promise<SwiftSession> {
-    const o = this.options;
-    if (!o.authUrl) {
-      throw new SwiftAuthError('AUTH', '(none)', 'no auth URL configured and no storage_url + auth_token to use instead');
-    }
-    const version = guessAuthVersion(o.authUrl, o.authVersion);
-    const signal = AbortSignal.timeout(o.authTimeoutMs ?? 30_000);
-    let res: Response;
-    let url: string;
-    try {
-      if (version === 1) {
-        url = o.authUrl;
-        res = await fetch(url, {
-          headers: { 'X-Auth-User': o.user ?? '', 'X-Auth-Key': o.key ?? '' },
-          signal,
-        });
-      } else if (version === 2) {
-        url = withSlash(o.authUrl) + 'tokens';
-        const auth: Record<string, unknown> = { passwordCredentials: { username: o.user, password: o.key } };
-        if (o.tenant) auth.tenantName = o.tenant;
-        if (o.tenantId) auth.tenantId = o.tenantId;
-        res = await fetch(url, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-          body: JSON.stringify({ auth }),
-          signal,
-        });
-      } else if (version === 3) {
-        url = withSlash(o.authUrl) + 'auth/tokens';
-        res = await fetch(url, {
-          method: 'POST',
-          headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
-          body: JSON.stringify(this.keystoneV3Body()),
-          signal,
-        });
-      } else {
-        throw new SwiftAuthError('AUTH', o.authUrl, `unsupported auth_version ${version} (use 1, 2 or 3)`);
-      }
-    } catch (err) {
-      if (err instanceof SwiftError) throw err;
-      throw new SwiftAuthError('AUTH', o.authUrl, `auth request failed: ${(err as Error).message}`, {
-        cause: err,
-        retryable: isRetryableError(err),
-      });
-    }
-    const requestId = requestIdOf(res.headers);
-    if (!res.ok) {
-      const body = await bodyText(res);
-      throw new SwiftAuthError('AUTH', url, res.status === 401 ? 'bad credentials' : 'auth refused', {
-        status: res.status,
-        requestId,
-        body,
-        retryable: isRetryableStatus(res.status),
-      });
-    }
-    let storageUrl: string | undefined;
-    let token: string | undefined;
-    if (version === 1) {
-      storageUrl = res.headers.get('x-storage-url') ?? undefined;
-      token = res.headers.get('x-auth-token') ?? res.headers.get('x-storage-token') ?? undefined;
-      await discardBody(res);
-    } else if (version === 2) {
-      const json = (await res.json()) as {
-        access?: { token?: { id?: string }; serviceCatalog?: Array<{ type?: string; endpoints?: KeystoneEndpoint[] }> };
-      };
-      token = json.access?.token?.id;
-      storageUrl = pickEndpoint(json.access?.serviceCatalog, o.region, o.endpointType ?? 'public', false);
-    } else {
-      token = res.headers.get('x-subject-token') ?? undefined;
-      const json = (await res.json()) as {
-        token?: { catalog?: Array<{ type?: string; endpoints?: KeystoneEndpoint[] }> };
-      };
-      storageUrl = pickEndpoint(json.token?.catalog, o.region, o.endpointType ?? 'public', true);
-    }
-    if (o.storageUrl) storageUrl = o.storageUrl;
-    if (!token) throw new SwiftAuthError('AUTH', url, 'auth reply carries no token', { requestId });
-    if (!storageUrl) {
-      throw new SwiftAuthError(
-        'AUTH',
-        url,
-        `no object-store endpoint (${o.endpointType ?? 'public'}${o.region ? `, region ${o.region}` : ''}) in the service catalog`,
-        { requestId },
-      );
-    }
-    return { storageUrl: storageUrl.replace(/\/+$/, ''), token };
-  }
-
-  private keystoneV3Body(): unknown {
-    const o = this.options;
-    if (o.applicationCredentialId || o.applicationCredentialName) {
-      const cred: Record<string, unknown> = { secret: o.applicationCredentialSecret ?? '' };
-      if (o.applicationCredentialId) cred.id = o.applicationCredentialId;
-      else {
-        cred.name = o.applicationCredentialName;
-        cred.user = o.userId ? { id: o.userId } : { name: o.user, domain: this.domainRef(o.domain, o.domainId) };
-      }
-      return { auth: { identity: { methods: ['application_credential'], application_credential: cred } } };
-    }
-    const user: Record<string, unknown> = { password: o.key ?? '' };
-    if (o.userId) user.id = o.userId;
-    else {
-      user.name = o.user;
-      user.domain = this.domainRef(o.domain, o.domainId);
-    }
-    const auth: Record<string, unknown> = { identity: { methods: ['password'], password: { user } } };
-    if (o.tenantId) auth.scope = { project: { id: o.tenantId } };
-    else if (o.tenant) {
-      auth.scope = {
-        project: { name: o.tenant, domain: this.domainRef(o.tenantDomain ?? o.domain, o.tenantDomainId ?? o.domainId) },
-      };
-    }
-    return { auth };
-  }
-
-  private domainRef(name: string | undefined, id: string | undefined): Record<string, string> {
-    if (id) return { id };
-    return { name: name || 'Default' };
-  }
-
   /** URL of the account, a container, or an object in it. */
   private url(session: SwiftSession, container?: string, object?: string, query?: Record<string, string | undefined>): string {
     let u = session.storageUrl;
@@ -488,26 +226,11 @@ export class SwiftClient {
       },
     );
   }
-
   // ---- account and containers ----
 
   /** All containers of the account, paged. */
-  async *listContainers(options: ListOptions = {}): AsyncIterable<SwiftContainerInfo> {
-    let marker = options.marker;
-    const limit = options.limit ?? 1000;
-    for (;;) {
-      const page = await this.requestAndRead(
-        'GET',
-        undefined,
-        undefined,
-        { query: { format: 'json', limit: String(limit), marker, prefix: options.prefix }, accept: [204] },
-        async (res) =>
-          res.status === 204 ? [] : ((await res.json()) as Array<{ name: string; count: number; bytes: number; last_modified?: string }>),
-      );
-      for (const c of page) yield { name: c.name, count: c.count, bytes: c.bytes, lastModified: c.last_modified };
-      if (page.length < limit) return;
-      marker = page[page.length - 1].name;
-    }
+  listContainers(options: ListOptions = {}): AsyncIterable<SwiftContainerInfo> {
+    return listContainers(this, options);
   }
 
   /** Container headers, or undefined when it does not exist. */
@@ -528,49 +251,9 @@ export class SwiftClient {
     await discardBody(res);
     return res.status === 404 ? 'missing' : res.status === 409 ? 'not-empty' : 'deleted';
   }
-
-  /**
-   * Objects (and with a delimiter, `subdir`s) of a container in name order, fetched a page at
-   * a time. Returns undefined pages as a thrown SwiftError with status 404 when the container is missing.
-   */
-  async *listObjects(container: string, options: ListOptions = {}): AsyncIterable<SwiftListItem> {
-    let marker = options.marker;
-    const limit = options.limit ?? 1000;
-    for (;;) {
-      const page = await this.requestAndRead(
-        'GET',
-        container,
-        undefined,
-        { query: { format: 'json', limit: String(limit), marker, prefix: options.prefix, delimiter: options.delimiter }, accept: [204] },
-        async (res) =>
-          res.status === 204
-            ? []
-            : ((await res.json()) as Array<{
-                name?: string;
-                subdir?: string;
-                bytes?: number;
-                hash?: string;
-                last_modified?: string;
-                content_type?: string;
-              }>),
-      );
-      for (const o of page) {
-        if (o.subdir !== undefined) yield { kind: 'subdir', name: o.subdir };
-        else {
-          yield {
-            kind: 'object',
-            name: o.name ?? '',
-            bytes: o.bytes ?? 0,
-            hash: o.hash ?? '',
-            lastModified: o.last_modified ?? '',
-            contentType: o.content_type ?? '',
-          };
-        }
-      }
-      if (page.length < limit) return;
-      const last = page[page.length - 1];
-      marker = last.subdir ?? last.name;
-    }
+  /** Objects (and with a delimiter, `subdir`s) of a container in name order; see swift-listing.ts. */
+  listObjects(container: string, options: ListOptions = {}): AsyncIterable<SwiftListItem> {
+    return listObjects(this, container, options);
   }
 
   // ---- objects ----
@@ -793,19 +476,4 @@ export class SwiftClient {
     const res = await this.request('POST', container, object, { headers });
     await discardBody(res);
   }
-}
-
-async function* emptySource(): AsyncGenerator<Uint8Array> {}
-
-/** An error for a retry line: its message (status and request id included for SwiftError) and the network cause's code. */
-function describeRetryError(err: unknown): string {
-  let text = errorMessage(err);
-  for (let e = (err as { cause?: unknown } | undefined)?.cause, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') {
-      if (!text.includes(code)) text += ` [${code}]`;
-      break;
-    }
-  }
-  return text;
 }
