@@ -11,19 +11,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include <node_api.h>
-
-#define CHECK(env, call)                                                        \
-  do {                                                                          \
-    if ((call) != napi_ok) {                                                    \
-      napi_throw_error((env), NULL, "sd_notify: N-API call failed: " #call);    \
-      return NULL;                                                              \
-    }                                                                           \
-  } while (0)
+#include "napi_check.h"
 
 static napi_value throw_errno(napi_env env, int err, const char *what) {
   char msg[256];
   snprintf(msg, sizeof msg, "%s: %s", what, strerror(err));
-  napi_throw_error(env, NULL, msg);
+  NAPI_CALL(env, napi_throw_error(env, NULL, msg));
   return NULL;
 }
 
@@ -32,7 +25,7 @@ static napi_value throw_errno(napi_env env, int err, const char *what) {
 static napi_value notify(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   if (argc < 2) {
     napi_throw_type_error(env, NULL, "notify(socketPath, message) needs two arguments");
     return NULL;
@@ -64,14 +57,14 @@ static napi_value notify(napi_env env, napi_callback_info info) {
   close(fd);
   if (sent < 0) return throw_errno(env, err, "sendto $NOTIFY_SOCKET");
   napi_value ok;
-  CHECK(env, napi_get_boolean(env, (size_t)sent == message_len, &ok));
+  NAPI_CALL(env, napi_get_boolean(env, (size_t)sent == message_len, &ok));
   return ok;
 }
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
-  CHECK(env, napi_create_function(env, "notify", NAPI_AUTO_LENGTH, notify, NULL, &fn));
-  CHECK(env, napi_set_named_property(env, exports, "notify", fn));
+  NAPI_CALL(env, napi_create_function(env, "notify", NAPI_AUTO_LENGTH, notify, NULL, &fn));
+  NAPI_CALL(env, napi_set_named_property(env, exports, "notify", fn));
   return exports;
 }
 
