@@ -1,5 +1,6 @@
 // The cache directory is private or refused, and belongs to one remote definition.
 import { describe, it, after } from 'node:test';
+import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { chmod, chown, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,6 +11,9 @@ import { checkCacheDirSafe, remoteCacheDir } from '../../../src/vfs/cache-key.js
 import { CryptRemote } from '../../../src/remote/crypt.js';
 import { deriveKeys } from '../../../src/crypt/keys.js';
 import type { Remote } from '../../../src/remote/remote.js';
+import { failOnFileHandlesClosedByGc } from '../../helpers/file-handle-gc.js';
+
+failOnFileHandlesClosedByGc();
 
 describe('VFS cache directory', () => {
   const dirs: string[] = [];
@@ -69,24 +73,44 @@ describe('VFS cache store: an unreadable journal', () => {
   it('never causes block files to be deleted: they are moved aside with the journal', async () => {
     const { CacheStore } = await import('../../../src/vfs/write-cache.js');
     const { randomBytes } = await import('node:crypto');
-    const { readdir, rm: rmDir } = await import('node:fs/promises');
+    const { readdir, rm: rmDir, writeFile } = await import('node:fs/promises');
     const dir = await mkdtemp(join(tmpdir(), 'cryptfs-journal-'));
     try {
-      const keyA = randomBytes(32);
-      const a = await CacheStore.open(dir, keyA);
-      const item = await a.store.create({ path: 'dirty.bin', size: 0, sourceSize: 0, mtime: new Date() });
-      await item.write(0, Buffer.from('unsaved changes'));
-      await a.store.markDirty(item);
-      await item.close();
-      // The daemon dies here: no close, the lock file stays behind (its pid is ours, so it counts as stale).
-      await rmDir(join(dir, 'lock'));
-      const b = await CacheStore.open(dir, randomBytes(32));
+      // A daemon with key A leaves a dirty file and dies (killed, no close): its
+      // lock file names a dead pid, its descriptors close with the process.
+      const script = join(dir, 'crash-child.mjs');
+      const writeCache = new URL('../../../src/vfs/write-cache.js', import.meta.url).href;
+      await writeFile(
+        script,
+        `
+        import { CacheStore } from ${JSON.stringify(writeCache)};
+        const a = await CacheStore.open(process.argv[2], Buffer.from(process.argv[3], 'hex'));
+        const item = await a.store.create({ path: 'dirty.bin', size: 0, sourceSize: 0, mtime: new Date() });
+        await item.write(0, Buffer.from('unsaved changes'));
+        await a.store.markDirty(item);
+        await item.close();
+        process.stdout.write(item.id);
+        process.kill(process.pid, 'SIGKILL');
+        `,
+      );
+      let itemId = '';
+      const signal = await new Promise<string | null>((resolve) => {
+        const child = spawn(process.execPath, [script, join(dir, 'cache'), randomBytes(32).toString('hex')], {
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        child.stdout.on('data', (d: Buffer) => (itemId += d.toString()));
+        child.on('exit', (_code, sig) => resolve(sig));
+      });
+      assert.equal(signal, 'SIGKILL');
+      assert.ok(itemId !== '', 'the child created its dirty file');
+      const cache = join(dir, 'cache');
+      const b = await CacheStore.open(cache, randomBytes(32));
       assert.deepEqual(b.dirty, [], 'the other key reads nothing');
-      assert.deepEqual(await readdir(join(dir, 'data')), []);
-      const aside = (await readdir(dir)).filter((n) => n.startsWith('unreadable-'));
+      assert.deepEqual(await readdir(join(cache, 'data')), []);
+      const aside = (await readdir(cache)).filter((n) => n.startsWith('unreadable-'));
       assert.equal(aside.length, 1);
-      assert.deepEqual(await readdir(join(dir, aside[0], 'data')), [item.id]);
-      assert.ok((await readdir(join(dir, aside[0]))).includes('journal'));
+      assert.deepEqual(await readdir(join(cache, aside[0], 'data')), [itemId]);
+      assert.ok((await readdir(join(cache, aside[0]))).includes('journal'));
       await b.store.close();
     } finally {
       await rmDir(dir, { recursive: true, force: true });

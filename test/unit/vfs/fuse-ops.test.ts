@@ -18,6 +18,9 @@ import { bytesOf } from '../../helpers/remote-contract.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+import { failOnFileHandlesClosedByGc } from '../../helpers/file-handle-gc.js';
+
+failOnFileHandlesClosedByGc();
 
 const caller = { uid: 0, gid: 0 };
 const errnoIs = (name: string) => (err: unknown) => {

@@ -15,6 +15,9 @@ import type { Remote } from '../../../src/remote/remote.js';
 import { listAll, readAll } from '../../helpers/remote-contract.js';
 import { errnoOf } from '../../../src/fuse/errno-map.js';
 import { constants as osConstants } from 'node:os';
+import { failOnFileHandlesClosedByGc } from '../../helpers/file-handle-gc.js';
+
+failOnFileHandlesClosedByGc();
 
 const keys = await deriveKeys('links-test-password', 'links-test-salt');
 

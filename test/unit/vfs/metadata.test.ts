@@ -25,6 +25,9 @@ import { CryptRemote, type CryptRemoteOptions } from '../../../src/remote/crypt.
 import { deriveKeys } from '../../../src/crypt/keys.js';
 import { Vfs } from '../../../src/vfs/vfs.js';
 import { bytesOf, listAll } from '../../helpers/remote-contract.js';
+import { failOnFileHandlesClosedByGc } from '../../helpers/file-handle-gc.js';
+
+failOnFileHandlesClosedByGc();
 
 const keys = await deriveKeys('metadata-test-password', 'metadata-test-salt');
 const cryptOptions: CryptRemoteOptions = { mode: 'standard', encoding: 'base32', directoryNameEncryption: true, noDataEncryption: false };

@@ -16,6 +16,9 @@ import { MemoryRemote } from '../../../src/remote/memory.js';
 import { CryptRemote } from '../../../src/remote/crypt.js';
 import { deriveKeys } from '../../../src/crypt/keys.js';
 import { bytesOf, readAll } from '../../helpers/remote-contract.js';
+import { failOnFileHandlesClosedByGc } from '../../helpers/file-handle-gc.js';
+
+failOnFileHandlesClosedByGc();
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 

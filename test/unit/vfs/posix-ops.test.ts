@@ -16,6 +16,9 @@ import { Vfs } from '../../../src/vfs/vfs.js';
 import { CacheFullError, CacheStore, SLOT_SIZE } from '../../../src/vfs/write-cache.js';
 import { NodeTimes } from '../../../src/vfs/node-times.js';
 import { readAll } from '../../helpers/remote-contract.js';
+import { failOnFileHandlesClosedByGc } from '../../helpers/file-handle-gc.js';
+
+failOnFileHandlesClosedByGc();
 
 const caller = { uid: 0, gid: 0 };
 const KEEP_SIZE = 0x01;

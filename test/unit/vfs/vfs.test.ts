@@ -20,6 +20,9 @@ import type { ByteSource, ReadRange, Remote, WriteOptions } from '../../../src/r
 import { bytesOf, listAll, readAll } from '../../helpers/remote-contract.js';
 import { errnoOf } from '../../../src/fuse/errno-map.js';
 import { constants as osConstants } from 'node:os';
+import { failOnFileHandlesClosedByGc } from '../../helpers/file-handle-gc.js';
+
+failOnFileHandlesClosedByGc();
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 const keys = await deriveKeys('vfs-test-password', 'vfs-test-salt');
