@@ -1,6 +1,6 @@
-// Typed errors shared by every layer. They carry no errno and no exit status:
-// the FUSE frontend maps the classes to errnos (fuse/errno-map.ts), the CLI to
-// exit codes (cli/exit-codes.ts).
+// Typed errors shared by every layer. They carry no errno (but ErrnoError,
+// which exists to carry one) and no exit status: the FUSE frontend maps the
+// classes to errnos (fuse/errno-map.ts), the CLI to exit codes (cli/exit-codes.ts).
 
 export class CryptfsError extends Error {
   /** Whether repeating the same operation may succeed (network blips, 5xx). */
