@@ -10,6 +10,7 @@
 // A new PUT replaces all of an object's metadata, so an overwritten object never keeps a stale
 // record: it is either sealed with its own record or briefly unsealed.
 import { createHash, type Hash } from 'node:crypto';
+import { OffThreadHasher } from './hash-worker.js';
 import { CryptfsError } from '../errors.js';
 import { SealKey, sealFromMetadata, sealRemovalMetadata, sealToMetadata, isSealMetadataKey, type SealRecord } from '../crypt/seal.js';
 import type { ByteSource, HashType, Metadata, RemoteEntry } from './remote.js';
@@ -25,30 +26,47 @@ export interface PlaintextDigests {
 /** The record was asked for before the whole plaintext went through: a driver bug, never a wrong record. */
 export class SealNotReadyError extends CryptfsError {}
 
+/** Sources known to be smaller than this are hashed on the main thread (a worker round trip costs more). */
+const INLINE_HASH_BELOW = 1024 * 1024;
+const ALGORITHMS = ['sha256', 'md5', 'sha1'] as const;
+
 /**
- * Counts and hashes the bytes of a source as they pass through. digests() may be called once the
- * source has ended, or once `expectedSize` bytes went through (a driver that stops at the declared
- * size need not pull the source's end).
+ * Counts and hashes the bytes of a source as they pass through (on worker threads unless the source
+ * is known to be small: hash-worker.ts). digests() may be called once the source has ended, or
+ * once `expectedSize` bytes went through (a driver that stops at the declared size need not pull
+ * the source's end).
  */
 export class HashingSource {
-  private readonly hashes: Hash[] = [createHash('sha256'), createHash('md5'), createHash('sha1')];
+  private readonly inline?: Hash[];
+  private readonly offThread?: OffThreadHasher;
   private seen = 0;
   private ended = false;
-  private result?: PlaintextDigests;
+  private result?: Promise<PlaintextDigests>;
 
   constructor(
     private readonly inner: ByteSource,
     private readonly expectedSize?: number,
-  ) {}
+  ) {
+    if (expectedSize !== undefined && expectedSize < INLINE_HASH_BELOW) this.inline = ALGORITHMS.map((a) => createHash(a));
+    else this.offThread = new OffThreadHasher([...ALGORITHMS]);
+  }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    for await (const chunk of this.inner) {
-      if (this.result) throw new SealNotReadyError('plaintext continued after its record was made');
-      for (const h of this.hashes) h.update(chunk);
-      this.seen += chunk.length;
-      yield chunk;
+    let finished = false;
+    try {
+      for await (const chunk of this.inner) {
+        if (this.result) throw new SealNotReadyError('plaintext continued after its record was made');
+        if (this.inline) for (const h of this.inline) h.update(chunk);
+        else await this.offThread!.update(chunk);
+        this.seen += chunk.length;
+        yield chunk;
+      }
+      this.ended = true;
+      finished = true;
+    } finally {
+      // A write that failed or stopped early: its hashes will never be asked for.
+      if (!finished && !this.complete) this.offThread?.abort();
     }
-    this.ended = true;
   }
 
   /** Whether every byte has gone through. */
@@ -56,20 +74,17 @@ export class HashingSource {
     return this.ended || (this.expectedSize !== undefined && this.seen === this.expectedSize);
   }
 
-  digests(): PlaintextDigests {
+  digests(): Promise<PlaintextDigests> {
     if (this.result) return this.result;
-    if (!this.complete) throw new SealNotReadyError(`sealed record asked for after ${this.seen} bytes, before the end of the plaintext`);
-    const [sha256, md5, sha1] = this.hashes.map((h) => h.digest('hex'));
-    this.result = { size: this.seen, sha256, md5, sha1 };
+    if (!this.complete) {
+      return Promise.reject(new SealNotReadyError(`sealed record asked for after ${this.seen} bytes, before the end of the plaintext`));
+    }
+    const size = this.seen;
+    this.result = this.inline
+      ? Promise.resolve(this.inline.map((h) => h.digest('hex'))).then(([sha256, md5, sha1]) => ({ size, sha256, md5, sha1 }))
+      : this.offThread!.digests().then((d) => ({ size, sha256: d.sha256, md5: d.md5, sha1: d.sha1 }));
     return this.result;
   }
-}
-
-/** Size and hashes of a whole source, read once (the first pass over a reopenable source). */
-export async function digestSource(source: ByteSource): Promise<PlaintextDigests> {
-  const hashing = new HashingSource(source);
-  for await (const _ of hashing);
-  return hashing.digests();
 }
 
 /** Metadata entries that store `text` and clear any piece a longer earlier record left behind. */

@@ -276,7 +276,7 @@ export class CryptRemote implements Remote {
       const plain = new HashingSource(await options.reopen());
       for await (const chunk of this.content.encrypt(plain, nonce)) h.update(chunk);
       md5 = h.digest('hex');
-      firstPass = plain.digests();
+      firstPass = await plain.digests();
     }
     const hashing = new HashingSource(source, options.size);
     const data = this.content.encrypt(hashing, nonce);
@@ -287,9 +287,9 @@ export class CryptRemote implements Remote {
       size,
       md5,
       metadata: sealNow ? { ...userMetadata, ...sealNow } : userMetadata,
-      lateMetadata: sealNow ? undefined : () => this.sealer.metadataFor(nonce, hashing.digests(), enc),
+      lateMetadata: sealNow ? undefined : async () => this.sealer.metadataFor(nonce, await hashing.digests(), enc),
     });
-    const sent = hashing.digests();
+    const sent = await hashing.digests();
     if (firstPass && !sameDigests(firstPass, sent)) {
       // The source changed between the passes: the record must state what was stored.
       log.notice(`${path}: source changed while it was uploaded; its sealed record states the bytes stored`);

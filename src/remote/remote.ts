@@ -60,7 +60,7 @@ export interface WriteOptions {
    * PUT; a Swift manifest), else right after the upload (S3 copy-in-place, Swift POST). Its keys win
    * over `metadata`'s.
    */
-  lateMetadata?: () => Metadata;
+  lateMetadata?: () => Promise<Metadata>;
 }
 
 /**

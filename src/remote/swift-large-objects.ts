@@ -121,7 +121,7 @@ export class SwiftLargeObjects {
     size: number | undefined,
     headers: Record<string, string>,
     /** The manifest's headers, asked for once every segment is read (metadata known only then). */
-    manifestHeaders: () => Record<string, string> = () => headers,
+    manifestHeaders: () => Promise<Record<string, string>> = async () => headers,
   ): Promise<{ written: number; prefix: string }> {
     const s = this.settings;
     const segContainer = container + SEGMENTS_SUFFIX;
@@ -149,7 +149,7 @@ export class SwiftLargeObjects {
         throw new RemoteIOError(`swift: source ended after ${written} of ${size} bytes (${target})`);
       }
       await this.client.putObject(container, object, new Uint8Array(0), {
-        headers: { ...manifestHeaders(), 'X-Object-Manifest': encodeManifestValue(`${segContainer}/${prefix}`) },
+        headers: { ...(await manifestHeaders()), 'X-Object-Manifest': encodeManifestValue(`${segContainer}/${prefix}`) },
       });
       return { written, prefix };
     } catch (err) {

@@ -123,9 +123,16 @@ test('no_data_encryption writes no record', async () => {
 test('HashingSource refuses digests before the end of the plaintext', async () => {
   const h = new HashingSource(bytesOf(Buffer.alloc(10)), 20);
   for await (const _ of h);
-  assert.deepEqual(h.digests().size, 10); // ended
-  const partial = new HashingSource(bytesOf(Buffer.alloc(100_000)), 100_000);
-  const it = partial[Symbol.asyncIterator]();
-  await it.next();
-  assert.throws(() => partial.digests(), SealNotReadyError);
+  assert.equal((await h.digests()).size, 10); // ended
+  for (const size of [100_000, 5_000_000]) {
+    // Hashed inline (small) and on the worker threads (large).
+    const data = randomBytes(size);
+    const partial = new HashingSource(bytesOf(data), size);
+    const it = partial[Symbol.asyncIterator]();
+    await it.next();
+    await assert.rejects(partial.digests(), SealNotReadyError);
+    while (!(await it.next()).done);
+    const d = await partial.digests();
+    assert.deepEqual(d, { size, sha256: hex('sha256', data), md5: hex('md5', data), sha1: hex('sha1', data) });
+  }
 });
