@@ -105,7 +105,11 @@ export class Sealer {
   /** The record an object's metadata holds; undefined when unsealed or when it does not open. */
   recordOf(metadata: Metadata | undefined): SealRecord | undefined {
     const text = sealFromMetadata(metadata);
-    if (text === undefined) return undefined;
+    return text === undefined ? undefined : this.openText(text);
+  }
+
+  /** The record in `text`; undefined when it does not open (tampered, another password). */
+  openText(text: string): SealRecord | undefined {
     try {
       return this.key.open(text);
     } catch {

@@ -383,6 +383,12 @@ export class CryptRemote implements Remote {
     return record && recordHash(record, type);
   }
 
+  /** The plaintext hash the record text of a listed entry (RemoteEntry.sealText) states, or undefined if it does not open. */
+  hashOfSealText(sealText: string, type: HashType): string | undefined {
+    const record = this.sealer.openText(sealText);
+    return record && recordHash(record, type);
+  }
+
   purge? = (dir: string) => this.underlying.purge!(this.encryptDirPath(dir));
 
   about? = () => this.underlying.about!();
