@@ -11,6 +11,7 @@ import { filterFromFlags } from '../filter.js';
 import { unwrap } from '../operations.js';
 import { CommandFailedError, writeOut } from '../util.js';
 import { walk } from '../walk.js';
+import { entryHash } from '../entry-hash.js';
 import { mapLimit } from '../../concurrency.js';
 import { errorMessage } from '../../errors.js';
 import { log } from '../../log.js';
@@ -39,17 +40,6 @@ function toBase64(hex: string): string {
   return Buffer.from(hex, 'hex').toString('base64').replace(/\+/g, '-').replace(/\//g, '_');
 }
 
-/** The hash the remote states for an entry without a download: a crypt listing's record, else hash(). */
-async function statedHash(remote: Remote, entry: RemoteEntry, type: HashType): Promise<string | undefined> {
-  const { base } = unwrap(remote);
-  if (base instanceof CryptRemote && entry.sealText !== undefined) {
-    const fromListing = base.hashOfSealText(entry.sealText, type);
-    if (fromListing !== undefined) return fromListing;
-  }
-  if (!remote.hash || !remote.features.hashes.includes(type)) return undefined;
-  return remote.hash(entry.path, type);
-}
-
 async function downloadedHash(remote: Remote, path: string, type: HashType): Promise<string> {
   const h = createHash(type);
   for await (const chunk of await remote.openRead(path)) h.update(chunk);
@@ -71,7 +61,7 @@ async function hashList(ctx: CommandContext, type: HashType, spec: string): Prom
   const hashBatch = async (entries: RemoteEntry[]): Promise<void> => {
     const lines = await mapLimit(entries, concurrency, async (e) => {
       try {
-        const hex = download ? await downloadedHash(remote, e.path, type) : await statedHash(remote, e, type);
+        const hex = download ? await downloadedHash(remote, e.path, type) : await entryHash(remote, e, type);
         if (hex === undefined || hex === '') withoutHash++;
         const shown = hex ? (base64 ? toBase64(hex) : hex) : '';
         return `${shown.padStart(width)}  ${e.path}\n`;
