@@ -374,19 +374,37 @@ export class CryptRemote implements Remote {
       if (err instanceof ObjectNotFoundError) throw new ObjectNotFoundError(path, { cause: err });
       throw err;
     });
-    return this.plaintextHash(e.metadata, type);
+    const record = this.sealer.recordOf(e.metadata);
+    if (!record || record.size !== this.plainSize(e.size, enc)) return undefined;
+    if (this.recordsMayGoStale) {
+      const header = Buffer.alloc(NONCE_SIZE);
+      let at = 0;
+      for await (const chunk of await this.underlying.openRead(enc, { offset: 8, length: NONCE_SIZE })) {
+        header.set(chunk.subarray(0, NONCE_SIZE - at), at);
+        at += chunk.length;
+      }
+      if (!header.equals(record.headerNonce)) return undefined;
+    }
+    return recordHash(record, type);
   };
 
-  /** The plaintext hash a record in `metadata` states, or undefined without a valid one. */
-  plaintextHash(metadata: Metadata | undefined, type: HashType): string | undefined {
-    const record = this.sealer.recordOf(metadata);
-    return record && recordHash(record, type);
+  /**
+   * Whether another tool can rewrite an object and leave its record behind: rclone's local backend
+   * rewrites a file in place, keeping its xattrs (an object store's PUT replaces all metadata).
+   * There a record states this object's hashes only if its header nonce still matches.
+   */
+  private get recordsMayGoStale(): boolean {
+    return this.underlying.type === 'local';
   }
 
-  /** The plaintext hash the record text of a listed entry (RemoteEntry.sealText) states, or undefined if it does not open. */
-  hashOfSealText(sealText: string, type: HashType): string | undefined {
+  /**
+   * The plaintext hash the record text of a listed entry (RemoteEntry.sealText) states; undefined
+   * when it does not open, states another size, or may be stale (then hash() checks the nonce).
+   */
+  hashOfSealText(sealText: string, type: HashType, plainSize: number): string | undefined {
+    if (this.recordsMayGoStale) return undefined;
     const record = this.sealer.openText(sealText);
-    return record && recordHash(record, type);
+    return record && record.size === plainSize ? recordHash(record, type) : undefined;
   }
 
   purge? = (dir: string) => this.underlying.purge!(this.encryptDirPath(dir));
