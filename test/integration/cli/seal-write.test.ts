@@ -143,6 +143,20 @@ describe('sealed records written by copy, rcat, moveto and copyto', { skip }, ()
       const md5 = expectSuccess('md5sum', await runCryptfs(['md5sum', 'secret:', '--exclude', 'streamed*'], { config, env }));
       assert.deepEqual(sortedLines(md5.stdout.toString()), coreutilsSums('md5sum', src, names));
 
+      // lsjson --hash: rclone's listing plus each file's plaintext Hashes.
+      const ours = expectSuccess('lsjson', await runCryptfs(['lsjson', '-R', '--hash', 'secret:d'], { config, env: { ...env, TZ: 'UTC' } }));
+      const items = JSON.parse(ours.stdout.toString()) as Array<{ Path: string; Hashes?: Record<string, string> }>;
+      for (const it of items) {
+        const data = files[`d/${it.Path}`];
+        assert.deepEqual(it.Hashes, { md5: hex('md5', data), sha1: hex('sha1', data), sha256: hex('sha256', data) }, `lsjson ${it.Path}`);
+      }
+      if (backend.name === 'local') {
+        const theirs = await runRclone(['lsjson', '-R', '--hash', 'secret:d'], { config, env: { ...env, TZ: 'UTC' } });
+        assert.equal(theirs.code, 0, theirs.stderr);
+        const stripped = items.map(({ Hashes: _h, ...rest }) => rest);
+        assert.deepEqual(stripped, JSON.parse(theirs.stdout.toString()), 'the rest as rclone lists it');
+      }
+
       // rclone reads every cryptfs-written file byte-identically; its checks pass.
       for (const [p, data] of Object.entries({ ...files, ...streams })) {
         const cat = await runRclone(['cat', `secret:${p}`], { config, env, timeoutMs: 300_000 });
