@@ -9,7 +9,9 @@ import { NameCipher, type FilenameEncodingName, type FilenameEncryptionMode } fr
 import { log } from '../log.js';
 import { registerBackend, type OptionSpec } from './registry.js';
 import { isUtf8 } from 'node:buffer';
-import type { ByteSource, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions, Metadata } from './remote.js';
+import type { ByteSource, HashType, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions, Metadata } from './remote.js';
+import { SealKey } from '../crypt/seal.js';
+import { HashingSource, Sealer, recordHash, recordedHash, resealIfChanged, resealing, sealedEntry, withoutSealKeys, type PlaintextDigests } from './crypt-seal.js';
 import { baseName, joinPath, parentPath } from './remote.js';
 import { SubRemote } from './sub-remote.js';
 import { redactSpec } from './redact.js';
@@ -29,6 +31,8 @@ export class CryptRemote implements Remote {
   readonly features: RemoteFeatures;
   readonly names: NameCipher;
   readonly content: ContentCipher;
+  /** Seals and opens the records kept with each object (crypt-seal.ts); its key derives from the crypt keys. */
+  readonly sealer: Sealer;
 
   constructor(
     readonly underlying: Remote,
@@ -45,11 +49,13 @@ export class CryptRemote implements Remote {
       nameTweak: keys.nameTweak,
     });
     this.content = new ContentCipher(keys.dataKey);
+    this.sealer = new Sealer(SealKey.derive(keys));
     const plainNames = options.mode === 'off';
     this.features = {
       realDirectories: underlying.features.realDirectories,
-      // Crypt exposes no hashes: the underlying hashes are of ciphertext.
-      hashes: options.noDataEncryption ? underlying.features.hashes : [],
+      // The underlying hashes are of ciphertext; the plaintext's come from sealed records (one
+      // metadata read per object; undefined for objects without a record).
+      hashes: options.noDataEncryption ? underlying.features.hashes : ['md5', 'sha1', 'sha256'],
       caseInsensitive: plainNames ? underlying.features.caseInsensitive : false,
       maxSegmentBytes: underlying.features.maxSegmentBytes,
     };
@@ -58,7 +64,7 @@ export class CryptRemote implements Remote {
     if (!underlying.purge) this.purge = undefined;
     if (!underlying.about) this.about = undefined;
     if (!underlying.setMetadata) this.setMetadata = undefined;
-    if (!options.noDataEncryption) this.hash = undefined;
+    if (options.noDataEncryption && !underlying.hash) this.hash = undefined;
   }
 
   // ---- names ----
@@ -200,7 +206,7 @@ export class CryptRemote implements Remote {
       const path = joinPath(dir, plain);
       if (this.options.showMapping) log.notice(`${path}: Encrypts to ${JSON.stringify(e.path)}`);
       const size = e.isDir ? e.size : this.plainSize(e.size, e.path);
-      yield { path, isDir: e.isDir, size, mtime: e.mtime, mtimeNs: e.mtimeNs, metadata: e.metadata };
+      yield { path, isDir: e.isDir, size, mtime: e.mtime, mtimeNs: e.mtimeNs, ...sealedEntry(e) };
     }
     // A wrong password otherwise looks like an empty directory: say so, once per directory.
     if (decrypted === 0 && entries > 0 && this.namesDependOnPassword && !this.warnedDirs.has(dir)) {
@@ -221,7 +227,7 @@ export class CryptRemote implements Remote {
     try {
       const e = await this.underlying.stat(encFile);
       if (!e.isDir) {
-        return { path, isDir: false, size: this.plainSize(e.size, encFile), mtime: e.mtime, mtimeNs: e.mtimeNs, metadata: e.metadata };
+        return { path, isDir: false, size: this.plainSize(e.size, encFile), mtime: e.mtime, mtimeNs: e.mtimeNs, ...sealedEntry(e) };
       }
     } catch (err) {
       if (!(err instanceof ObjectNotFoundError || err instanceof DirNotFoundError)) throw err;
@@ -251,23 +257,42 @@ export class CryptRemote implements Remote {
   async write(path: string, source: ByteSource, options: WriteOptions = {}): Promise<RemoteEntry> {
     const enc = this.encryptFilePath(path);
     const size = options.size === undefined ? undefined : this.encryptedSize(options.size);
+    // A user's metadata never sets or removes a record.
+    const userMetadata = withoutSealKeys(options.metadata);
     if (this.options.noDataEncryption) {
-      const e = await this.underlying.write(enc, source, { ...options, size: options.size });
-      return { path, isDir: false, size: e.size, mtime: e.mtime, mtimeNs: e.mtimeNs, metadata: e.metadata };
+      // No record: the stored bytes are the plaintext, which the underlying remote's own hashes cover,
+      // and there is no header nonce to bind.
+      const e = await this.underlying.write(enc, source, { ...options, size: options.size, metadata: userMetadata, lateMetadata: undefined });
+      return { path, isDir: false, size: e.size, mtime: e.mtime, mtimeNs: e.mtimeNs, metadata: withoutSealKeys(e.metadata) };
     }
     // Where the underlying remote can't hash what it stores (S3 multipart), hash the ciphertext in a
     // first pass over a re-opened source, as rclone does for local files, so cryptcheck can verify it.
+    // The same pass hashes the plaintext, so the record goes with the upload itself.
     const nonce = randomBytes(NONCE_SIZE);
     let md5: string | undefined;
+    let firstPass: PlaintextDigests | undefined;
     const from = this.underlying.features.md5UpfrontFrom;
     if (options.reopen && from !== undefined && (size === undefined || size >= from)) {
       const h = createHash('md5');
-      for await (const chunk of this.content.encrypt(await options.reopen(), nonce)) h.update(chunk);
+      const plain = new HashingSource(await options.reopen());
+      for await (const chunk of this.content.encrypt(plain, nonce)) h.update(chunk);
       md5 = h.digest('hex');
+      firstPass = await plain.digests();
     }
-    const data = this.content.encrypt(source, nonce);
-    const e = await this.underlying.write(enc, data, { mtime: options.mtime, mtimeNs: options.mtimeNs, size, md5, metadata: options.metadata });
-    return { path, isDir: false, size: this.plainSize(e.size, enc), mtime: e.mtime, mtimeNs: e.mtimeNs, metadata: e.metadata };
+    const hashing = new HashingSource(source, options.size);
+    const data = this.content.encrypt(hashing, nonce);
+    const sealNow = firstPass && this.sealer.metadataFor(nonce, firstPass, enc);
+    const e = await this.underlying.write(enc, data, {
+      mtime: options.mtime,
+      mtimeNs: options.mtimeNs,
+      size,
+      md5,
+      metadata: sealNow ? { ...userMetadata, ...sealNow } : userMetadata,
+      lateMetadata: sealNow ? undefined : async () => this.sealer.metadataFor(nonce, await hashing.digests(), enc),
+    });
+    // A source that changed between the passes: the record must state what was stored.
+    await resealIfChanged(this.underlying, this.sealer, { path, enc, nonce, firstPass, sent: await hashing.digests() });
+    return { path, isDir: false, size: this.plainSize(e.size, enc), mtime: e.mtime, mtimeNs: e.mtimeNs, metadata: withoutSealKeys(e.metadata) };
   }
 
   /** Size the underlying object will have for `plainSize` bytes. */
@@ -301,22 +326,61 @@ export class CryptRemote implements Remote {
     return this.underlying.setMtime(this.encryptFilePath(path), mtime, mtimeNs);
   }
 
-  /** Metadata passes through to the underlying object unchanged, as rclone's crypt does. */
+  /** Metadata passes through to the underlying object unchanged, as rclone's crypt does (the record's keys excepted). */
   setMetadata? = (path: string, metadata: Metadata, options: { isDir?: boolean } = {}): Promise<void> =>
-    this.underlying.setMetadata!(options.isDir ? this.encryptDirPath(path) : this.encryptFilePath(path), metadata, options);
+    this.underlying.setMetadata!(
+      options.isDir ? this.encryptDirPath(path) : this.encryptFilePath(path),
+      withoutSealKeys(metadata) ?? {},
+      options,
+    );
 
+  /** Server-side move; the record moves with the object and is re-sealed for its new path. */
   move? = async (src: string, dst: string): Promise<RemoteEntry> => {
-    const e = await this.underlying.move!(this.encryptFilePath(src), this.encryptFilePath(dst));
+    const [from, to] = [this.encryptFilePath(src), this.encryptFilePath(dst)];
+    const e = await this.underlying.move!(from, to, this.options.noDataEncryption ? {} : await resealing(this.underlying, this.sealer, from, to));
     return { path: dst, isDir: false, size: this.plainSize(e.size, e.path), mtime: e.mtime, mtimeNs: e.mtimeNs };
   };
 
+  /** Server-side copy; the copy gets the source's record re-sealed for its own path. */
   copy? = async (src: string, dst: string): Promise<RemoteEntry> => {
-    const e = await this.underlying.copy!(this.encryptFilePath(src), this.encryptFilePath(dst));
+    const [from, to] = [this.encryptFilePath(src), this.encryptFilePath(dst)];
+    const e = await this.underlying.copy!(from, to, this.options.noDataEncryption ? {} : await resealing(this.underlying, this.sealer, from, to));
     return { path: dst, isDir: false, size: this.plainSize(e.size, e.path), mtime: e.mtime, mtimeNs: e.mtimeNs };
   };
 
-  /** With no_data_encryption the stored bytes are the plaintext, so underlying hashes are valid. */
-  hash? = (path: string, type: 'md5' | 'sha1') => this.underlying.hash!(this.encryptFilePath(path), type);
+
+  /**
+   * With no_data_encryption the stored bytes are the plaintext, so underlying hashes are valid;
+   * otherwise the plaintext hashes a sealed record states (undefined for an object without one).
+   */
+  hash? = async (path: string, type: HashType): Promise<string | undefined> => {
+    const enc = this.encryptFilePath(path);
+    if (this.options.noDataEncryption) return this.underlying.hash?.(enc, type);
+    const e = await this.underlying.stat(enc).catch((err) => {
+      if (err instanceof ObjectNotFoundError) throw new ObjectNotFoundError(path, { cause: err });
+      throw err;
+    });
+    return recordedHash(this.underlying, this.sealer, enc, e, this.plainSize(e.size, enc), type, this.recordsMayGoStale);
+  };
+
+  /**
+   * Whether another tool can rewrite an object and leave its record behind: rclone's local backend
+   * rewrites a file in place, keeping its xattrs (an object store's PUT replaces all metadata).
+   * There a record states this object's hashes only if its header nonce still matches.
+   */
+  private get recordsMayGoStale(): boolean {
+    return this.underlying.type === 'local';
+  }
+
+  /**
+   * The plaintext hash the record text of a listed entry (RemoteEntry.sealText) states; undefined
+   * when it does not open, states another size, or may be stale (then hash() checks the nonce).
+   */
+  hashOfSealText(sealText: string, type: HashType, plainSize: number): string | undefined {
+    if (this.recordsMayGoStale) return undefined;
+    const record = this.sealer.openText(sealText);
+    return record && record.size === plainSize ? recordHash(record, type) : undefined;
+  }
 
   purge? = (dir: string) => this.underlying.purge!(this.encryptDirPath(dir));
 
@@ -325,6 +389,7 @@ export class CryptRemote implements Remote {
   close(): Promise<void> {
     this.content.wipe();
     this.names.wipe();
+    this.sealer.wipe();
     return this.underlying.close?.() ?? Promise.resolve();
   }
 
