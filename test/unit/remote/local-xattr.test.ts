@@ -1,5 +1,7 @@
 // User metadata as user.* xattrs (src/remote/local-xattr.ts, native/fs_times.c): round trip,
 // POSIX keys never stored as xattrs, and a filesystem that refuses them is a typed error.
+import os from 'node:os';
+import { errnoOf } from '../../../src/fuse/errno-map.js';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,7 +35,7 @@ test('xattrs: a filesystem that refuses them gives XattrNotSupportedError (ENOTS
     (err: unknown) =>
       err instanceof XattrNotSupportedError &&
       err instanceof NotSupportedError &&
-      err.errno === 'ENOTSUP' &&
+      errnoOf(err) === os.constants.errno.ENOTSUP &&
       (err.cause as NodeJS.ErrnoException).code === 'ENOTSUP' &&
       /does not store user extended attributes/.test(err.message),
   );
