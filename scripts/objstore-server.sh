@@ -268,7 +268,8 @@ auth_round_trip() { # -> 0 when auth, container PUT/GET/DELETE all work
   token=$(printf '%s' "$headers" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-auth-token"{print $2}')
   url=$(printf '%s' "$headers" | tr -d '\r' | awk -F': ' 'tolower($1)=="x-storage-url"{print $2}')
   [[ -n $token && -n $url ]] || return 1
-  probe="$url/cryptfs-objstore-probe"
+  # One probe object per caller: test processes start at once, and one's DELETE must not fail another's GET.
+  probe="$url/cryptfs-objstore-probe-$$-$RANDOM"
   curl -sf -m 5 -o /dev/null -X PUT -H "X-Auth-Token: $token" "$probe" || return 1
   curl -sf -m 5 -o /dev/null -H "X-Auth-Token: $token" "$probe" || return 1
   curl -sf -m 5 -o /dev/null -X DELETE -H "X-Auth-Token: $token" "$probe" || return 1
@@ -292,11 +293,20 @@ EOF
 
 cmd_start() {
   mkdir -p "$RUN" "$LOG"
-  if all_running && auth_round_trip; then
-    env_lines | tee "$STATE/env"
-    return 0
-  fi
-  if any_running; then
+  if all_running; then
+    # A loaded machine can be slow to answer: wait for a running store rather than restart it
+    # under the tests that are using it.
+    local attempt
+    for ((attempt = 0; attempt < 12; attempt++)); do
+      if auth_round_trip; then
+        env_lines | tee "$STATE/env"
+        return 0
+      fi
+      sleep 5
+    done
+    say "running but not answering for a minute; restarting"
+    cmd_stop
+  elif any_running; then
     say "partly running; restarting"
     cmd_stop
   fi
