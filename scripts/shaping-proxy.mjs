@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 /** Chunks are paced in pieces of at most this many bytes, so a large read does not arrive in one burst. */
-const PIECE = 16 * 1024;
+const PIECE = 64 * 1024;
 
 function parseArgs(argv) {
   const o = { command: argv[0], port: 0, upstream: '127.0.0.1:18080', rate: 40, rtt: 20, pidFile: join(tmpdir(), 'cryptfs-shaping-proxy.pid') };
@@ -119,18 +119,21 @@ function shapeDirection(from, to, { rateBps, delayMs }) {
 
 function serve(o) {
   const shaping = { rateBps: o.rate * 1e6, delayMs: o.rtt / 2 };
-  const server = createServer({ noDelay: true }, (client) => {
-    const upstream = createConnection({ host: o.upstreamHost, port: o.upstreamPort, noDelay: true });
+  // Half-open allowed on both sides: an end is passed on only after the bytes queued before it.
+  const server = createServer({ noDelay: true, allowHalfOpen: true }, (client) => {
+    const upstream = createConnection({ host: o.upstreamHost, port: o.upstreamPort, noDelay: true, allowHalfOpen: true });
     const stops = [shapeDirection(client, upstream, shaping), shapeDirection(upstream, client, shaping)];
-    const close = () => {
+    const destroy = () => {
       for (const stop of stops) stop();
       client.destroy();
       upstream.destroy();
     };
-    client.on('error', close);
-    upstream.on('error', close);
-    client.on('close', () => upstream.destroySoon?.() ?? upstream.end());
-    upstream.on('close', () => client.end());
+    client.on('error', destroy);
+    upstream.on('error', destroy);
+    // A socket closes normally once both of its directions ended, and then both directions of the
+    // connection are done; one destroyed without that takes the other with it.
+    client.on('close', (hadError) => hadError && destroy());
+    upstream.on('close', (hadError) => hadError && destroy());
   });
   server.on('error', (err) => fail(err.message));
   server.listen(o.port, '127.0.0.1', () => {

@@ -34,6 +34,7 @@ import { formatMtime, formatMtimeNs, parseMtime } from './object-store-util.js';
 import { parseMetadataTime, type Metadata } from './metadata.js';
 import { ObjectChangedError, resumableBody, type OpenedBody } from './resumable-read.js';
 import { defaultRetryPolicy, isRetryableError } from './retry.js';
+import { openParallelRead, parallelReadSettings } from './parallel-read.js';
 import { createS3Client, deleteQuietly, loadSdk, type S3Connection } from './s3-client.js';
 import {
   describeRetryError,
@@ -238,10 +239,30 @@ export class S3Remote implements Remote {
       return emptySource();
     }
     const end = length === undefined ? undefined : offset + length;
+    const target = `s3: read ${JSON.stringify(path)}`;
+    // Reads longer than one part go as parallel ranged GETs (parallel-read.ts).
+    const parallel = parallelReadSettings();
+    if (parallel.streams > 1 && (end === undefined || end - offset > parallel.chunkSize)) {
+      const body = await openParallelRead(
+        async (from, to, etag) => {
+          const part = await this.openBody(loc, path, from, to, etag);
+          return part && { body: this.resumable(part, loc, path, from, to), totalSize: part.totalSize, etag: part.etag };
+        },
+        offset,
+        end,
+        target,
+      );
+      return body ? mapStreamErrors(body, path) : emptySource();
+    }
     const first = await this.openBody(loc, path, offset, end, undefined);
     if (!first) return emptySource();
+    return mapStreamErrors(this.resumable(first, loc, path, offset, end), path);
+  }
+
+  /** The body of a GET that resumes after a broken connection, from the same object version. */
+  private resumable(first: OpenedBody, loc: Location, path: string, offset: number, end: number | undefined): AsyncGenerator<Uint8Array> {
     const policy = this.options.retryPolicy ?? defaultRetryPolicy;
-    const body = resumableBody(first, {
+    return resumableBody(first, {
       target: `s3: read ${JSON.stringify(path)}`,
       offset,
       end,
@@ -254,14 +275,19 @@ export class S3Remote implements Remote {
           `s3: read ${path}: resuming at byte ${position}: low level retry ${attempt}/${policy.attempts - 1} in ${Math.round(delay)} ms (error ${describeRetryError(err)})`,
         ),
     });
-    return mapStreamErrors(body, path);
   }
 
   /**
    * A GetObject from `offset` (to `end`), of version `ifMatch` when given; undefined when the range
    * starts at or past the end. The SDK retries the request; a failure of the body is the caller's.
    */
-  private async openBody(loc: Location, path: string, offset: number, end: number | undefined, ifMatch: string | undefined): Promise<OpenedBody | undefined> {
+  private async openBody(
+    loc: Location,
+    path: string,
+    offset: number,
+    end: number | undefined,
+    ifMatch: string | undefined,
+  ): Promise<(OpenedBody & { totalSize?: number }) | undefined> {
     let rangeHeader: string | undefined;
     if (offset > 0 || end !== undefined) rangeHeader = end === undefined ? `bytes=${offset}-` : `bytes=${offset}-${end - 1}`;
     let out;
@@ -278,7 +304,10 @@ export class S3Remote implements Remote {
       throw toRemoteError(err, 'open', path);
     }
     const body = out.Body as unknown as AsyncIterable<Uint8Array> | undefined;
-    return { body: body ?? emptySource(), etag: out.ETag };
+    // "bytes 0-8388607/536870912": the size of the whole object, for parallel-read.ts.
+    const total = /\/(\d+)$/.exec(out.ContentRange ?? '')?.[1];
+    const totalSize = total !== undefined ? Number(total) : rangeHeader === undefined ? out.ContentLength : undefined;
+    return { body: body ?? emptySource(), etag: out.ETag, totalSize };
   }
 
   // ---- Remote: writing ----
