@@ -12,7 +12,7 @@
 //   --upstream H:P    where to forward (default 127.0.0.1:18080, the object store)
 //   --rate MBps       cap per connection and direction in MB/s (10^6 bytes; default 40; 0 = none)
 //   --rtt MS          added round-trip time in ms (default 20): every chunk waits RTT/2 each way
-//   --pid-file F      (start/stop) where the background proxy's pid is kept
+//   --pid-file F      (start/stop) where the background proxy's pid is kept, its errors in F.log
 //                     (default $TMPDIR/cryptfs-shaping-proxy.pid)
 //
 // Swift: the auth reply's X-Storage-Url names the real port. Point the remotes at the proxy with
@@ -146,7 +146,11 @@ function serve(o) {
 
 async function start(o) {
   const args = [fileURLToPath(import.meta.url), 'run', '--port', String(o.port), '--upstream', o.upstream, '--rate', String(o.rate), '--rtt', String(o.rtt)];
-  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'pipe', 'inherit'] });
+  // The background proxy keeps none of the caller's descriptors (a caller waiting for its output
+  // to close would wait for the proxy); its errors go to <pid-file>.log.
+  const log = fs.openSync(`${o.pidFile}.log`, 'a');
+  const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'pipe', log] });
+  fs.closeSync(log);
   const port = await new Promise((resolve, reject) => {
     let out = '';
     child.stdout.on('data', (d) => {
@@ -177,6 +181,7 @@ function stop(o) {
     // already gone
   }
   fs.rmSync(o.pidFile, { force: true });
+  fs.rmSync(`${o.pidFile}.log`, { force: true });
 }
 
 const o = parseArgs(process.argv.slice(2));
