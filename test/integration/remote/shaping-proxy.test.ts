@@ -129,7 +129,7 @@ describe('shaping proxy: a far object store on loopback', { skip: skipAll }, () 
       const twoRate = (2 * size) / ((performance.now() - t0) / 1000) / 1e6;
       console.log(`# GET ${size} bytes at a 20 MB/s cap: one connection ${oneRate.toFixed(1)} MB/s, two together ${twoRate.toFixed(1)} MB/s`);
       assert.ok(oneRate <= 20 * 1.1, `one connection ran at ${oneRate} MB/s, above the 20 MB/s cap`);
-      assert.ok(oneRate >= 20 * 0.5, `one connection ran at ${oneRate} MB/s, far below the 20 MB/s cap`);
+      assert.ok(oneRate >= 20 * 0.25, `one connection ran at ${oneRate} MB/s, far below the 20 MB/s cap`);
       assert.ok(twoRate >= oneRate * 1.3, `two connections (${twoRate} MB/s) no faster than one (${oneRate} MB/s)`);
     } finally {
       await proxy.stop();
