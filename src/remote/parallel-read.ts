@@ -2,8 +2,8 @@
 // object store carries a few tens of MB/s whatever the link (latency × window); several carry
 // several times that. A read of an object store driver starts as one ranged GET of one part, which
 // streams to the reader at once and tells the object's size; when more parts follow, they are
-// fetched ahead of the reader into memory, a window that starts at one part and doubles with every
-// part the reader takes (a reader that stops early has cost little), up to --multi-thread-streams
+// fetched ahead of the reader into memory (from its first MiB on), a window that starts at one part
+// and doubles with every part the reader takes (a reader that stops early has cost little), up to --multi-thread-streams
 // parts, and all readers of the process together hold at most --max-buffer-memory of parts (each
 // reader may always hold one, so none stalls). Parts are yielded in order, so the reader still sees
 // one byte stream. Each part's body resumes after a broken connection (resumable-read.ts, with
@@ -12,6 +12,8 @@ import { RemoteIOError } from '../errors.js';
 import type { ByteSource } from './remote.js';
 
 const MiB = 1024 * 1024;
+/** Bytes of the first part the reader takes before any later part is fetched. */
+const PREFETCH_AFTER = 1 * MiB;
 
 export interface ParallelReadSettings {
   /** Parts of one read in flight or waiting for the reader (rclone's --multi-thread-streams); 1 or less: one GET. */
@@ -170,8 +172,15 @@ async function* readParts(
   };
 
   try {
-    fill();
-    yield* first.body;
+    // Prefetching starts once the reader has taken a little of the first part in sequence: a reader
+    // after a few bytes (a seek on the mount, a probe) never causes a part to be fetched.
+    const startAfter = Math.min(PREFETCH_AFTER, Math.floor(s.chunkSize / 2));
+    let taken = 0;
+    for await (const chunk of first.body) {
+      taken += chunk.byteLength;
+      if (taken >= startAfter) fill();
+      yield chunk;
+    }
     for (const [i, part] of parts.entries()) {
       fill();
       if (!part.data) {

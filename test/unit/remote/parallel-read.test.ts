@@ -135,6 +135,18 @@ describe('parallel ranged reads', () => {
     assert.ok(obj.calls.length < 3_000_000 / 65536, `did not fetch the whole object (${obj.calls.length} GETs)`);
   });
 
+  it('a reader that takes only the start of the first part causes no other GET', async () => {
+    const obj = fakeObject(1_000_000);
+    const source = await openParallelRead(opener(obj), 0, undefined, 'fake', settings({ chunkSize: 256 * 1024 }));
+    let n = 0;
+    for await (const c of source!) {
+      n += c.byteLength;
+      if (n >= 20_000) break;
+    }
+    assert.equal(obj.calls.length, 1);
+    assert.equal(parallelReadHeldBytes(), 0);
+  });
+
   it('a part that comes back short is an error, not a hole', async () => {
     const obj = fakeObject(500_000);
     obj.shortAt = 2 * 65536;
