@@ -21,7 +21,8 @@ import { filterFromFlags } from './filter.js';
 import { globalFlags, rootOnlyFlags } from './global-flags.js';
 import { backendFlagValues, backendOptionFlags } from './backend-flags.js';
 import { backendHelpText, backendNames, backendsListText } from './backend-help.js';
-import { flagValueProblem } from './transfer-flags.js';
+import { flagValueProblem, parallelReadsFromFlags } from './transfer-flags.js';
+import { configureParallelReads } from '../remote/parallel-read.js';
 import { redactText, rememberSpecSecrets } from '../remote/redact.js';
 import './commands/index.js';
 
@@ -174,6 +175,7 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
     stderr.write(`Error: ${errorMessage(err)}\n${usageText(spec)}\n${stamp()} Fatal error: ${errorMessage(err)}\n`);
     return ExitCode.uncategorized;
   }
+  configureParallelReads(parallelReadsFromFlags(parsed.flags));
   try {
     filterFromFlags(parsed.flags);
   } catch (err) {

@@ -89,7 +89,21 @@ export const transferFlags: FlagSpec[] = [
   { name: 'bwlimit', type: 'string', default: 'off', help: 'Bandwidth limit in KiB/s, or use suffix B|K|M|G|T|P' },
   { name: 'create-empty-src-dirs', type: 'bool', help: 'Create empty source dirs on destination after sync' },
   { name: 'metadata', short: 'M', type: 'bool', help: 'If set, preserve metadata when copying objects' },
+  // Downloads from S3/Swift: parallel ranged GETs ahead of the reader (src/remote/parallel-read.ts).
+  { name: 'multi-thread-streams', type: 'int', default: 4, help: 'Number of ranged GETs in flight per file read from an object store (1: one GET per read)' },
+  { name: 'multi-thread-chunk-size', type: 'string', default: '8Mi', help: 'Bytes per ranged GET of a multi-thread download' },
+  { name: 'max-buffer-memory', type: 'string', default: '64Mi', help: 'Most memory all multi-thread downloads together hold ahead of their readers' },
 ];
+
+/** The download parallelism the flags set (--multi-thread-streams, --multi-thread-chunk-size, --max-buffer-memory). */
+export function parallelReadsFromFlags(flags: FlagValues): { streams: number; chunkSize: number; maxMemory: number } {
+  const streams = flags['multi-thread-streams'] === undefined ? 4 : flagNumber(flags, 'multi-thread-streams');
+  const chunk = parseSizeSuffix(flagString(flags, 'multi-thread-chunk-size') || '8Mi');
+  // Whole crypt blocks (65,552 bytes) per part, so a part never splits a block needlessly.
+  const chunkSize = Math.max(1, Math.round(chunk / 65_552)) * 65_552;
+  const memory = parseSizeSuffix(flagString(flags, 'max-buffer-memory') || '64Mi');
+  return { streams: Math.max(1, streams), chunkSize, maxMemory: memory < 0 ? Infinity : memory };
+}
 
 /**
  * A flag value rclone would refuse while parsing the command line: the message,
@@ -117,7 +131,11 @@ export function flagValueProblem(flags: FlagValues): { message: string; usage: b
     check('retries-sleep', parseDuration) ??
     check('min-age', parseDuration) ??
     check('max-age', parseDuration) ??
-    check('stats-log-level', level);
+    check('stats-log-level', level) ??
+    check('multi-thread-chunk-size', (v) => {
+      if (parseSizeSuffix(v) < 64 * 1024) throw new FlagValueError('must be at least 64Ki');
+    }) ??
+    check('max-buffer-memory', (v) => parseSizeSuffix(v));
   if (invalid) return { message: invalid, usage: true };
   if (['delete-before', 'delete-during', 'delete-after'].filter((f) => flagBool(flags, f)).length > 1) {
     return { message: 'Only one of --delete-before, --delete-during or --delete-after can be used.', usage: false };

@@ -36,6 +36,7 @@ import { formatMtime, formatMtimeNs, parseMtime } from './object-store-util.js';
 import { parseMetadataTime, type Metadata } from './metadata.js';
 import { ObjectChangedError, resumableBody, type OpenedBody } from './resumable-read.js';
 import { defaultRetryPolicy, isRetryableError } from './retry.js';
+import { openParallelRead, parallelReadSettings } from './parallel-read.js';
 import { createS3Client, deleteQuietly, loadSdk, type S3Connection } from './s3-client.js';
 import {
   describeRetryError,
@@ -249,10 +250,34 @@ export class S3Remote implements Remote {
       return { source: emptySource(), entry: entryOf(await headObject(this.conn, loc, path)) };
     }
     const end = length === undefined ? undefined : offset + length;
+    const target = `s3: read ${JSON.stringify(path)}`;
+    // Reads longer than one part go as parallel ranged GETs (parallel-read.ts).
+    const parallel = parallelReadSettings();
+    if (parallel.streams > 1 && (end === undefined || end - offset > parallel.chunkSize)) {
+      let firstInfo: ObjectInfo | undefined;
+      const body = await openParallelRead(
+        async (from, to, etag) => {
+          const part = await this.openBody(loc, path, from, to, etag);
+          // The first part's answer describes the object (the others must carry the same ETag).
+          if (part) firstInfo ??= part.info;
+          return part && { body: this.resumable(part, loc, path, from, to), totalSize: part.totalSize, etag: part.etag };
+        },
+        offset,
+        end,
+        target,
+      );
+      if (!body || !firstInfo) return { source: emptySource(), entry: entryOf(await headObject(this.conn, loc, path)) };
+      return { source: mapStreamErrors(body, path), entry: entryOf(firstInfo) };
+    }
     const first = await this.openBody(loc, path, offset, end, undefined);
     if (!first) return { source: emptySource(), entry: entryOf(await headObject(this.conn, loc, path)) };
+    return { source: mapStreamErrors(this.resumable(first, loc, path, offset, end), path), entry: entryOf(first.info) };
+  }
+
+  /** The body of a GET that resumes after a broken connection, from the same object version. */
+  private resumable(first: OpenedBody, loc: Location, path: string, offset: number, end: number | undefined): AsyncGenerator<Uint8Array> {
     const policy = this.options.retryPolicy ?? defaultRetryPolicy;
-    const body = resumableBody(first, {
+    return resumableBody(first, {
       target: `s3: read ${JSON.stringify(path)}`,
       offset,
       end,
@@ -265,7 +290,6 @@ export class S3Remote implements Remote {
           `s3: read ${path}: resuming at byte ${position}: low level retry ${attempt}/${policy.attempts - 1} in ${Math.round(delay)} ms (error ${describeRetryError(err)})`,
         ),
     });
-    return { source: mapStreamErrors(body, path), entry: entryOf(first.info) };
   }
 
   /**
@@ -278,7 +302,7 @@ export class S3Remote implements Remote {
     offset: number,
     end: number | undefined,
     ifMatch: string | undefined,
-  ): Promise<(OpenedBody & { info: ObjectInfo }) | undefined> {
+  ): Promise<(OpenedBody & { info: ObjectInfo; totalSize?: number }) | undefined> {
     let rangeHeader: string | undefined;
     if (offset > 0 || end !== undefined) rangeHeader = end === undefined ? `bytes=${offset}-` : `bytes=${offset}-${end - 1}`;
     let out;
@@ -295,7 +319,10 @@ export class S3Remote implements Remote {
       throw toRemoteError(err, 'open', path);
     }
     const body = out.Body as unknown as AsyncIterable<Uint8Array> | undefined;
-    return { body: body ?? emptySource(), etag: out.ETag, info: objectInfoOfGet(out, this.options) };
+    // "bytes 0-8388607/536870912": the size of the whole object, for parallel-read.ts.
+    const total = /\/(\d+)$/.exec(out.ContentRange ?? '')?.[1];
+    const totalSize = total !== undefined ? Number(total) : rangeHeader === undefined ? out.ContentLength : undefined;
+    return { body: body ?? emptySource(), etag: out.ETag, info: objectInfoOfGet(out, this.options), totalSize };
   }
 
   // ---- Remote: writing ----

@@ -28,6 +28,8 @@ import { registerBackend } from './registry.js';
 import type { ByteSource, HashType, ReadRange, ReadWithInfo, Remote, RemoteEntry, RemoteFeatures, TransferOptions, WriteOptions } from './remote.js';
 import { dateToNs, nsToDate } from './remote.js';
 import { parseMetadataTime, type Metadata } from './metadata.js';
+import { openParallelRead, parallelReadSettings } from './parallel-read.js';
+import { ObjectChangedError } from './resumable-read.js';
 import { cleanEtag, discardBody, SwiftClient, type SwiftListItem } from './swift-client.js';
 import { isStatus, locate, SwiftContainers, type Location } from './swift-containers.js';
 import { ByteReader, concatSources, SwiftLargeObjects } from './swift-large-objects.js';
@@ -208,6 +210,36 @@ export class SwiftRemote implements Remote {
     };
     if (range?.length === 0) return headed();
     try {
+      // Reads longer than one part go as parallel ranged GETs (parallel-read.ts).
+      const parallel = parallelReadSettings();
+      const offset = range?.offset ?? 0;
+      const end = range?.length === undefined ? undefined : offset + range.length;
+      if (parallel.streams > 1 && (end === undefined || end - offset > parallel.chunkSize)) {
+        const target = `swift: GET ${container}/${object}`;
+        let entry: RemoteEntry | undefined;
+        const body = await openParallelRead(
+          async (from, to, etag) => {
+            const res = await this.client.getObject(container, object, { offset: from, length: to - from });
+            if (res.status === 416) return undefined;
+            // The first part's answer describes the object (the others must carry the same ETag).
+            entry ??= this.entryFromHead(path, res.headers);
+            const now = res.headers.get('etag') ?? undefined;
+            if (etag !== undefined && now !== etag) {
+              await res.body[Symbol.asyncIterator]().return?.(undefined);
+              throw new ObjectChangedError(target, from, { was: etag, now });
+            }
+            // "bytes 0-8388607/536870912": the size of the whole object.
+            const total = /\/(\d+)$/.exec(res.headers.get('content-range') ?? '')?.[1];
+            if (total !== undefined && entry.size !== Number(total)) entry.size = Number(total);
+            return { body: res.body, etag: now, totalSize: total === undefined ? undefined : Number(total) };
+          },
+          offset,
+          end,
+          target,
+        );
+        if (!body || !entry) return headed();
+        return { source: body, entry };
+      }
       const res = await this.client.getObject(container, object, range);
       if (res.status === 416) return headed();
       const entry = this.entryFromHead(path, res.headers);

@@ -1,0 +1,157 @@
+// parallel-read.ts over an in-memory object: the bytes come out whole and in order for any range,
+// the parts in flight stay within the window and the memory bound, a reader that stops early
+// leaves nothing held, a short part is an error, and every part asks for the first part's version.
+import { randomBytes } from 'node:crypto';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  openParallelRead,
+  parallelReadHeldBytes,
+  ShortPartError,
+  type OpenedPart,
+  type ParallelReadSettings,
+} from '../../../src/remote/parallel-read.js';
+
+interface FakeObject {
+  data: Buffer;
+  etag: string;
+  /** Ranges asked for, in order. */
+  calls: Array<{ offset: number; end: number; etag?: string }>;
+  inFlight: number;
+  maxInFlight: number;
+  /** Serve this part short (offset of the part). */
+  shortAt?: number;
+}
+
+function fakeObject(size: number): FakeObject {
+  return { data: randomBytes(size), etag: '"v1"', calls: [], inFlight: 0, maxInFlight: 0 };
+}
+
+/** A PartOpener over `obj`, answering each part in small pieces after a tick, as a socket would. */
+function opener(obj: FakeObject) {
+  return async (offset: number, end: number, etag: string | undefined): Promise<OpenedPart | undefined> => {
+    obj.calls.push({ offset, end, etag });
+    if (offset >= obj.data.length) return undefined;
+    obj.inFlight++;
+    obj.maxInFlight = Math.max(obj.maxInFlight, obj.inFlight);
+    const stop = Math.min(end, obj.data.length, obj.shortAt === offset ? offset + 10 : Infinity);
+    const bytes = obj.data.subarray(offset, stop);
+    async function* body(): AsyncGenerator<Uint8Array> {
+      try {
+        for (let at = 0; at < bytes.length; at += 1000) {
+          await new Promise((r) => setImmediate(r));
+          yield bytes.subarray(at, at + 1000);
+        }
+      } finally {
+        obj.inFlight--;
+      }
+    }
+    return { body: body(), etag: obj.etag, totalSize: obj.data.length };
+  };
+}
+
+async function collect(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of source) parts.push(Buffer.from(c));
+  return Buffer.concat(parts);
+}
+
+const settings = (over: Partial<ParallelReadSettings> = {}): ParallelReadSettings => ({
+  streams: 4,
+  chunkSize: 64 * 1024,
+  maxMemory: 64 * 1024 * 1024,
+  ...over,
+});
+
+describe('parallel ranged reads', () => {
+  it('yields exactly the bytes of any range, in order', async () => {
+    const obj = fakeObject(1_000_000);
+    const cases: Array<[number, number | undefined]> = [
+      [0, undefined],
+      [0, 65536],
+      [0, 65537],
+      [12345, undefined],
+      [12345, 400_000],
+      [999_999, undefined],
+      [500_000, 10_000_000],
+    ];
+    for (const [offset, end] of cases) {
+      const source = await openParallelRead(opener(obj), offset, end, 'fake', settings());
+      assert.ok(source);
+      const got = await collect(source);
+      assert.ok(got.equals(obj.data.subarray(offset, end)), `range ${offset}..${end}`);
+    }
+    assert.equal(parallelReadHeldBytes(), 0);
+  });
+
+  it('an object of one part is one GET; a range past the end is nothing', async () => {
+    const obj = fakeObject(50_000);
+    const source = await openParallelRead(opener(obj), 0, undefined, 'fake', settings());
+    assert.ok((await collect(source!)).equals(obj.data));
+    assert.equal(obj.calls.length, 1);
+    assert.equal(await openParallelRead(opener(obj), 50_000, undefined, 'fake', settings()), undefined);
+  });
+
+  it('keeps at most --multi-thread-streams parts in flight, and asks each for the first version', async () => {
+    const obj = fakeObject(2_000_000);
+    const source = await openParallelRead(opener(obj), 0, undefined, 'fake', settings({ streams: 3 }));
+    assert.ok((await collect(source!)).equals(obj.data));
+    // The first part streams while up to `streams` later parts are fetched.
+    assert.ok(obj.maxInFlight <= 3 + 1, `max in flight ${obj.maxInFlight}`);
+    assert.ok(obj.maxInFlight >= 3, `parallel at all (max in flight ${obj.maxInFlight})`);
+    assert.deepEqual(
+      obj.calls.slice(1).map((c) => c.etag),
+      obj.calls.slice(1).map(() => '"v1"'),
+    );
+  });
+
+  it('stays within the memory bound, yet always makes progress', async () => {
+    const obj = fakeObject(1_500_000);
+    let peak = 0;
+    const source = await openParallelRead(opener(obj), 0, undefined, 'fake', settings({ streams: 8, maxMemory: 150_000 }));
+    const parts: Buffer[] = [];
+    for await (const c of source!) {
+      peak = Math.max(peak, parallelReadHeldBytes());
+      parts.push(Buffer.from(c));
+    }
+    assert.ok(Buffer.concat(parts).equals(obj.data));
+    // Two parts of 64 KiB fit in 150,000 bytes; a third would not.
+    assert.ok(peak <= 2 * 65536, `peak held ${peak}`);
+    assert.equal(parallelReadHeldBytes(), 0);
+  });
+
+  it('a reader that stops early leaves nothing held and nothing in flight', async () => {
+    const obj = fakeObject(3_000_000);
+    const source = await openParallelRead(opener(obj), 0, undefined, 'fake', settings());
+    let n = 0;
+    for await (const c of source!) {
+      n += c.byteLength;
+      if (n > 300_000) break;
+    }
+    assert.equal(parallelReadHeldBytes(), 0);
+    // Parts already started finish their current piece and close.
+    for (let i = 0; i < 50 && obj.inFlight > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(obj.inFlight, 0);
+    assert.ok(obj.calls.length < 3_000_000 / 65536, `did not fetch the whole object (${obj.calls.length} GETs)`);
+  });
+
+  it('a reader that takes only the start of the first part causes no other GET', async () => {
+    const obj = fakeObject(1_000_000);
+    const source = await openParallelRead(opener(obj), 0, undefined, 'fake', settings({ chunkSize: 256 * 1024 }));
+    let n = 0;
+    for await (const c of source!) {
+      n += c.byteLength;
+      if (n >= 20_000) break;
+    }
+    assert.equal(obj.calls.length, 1);
+    assert.equal(parallelReadHeldBytes(), 0);
+  });
+
+  it('a part that comes back short is an error, not a hole', async () => {
+    const obj = fakeObject(500_000);
+    obj.shortAt = 2 * 65536;
+    const source = await openParallelRead(opener(obj), 0, undefined, 'fake', settings());
+    await assert.rejects(collect(source!), ShortPartError);
+    assert.equal(parallelReadHeldBytes(), 0);
+  });
+});
