@@ -94,3 +94,12 @@ test('duration flags: --min-age takes dates and says what Go says; --stats is a 
   assert.equal(r.code, 1);
   assert.match(r.stderr, /Fatal error: invalid argument "5" for "--stats" flag: time: missing unit in duration "5"/);
 });
+
+test('a spec that does not parse or names no backend: "Failed to create file system for SPEC: …" as rclone prints it', { skip }, async () => {
+  for (const spec of ['sec,:', ':nosuch:', ':nosuch,a=b:x', '']) {
+    const r = await same(['lsf', spec]);
+    assert.equal(r.code, 1, spec);
+  }
+  const r = await runCryptfs(['lsf', ':nosuch:'], { config });
+  assert.deepEqual(stderrLines(r), ['Failed to create file system for ":nosuch:": didn\'t find backend called "nosuch"']);
+});
