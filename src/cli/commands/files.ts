@@ -222,7 +222,7 @@ registerCommand({
       if (err instanceof ObjectNotFoundError) throw new DirNotFoundError(spec, { cause: err });
       throw err;
     });
-    if (!st.isDir) throw new CommandFailedError(`is a file not a directory`, ExitCode.uncategorized);
+    if (!st.isDir) throw new CommandFailedError(`is a file not a directory`, ExitCode.unclassified);
     if (remote.purge && !dryRun) {
       await remote.purge('');
       return;
