@@ -167,7 +167,7 @@ export class OptionValues {
   string(name: string): string {
     const v = this.value(name);
     if (v === undefined && this.spec(name).required) {
-      throw new ConfigError(`${this.where(name)} not set in config file`);
+      throw new ConfigError(`${name} not set in config file`);
     }
     return v ?? '';
   }
@@ -211,7 +211,8 @@ export class OptionValues {
     const v = this.raw[name];
     if (v === undefined || v === '') {
       if (this.spec(name).required) {
-        throw new ConfigError(`${this.where(name)} not set in config file`);
+        // rclone's words (crypt: "password not set in config file"); the caller names the remote.
+        throw new ConfigError(`${name} not set in config file`);
       }
       return Buffer.alloc(0);
     }

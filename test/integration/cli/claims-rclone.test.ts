@@ -103,3 +103,9 @@ test('a spec that does not parse or names no backend: "Failed to create file sys
   const r = await runCryptfs(['lsf', ':nosuch:'], { config });
   assert.deepEqual(stderrLines(r), ['Failed to create file system for ":nosuch:": didn\'t find backend called "nosuch"']);
 });
+
+test('a set but empty RCLONE_CONFIG_<REMOTE>_<OPTION> overrides the file: "password not set in config file", as rclone', { skip }, async () => {
+  const r = await same(['lsf', 'sec:'], undefined, false, { config, env: { RCLONE_CONFIG_SEC_PASSWORD: '' } });
+  assert.equal(r.code, 1);
+  assert.deepEqual(stderrLines(r), ['Failed to create file system for "sec:": password not set in config file']);
+});
