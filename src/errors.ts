@@ -109,7 +109,8 @@ export class NotSupportedError extends CryptfsError {}
 /** The remote refused an attribute change (chown by a user who may not give files away). */
 export class NotPermittedError extends CryptfsError {}
 
-// ---- crypt format errors (messages as rclone >= 1.62 prints them) ----
+// ---- crypt format errors (messages as rclone >= 1.62 prints them: 1.60.1 says "unexpected EOF" for a
+// truncated last block, docs/crypt-format.md pitfall 15; " (chunk i)" is ours, §3.3) ----
 
 export class CryptFormatError extends CryptfsError {}
 

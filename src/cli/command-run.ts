@@ -9,7 +9,7 @@ import { flagBool, flagNumber, flagString, type FlagValues } from './args.js';
 import type { CommandContext } from './command.js';
 import { transferFile } from './operations.js';
 import { startStatsOutput } from './progress.js';
-import { TransferStats, parseDuration } from './stats.js';
+import { TransferStats, parseTimeDuration } from './stats.js';
 import { syncTree, type SyncMode } from './sync-tree.js';
 import { transferOptionsFromFlags } from './transfer-flags.js';
 import { assertWritable } from './write-guard.js';
@@ -67,12 +67,12 @@ export async function runCommand(
 ): Promise<number> {
   const flags = ctx.flags;
   const stats = new TransferStats();
-  const statsInterval = parseDuration(flagString(flags, 'stats') || '1m0s');
+  const statsInterval = parseTimeDuration(flagString(flags, 'stats') || '1m0s');
   const statsGiven = flagString(flags, 'stats') !== '1m0s' && flagString(flags, 'stats') !== '';
   const showStats = run.showStats || statsGiven;
   const stop = startStatsOutput(ctx, stats, { showStats, statsInterval, level: statsLogLevel(flags) });
   const retries = Math.max(1, flagNumber(flags, 'retries') || 1);
-  const retriesSleep = parseDuration(flagString(flags, 'retries-sleep') || '0');
+  const retriesSleep = parseTimeDuration(flagString(flags, 'retries-sleep') || '0');
   let cmdErr: unknown;
   /** What the body has for stdout: written once -P has stopped drawing, so the two don't mix. */
   let output: string | void = undefined;

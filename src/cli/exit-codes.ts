@@ -11,11 +11,13 @@ import {
   SseNotEnforcedError,
 } from '../errors.js';
 
-/** rclone's exit codes (lib/exitcode). */
+/** rclone's exit codes (lib/exitcode in 1.60.1: UsageError is 1, UncategorizedError 2). */
 export const ExitCode = {
   success: 0,
-  uncategorized: 1,
-  usage: 2,
+  usage: 1,
+  uncategorized: 2,
+  /** What rclone 1.60.1 exits with for an error it does not classify: its default case is UsageError (1), not 2. */
+  unclassified: 1,
   dirNotFound: 3,
   fileNotFound: 4,
   retryError: 5,
@@ -37,8 +39,9 @@ export class ExitStatusError extends CryptfsError {
 }
 
 /**
- * rclone's exit code for the error a command ended with. Usage errors exit 1, not
- * the documented 2: rclone 1.60 ends them with log.Fatalf, and we match the binary.
+ * rclone's exit code for the error a command ended with. An error of no known kind
+ * exits 1, although the docs list 2 ("Error not otherwise categorised"): rclone
+ * 1.60.1's resolveExitCode ends with os.Exit(exitcode.UsageError), and we match the binary.
  */
 export function exitCodeOf(err: unknown): number {
   if (err instanceof ExitStatusError) return err.exitCode;
@@ -49,5 +52,5 @@ export function exitCodeOf(err: unknown): number {
     return ExitCode.fatalError;
   }
   if (err instanceof RemoteIOError && err.retryable) return ExitCode.retryError;
-  return ExitCode.uncategorized;
+  return ExitCode.unclassified;
 }

@@ -126,7 +126,7 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
       const text = backendHelpText(which);
       if (text === undefined) {
         stderr.write(`${stamp()} didn't find backend called ${JSON.stringify(which)}\n`);
-        return ExitCode.uncategorized;
+        return ExitCode.usage;
       }
       stdout.write(text);
     } else if (topic && getCommand(topic)) stdout.write(helpText(getCommand(topic)!));
@@ -139,7 +139,7 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
     const didYouMean = didYouMeanText(suggestNames(name, commandNames()));
     stderr.write(`Error: ${message}\n${didYouMean}${didYouMean ? '\n' : ''}Run 'cryptfs --help' for usage.\n`);
     stderr.write(`${stamp()} Fatal error: ${message}\n${didYouMean}`);
-    return ExitCode.uncategorized;
+    return ExitCode.usage;
   }
 
   const allFlags = [...globalFlags, ...backendFlags, ...(spec.flags ?? [])];
@@ -150,13 +150,13 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
   } catch (err) {
     stderr.write(redactText(`Error: ${errorMessage(err)}\n${flagSuggestion(err, allFlags)}${usageText(spec)}\n`));
     stderr.write(redactText(`${stamp()} Fatal error: ${errorMessage(err)}\n`));
-    return ExitCode.uncategorized;
+    return ExitCode.usage;
   }
   const problem = flagValueProblem(parsed.flags);
   if (problem) {
     if (problem.usage) stderr.write(`Error: ${problem.message}\n${usageText(spec)}\n${stamp()} Fatal error: ${problem.message}\n`);
     else stderr.write(`${stamp()} ${problem.message}\n`);
-    return ExitCode.uncategorized;
+    return ExitCode.usage;
   }
   if (parsed.flags.help === true) {
     stdout.write(helpText(spec));
@@ -173,14 +173,14 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
     setLogNames(parseLogNames(flagString(parsed.flags, 'log-names')));
   } catch (err) {
     stderr.write(`Error: ${errorMessage(err)}\n${usageText(spec)}\n${stamp()} Fatal error: ${errorMessage(err)}\n`);
-    return ExitCode.uncategorized;
+    return ExitCode.usage;
   }
   configureParallelReads(parallelReadsFromFlags(parsed.flags));
   try {
     filterFromFlags(parsed.flags);
   } catch (err) {
     stderr.write(`${stamp()} Failed to load filters: ${errorMessage(err)}\n`);
-    return ExitCode.uncategorized;
+    return ExitCode.usage;
   }
   if (parsed.args.length < spec.minArgs || parsed.args.length > spec.maxArgs) {
     stderr.write(usageText(spec));
@@ -191,7 +191,7 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
         : `Command ${spec.name} needs ${spec.maxArgs} arguments maximum: you provided ${n} non flag arguments: ${goQuoteList(parsed.args)}`,
     );
     stderr.write(`${stamp()} ${msg}\n`);
-    return ExitCode.uncategorized;
+    return ExitCode.usage;
   }
 
   const flagsGiven = parsed.given;
@@ -224,7 +224,7 @@ function runRoot(argv: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.W
   } catch (err) {
     const message = redactText(errorMessage(err));
     stderr.write(`Error: ${message}\n${flagSuggestion(err, rootFlags)}${rootHelp()}\n${stamp()} Fatal error: ${message}\n`);
-    return ExitCode.uncategorized;
+    return ExitCode.usage;
   }
   if (parsed.flags.version === true) {
     stdout.write(versionText());
@@ -232,7 +232,7 @@ function runRoot(argv: string[], stdout: NodeJS.WritableStream, stderr: NodeJS.W
   }
   stdout.write(rootHelp());
   // Flags but neither a command nor --help (e.g. `cryptfs -v`): rclone exits 1 there.
-  return argv.length === 0 || parsed.flags.help === true ? 0 : ExitCode.uncategorized;
+  return argv.length === 0 || parsed.flags.help === true ? 0 : ExitCode.usage;
 }
 
 function rootHelp(): string {
@@ -308,7 +308,7 @@ if (invokedDirectly || process.env.CRYPTFS_FORCE_MAIN) {
       argv = plan.argv;
     } catch (err) {
       process.stderr.write(`${errorMessage(err)}\n`);
-      process.exit(ExitCode.usage);
+      process.exit(ExitCode.uncategorized); // 2, as mount.cryptfs always has exited for a line it cannot translate
     }
   }
   let options: MainOptions = {};
@@ -320,7 +320,7 @@ if (invokedDirectly || process.env.CRYPTFS_FORCE_MAIN) {
     } catch (err) {
       reportToParent(`error: ${errorMessage(err)}`);
       process.stderr.write(`${stamp()} Fatal error: ${errorMessage(err)}\n`);
-      process.exit(ExitCode.uncategorized);
+      process.exit(ExitCode.unclassified);
     }
   }
   main(argv, {}, options).then(
@@ -329,7 +329,7 @@ if (invokedDirectly || process.env.CRYPTFS_FORCE_MAIN) {
     },
     (err) => {
       process.stderr.write(`${stamp()} Fatal error: ${errorMessage(err)}\n`);
-      process.exitCode = ExitCode.uncategorized;
+      process.exitCode = ExitCode.unclassified;
     },
   );
 }

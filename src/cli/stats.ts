@@ -6,6 +6,7 @@
 import type { ByteSource } from '../remote/remote.js';
 import { CryptfsError, errorMessage } from '../errors.js';
 import { ExitCode, exitCodeOf } from './exit-codes.js';
+import { parseFsDuration, parseGoDuration } from './durations.js';
 
 // ---- units ----
 
@@ -108,29 +109,27 @@ export function parseSizeSuffix(text: string, defaultUnit: 'B' | 'K' = 'K'): num
   return Math.trunc(value * multiplier);
 }
 
-const GO_UNITS: Record<string, number> = { ns: 1e-6, us: 1e-3, 'µs': 1e-3, 'μs': 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
-const AGE_UNITS: Record<string, number> = { d: 86_400_000, w: 7 * 86_400_000, M: 30 * 86_400_000, y: 365 * 86_400_000 };
-
 /**
- * Parses a duration flag (in milliseconds) the way rclone's fs.Duration does:
- * Go durations ("1m0s", "500ms", "1h30m", "0"), or a number with a d|w|M|y suffix,
- * or a bare number of seconds. "off" is Infinity.
+ * Parses an fs.Duration flag (--min-age, --max-age) in milliseconds as rclone's
+ * fs.ParseDuration does (durations.ts): Go durations ("1m0s", "500ms"), a number
+ * with a d|w|M|y suffix or bare seconds, or a date meaning the time since then.
+ * "off" is Infinity. Errors are rclone's words, as FlagValueError.
  */
 export function parseDuration(text: string): number {
-  const s = text.trim();
-  if (s === 'off') return Infinity;
-  if (s === '0' || s === '') return 0;
-  const go = /^([-+]?)((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|μs|ms|s|m|h))+$/.exec(s);
-  if (go) {
-    let total = 0;
-    for (const part of s.replace(/^[-+]/, '').matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/g)) {
-      total += Number(part[1]) * GO_UNITS[part[2]];
-    }
-    return go[1] === '-' ? -total : total;
+  try {
+    return parseFsDuration(text);
+  } catch (err) {
+    throw new FlagValueError((err as Error).message, { cause: err });
   }
-  const age = /^(-?(?:\d+(?:\.\d*)?|\.\d+))([dwMy]?)$/.exec(s);
-  if (age) return Number(age[1]) * (age[2] ? AGE_UNITS[age[2]] : 1000);
-  throw new FlagValueError(`time: invalid duration ${JSON.stringify(text)}`);
+}
+
+/** Parses a time.Duration flag (--stats, --retries-sleep) in milliseconds as Go does; errors are Go's. */
+export function parseTimeDuration(text: string): number {
+  try {
+    return parseGoDuration(text);
+  } catch (err) {
+    throw new FlagValueError((err as Error).message, { cause: err });
+  }
 }
 
 /** rclone's fs.Duration ReadableString: "3s", "1d2h23m20s"; `maxUnits` keeps the most significant ones. */

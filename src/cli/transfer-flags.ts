@@ -5,7 +5,7 @@
 import { errorMessage } from '../errors.js';
 import { flagBool, flagNumber, flagString, type FlagSpec, type FlagValues } from './args.js';
 import { Filter, filterFromFlags } from './filter.js';
-import { FlagValueError, TransferStats, parseDuration, parseSizeSuffix } from './stats.js';
+import { FlagValueError, TransferStats, parseDuration, parseSizeSuffix, parseTimeDuration } from './stats.js';
 
 export type DeleteMode = 'before' | 'during' | 'after';
 export type RenameStrategy = 'hash' | 'modtime' | 'leaf';
@@ -127,8 +127,8 @@ export function flagValueProblem(flags: FlagValues): { message: string; usage: b
     check('bwlimit', (v) => parseSizeSuffix(v)) ??
     check('min-size', (v) => parseSizeSuffix(v)) ??
     check('max-size', (v) => parseSizeSuffix(v)) ??
-    check('stats', parseDuration) ??
-    check('retries-sleep', parseDuration) ??
+    check('stats', parseTimeDuration) ??
+    check('retries-sleep', parseTimeDuration) ??
     check('min-age', parseDuration) ??
     check('max-age', parseDuration) ??
     check('stats-log-level', level) ??

@@ -4,7 +4,7 @@ import { ExitCode, ExitStatusError } from './exit-codes.js';
 
 /** A command failed; the message is printed as "Failed to <cmd>: <message>". */
 export class CommandFailedError extends ExitStatusError {
-  constructor(message: string, exitCode: number = ExitCode.uncategorized, options?: { cause?: unknown }) {
+  constructor(message: string, exitCode: number = ExitCode.unclassified, options?: { cause?: unknown }) {
     super(message, exitCode, options);
   }
 }

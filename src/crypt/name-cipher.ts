@@ -27,7 +27,10 @@ const NAME_BLOCK = 16;
 /** Largest segment EME can take once padded (a 2048-byte segment pads to 2064). */
 export const MAX_STANDARD_SEGMENT_BYTES = EME_MAX_BYTES - 1;
 
-// rclone's error texts (backend/crypt/cipher.go, >= 1.63 wording).
+// rclone's error texts (backend/crypt/cipher.go). A name that is not encrypted
+// is rclone 1.60.1's `no ".bin" suffix` (the only suffix 1.60.1 has, obfuscate
+// included); with another suffix (the later `suffix` option) the >= 1.63 wording.
+const ERR_NOT_ENCRYPTED_BIN = 'not an encrypted file - no ".bin" suffix';
 const ERR_NOT_ENCRYPTED = 'not an encrypted file - does not match suffix';
 const ERR_NOT_MULTIPLE = 'not a multiple of blocksize';
 const ERR_TOO_SHORT = 'too short after base32 decode';
@@ -137,6 +140,8 @@ export class NameCipher {
   readonly directoryNameEncryption: boolean;
   /** Off mode suffix as rclone uses it ('' for 'none'). */
   readonly suffix: string;
+  /** The message for a name that is not an encrypted one. */
+  private readonly notEncrypted: string;
   private readonly eme: EmeCipher;
   private readonly nameTweak: Buffer;
   private readonly nameKeySum: bigint;
@@ -150,6 +155,7 @@ export class NameCipher {
     this.encoding = getNameEncoding(opts.encoding ?? 'base32');
     this.directoryNameEncryption = opts.directoryNameEncryption ?? true;
     this.suffix = normaliseSuffix(opts.suffix);
+    this.notEncrypted = this.suffix === '.bin' ? ERR_NOT_ENCRYPTED_BIN : ERR_NOT_ENCRYPTED;
     this.eme = new EmeCipher(opts.nameKey);
     this.nameTweak = secureCopy(opts.nameTweak);
     this.nameKeySum = BigInt(opts.nameKey.reduce((sum, b) => sum + b, 0));
@@ -170,10 +176,10 @@ export class NameCipher {
   decryptFileName(path: string): string {
     if (this.mode === 'off') {
       const remaining = path.length - this.suffix.length;
-      if (remaining <= 0 || !path.endsWith(this.suffix)) throw new NameDecryptError(ERR_NOT_ENCRYPTED);
+      if (remaining <= 0 || !path.endsWith(this.suffix)) throw new NameDecryptError(this.notEncrypted);
       const decrypted = path.slice(0, remaining);
       // The version stays on; only a name that is nothing but a version is refused.
-      if (removeVersion(decrypted)?.unversioned === '') throw new NameDecryptError(ERR_NOT_ENCRYPTED);
+      if (removeVersion(decrypted)?.unversioned === '') throw new NameDecryptError(this.notEncrypted);
       return decrypted;
     }
     return this.transformPath(path, (s) => this.decryptName(s));
@@ -296,12 +302,12 @@ export class NameCipher {
   private deobfuscateSegment(ciphertext: string): string {
     if (ciphertext === '') return '';
     const dot = ciphertext.indexOf('.');
-    if (dot < 0) throw new NameDecryptError(ERR_NOT_ENCRYPTED);
+    if (dot < 0) throw new NameDecryptError(this.notEncrypted);
     const prefix = ciphertext.slice(0, dot);
     const body = ciphertext.slice(dot + 1);
     if (prefix === '!') return body; // stored unrotated (was not valid UTF-8)
     const stored = goAtoi(prefix);
-    if (stored === undefined) throw new NameDecryptError(ERR_NOT_ENCRYPTED);
+    if (stored === undefined) throw new NameDecryptError(this.notEncrypted);
     // Any integer is accepted, without checking it against the result; Go's int wraps.
     const shift = rotation(BigInt.asIntN(64, stored + this.nameKeySum));
 

@@ -47,7 +47,14 @@ export class RemoteFactory {
 
   /** Opens a spec as a remote rooted at its path. */
   async open(spec: string): Promise<Remote> {
-    const parsed = parseRemoteSpec(spec);
+    let parsed;
+    try {
+      parsed = parseRemoteSpec(spec);
+      if (parsed.backendType !== undefined) getBackend(parsed.backendType);
+    } catch (err) {
+      // rclone 1.60.1: `Failed to create file system for ":nope:": didn't find backend called "nope"`.
+      throw err instanceof ConfigError ? createFailure(spec, err) : err;
+    }
     if (parsed.remoteName === undefined && parsed.backendType === undefined) {
       // A plain local path.
       return this.create('local', '', parsed.path, this.overridesFor('local'), spec);
@@ -109,13 +116,7 @@ export class RemoteFactory {
       if (backend.handlesRoot || cleaned === '') return remote;
       return withSubDefinition(new SubRemote(remote, cleaned, redactSpec(spec)));
     } catch (err) {
-      if (err instanceof ConfigError && !err.message.startsWith('Failed to create file system')) {
-        // The spec may carry secrets inline (`:crypt,password=…:`): never shown as given.
-        throw new ConfigError(`Failed to create file system for ${JSON.stringify(redactSpec(spec))}: ${err.message}`, {
-          cause: err,
-        });
-      }
-      throw err;
+      throw err instanceof ConfigError ? createFailure(spec, err) : err;
     }
   }
 
@@ -143,6 +144,12 @@ export class RemoteFactory {
     }
     this.bases.clear();
   }
+}
+
+/** rclone's "Failed to create file system for SPEC: …" (once; the spec redacted, it may carry secrets inline). */
+function createFailure(spec: string, err: ConfigError): ConfigError {
+  if (err.message.startsWith('Failed to create file system')) return err;
+  return new ConfigError(`Failed to create file system for ${JSON.stringify(redactSpec(spec))}: ${err.message}`, { cause: err });
 }
 
 /** `name:a/b/c` → { parentSpec: 'name:a/b', leaf: 'c' }; works for local paths too. */

@@ -8,7 +8,7 @@
 import { parseRemoteSpec, formatRemotePrefix } from '../config/remote-spec.js';
 import { listBackends } from './registry.js';
 
-/** What a redacted value is shown as (rclone's `config redacted` uses the same). */
+/** What a redacted value is shown as (the text of rclone >= 1.64's `config redacted`; rclone 1.60.1 has no such command). */
 export const REDACTED = 'XXX';
 
 /** Option names that are secrets whatever backend they belong to (for unknown types and unparsable specs). */

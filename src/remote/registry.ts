@@ -65,9 +65,7 @@ export function registerBackend(spec: BackendSpec): void {
 export function getBackend(type: string): BackendSpec {
   const b = backends.get(type);
   if (!b) {
-    throw new ConfigError(
-      `didn't find backend called ${JSON.stringify(type)} (known: ${[...backends.keys()].sort().join(', ')})`,
-    );
+    throw new ConfigError(`didn't find backend called ${JSON.stringify(type)}`); // rclone 1.60.1's words
   }
   return b;
 }
@@ -86,7 +84,7 @@ export function userBackends(): BackendSpec[] {
 
 const SIZE_SUFFIX: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
 
-/** rclone's SizeSuffix: "5M", "64Ki", "100" (KiB when no suffix in rclone; here bytes with 'b'). */
+/** rclone's SizeSuffix for option values: "5M", "64Ki", "100" (a bare number is KiB, as in rclone), "100b" for bytes. */
 export function parseSize(text: string, optionName = 'size'): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([bkmgtp]?)(i?b?)?\s*$/i.exec(text);
   if (!m) throw new ConfigError(`${optionName}: bad size ${JSON.stringify(text)}`);
@@ -95,7 +93,10 @@ export function parseSize(text: string, optionName = 'size'): number {
   return Math.round(Number(m[1]) * unit);
 }
 
-/** rclone's Duration: "1h30m", "10s", "500ms", "1d"; bare numbers are seconds. */
+/**
+ * Option durations: "1h30m", "10s", "500ms", "1d", "2w"; bare numbers are seconds. A subset of
+ * rclone's fs.Duration (no M/y suffixes, no dates: see cli/durations.ts for the full rule).
+ */
 export function parseDuration(text: string, optionName = 'duration'): number {
   const t = text.trim();
   if (/^\d+(\.\d+)?$/.test(t)) return Number(t) * 1000;
@@ -166,7 +167,7 @@ export class OptionValues {
   string(name: string): string {
     const v = this.value(name);
     if (v === undefined && this.spec(name).required) {
-      throw new ConfigError(`${this.where(name)} not set in config file`);
+      throw new ConfigError(`${name} not set in config file`);
     }
     return v ?? '';
   }
@@ -210,7 +211,8 @@ export class OptionValues {
     const v = this.raw[name];
     if (v === undefined || v === '') {
       if (this.spec(name).required) {
-        throw new ConfigError(`${this.where(name)} not set in config file`);
+        // rclone's words (crypt: "password not set in config file"); the caller names the remote.
+        throw new ConfigError(`${name} not set in config file`);
       }
       return Buffer.alloc(0);
     }

@@ -129,7 +129,7 @@ export function subKey(key: Buffer, purpose: string): Buffer {
   return createHmac('sha256', key).update(`cryptfs vfs ${purpose}`).digest();
 }
 
-/** rclone's default cache root: $XDG_CACHE_HOME or ~/.cache, then cryptfs. */
+/** The default cache root, found as rclone finds its own ($XDG_CACHE_HOME or ~/.cache) but named cryptfs, not rclone. */
 export function defaultCacheRoot(): string {
   const xdg = process.env.XDG_CACHE_HOME;
   return join(xdg && xdg !== '' ? xdg : join(os.homedir(), '.cache'), 'cryptfs');

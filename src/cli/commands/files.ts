@@ -13,6 +13,7 @@ import { ExitCode, exitCodeOf } from '../exit-codes.js';
 import type { Remote, RemoteEntry } from '../../remote/remote.js';
 import { splitSpec } from '../../remote/open.js';
 import { assertWritable } from '../write-guard.js';
+import { listingFailure } from '../listing-failure.js';
 
 registerCommand({
   name: 'copy',
@@ -75,9 +76,7 @@ registerCommand({
           if (!e.isDir) files.push(e);
         }
       } catch (err) {
-        log.error(`: error listing: ${errorMessage(err)}`);
-        // rclone counts this twice, once as logged and once as the command's error: "Failed to cat with 2 errors".
-        throw catFailure(2, err);
+        throw listingFailure('cat', err);
       }
     }
     let errors = 0;
@@ -223,7 +222,7 @@ registerCommand({
       if (err instanceof ObjectNotFoundError) throw new DirNotFoundError(spec, { cause: err });
       throw err;
     });
-    if (!st.isDir) throw new CommandFailedError(`is a file not a directory`, ExitCode.uncategorized);
+    if (!st.isDir) throw new CommandFailedError(`is a file not a directory`, ExitCode.unclassified);
     if (remote.purge && !dryRun) {
       await remote.purge('');
       return;

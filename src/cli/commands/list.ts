@@ -4,14 +4,15 @@ import { registerCommand, type CommandContext } from '../command.js';
 import { formatTime, formatTimeNanos } from '../format.js';
 import { walk } from '../walk.js';
 import { filterFromFlags } from '../filter.js';
-import { log } from '../../log.js';
 import { CommandFailedError, writeOut } from '../util.js';
+import { listingFailure } from '../listing-failure.js';
 import type { Remote, RemoteEntry } from '../../remote/remote.js';
 import { baseName } from '../../remote/remote.js';
 
-/** Lists a target (a directory, or a single file) to the given depth, reporting listing errors as rclone does. */
+/** Lists a target (a directory, or a single file) to the given depth; a failed walk ends `command` as rclone 1.60.1 does. */
 async function* listTarget(
   ctx: CommandContext,
+  command: string,
   spec: string,
   maxDepth: number,
 ): AsyncGenerator<{ entry: RemoteEntry; remote: Remote }> {
@@ -27,8 +28,8 @@ async function* listTarget(
       yield { entry, remote };
     }
   } catch (err) {
-    log.error(`: error listing: ${(err as Error).message}`);
-    throw err;
+    // lsf is rclone's ListJSON underneath, which wraps the error.
+    throw listingFailure(command, err, command === 'lsf' ? 'error in ListJSON' : undefined);
   }
 }
 
@@ -48,7 +49,7 @@ registerCommand({
   minArgs: 1,
   maxArgs: 1,
   async run(ctx, [spec]) {
-    for await (const { entry } of listTarget(ctx, spec, depth(ctx, true))) {
+    for await (const { entry } of listTarget(ctx, 'ls', spec, depth(ctx, true))) {
       if (!entry.isDir) await writeOut(ctx.stdout, `${String(entry.size).padStart(9)} ${entry.path}\n`);
     }
   },
@@ -63,7 +64,7 @@ registerCommand({
   minArgs: 1,
   maxArgs: 1,
   async run(ctx, [spec]) {
-    for await (const { entry } of listTarget(ctx, spec, depth(ctx, true))) {
+    for await (const { entry } of listTarget(ctx, 'lsl', spec, depth(ctx, true))) {
       if (!entry.isDir) {
         await writeOut(ctx.stdout, `${String(entry.size).padStart(9)} ${formatTimeNanos(entry.mtime, entry.mtimeNs)} ${entry.path}\n`);
       }
@@ -81,7 +82,7 @@ registerCommand({
   maxArgs: 1,
   flags: [{ name: 'recursive', short: 'R', type: 'bool', help: 'Recurse into the listing' }],
   async run(ctx, [spec]) {
-    for await (const { entry } of listTarget(ctx, spec, depth(ctx, false))) {
+    for await (const { entry } of listTarget(ctx, 'lsd', spec, depth(ctx, false))) {
       if (entry.isDir) {
         await writeOut(
           ctx.stdout,
@@ -114,7 +115,7 @@ registerCommand({
     const dirsOnly = flagBool(ctx.flags, 'dirs-only');
     const filesOnly = flagBool(ctx.flags, 'files-only');
     const slash = flagBool(ctx.flags, 'dir-slash');
-    for await (const { entry } of listTarget(ctx, spec, depth(ctx, false))) {
+    for await (const { entry } of listTarget(ctx, 'lsf', spec, depth(ctx, false))) {
       if ((dirsOnly && !entry.isDir) || (filesOnly && entry.isDir)) continue;
       const fields = [...format].map((ch) => {
         switch (ch) {

@@ -1,7 +1,7 @@
 // size, tree, rcat, touch, about: rclone's commands and output formats.
 import { flagBool, flagNumber, flagString } from '../args.js';
 import { registerCommand, type CommandContext } from '../command.js';
-import { byteUnit, countSuffix } from '../stats.js';
+import { TransferStats, byteUnit, countSuffix } from '../stats.js';
 import { runCommand } from '../command-run.js';
 import { fsString } from '../operations.js';
 import { transferOptionsFromFlags } from '../transfer-flags.js';
@@ -14,6 +14,7 @@ import { baseName, parentPath } from '../../remote/remote.js';
 import { splitSpec } from '../../remote/open.js';
 import { assertWritable } from '../write-guard.js';
 import type { Filter } from '../filter.js';
+import { listingErrorText } from '../listing-failure.js';
 
 /**
  * Every file (and directory) under a target, filtered: a directory spec is
@@ -24,6 +25,7 @@ async function* listFiltered(
   ctx: CommandContext,
   spec: string,
   filter: Filter,
+  stats?: TransferStats,
 ): AsyncGenerator<{ entry: RemoteEntry; remote: Remote }> {
   const { remote, file } = await ctx.factory.openTarget(spec);
   if (file !== undefined) {
@@ -41,7 +43,9 @@ async function* listFiltered(
     }
   } catch (err) {
     const missing = err instanceof DirNotFoundError || err instanceof ObjectNotFoundError;
-    log.error(`: error listing: ${missing ? 'directory not found' : errorMessage(err)}`);
+    log.error(`: error listing: ${listingErrorText(err)}`);
+    // rclone's size counts the walk's error before its own (2 errors); tree does not.
+    stats?.error(err);
     if (missing) {
       const e = new DirNotFoundError('', { cause: err });
       e.message = 'directory not found';
@@ -63,11 +67,11 @@ registerCommand({
   flags: [{ name: 'json', type: 'bool', help: 'Format output as JSON' }],
   async run(ctx, [spec]) {
     const { filter } = transferOptionsFromFlags(ctx.flags);
-    return runCommand(ctx, 'size', { retry: false, showStats: false }, async () => {
+    return runCommand(ctx, 'size', { retry: false, showStats: false }, async (stats) => {
       let count = 0;
       let bytes = 0;
       let sizeless = 0;
-      for await (const { entry } of listFiltered(ctx, spec, filter)) {
+      for await (const { entry } of listFiltered(ctx, spec, filter, stats)) {
         if (entry.isDir) continue;
         count++;
         if (entry.size >= 0) bytes += entry.size;

@@ -82,14 +82,18 @@ function duration(ctx: CommandContext, flag: string): number {
 }
 
 function size(ctx: CommandContext, flag: string): number {
-  const text = flagString(ctx.flags, flag).trim();
-  if (text.toLowerCase() === 'off' || text === '-1') return Infinity;
   try {
-    // A bare number is bytes for these flags (rclone reads SizeSuffix bare numbers as KiB; accept "b" too).
-    return /^\d+$/.test(text) ? Number(text) : parseSize(text, `--${flag}`);
+    return parseMountSize(flagString(ctx.flags, flag), flag);
   } catch (err) {
     throw new UsageError(errorMessage(err));
   }
+}
+
+/** A SizeSuffix mount flag in bytes: a bare number is KiB as in rclone ("1024" = 1 MiB; "1024b" for bytes); off/-1 = no limit. */
+export function parseMountSize(value: string, flag: string): number {
+  const text = value.trim();
+  if (text.toLowerCase() === 'off' || text === '-1') return Infinity;
+  return parseSize(text, `--${flag}`);
 }
 
 /** The FUSE -o options the flags ask for. */

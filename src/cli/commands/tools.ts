@@ -58,7 +58,7 @@ function asCrypt(remote: Remote): CryptRemote {
   let r: Remote = remote;
   while (r instanceof SubRemote) r = r.inner;
   if (!(r instanceof CryptRemote)) {
-    throw new CommandFailedError('the remote needs to be of type "crypt"', ExitCode.uncategorized);
+    throw new CommandFailedError('the remote needs to be of type "crypt"', ExitCode.unclassified);
   }
   return r;
 }
