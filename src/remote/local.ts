@@ -1,8 +1,9 @@
 // The local-disk remote. Writes go to a hidden temporary file next to the
 // target and are renamed into place only when complete, so a failed write
 // never leaves a partial file under the real name.
-import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsConstants, createReadStream, type BigIntStats } from 'node:fs';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { constants as fsConstants, type BigIntStats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { resolve as resolvePath, join } from 'node:path';
 import {
@@ -32,6 +33,7 @@ import {
   writeLink,
   type LocalLinkOptions,
 } from './local-links.js';
+import { closeFd, onePiece, openFd, readAt, renamePath, tempName, writeAll } from './local-io.js';
 import { formatMetadataTime, formatMode, parseMetadataTime, posixAttrsOf, type Metadata } from './metadata.js';
 
 const READ_CHUNK = 1024 * 1024;
@@ -197,12 +199,14 @@ export class LocalRemote implements Remote {
     const link = await this.symlinkOf(path);
     if (link) return readLinkContent(link, range).catch((err) => Promise.reject(mapFsError(err, path)));
     const file = this.abs(path);
-    let fh: fsp.FileHandle;
+    let fd: number;
+    let st: fs.Stats;
     try {
-      fh = await fsp.open(file, fsConstants.O_RDONLY);
-      const st = await fh.stat();
+      fd = await openFd(file, fsConstants.O_RDONLY);
+      // fstat of an open descriptor does no path walk: cheaper here than another thread-pool round trip.
+      st = fs.fstatSync(fd);
       if (st.isDirectory()) {
-        await fh.close();
+        fs.closeSync(fd);
         throw new IsDirectoryError(path);
       }
     } catch (err) {
@@ -211,58 +215,83 @@ export class LocalRemote implements Remote {
     const start = range?.offset ?? 0;
     const end = range?.length === undefined ? undefined : start + range.length - 1;
     if (end !== undefined && end < start) {
-      await fh.close();
+      await closeFd(fd);
       return (async function* () {})();
     }
-    return createReadStream('', { fd: fh, start, end, highWaterMark: READ_CHUNK });
+    // A small file (or range) is read with one call into a buffer of its size, no bigger than the
+    // stream's own read buffer; one byte more than the size tells that the file has not grown.
+    const want = end === undefined ? Math.max(0, st.size - start) + 1 : end - start + 1;
+    if (st.isFile() && want <= READ_CHUNK) {
+      let piece: Buffer;
+      try {
+        piece = await readAt(fd, start, want);
+      } catch (err) {
+        await closeFd(fd).catch(() => undefined);
+        throw mapFsError(err, path);
+      }
+      if (end !== undefined || piece.length < want) {
+        await closeFd(fd);
+        return onePiece(piece);
+      }
+      // It grew while being read: the stream reads on to its end.
+    }
+    return fs.createReadStream('', { fd, start, end, highWaterMark: READ_CHUNK });
   }
 
   async write(path: string, source: ByteSource, options: WriteOptions = {}): Promise<RemoteEntry> {
     const target = this.abs(path);
     const dir = this.abs(parentPath(path));
-    try {
-      await fsp.mkdir(dir, { recursive: true });
-    } catch (err) {
-      throw mapFsError(err, parentPath(path), 'dir');
-    }
     if (isLinkName(this.linkOptions, baseName(path))) {
+      await this.makeDir(dir, parentPath(path));
       const mtimeNs = options.mtimeNs ?? dateToNs(options.mtime ?? new Date());
       await writeLink(target.slice(0, -'.rclonelink'.length), path, source, mtimeNs).catch((err) =>
         Promise.reject(mapFsError(err, path)),
       );
       return this.stat(path);
     }
-    const existing = await fsp.stat(target).catch(() => undefined);
-    if (existing?.isDirectory()) throw new IsDirectoryError(path);
     if (Buffer.byteLength(pathToBackend(baseName(path))) > 255) {
       const seg = baseName(path);
       throw new NameTooLongError(seg, Buffer.byteLength(seg), 255);
     }
-    const temp = join(dir, `.cryptfs-partial-${randomBytes(6).toString('hex')}`);
-    let fh: fsp.FileHandle | undefined;
+    const temp = join(dir, tempName());
+    let fd: number | undefined;
+    let entry: RemoteEntry | undefined;
     try {
-      fh = await fsp.open(temp, 'wx', 0o644);
-      for await (const chunk of source) {
-        let off = 0;
-        while (off < chunk.length) {
-          const { bytesWritten } = await fh.write(chunk, off, chunk.length - off);
-          off += bytesWritten;
-        }
-      }
+      // The directory is made only when the temporary file cannot be created for want of it:
+      // a copy of many files into one directory then costs no mkdir per file.
+      fd = await openFd(temp, 'wx', 0o644).catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+        await this.makeDir(dir, parentPath(path));
+        return openFd(temp, 'wx', 0o644);
+      });
+      for await (const chunk of source) await writeAll(fd, chunk);
       const mtimeNs = options.mtimeNs ?? dateToNs(options.mtime ?? new Date());
-      const handle = fh;
-      setFileTimesNs(handle.fd, mtimeNs, () => undefined);
-      await fh.close();
-      fh = undefined;
+      setFileTimesNs(fd, mtimeNs, () => undefined);
+      // With exact times and no owner/mode to apply, what the file's own fstat says now is what a
+      // stat after the rename would say (rename changes only ctime): one path lookup fewer.
+      if (exactTimes && !options.metadata) entry = this.toEntry(path, fs.fstatSync(fd, { bigint: true }));
+      const closing = fd;
+      fd = undefined;
+      await closeFd(closing);
       if (!exactTimes) await fsp.utimes(temp, Number(mtimeNs) / 1e9, Number(mtimeNs) / 1e9);
       if (options.metadata) await applyOwnerAndMode(temp, options.metadata, { tolerateChownRefusal: true });
-      await fsp.rename(temp, target);
+      // Renaming onto a directory fails with EISDIR (IsDirectoryError), so no stat beforehand.
+      await renamePath(temp, target);
     } catch (err) {
-      await fh?.close().catch(() => undefined);
+      if (fd !== undefined) await closeFd(fd).catch(() => undefined);
       await fsp.rm(temp, { force: true }).catch(() => undefined);
       throw mapFsError(err, path);
     }
-    return this.stat(path);
+    return entry ?? this.stat(path);
+  }
+
+  /** mkdir -p of an absolute directory `dir` (the remote path `shown` in errors). */
+  private async makeDir(dir: string, shown: string): Promise<void> {
+    try {
+      await fsp.mkdir(dir, { recursive: true });
+    } catch (err) {
+      throw mapFsError(err, shown, 'dir');
+    }
   }
 
   async delete(path: string): Promise<void> {
@@ -348,7 +377,7 @@ export class LocalRemote implements Remote {
     const srcStat = await this.stat(src);
     if (await this.symlinkOf(src)) return this.write(dst, await this.openRead(src), { mtime: srcStat.mtime, mtimeNs: srcStat.mtimeNs });
     const dir = this.abs(parentPath(dst));
-    const temp = join(dir, `.cryptfs-partial-${randomBytes(6).toString('hex')}`);
+    const temp = join(dir, tempName());
     try {
       await fsp.mkdir(dir, { recursive: true });
       await fsp.copyFile(this.abs(src), temp);
