@@ -31,7 +31,14 @@ import { parseMetadataTime, type Metadata } from './metadata.js';
 import { cleanEtag, discardBody, SwiftClient, type SwiftListItem } from './swift-client.js';
 import { isStatus, locate, SwiftContainers, type Location } from './swift-containers.js';
 import { ByteReader, concatSources, SwiftLargeObjects } from './swift-large-objects.js';
-import { defaultSwiftSettings, swiftClientOptions, swiftOptions, swiftRemoteSettings, type SwiftRemoteSettings } from './swift-options.js';
+import {
+  SWIFT_DESCRIPTION,
+  defaultSwiftSettings,
+  swiftClientOptions,
+  swiftOptions,
+  swiftRemoteSettings,
+  type SwiftRemoteSettings,
+} from './swift-options.js';
 
 // The driver's API as it was before the split into modules: importers keep using './swift.js'.
 export { defaultSwiftSettings, swiftClientOptions, swiftOptions, swiftOptionsFromEnv, swiftRemoteSettings } from './swift-options.js';
@@ -437,7 +444,7 @@ export class SwiftRemote implements Remote {
 
 registerBackend({
   type: 'swift',
-  description: 'OpenStack Swift (Rackspace Cloud Files, Blomp Cloud Storage, Memset Memstore, OVH)',
+  description: SWIFT_DESCRIPTION,
   options: swiftOptions,
   async create(ctx) {
     const clientOptions = swiftClientOptions(ctx.options);
