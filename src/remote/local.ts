@@ -33,7 +33,7 @@ import {
   writeLink,
   type LocalLinkOptions,
 } from './local-links.js';
-import { closeFd, onePiece, openFd, readAt, renamePath, tempName, writeAll } from './local-io.js';
+import { DIRECT_MAX_BYTES, directOps, onLocalDisk, onePiece, poolOps, readAt, tempName, writeAll, type FdOps } from './local-io.js';
 import { formatMetadataTime, formatMode, parseMetadataTime, posixAttrsOf, type Metadata } from './metadata.js';
 
 const READ_CHUNK = 1024 * 1024;
@@ -161,7 +161,7 @@ export class LocalRemote implements Remote {
             ? this.toEntry(shown.path, shown.st)
             : undefined;
         }
-        st = await fsp.stat(this.abs(path), { bigint: true });
+        st = this.ops() === directOps ? fs.statSync(this.abs(path), { bigint: true }) : await fsp.stat(this.abs(path), { bigint: true });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // vanished, or a dangling link
         throw mapFsError(err, path);
@@ -202,7 +202,7 @@ export class LocalRemote implements Remote {
     let fd: number;
     let st: fs.Stats;
     try {
-      fd = await openFd(file, fsConstants.O_RDONLY);
+      fd = await this.ops().open(file, fsConstants.O_RDONLY);
       // fstat of an open descriptor does no path walk: cheaper here than another thread-pool round trip.
       st = fs.fstatSync(fd);
       if (st.isDirectory()) {
@@ -215,22 +215,23 @@ export class LocalRemote implements Remote {
     const start = range?.offset ?? 0;
     const end = range?.length === undefined ? undefined : start + range.length - 1;
     if (end !== undefined && end < start) {
-      await closeFd(fd);
+      await poolOps.close(fd);
       return (async function* () {})();
     }
     // A small file (or range) is read with one call into a buffer of its size, no bigger than the
     // stream's own read buffer; one byte more than the size tells that the file has not grown.
     const want = end === undefined ? Math.max(0, st.size - start) + 1 : end - start + 1;
     if (st.isFile() && want <= READ_CHUNK) {
+      const ops = this.ops(want);
       let piece: Buffer;
       try {
-        piece = await readAt(fd, start, want);
+        piece = await readAt(ops, fd, start, want);
       } catch (err) {
-        await closeFd(fd).catch(() => undefined);
+        await ops.close(fd).catch(() => undefined);
         throw mapFsError(err, path);
       }
       if (end !== undefined || piece.length < want) {
-        await closeFd(fd);
+        await ops.close(fd);
         return onePiece(piece);
       }
       // It grew while being read: the stream reads on to its end.
@@ -254,17 +255,18 @@ export class LocalRemote implements Remote {
       throw new NameTooLongError(seg, Buffer.byteLength(seg), 255);
     }
     const temp = join(dir, tempName());
+    const ops = this.ops(options.size ?? Infinity);
     let fd: number | undefined;
     let entry: RemoteEntry | undefined;
     try {
       // The directory is made only when the temporary file cannot be created for want of it:
       // a copy of many files into one directory then costs no mkdir per file.
-      fd = await openFd(temp, 'wx', 0o644).catch(async (err: NodeJS.ErrnoException) => {
+      fd = await ops.open(temp, 'wx', 0o644).catch(async (err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT') throw err;
         await this.makeDir(dir, parentPath(path));
-        return openFd(temp, 'wx', 0o644);
+        return ops.open(temp, 'wx', 0o644);
       });
-      for await (const chunk of source) await writeAll(fd, chunk);
+      for await (const chunk of source) await writeAll(ops, fd, chunk);
       const mtimeNs = options.mtimeNs ?? dateToNs(options.mtime ?? new Date());
       setFileTimesNs(fd, mtimeNs, () => undefined);
       // With exact times and no owner/mode to apply, what the file's own fstat says now is what a
@@ -272,17 +274,26 @@ export class LocalRemote implements Remote {
       if (exactTimes && !options.metadata) entry = this.toEntry(path, fs.fstatSync(fd, { bigint: true }));
       const closing = fd;
       fd = undefined;
-      await closeFd(closing);
+      await ops.close(closing);
       if (!exactTimes) await fsp.utimes(temp, Number(mtimeNs) / 1e9, Number(mtimeNs) / 1e9);
       if (options.metadata) await applyOwnerAndMode(temp, options.metadata, { tolerateChownRefusal: true });
       // Renaming onto a directory fails with EISDIR (IsDirectoryError), so no stat beforehand.
-      await renamePath(temp, target);
+      await ops.rename(temp, target);
     } catch (err) {
-      if (fd !== undefined) await closeFd(fd).catch(() => undefined);
+      if (fd !== undefined) await ops.close(fd).catch(() => undefined);
       await fsp.rm(temp, { force: true }).catch(() => undefined);
       throw mapFsError(err, path);
     }
     return entry ?? this.stat(path);
+  }
+
+  /** Whether small files are read and written with direct calls (on a local disk; see local-io.ts). */
+  private direct?: boolean;
+
+  /** How to make the calls for a file of `size` bytes (unknown: the thread pool, unless opening). */
+  private ops(size = 0): FdOps {
+    this.direct ??= onLocalDisk(this.root);
+    return this.direct && size <= DIRECT_MAX_BYTES ? directOps : poolOps;
   }
 
   /** mkdir -p of an absolute directory `dir` (the remote path `shown` in errors). */
