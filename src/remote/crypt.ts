@@ -266,7 +266,14 @@ export class CryptRemote implements Remote {
       md5 = h.digest('hex');
     }
     const data = this.content.encrypt(source, nonce);
-    const e = await this.underlying.write(enc, data, { mtime: options.mtime, mtimeNs: options.mtimeNs, size, md5, metadata: options.metadata });
+    const e = await this.underlying.write(enc, data, {
+      mtime: options.mtime,
+      mtimeNs: options.mtimeNs,
+      size,
+      md5,
+      metadata: options.metadata,
+      absent: options.absent,
+    });
     return { path, isDir: false, size: this.plainSize(e.size, enc), mtime: e.mtime, mtimeNs: e.mtimeNs, metadata: e.metadata };
   }
 

@@ -47,6 +47,11 @@ export interface WriteOptions {
   reopen?: () => Promise<ByteSource>;
   /** rclone metadata to store with the object (remotes with setMetadata); `mtime` here is ignored, the options' time wins. */
   metadata?: Metadata;
+  /**
+   * The caller has just found no object at this path (in its listing of the destination): a driver
+   * may skip looking for an old one to replace (Swift's HEAD for a large object's segments).
+   */
+  absent?: boolean;
 }
 
 export type HashType = 'md5' | 'sha1';

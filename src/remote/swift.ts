@@ -232,7 +232,7 @@ export class SwiftRemote implements Remote {
     try {
       await this.containers.ensure(container);
       // A manifest being replaced leaves its segments behind unless removed afterwards.
-      const previous = s.noLargeObjects ? undefined : await this.client.headObject(container, object);
+      const previous = s.noLargeObjects || options.absent ? undefined : await this.client.headObject(container, object);
       const oldManifest = previous?.get('x-object-manifest') ?? undefined;
       const size = options.size;
       let written: number;
