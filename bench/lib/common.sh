@@ -43,13 +43,15 @@ rclone_() { run_env "$RCLONE" --config "$BENCH_CONF" "$@"; }
 
 # ---- the config: crypt remotes with the same keys, one per tool and place ----
 bench_config() {
-  [[ -f $BENCH_CONF ]] && return 0
-  local obs obs2
-  obs="$(printf '%s\n' "bench-password-$$" | run_env "$RCLONE" --config /dev/null obscure -)"
-  obs2="$(printf '%s\n' "bench-salt-$$" | run_env "$RCLONE" --config /dev/null obscure -)"
-  BENCH_OBS="$obs" BENCH_OBS2="$obs2"
-  : >"$BENCH_CONF"
-  chmod 600 "$BENCH_CONF"
+  if [[ ! -f $BENCH_WORK/keys ]]; then
+    (umask 077 && {
+      printf '%s\n' "bench-password-$$" | run_env "$RCLONE" --config /dev/null obscure -
+      printf '%s\n' "bench-salt-$$" | run_env "$RCLONE" --config /dev/null obscure -
+    } >"$BENCH_WORK/keys")
+    : >"$BENCH_CONF"
+    chmod 600 "$BENCH_CONF"
+  fi
+  { read -r BENCH_OBS; read -r BENCH_OBS2; } <"$BENCH_WORK/keys"
 }
 # crypt_remote NAME TARGET: adds a crypt remote NAME: over TARGET (same keys for all).
 crypt_remote() {
