@@ -231,6 +231,8 @@ export async function copyObject(
           reopen: src.type === 'local' ? () => src.openRead(srcEntry.path) : undefined,
           size: srcEntry.size >= 0 ? srcEntry.size : undefined,
           metadata: opts.metadata ? await metadataOf(src, srcEntry) : undefined,
+          // Only the first attempt: a broken one may have left an object behind.
+          absent: attempt === 1 && info.replacing === false ? true : undefined,
         });
         if (srcEntry.size >= 0 && written.size !== srcEntry.size) {
           // Never leave a file that looks complete but is not.

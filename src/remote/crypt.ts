@@ -289,6 +289,7 @@ export class CryptRemote implements Remote {
       md5,
       metadata: sealNow ? { ...userMetadata, ...sealNow } : userMetadata,
       lateMetadata: sealNow ? undefined : async () => this.sealer.metadataFor(nonce, await hashing.digests(), enc),
+      absent: options.absent,
     });
     // A source that changed between the passes: the record must state what was stored.
     await resealIfChanged(this.underlying, this.sealer, { path, enc, nonce, firstPass, sent: await hashing.digests() });

@@ -1,8 +1,9 @@
 // The local-disk remote. Writes go to a hidden temporary file next to the
 // target and are renamed into place only when complete, so a failed write
 // never leaves a partial file under the real name.
-import { createHash, randomBytes } from 'node:crypto';
-import { constants as fsConstants, createReadStream, type BigIntStats } from 'node:fs';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { constants as fsConstants, type BigIntStats } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { resolve as resolvePath, join } from 'node:path';
 import {
@@ -32,8 +33,9 @@ import {
   writeLink,
   type LocalLinkOptions,
 } from './local-links.js';
+import { DIRECT_MAX_BYTES, directOps, onLocalDisk, onePiece, poolOps, readAt, tempName, writeAll, type FdOps } from './local-io.js';
 import { formatMetadataTime, formatMode, parseMetadataTime, posixAttrsOf, type Metadata } from './metadata.js';
-import { copyUserXattrs, readUserXattrs, writeUserXattrs } from './local-xattr.js';
+import { copyUserXattrs, isXattrKey, readUserXattrs, writeUserXattrs } from './local-xattr.js';
 
 const READ_CHUNK = 1024 * 1024;
 
@@ -70,6 +72,11 @@ function mapFsError(err: unknown, path: string, kind: 'file' | 'dir' = 'file'): 
  * rclone's metadata of a local file (backend/local/metadata_linux.go): mode, uid, gid, atime,
  * btime (mtime is the entry's own). Only what stat already returned, so listings stay one stat per entry.
  */
+/** The keys of `metadata` kept as user xattrs (what a stat of the file would list besides its attributes). */
+function userXattrKeys(metadata: Metadata): Metadata {
+  return Object.fromEntries(Object.entries(metadata).filter(([k, v]) => isXattrKey(k) && v !== ''));
+}
+
 function metadataOfStat(st: BigIntStats): Metadata {
   const md: Metadata = {
     mode: formatMode(Number(st.mode)),
@@ -161,7 +168,7 @@ export class LocalRemote implements Remote {
             ? this.toEntry(shown.path, shown.st)
             : undefined;
         }
-        st = await fsp.stat(this.abs(path), { bigint: true });
+        st = this.ops() === directOps ? fs.statSync(this.abs(path), { bigint: true }) : await fsp.stat(this.abs(path), { bigint: true });
         if (!st.isFile() && !st.isDirectory()) return undefined; // sockets, fifos, devices
         return this.toEntry(path, st, this.abs(path));
       } catch (err) {
@@ -208,13 +215,15 @@ export class LocalRemote implements Remote {
       return { source, entry: await this.stat(path) };
     }
     const file = this.abs(path);
-    let fh: fsp.FileHandle;
+    let fd: number;
+    let st: BigIntStats;
     let entry: RemoteEntry;
     try {
-      fh = await fsp.open(file, fsConstants.O_RDONLY);
-      const st = await fh.stat({ bigint: true });
+      fd = await this.ops().open(file, fsConstants.O_RDONLY);
+      // fstat of an open descriptor does no path walk: cheaper here than another thread-pool round trip.
+      st = fs.fstatSync(fd, { bigint: true });
       if (st.isDirectory()) {
-        await fh.close();
+        fs.closeSync(fd);
         throw new IsDirectoryError(path);
       }
       entry = this.toEntry(path, st, file);
@@ -224,64 +233,102 @@ export class LocalRemote implements Remote {
     const start = range?.offset ?? 0;
     const end = range?.length === undefined ? undefined : start + range.length - 1;
     if (end !== undefined && end < start) {
-      await fh.close();
+      await poolOps.close(fd);
       return { source: (async function* () {})(), entry };
     }
-    return { source: createReadStream('', { fd: fh, start, end, highWaterMark: READ_CHUNK }), entry };
+    // A small file (or range) is read with one call into a buffer of its size, no bigger than the
+    // stream's own read buffer; one byte more than the size tells that the file has not grown.
+    const want = end === undefined ? Math.max(0, Number(st.size) - start) + 1 : end - start + 1;
+    if (st.isFile() && want <= READ_CHUNK) {
+      const ops = this.ops(want);
+      let piece: Buffer;
+      try {
+        piece = await readAt(ops, fd, start, want);
+      } catch (err) {
+        await ops.close(fd).catch(() => undefined);
+        throw mapFsError(err, path);
+      }
+      if (end !== undefined || piece.length < want) {
+        await ops.close(fd);
+        return { source: onePiece(piece), entry };
+      }
+      // It grew while being read: the stream reads on to its end.
+    }
+    return { source: fs.createReadStream('', { fd, start, end, highWaterMark: READ_CHUNK }), entry };
   }
 
   async write(path: string, source: ByteSource, options: WriteOptions = {}): Promise<RemoteEntry> {
     const target = this.abs(path);
     const dir = this.abs(parentPath(path));
-    try {
-      await fsp.mkdir(dir, { recursive: true });
-    } catch (err) {
-      throw mapFsError(err, parentPath(path), 'dir');
-    }
     if (isLinkName(this.linkOptions, baseName(path))) {
+      await this.makeDir(dir, parentPath(path));
       const mtimeNs = options.mtimeNs ?? dateToNs(options.mtime ?? new Date());
       await writeLink(target.slice(0, -'.rclonelink'.length), path, source, mtimeNs).catch((err) =>
         Promise.reject(mapFsError(err, path)),
       );
       return this.stat(path);
     }
-    const existing = await fsp.stat(target).catch(() => undefined);
-    if (existing?.isDirectory()) throw new IsDirectoryError(path);
     if (Buffer.byteLength(pathToBackend(baseName(path))) > 255) {
       const seg = baseName(path);
       throw new NameTooLongError(seg, Buffer.byteLength(seg), 255);
     }
-    const temp = join(dir, `.cryptfs-partial-${randomBytes(6).toString('hex')}`);
-    let fh: fsp.FileHandle | undefined;
+    const temp = join(dir, tempName());
+    const ops = this.ops(options.size ?? Infinity);
+    let fd: number | undefined;
+    let entry: RemoteEntry | undefined;
     try {
-      fh = await fsp.open(temp, 'wx', 0o644);
-      for await (const chunk of source) {
-        let off = 0;
-        while (off < chunk.length) {
-          const { bytesWritten } = await fh.write(chunk, off, chunk.length - off);
-          off += bytesWritten;
-        }
-      }
+      // The directory is made only when the temporary file cannot be created for want of it:
+      // a copy of many files into one directory then costs no mkdir per file.
+      fd = await ops.open(temp, 'wx', 0o644).catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+        await this.makeDir(dir, parentPath(path));
+        return ops.open(temp, 'wx', 0o644);
+      });
+      for await (const chunk of source) await writeAll(ops, fd, chunk);
       const mtimeNs = options.mtimeNs ?? dateToNs(options.mtime ?? new Date());
-      const handle = fh;
-      setFileTimesNs(handle.fd, mtimeNs, () => undefined);
-      await fh.close();
-      fh = undefined;
+      setFileTimesNs(fd, mtimeNs, () => undefined);
+      // With exact times and no owner/mode to apply, what the file's own fstat says now is what a
+      // stat after the rename would say (rename changes only ctime): one path lookup fewer.
+      if (exactTimes && !options.metadata) entry = this.toEntry(path, fs.fstatSync(fd, { bigint: true }));
+      const closing = fd;
+      fd = undefined;
+      await ops.close(closing);
       if (!exactTimes) await fsp.utimes(temp, Number(mtimeNs) / 1e9, Number(mtimeNs) / 1e9);
       const metadata = options.lateMetadata ? { ...options.metadata, ...(await options.lateMetadata()) } : options.metadata;
       if (metadata) {
         // xattrs before the mode (a read-only mode would refuse them), and all before the rename:
         // the file never appears without its metadata (a sealed record must never be missing or stale).
         writeUserXattrs(temp, metadata);
-        await applyOwnerAndMode(temp, metadata, { tolerateChownRefusal: true });
+        if (options.metadata) await applyOwnerAndMode(temp, metadata, { tolerateChownRefusal: true });
+        // The fstat entry (taken when no owner/mode was to be applied) lacks the xattrs just written.
+        if (entry) entry.metadata = { ...userXattrKeys(metadata), ...entry.metadata };
       }
-      await fsp.rename(temp, target);
+      // Renaming onto a directory fails with EISDIR (IsDirectoryError), so no stat beforehand.
+      await ops.rename(temp, target);
     } catch (err) {
-      await fh?.close().catch(() => undefined);
+      if (fd !== undefined) await ops.close(fd).catch(() => undefined);
       await fsp.rm(temp, { force: true }).catch(() => undefined);
       throw mapFsError(err, path);
     }
-    return this.stat(path);
+    return entry ?? this.stat(path);
+  }
+
+  /** Whether small files are read and written with direct calls (on a local disk; see local-io.ts). */
+  private direct?: boolean;
+
+  /** How to make the calls for a file of `size` bytes (unknown: the thread pool, unless opening). */
+  private ops(size = 0): FdOps {
+    this.direct ??= onLocalDisk(this.root);
+    return this.direct && size <= DIRECT_MAX_BYTES ? directOps : poolOps;
+  }
+
+  /** mkdir -p of an absolute directory `dir` (the remote path `shown` in errors). */
+  private async makeDir(dir: string, shown: string): Promise<void> {
+    try {
+      await fsp.mkdir(dir, { recursive: true });
+    } catch (err) {
+      throw mapFsError(err, shown, 'dir');
+    }
   }
 
   async delete(path: string): Promise<void> {
@@ -373,7 +420,7 @@ export class LocalRemote implements Remote {
     const srcStat = await this.stat(src);
     if (await this.symlinkOf(src)) return this.write(dst, await this.openRead(src), { mtime: srcStat.mtime, mtimeNs: srcStat.mtimeNs });
     const dir = this.abs(parentPath(dst));
-    const temp = join(dir, `.cryptfs-partial-${randomBytes(6).toString('hex')}`);
+    const temp = join(dir, tempName());
     try {
       await fsp.mkdir(dir, { recursive: true });
       await fsp.copyFile(this.abs(src), temp);

@@ -61,6 +61,11 @@ export interface WriteOptions {
    * over `metadata`'s.
    */
   lateMetadata?: () => Promise<Metadata>;
+  /**
+   * The caller has just found no object at this path (in its listing of the destination): a driver
+   * may skip looking for an old one to replace (Swift's HEAD for a large object's segments).
+   */
+  absent?: boolean;
 }
 
 /**

@@ -17,6 +17,9 @@ export const MAX_UPLOAD_PARTS = 10_000;
 // ---------------------------------------------------------------------------------------------
 // Options, declared as data with rclone's names.
 
+/** The backend's line in `cryptfs help backends` and the config wizard. */
+export const S3_DESCRIPTION = 'Amazon S3 Compliant Storage Providers including AWS, Ceph, Minio and OpenStack Swift (s3api)';
+
 export const s3OptionSpecs: OptionSpec[] = [
   {
     name: 'provider',

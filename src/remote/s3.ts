@@ -68,6 +68,7 @@ import {
   MAX_UPLOAD_PARTS,
   MIN_PART_SIZE,
   MiB,
+  S3_DESCRIPTION,
   projectLogger,
   s3OptionSpecs,
   s3OptionsFromConfig,
@@ -556,7 +557,7 @@ async function* emptySource(): AsyncGenerator<Uint8Array> {}
 
 registerBackend({
   type: 's3',
-  description: 'Amazon S3 Compliant Storage Providers including AWS, Ceph, Minio and OpenStack Swift (s3api)',
+  description: S3_DESCRIPTION,
   options: s3OptionSpecs,
   async create(ctx: BackendContext): Promise<Remote> {
     return S3Remote.create(s3OptionsFromConfig(ctx.options, ctx.name, ctx.root));

@@ -22,6 +22,8 @@ export function locate(path: string): Location {
 /** The containers one remote knows to exist, to skip a HEAD before each write. */
 export class SwiftContainers {
   private readonly known = new Set<string>();
+  /** Checks (and creations) under way: the transfers starting together into a new container share one. */
+  private readonly ensuring = new Map<string, Promise<void>>();
 
   constructor(
     private readonly client: SwiftClient,
@@ -42,6 +44,15 @@ export class SwiftContainers {
   /** Makes the container unless it is known to exist (with storage_policy when set). */
   async ensure(container: string): Promise<void> {
     if (this.known.has(container)) return;
+    let pending = this.ensuring.get(container);
+    if (!pending) {
+      pending = this.check(container).finally(() => this.ensuring.delete(container));
+      this.ensuring.set(container, pending);
+    }
+    return pending;
+  }
+
+  private async check(container: string): Promise<void> {
     if (!(await this.client.headContainer(container))) {
       const headers: Record<string, string> = {};
       if (this.settings.storagePolicy) headers['X-Storage-Policy'] = this.settings.storagePolicy;

@@ -47,6 +47,9 @@ export const defaultSwiftSettings: SwiftRemoteSettings = {
 
 const ENDPOINT_TYPES: EndpointType[] = ['public', 'internal', 'admin'];
 
+/** The backend's line in `cryptfs help backends` and the config wizard. */
+export const SWIFT_DESCRIPTION = 'OpenStack Swift (Rackspace Cloud Files, Blomp Cloud Storage, Memset Memstore, OVH)';
+
 export const swiftOptions: OptionSpec[] = [
   {
     name: 'env_auth',

@@ -33,7 +33,14 @@ import { ObjectChangedError } from './resumable-read.js';
 import { cleanEtag, discardBody, SwiftClient, type SwiftListItem } from './swift-client.js';
 import { isStatus, locate, SwiftContainers, type Location } from './swift-containers.js';
 import { ByteReader, concatSources, SwiftLargeObjects } from './swift-large-objects.js';
-import { defaultSwiftSettings, swiftClientOptions, swiftOptions, swiftRemoteSettings, type SwiftRemoteSettings } from './swift-options.js';
+import {
+  SWIFT_DESCRIPTION,
+  defaultSwiftSettings,
+  swiftClientOptions,
+  swiftOptions,
+  swiftRemoteSettings,
+  type SwiftRemoteSettings,
+} from './swift-options.js';
 
 // The driver's API as it was before the split into modules: importers keep using './swift.js'.
 export { defaultSwiftSettings, swiftClientOptions, swiftOptions, swiftOptionsFromEnv, swiftRemoteSettings } from './swift-options.js';
@@ -282,7 +289,7 @@ export class SwiftRemote implements Remote {
     try {
       await this.containers.ensure(container);
       // A manifest being replaced leaves its segments behind unless removed afterwards.
-      const previous = s.noLargeObjects ? undefined : await this.client.headObject(container, object);
+      const previous = s.noLargeObjects || options.absent ? undefined : await this.client.headObject(container, object);
       const oldManifest = previous?.get('x-object-manifest') ?? undefined;
       const size = options.size;
       let written: number;
@@ -523,7 +530,7 @@ function freshMetadataHeaders(headers: Headers, changes: Metadata): Record<strin
 
 registerBackend({
   type: 'swift',
-  description: 'OpenStack Swift (Rackspace Cloud Files, Blomp Cloud Storage, Memset Memstore, OVH)',
+  description: SWIFT_DESCRIPTION,
   options: swiftOptions,
   async create(ctx) {
     const clientOptions = swiftClientOptions(ctx.options);

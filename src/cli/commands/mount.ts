@@ -18,11 +18,12 @@ import { assertWritable } from '../write-guard.js';
 import { CryptfsError, UsageError, errorMessage } from '../../errors.js';
 import { log, logTimestamp } from '../../log.js';
 import { parseDuration, parseSize } from '../../remote/registry.js';
-import { FuseSession, clearStaleMount } from '../../fuse/fuse-session.js';
-import { VfsFuseOps, type FuseOpsOptions } from '../../fuse/fuse-ops.js';
+// The FUSE session and the VFS are loaded when a mount starts, not by every other command's start.
+import type { FuseSession } from '../../fuse/fuse-session.js';
+import type { FuseOpsOptions } from '../../fuse/fuse-ops.js';
 import { mountTable } from '../../fuse/mount-table.js';
 import { setKernelReadAhead } from '../../fuse/kernel-read-ahead.js';
-import { Vfs } from '../../vfs/vfs.js';
+import type { Vfs } from '../../vfs/vfs.js';
 import { parseCacheMode, type VfsOptions } from '../../vfs/options.js';
 import { defaultCacheRoot, remoteCacheDir } from '../../vfs/cache-key.js';
 import { MountStateWriter, type MountState } from '../mount-state.js';
@@ -159,6 +160,7 @@ function vfsOptions(ctx: CommandContext, cacheDir: string): Partial<VfsOptions> 
 }
 
 async function checkMountpoint(mountpoint: string, allowNonEmpty: boolean): Promise<void> {
+  const { clearStaleMount } = await import('../../fuse/fuse-session.js');
   if (await clearStaleMount(mountpoint)) {
     log.notice(`${mountpoint}: cleared a stale mount (transport endpoint was not connected)`);
   }
@@ -249,6 +251,11 @@ async function runMount(ctx: CommandContext, spec: string, mountpointArg: string
   if (!flagBool(ctx.flags, 'read-only')) await assertWritable(ctx, remote);
   const cacheRoot = flagString(ctx.flags, 'cache-dir') || defaultCacheRoot();
   const opts = vfsOptions(ctx, await remoteCacheDir(cacheRoot, remote));
+  const [{ Vfs }, { VfsFuseOps }, { FuseSession }] = await Promise.all([
+    import('../../vfs/vfs.js'),
+    import('../../fuse/fuse-ops.js'),
+    import('../../fuse/fuse-session.js'),
+  ]);
   const vfs = await Vfs.create(remote, opts);
   const ops = new VfsFuseOps(vfs, permissions);
 
