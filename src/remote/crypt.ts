@@ -13,6 +13,8 @@ import type { ByteSource, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteO
 import { baseName, joinPath, parentPath } from './remote.js';
 import { SubRemote } from './sub-remote.js';
 import { redactSpec } from './redact.js';
+import { SealKey } from '../crypt/seal.js';
+import { SealVerifier, type IntegrityMode } from './crypt-verify.js';
 
 export interface CryptRemoteOptions {
   mode: FilenameEncryptionMode;
@@ -22,6 +24,8 @@ export interface CryptRemoteOptions {
   suffix?: string;
   strictNames?: boolean;
   showMapping?: boolean;
+  /** How reads check sealed records (crypt-verify.ts); 'default' when not given. */
+  integrity?: IntegrityMode;
 }
 
 export class CryptRemote implements Remote {
@@ -29,6 +33,9 @@ export class CryptRemote implements Remote {
   readonly features: RemoteFeatures;
   readonly names: NameCipher;
   readonly content: ContentCipher;
+  /** Opens (and seals) the records kept in objects' metadata; its own key, derived from the crypt keys. */
+  readonly sealKey: SealKey;
+  readonly verifier: SealVerifier;
 
   constructor(
     readonly underlying: Remote,
@@ -45,6 +52,8 @@ export class CryptRemote implements Remote {
       nameTweak: keys.nameTweak,
     });
     this.content = new ContentCipher(keys.dataKey);
+    this.sealKey = SealKey.derive(keys);
+    this.verifier = new SealVerifier(this, options.integrity ?? 'default');
     const plainNames = options.mode === 'off';
     this.features = {
       realDirectories: underlying.features.realDirectories,
@@ -243,8 +252,9 @@ export class CryptRemote implements Remote {
       throw err;
     };
     if (this.options.noDataEncryption) return this.underlying.openRead(enc, range).catch(rename);
+    const check = this.verifier.forRead(path, enc);
     return this.content
-      .decryptRange((r) => this.underlying.openRead(enc, r), range?.offset ?? 0, range?.length)
+      .decryptRange((r) => this.underlying.openRead(enc, r), range?.offset ?? 0, range?.length, undefined, check)
       .catch(rename);
   }
 
@@ -325,12 +335,22 @@ export class CryptRemote implements Remote {
   close(): Promise<void> {
     this.content.wipe();
     this.names.wipe();
+    this.sealKey.wipe();
     return this.underlying.close?.() ?? Promise.resolve();
   }
 
   /** The encrypted object path for a plain file path: `cryptdecode --reverse`. */
   encryptName(path: string): string {
     return this.names.encryptFileName(path);
+  }
+
+  /** The plain path of an encrypted file path, or undefined when it does not decrypt (messages). */
+  plainPathOf(encPath: string): string | undefined {
+    try {
+      return this.names.decryptFileName(encPath);
+    } catch {
+      return undefined;
+    }
   }
 
   /** The plain path for an encrypted one: `cryptdecode`. */
@@ -460,6 +480,26 @@ export const cryptOptions: OptionSpec[] = [
     advanced: true,
   },
   {
+    name: 'integrity',
+    help:
+      'How reads check the sealed record cryptfs keeps in each object\'s metadata.\n\n' +
+      'The record binds a file\'s content to its name and size, so a file swapped or copied over\n' +
+      'another name, or cut at a chunk boundary, fails to read instead of reading as something else.\n' +
+      'Files without a record (written by rclone) read as before unless this is "strict".',
+    type: 'enum',
+    default: 'default',
+    advanced: true,
+    exclusive: true,
+    examples: [
+      {
+        value: 'default',
+        help: 'Check sealed files; read unsealed files; a file moved by another tool reads with a notice.',
+      },
+      { value: 'strict', help: 'Also refuse unsealed files and files moved without being re-sealed.' },
+      { value: 'off', help: 'Do not check records.' },
+    ],
+  },
+  {
     name: 'strict_names',
     help: 'If set, this will raise an error when crypt comes across a filename that can\'t be decrypted.',
     type: 'bool',
@@ -521,6 +561,7 @@ registerBackend({
         suffix: o.has('suffix') ? o.string('suffix') : undefined,
         strictNames: o.bool('strict_names'),
         showMapping: o.bool('show_mapping'),
+        integrity: o.choice('integrity') as IntegrityMode,
       },
       ctx.name ? `${ctx.name}:` : `crypt(${redactSpec(target)})`,
     );
