@@ -115,7 +115,9 @@ export class SealVerifier {
     try {
       record = this.host.sealKey.open(text);
     } catch (err) {
-      if (err instanceof SealRecordError) return mismatch(new InvalidSealError(path, err.message, { cause: err }));
+      if (err instanceof SealRecordError) {
+        return mismatch(new InvalidSealError(path, err.message.replace(/^sealed record is not valid: /, ''), { cause: err }));
+      }
       throw err;
     }
     const nonceMatches = record.headerNonce.equals(headerNonce);
