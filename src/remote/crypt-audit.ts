@@ -105,22 +105,25 @@ export type SealOutcome =
   | 'sealed'
   /** A record was written (or would be, with dryRun). */
   | 'added'
-  /** The record does not match: left alone, `audit` says why. */
-  | 'mismatch';
+  /** The record does not match: left alone (without `force`), `audit` says why. */
+  | 'mismatch'
+  /** The record did not match and was replaced (`force`). */
+  | 'resealed';
 
 /**
  * Adds a record to the object of plain `path` when it has none or was moved here by another tool,
- * after a full authenticated read. The record goes into the object's metadata through the
- * underlying remote's setMetadata, other metadata kept.
+ * after a full authenticated read; with `force` also one whose record does not match (the user
+ * vouches for its content). The record goes into the object's metadata through the underlying
+ * remote's setMetadata, other metadata kept.
  */
 export async function sealObject(
   crypt: CryptRemote,
   path: string,
-  options: { dryRun?: boolean } = {},
+  options: { dryRun?: boolean; force?: boolean } = {},
 ): Promise<{ outcome: SealOutcome; audit: Audit }> {
   const audit = await auditObject(crypt, path);
   if (audit.verdict.status === 'sealed') return { outcome: 'sealed', audit };
-  if (audit.verdict.status === 'mismatch') return { outcome: 'mismatch', audit };
+  if (audit.verdict.status === 'mismatch' && !options.force) return { outcome: 'mismatch', audit };
   const setMetadata = crypt.underlying.setMetadata;
   if (!setMetadata) throw new NotSupportedError(`${crypt.underlying.displayName} keeps no metadata: its objects cannot be sealed`);
   const enc = crypt.encryptFilePath(path);
@@ -130,5 +133,5 @@ export async function sealObject(
     // Pieces of a longer old record (a moved object's) must not stay behind the new ones.
     await setMetadata.call(crypt.underlying, enc, { ...sealRemovalMetadata(), ...sealToMetadata(text) });
   }
-  return { outcome: 'added', audit };
+  return { outcome: audit.verdict.status === 'mismatch' ? 'resealed' : 'added', audit };
 }

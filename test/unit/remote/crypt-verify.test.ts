@@ -150,6 +150,17 @@ describe('sealed record check on read', () => {
     await assert.rejects(read('default', 'x.txt'), (e: unknown) => e instanceof ContentMismatchError && /a copy of "dir\/x\.txt"/.test(e.message));
   });
 
+  it('seal leaves a mismatched file alone, and re-seals it with force (content rewritten in place, old record kept)', async () => {
+    const { obj, read, writer } = await setup();
+    const a = obj('a.txt');
+    const b = obj('b.txt');
+    a.data = b.data;
+    assert.equal((await sealObject(writer, 'a.txt')).outcome, 'mismatch');
+    await assert.rejects(read('default', 'a.txt'), ContentMismatchError);
+    assert.equal((await sealObject(writer, 'a.txt', { force: true })).outcome, 'resealed');
+    assert.ok((await read('strict', 'a.txt')).equals(B));
+  });
+
   it('every failure is an IntegrityError with errno EIO', async () => {
     const { obj, read } = await setup();
     obj('a.txt').data = obj('a.txt').data.subarray(0, 32 + CHUNK + 16);
