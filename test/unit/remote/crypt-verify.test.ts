@@ -19,6 +19,7 @@ import {
   UnsealedFileError,
 } from '../../../src/errors.js';
 import { bytesOf, readAll } from '../../helpers/remote-contract.js';
+import { StreamingReader } from '../../../src/vfs/read-ahead.js';
 
 const keys = await deriveKeys('seal verify pw', 'seal verify salt');
 const base: CryptRemoteOptions = { mode: 'standard', encoding: 'base32', directoryNameEncryption: true, noDataEncryption: false };
@@ -167,5 +168,20 @@ describe('sealed record check on read', () => {
     const err = await read('default', 'a.txt').then(() => undefined, (e: unknown) => e);
     assert.ok(err instanceof IntegrityError);
     assert.equal(err.errno, 'EIO');
+  });
+
+  it('the mount reads through one check per stream open, not per 4 KiB read', async () => {
+    const { mem } = await setup();
+    let stats = 0;
+    const stat = mem.stat.bind(mem);
+    mem.stat = (p: string) => (stats++, stat(p));
+    const crypt = new CryptRemote(mem, keys, { ...base, integrity: 'strict' });
+    const reader = new StreamingReader((offset, length) => crypt.openRead('a.txt', { offset, length }), A.length, 8 << 20);
+    const parts: Buffer[] = [];
+    for (let at = 0; at < A.length; at += 4096) parts.push(await reader.read(at, Math.min(4096, A.length - at)));
+    await reader.close();
+    assert.ok(Buffer.concat(parts).equals(A));
+    assert.equal(reader.stats.streamOpens, 1);
+    assert.equal(stats, 1, 'one record fetch for 49 reads of 4 KiB');
   });
 });
