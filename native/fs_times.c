@@ -1,6 +1,7 @@
 // Nanosecond file times for the local remote. Node's fs.utimes goes through a
 // double and lands up to ~240 ns off; rclone compares local times to the
 // nanosecond, so copies made by cryptfs must carry the exact source time.
+// Also the extended-attribute calls Node lacks (user metadata of local files).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -8,7 +9,9 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <node_api.h>
 
 #include "napi_check.h"
@@ -138,11 +141,192 @@ static napi_value harden_process(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ---- extended attributes (the local remote keeps non-POSIX metadata as user.<key>, as rclone does) ----
+// All on the path itself, not a symlink's target (l*xattr), as rclone's local backend does.
+
+// Copies a JS string argument into a malloc'd NUL-terminated buffer; NULL (TypeError thrown) if not a string.
+static char *string_arg(napi_env env, napi_value v, const char *what) {
+  size_t len = 0;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s must be a string", what);
+    napi_throw_type_error(env, NULL, msg);
+    return NULL;
+  }
+  char *buf = malloc(len + 1);
+  if (!buf) {
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  napi_get_value_string_utf8(env, v, buf, len + 1, &len);
+  return buf;
+}
+
+// The NUL-separated attribute names of `path` in a malloc'd buffer (*size bytes; NULL with *size 0 when none).
+// Returns -1 with errno set on failure.
+static int list_names(const char *path, char **out, ssize_t *size) {
+  *out = NULL;
+  *size = 0;
+  for (int attempt = 0; attempt < 4; attempt++) {
+    ssize_t want = llistxattr(path, NULL, 0);
+    if (want < 0) return -1;
+    if (want == 0) return 0;
+    char *buf = malloc((size_t)want);
+    if (!buf) {
+      errno = ENOMEM;
+      return -1;
+    }
+    ssize_t got = llistxattr(path, buf, (size_t)want);
+    if (got >= 0) {
+      *out = buf;
+      *size = got;
+      return 0;
+    }
+    free(buf);
+    if (errno != ERANGE) return -1;  // ERANGE: the list grew in between; ask again
+  }
+  errno = ERANGE;
+  return -1;
+}
+
+// One attribute's value in a malloc'd buffer; -1 with errno set on failure (ENODATA when absent).
+static ssize_t get_value(const char *path, const char *name, char **out) {
+  *out = NULL;
+  for (int attempt = 0; attempt < 4; attempt++) {
+    ssize_t want = lgetxattr(path, name, NULL, 0);
+    if (want < 0) return -1;
+    char *buf = malloc((size_t)want + 1);
+    if (!buf) {
+      errno = ENOMEM;
+      return -1;
+    }
+    ssize_t got = lgetxattr(path, name, buf, (size_t)want);
+    if (got >= 0) {
+      *out = buf;
+      return got;
+    }
+    free(buf);
+    if (errno != ERANGE) return -1;
+  }
+  errno = ERANGE;
+  return -1;
+}
+
+// userXattrs(path) -> { key: value } for every user.<key> attribute (prefix stripped). A filesystem
+// without xattrs has none ({}), so listings on it still work; other failures throw.
+static napi_value user_xattrs(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) {
+    napi_throw_type_error(env, NULL, "userXattrs(path) needs a path");
+    return NULL;
+  }
+  char *path = string_arg(env, argv[0], "path");
+  if (!path) return NULL;
+  NAPI_CALL(env, napi_create_object(env, &result));
+  char *names;
+  ssize_t size;
+  if (list_names(path, &names, &size) != 0) {
+    int err = errno;
+    free(path);
+    if (err == ENOTSUP) return result;
+    return throw_errno(env, err, "llistxattr");
+  }
+  static const char prefix[] = "user.";
+  for (ssize_t at = 0; at < size;) {
+    const char *name = names + at;
+    at += (ssize_t)strlen(name) + 1;
+    if (strncmp(name, prefix, sizeof prefix - 1) != 0) continue;
+    char *value;
+    ssize_t len = get_value(path, name, &value);
+    if (len < 0) {
+      if (errno == ENODATA) continue;  // removed since the list was taken
+      int err = errno;
+      free(names);
+      free(path);
+      return throw_errno(env, err, "lgetxattr");
+    }
+    napi_value key, v;
+    napi_status st = napi_create_string_utf8(env, name + sizeof prefix - 1, NAPI_AUTO_LENGTH, &key);
+    if (st == napi_ok) st = napi_create_string_utf8(env, value, (size_t)len, &v);
+    if (st == napi_ok) st = napi_set_property(env, result, key, v);
+    free(value);
+    if (st != napi_ok) {
+      free(names);
+      free(path);
+      napi_throw_error(env, NULL, "userXattrs: could not build the result");
+      return NULL;
+    }
+  }
+  free(names);
+  free(path);
+  return result;
+}
+
+// setXattr(path, name, value): sets attribute `name` (full name, e.g. "user.k") to the UTF-8 of `value`.
+static napi_value set_xattr(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 3) {
+    napi_throw_type_error(env, NULL, "setXattr(path, name, value) needs three arguments");
+    return NULL;
+  }
+  char *path = string_arg(env, argv[0], "path");
+  if (!path) return NULL;
+  char *name = string_arg(env, argv[1], "name");
+  if (!name) {
+    free(path);
+    return NULL;
+  }
+  char *value = string_arg(env, argv[2], "value");
+  if (!value) {
+    free(path);
+    free(name);
+    return NULL;
+  }
+  int rc = lsetxattr(path, name, value, strlen(value), 0);
+  int err = errno;
+  free(path);
+  free(name);
+  free(value);
+  if (rc != 0) return throw_errno(env, err, "lsetxattr");
+  return NULL;
+}
+
+// removeXattr(path, name): removes attribute `name`; no error when it is not there.
+static napi_value remove_xattr(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, NULL, "removeXattr(path, name) needs two arguments");
+    return NULL;
+  }
+  char *path = string_arg(env, argv[0], "path");
+  if (!path) return NULL;
+  char *name = string_arg(env, argv[1], "name");
+  if (!name) {
+    free(path);
+    return NULL;
+  }
+  int rc = lremovexattr(path, name);
+  int err = errno;
+  free(path);
+  free(name);
+  if (rc != 0 && err != ENODATA) return throw_errno(env, err, "lremovexattr");
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"futimensNs", NULL, futimens_ns, NULL, NULL, NULL, napi_default, NULL},
       {"hardenProcess", NULL, harden_process, NULL, NULL, NULL, napi_default, NULL},
       {"errnoName", NULL, errno_name_js, NULL, NULL, NULL, napi_default, NULL},
+      {"userXattrs", NULL, user_xattrs, NULL, NULL, NULL, napi_default, NULL},
+      {"setXattr", NULL, set_xattr, NULL, NULL, NULL, napi_default, NULL},
+      {"removeXattr", NULL, remove_xattr, NULL, NULL, NULL, napi_default, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

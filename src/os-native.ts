@@ -1,5 +1,5 @@
 // The small native helper (native/fs_times.c, built as cryptfs_fs.node): exact
-// file times for the local remote, and process hardening at start. Loaded
+// file times and extended attributes for the local remote, and process hardening at start. Loaded
 // once; undefined when the addon is not built.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -11,6 +11,12 @@ export interface OsNativeBinding {
   hardenProcess(): void;
   /** The code (e.g. 'EROFS') errors of this addon carry for errno `n`; undefined when Linux has none. */
   errnoName(n: number): string | undefined;
+  /** Every user.<key> extended attribute of `path` (not following a symlink), keyed without the prefix; {} where the filesystem has none. */
+  userXattrs(path: string): Record<string, string>;
+  /** Sets extended attribute `name` (full name) of `path`; throws Node-style errors (code 'ENOTSUP', ...). */
+  setXattr(path: string, name: string, value: string): void;
+  /** Removes extended attribute `name`; no error when absent. */
+  removeXattr(path: string, name: string): void;
 }
 
 /** Loads build/Release/<file> from the package root above this module; undefined when not built or not loadable. */

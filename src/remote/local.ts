@@ -19,7 +19,7 @@ import {
   RemoteIOError,
 } from '../errors.js';
 import { registerBackend } from './registry.js';
-import type { ByteSource, HashType, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions } from './remote.js';
+import type { ByteSource, HashType, ReadRange, ReadWithInfo, Remote, RemoteEntry, RemoteFeatures, TransferOptions, WriteOptions } from './remote.js';
 import { baseName, dateToNs, parentPath } from './remote.js';
 import { fromBackendName, pathToBackend } from './name-encoding.js';
 import { exactTimes, setFileTimesNs } from './fs-times.js';
@@ -33,6 +33,7 @@ import {
   type LocalLinkOptions,
 } from './local-links.js';
 import { formatMetadataTime, formatMode, parseMetadataTime, posixAttrsOf, type Metadata } from './metadata.js';
+import { copyUserXattrs, readUserXattrs, writeUserXattrs } from './local-xattr.js';
 
 const READ_CHUNK = 1024 * 1024;
 
@@ -129,7 +130,8 @@ export class LocalRemote implements Remote {
     return path === '' ? this.root : join(this.root, pathToBackend(path));
   }
 
-  private toEntry(path: string, st: BigIntStats): RemoteEntry {
+  /** The entry for `st`; `file` (the on-disk path, not for link objects) adds its user.* xattrs to the metadata. */
+  private toEntry(path: string, st: BigIntStats, file?: string): RemoteEntry {
     const isDir = st.isDirectory();
     return {
       path,
@@ -137,7 +139,7 @@ export class LocalRemote implements Remote {
       size: isDir ? -1 : Number(st.size),
       mtime: new Date(Number(st.mtimeMs)),
       mtimeNs: st.mtimeNs,
-      metadata: metadataOfStat(st),
+      metadata: file === undefined ? metadataOfStat(st) : { ...readUserXattrs(file), ...metadataOfStat(st) },
     };
   }
 
@@ -160,12 +162,12 @@ export class LocalRemote implements Remote {
             : undefined;
         }
         st = await fsp.stat(this.abs(path), { bigint: true });
+        if (!st.isFile() && !st.isDirectory()) return undefined; // sockets, fifos, devices
+        return this.toEntry(path, st, this.abs(path));
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // vanished, or a dangling link
         throw mapFsError(err, path);
       }
-      if (!st.isFile() && !st.isDirectory()) return undefined; // sockets, fifos, devices
-      return this.toEntry(path, st);
     };
     let batch: Array<{ path: string; link: boolean }> = [];
     const flush = async function* (): AsyncGenerator<RemoteEntry> {
@@ -187,24 +189,35 @@ export class LocalRemote implements Remote {
     try {
       const link = await this.symlinkOf(path);
       if (link) return this.toEntry(path, await fsp.lstat(link, { bigint: true }));
-      return this.toEntry(path, await fsp.stat(this.abs(path), { bigint: true }));
+      const file = this.abs(path);
+      return this.toEntry(path, await fsp.stat(file, { bigint: true }), file);
     } catch (err) {
       throw mapFsError(err, path);
     }
   }
 
   async openRead(path: string, range?: ReadRange): Promise<ByteSource> {
+    return (await this.openReadWithInfo(path, range)).source;
+  }
+
+  /** The open file's own stat and xattrs (by path: Linux has no l-variant by fd that helps here) describe it. */
+  async openReadWithInfo(path: string, range?: ReadRange): Promise<ReadWithInfo> {
     const link = await this.symlinkOf(path);
-    if (link) return readLinkContent(link, range).catch((err) => Promise.reject(mapFsError(err, path)));
+    if (link) {
+      const source = await readLinkContent(link, range).catch((err) => Promise.reject(mapFsError(err, path)));
+      return { source, entry: await this.stat(path) };
+    }
     const file = this.abs(path);
     let fh: fsp.FileHandle;
+    let entry: RemoteEntry;
     try {
       fh = await fsp.open(file, fsConstants.O_RDONLY);
-      const st = await fh.stat();
+      const st = await fh.stat({ bigint: true });
       if (st.isDirectory()) {
         await fh.close();
         throw new IsDirectoryError(path);
       }
+      entry = this.toEntry(path, st, file);
     } catch (err) {
       throw mapFsError(err, path);
     }
@@ -212,9 +225,9 @@ export class LocalRemote implements Remote {
     const end = range?.length === undefined ? undefined : start + range.length - 1;
     if (end !== undefined && end < start) {
       await fh.close();
-      return (async function* () {})();
+      return { source: (async function* () {})(), entry };
     }
-    return createReadStream('', { fd: fh, start, end, highWaterMark: READ_CHUNK });
+    return { source: createReadStream('', { fd: fh, start, end, highWaterMark: READ_CHUNK }), entry };
   }
 
   async write(path: string, source: ByteSource, options: WriteOptions = {}): Promise<RemoteEntry> {
@@ -255,7 +268,12 @@ export class LocalRemote implements Remote {
       await fh.close();
       fh = undefined;
       if (!exactTimes) await fsp.utimes(temp, Number(mtimeNs) / 1e9, Number(mtimeNs) / 1e9);
-      if (options.metadata) await applyOwnerAndMode(temp, options.metadata, { tolerateChownRefusal: true });
+      if (options.metadata) {
+        // xattrs before the mode (a read-only mode would refuse them), and all before the rename:
+        // the file never appears without its metadata (a sealed record must never be missing or stale).
+        writeUserXattrs(temp, options.metadata);
+        await applyOwnerAndMode(temp, options.metadata, { tolerateChownRefusal: true });
+      }
       await fsp.rename(temp, target);
     } catch (err) {
       await fh?.close().catch(() => undefined);
@@ -309,6 +327,7 @@ export class LocalRemote implements Remote {
   async setMetadata(path: string, metadata: Metadata, _options?: { isDir?: boolean }): Promise<void> {
     const file = this.abs(path);
     try {
+      writeUserXattrs(file, metadata);
       await applyOwnerAndMode(file, metadata);
       const mtimeNs = parseMetadataTime(metadata.mtime);
       if (mtimeNs !== undefined) await this.setTimesOf(file, mtimeNs);
@@ -331,20 +350,25 @@ export class LocalRemote implements Remote {
     }
   }
 
-  async move(src: string, dst: string): Promise<RemoteEntry> {
+  /** rename(2); `options.metadata` goes on right after it (a rename cannot carry metadata changes itself). */
+  async move(src: string, dst: string, options: TransferOptions = {}): Promise<RemoteEntry> {
     try {
       await fsp.mkdir(this.abs(parentPath(dst)), { recursive: true });
       const link = await this.symlinkOf(src);
       const to = this.abs(dst);
       if (link && isLinkName(this.linkOptions, baseName(dst))) await fsp.rename(link, to.slice(0, -'.rclonelink'.length));
-      else await fsp.rename(this.abs(src), to);
+      else {
+        await fsp.rename(this.abs(src), to);
+        if (options.metadata) writeUserXattrs(to, options.metadata);
+      }
     } catch (err) {
       throw mapFsError(err, src);
     }
     return this.stat(dst);
   }
 
-  async copy(src: string, dst: string): Promise<RemoteEntry> {
+  /** Copies content, times and user xattrs (as S3/Swift copies keep metadata), `options.metadata` laid over them before the rename into place. */
+  async copy(src: string, dst: string, options: TransferOptions = {}): Promise<RemoteEntry> {
     const srcStat = await this.stat(src);
     if (await this.symlinkOf(src)) return this.write(dst, await this.openRead(src), { mtime: srcStat.mtime, mtimeNs: srcStat.mtimeNs });
     const dir = this.abs(parentPath(dst));
@@ -352,6 +376,8 @@ export class LocalRemote implements Remote {
     try {
       await fsp.mkdir(dir, { recursive: true });
       await fsp.copyFile(this.abs(src), temp);
+      copyUserXattrs(this.abs(src), temp);
+      if (options.metadata) writeUserXattrs(temp, options.metadata);
       await this.setTimesOf(temp, srcStat.mtimeNs ?? dateToNs(srcStat.mtime));
       await fsp.rename(temp, this.abs(dst));
     } catch (err) {

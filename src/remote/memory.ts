@@ -8,7 +8,7 @@ import {
   ObjectNotFoundError,
 } from '../errors.js';
 import { registerBackend } from './registry.js';
-import type { ByteSource, HashType, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions } from './remote.js';
+import type { ByteSource, HashType, ReadRange, ReadWithInfo, Remote, RemoteEntry, RemoteFeatures, TransferOptions, WriteOptions } from './remote.js';
 import { parentPath } from './remote.js';
 import { mergeMetadata, type Metadata } from './metadata.js';
 
@@ -70,6 +70,10 @@ export class MemoryRemote implements Remote {
   }
 
   async openRead(path: string, range?: ReadRange): Promise<ByteSource> {
+    return (await this.openReadWithInfo(path, range)).source;
+  }
+
+  async openReadWithInfo(path: string, range?: ReadRange): Promise<ReadWithInfo> {
     const o = this.objects.get(path);
     if (!o) {
       if (this.dirExists(path)) throw new IsDirectoryError(path);
@@ -78,10 +82,11 @@ export class MemoryRemote implements Remote {
     const start = Math.min(range?.offset ?? 0, o.data.length);
     const end = range?.length === undefined ? o.data.length : Math.min(o.data.length, start + range.length);
     const slice = o.data.subarray(start, end);
-    return (async function* () {
+    const source = (async function* () {
       // Odd-sized pieces, as a network would deliver them.
       for (let i = 0; i < slice.length; i += 40_000) yield slice.subarray(i, i + 40_000);
     })();
+    return { source, entry: { path, isDir: false, size: o.data.length, mtime: o.mtime, metadata: o.metadata } };
   }
 
   async write(path: string, source: ByteSource, options: WriteOptions = {}): Promise<RemoteEntry> {
@@ -122,18 +127,19 @@ export class MemoryRemote implements Remote {
     o.metadata = mergeMetadata(o.metadata, metadata);
   }
 
-  async move(src: string, dst: string): Promise<RemoteEntry> {
-    const e = await this.copy(src, dst);
-    this.objects.delete(src);
+  async move(src: string, dst: string, options: TransferOptions = {}): Promise<RemoteEntry> {
+    const e = await this.copy(src, dst, options);
+    if (src !== dst) this.objects.delete(src);
     return e;
   }
 
-  async copy(src: string, dst: string): Promise<RemoteEntry> {
+  async copy(src: string, dst: string, options: TransferOptions = {}): Promise<RemoteEntry> {
     const o = this.objects.get(src);
     if (!o) throw new ObjectNotFoundError(src);
-    this.objects.set(dst, { data: o.data, mtime: o.mtime, metadata: o.metadata });
+    const metadata = options.metadata ? mergeMetadata(o.metadata, options.metadata) : o.metadata;
+    this.objects.set(dst, { data: o.data, mtime: o.mtime, metadata });
     if (parentPath(dst) !== '') this.dirs.add(parentPath(dst));
-    return { path: dst, isDir: false, size: o.data.length, mtime: o.mtime, metadata: o.metadata };
+    return { path: dst, isDir: false, size: o.data.length, mtime: o.mtime, metadata };
   }
 
   async hash(path: string, type: HashType): Promise<string | undefined> {

@@ -49,7 +49,26 @@ export interface WriteOptions {
   metadata?: Metadata;
 }
 
-export type HashType = 'md5' | 'sha1';
+/**
+ * For a server-side copy or move: metadata changes for the new object ('' removes a key), laid
+ * over what the copy carries from the source. S3 (REPLACE) and a local copy (before the rename)
+ * make the object appear with them; a local rename and Swift set them right after.
+ */
+export interface TransferOptions {
+  metadata?: Metadata;
+}
+
+/** A read together with what the storage said about the object when it answered it. */
+export interface ReadWithInfo {
+  source: ByteSource;
+  /**
+   * The whole object as the read's own response described it (size of the whole object, not the
+   * range; mtime; metadata, including keys such as cryptfs's sealed record), with no extra request.
+   */
+  entry: RemoteEntry;
+}
+
+export type HashType = 'md5' | 'sha1' | 'sha256';
 
 export interface RemoteFeatures {
   /** Directories exist on their own (local) rather than as object prefixes (s3, swift). */
@@ -87,6 +106,13 @@ export interface Remote {
   openRead(path: string, range?: ReadRange): Promise<ByteSource>;
 
   /**
+   * openRead, plus the object's entry (with metadata) from the same response, where the storage
+   * returns it with the data (local: fstat + xattrs; S3/Swift: the GET's headers). Absent elsewhere:
+   * callers then stat() as well.
+   */
+  openReadWithInfo?(path: string, range?: ReadRange): Promise<ReadWithInfo>;
+
+  /**
    * Writes an object from a stream. The object appears complete or not at all:
    * a failed write must never leave a partial object under `path`.
    * Parent directories are created as needed.
@@ -112,11 +138,11 @@ export interface Remote {
    */
   setMetadata?(path: string, metadata: Metadata, options?: { isDir?: boolean }): Promise<void>;
 
-  /** Server-side move, where the storage has one. Overwrites `dst`. */
-  move?(src: string, dst: string): Promise<RemoteEntry>;
+  /** Server-side move, where the storage has one. Overwrites `dst`. Metadata moves with the object. */
+  move?(src: string, dst: string, options?: TransferOptions): Promise<RemoteEntry>;
 
-  /** Server-side copy, where the storage has one. Overwrites `dst`. */
-  copy?(src: string, dst: string): Promise<RemoteEntry>;
+  /** Server-side copy, where the storage has one. Overwrites `dst`. Metadata is copied. */
+  copy?(src: string, dst: string, options?: TransferOptions): Promise<RemoteEntry>;
 
   /** Hash of an object in lower-case hex, or undefined if the remote cannot tell. */
   hash?(path: string, type: HashType): Promise<string | undefined>;

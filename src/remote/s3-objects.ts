@@ -2,8 +2,8 @@
 // mtime, MD5), rclone's metadata keys, and small encodings (ETag MD5s, copy sources, listed keys, ACL).
 import { createHash } from 'node:crypto';
 import type { HeadObjectCommandOutput, ObjectCannedACL } from '@aws-sdk/client-s3';
-import type { Metadata } from './metadata.js';
-import { parseMtime, parseMtimeNs } from './object-store-util.js';
+import { parseMetadataTime, type Metadata } from './metadata.js';
+import { formatMtimeNs, parseMtime, parseMtimeNs } from './object-store-util.js';
 import type { S3Connection } from './s3-client.js';
 import { toRemoteError } from './s3-errors.js';
 import type { S3RemoteOptions } from './s3-options.js';
@@ -80,6 +80,30 @@ export async function headObject(conn: S3Connection, loc: Location, path: string
     throw toRemoteError(err, 'head', path);
   }
   return objectInfo(out, conn.options);
+}
+
+/** What a GetObject answer says about the whole object (a ranged GET's Content-Range carries the total size). */
+export function objectInfoOfGet(
+  out: { ContentLength?: number; ContentRange?: string; ETag?: string; LastModified?: Date; Metadata?: Record<string, string>; ContentType?: string },
+  options: S3RemoteOptions,
+): ObjectInfo {
+  const total = /\/([0-9]+)$/.exec(out.ContentRange ?? '')?.[1];
+  return objectInfo({ ...out, ContentLength: total !== undefined ? Number(total) : out.ContentLength }, options);
+}
+
+/** Stored user metadata with rclone metadata `changes` laid over it ('' removes a key); the MD5 key is never changed, mtime only by a valid time. */
+export function changedMetadata(stored: Record<string, string>, changes: Metadata): Record<string, string> {
+  const metadata = { ...stored };
+  for (const [k, v] of Object.entries(changes)) {
+    const key = k.toLowerCase();
+    if (key === META_MD5) continue;
+    if (key === META_MTIME) {
+      const ns = parseMetadataTime(v);
+      if (ns !== undefined) metadata[META_MTIME] = formatMtimeNs(ns);
+    } else if (v === '') delete metadata[key];
+    else metadata[key] = v;
+  }
+  return metadata;
 }
 
 function objectInfo(

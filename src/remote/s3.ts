@@ -26,6 +26,8 @@ import {
   type ByteSource,
   type HashType,
   type ReadRange,
+  type ReadWithInfo,
+  type TransferOptions,
   type Remote,
   type RemoteEntry,
   type RemoteFeatures,
@@ -53,6 +55,8 @@ import {
   headObject,
   listedKey,
   md5Of,
+  changedMetadata,
+  objectInfoOfGet,
   storableMetadata,
   userMetadataOf,
   type Location,
@@ -228,18 +232,25 @@ export class S3Remote implements Remote {
   // ---- Remote: reading ----
 
   async openRead(path: string, range?: ReadRange): Promise<ByteSource> {
+    return (await this.openReadWithInfo(path, range)).source;
+  }
+
+  /** The GET's own headers describe the object (Content-Range its whole size); a HEAD only for empty ranges. */
+  async openReadWithInfo(path: string, range?: ReadRange): Promise<ReadWithInfo> {
     const loc = this.locate(path);
     if (loc.bucket === '' || loc.key === '') throw new IsDirectoryError(path);
     const offset = range?.offset ?? 0;
     const length = range?.length;
     if (offset < 0 || (length !== undefined && length < 0)) throw new RangeError(`bad range ${offset}+${length}`);
+    const entryOf = (info: ObjectInfo): RemoteEntry =>
+      ({ path, isDir: false, size: info.size, mtime: info.mtime, mtimeNs: info.mtimeNs, metadata: userMetadataOf(info.metadata) });
     if (length === 0) {
-      await headObject(this.conn, loc, path); // "not found" must surface here
-      return emptySource();
+      // "not found" must surface here
+      return { source: emptySource(), entry: entryOf(await headObject(this.conn, loc, path)) };
     }
     const end = length === undefined ? undefined : offset + length;
     const first = await this.openBody(loc, path, offset, end, undefined);
-    if (!first) return emptySource();
+    if (!first) return { source: emptySource(), entry: entryOf(await headObject(this.conn, loc, path)) };
     const policy = this.options.retryPolicy ?? defaultRetryPolicy;
     const body = resumableBody(first, {
       target: `s3: read ${JSON.stringify(path)}`,
@@ -254,14 +265,20 @@ export class S3Remote implements Remote {
           `s3: read ${path}: resuming at byte ${position}: low level retry ${attempt}/${policy.attempts - 1} in ${Math.round(delay)} ms (error ${describeRetryError(err)})`,
         ),
     });
-    return mapStreamErrors(body, path);
+    return { source: mapStreamErrors(body, path), entry: entryOf(first.info) };
   }
 
   /**
    * A GetObject from `offset` (to `end`), of version `ifMatch` when given; undefined when the range
    * starts at or past the end. The SDK retries the request; a failure of the body is the caller's.
    */
-  private async openBody(loc: Location, path: string, offset: number, end: number | undefined, ifMatch: string | undefined): Promise<OpenedBody | undefined> {
+  private async openBody(
+    loc: Location,
+    path: string,
+    offset: number,
+    end: number | undefined,
+    ifMatch: string | undefined,
+  ): Promise<(OpenedBody & { info: ObjectInfo }) | undefined> {
     let rangeHeader: string | undefined;
     if (offset > 0 || end !== undefined) rangeHeader = end === undefined ? `bytes=${offset}-` : `bytes=${offset}-${end - 1}`;
     let out;
@@ -278,7 +295,7 @@ export class S3Remote implements Remote {
       throw toRemoteError(err, 'open', path);
     }
     const body = out.Body as unknown as AsyncIterable<Uint8Array> | undefined;
-    return { body: body ?? emptySource(), etag: out.ETag };
+    return { body: body ?? emptySource(), etag: out.ETag, info: objectInfoOfGet(out, this.options) };
   }
 
   // ---- Remote: writing ----
@@ -427,34 +444,32 @@ export class S3Remote implements Remote {
     if (options.isDir || loc.bucket === '' || loc.key === '') throw new IsDirectoryError(path);
     const info = await headObject(this.conn, loc, path);
     // Keys not changed (rclone's mtime and md5chksum among them) stay as they are.
-    const metadata = { ...info.metadata };
-    for (const [k, v] of Object.entries(changes)) {
-      const key = k.toLowerCase();
-      if (key === META_MD5) continue;
-      if (key === META_MTIME) {
-        const ns = parseMetadataTime(v);
-        if (ns !== undefined) metadata[META_MTIME] = formatMtimeNs(ns);
-      } else if (v === '') delete metadata[key];
-      else metadata[key] = v;
-    }
+    const metadata = changedMetadata(info.metadata, changes);
     await this.copyObject(loc, loc, info, path, { metadata, contentType: info.contentType });
   }
 
-  async copy(src: string, dst: string): Promise<RemoteEntry> {
+  /** With `options.metadata` the copy gets the changed metadata at once (REPLACE), rclone's mtime/md5 keys kept. */
+  async copy(src: string, dst: string, options: TransferOptions = {}): Promise<RemoteEntry> {
     const from = this.locate(src);
     const to = this.locate(dst);
     if (from.key === '') throw new IsDirectoryError(src);
     if (to.key === '') throw new IsDirectoryError(dst);
     const info = await headObject(this.conn, from, src);
-    if (from.bucket === to.bucket && from.key === to.key) return { path: dst, isDir: false, size: info.size, mtime: info.mtime, mtimeNs: info.mtimeNs };
+    const replace = options.metadata ? { metadata: changedMetadata(info.metadata, options.metadata), contentType: info.contentType } : undefined;
+    const entry = (metadata: Record<string, string>): RemoteEntry =>
+      ({ path: dst, isDir: false, size: info.size, mtime: info.mtime, mtimeNs: info.mtimeNs, metadata: userMetadataOf(metadata) });
+    if (from.bucket === to.bucket && from.key === to.key) {
+      if (replace) await this.copyObject(from, to, info, src, replace);
+      return entry(replace?.metadata ?? info.metadata);
+    }
     await this.ensureBucket(to.bucket);
     await this.sseEnforcement.ensureEnforced(to.bucket);
-    await this.copyObject(from, to, info, src);
-    return { path: dst, isDir: false, size: info.size, mtime: info.mtime, mtimeNs: info.mtimeNs };
+    await this.copyObject(from, to, info, src, replace);
+    return entry(replace?.metadata ?? info.metadata);
   }
 
-  async move(src: string, dst: string): Promise<RemoteEntry> {
-    const entry = await this.copy(src, dst);
+  async move(src: string, dst: string, options: TransferOptions = {}): Promise<RemoteEntry> {
+    const entry = await this.copy(src, dst, options);
     const from = this.locate(src);
     const to = this.locate(dst);
     if (from.bucket !== to.bucket || from.key !== to.key) {

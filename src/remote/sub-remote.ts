@@ -1,7 +1,7 @@
 // Roots any remote at a sub-path: `bucket/dir` of an s3 remote, `a/b` of a crypt
 // remote. Every path is prefixed on the way down and stripped on the way up.
 import { DirNotFoundError, ObjectNotFoundError } from '../errors.js';
-import type { ByteSource, HashType, Metadata, ReadRange, Remote, RemoteEntry, WriteOptions } from './remote.js';
+import type { ByteSource, HashType, Metadata, ReadRange, ReadWithInfo, Remote, RemoteEntry, TransferOptions, WriteOptions } from './remote.js';
 import { joinPath } from './remote.js';
 
 export class SubRemote implements Remote {
@@ -16,8 +16,15 @@ export class SubRemote implements Remote {
   ) {
     this.type = inner.type;
     this.features = inner.features;
-    if (inner.move) this.move = (s, d) => inner.move!(this.down(s), this.down(d)).then((e) => this.up(e));
-    if (inner.copy) this.copy = (s, d) => inner.copy!(this.down(s), this.down(d)).then((e) => this.up(e));
+    if (inner.move) this.move = (s, d, o) => inner.move!(this.down(s), this.down(d), o).then((e) => this.up(e));
+    if (inner.copy) this.copy = (s, d, o) => inner.copy!(this.down(s), this.down(d), o).then((e) => this.up(e));
+    if (inner.openReadWithInfo) {
+      this.openReadWithInfo = (p, r) =>
+        inner.openReadWithInfo!(this.down(p), r).then(
+          ({ source, entry }) => ({ source, entry: this.up(entry) }),
+          (err) => this.rename(err, p),
+        );
+    }
     if (inner.hash) this.hash = (p, t) => inner.hash!(this.down(p), t);
     if (inner.purge) this.purge = (d) => inner.purge!(this.down(d));
     if (inner.about) this.about = () => inner.about!();
@@ -29,8 +36,9 @@ export class SubRemote implements Remote {
 
   setMetadata?: (path: string, metadata: Metadata, options?: { isDir?: boolean }) => Promise<void>;
 
-  move?: (src: string, dst: string) => Promise<RemoteEntry>;
-  copy?: (src: string, dst: string) => Promise<RemoteEntry>;
+  move?: (src: string, dst: string, options?: TransferOptions) => Promise<RemoteEntry>;
+  copy?: (src: string, dst: string, options?: TransferOptions) => Promise<RemoteEntry>;
+  openReadWithInfo?: (path: string, range?: ReadRange) => Promise<ReadWithInfo>;
   hash?: (path: string, type: HashType) => Promise<string | undefined>;
   purge?: (dir: string) => Promise<void>;
   about?: () => Promise<{ total?: number; used?: number; free?: number }>;

@@ -25,7 +25,7 @@ import { log } from '../log.js';
 import { formatMtime, formatMtimeNs, parseMtime, parseMtimeNs } from './object-store-util.js';
 import { mapLimit } from '../concurrency.js';
 import { registerBackend } from './registry.js';
-import type { ByteSource, HashType, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions } from './remote.js';
+import type { ByteSource, HashType, ReadRange, ReadWithInfo, Remote, RemoteEntry, RemoteFeatures, TransferOptions, WriteOptions } from './remote.js';
 import { dateToNs, nsToDate } from './remote.js';
 import { parseMetadataTime, type Metadata } from './metadata.js';
 import { cleanEtag, discardBody, SwiftClient, type SwiftListItem } from './swift-client.js';
@@ -191,18 +191,29 @@ export class SwiftRemote implements Remote {
   }
 
   async openRead(path: string, range?: ReadRange): Promise<ByteSource> {
+    return (await this.openReadWithInfo(path, range)).source;
+  }
+
+  /** The GET's headers describe the object (metadata; Content-Range its whole size); a HEAD only for empty ranges. */
+  async openReadWithInfo(path: string, range?: ReadRange): Promise<ReadWithInfo> {
     const { container, object } = locate(path);
     if (object === '') {
       if (container !== '' && (await this.client.headContainer(container))) throw new IsDirectoryError(path);
       throw new ObjectNotFoundError(path);
     }
-    if (range?.length === 0) {
-      if (!(await this.client.headObject(container, object))) throw new ObjectNotFoundError(path);
-      return (async function* () {})();
-    }
+    const headed = async (): Promise<ReadWithInfo> => {
+      const headers = await this.client.headObject(container, object);
+      if (!headers) throw new ObjectNotFoundError(path);
+      return { source: (async function* () {})(), entry: this.entryFromHead(path, headers) };
+    };
+    if (range?.length === 0) return headed();
     try {
       const res = await this.client.getObject(container, object, range);
-      return res.body;
+      if (res.status === 416) return headed();
+      const entry = this.entryFromHead(path, res.headers);
+      const total = /\/([0-9]+)$/.exec(res.headers.get('content-range') ?? '')?.[1];
+      if (total !== undefined) entry.size = Number(total);
+      return { source: res.body, entry };
     } catch (err) {
       if (isStatus(err, 404)) throw new ObjectNotFoundError(path, { cause: err });
       throw err;
@@ -346,18 +357,7 @@ export class SwiftRemote implements Remote {
     if (options.isDir) throw new IsDirectoryError(path);
     const { loc, headers } = await this.requireObject(path);
     // POST replaces all metadata: carry over the rest (mtime, the manifest pointer), as setMtime does.
-    const next: Record<string, string> = {};
-    headers.forEach((value, key) => {
-      if (key.startsWith('x-object-')) next[key] = value;
-    });
-    for (const [k, v] of Object.entries(changes)) {
-      const key = META_PREFIX + k.toLowerCase();
-      if (key === MTIME_HEADER) {
-        const ns = parseMetadataTime(v);
-        if (ns !== undefined) next[MTIME_HEADER] = formatMtimeNs(ns);
-      } else if (v === '') delete next[key];
-      else next[key] = v;
-    }
+    const next = changedHeaders(headers, changes, 'x-object-');
     try {
       await this.client.postObject(loc.container, loc.object, next);
     } catch (err) {
@@ -366,33 +366,45 @@ export class SwiftRemote implements Remote {
     }
   }
 
-  async move(src: string, dst: string): Promise<RemoteEntry> {
+  /**
+   * COPY then DELETE. `options.metadata`: a plain object's COPY sets it at once (X-Fresh-Metadata
+   * with the whole merged set); a large object's manifest gets it by POST before the source goes.
+   */
+  async move(src: string, dst: string, options: TransferOptions = {}): Promise<RemoteEntry> {
     const { loc, headers } = await this.requireObject(src);
-    const entry = this.entryFromHead(dst, headers);
-    if (src === dst) return entry;
+    if (src === dst) return this.copy(src, dst, options);
     const { to, replaced } = await this.transferTarget(dst);
     const manifest = headers.get('x-object-manifest');
     // A manifest moves as itself: the segments stay where they are and now belong to `dst`.
-    await this.copyServerSide(loc, to, !!manifest);
+    const fresh = options.metadata && !manifest ? freshMetadataHeaders(headers, options.metadata) : undefined;
+    await this.copyServerSide(loc, to, !!manifest, fresh);
+    if (options.metadata && !fresh) await this.setMetadata(dst, options.metadata);
     await this.client.deleteObject(loc.container, loc.object);
     await this.largeObjects.cleanupReplaced(replaced, manifest ?? undefined);
-    return entry;
+    return options.metadata ? this.stat(dst) : this.entryFromHead(dst, headers);
   }
 
-  async copy(src: string, dst: string): Promise<RemoteEntry> {
+  /** COPY keeps the metadata; `options.metadata` as in move (at once for plain objects, a POST for large ones). */
+  async copy(src: string, dst: string, options: TransferOptions = {}): Promise<RemoteEntry> {
     const { loc, headers } = await this.requireObject(src);
-    const entry = this.entryFromHead(dst, headers);
-    if (src === dst) return entry;
+    if (src === dst) {
+      if (!options.metadata) return this.entryFromHead(dst, headers);
+      await this.setMetadata(dst, options.metadata);
+      return this.stat(dst);
+    }
     const { to, replaced } = await this.transferTarget(dst);
     const manifest = headers.get('x-object-manifest');
     let newManifest: string | undefined;
+    let fresh: Record<string, string> | undefined;
     if (manifest) {
       newManifest = await this.largeObjects.copySegments(manifest, to, headers);
     } else {
-      await this.copyServerSide(loc, to, false);
+      fresh = options.metadata ? freshMetadataHeaders(headers, options.metadata) : undefined;
+      await this.copyServerSide(loc, to, false, fresh);
     }
+    if (options.metadata && !fresh) await this.setMetadata(dst, options.metadata);
     await this.largeObjects.cleanupReplaced(replaced, newManifest);
-    return entry;
+    return options.metadata ? this.stat(dst) : this.entryFromHead(dst, headers);
   }
 
   /** The destination of a move or copy, its container made, and the object it replaces (if large objects are on). */
@@ -404,9 +416,9 @@ export class SwiftRemote implements Remote {
     return { to, replaced };
   }
 
-  private async copyServerSide(from: Location, to: Location, manifestOnly: boolean): Promise<void> {
+  private async copyServerSide(from: Location, to: Location, manifestOnly: boolean, headers?: Record<string, string>): Promise<void> {
     try {
-      await this.client.copyObject(from.container, from.object, to.container, to.object, { manifestOnly });
+      await this.client.copyObject(from.container, from.object, to.container, to.object, { manifestOnly, headers });
     } catch (err) {
       if (isStatus(err, 404)) throw new ObjectNotFoundError(`${from.container}/${from.object}`, { cause: err });
       throw err;
@@ -433,6 +445,31 @@ export class SwiftRemote implements Remote {
       free: Number.isFinite(quota) && quota > 0 && Number.isFinite(used) ? Math.max(0, quota - used) : undefined,
     };
   }
+}
+
+/**
+ * The headers starting with `prefix` (lower-case) of an object, with rclone metadata `changes` laid
+ * over them as X-Object-Meta-<key> ('' removes; mtime only by a valid time).
+ */
+function changedHeaders(headers: Headers, changes: Metadata, prefix: string): Record<string, string> {
+  const next: Record<string, string> = {};
+  headers.forEach((value, key) => {
+    if (key.startsWith(prefix)) next[key] = value;
+  });
+  for (const [k, v] of Object.entries(changes)) {
+    const key = META_PREFIX + k.toLowerCase();
+    if (key === MTIME_HEADER) {
+      const ns = parseMetadataTime(v);
+      if (ns !== undefined) next[MTIME_HEADER] = formatMtimeNs(ns);
+    } else if (v === '') delete next[key];
+    else next[key] = v;
+  }
+  return next;
+}
+
+/** COPY headers that give the copy exactly the source's metadata with `changes` (X-Fresh-Metadata drops the rest). */
+function freshMetadataHeaders(headers: Headers, changes: Metadata): Record<string, string> {
+  return { ...changedHeaders(headers, changes, META_PREFIX), 'X-Fresh-Metadata': 'true' };
 }
 
 registerBackend({
