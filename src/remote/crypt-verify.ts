@@ -1,9 +1,9 @@
 // Checks a crypt object against its sealed record (crypt/seal.ts) before any of its plaintext is
 // handed out, on every read (CLI and mount: both read through CryptRemote.openRead).
 //
-// The record is fetched with a stat of the underlying object, started together with the header
-// read so it costs no extra round trip in sequence; the header nonce comes from that header read,
-// which every ranged read makes anyway. The verdict (docs: SECURITY.md, "Sealed records"):
+// The record comes with the header read that every read makes anyway: from the same response where
+// the underlying remote has openReadWithInfo (local, S3, Swift), else from a stat started together
+// with it. The header gives the nonce. The verdict (SECURITY.md, "the sealed record"):
 //
 //   no record                                  unsealed  default: read   strict: UnsealedFileError
 //   record does not open                       mismatch  InvalidSealError (all modes but off)
@@ -36,7 +36,7 @@ import { ContentCipher, HEADER_SIZE } from '../crypt/content-cipher.js';
 import { SealRecordError, sealFromMetadata, type SealKey, type SealRecord } from '../crypt/seal.js';
 import { log } from '../log.js';
 import { logPath } from '../log-names.js';
-import type { Remote, RemoteEntry } from './remote.js';
+import type { ByteSource, ReadRange, Remote, RemoteEntry } from './remote.js';
 
 /** How reads treat sealed records: crypt option `integrity`. */
 export type IntegrityMode = 'default' | 'strict' | 'off';
@@ -76,15 +76,28 @@ export class SealVerifier {
   ) {}
 
   /**
-   * The check for one read of `path` (stored at `encPath`): starts fetching the record now and
-   * returns the callback for ContentCipher.decryptRange's header; undefined in mode off.
+   * One checked read of `path` (stored at `encPath`): `open` for ContentCipher.decryptRange's
+   * ciphertext reads (its first, the header's, also brings the record), and `onHeader`, the check
+   * it runs on the header before handing out any plaintext (undefined in mode off).
    */
-  forRead(path: string, encPath: string): ((headerNonce: Buffer) => Promise<void>) | undefined {
-    if (this.mode === 'off') return undefined;
-    const entry = this.host.underlying.stat(encPath);
-    // The header read may fail first; its error is the one reported.
-    entry.catch(() => undefined);
-    return async (headerNonce) => this.enforce(path, await this.judge(path, encPath, await entry, headerNonce));
+  forRead(path: string, encPath: string): { open: (range: ReadRange) => Promise<ByteSource>; onHeader?: (headerNonce: Buffer) => Promise<void> } {
+    const u = this.host.underlying;
+    if (this.mode === 'off') return { open: (range) => u.openRead(encPath, range) };
+    let entry: Promise<RemoteEntry> | undefined;
+    const settle = (p: Promise<RemoteEntry>) => {
+      // The read's own error is the one reported.
+      p.catch(() => undefined);
+      return p;
+    };
+    if (!u.openReadWithInfo) entry = settle(u.stat(encPath));
+    const open = async (range: ReadRange): Promise<ByteSource> => {
+      if (entry !== undefined) return u.openRead(encPath, range);
+      const read = u.openReadWithInfo!(encPath, range);
+      entry = settle(read.then((r) => r.entry));
+      return (await read).source;
+    };
+    const onHeader = async (headerNonce: Buffer) => this.enforce(path, await this.judge(path, encPath, await entry!, headerNonce));
+    return { open, onHeader };
   }
 
   /** Throws what the verdict means under this mode; logs the moved-elsewhere notice. */

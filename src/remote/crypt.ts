@@ -252,10 +252,8 @@ export class CryptRemote implements Remote {
       throw err;
     };
     if (this.options.noDataEncryption) return this.underlying.openRead(enc, range).catch(rename);
-    const check = this.verifier.forRead(path, enc);
-    return this.content
-      .decryptRange((r) => this.underlying.openRead(enc, r), range?.offset ?? 0, range?.length, undefined, check)
-      .catch(rename);
+    const { open, onHeader } = this.verifier.forRead(path, enc);
+    return this.content.decryptRange(open, range?.offset ?? 0, range?.length, undefined, onHeader).catch(rename);
   }
 
   async write(path: string, source: ByteSource, options: WriteOptions = {}): Promise<RemoteEntry> {

@@ -170,18 +170,25 @@ describe('sealed record check on read', () => {
     assert.equal(err.errno, 'EIO');
   });
 
-  it('the mount reads through one check per stream open, not per 4 KiB read', async () => {
-    const { mem } = await setup();
-    let stats = 0;
-    const stat = mem.stat.bind(mem);
-    mem.stat = (p: string) => (stats++, stat(p));
-    const crypt = new CryptRemote(mem, keys, { ...base, integrity: 'strict' });
-    const reader = new StreamingReader((offset, length) => crypt.openRead('a.txt', { offset, length }), A.length, 8 << 20);
-    const parts: Buffer[] = [];
-    for (let at = 0; at < A.length; at += 4096) parts.push(await reader.read(at, Math.min(4096, A.length - at)));
-    await reader.close();
-    assert.ok(Buffer.concat(parts).equals(A));
-    assert.equal(reader.stats.streamOpens, 1);
-    assert.equal(stats, 1, 'one record fetch for 49 reads of 4 KiB');
-  });
+  for (const withInfo of [true, false]) {
+    it(`the mount's reads check once per stream open, not per 4 KiB read (record ${withInfo ? 'with the read' : 'by stat'})`, async () => {
+      const { mem } = await setup();
+      const calls = { stat: 0, openRead: 0, openReadWithInfo: 0 };
+      const stat = mem.stat.bind(mem);
+      const withInfoRead = mem.openReadWithInfo.bind(mem);
+      mem.stat = (p) => (calls.stat++, stat(p));
+      mem.openRead = (p, r) => (calls.openRead++, withInfoRead(p, r).then((x) => x.source));
+      if (withInfo) mem.openReadWithInfo = (p, r) => (calls.openReadWithInfo++, withInfoRead(p, r));
+      else (mem as { openReadWithInfo?: unknown }).openReadWithInfo = undefined;
+      const crypt = new CryptRemote(mem, keys, { ...base, integrity: 'strict' });
+      const reader = new StreamingReader((offset, length) => crypt.openRead('a.txt', { offset, length }), A.length, 8 << 20);
+      const parts: Buffer[] = [];
+      for (let at = 0; at < A.length; at += 4096) parts.push(await reader.read(at, Math.min(4096, A.length - at)));
+      await reader.close();
+      assert.ok(Buffer.concat(parts).equals(A));
+      assert.equal(reader.stats.streamOpens, 1);
+      // 49 reads of 4 KiB: one request to the storage, plus one stat where the read cannot bring the record.
+      assert.deepEqual(calls, withInfo ? { stat: 0, openRead: 0, openReadWithInfo: 1 } : { stat: 1, openRead: 1, openReadWithInfo: 0 });
+    });
+  }
 });
