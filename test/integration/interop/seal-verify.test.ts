@@ -180,6 +180,37 @@ for (const backend of ['local', 's3', 'swift'] as const) {
       await reads('a');
     });
 
+    it('a move by rclone keeps the old record: reads with a NOTICE in default, fails in strict; seal re-seals it', async () => {
+      const rc = async (...args: string[]) => expectSuccess(args.join(' '), await runRclone(args, { config: config() }));
+      await rc('moveto', 'secret:c.bin', 'secret:moved.bin');
+      const r = expectSuccess('cat moved', await cryptfs('cat', 'secret:moved.bin'));
+      assert.ok(r.stdout.equals(files.c));
+      assert.match(r.stderr, /NOTICE: moved\.bin: moved elsewhere: sealed for "c\.bin", which no longer exists/);
+      await refused(['cat', 'strict:moved.bin'], /file was moved elsewhere without being re-sealed: moved\.bin/);
+      const v = expectSuccess('verify', await cryptfs('verify', 'secret:'));
+      assert.match(v.stderr, /2 sealed files, 0 unsealed files, 1 file moved elsewhere, 0 mismatched files/);
+      assert.match(expectSuccess('seal', await cryptfs('seal', 'secret:')).stderr, /1 file sealed, 2 already sealed/);
+      assert.ok(expectSuccess('cat strict', await cryptfs('cat', 'strict:moved.bin')).stdout.equals(files.c));
+      await rc('moveto', 'secret:moved.bin', 'secret:c.bin');
+      expectSuccess('seal', await cryptfs('seal', 'secret:'));
+    });
+
+    it(`rclone overwriting a sealed file: ${backend === 'local' ? 'in place, the old record stays: an error until seal --force' : 'the upload replaces the metadata: unsealed'}`, async () => {
+      const rc = async (...args: string[]) => expectSuccess(args.join(' '), await runRclone(args, { config: config() }));
+      await rc('copyto', '--ignore-times', join(fx.root, 'src', 'b.bin'), 'secret:a.bin');
+      if (backend === 'local') {
+        await refused(['cat', 'secret:a.bin'], /content does not belong to this name: a\.bin \(its header is not the one sealed for this name/);
+        assert.match(expectSuccess('seal --force', await cryptfs('seal', '--force', 'secret:a.bin')).stderr, /re-sealing \(--force\)/);
+        assert.ok(expectSuccess('cat', await cryptfs('cat', 'strict:a.bin')).stdout.equals(files.b));
+      } else {
+        assert.ok(expectSuccess('cat', await cryptfs('cat', 'secret:a.bin')).stdout.equals(files.b));
+        await refused(['cat', 'strict:a.bin'], /file is not sealed/);
+      }
+      await rc('copyto', '--ignore-times', join(fx.root, 'src', 'a.bin'), 'secret:a.bin');
+      expectSuccess('seal --force', await cryptfs('seal', '--force', 'secret:a.bin'));
+      await reads('a', '--crypt-integrity', 'strict');
+    });
+
     it('through a FUSE mount a swapped file fails with EIO and hands out no bytes; the others read', async () => {
       const a = await snapshot('a.bin');
       const b = await snapshot('b.bin');
