@@ -10,27 +10,36 @@ import { ContentCipher, HEADER_SIZE } from '../crypt/content-cipher.js';
 import { sealRemovalMetadata, sealToMetadata, type SealRecord } from '../crypt/seal.js';
 import type { CryptRemote } from './crypt.js';
 import type { SealVerdict } from './crypt-verify.js';
-import type { ByteSource } from './remote.js';
+import type { ByteSource, RemoteEntry } from './remote.js';
 
 /** What a full authenticated read of an object establishes: the facts a record states. */
 export type ContentFacts = Omit<SealRecord, 'encryptedPath'>;
 
-/** The first HEADER_SIZE bytes of the object at `encPath` (fewer if it is shorter). */
-async function readHeader(crypt: CryptRemote, encPath: string): Promise<Buffer> {
+/**
+ * The first HEADER_SIZE bytes of the object at `encPath` (fewer if it is shorter) and its entry:
+ * from the read's own response where the remote can (one request), else with a stat.
+ */
+async function readHeader(crypt: CryptRemote, encPath: string): Promise<{ header: Buffer; entry: RemoteEntry }> {
+  const u = crypt.underlying;
+  const range = { offset: 0, length: HEADER_SIZE };
+  const { source, entry } = u.openReadWithInfo
+    ? await u.openReadWithInfo(encPath, range)
+    : { entry: await u.stat(encPath), source: await u.openRead(encPath, range) };
   const parts: Buffer[] = [];
-  for await (const piece of await crypt.underlying.openRead(encPath, { offset: 0, length: HEADER_SIZE })) parts.push(Buffer.from(piece));
-  return Buffer.concat(parts);
+  for await (const piece of source) parts.push(Buffer.from(piece));
+  return { header: Buffer.concat(parts), entry };
 }
 
 /**
  * Reads the whole object at `encPath`, authenticating every chunk (throws the crypt format's
  * errors), and returns its header nonce, plaintext size and hashes. Streams: memory stays bounded.
  */
-export async function readContentFacts(crypt: CryptRemote, encPath: string): Promise<ContentFacts> {
+export async function readContentFacts(crypt: CryptRemote, encPath: string): Promise<ContentFacts & { entry?: RemoteEntry }> {
   let header: Buffer | undefined;
   const headerParts: Buffer[] = [];
   let headerBytes = 0;
-  const source = await crypt.underlying.openRead(encPath);
+  const u = crypt.underlying;
+  const { source, entry } = u.openReadWithInfo ? await u.openReadWithInfo(encPath) : { source: await u.openRead(encPath), entry: undefined };
   // Keeps a copy of the header as the ciphertext goes by, for its nonce.
   async function* tap(): ByteSource {
     for await (const piece of source) {
@@ -55,6 +64,7 @@ export async function readContentFacts(crypt: CryptRemote, encPath: string): Pro
   }
   // decrypt() has checked the header; a stream that ended before it threw FileTooShortError.
   return {
+    entry,
     headerNonce: ContentCipher.readNonce(header!),
     size,
     sha256: sha256.digest('hex'),
@@ -77,12 +87,12 @@ export interface Audit {
  */
 export async function auditObject(crypt: CryptRemote, path: string, options: { download?: boolean } = {}): Promise<Audit> {
   const enc = crypt.encryptFilePath(path);
-  const entry = await crypt.underlying.stat(enc);
   if (!options.download) {
-    const nonce = ContentCipher.readNonce(await readHeader(crypt, enc));
-    return { path, verdict: await crypt.verifier.judge(path, enc, entry, nonce) };
+    const { header, entry } = await readHeader(crypt, enc);
+    return { path, verdict: await crypt.verifier.judge(path, enc, entry, ContentCipher.readNonce(header)) };
   }
   const facts = await readContentFacts(crypt, enc);
+  const entry = facts.entry ?? (await crypt.underlying.stat(enc));
   const verdict = await crypt.verifier.judge(path, enc, entry, facts.headerNonce);
   if (verdict.status === 'sealed' || verdict.status === 'moved') {
     const r = verdict.record;
@@ -129,7 +139,8 @@ export async function sealObject(
   const enc = crypt.encryptFilePath(path);
   const facts = await readContentFacts(crypt, enc);
   if (!options.dryRun) {
-    const text = crypt.sealKey.seal({ ...facts, encryptedPath: enc });
+    const { entry: _entry, ...sealed } = facts;
+    const text = crypt.sealKey.seal({ ...sealed, encryptedPath: enc });
     // Pieces of a longer old record (a moved object's) must not stay behind the new ones.
     await setMetadata.call(crypt.underlying, enc, { ...sealRemovalMetadata(), ...sealToMetadata(text) });
   }

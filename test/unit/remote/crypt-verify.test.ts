@@ -7,7 +7,7 @@ import { CryptRemote, type CryptRemoteOptions } from '../../../src/remote/crypt.
 import { MemoryRemote } from '../../../src/remote/memory.js';
 import { SubRemote } from '../../../src/remote/sub-remote.js';
 import { deriveKeys } from '../../../src/crypt/keys.js';
-import { SEAL_METADATA_KEY } from '../../../src/crypt/seal.js';
+import { SEAL_METADATA_KEY, sealRemovalMetadata } from '../../../src/crypt/seal.js';
 import { auditObject, sealObject } from '../../../src/remote/crypt-audit.js';
 import type { IntegrityMode } from '../../../src/remote/crypt-verify.js';
 import {
@@ -36,6 +36,8 @@ async function setup() {
   await writer.write('b.txt', bytesOf(B));
   await writer.write('dir/x.txt', bytesOf(A));
   await writer.write('rclone.txt', bytesOf(Buffer.from('written by rclone')));
+  // As rclone would have written them: no record (whether or not cryptfs's writes seal).
+  for (const key of mem.objects.keys()) await mem.setMetadata(key, sealRemovalMetadata());
   for (const p of ['a.txt', 'b.txt', 'dir/x.txt']) assert.equal((await sealObject(writer, p)).outcome, 'added');
   const obj = (plain: string) => mem.objects.get(writer.encryptFilePath(plain))!;
   const read = async (integrity: IntegrityMode, plain: string, offset = 0) =>
@@ -132,6 +134,7 @@ describe('sealed record check on read', () => {
     const { mem, obj, writer } = await setup();
     const other = new CryptRemote(mem, await deriveKeys('another pw', 'another salt'), base);
     await other.write('c.txt', bytesOf(A));
+    await mem.setMetadata(other.encryptFilePath('c.txt'), sealRemovalMetadata());
     await sealObject(other, 'c.txt');
     // Move the foreign record onto our a.txt: it is refused, not ignored.
     obj('a.txt').metadata = { ...mem.objects.get(other.encryptFilePath('c.txt'))!.metadata };
@@ -144,7 +147,8 @@ describe('sealed record check on read', () => {
     assert.ok((await readAll(await lower.openRead('x.txt'))).equals(A));
     // Written from the lower root (record path "X"), read from the top ("D/X").
     await lower.write('y.txt', bytesOf(B));
-    await sealObject(lower, 'y.txt');
+    await mem.setMetadata(writer.encryptFilePath('dir/y.txt'), sealRemovalMetadata());
+    assert.equal((await sealObject(lower, 'y.txt')).outcome, 'added');
     assert.ok((await read('strict', 'dir/y.txt')).equals(B));
     // dir/x.txt copied over a top-level x.txt: the record's path "D/X" holds the same ciphertext.
     await mem.copy(writer.encryptFilePath('dir/x.txt'), writer.encryptFilePath('x.txt'));
