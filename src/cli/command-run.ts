@@ -1,6 +1,7 @@
 // The command wrapper (rclone's cmd.Run): stats/progress output, retries of
 // the whole command, the final stats, the "Failed to <cmd>" error line and the
 // exit code; and copy/sync/move/copyto/moveto as commands on top of it.
+import { hashless } from './entry-hash.js';
 import { CryptfsError, errorMessage } from '../errors.js';
 import { ExitCode, ExitStatusError, exitCodeOf } from './exit-codes.js';
 import { log, type LogLevel } from '../log.js';
@@ -108,6 +109,10 @@ export async function runCommand(
     }
   } finally {
     await stop();
+  }
+  if (hashless.count > 0) {
+    log.notice(`${hashless.count} ${hashless.count === 1 ? 'file was' : 'files were'} compared by size only: no hash for it on one side (a crypt object without a sealed record)`);
+    hashless.count = 0;
   }
   if (output) await new Promise<void>((resolve, reject) => ctx.stdout.write(output as string, (err) => (err ? reject(err) : resolve())));
   if (showStats && (stats.errored() || statsInterval > 0)) {

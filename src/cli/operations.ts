@@ -2,6 +2,7 @@
 // in messages, the hash two remotes share, server-side moves, whether a file
 // needs transferring, and copy/move/delete of one object with the low-level
 // retry loop; also copyto/moveto of one file.
+import { entryHash, hashless } from './entry-hash.js';
 import * as fsp from 'node:fs/promises';
 import { CryptfsError, DirNotFoundError, ObjectNotFoundError, RemoteIOError, errorMessage } from '../errors.js';
 import { log } from '../log.js';
@@ -155,7 +156,13 @@ export async function needsTransfer(
       log.debug(`${logPath(rel)}: Sizes identical (no common hash)`);
       return false;
     }
-    const same = await sameHash(src, s.path, dst, d.path, ht, rel);
+    const same = await sameHash(src, s, dst, d, ht, rel);
+    if (same === undefined) {
+      // One side has no hash for this object (an unsealed crypt object): sizes decide, as without a common hash.
+      hashless.count++;
+      log.debug(`${logPath(rel)}: Sizes identical (no ${ht} for this object)`);
+      return false;
+    }
     if (same) log.debug(`${logPath(rel)}: Unchanged skipping`);
     return !same;
   }
@@ -166,7 +173,7 @@ export async function needsTransfer(
   }
   log.debug(`${logPath(rel)}: Modification times differ by ${d.mtime.getTime() - s.mtime.getTime()}ms: ${s.mtime.toISOString()}, ${d.mtime.toISOString()}`);
   if (!ht) return true; // no way to tell the contents are the same
-  if (!(await sameHash(src, s.path, dst, d.path, ht, rel))) return true;
+  if (!(await sameHash(src, s, dst, d, ht, rel))) return true;
   if (opts.noUpdateModTime) return false;
   if (opts.dryRun) {
     log.notice(`${logPath(rel)}: Skipped set modification time as --dry-run is set`);
@@ -178,9 +185,10 @@ export async function needsTransfer(
   return false;
 }
 
-async function sameHash(src: Remote, sp: string, dst: Remote, dp: string, ht: HashType, rel: string): Promise<boolean> {
-  const [a, b] = await Promise.all([src.hash!(sp, ht), dst.hash!(dp, ht)]);
-  if (a === undefined || b === undefined) return false;
+/** Whether both objects have the same hash; undefined when one side has none for its object. */
+async function sameHash(src: Remote, s: RemoteEntry, dst: Remote, d: RemoteEntry, ht: HashType, rel: string): Promise<boolean | undefined> {
+  const [a, b] = await Promise.all([entryHash(src, s, ht), entryHash(dst, d, ht)]);
+  if (a === undefined || b === undefined) return undefined;
   if (a === b) log.debug(`${logPath(rel)}: ${ht} = ${a} OK`);
   else log.debug(`${logPath(rel)}: ${ht} = ${a} (${fsString(src)}) ${ht} = ${b} (${fsString(dst)})`);
   return a === b;

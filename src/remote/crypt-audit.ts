@@ -7,7 +7,8 @@
 import { createHash } from 'node:crypto';
 import { ContentMismatchError, FileTruncatedError, NotSupportedError } from '../errors.js';
 import { ContentCipher, HEADER_SIZE } from '../crypt/content-cipher.js';
-import { sealRemovalMetadata, sealToMetadata, type SealRecord } from '../crypt/seal.js';
+import type { SealRecord } from '../crypt/seal.js';
+import { recordMetadata } from './crypt-seal.js';
 import type { CryptRemote } from './crypt.js';
 import type { SealVerdict } from './crypt-verify.js';
 import type { ByteSource, RemoteEntry } from './remote.js';
@@ -141,8 +142,8 @@ export async function sealObject(
   if (!options.dryRun) {
     const { entry: _entry, ...sealed } = facts;
     const text = crypt.sealKey.seal({ ...sealed, encryptedPath: enc });
-    // Pieces of a longer old record (a moved object's) must not stay behind the new ones.
-    await setMetadata.call(crypt.underlying, enc, { ...sealRemovalMetadata(), ...sealToMetadata(text) });
+    // recordMetadata also removes the pieces of a longer old record (a moved object's).
+    await setMetadata.call(crypt.underlying, enc, recordMetadata(text));
   }
   return { outcome: audit.verdict.status === 'mismatch' ? 'resealed' : 'added', audit };
 }

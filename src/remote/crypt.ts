@@ -9,11 +9,12 @@ import { NameCipher, type FilenameEncodingName, type FilenameEncryptionMode } fr
 import { log } from '../log.js';
 import { registerBackend, type OptionSpec } from './registry.js';
 import { isUtf8 } from 'node:buffer';
-import type { ByteSource, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions, Metadata } from './remote.js';
+import type { ByteSource, HashType, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions, Metadata } from './remote.js';
+import { SealKey } from '../crypt/seal.js';
+import { HashingSource, Sealer, recordHash, sealedEntry, withoutSealKeys, type PlaintextDigests } from './crypt-seal.js';
 import { baseName, joinPath, parentPath } from './remote.js';
 import { SubRemote } from './sub-remote.js';
 import { redactSpec } from './redact.js';
-import { SealKey } from '../crypt/seal.js';
 import { SealVerifier, type IntegrityMode } from './crypt-verify.js';
 
 export interface CryptRemoteOptions {
@@ -33,8 +34,11 @@ export class CryptRemote implements Remote {
   readonly features: RemoteFeatures;
   readonly names: NameCipher;
   readonly content: ContentCipher;
-  /** Opens (and seals) the records kept in objects' metadata; its own key, derived from the crypt keys. */
+  /** The key of the records kept with each object; derived from (never equal to) the crypt keys. */
   readonly sealKey: SealKey;
+  /** Seals and opens the records kept with each object (crypt-seal.ts). */
+  readonly sealer: Sealer;
+  /** Checks reads against the records (crypt-verify.ts). */
   readonly verifier: SealVerifier;
 
   constructor(
@@ -53,12 +57,14 @@ export class CryptRemote implements Remote {
     });
     this.content = new ContentCipher(keys.dataKey);
     this.sealKey = SealKey.derive(keys);
+    this.sealer = new Sealer(this.sealKey);
     this.verifier = new SealVerifier(this, options.integrity ?? 'default');
     const plainNames = options.mode === 'off';
     this.features = {
       realDirectories: underlying.features.realDirectories,
-      // Crypt exposes no hashes: the underlying hashes are of ciphertext.
-      hashes: options.noDataEncryption ? underlying.features.hashes : [],
+      // The underlying hashes are of ciphertext; the plaintext's come from sealed records (one
+      // metadata read per object; undefined for objects without a record).
+      hashes: options.noDataEncryption ? underlying.features.hashes : ['md5', 'sha1', 'sha256'],
       caseInsensitive: plainNames ? underlying.features.caseInsensitive : false,
       maxSegmentBytes: underlying.features.maxSegmentBytes,
     };
@@ -67,7 +73,6 @@ export class CryptRemote implements Remote {
     if (!underlying.purge) this.purge = undefined;
     if (!underlying.about) this.about = undefined;
     if (!underlying.setMetadata) this.setMetadata = undefined;
-    if (!options.noDataEncryption) this.hash = undefined;
   }
 
   // ---- names ----
@@ -209,7 +214,7 @@ export class CryptRemote implements Remote {
       const path = joinPath(dir, plain);
       if (this.options.showMapping) log.notice(`${path}: Encrypts to ${JSON.stringify(e.path)}`);
       const size = e.isDir ? e.size : this.plainSize(e.size, e.path);
-      yield { path, isDir: e.isDir, size, mtime: e.mtime, mtimeNs: e.mtimeNs, metadata: e.metadata };
+      yield { path, isDir: e.isDir, size, mtime: e.mtime, mtimeNs: e.mtimeNs, ...sealedEntry(e) };
     }
     // A wrong password otherwise looks like an empty directory: say so, once per directory.
     if (decrypted === 0 && entries > 0 && this.namesDependOnPassword && !this.warnedDirs.has(dir)) {
@@ -230,7 +235,7 @@ export class CryptRemote implements Remote {
     try {
       const e = await this.underlying.stat(encFile);
       if (!e.isDir) {
-        return { path, isDir: false, size: this.plainSize(e.size, encFile), mtime: e.mtime, mtimeNs: e.mtimeNs, metadata: e.metadata };
+        return { path, isDir: false, size: this.plainSize(e.size, encFile), mtime: e.mtime, mtimeNs: e.mtimeNs, ...sealedEntry(e) };
       }
     } catch (err) {
       if (!(err instanceof ObjectNotFoundError || err instanceof DirNotFoundError)) throw err;
@@ -259,23 +264,46 @@ export class CryptRemote implements Remote {
   async write(path: string, source: ByteSource, options: WriteOptions = {}): Promise<RemoteEntry> {
     const enc = this.encryptFilePath(path);
     const size = options.size === undefined ? undefined : this.encryptedSize(options.size);
+    // A user's metadata never sets or removes a record.
+    const userMetadata = withoutSealKeys(options.metadata);
     if (this.options.noDataEncryption) {
-      const e = await this.underlying.write(enc, source, { ...options, size: options.size });
-      return { path, isDir: false, size: e.size, mtime: e.mtime, mtimeNs: e.mtimeNs, metadata: e.metadata };
+      // No record: the stored bytes are the plaintext, which the underlying remote's own hashes cover,
+      // and there is no header nonce to bind.
+      const e = await this.underlying.write(enc, source, { ...options, size: options.size, metadata: userMetadata, lateMetadata: undefined });
+      return { path, isDir: false, size: e.size, mtime: e.mtime, mtimeNs: e.mtimeNs, metadata: withoutSealKeys(e.metadata) };
     }
     // Where the underlying remote can't hash what it stores (S3 multipart), hash the ciphertext in a
     // first pass over a re-opened source, as rclone does for local files, so cryptcheck can verify it.
+    // The same pass hashes the plaintext, so the record goes with the upload itself.
     const nonce = randomBytes(NONCE_SIZE);
     let md5: string | undefined;
+    let firstPass: PlaintextDigests | undefined;
     const from = this.underlying.features.md5UpfrontFrom;
     if (options.reopen && from !== undefined && (size === undefined || size >= from)) {
       const h = createHash('md5');
-      for await (const chunk of this.content.encrypt(await options.reopen(), nonce)) h.update(chunk);
+      const plain = new HashingSource(await options.reopen());
+      for await (const chunk of this.content.encrypt(plain, nonce)) h.update(chunk);
       md5 = h.digest('hex');
+      firstPass = await plain.digests();
     }
-    const data = this.content.encrypt(source, nonce);
-    const e = await this.underlying.write(enc, data, { mtime: options.mtime, mtimeNs: options.mtimeNs, size, md5, metadata: options.metadata });
-    return { path, isDir: false, size: this.plainSize(e.size, enc), mtime: e.mtime, mtimeNs: e.mtimeNs, metadata: e.metadata };
+    const hashing = new HashingSource(source, options.size);
+    const data = this.content.encrypt(hashing, nonce);
+    const sealNow = firstPass && this.sealer.metadataFor(nonce, firstPass, enc);
+    const e = await this.underlying.write(enc, data, {
+      mtime: options.mtime,
+      mtimeNs: options.mtimeNs,
+      size,
+      md5,
+      metadata: sealNow ? { ...userMetadata, ...sealNow } : userMetadata,
+      lateMetadata: sealNow ? undefined : async () => this.sealer.metadataFor(nonce, await hashing.digests(), enc),
+    });
+    const sent = await hashing.digests();
+    if (firstPass && !sameDigests(firstPass, sent)) {
+      // The source changed between the passes: the record must state what was stored.
+      log.notice(`${path}: source changed while it was uploaded; its sealed record states the bytes stored`);
+      await this.underlying.setMetadata?.(enc, this.sealer.metadataFor(nonce, sent, enc));
+    }
+    return { path, isDir: false, size: this.plainSize(e.size, enc), mtime: e.mtime, mtimeNs: e.mtimeNs, metadata: withoutSealKeys(e.metadata) };
   }
 
   /** Size the underlying object will have for `plainSize` bytes. */
@@ -309,22 +337,65 @@ export class CryptRemote implements Remote {
     return this.underlying.setMtime(this.encryptFilePath(path), mtime, mtimeNs);
   }
 
-  /** Metadata passes through to the underlying object unchanged, as rclone's crypt does. */
+  /** Metadata passes through to the underlying object unchanged, as rclone's crypt does (the record's keys excepted). */
   setMetadata? = (path: string, metadata: Metadata, options: { isDir?: boolean } = {}): Promise<void> =>
-    this.underlying.setMetadata!(options.isDir ? this.encryptDirPath(path) : this.encryptFilePath(path), metadata, options);
+    this.underlying.setMetadata!(
+      options.isDir ? this.encryptDirPath(path) : this.encryptFilePath(path),
+      withoutSealKeys(metadata) ?? {},
+      options,
+    );
 
+  /** Server-side move; the record moves with the object and is re-sealed for its new path. */
   move? = async (src: string, dst: string): Promise<RemoteEntry> => {
-    const e = await this.underlying.move!(this.encryptFilePath(src), this.encryptFilePath(dst));
+    const [from, to] = [this.encryptFilePath(src), this.encryptFilePath(dst)];
+    const e = await this.underlying.move!(from, to, await this.resealing(from, to));
     return { path: dst, isDir: false, size: this.plainSize(e.size, e.path), mtime: e.mtime, mtimeNs: e.mtimeNs };
   };
 
+  /** Server-side copy; the copy gets the source's record re-sealed for its own path. */
   copy? = async (src: string, dst: string): Promise<RemoteEntry> => {
-    const e = await this.underlying.copy!(this.encryptFilePath(src), this.encryptFilePath(dst));
+    const [from, to] = [this.encryptFilePath(src), this.encryptFilePath(dst)];
+    const e = await this.underlying.copy!(from, to, await this.resealing(from, to));
     return { path: dst, isDir: false, size: this.plainSize(e.size, e.path), mtime: e.mtime, mtimeNs: e.mtimeNs };
   };
 
-  /** With no_data_encryption the stored bytes are the plaintext, so underlying hashes are valid. */
-  hash? = (path: string, type: 'md5' | 'sha1') => this.underlying.hash!(this.encryptFilePath(path), type);
+  /**
+   * The metadata change that re-seals `from`'s record for `to`. Only a record that states `from`
+   * itself is carried over: one naming another path (content swapped or moved in by another tool)
+   * travels unchanged, so a move by cryptfs never makes misplaced content look right.
+   */
+  private async resealing(from: string, to: string): Promise<{ metadata?: Metadata }> {
+    if (this.options.noDataEncryption || from === to) return {};
+    const record = this.sealer.recordOf((await this.underlying.stat(from)).metadata);
+    if (!record || record.encryptedPath !== from) return {};
+    return { metadata: this.sealer.metadataFor(record.headerNonce, record, to) };
+  }
+
+  /**
+   * With no_data_encryption the stored bytes are the plaintext, so underlying hashes are valid;
+   * otherwise the plaintext hashes a sealed record states (undefined for an object without one).
+   */
+  hash? = async (path: string, type: HashType): Promise<string | undefined> => {
+    const enc = this.encryptFilePath(path);
+    if (this.options.noDataEncryption) return this.underlying.hash?.(enc, type);
+    const e = await this.underlying.stat(enc).catch((err) => {
+      if (err instanceof ObjectNotFoundError) throw new ObjectNotFoundError(path, { cause: err });
+      throw err;
+    });
+    return this.plaintextHash(e.metadata, type);
+  };
+
+  /** The plaintext hash a record in `metadata` states, or undefined without a valid one. */
+  plaintextHash(metadata: Metadata | undefined, type: HashType): string | undefined {
+    const record = this.sealer.recordOf(metadata);
+    return record && recordHash(record, type);
+  }
+
+  /** The plaintext hash the record text of a listed entry (RemoteEntry.sealText) states, or undefined if it does not open. */
+  hashOfSealText(sealText: string, type: HashType): string | undefined {
+    const record = this.sealer.openText(sealText);
+    return record && recordHash(record, type);
+  }
 
   purge? = (dir: string) => this.underlying.purge!(this.encryptDirPath(dir));
 
@@ -333,7 +404,7 @@ export class CryptRemote implements Remote {
   close(): Promise<void> {
     this.content.wipe();
     this.names.wipe();
-    this.sealKey.wipe();
+    this.sealer.wipe();
     return this.underlying.close?.() ?? Promise.resolve();
   }
 
@@ -573,3 +644,7 @@ registerBackend({
     return ctx.root === '' ? remote : new SubRemote(remote, ctx.root, `${ctx.name}:${ctx.root}`);
   },
 });
+
+function sameDigests(a: PlaintextDigests, b: PlaintextDigests): boolean {
+  return a.size === b.size && a.sha256 === b.sha256 && a.md5 === b.md5 && a.sha1 === b.sha1;
+}

@@ -268,11 +268,12 @@ export class LocalRemote implements Remote {
       await fh.close();
       fh = undefined;
       if (!exactTimes) await fsp.utimes(temp, Number(mtimeNs) / 1e9, Number(mtimeNs) / 1e9);
-      if (options.metadata) {
+      const metadata = options.lateMetadata ? { ...options.metadata, ...(await options.lateMetadata()) } : options.metadata;
+      if (metadata) {
         // xattrs before the mode (a read-only mode would refuse them), and all before the rename:
         // the file never appears without its metadata (a sealed record must never be missing or stale).
-        writeUserXattrs(temp, options.metadata);
-        await applyOwnerAndMode(temp, options.metadata, { tolerateChownRefusal: true });
+        writeUserXattrs(temp, metadata);
+        await applyOwnerAndMode(temp, metadata, { tolerateChownRefusal: true });
       }
       await fsp.rename(temp, target);
     } catch (err) {

@@ -93,7 +93,9 @@ export class MemoryRemote implements Remote {
     if (this.dirExists(path) && !this.objects.has(path)) throw new IsDirectoryError(path);
     const parts: Buffer[] = [];
     for await (const c of source) parts.push(Buffer.from(c));
-    const metadata = options.metadata && Object.keys(options.metadata).length > 0 ? { ...options.metadata } : undefined;
+    const given = options.lateMetadata ? { ...options.metadata, ...(await options.lateMetadata()) } : options.metadata;
+    for (const [k, v] of Object.entries(given ?? {})) if (v === '') delete given![k];
+    const metadata = given && Object.keys(given).length > 0 ? { ...given } : undefined;
     if (metadata) delete metadata.mtime;
     const o = { data: Buffer.concat(parts), mtime: options.mtime ?? new Date(), metadata };
     this.objects.set(path, o);

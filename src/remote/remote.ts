@@ -23,6 +23,12 @@ export interface RemoteEntry {
    * extra requests: the local file's attributes, the user metadata that S3/Swift HEADs returned.
    */
   metadata?: Metadata;
+  /**
+   * Crypt entries only: the text of the object's sealed record (stored as the cryptfs-seal*
+   * metadata keys, which crypt keeps out of `metadata`); undefined when the object carries none or
+   * the listing did not fetch metadata.
+   */
+  sealText?: string;
 }
 
 export interface ReadRange {
@@ -47,6 +53,14 @@ export interface WriteOptions {
   reopen?: () => Promise<ByteSource>;
   /** rclone metadata to store with the object (remotes with setMetadata); `mtime` here is ignored, the options' time wins. */
   metadata?: Metadata;
+  /**
+   * More metadata, known only once the whole source has been read (crypt's sealed record: plaintext
+   * size and hashes). A driver calls it after it has read the source to its end (or `size` bytes)
+   * and stores the result with the object where it still can (local: before the rename; a buffered
+   * PUT; a Swift manifest), else right after the upload (S3 copy-in-place, Swift POST). Its keys win
+   * over `metadata`'s.
+   */
+  lateMetadata?: () => Promise<Metadata>;
 }
 
 /**

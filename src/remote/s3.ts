@@ -324,14 +324,18 @@ export class S3Remote implements Remote {
           await reader.close();
           throw sizeMismatch(path, size, buffer.length === size ? `more than ${size}` : String(buffer.length));
         }
-        await this.uploader.putBuffer(loc, path, buffer, metadata, options.md5);
-      } else {
-        await this.uploader.putStream(loc, path, source, size, metadata, options.md5);
+        // The whole source is in: metadata known only now goes with the PUT itself.
+        const late = options.lateMetadata ? storableMetadata(await options.lateMetadata()) : {};
+        await this.uploader.putBuffer(loc, path, buffer, { ...metadata, ...late }, options.md5);
+        return { path, isDir: false, size, mtime, mtimeNs };
       }
+      await this.uploader.putStream(loc, path, source, size, metadata, options.md5);
       written = size;
     } else {
       written = await this.uploader.putMultipart(loc, path, source, size, metadata, options.md5);
     }
+    // Streamed and multipart uploads sent their metadata first: the rest by copy-in-place (REPLACE).
+    if (options.lateMetadata) await this.setMetadata(path, await options.lateMetadata());
     return { path, isDir: false, size: written, mtime, mtimeNs };
   }
 

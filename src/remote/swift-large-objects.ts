@@ -120,6 +120,8 @@ export class SwiftLargeObjects {
     reader: ByteReader,
     size: number | undefined,
     headers: Record<string, string>,
+    /** The manifest's headers, asked for once every segment is read (metadata known only then). */
+    manifestHeaders: () => Promise<Record<string, string>> = async () => headers,
   ): Promise<{ written: number; prefix: string }> {
     const s = this.settings;
     const segContainer = container + SEGMENTS_SUFFIX;
@@ -147,7 +149,7 @@ export class SwiftLargeObjects {
         throw new RemoteIOError(`swift: source ended after ${written} of ${size} bytes (${target})`);
       }
       await this.client.putObject(container, object, new Uint8Array(0), {
-        headers: { ...headers, 'X-Object-Manifest': encodeManifestValue(`${segContainer}/${prefix}`) },
+        headers: { ...(await manifestHeaders()), 'X-Object-Manifest': encodeManifestValue(`${segContainer}/${prefix}`) },
       });
       return { written, prefix };
     } catch (err) {

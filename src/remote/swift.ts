@@ -233,6 +233,20 @@ export class SwiftRemote implements Remote {
     metaHeaders['X-Object-Meta-Mtime'] = formatMtimeNs(mtimeNs);
     const s = this.settings;
     const reader = new ByteReader(source);
+    // Metadata known once the whole source is read: on the PUT that makes the object where that
+    // PUT comes after the source's end (buffered, or a manifest), else POSTed right after.
+    const late = options.lateMetadata;
+    const lateHeaders = async (): Promise<Record<string, string>> => {
+      const out: Record<string, string> = {};
+      for (const [k, v] of Object.entries((await late?.()) ?? {})) if (v !== '' && META_PREFIX + k.toLowerCase() !== MTIME_HEADER) out[META_PREFIX + k.toLowerCase()] = v;
+      return out;
+    };
+    let lateSent = late === undefined;
+    const withLate = async (): Promise<Record<string, string>> => {
+      if (late === undefined) return metaHeaders;
+      lateSent = true;
+      return { ...metaHeaders, ...(await lateHeaders()) };
+    };
     try {
       await this.containers.ensure(container);
       // A manifest being replaced leaves its segments behind unless removed afterwards.
@@ -243,21 +257,22 @@ export class SwiftRemote implements Remote {
       let newPrefix: string | undefined;
       const segmented = !s.noLargeObjects && (size !== undefined ? size > s.chunkSize : !s.noChunk);
       if (!segmented) {
-        written = await this.putSingle(container, object, reader, size, metaHeaders);
+        written = await this.putSingle(container, object, reader, size, metaHeaders, withLate);
       } else if (size !== undefined) {
-        ({ written, prefix: newPrefix } = await this.largeObjects.putSegmented(container, object, reader, size, metaHeaders));
+        ({ written, prefix: newPrefix } = await this.largeObjects.putSegmented(container, object, reader, size, metaHeaders, withLate));
       } else {
         // Unknown size: look ahead; a stream that ends within the look-ahead is one plain object.
         const lookAhead = Math.min(s.chunkSize, s.replayBufferBytes);
         const head = await reader.collect(lookAhead);
         if (!(await reader.hasMore())) {
-          await this.containers.putBuffered(container, object, head, metaHeaders);
+          await this.containers.putBuffered(container, object, head, await withLate());
           written = head.byteLength;
         } else {
           const joined = new ByteReader(concatSources(head, reader.rest()));
-          ({ written, prefix: newPrefix } = await this.largeObjects.putSegmented(container, object, joined, undefined, metaHeaders));
+          ({ written, prefix: newPrefix } = await this.largeObjects.putSegmented(container, object, joined, undefined, metaHeaders, withLate));
         }
       }
+      if (!lateSent) await this.setMetadata(path, await late!());
       if (oldManifest) await this.largeObjects.removeSegments(oldManifest, newPrefix);
       return { path, isDir: false, size: written, mtime, mtimeNs };
     } catch (err) {
@@ -273,6 +288,8 @@ export class SwiftRemote implements Remote {
     reader: ByteReader,
     size: number | undefined,
     headers: Record<string, string>,
+    /** The headers with what is known only at the source's end (called once it is read). */
+    finalHeaders: () => Promise<Record<string, string>>,
   ): Promise<number> {
     const limit = this.settings.replayBufferBytes;
     if (size !== undefined && size <= limit) {
@@ -280,13 +297,13 @@ export class SwiftRemote implements Remote {
       if (body.byteLength !== size) {
         throw new RemoteIOError(`swift: source gave ${body.byteLength} bytes, ${size} were declared (${container}/${object})`);
       }
-      await this.containers.putBuffered(container, object, body, headers);
+      await this.containers.putBuffered(container, object, body, await finalHeaders());
       return size;
     }
     if (size === undefined) {
       const head = await reader.collect(limit);
       if (!(await reader.hasMore())) {
-        await this.containers.putBuffered(container, object, head, headers);
+        await this.containers.putBuffered(container, object, head, await finalHeaders());
         return head.byteLength;
       }
       const res = await this.client.putObject(container, object, concatSources(head, reader.rest()), { headers });

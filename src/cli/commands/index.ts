@@ -5,6 +5,7 @@ import './tools.js';
 import './config.js';
 import './sync.js';
 import './check.js';
+import './hashsum.js';
 import './misc.js';
 import './mount.js';
 import './umount.js';

@@ -44,27 +44,41 @@ test('check between local trees: matches, missing files, size and md5 difference
 });
 
 
-test('check against crypt: sizes only without --download; --download reads both sides', { skip }, async () => {
+test('check against crypt: plaintext md5 from sealed records without --download; --download reads both sides', { skip }, async () => {
   const src = fresh('src');
   writeTree(src, { 'small.txt': 'small', 'big.bin': data(200_000, 3) });
   assert.equal((await cli('sync', src, 'sec1:')).code, 0);
   const quick = await cli('check', src, 'sec1:');
   assert.equal(quick.code, 0, quick.err);
-  assert.match(quick.err, /ERROR : No common hash found - not using a hash for checks/);
-  assert.match(quick.err, /NOTICE: Encrypted drive 'sec1:': 2 hashes could not be checked/);
+  assert.doesNotMatch(quick.err, /No common hash found/);
+  assert.doesNotMatch(quick.err, /could not be checked/);
+  assert.match(quick.err, /NOTICE: Encrypted drive 'sec1:': 2 matching files/);
   const full = await cli('check', src, 'sec1:', '--download');
   assert.equal(full.code, 0, full.err);
   assert.match(full.err, /Encrypted drive 'sec1:': 0 differences found/);
   assert.match(full.err, /Encrypted drive 'sec1:': 2 matching files/);
 
-  // A changed source file of the same size: only --download sees it.
+  // A changed source file of the same size: the sealed record's md5 finds it with no download
+  // (rclone, without hashes on crypt, sees it only with --download).
   writeTree(src, { 'small.txt': 'SMALL' });
-  assert.equal((await cli('check', src, 'sec1:')).code, 0);
+  const quickChanged = await cli('check', src, 'sec1:');
+  assert.equal(quickChanged.code, 1, quickChanged.err);
+  assert.match(quickChanged.err, /ERROR : small\.txt: md5 differ/);
   const changed = await cli('check', src, 'sec1:', '--download');
   assert.equal(changed.code, 1);
   assert.match(changed.err, /Failed to check: 1 differences found/);
   assert.equal(runRclone('check', src, 'sec1:').code, 0);
   assert.equal(runRclone('check', src, 'sec1:', '--download').code, 1);
+
+  // An object rclone wrote has no record: sizes only for it, counted.
+  writeTree(src, { 'small.txt': 'small', 'by-rclone.txt': 'rclone wrote this' });
+  assert.equal(runRclone('copy', src, 'sec1:').code, 0);
+  const mixed = await cli('check', src, 'sec1:');
+  assert.equal(mixed.code, 0, mixed.err);
+  assert.match(mixed.err, /NOTICE: Encrypted drive 'sec1:': 1 hashes could not be checked/);
+  writeTree(src, { 'by-rclone.txt': 'rclone wrote THIS' });
+  assert.equal((await cli('check', src, 'sec1:')).code, 0, 'a file without a record is compared by size only');
+  writeTree(src, { 'by-rclone.txt': 'rclone wrote this' });
 
   // Damaged ciphertext: the block fails to authenticate; both tools exit 1.
   writeTree(src, { 'small.txt': 'small' });
