@@ -20,7 +20,9 @@
 // A record under another password does not open, exactly like an altered one, and is an error in
 // every mode: the record key derives from the same passwords as the data key, so a crypt remote
 // whose password does not open the record cannot authenticate the content either. There is no
-// "record of a neighbour sharing the storage" whose content would still read here.
+// "record of a neighbour sharing the storage" whose content would still read here. Which of the two
+// it is, the first chunk tells (one more read, only then): when it does not authenticate either,
+// the error is the content's ("failed to authenticate decrypted block - bad password?").
 import {
   ContentMismatchError,
   DirNotFoundError,
@@ -53,6 +55,7 @@ export type SealVerdict =
 export interface SealHost {
   readonly underlying: Remote;
   readonly sealKey: SealKey;
+  readonly content: ContentCipher;
   /** The plain path of an encrypted file path, for messages; undefined when it does not decrypt. */
   plainPathOf(encPath: string): string | undefined;
 }
@@ -129,6 +132,8 @@ export class SealVerifier {
       record = this.host.sealKey.open(text);
     } catch (err) {
       if (err instanceof SealRecordError) {
+        const contentError = await this.firstChunkError(encPath);
+        if (contentError) throw contentError;
         return mismatch(new InvalidSealError(path, err.message.replace(/^sealed record is not valid: /, ''), { cause: err }));
       }
       throw err;
@@ -173,6 +178,18 @@ export class SealVerifier {
       return !(await this.host.underlying.stat(encPath)).isDir;
     } catch (err) {
       if (err instanceof ObjectNotFoundError || err instanceof DirNotFoundError) return false;
+      throw err;
+    }
+  }
+
+  /** Why the first chunk of the object at `encPath` does not decrypt (wrong password, damage), if it does not. */
+  private async firstChunkError(encPath: string): Promise<CryptFormatError | undefined> {
+    try {
+      const u = this.host.underlying;
+      for await (const _ of await this.host.content.decryptRange((r) => u.openRead(encPath, r), 0, 1)) void _;
+      return undefined;
+    } catch (err) {
+      if (err instanceof CryptFormatError) return err;
       throw err;
     }
   }

@@ -11,6 +11,7 @@ import { SEAL_METADATA_KEY, sealRemovalMetadata } from '../../../src/crypt/seal.
 import { auditObject, sealObject } from '../../../src/remote/crypt-audit.js';
 import type { IntegrityMode } from '../../../src/remote/crypt-verify.js';
 import {
+  AuthenticationError,
   ContentMismatchError,
   FileTruncatedError,
   IntegrityError,
@@ -131,6 +132,12 @@ describe('sealed record check on read', () => {
   });
 
   it('a record under another password does not open: an error (its content would not authenticate either)', async () => {
+    // With names in clear a wrong password finds the sealed object: the error is the content's, as without records.
+    const plainNames: CryptRemoteOptions = { ...base, mode: 'off' };
+    const store = new MemoryRemote();
+    await new CryptRemote(store, keys, plainNames).write('f.txt', bytesOf(A));
+    const wrong = new CryptRemote(store, await deriveKeys('seal verify pw', 'wrong salt'), plainNames);
+    await assert.rejects(async () => readAll(await wrong.openRead('f.txt')), AuthenticationError);
     const { mem, obj, writer } = await setup();
     const other = new CryptRemote(mem, await deriveKeys('another pw', 'another salt'), base);
     await other.write('c.txt', bytesOf(A));
