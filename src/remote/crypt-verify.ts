@@ -139,25 +139,25 @@ export class SealVerifier {
       throw err;
     }
     const nonceMatches = record.headerNonce.equals(headerNonce);
-    const other = this.describe(record.encryptedPath);
+    const other = () => this.describe(record.encryptedPath);
     let moved: string | undefined;
     switch (relation(record.encryptedPath, encPath)) {
       case 'same':
         break;
       case 'nested':
         if (nonceMatches && (await this.holdsNonce(record.encryptedPath, headerNonce))) {
-          return mismatch(new ContentMismatchError(path, `a copy of ${other}`));
+          return mismatch(new ContentMismatchError(path, `a copy of ${other()}`));
         }
         break;
       case 'different':
         if (await this.objectExists(record.encryptedPath)) {
-          return mismatch(new ContentMismatchError(path, `sealed for ${other}, which still exists: swapped or copied`));
+          return mismatch(new ContentMismatchError(path, `sealed for ${other()}, which still exists: swapped or copied`));
         }
-        moved = `sealed for ${other}, which no longer exists`;
+        moved = `sealed for ${other()}, which no longer exists`;
         break;
     }
     if (!nonceMatches) {
-      return mismatch(new ContentMismatchError(path, `its header is not the one sealed for ${moved ? other : 'this name'}: another file's content`));
+      return mismatch(new ContentMismatchError(path, `its header is not the one sealed for ${moved ? other() : 'this name'}: another file's content`));
     }
     const size = plainSizeOf(entry.size);
     if (size !== record.size) {

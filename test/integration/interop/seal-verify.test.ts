@@ -211,6 +211,20 @@ for (const backend of ['local', 's3', 'swift'] as const) {
       await reads('a', '--crypt-integrity', 'strict');
     });
 
+    it('files cryptfs writes, copies and moves (server-side) read in strict mode; a copy of one is not mistaken for a swap', async () => {
+      expectSuccess('copyto', await cryptfs('copyto', join(fx.root, 'src', 'b.bin'), 'secret:w/b.bin'));
+      expectSuccess('copyto (server-side)', await cryptfs('copyto', 'secret:w/b.bin', 'secret:w/copy.bin'));
+      expectSuccess('moveto (server-side)', await cryptfs('moveto', 'secret:w/b.bin', 'secret:w/moved.bin'));
+      for (const name of ['w/copy.bin', 'w/moved.bin']) {
+        const r = expectSuccess(`cat ${name}`, await cryptfs('cat', `strict:${name}`));
+        assert.ok(r.stdout.equals(files.b), name);
+        assert.doesNotMatch(r.stderr, /moved elsewhere/);
+      }
+      const v = expectSuccess('verify', await cryptfs('verify', 'strict:w'));
+      assert.match(v.stderr, /2 sealed files, 0 unsealed files, 0 files moved elsewhere, 0 mismatched files/);
+      expectSuccess('purge', await cryptfs('purge', 'secret:w'));
+    });
+
     it('through a FUSE mount a swapped file fails with EIO and hands out no bytes; the others read', async () => {
       const a = await snapshot('a.bin');
       const b = await snapshot('b.bin');
