@@ -549,6 +549,13 @@ export const cryptOptions: OptionSpec[] = [
     advanced: true,
   },
   {
+    name: 'strict_names',
+    help: 'If set, this will raise an error when crypt comes across a filename that can\'t be decrypted.',
+    type: 'bool',
+    default: false,
+    advanced: true,
+  },
+  {
     name: 'integrity',
     help:
       'How reads check the sealed record cryptfs keeps in each object\'s metadata.\n\n' +
@@ -567,13 +574,6 @@ export const cryptOptions: OptionSpec[] = [
       { value: 'strict', help: 'Also refuse unsealed files and files moved without being re-sealed.' },
       { value: 'off', help: 'Do not check records.' },
     ],
-  },
-  {
-    name: 'strict_names',
-    help: 'If set, this will raise an error when crypt comes across a filename that can\'t be decrypted.',
-    type: 'bool',
-    default: false,
-    advanced: true,
   },
 ];
 
