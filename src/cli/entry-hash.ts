@@ -13,7 +13,7 @@ export async function entryHash(remote: Remote, entry: RemoteEntry, type: HashTy
   let base = remote;
   while (base instanceof SubRemote) base = base.inner;
   if (base instanceof CryptRemote && entry.sealText !== undefined) {
-    const stated = base.hashOfSealText(entry.sealText, type);
+    const stated = base.hashOfSealText(entry.sealText, type, entry.size);
     if (stated !== undefined) return stated;
   }
   if (!remote.hash || !remote.features.hashes.includes(type)) return undefined;

@@ -11,9 +11,11 @@
 // record: it is either sealed with its own record or briefly unsealed.
 import { createHash, type Hash } from 'node:crypto';
 import { OffThreadHasher } from './hash-worker.js';
+import { log } from '../log.js';
 import { CryptfsError } from '../errors.js';
 import { SealKey, sealFromMetadata, sealRemovalMetadata, sealToMetadata, isSealMetadataKey, type SealRecord } from '../crypt/seal.js';
-import type { ByteSource, HashType, Metadata, RemoteEntry } from './remote.js';
+import { NONCE_SIZE } from '../crypt/nonce.js';
+import type { ByteSource, HashType, Metadata, Remote, RemoteEntry } from './remote.js';
 
 /** Plaintext size and hashes of one upload, lower-case hex. */
 export interface PlaintextDigests {
@@ -144,4 +146,60 @@ export function withoutSealKeys(metadata: Metadata | undefined): Metadata | unde
 export function sealedEntry(entry: RemoteEntry): Pick<RemoteEntry, 'metadata' | 'sealText'> {
   const sealText = sealFromMetadata(entry.metadata);
   return { metadata: withoutSealKeys(entry.metadata), ...(sealText !== undefined ? { sealText } : {}) };
+}
+
+/**
+ * The metadata change that re-seals the record of underlying object `from` for `to` (a cryptfs
+ * move or copy). Only a record that states `from` itself is carried over: one naming another path
+ * (content swapped or moved in by another tool) travels unchanged, so a move by cryptfs never
+ * makes misplaced content look right.
+ */
+export async function resealing(underlying: Remote, sealer: Sealer, from: string, to: string): Promise<{ metadata?: Metadata }> {
+  if (from === to) return {};
+  const record = sealer.recordOf((await underlying.stat(from)).metadata);
+  if (!record || record.encryptedPath !== from) return {};
+  return { metadata: sealer.metadataFor(record.headerNonce, record, to) };
+}
+
+/**
+ * The plaintext hash the record of underlying object `enc` (entry `e`) states, if it describes the
+ * object: same plaintext size and, where records may go stale, the same header nonce (one 24-byte read).
+ */
+export async function recordedHash(
+  underlying: Remote,
+  sealer: Sealer,
+  enc: string,
+  e: RemoteEntry,
+  plainSize: number,
+  type: HashType,
+  checkNonce: boolean,
+): Promise<string | undefined> {
+  const record = sealer.recordOf(e.metadata);
+  if (!record || record.size !== plainSize) return undefined;
+  if (checkNonce) {
+    const header = Buffer.alloc(NONCE_SIZE);
+    let at = 0;
+    for await (const chunk of await underlying.openRead(enc, { offset: 8, length: NONCE_SIZE })) {
+      header.set(chunk.subarray(0, NONCE_SIZE - at), at);
+      at += chunk.length;
+    }
+    if (at !== NONCE_SIZE || !header.equals(record.headerNonce)) return undefined;
+  }
+  return recordHash(record, type);
+}
+
+/**
+ * After an upload sealed up front from a first pass: when the bytes sent differ from the first
+ * pass (the source changed in between), the record is rewritten to state what was stored.
+ */
+export async function resealIfChanged(
+  underlying: Remote,
+  sealer: Sealer,
+  w: { path: string; enc: string; nonce: Buffer; firstPass: PlaintextDigests | undefined; sent: PlaintextDigests },
+): Promise<void> {
+  const a = w.firstPass;
+  const b = w.sent;
+  if (!a || (a.size === b.size && a.sha256 === b.sha256 && a.md5 === b.md5 && a.sha1 === b.sha1)) return;
+  log.notice(`${w.path}: source changed while it was uploaded; its sealed record states the bytes stored`);
+  await underlying.setMetadata?.(w.enc, sealer.metadataFor(w.nonce, b, w.enc));
 }

@@ -11,7 +11,7 @@ import { registerBackend, type OptionSpec } from './registry.js';
 import { isUtf8 } from 'node:buffer';
 import type { ByteSource, HashType, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions, Metadata } from './remote.js';
 import { SealKey } from '../crypt/seal.js';
-import { HashingSource, Sealer, recordHash, sealedEntry, withoutSealKeys, type PlaintextDigests } from './crypt-seal.js';
+import { HashingSource, Sealer, recordHash, recordedHash, resealIfChanged, resealing, sealedEntry, withoutSealKeys, type PlaintextDigests } from './crypt-seal.js';
 import { baseName, joinPath, parentPath } from './remote.js';
 import { SubRemote } from './sub-remote.js';
 import { redactSpec } from './redact.js';
@@ -73,6 +73,7 @@ export class CryptRemote implements Remote {
     if (!underlying.purge) this.purge = undefined;
     if (!underlying.about) this.about = undefined;
     if (!underlying.setMetadata) this.setMetadata = undefined;
+    if (options.noDataEncryption && !underlying.hash) this.hash = undefined;
   }
 
   // ---- names ----
@@ -297,12 +298,8 @@ export class CryptRemote implements Remote {
       metadata: sealNow ? { ...userMetadata, ...sealNow } : userMetadata,
       lateMetadata: sealNow ? undefined : async () => this.sealer.metadataFor(nonce, await hashing.digests(), enc),
     });
-    const sent = await hashing.digests();
-    if (firstPass && !sameDigests(firstPass, sent)) {
-      // The source changed between the passes: the record must state what was stored.
-      log.notice(`${path}: source changed while it was uploaded; its sealed record states the bytes stored`);
-      await this.underlying.setMetadata?.(enc, this.sealer.metadataFor(nonce, sent, enc));
-    }
+    // A source that changed between the passes: the record must state what was stored.
+    await resealIfChanged(this.underlying, this.sealer, { path, enc, nonce, firstPass, sent: await hashing.digests() });
     return { path, isDir: false, size: this.plainSize(e.size, enc), mtime: e.mtime, mtimeNs: e.mtimeNs, metadata: withoutSealKeys(e.metadata) };
   }
 
@@ -348,28 +345,17 @@ export class CryptRemote implements Remote {
   /** Server-side move; the record moves with the object and is re-sealed for its new path. */
   move? = async (src: string, dst: string): Promise<RemoteEntry> => {
     const [from, to] = [this.encryptFilePath(src), this.encryptFilePath(dst)];
-    const e = await this.underlying.move!(from, to, await this.resealing(from, to));
+    const e = await this.underlying.move!(from, to, this.options.noDataEncryption ? {} : await resealing(this.underlying, this.sealer, from, to));
     return { path: dst, isDir: false, size: this.plainSize(e.size, e.path), mtime: e.mtime, mtimeNs: e.mtimeNs };
   };
 
   /** Server-side copy; the copy gets the source's record re-sealed for its own path. */
   copy? = async (src: string, dst: string): Promise<RemoteEntry> => {
     const [from, to] = [this.encryptFilePath(src), this.encryptFilePath(dst)];
-    const e = await this.underlying.copy!(from, to, await this.resealing(from, to));
+    const e = await this.underlying.copy!(from, to, this.options.noDataEncryption ? {} : await resealing(this.underlying, this.sealer, from, to));
     return { path: dst, isDir: false, size: this.plainSize(e.size, e.path), mtime: e.mtime, mtimeNs: e.mtimeNs };
   };
 
-  /**
-   * The metadata change that re-seals `from`'s record for `to`. Only a record that states `from`
-   * itself is carried over: one naming another path (content swapped or moved in by another tool)
-   * travels unchanged, so a move by cryptfs never makes misplaced content look right.
-   */
-  private async resealing(from: string, to: string): Promise<{ metadata?: Metadata }> {
-    if (this.options.noDataEncryption || from === to) return {};
-    const record = this.sealer.recordOf((await this.underlying.stat(from)).metadata);
-    if (!record || record.encryptedPath !== from) return {};
-    return { metadata: this.sealer.metadataFor(record.headerNonce, record, to) };
-  }
 
   /**
    * With no_data_encryption the stored bytes are the plaintext, so underlying hashes are valid;
@@ -382,19 +368,26 @@ export class CryptRemote implements Remote {
       if (err instanceof ObjectNotFoundError) throw new ObjectNotFoundError(path, { cause: err });
       throw err;
     });
-    return this.plaintextHash(e.metadata, type);
+    return recordedHash(this.underlying, this.sealer, enc, e, this.plainSize(e.size, enc), type, this.recordsMayGoStale);
   };
 
-  /** The plaintext hash a record in `metadata` states, or undefined without a valid one. */
-  plaintextHash(metadata: Metadata | undefined, type: HashType): string | undefined {
-    const record = this.sealer.recordOf(metadata);
-    return record && recordHash(record, type);
+  /**
+   * Whether another tool can rewrite an object and leave its record behind: rclone's local backend
+   * rewrites a file in place, keeping its xattrs (an object store's PUT replaces all metadata).
+   * There a record states this object's hashes only if its header nonce still matches.
+   */
+  private get recordsMayGoStale(): boolean {
+    return this.underlying.type === 'local';
   }
 
-  /** The plaintext hash the record text of a listed entry (RemoteEntry.sealText) states, or undefined if it does not open. */
-  hashOfSealText(sealText: string, type: HashType): string | undefined {
+  /**
+   * The plaintext hash the record text of a listed entry (RemoteEntry.sealText) states; undefined
+   * when it does not open, states another size, or may be stale (then hash() checks the nonce).
+   */
+  hashOfSealText(sealText: string, type: HashType, plainSize: number): string | undefined {
+    if (this.recordsMayGoStale) return undefined;
     const record = this.sealer.openText(sealText);
-    return record && recordHash(record, type);
+    return record && record.size === plainSize ? recordHash(record, type) : undefined;
   }
 
   purge? = (dir: string) => this.underlying.purge!(this.encryptDirPath(dir));
@@ -644,7 +637,3 @@ registerBackend({
     return ctx.root === '' ? remote : new SubRemote(remote, ctx.root, `${ctx.name}:${ctx.root}`);
   },
 });
-
-function sameDigests(a: PlaintextDigests, b: PlaintextDigests): boolean {
-  return a.size === b.size && a.sha256 === b.sha256 && a.md5 === b.md5 && a.sha1 === b.sha1;
-}

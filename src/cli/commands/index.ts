@@ -6,6 +6,7 @@ import './config.js';
 import './sync.js';
 import './check.js';
 import './hashsum.js';
+import './lsjson.js';
 import './misc.js';
 import './mount.js';
 import './umount.js';

@@ -48,7 +48,7 @@ test('bash: the script passes bash -n and, sourced, `complete -p cryptfs` shows 
 
 test('bash: completes command names, global flags and a command\'s own flags', async () => {
   const source = await script('bash');
-  assert.deepEqual(complete(source, ['cryptfs', 'ls']).sort(), ['ls', 'lsd', 'lsf', 'lsl']);
+  assert.deepEqual(complete(source, ['cryptfs', 'ls']).sort(), ['ls', 'lsd', 'lsf', 'lsjson', 'lsl']);
   assert.ok(complete(source, ['cryptfs', '']).includes('completion'));
   assert.deepEqual(complete(source, ['cryptfs', 'ls', '--max-d']), ['--max-depth']);
   assert.deepEqual(complete(source, ['cryptfs', '--config', 'x.conf', 'cat', '--he']).sort(), ['--head', '--help']);

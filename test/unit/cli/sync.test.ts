@@ -73,12 +73,15 @@ test('renames are a delete and a copy, or a server-side move with --track-rename
   assert.equal(fs.statSync(join(dst, 'third-name.txt')).ino, inode);
   assert.deepEqual(readTree(dst), readTree(src));
 
-  // Over crypt there is no hash: rclone's message, then delete + copy; the modtime strategy moves.
+  // Over crypt the sealed records state the plaintext md5 (rclone's crypt has no hash and
+  // ignores --track-renames there): the rename is found and moved server-side, and re-sealed.
   assert.equal((await cli('sync', src, 'sec2:')).code, 0);
   fs.renameSync(join(src, 'third-name.txt'), join(src, 'fourth-name.txt'));
-  const noHash = await cli('sync', src, 'sec2:', '-v', '--track-renames');
-  assert.match(noHash.err, /Ignoring --track-renames as the source and destination do not have a common hash/);
-  assert.match(noHash.err, /fourth-name\.txt: Copied \(new\)/);
+  const byHash = await cli('sync', src, 'sec2:', '-v', '--track-renames');
+  assert.equal(byHash.code, 0, byHash.err);
+  assert.doesNotMatch(byHash.err, /common hash/);
+  assert.match(byHash.err, /third-name\.txt: Moved \(server-side\) to: fourth-name\.txt/);
+  assert.doesNotMatch(byHash.err, /Copied/);
   fs.renameSync(join(src, 'fourth-name.txt'), join(src, 'fifth-name.txt'));
   const beforeEnc = snapshot(encDir('sec2'));
   const byTime = await cli('sync', src, 'sec2:', '-v', '--track-renames', '--track-renames-strategy', 'modtime');

@@ -10,7 +10,11 @@ import { SealKey, isSealMetadataKey, sealFromMetadata, type SealRecord } from '.
 import { CryptRemote, type CryptRemoteOptions } from '../../../src/remote/crypt.js';
 import { HashingSource, SealNotReadyError } from '../../../src/remote/crypt-seal.js';
 import { MemoryRemote } from '../../../src/remote/memory.js';
-import { bytesOf, readAll } from '../../helpers/remote-contract.js';
+import { bytesOf, listAll, readAll } from '../../helpers/remote-contract.js';
+import { LocalRemote } from '../../../src/remote/local.js';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const keys = await deriveKeys('potato', 'sausage');
 const sealKey = SealKey.derive(await deriveKeys('potato', 'sausage'));
@@ -134,5 +138,22 @@ test('HashingSource refuses digests before the end of the plaintext', async () =
     while (!(await it.next()).done);
     const d = await partial.digests();
     assert.deepEqual(d, { size, sha256: hex('sha256', data), md5: hex('md5', data), sha1: hex('sha1', data) });
+  }
+});
+
+test('over a local directory, a file rewritten in place by another tool (xattrs kept) states no hash', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'seal-write-stale-'));
+  try {
+    const crypt = new CryptRemote(new LocalRemote(dir), keys, OPTS);
+    await crypt.write('a.bin', bytesOf(Buffer.from('first content')));
+    await crypt.write('b.bin', bytesOf(Buffer.from('other content')));
+    assert.equal(await crypt.hash!('a.bin', 'md5'), hex('md5', Buffer.from('first content')));
+    // As rclone's local backend updates a file: truncated and rewritten in place, its xattrs stay.
+    writeFileSync(join(dir, crypt.encryptName('a.bin')), readFileSync(join(dir, crypt.encryptName('b.bin'))));
+    assert.equal(await crypt.hash!('a.bin', 'md5'), undefined);
+    const [listed] = [...(await listAll(crypt, ''))].filter((e) => e.path === 'a.bin');
+    assert.equal(crypt.hashOfSealText(listed.sealText!, 'md5', listed.size), undefined, 'listings defer to hash() there');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
