@@ -15,7 +15,7 @@ import { HashingSource, Sealer, recordHash, recordedHash, resealIfChanged, resea
 import { baseName, joinPath, parentPath } from './remote.js';
 import { SubRemote } from './sub-remote.js';
 import { redactSpec } from './redact.js';
-import { SealVerifier, type IntegrityMode } from './crypt-verify.js';
+import { SealVerifier, integrityOption, type IntegrityMode } from './crypt-verify.js';
 
 export interface CryptRemoteOptions {
   mode: FilenameEncryptionMode;
@@ -406,15 +406,6 @@ export class CryptRemote implements Remote {
     return this.names.encryptFileName(path);
   }
 
-  /** The plain path of an encrypted file path, or undefined when it does not decrypt (messages). */
-  plainPathOf(encPath: string): string | undefined {
-    try {
-      return this.names.decryptFileName(encPath);
-    } catch {
-      return undefined;
-    }
-  }
-
   /** The plain path for an encrypted one: `cryptdecode`. */
   decryptName(path: string): string {
     return this.names.decryptFileName(path);
@@ -548,26 +539,7 @@ export const cryptOptions: OptionSpec[] = [
     default: false,
     advanced: true,
   },
-  {
-    name: 'integrity',
-    help:
-      'How reads check the sealed record cryptfs keeps in each object\'s metadata.\n\n' +
-      'The record binds a file\'s content to its name and size, so a file swapped or copied over\n' +
-      'another name, or cut at a chunk boundary, fails to read instead of reading as something else.\n' +
-      'Files without a record (written by rclone) read as before unless this is "strict".',
-    type: 'enum',
-    default: 'default',
-    advanced: true,
-    exclusive: true,
-    examples: [
-      {
-        value: 'default',
-        help: 'Check sealed files; read unsealed files; a file moved by another tool reads with a notice.',
-      },
-      { value: 'strict', help: 'Also refuse unsealed files and files moved without being re-sealed.' },
-      { value: 'off', help: 'Do not check records.' },
-    ],
-  },
+  integrityOption,
 ];
 
 registerBackend({
