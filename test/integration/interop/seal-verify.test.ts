@@ -222,6 +222,12 @@ for (const backend of ['local', 's3', 'swift'] as const) {
       }
       const v = expectSuccess('verify', await cryptfs('verify', 'strict:w'));
       assert.match(v.stderr, /2 sealed files, 0 unsealed files, 0 files moved elsewhere, 0 mismatched files/);
+      // A crypt remote rooted at the encrypted w/ reads the same records (their paths end with its paths).
+      const text = await fsp.readFile(fx.config, 'utf8');
+      const strict = text.slice(text.indexOf('[strict]'));
+      await fsp.appendFile(fx.config, `\n[lower]\n${strict.replace('[strict]\n', '').replace(/^remote = .*$/m, `remote = ${target}/${crypt.encryptDirPath('w')}`)}\n`);
+      assert.ok(expectSuccess('cat lower', await cryptfs('cat', 'lower:copy.bin')).stdout.equals(files.b));
+      assert.match(expectSuccess('verify lower', await cryptfs('verify', 'lower:')).stderr, /2 sealed files, 0 unsealed files/);
       expectSuccess('purge', await cryptfs('purge', 'secret:w'));
     });
 
