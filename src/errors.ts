@@ -149,6 +149,55 @@ export class UnexpectedEOFError extends CryptFormatError {
   }
 }
 
+// ---- sealed-record checks (remote/crypt-verify.ts): reading on could hand out bytes that are not this file's ----
+
+/** A crypt file failed the check against its sealed record; `path` is the plain path read. */
+export class IntegrityError extends CryptFormatError {
+  constructor(
+    readonly path: string,
+    what: string,
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${what}: ${path} (${detail})`, options);
+  }
+}
+
+/** The object's content was sealed for another name, or is not the content its record was sealed for (swap, copy). */
+export class ContentMismatchError extends IntegrityError {
+  constructor(path: string, detail: string, options?: { cause?: unknown }) {
+    super(path, 'content does not belong to this name', detail, options);
+  }
+}
+
+/** The object is shorter than its sealed record says (cut, possibly at a chunk boundary, which the format cannot see). */
+export class FileTruncatedError extends IntegrityError {
+  constructor(path: string, detail: string, options?: { cause?: unknown }) {
+    super(path, 'file was truncated', detail, options);
+  }
+}
+
+/** The object carries a record that does not open: altered, or not from this cryptfs. */
+export class InvalidSealError extends IntegrityError {
+  constructor(path: string, detail: string, options?: { cause?: unknown }) {
+    super(path, 'sealed record is not valid', detail, options);
+  }
+}
+
+/** integrity = strict: the record names a path that no longer exists (another tool moved the object). */
+export class MovedFileError extends IntegrityError {
+  constructor(path: string, detail: string, options?: { cause?: unknown }) {
+    super(path, 'file was moved elsewhere without being re-sealed', detail, options);
+  }
+}
+
+/** integrity = strict: the object carries no sealed record (written by rclone, or its metadata was dropped). */
+export class UnsealedFileError extends IntegrityError {
+  constructor(path: string, options?: { cause?: unknown }) {
+    super(path, 'file is not sealed', 'integrity = strict reads only sealed files; `cryptfs seal` adds records', options);
+  }
+}
+
 /** A file or directory name that is not a valid encrypted name. */
 export class NameDecryptError extends CryptFormatError {}
 

@@ -252,12 +252,15 @@ export class ContentCipher {
    * the header first for N0 (before resolving, so a damaged header or a missing object
    * rejects here), then only the whole chunks covering the range. `encryptedSize`, if
    * known, turns ranges that reach the end into open-ended reads and skips reads past EOF.
+   * `onHeader` gets N0 (a copy) before any plaintext is handed out; when it rejects, so does this
+   * (the sealed-record check of crypt-verify.ts runs there).
    */
   async decryptRange(
     open: (range: { offset: number; length?: number }) => Promise<AsyncIterable<Uint8Array>>,
     offset: number,
     length?: number,
     encryptedSize?: number,
+    onHeader?: (nonce: Buffer) => Promise<void>,
   ): Promise<AsyncGenerator<Buffer>> {
     const plan = ContentCipher.rangePlan(offset, length);
     if (encryptedSize !== undefined) checkByteCount(encryptedSize, 'encrypted size');
@@ -276,6 +279,7 @@ export class ContentCipher {
         const front = await readFront(iterator, HEADER_SIZE);
         nonce = ContentCipher.readNonce(front.head.subarray(0, front.filled));
         rest = front.rest;
+        await onHeader?.(Buffer.from(nonce));
       } catch (err) {
         await iterator.return?.();
         throw err;
@@ -288,6 +292,7 @@ export class ContentCipher {
       } finally {
         await headerIterator.return?.();
       }
+      await onHeader?.(Buffer.from(nonce));
       if (encryptedSize !== undefined && plan.underlyingOffset >= encryptedSize) return emptyGenerator();
       addToNonce(nonce, plan.blocks);
       iterator = (

@@ -15,6 +15,7 @@ import { HashingSource, Sealer, recordHash, recordedHash, resealIfChanged, resea
 import { baseName, joinPath, parentPath } from './remote.js';
 import { SubRemote } from './sub-remote.js';
 import { redactSpec } from './redact.js';
+import { SealVerifier, integrityOption, type IntegrityMode } from './crypt-verify.js';
 
 export interface CryptRemoteOptions {
   mode: FilenameEncryptionMode;
@@ -24,6 +25,8 @@ export interface CryptRemoteOptions {
   suffix?: string;
   strictNames?: boolean;
   showMapping?: boolean;
+  /** How reads check sealed records (crypt-verify.ts); 'default' when not given. */
+  integrity?: IntegrityMode;
 }
 
 export class CryptRemote implements Remote {
@@ -31,8 +34,12 @@ export class CryptRemote implements Remote {
   readonly features: RemoteFeatures;
   readonly names: NameCipher;
   readonly content: ContentCipher;
-  /** Seals and opens the records kept with each object (crypt-seal.ts); its key derives from the crypt keys. */
+  /** The key of the records kept with each object; derived from (never equal to) the crypt keys. */
+  readonly sealKey: SealKey;
+  /** Seals and opens the records kept with each object (crypt-seal.ts). */
   readonly sealer: Sealer;
+  /** Checks reads against the records (crypt-verify.ts). */
+  readonly verifier: SealVerifier;
 
   constructor(
     readonly underlying: Remote,
@@ -49,7 +56,9 @@ export class CryptRemote implements Remote {
       nameTweak: keys.nameTweak,
     });
     this.content = new ContentCipher(keys.dataKey);
-    this.sealer = new Sealer(SealKey.derive(keys));
+    this.sealKey = SealKey.derive(keys);
+    this.sealer = new Sealer(this.sealKey);
+    this.verifier = new SealVerifier(this, options.integrity ?? 'default');
     const plainNames = options.mode === 'off';
     this.features = {
       realDirectories: underlying.features.realDirectories,
@@ -249,9 +258,8 @@ export class CryptRemote implements Remote {
       throw err;
     };
     if (this.options.noDataEncryption) return this.underlying.openRead(enc, range).catch(rename);
-    return this.content
-      .decryptRange((r) => this.underlying.openRead(enc, r), range?.offset ?? 0, range?.length)
-      .catch(rename);
+    const { open, onHeader } = this.verifier.forRead(path, enc);
+    return this.content.decryptRange(open, range?.offset ?? 0, range?.length, undefined, onHeader).catch(rename);
   }
 
   async write(path: string, source: ByteSource, options: WriteOptions = {}): Promise<RemoteEntry> {
@@ -532,6 +540,7 @@ export const cryptOptions: OptionSpec[] = [
     default: false,
     advanced: true,
   },
+  integrityOption,
 ];
 
 registerBackend({
@@ -587,6 +596,7 @@ registerBackend({
         suffix: o.has('suffix') ? o.string('suffix') : undefined,
         strictNames: o.bool('strict_names'),
         showMapping: o.bool('show_mapping'),
+        integrity: o.choice('integrity') as IntegrityMode,
       },
       ctx.name ? `${ctx.name}:` : `crypt(${redactSpec(target)})`,
     );

@@ -11,3 +11,4 @@ import './misc.js';
 import './mount.js';
 import './umount.js';
 import './completion.js';
+import './seal.js';

@@ -457,6 +457,7 @@ test('wizard: builds a crypt remote over a local one, re-asking after each inval
         'base64',
         '', // suffix
         '', // strict_names
+        '', // integrity
         'y', // keep
         'y', // test it: lists the crypt remote
         'q',

@@ -16,7 +16,7 @@ import { MemoryRemote } from '../../../src/remote/memory.js';
 import { LocalRemote } from '../../../src/remote/local.js';
 import { CryptRemote, type CryptRemoteOptions } from '../../../src/remote/crypt.js';
 import { deriveKeys } from '../../../src/crypt/keys.js';
-import type { ByteSource, ReadRange, Remote, WriteOptions } from '../../../src/remote/remote.js';
+import type { ByteSource, ReadRange, ReadWithInfo, Remote, WriteOptions } from '../../../src/remote/remote.js';
 import { bytesOf, listAll, readAll } from '../../helpers/remote-contract.js';
 import { errnoOf } from '../../../src/fuse/errno-map.js';
 import { constants as osConstants } from 'node:os';
@@ -40,9 +40,10 @@ class ProbeRemote extends MemoryRemote {
   gate: Promise<void> | undefined;
   writesStarted = 0;
 
-  override async openRead(path: string, range?: ReadRange): Promise<ByteSource> {
+  // Every read of the memory remote goes through openReadWithInfo (crypt's header read calls it directly).
+  override async openReadWithInfo(path: string, range?: ReadRange): Promise<ReadWithInfo> {
     this.reads++;
-    return super.openRead(path, range);
+    return super.openReadWithInfo(path, range);
   }
 
   override async write(path: string, source: ByteSource, options?: WriteOptions) {
