@@ -1,6 +1,8 @@
 // The sealed-record check on reads (remote/crypt-verify.ts), over the in-memory remote: every row of
 // the decision table (sealed / unsealed / moved / swapped with and without metadata / truncated /
 // bad record / copy between nested roots) under integrity = default, strict and off.
+import os from 'node:os';
+import { errnoOf } from '../../../src/fuse/errno-map.js';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { CryptRemote, type CryptRemoteOptions } from '../../../src/remote/crypt.js';
@@ -178,7 +180,7 @@ describe('sealed record check on read', () => {
     obj('a.txt').data = obj('a.txt').data.subarray(0, 32 + CHUNK + 16);
     const err = await read('default', 'a.txt').then(() => undefined, (e: unknown) => e);
     assert.ok(err instanceof IntegrityError);
-    assert.equal(err.errno, 'EIO');
+    assert.equal(errnoOf(err), os.constants.errno.EIO);
   });
 
   for (const withInfo of [true, false]) {
