@@ -45,7 +45,7 @@ command -v fusermount3 >/dev/null || { echo "far-bench: fusermount3 not found" >
 # The object store is shared: used as it runs, never started or restarted from here.
 bash "$ROOT/scripts/objstore-server.sh" status >/dev/null 2>&1 ||
   { echo "far-bench: the object store is not running (scripts/objstore-server.sh start)" >&2; exit 1; }
-eval "$(bash "$ROOT/scripts/objstore-server.sh" env 2>/dev/null | grep '^export ')"
+eval "$(bash "$ROOT/scripts/objstore-server.sh" env 2>/dev/null | grep '^export ' | sed 's/^export //')"  # shell variables, not exported: cryptfs reads CRYPTFS_SWIFT_*/CRYPTFS_S3_* from the environment as backend options
 [[ -n ${CRYPTFS_S3_ENDPOINT:-} ]] || { echo "far-bench: no object store endpoints" >&2; exit 1; }
 UPSTREAM=${CRYPTFS_S3_ENDPOINT#http://}
 

@@ -13,6 +13,8 @@
 //   --rate MBps       cap per connection and direction in MB/s (10^6 bytes; default 40; 0 = none)
 //   --rtt MS          added round-trip time in ms (default 20): every chunk waits RTT/2 each way
 //   --pid-file F      (start/stop) where the background proxy's pid is kept, its errors in F.log
+//   --count-file F    keep {"up": bytes to the store, "down": bytes from it} for all connections in F,
+//                     rewritten every 100 ms while it changes (benchmarks read it before and after)
 //                     (default $TMPDIR/cryptfs-shaping-proxy.pid)
 //
 // Swift: the auth reply's X-Storage-Url names the real port. Point the remotes at the proxy with
@@ -35,7 +37,7 @@ const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1']);
 const PIECE = 64 * 1024;
 
 function parseArgs(argv) {
-  const o = { command: argv[0], port: 0, upstream: '127.0.0.1:18080', rate: 40, rtt: 20, pidFile: join(tmpdir(), 'cryptfs-shaping-proxy.pid') };
+  const o = { command: argv[0], port: 0, upstream: '127.0.0.1:18080', rate: 40, rtt: 20, countFile: undefined, pidFile: join(tmpdir(), 'cryptfs-shaping-proxy.pid') };
   for (let i = 1; i < argv.length; i++) {
     const value = () => {
       if (i + 1 >= argv.length) fail(`${argv[i]} needs a value`);
@@ -47,6 +49,7 @@ function parseArgs(argv) {
       case '--rate': o.rate = Number(value()); break;
       case '--rtt': o.rtt = Number(value()); break;
       case '--pid-file': o.pidFile = value(); break;
+      case '--count-file': o.countFile = value(); break;
       default: fail(`unknown option ${argv[i]}`);
     }
   }
@@ -119,10 +122,24 @@ function shapeDirection(from, to, { rateBps, delayMs }) {
 
 function serve(o) {
   const shaping = { rateBps: o.rate * 1e6, delayMs: o.rtt / 2 };
+  const counts = { up: 0, down: 0 };
+  let written = '';
+  const writeCounts = () => {
+    const text = `${JSON.stringify(counts)}\n`;
+    if (text !== written) fs.writeFileSync(o.countFile, (written = text));
+  };
+  if (o.countFile) {
+    writeCounts();
+    setInterval(writeCounts, 100).unref();
+  }
   // Half-open allowed on both sides: an end is passed on only after the bytes queued before it.
   const server = createServer({ noDelay: true, allowHalfOpen: true }, (client) => {
     const upstream = createConnection({ host: o.upstreamHost, port: o.upstreamPort, noDelay: true, allowHalfOpen: true });
     const stops = [shapeDirection(client, upstream, shaping), shapeDirection(upstream, client, shaping)];
+    if (o.countFile) {
+      client.on('data', (d) => (counts.up += d.length));
+      upstream.on('data', (d) => (counts.down += d.length));
+    }
     const destroy = () => {
       for (const stop of stops) stop();
       client.destroy();
@@ -145,7 +162,7 @@ function serve(o) {
 }
 
 async function start(o) {
-  const args = [fileURLToPath(import.meta.url), 'run', '--port', String(o.port), '--upstream', o.upstream, '--rate', String(o.rate), '--rtt', String(o.rtt)];
+  const args = [fileURLToPath(import.meta.url), 'run', '--port', String(o.port), '--upstream', o.upstream, '--rate', String(o.rate), '--rtt', String(o.rtt), ...(o.countFile ? ['--count-file', o.countFile] : [])];
   // The background proxy keeps none of the caller's descriptors (a caller waiting for its output
   // to close would wait for the proxy); its errors go to <pid-file>.log.
   const log = fs.openSync(`${o.pidFile}.log`, 'a');

@@ -63,7 +63,7 @@ crypt_remote() {
 swift_remote() {
   bench_config
   grep -q '^\[swift\]' "$BENCH_CONF" && return 0
-  eval "$(bash "$BENCH_ROOT/scripts/objstore-server.sh" start 2>/dev/null | grep '^export ')"
+  eval "$(bash "$BENCH_ROOT/scripts/objstore-server.sh" start 2>/dev/null | grep '^export ' | sed 's/^export //')"  # shell variables, not exported: cryptfs reads CRYPTFS_SWIFT_*/CRYPTFS_S3_* from the environment as backend options
   [[ -n ${CRYPTFS_SWIFT_AUTH_URL:-} ]] || { echo "bench: the object store is not available" >&2; exit 1; }
   printf '[swift]\ntype = swift\nuser = %s\nkey = %s\nauth = %s\nauth_version = 1\n\n' \
     "$CRYPTFS_SWIFT_USER" "$CRYPTFS_SWIFT_KEY" "$CRYPTFS_SWIFT_AUTH_URL" >>"$BENCH_CONF"

@@ -71,8 +71,12 @@ test('check against crypt: plaintext md5 from sealed records without --download;
   assert.equal(runRclone('check', src, 'sec1:', '--download').code, 1);
 
   // An object rclone wrote has no record: sizes only for it, counted.
-  writeTree(src, { 'small.txt': 'small', 'by-rclone.txt': 'rclone wrote this' });
-  assert.equal(runRclone('copy', src, 'sec1:').code, 0);
+  // (small.txt is put back by cryptfs first: whether rclone would re-upload it too depends on
+  // mtimes, and an rclone upload over a sealed local file leaves it unverifiable as well.)
+  writeTree(src, { 'small.txt': 'small' });
+  assert.equal((await cli('sync', src, 'sec1:')).code, 0);
+  writeTree(src, { 'by-rclone.txt': 'rclone wrote this' });
+  assert.equal(runRclone('copyto', join(src, 'by-rclone.txt'), 'sec1:by-rclone.txt').code, 0);
   const mixed = await cli('check', src, 'sec1:');
   assert.equal(mixed.code, 0, mixed.err);
   assert.match(mixed.err, /NOTICE: Encrypted drive 'sec1:': 1 hashes could not be checked/);
