@@ -214,9 +214,12 @@ export class Uploads {
       await this.host.remote.setMtime(path, item.mtime);
       item.source = { size: entry.size, mtimeMs: item.mtime.getTime() };
     }
-    // chmod/chown while the upload ran: the object has the metadata sent, not the current one.
-    if (!file.dirty && item.metadata !== metadata && item.metadata && this.host.remote.setMetadata) {
-      await this.host.remote.setMetadata(path, item.metadata);
+    // chmod/chown while the upload ran: the object has the metadata sent, not the current one. Again
+    // until it holds: a chown during this very update only changes item.metadata (inFlight is still set).
+    let sent = metadata;
+    while (!file.dirty && item.metadata !== sent && item.metadata && this.host.remote.setMetadata) {
+      sent = item.metadata;
+      await this.host.remote.setMetadata(path, sent);
     }
     this.host.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: file.size, mtime: file.mtime, metadata: file.metadata });
     log.info(`${logPath(path)}: Copied (${size} bytes)`);
