@@ -9,7 +9,8 @@
 //   record does not open                       mismatch  InvalidSealError (all modes but off)
 //   record's path is another, existing object  mismatch  ContentMismatchError (swap or copy)
 //   record's path is another, gone object      moved     default: NOTICE strict: MovedFileError
-//   header nonce is not the record's           mismatch  ContentMismatchError (content swapped)
+//   header nonce is not the record's           mismatch  ContentMismatchError (content swapped), unless the
+//                                                        first chunk fails under its own header: damage (AuthenticationError)
 //   object shorter than the record's size      mismatch  FileTruncatedError
 //   all match                                  sealed    read
 //
@@ -179,6 +180,10 @@ export class SealVerifier {
         break;
     }
     if (!nonceMatches) {
+      // A header whose content does not authenticate under it is damage (a flipped nonce byte),
+      // reported as before records existed, not another file's content.
+      const contentError = await this.firstChunkError(encPath);
+      if (contentError) throw contentError;
       return mismatch(new ContentMismatchError(path, `its header is not the one sealed for ${moved ? other() : 'this name'}: another file's content`));
     }
     const size = plainSizeOf(entry.size);
