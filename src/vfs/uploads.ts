@@ -99,6 +99,9 @@ export class Uploads {
   async markDirty(file: VfsFile, writing = false): Promise<void> {
     if (!file.cache) return;
     file.dirty = true;
+    // With the flag, in the same tick: an upload finishing while this change is still on its
+    // way (journal, cache lock) then sees a new generation and leaves the file dirty.
+    file.cache.generation++;
     file.failures = 0;
     if (writing) file.cache.writing = true;
     if (!file.unlinked) await this.host.store().markDirty(file.cache);

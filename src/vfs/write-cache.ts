@@ -276,7 +276,10 @@ export class CacheItem {
   mtimeSetAt: number | undefined;
   /** Metadata (mode, owner) the upload carries: journaled, so chmod on a dirty file survives a crash. */
   metadata: Metadata | undefined;
-  /** Bumped by every change of contents or size. */
+  /**
+   * Bumped by every change of contents or size, when it is asked for (before it waits for the
+   * lock) and again when it is done: an upload that read the file meanwhile sees it changed.
+   */
   generation = 0;
   lastUsed = Date.now();
   /** Whether a journal record lists this file as dirty. */
@@ -354,6 +357,7 @@ export class CacheItem {
   /** Writes `data` at `offset` (at the end of the file, as it is when the write runs, with `append`). */
   async write(offset: number, data: Buffer, append = false): Promise<void> {
     if (data.length === 0) return;
+    this.generation++;
     return this.lock.run(async () => {
       this.lastUsed = Date.now();
       if (append) offset = this.size;
@@ -396,6 +400,7 @@ export class CacheItem {
    * the size changed.
    */
   async allocate(offset: number, length: number, keepSize: boolean): Promise<boolean> {
+    this.generation++;
     return this.lock.run(async () => {
       this.lastUsed = Date.now();
       const end = offset + length;
@@ -410,6 +415,7 @@ export class CacheItem {
   }
 
   async truncate(newSize: number): Promise<void> {
+    this.generation++;
     return this.lock.run(async () => {
       this.lastUsed = Date.now();
       if (newSize === this.size) return;

@@ -33,6 +33,28 @@ const cryptOptions: CryptRemoteOptions = {
   noDataEncryption: false,
 };
 
+/** Holds the first write after reading all its bytes, until release(): an upload about to finish. */
+class HeldRemote extends MemoryRemote {
+  private open!: () => void;
+  private readonly gate = new Promise<void>((r) => (this.open = r));
+  private sawBytes!: () => void;
+  readonly consumed = new Promise<void>((r) => (this.sawBytes = r));
+  private held = false;
+
+  override async write(path: string, source: ByteSource, options?: WriteOptions) {
+    if (this.held) return super.write(path, source, options);
+    this.held = true;
+    const data = await readAll(source);
+    this.sawBytes();
+    await this.gate;
+    return super.write(path, bytesOf(data), options);
+  }
+
+  release(): void {
+    this.open();
+  }
+}
+
 /** The memory remote with counters and a gate that holds uploads (to catch them in flight). */
 class ProbeRemote extends MemoryRemote {
   reads = 0;
@@ -358,6 +380,25 @@ describe('vfs, --vfs-cache-mode writes, over crypt(memory)', () => {
     for (const [p, data] of files) assert.deepEqual(await remoteBytes(remote, p.replace(/^src/, 'dst')), data, p);
     assert.equal((await listAll(remote, '')).map((e) => e.path).join(), 'dst');
     await vfs.close();
+  });
+
+  it('a write that starts while the previous upload finishes is uploaded too (git appends, CI flake)', async () => {
+    // The upload of the old contents has consumed its bytes and waits for the remote; a write
+    // marks the file dirty and then changes it. The upload ending in between must not mark it clean.
+    for (let round = 0; round < 5; round++) {
+      const base = new HeldRemote();
+      const vfs = await makeVfs(base, { cacheMode: 'writes', writeBackMs: 0 });
+      await putFile(vfs, 'f.txt', Buffer.from('line 1\n'));
+      await base.consumed;
+      const h = await vfs.open('f.txt', { read: false, write: true, append: true });
+      const wrote = h.write(Buffer.from('line 2\n'), 0);
+      base.release();
+      await wrote;
+      await h.release();
+      await vfs.waitIdle();
+      assert.equal((await remoteBytes(base, 'f.txt')).toString(), 'line 1\nline 2\n', `round ${round}`);
+      await vfs.close();
+    }
   });
 
   it('a directory renamed while uploads are in flight waits for them and moves their objects', async () => {
