@@ -226,6 +226,11 @@ export class Filter {
   modTimeTo?: number;
   deleteExcluded = false;
 
+  /** Whether the rules look at modification times (--min-age/--max-age): listings must then have them. */
+  get usesModTimes(): boolean {
+    return this.modTimeFrom !== undefined || this.modTimeTo !== undefined;
+  }
+
   constructor(readonly ignoreCase = false) {}
 
   /** Builds the filter the flags describe, in rclone's order: includes, excludes, filters, then files-from. */

@@ -3,7 +3,7 @@
 // visitor, which decides what to do with it and whether to descend.
 import { DirNotFoundError, ObjectNotFoundError, errorMessage } from '../errors.js';
 import { log } from '../log.js';
-import type { Remote, RemoteEntry } from '../remote/remote.js';
+import type { ListOptions, Remote, RemoteEntry } from '../remote/remote.js';
 import { joinPath } from '../remote/remote.js';
 import { Limiter } from './concurrency.js';
 import type { Filter } from './filter.js';
@@ -27,6 +27,8 @@ export interface MarchOptions {
   stats: TransferStats;
   /** Don't filter the destination side (--delete-excluded). */
   unfilteredDst?: boolean;
+  /** false: the visitor needs no modification times (ListOptions.modTimes); an age filter needs them anyway. */
+  modTimes?: boolean;
 }
 
 /**
@@ -43,6 +45,7 @@ export async function march(
 ): Promise<void> {
   const listLimiter = new Limiter(Math.max(1, opts.checkers));
   const maxDepth = opts.maxDepth >= 0 ? opts.maxDepth : Infinity;
+  const listOptions: ListOptions = { modTimes: opts.modTimes !== false || opts.filter.usesModTimes };
   let rootError: unknown;
 
   const list = async (remote: Remote | undefined, dir: string, side: 'source' | 'destination'): Promise<RemoteEntry[] | undefined> => {
@@ -50,7 +53,7 @@ export async function march(
     try {
       return await listLimiter.run(async () => {
         const out: RemoteEntry[] = [];
-        for await (const e of remote.list(dir)) out.push(e);
+        for await (const e of remote.list(dir, listOptions)) out.push(e);
         return out;
       });
     } catch (err) {

@@ -11,6 +11,7 @@ import type { HashType, Metadata, Remote, RemoteEntry } from '../remote/remote.j
 import { baseName, joinPath, parentPath } from '../remote/remote.js';
 import { SubRemote } from '../remote/sub-remote.js';
 import { LocalRemote } from '../remote/local.js';
+import { CryptRemote } from '../remote/crypt.js';
 import { backoffDelay, defaultRetryPolicy, isRetryableError } from '../remote/retry.js';
 import { sizeSuffix } from './stats.js';
 import type { TransferOptions } from './transfer-flags.js';
@@ -54,9 +55,19 @@ export function fsName(remote: Remote): string {
   return remote.displayName;
 }
 
-/** A hash type both remotes can report, if any. */
+/**
+ * A hash type both remotes can report, if any: the first of `a`'s that `b` has (rclone's order,
+ * MD5 first), except against a crypt remote's sealed records, which state SHA-256 at no cost:
+ * then SHA-256 when both have it (the record's own hash, and faster to compute than MD5 here).
+ */
 export function commonHash(a: Remote, b: Remote): HashType | undefined {
   if (!a.hash || !b.hash) return undefined;
+  const both = (h: HashType) => a.features.hashes.includes(h) && b.features.hashes.includes(h);
+  const sealed = (r: Remote) => {
+    const base = unwrap(r).base;
+    return base instanceof CryptRemote && !base.options.noDataEncryption;
+  };
+  if ((sealed(a) || sealed(b)) && both('sha256')) return 'sha256';
   return a.features.hashes.find((h) => b.features.hashes.includes(h));
 }
 

@@ -1,6 +1,6 @@
 // Recursive listing with several directory listings in flight at once
 // (rclone's --checkers), yielding entries as they arrive.
-import type { Remote, RemoteEntry } from '../remote/remote.js';
+import type { ListOptions, Remote, RemoteEntry } from '../remote/remote.js';
 import type { Filter } from './filter.js';
 
 export interface WalkOptions {
@@ -12,12 +12,15 @@ export interface WalkOptions {
   descend?: (dir: RemoteEntry) => boolean;
   /** rclone's --include/--exclude/... rules: excluded files are not yielded, excluded directories not entered. */
   filter?: Filter;
+  /** false: the caller needs no modification times (ListOptions.modTimes); an age filter needs them anyway. */
+  modTimes?: boolean;
 }
 
 /** Yields every entry under `dir` (not `dir` itself). Errors of sub-listings propagate. */
 export async function* walk(remote: Remote, dir: string, options: WalkOptions = {}): AsyncGenerator<RemoteEntry> {
   const maxDepth = options.maxDepth !== undefined && options.maxDepth >= 0 ? options.maxDepth : Infinity;
   const concurrency = Math.max(1, options.concurrency ?? 8);
+  const listOptions: ListOptions = { modTimes: options.modTimes !== false || options.filter?.usesModTimes === true };
   const pending: { dir: string; depth: number }[] = [{ dir, depth: 1 }];
   const results: { entries?: RemoteEntry[]; error?: unknown; depth: number }[] = [];
   let inFlight = 0;
@@ -27,7 +30,7 @@ export async function* walk(remote: Remote, dir: string, options: WalkOptions = 
     inFlight++;
     (async () => {
       const entries: RemoteEntry[] = [];
-      for await (const e of remote.list(job.dir)) entries.push(e);
+      for await (const e of remote.list(job.dir, listOptions)) entries.push(e);
       // rclone sorts each directory's entries by name.
       return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     })().then(

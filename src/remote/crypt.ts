@@ -9,7 +9,7 @@ import { NameCipher, type FilenameEncodingName, type FilenameEncryptionMode } fr
 import { log } from '../log.js';
 import { registerBackend, type OptionSpec } from './registry.js';
 import { isUtf8 } from 'node:buffer';
-import type { ByteSource, HashType, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions, Metadata } from './remote.js';
+import type { ByteSource, HashType, ListOptions, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions, Metadata } from './remote.js';
 import { SealKey } from '../crypt/seal.js';
 import { HashingSource, Sealer, recordHash, recordedHash, resealIfChanged, resealing, sealedEntry, withoutSealKeys, type PlaintextDigests } from './crypt-seal.js';
 import { baseName, joinPath, parentPath } from './remote.js';
@@ -203,11 +203,11 @@ export class CryptRemote implements Remote {
 
   // ---- Remote ----
 
-  async *list(dir: string): AsyncIterable<RemoteEntry> {
+  async *list(dir: string, options?: ListOptions): AsyncIterable<RemoteEntry> {
     const encDir = this.encryptDirPath(dir);
     let decrypted = 0;
     let entries = 0;
-    for await (const e of this.underlying.list(encDir)) {
+    for await (const e of this.underlying.list(encDir, options)) {
       entries++;
       const plain = this.decryptEntryName(e);
       if (plain === undefined) continue;

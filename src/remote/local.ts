@@ -112,7 +112,7 @@ export class LocalRemote implements Remote {
   readonly type = 'local';
   readonly features: RemoteFeatures = {
     realDirectories: true,
-    hashes: ['md5', 'sha1'],
+    hashes: ['md5', 'sha1', 'sha256'],
     caseInsensitive: false,
     maxSegmentBytes: 255,
   };

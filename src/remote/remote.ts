@@ -105,6 +105,17 @@ export interface RemoteFeatures {
   md5UpfrontFrom?: number;
 }
 
+/** What a listing's caller needs of each entry. */
+export interface ListOptions {
+  /**
+   * false: the caller uses no modification times, and no metadata but what the listing itself
+   * carries (check and hashsum compare sizes and hashes). A remote that fetches these per object
+   * (S3 and Swift: a HEAD each) may then skip that; its entries carry the listing's own time
+   * (the upload time). Default true.
+   */
+  modTimes?: boolean;
+}
+
 export interface Remote {
   /** `type` of the driver: 'local', 's3', 'swift', 'crypt', 'memory'. */
   readonly type: string;
@@ -113,7 +124,7 @@ export interface Remote {
   readonly features: RemoteFeatures;
 
   /** The entries directly inside `dir`. Throws DirNotFoundError if it does not exist. */
-  list(dir: string): AsyncIterable<RemoteEntry>;
+  list(dir: string, options?: ListOptions): AsyncIterable<RemoteEntry>;
 
   /** One entry. Throws ObjectNotFoundError (or DirNotFoundError for a directory that is not there). */
   stat(path: string): Promise<RemoteEntry>;

@@ -1,7 +1,7 @@
 // Roots any remote at a sub-path: `bucket/dir` of an s3 remote, `a/b` of a crypt
 // remote. Every path is prefixed on the way down and stripped on the way up.
 import { DirNotFoundError, ObjectNotFoundError } from '../errors.js';
-import type { ByteSource, HashType, Metadata, ReadRange, ReadWithInfo, Remote, RemoteEntry, TransferOptions, WriteOptions } from './remote.js';
+import type { ByteSource, HashType, ListOptions, Metadata, ReadRange, ReadWithInfo, Remote, RemoteEntry, TransferOptions, WriteOptions } from './remote.js';
 import { joinPath } from './remote.js';
 
 export class SubRemote implements Remote {
@@ -64,10 +64,10 @@ export class SubRemote implements Remote {
     throw err;
   }
 
-  async *list(dir: string): AsyncIterable<RemoteEntry> {
+  async *list(dir: string, options?: ListOptions): AsyncIterable<RemoteEntry> {
     let it: AsyncIterable<RemoteEntry>;
     try {
-      it = this.inner.list(this.down(dir));
+      it = this.inner.list(this.down(dir), options);
       for await (const e of it) yield this.up(e);
     } catch (err) {
       this.rename(err, dir);

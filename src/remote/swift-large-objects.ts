@@ -9,6 +9,7 @@ import type { ByteSource } from './remote.js';
 import { encodeManifestValue, type SwiftClient } from './swift-client.js';
 import { isStatus, type Location, type SwiftContainers } from './swift-containers.js';
 import type { SwiftRemoteSettings } from './swift-options.js';
+import { hasListedMetadata } from './swift-listed-metadata.js';
 
 const SEGMENTS_SUFFIX = '_segments';
 
@@ -275,6 +276,9 @@ export class SwiftLargeObjects {
       headers.forEach((value, key) => {
         if (key.toLowerCase().startsWith('x-object-meta-')) meta[key] = value;
       });
+      // As a COPY would: the type (and the metadata it mirrors, swift-listed-metadata.ts) comes along.
+      const type = headers.get('content-type');
+      if (type && hasListedMetadata(type)) meta['Content-Type'] = type;
       await this.client.putObject(to.container, to.object, new Uint8Array(0), { headers: meta });
       return newManifest;
     } catch (err) {

@@ -25,7 +25,7 @@ import { log } from '../log.js';
 import { formatMtime, formatMtimeNs, parseMtime, parseMtimeNs } from './object-store-util.js';
 import { mapLimit } from '../concurrency.js';
 import { registerBackend } from './registry.js';
-import type { ByteSource, HashType, ReadRange, ReadWithInfo, Remote, RemoteEntry, RemoteFeatures, TransferOptions, WriteOptions } from './remote.js';
+import type { ByteSource, HashType, ListOptions, ReadRange, ReadWithInfo, Remote, RemoteEntry, RemoteFeatures, TransferOptions, WriteOptions } from './remote.js';
 import { dateToNs, nsToDate } from './remote.js';
 import { parseMetadataTime, type Metadata } from './metadata.js';
 import { openParallelRead, parallelReadSettings } from './parallel-read.js';
@@ -33,6 +33,7 @@ import { ObjectChangedError } from './resumable-read.js';
 import { cleanEtag, discardBody, SwiftClient, type SwiftListItem } from './swift-client.js';
 import { isStatus, locate, SwiftContainers, type Location } from './swift-containers.js';
 import { ByteReader, concatSources, SwiftLargeObjects } from './swift-large-objects.js';
+import { hasListedMetadata, listedContentType, listedMetadata, withListedContentType } from './swift-listed-metadata.js';
 import {
   SWIFT_DESCRIPTION,
   defaultSwiftSettings,
@@ -125,7 +126,7 @@ export class SwiftRemote implements Remote {
 
   // ---- Remote ----
 
-  async *list(dir: string): AsyncIterable<RemoteEntry> {
+  async *list(dir: string, options: ListOptions = {}): AsyncIterable<RemoteEntry> {
     if (dir === '') {
       for await (const c of this.client.listContainers({ limit: this.settings.listPageSize })) {
         this.containers.add(c.name);
@@ -139,7 +140,7 @@ export class SwiftRemote implements Remote {
     let any = false;
     const page: SwiftListItem[] = [];
     const flush = async function* (this: SwiftRemote): AsyncGenerator<RemoteEntry> {
-      const entries = await mapLimit(page.splice(0), this.settings.headConcurrency, (item) => this.entryOf(base, item));
+      const entries = await mapLimit(page.splice(0), this.settings.headConcurrency, (item) => this.entryOf(base, item, options.modTimes !== false));
       for (const e of entries) if (e) yield e;
     }.bind(this);
     try {
@@ -161,8 +162,12 @@ export class SwiftRemote implements Remote {
     this.containers.add(container);
   }
 
-  /** The entry for one listing item, HEADing objects for their mtime (and a manifest's size). */
-  private async entryOf(base: string, item: SwiftListItem): Promise<RemoteEntry | undefined> {
+  /**
+   * The entry for one listing item, HEADing objects for their mtime (and a manifest's size).
+   * Without `modTimes` (or with use_server_modtime) no HEAD: the listing's time, and the metadata
+   * its content type mirrors (swift-listed-metadata.ts).
+   */
+  private async entryOf(base: string, item: SwiftListItem, modTimes: boolean): Promise<RemoteEntry | undefined> {
     if (item.kind === 'subdir') {
       return { path: base + item.name.replace(/\/$/, ''), isDir: true, size: -1, mtime: new Date(0) };
     }
@@ -170,8 +175,9 @@ export class SwiftRemote implements Remote {
     if (item.name.endsWith('/') || item.contentType === DIRECTORY_MARKER_TYPE) return undefined;
     const path = base + item.name;
     const mayBeManifest = item.bytes === 0 && !this.settings.noLargeObjects;
-    if (this.settings.useServerModtime && !mayBeManifest) {
-      return { path, isDir: false, size: item.bytes, mtime: new Date(item.lastModified + 'Z') };
+    if ((this.settings.useServerModtime || !modTimes) && !mayBeManifest) {
+      const metadata = listedMetadata(item.contentType);
+      return { path, isDir: false, size: item.bytes, mtime: new Date(item.lastModified + 'Z'), ...(metadata ? { metadata } : {}) };
     }
     const headers = await this.headObject(path);
     if (!headers) return undefined; // deleted since the listing
@@ -270,6 +276,7 @@ export class SwiftRemote implements Remote {
     for (const [k, v] of Object.entries(options.metadata ?? {})) if (v !== '') metaHeaders[META_PREFIX + k.toLowerCase()] = v;
     delete metaHeaders[MTIME_HEADER];
     metaHeaders['X-Object-Meta-Mtime'] = formatMtimeNs(mtimeNs);
+    const headersNow = withListedContentType(metaHeaders);
     const s = this.settings;
     const reader = new ByteReader(source);
     // Metadata known once the whole source is read: on the PUT that makes the object where that
@@ -282,9 +289,9 @@ export class SwiftRemote implements Remote {
     };
     let lateSent = late === undefined;
     const withLate = async (): Promise<Record<string, string>> => {
-      if (late === undefined) return metaHeaders;
+      if (late === undefined) return headersNow;
       lateSent = true;
-      return { ...metaHeaders, ...(await lateHeaders()) };
+      return withListedContentType({ ...metaHeaders, ...(await lateHeaders()) });
     };
     try {
       await this.containers.ensure(container);
@@ -296,9 +303,9 @@ export class SwiftRemote implements Remote {
       let newPrefix: string | undefined;
       const segmented = !s.noLargeObjects && (size !== undefined ? size > s.chunkSize : !s.noChunk);
       if (!segmented) {
-        written = await this.putSingle(container, object, reader, size, metaHeaders, withLate);
+        written = await this.putSingle(container, object, reader, size, headersNow, withLate);
       } else if (size !== undefined) {
-        ({ written, prefix: newPrefix } = await this.largeObjects.putSegmented(container, object, reader, size, metaHeaders, withLate));
+        ({ written, prefix: newPrefix } = await this.largeObjects.putSegmented(container, object, reader, size, headersNow, withLate));
       } else {
         // Unknown size: look ahead; a stream that ends within the look-ahead is one plain object.
         const lookAhead = Math.min(s.chunkSize, s.replayBufferBytes);
@@ -308,7 +315,7 @@ export class SwiftRemote implements Remote {
           written = head.byteLength;
         } else {
           const joined = new ByteReader(concatSources(head, reader.rest()));
-          ({ written, prefix: newPrefix } = await this.largeObjects.putSegmented(container, object, joined, undefined, metaHeaders, withLate));
+          ({ written, prefix: newPrefix } = await this.largeObjects.putSegmented(container, object, joined, undefined, headersNow, withLate));
         }
       }
       if (!lateSent) await this.setMetadata(path, await late!());
@@ -414,6 +421,9 @@ export class SwiftRemote implements Remote {
     const { loc, headers } = await this.requireObject(path);
     // POST replaces all metadata: carry over the rest (mtime, the manifest pointer), as setMtime does.
     const next = changedHeaders(headers, changes, 'x-object-');
+    // The listing's copy of the listed keys follows them (dropped with them too).
+    const type = listedContentType(next, headers.get('content-type'), hasListedMetadata(headers.get('content-type')));
+    if (type !== undefined) next['Content-Type'] = type;
     try {
       await this.client.postObject(loc.container, loc.object, next);
     } catch (err) {
@@ -525,7 +535,9 @@ function changedHeaders(headers: Headers, changes: Metadata, prefix: string): Re
 
 /** COPY headers that give the copy exactly the source's metadata with `changes` (X-Fresh-Metadata drops the rest). */
 function freshMetadataHeaders(headers: Headers, changes: Metadata): Record<string, string> {
-  return { ...changedHeaders(headers, changes, META_PREFIX), 'X-Fresh-Metadata': 'true' };
+  const next = changedHeaders(headers, changes, META_PREFIX);
+  const type = listedContentType(next, headers.get('content-type'), hasListedMetadata(headers.get('content-type')));
+  return { ...next, ...(type !== undefined ? { 'Content-Type': type } : {}), 'X-Fresh-Metadata': 'true' };
 }
 
 registerBackend({

@@ -167,7 +167,8 @@ async function checkTrees(ctx: CommandContext, stats: TransferStats, src: Remote
 
   let marchErr: unknown;
   try {
-    await march(src, dst, { filter: opts.filter, checkers: opts.checkers, maxDepth: opts.maxDepth, stats }, (item) => {
+    // Sizes and hashes only: listings need no modification times (no HEAD per object on S3/Swift).
+    await march(src, dst, { filter: opts.filter, checkers: opts.checkers, maxDepth: opts.maxDepth, stats, modTimes: false }, (item) => {
       const { rel, src: s, dst: d } = item;
       if (s?.isDir || (!s && d?.isDir)) return s !== undefined || !oneWay;
       if (s && d) {

@@ -44,7 +44,7 @@ test('check between local trees: matches, missing files, size and md5 difference
 });
 
 
-test('check against crypt: plaintext md5 from sealed records without --download; --download reads both sides', { skip }, async () => {
+test('check against crypt: plaintext SHA-256 from sealed records without --download; --download reads both sides', { skip }, async () => {
   const src = fresh('src');
   writeTree(src, { 'small.txt': 'small', 'big.bin': data(200_000, 3) });
   assert.equal((await cli('sync', src, 'sec1:')).code, 0);
@@ -58,12 +58,12 @@ test('check against crypt: plaintext md5 from sealed records without --download;
   assert.match(full.err, /Encrypted drive 'sec1:': 0 differences found/);
   assert.match(full.err, /Encrypted drive 'sec1:': 2 matching files/);
 
-  // A changed source file of the same size: the sealed record's md5 finds it with no download
+  // A changed source file of the same size: the sealed record's SHA-256 finds it with no download
   // (rclone, without hashes on crypt, sees it only with --download).
   writeTree(src, { 'small.txt': 'SMALL' });
   const quickChanged = await cli('check', src, 'sec1:');
   assert.equal(quickChanged.code, 1, quickChanged.err);
-  assert.match(quickChanged.err, /ERROR : small\.txt: md5 differ/);
+  assert.match(quickChanged.err, /ERROR : small\.txt: sha256 differ/);
   const changed = await cli('check', src, 'sec1:', '--download');
   assert.equal(changed.code, 1);
   assert.match(changed.err, /Failed to check: 1 differences found/);

@@ -275,7 +275,7 @@ test('--checksum, --size-only, --ignore-times, --update, --ignore-existing decid
   assert.equal(outcomes['--update']['newer-on-dst.txt'], 'dst');
   assert.equal(outcomes.default['newer-on-dst.txt'], 'src');
   assert.equal(outcomes['--ignore-existing']['newer-on-dst.txt'], 'dst');
-  // Crypt states the plaintext md5 in its sealed records: --checksum really compares checksums
+  // Crypt states the plaintext hashes in its sealed records: --checksum really compares checksums (SHA-256)
   // (rclone has no hash on crypt and falls back to sizes, so it would skip the changed file).
   const src = fresh('src');
   writeTree(src, { 'x.txt': 'x' }, 1_600_000_000);
