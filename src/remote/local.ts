@@ -36,6 +36,7 @@ import {
 import { DIRECT_MAX_BYTES, directOps, onLocalDisk, onePiece, poolOps, readAt, tempName, writeAll, type FdOps } from './local-io.js';
 import { formatMetadataTime, formatMode, parseMetadataTime, posixAttrsOf, type Metadata } from './metadata.js';
 import { copyUserXattrs, isXattrKey, readUserXattrs, writeUserXattrs } from './local-xattr.js';
+import { hashFileOffThread, OFF_THREAD_MIN_BYTES } from './file-hasher.js';
 
 const READ_CHUNK = 1024 * 1024;
 
@@ -436,6 +437,16 @@ export class LocalRemote implements Remote {
   }
 
   async hash(path: string, type: HashType): Promise<string | undefined> {
+    // A big regular file goes to a hashing thread (file-hasher.ts); links and small files stay here.
+    if (!(await this.symlinkOf(path))) {
+      const file = this.abs(path);
+      const st = await fsp.stat(file).catch(() => undefined);
+      if (st?.isFile() && st.size >= OFF_THREAD_MIN_BYTES) {
+        return hashFileOffThread(file, type).catch((err) => {
+          throw mapFsError(err, path);
+        });
+      }
+    }
     const h = createHash(type);
     for await (const chunk of await this.openRead(path)) h.update(chunk);
     return h.digest('hex');

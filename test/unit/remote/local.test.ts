@@ -98,3 +98,31 @@ test('local: modification times are kept to the nanosecond (rclone compares loca
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('local hash: big files on worker threads, small ones inline, equal to node:crypto; a missing file is ObjectNotFoundError', async () => {
+  const { createHash, randomBytes } = await import('node:crypto');
+  const { writeFile } = await import('node:fs/promises');
+  const { ObjectNotFoundError } = await import('../../../src/errors.js');
+  const { OFF_THREAD_MIN_BYTES } = await import('../../../src/remote/file-hasher.js');
+  const dir = await mkdtemp(join(tmpdir(), 'cryptfs-local-hash-'));
+  try {
+    const remote = new LocalRemote(dir);
+    const files: Record<string, Buffer> = {
+      small: randomBytes(1000),
+      edge: randomBytes(OFF_THREAD_MIN_BYTES),
+      big: randomBytes(3 * 1024 * 1024 + 17),
+    };
+    for (const [name, data] of Object.entries(files)) await writeFile(join(dir, name), data);
+    // Several at once: more jobs than threads queue for one.
+    const jobs = [];
+    for (const type of ['md5', 'sha1', 'sha256'] as const) {
+      for (const [name, data] of Object.entries(files)) {
+        jobs.push(remote.hash(name, type).then((hex) => assert.equal(hex, createHash(type).update(data).digest('hex'), `${type} ${name}`)));
+      }
+    }
+    await Promise.all(jobs);
+    await assert.rejects(remote.hash('missing', 'sha256'), ObjectNotFoundError);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
