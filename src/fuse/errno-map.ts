@@ -22,7 +22,7 @@ import {
   SseNotEnforcedError,
   UsageError,
 } from '../errors.js';
-import { CacheFullError } from '../vfs/write-cache.js';
+import { CacheFullError } from '../vfs/block-file.js';
 import { FuseUnavailableError } from './native.js';
 
 /**

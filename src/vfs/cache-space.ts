@@ -8,7 +8,7 @@
 // room), keeping a small margin for the journal and other writers.
 import * as fsp from 'node:fs/promises';
 import { log } from '../log.js';
-import { CacheFullError, type SpaceBudget } from './write-cache.js';
+import { CacheFullError, type SpaceBudget } from './block-file.js';
 
 /** What the VFS can do to make room: evict clean copies, hurry uploads of closed files. */
 export type MakeRoom = (bytes: number) => Promise<boolean>;

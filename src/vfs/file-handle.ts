@@ -10,7 +10,7 @@ import { logPath } from '../log-names.js';
 import type { Metadata, Remote, RemoteEntry } from '../remote/remote.js';
 import { StreamingReader } from './read-ahead.js';
 import { deferred, Mutex } from './sync.js';
-import type { CacheItem } from './write-cache.js';
+import type { CacheItem } from './cache-item.js';
 
 export interface VfsAttr {
   path: string;
