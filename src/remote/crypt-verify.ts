@@ -46,7 +46,7 @@ import type { ByteSource, ReadRange, Remote, RemoteEntry } from './remote.js';
 /** How reads treat sealed records: crypt option `integrity`. */
 export type IntegrityMode = 'default' | 'strict' | 'off';
 
-/** The crypt backend's `integrity` option (config, --crypt-integrity, RCLONE_CRYPT_INTEGRITY), listed in cryptOptions. */
+/** The crypt backend's `integrity` option (config, --crypt-integrity, RCLONE_CRYPT_INTEGRITY), listed in cryptOptions (crypt-options.ts). */
 export const integrityOption: OptionSpec = {
   name: 'integrity',
   help:
