@@ -456,11 +456,23 @@ registerBackend({
         );
       }
     }
-    const keys = await deriveKeys(password, password2);
-    // The revealed passwords are not needed again: don't leave them on the heap.
-    password.fill(0);
-    password2.fill(0);
-    const underlying = await ctx.openRemote(target);
+    // Key derivation (scrypt, on the thread pool) and opening the remote underneath (an object
+    // store's client and its authentication request) run side by side: a cold start pays for
+    // the longer of the two, not both.
+    const deriving = deriveKeys(password, password2).finally(() => {
+      // The revealed passwords are not needed again: don't leave them on the heap.
+      password.fill(0);
+      password2.fill(0);
+    });
+    const opening = ctx.openRemote(target);
+    const [derived, opened] = await Promise.allSettled([deriving, opening]);
+    if (derived.status === 'rejected' || opened.status === 'rejected') {
+      if (derived.status === 'fulfilled') wipeKeys(derived.value);
+      if (opened.status === 'fulfilled') await opened.value.close?.().catch(() => undefined);
+      throw derived.status === 'rejected' ? derived.reason : (opened as PromiseRejectedResult).reason;
+    }
+    const keys = derived.value;
+    const underlying = opened.value;
     const remote = new CryptRemote(
       underlying,
       keys,
