@@ -29,6 +29,11 @@ export interface MarchOptions {
   unfilteredDst?: boolean;
   /** false: the visitor needs no modification times (ListOptions.modTimes); an age filter needs them anyway. */
   modTimes?: boolean;
+  /**
+   * The files of a source directory the filter lets through, as soon as its listing is in (before
+   * the destination's): work that needs only the source (hashing it) can start early.
+   */
+  onSourceListed?: (files: RemoteEntry[]) => void;
 }
 
 /**
@@ -80,7 +85,14 @@ export async function march(
 
   const marchDir = async (dir: string, depth: number, hasSrc: boolean, hasDst: boolean): Promise<void> => {
     const [srcList, dstList] = await Promise.all([
-      hasSrc ? list(src, dir, 'source') : Promise.resolve([] as RemoteEntry[]),
+      hasSrc
+        ? list(src, dir, 'source').then((entries) => {
+            if (entries && opts.onSourceListed) {
+              opts.onSourceListed(entries.filter((e) => !e.isDir && opts.filter.includeFile(joinPath(dir, rel(dir, e.path)), e.size, e.mtime)));
+            }
+            return entries;
+          })
+        : Promise.resolve([] as RemoteEntry[]),
       hasDst ? list(dst, dir, 'destination') : Promise.resolve([] as RemoteEntry[]),
     ]);
     // A directory that cannot be listed on one side must not look empty there (no deletes, no copies).

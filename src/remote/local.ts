@@ -440,7 +440,8 @@ export class LocalRemote implements Remote {
     // A big regular file goes to a hashing thread (file-hasher.ts); links and small files stay here.
     if (!(await this.symlinkOf(path))) {
       const file = this.abs(path);
-      const st = await fsp.stat(file).catch(() => undefined);
+      // On a local disk a stat is cheaper inline than as a thread-pool round trip (as list() does).
+      const st = this.ops() === directOps ? fs.statSync(file, { throwIfNoEntry: false }) : await fsp.stat(file).catch(() => undefined);
       if (st?.isFile() && st.size >= OFF_THREAD_MIN_BYTES) {
         return hashFileOffThread(file, type).catch((err) => {
           throw mapFsError(err, path);

@@ -103,10 +103,57 @@ async function hashStream(source: ByteSource, type: HashType): Promise<string> {
 }
 
 /**
+ * Source hashes started as soon as a source directory is listed, while the destination's listing
+ * is still on its way (a far object store): at most `limit` at once, in listing order. A file the
+ * destination turns out not to have, or to have at another size, is dropped before its turn.
+ */
+class SourceHashAhead {
+  private readonly jobs = new Map<string, { dropped: boolean; hash: Promise<string | undefined> }>();
+  private readonly limiter: Limiter;
+
+  constructor(
+    private readonly src: Remote,
+    private readonly type: HashType,
+    limit: number,
+  ) {
+    this.limiter = new Limiter(limit);
+  }
+
+  listed(files: RemoteEntry[]): void {
+    for (const e of files) {
+      const job = { dropped: false, hash: Promise.resolve<string | undefined>(undefined) };
+      job.hash = this.limiter.run(() => (job.dropped ? Promise.resolve(undefined) : entryHash(this.src, e, this.type)));
+      job.hash.catch(() => undefined); // awaited, and reported, by the pair's check
+      this.jobs.set(e.path, job);
+    }
+  }
+
+  /** The hash started for `e`, if one was (the caller awaits it). */
+  take(e: RemoteEntry): Promise<string | undefined> | undefined {
+    const job = this.jobs.get(e.path);
+    this.jobs.delete(e.path);
+    return job?.hash;
+  }
+
+  drop(e: RemoteEntry): void {
+    const job = this.jobs.get(e.path);
+    if (job) job.dropped = true;
+    this.jobs.delete(e.path);
+  }
+}
+
+/**
  * The check walk shared by check and cryptcheck. Differences are logged at
  * ERROR and counted; the summary lines are NOTICEs on the destination, as rclone.
  */
-async function checkTrees(ctx: CommandContext, stats: TransferStats, src: Remote, dst: Remote, compare: Comparer): Promise<void> {
+async function checkTrees(
+  ctx: CommandContext,
+  stats: TransferStats,
+  src: Remote,
+  dst: Remote,
+  compare: Comparer,
+  ahead?: SourceHashAhead,
+): Promise<void> {
   const opts = transferOptionsFromFlags(ctx.flags, stats);
   const oneWay = flagBool(ctx.flags, 'one-way');
   const sizeOnly = flagBool(ctx.flags, 'size-only');
@@ -130,6 +177,7 @@ async function checkTrees(ctx: CommandContext, stats: TransferStats, src: Remote
     stats.startCheck(rel);
     try {
       if (s.size !== d.size) {
+        ahead?.drop(s);
         log.error(`${logPath(rel)}: sizes differ`);
         difference(new Error('sizes differ'));
         reports.report(rel, 'differ', '*');
@@ -168,7 +216,7 @@ async function checkTrees(ctx: CommandContext, stats: TransferStats, src: Remote
   let marchErr: unknown;
   try {
     // Sizes and hashes only: listings need no modification times (no HEAD per object on S3/Swift).
-    await march(src, dst, { filter: opts.filter, checkers: opts.checkers, maxDepth: opts.maxDepth, stats, modTimes: false }, (item) => {
+    await march(src, dst, { filter: opts.filter, checkers: opts.checkers, maxDepth: opts.maxDepth, stats, modTimes: false, onSourceListed: ahead && ((files) => ahead.listed(files)) }, (item) => {
       const { rel, src: s, dst: d } = item;
       if (s?.isDir || (!s && d?.isDir)) return s !== undefined || !oneWay;
       if (s && d) {
@@ -176,6 +224,7 @@ async function checkTrees(ctx: CommandContext, stats: TransferStats, src: Remote
         const p: Promise<void> = checkers.run(() => checkPair(rel, s, d)).finally(() => pending.delete(p));
         pending.add(p);
       } else if (s) {
+        ahead?.drop(s);
         log.error(`${logPath(rel)}: file not in ${fsString(dst)}`);
         difference(new Error(`file not in ${fsString(dst)}`));
         dstMissing++;
@@ -242,11 +291,12 @@ registerCommand({
   maxArgs: 2,
   flags: checkFlags,
   async run(ctx, [srcSpec, dstSpec]) {
-    transferOptionsFromFlags(ctx.flags);
+    const checkerCount = transferOptionsFromFlags(ctx.flags).checkers;
     const src = await ctx.factory.open(srcSpec);
     const dst = await ctx.factory.open(dstSpec);
     const download = flagBool(ctx.flags, 'download');
     let compare: Comparer;
+    let ahead: SourceHashAhead | undefined;
     if (download) {
       compare = async (s, d, rel) => {
         try {
@@ -263,10 +313,11 @@ registerCommand({
         if (ht) log.info(`Using ${ht} for hash comparisons`);
         else log.error('No common hash found - not using a hash for checks');
       }
+      if (ht) ahead = new SourceHashAhead(src, ht, checkerCount);
       compare = async (s, d, rel) => {
         if (!ht) return 'nohash';
         // A crypt side states its plaintext hashes in sealed records: no download, no re-encryption.
-        const [a, b] = await Promise.all([entryHash(src, s, ht), entryHash(dst, d, ht)]);
+        const [a, b] = await Promise.all([ahead?.take(s) ?? entryHash(src, s, ht), entryHash(dst, d, ht)]);
         if (!a || !b) return 'nohash';
         if (a !== b) {
           log.error(`${logPath(rel)}: ${ht} differ`);
@@ -275,7 +326,7 @@ registerCommand({
         return 'same';
       };
     }
-    return runCommand(ctx, 'check', { retry: false, showStats: true }, (stats) => checkTrees(ctx, stats, src, dst, compare));
+    return runCommand(ctx, 'check', { retry: false, showStats: true }, (stats) => checkTrees(ctx, stats, src, dst, compare, ahead));
   },
 });
 
