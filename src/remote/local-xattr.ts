@@ -36,11 +36,12 @@ export function readUserXattrs(file: string): Metadata {
 }
 
 /**
- * Stores the non-POSIX keys of `metadata` on `file` (a value of '' removes the key). Throws
+ * Stores the non-POSIX keys of `metadata` on `file` (a value of '' removes the key; on a `fresh`
+ * file, which has none yet, removals are skipped: a sealed record clears 15 spare pieces). Throws
  * XattrNotSupportedError where the filesystem refuses them; other errors as Node's (code set).
  */
-export function writeUserXattrs(file: string, metadata: Metadata): void {
-  const entries = Object.entries(metadata).filter(([k]) => isXattrKey(k));
+export function writeUserXattrs(file: string, metadata: Metadata, options: { fresh?: boolean } = {}): void {
+  const entries = Object.entries(metadata).filter(([k, v]) => isXattrKey(k) && !(options.fresh && v === ''));
   if (entries.length === 0) return;
   if (!osNative) throw new XattrNotSupportedError(file, { cause: new Error('the native fs addon (cryptfs_fs.node) is not built') });
   for (const [k, v] of entries) {

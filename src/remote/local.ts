@@ -299,7 +299,7 @@ export class LocalRemote implements Remote {
       if (metadata) {
         // xattrs before the mode (a read-only mode would refuse them), and all before the rename:
         // the file never appears without its metadata (a sealed record must never be missing or stale).
-        writeUserXattrs(temp, metadata);
+        writeUserXattrs(temp, metadata, { fresh: true });
         if (options.metadata) await applyOwnerAndMode(temp, metadata, { tolerateChownRefusal: true });
         // The fstat entry (taken when no owner/mode was to be applied) lacks the xattrs just written.
         if (entry) entry.metadata = { ...userXattrKeys(metadata), ...entry.metadata };
