@@ -83,13 +83,17 @@ export async function march(
 
   const rel = (dir: string, path: string) => (dir === '' ? path : path.slice(dir.length + 1));
 
+  /** Whether the filter lets entry `e` of directory `dir` through (`name`: its name there). */
+  const included = (dir: string, name: string, e: RemoteEntry) => {
+    const path = joinPath(dir, name);
+    return e.isDir ? opts.filter.includeDir(path) : opts.filter.includeFile(path, e.size, e.mtime);
+  };
+
   const marchDir = async (dir: string, depth: number, hasSrc: boolean, hasDst: boolean): Promise<void> => {
     const [srcList, dstList] = await Promise.all([
       hasSrc
         ? list(src, dir, 'source').then((entries) => {
-            if (entries && opts.onSourceListed) {
-              opts.onSourceListed(entries.filter((e) => !e.isDir && opts.filter.includeFile(joinPath(dir, rel(dir, e.path)), e.size, e.mtime)));
-            }
+            if (entries && opts.onSourceListed) opts.onSourceListed(entries.filter((e) => !e.isDir && included(dir, rel(dir, e.path), e)));
             return entries;
           })
         : Promise.resolve([] as RemoteEntry[]),
@@ -102,12 +106,9 @@ export async function march(
     const take = (entries: RemoteEntry[], side: 'src' | 'dst') => {
       for (const e of entries) {
         const name = rel(dir, e.path);
-        const path = joinPath(dir, name);
-        if (side === 'src' || !opts.unfilteredDst) {
-          if (e.isDir ? !opts.filter.includeDir(path) : !opts.filter.includeFile(path, e.size, e.mtime)) continue;
-        }
+        if ((side === 'src' || !opts.unfilteredDst) && !included(dir, name, e)) continue;
         const map = e.isDir ? dirs : files;
-        const item = map.get(name) ?? { rel: path };
+        const item = map.get(name) ?? { rel: joinPath(dir, name) };
         item[side] = e;
         map.set(name, item);
       }
