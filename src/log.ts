@@ -20,7 +20,11 @@ interface LogSettings {
 const settings: LogSettings = { level: 'notice', json: false };
 
 export function configureLog(next: Partial<LogSettings>): void {
+  const opening = next.file !== undefined && next.file !== settings.file;
   Object.assign(settings, next);
+  // The log file exists from the start, as rclone opens it at start-up (0600): not first at the
+  // first line, which for a mount may come after the mount is already visible.
+  if (opening && settings.file) appendToFile(settings.file, '');
 }
 
 export function logLevel(): LogLevel {
