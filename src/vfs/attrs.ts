@@ -1,4 +1,4 @@
-// chmod and chown on the VFS. The new mode and owner become the object's
+// chmod, chown and a file's mtime on the VFS. The new mode and owner become the object's
 // rclone metadata (metadata.ts): the file's real attributes on a local remote,
 // user metadata on S3 and Swift, passed through crypt. A file not uploaded yet
 // (dirty in the cache, streaming, uploading) keeps them with its upload, and
@@ -62,4 +62,38 @@ export async function setOwnerAndMode(host: AttrsHost, attr: VfsAttr, changes: P
   if (file) file.metadata = metadata;
   host.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: attr.size, mtime: attr.mtime, metadata });
   return { ...attr, metadata };
+}
+
+/**
+ * Sets a file's mtime (not a directory's or a link's): a file whose bytes are
+ * still to be uploaded keeps it for its upload; a clean one has it set on the
+ * remote at once.
+ */
+export async function setFileMtime(host: AttrsHost, attr: VfsAttr, mtime: Date): Promise<VfsAttr> {
+  const path = attr.path;
+  const file = liveFile(host.files, path);
+  if (file?.cache && file.dirty) {
+    // The upload to come carries it.
+    file.mtime = mtime;
+    file.cache.mtimeSetAt = Date.now();
+    await host.store().markDirty(file.cache);
+    return file.attr();
+  }
+  if (file?.writer) {
+    file.mtime = mtime;
+    file.pendingMtime = mtime;
+    return file.attr();
+  }
+  if (file?.inFlight || file?.uploadLock.locked) {
+    // The upload sets it once done (it compares the time it sent).
+    file.mtime = mtime;
+    return file.attr();
+  }
+  // Clean (possibly open, e.g. touch's futimens): straight to the remote.
+  await host.remote.setMtime(path, mtime);
+  if (file) file.mtime = mtime;
+  if (file?.cache) file.cache.mtimeSetAt = Date.now();
+  if (file?.cache?.source) file.cache.source = { ...file.cache.source, mtimeMs: mtime.getTime() };
+  host.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: attr.size, mtime, metadata: attr.metadata });
+  return { ...attr, mtime };
 }

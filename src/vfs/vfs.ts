@@ -8,7 +8,8 @@
 // open-file surface; the jobs behind it have their own modules: listings.ts
 // and dir-reader.ts (directory listings), uploads.ts (write-back and the upload
 // queue), file-cache.ts (cache files, eviction), recovery.ts (crash recovery),
-// rename.ts (the rename engine), names.ts (name checks), links.ts (symlinks).
+// rename.ts (the rename engine), names.ts (name checks), links.ts (symlinks),
+// attrs.ts (chmod, chown, a file's mtime), statfs.ts.
 //
 // Paths are the remote's ('/'-separated, no leading '/', '' = root). Errors are
 // typed (errors.ts); fuse/errno-map.ts gives the errno each answers at the mount.
@@ -60,22 +61,14 @@ import { isNotFound, nameMax, notFound, validateName } from './names.js';
 import { DEFAULT_VFS_OPTIONS, type CacheMode, type VfsOptions } from './options.js';
 import { Recovery, type RecoveryHost } from './recovery.js';
 import { Uploads, type UploadHost } from './uploads.js';
-import { setOwnerAndMode } from './attrs.js';
+import { setFileMtime, setOwnerAndMode } from './attrs.js';
+import { statfsOf, type VfsStatfs } from './statfs.js';
 import type { PosixAttrs } from '../remote/metadata.js';
 import type { CacheStore } from './write-cache.js';
 
 export { VfsFile, type FileHandle, type OpenFlags, type VfsAttr } from './file-handle.js';
 export { DirReader, type VfsDirEntry } from './dir-reader.js';
-
-export interface VfsStatfs {
-  blockSize: number;
-  blocks: number;
-  blocksFree: number;
-  blocksAvailable: number;
-  files: number;
-  filesFree: number;
-  nameMax: number;
-}
+export type { VfsStatfs } from './statfs.js';
 
 export class Vfs implements FileHost {
   readonly options: VfsOptions;
@@ -343,31 +336,7 @@ export class Vfs implements FileHost {
     const attr = await this.stat(path);
     if (attr.isDir) return attr; // directory times live in this.times only (setTimes)
     if (attr.isLink) return this.links.setMtime(attr, mtime);
-    const file = liveFile(this.files, path);
-    if (file?.cache && file.dirty) {
-      // The upload to come carries it.
-      file.mtime = mtime;
-      file.cache.mtimeSetAt = Date.now();
-      await this.store!.markDirty(file.cache);
-      return file.attr();
-    }
-    if (file?.writer) {
-      file.mtime = mtime;
-      file.pendingMtime = mtime;
-      return file.attr();
-    }
-    if (file?.inFlight || file?.uploadLock.locked) {
-      // The upload sets it once done (it compares the time it sent).
-      file.mtime = mtime;
-      return file.attr();
-    }
-    // Clean (possibly open, e.g. touch's futimens): straight to the remote.
-    await this.remote.setMtime(path, mtime);
-    if (file) file.mtime = mtime;
-    if (file?.cache) file.cache.mtimeSetAt = Date.now();
-    if (file?.cache?.source) file.cache.source = { ...file.cache.source, mtimeMs: mtime.getTime() };
-    this.dirCache.upsert(parentPath(path), baseName(path), { isDir: false, size: attr.size, mtime, metadata: attr.metadata });
-    return { ...attr, mtime };
+    return setFileMtime(this.host, attr, mtime);
   }
 
   /** chmod/chown: stores the permission bits and owner given (see attrs.ts). */
@@ -392,21 +361,8 @@ export class Vfs implements FileHost {
     return this.stat(path);
   }
 
-  async statfs(): Promise<VfsStatfs> {
-    const blockSize = 4096;
-    let total = 2 ** 50;
-    let free = 2 ** 50;
-    const about = await this.remote.about?.().catch(() => undefined);
-    if (about?.total !== undefined) {
-      total = about.total;
-      free = about.free ?? (about.used !== undefined ? Math.max(0, total - about.used) : total);
-    } else if (about?.free !== undefined) {
-      free = about.free;
-      total = about.free + (about.used ?? 0);
-    }
-    const blocks = Math.floor(total / blockSize);
-    const blocksFree = Math.floor(free / blockSize);
-    return { blockSize, blocks, blocksFree, blocksAvailable: blocksFree, files: 1e9, filesFree: 1e9, nameMax: this.nameMax() };
+  statfs(): Promise<VfsStatfs> {
+    return statfsOf(this.remote, this.nameMax());
   }
 
   // ---- open files ----
