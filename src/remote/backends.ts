@@ -4,7 +4,7 @@
 // The object-store drivers (and the S3 SDK behind one of them) are imported only when a remote of
 // theirs is opened: their option declarations are light modules of their own, so help, flags,
 // the config wizard and every command on other backends start without loading them.
-import { getBackend, registerBackend, type BackendSpec, type OptionSpec } from './registry.js';
+import { getBackend, registerBackend, type BackendSpec, type OptionSpecs } from './registry.js';
 import { S3_DESCRIPTION, s3OptionSpecs } from './s3-options.js';
 import { SWIFT_DESCRIPTION, swiftOptions } from './swift-options.js';
 import './local.js';
@@ -12,7 +12,7 @@ import './memory.js';
 import './crypt.js';
 
 /** Registers a backend whose driver module registers its own full spec, in this one's place, when imported. */
-function registerOnDemand(type: string, description: string, options: OptionSpec[], load: () => Promise<unknown>): void {
+function registerOnDemand(type: string, description: string, options: OptionSpecs, load: () => Promise<unknown>): void {
   const create: BackendSpec['create'] = async (ctx) => {
     await load();
     const loaded = getBackend(type);

@@ -1,10 +1,31 @@
 // The crypt backend's options, declared once as data (rclone's backend/crypt option list plus
 // cryptfs's own `integrity`): the config wizard, `config show` redaction, --crypt-* flags,
 // RCLONE_CRYPT_* overrides and the docs all come from this list.
-import type { OptionSpec } from './registry.js';
-import { integrityOption } from './crypt-verify.js';
+import { declareOptions, type OptionSpec } from './registry.js';
 
-export const cryptOptions: OptionSpec[] = [
+/** The crypt backend's `integrity` option (config, --crypt-integrity, RCLONE_CRYPT_INTEGRITY); the modes are crypt-verify.ts's IntegrityMode. */
+export const integrityOption = {
+  name: 'integrity',
+  help:
+    'How reads check the sealed record cryptfs keeps in each object\'s metadata.\n\n' +
+    'The record binds a file\'s content to its name and size, so a file swapped or copied over\n' +
+    'another name, or cut at a chunk boundary, fails to read instead of reading as something else.\n' +
+    'Files without a record (written by rclone) read as before unless this is "strict".',
+  type: 'enum',
+  default: 'default',
+  advanced: true,
+  exclusive: true,
+  examples: [
+    {
+      value: 'default',
+      help: 'Check sealed files; read unsealed files; a file moved by another tool reads with a notice.',
+    },
+    { value: 'strict', help: 'Also refuse unsealed files and files moved without being re-sealed.' },
+    { value: 'off', help: 'Do not check records.' },
+  ],
+} as const satisfies OptionSpec;
+
+export const cryptOptions = declareOptions([
   {
     name: 'remote',
     help:
@@ -127,5 +148,5 @@ export const cryptOptions: OptionSpec[] = [
     advanced: true,
   },
   integrityOption,
-];
+]);
 

@@ -40,33 +40,10 @@ import { SealRecordError, sealFromMetadata, type SealKey, type SealRecord } from
 import { log } from '../log.js';
 import { logPath } from '../log-names.js';
 import type { NameCipher } from '../crypt/name-cipher.js';
-import type { OptionSpec } from './registry.js';
 import type { ByteSource, ReadRange, Remote, RemoteEntry } from './remote.js';
 
 /** How reads treat sealed records: crypt option `integrity`. */
 export type IntegrityMode = 'default' | 'strict' | 'off';
-
-/** The crypt backend's `integrity` option (config, --crypt-integrity, RCLONE_CRYPT_INTEGRITY), listed in cryptOptions (crypt-options.ts). */
-export const integrityOption: OptionSpec = {
-  name: 'integrity',
-  help:
-    'How reads check the sealed record cryptfs keeps in each object\'s metadata.\n\n' +
-    'The record binds a file\'s content to its name and size, so a file swapped or copied over\n' +
-    'another name, or cut at a chunk boundary, fails to read instead of reading as something else.\n' +
-    'Files without a record (written by rclone) read as before unless this is "strict".',
-  type: 'enum',
-  default: 'default',
-  advanced: true,
-  exclusive: true,
-  examples: [
-    {
-      value: 'default',
-      help: 'Check sealed files; read unsealed files; a file moved by another tool reads with a notice.',
-    },
-    { value: 'strict', help: 'Also refuse unsealed files and files moved without being re-sealed.' },
-    { value: 'off', help: 'Do not check records.' },
-  ],
-};
 
 export type SealVerdict =
   | { status: 'sealed'; record: SealRecord }

@@ -16,7 +16,7 @@ export interface OptionExample {
 
 export interface OptionSpec {
   /** rclone's option name (snake_case), as written in the config file. */
-  name: string;
+  readonly name: string;
   help: string;
   type?: OptionType; // default 'string'
   default?: string | number | boolean;
@@ -28,38 +28,61 @@ export interface OptionSpec {
   required?: boolean;
   /** Not offered by the wizard. */
   hidden?: boolean;
-  examples?: OptionExample[];
+  examples?: readonly OptionExample[];
   /** For 'enum': values must be one of the examples (case-insensitive). */
   exclusive?: boolean;
 }
 
-export interface BackendContext {
+/** A backend's option declarations (OptionSpec per option). */
+export type OptionSpecs = readonly OptionSpec[];
+
+/**
+ * Declares a backend's options. The declaration keeps each option's name and
+ * type in its own type, so OptionValues over it accepts only declared names,
+ * each read as its declared type (bool() only bool options, secret() only
+ * secret ones): a misspelt or mistyped option is a compile error, as rclone's
+ * configstruct makes it for Go.
+ */
+export function declareOptions<const T extends OptionSpecs>(specs: T): T {
+  return specs;
+}
+
+/** The names in a declaration; plain `string` for one whose names are not known (OptionSpecs). */
+type NamesWhere<T extends OptionSpecs, Shape> = string extends T[number]['name']
+  ? string
+  : Extract<T[number], Shape>['name'];
+/** Options read as text: declared 'string' (the default) or 'enum'. */
+type TextOption = { readonly name: string; readonly type?: 'string' | 'enum' };
+
+export interface BackendContext<T extends OptionSpecs = OptionSpecs> {
   /** Config section name ('' for an unnamed local path). */
   name: string;
   /** Path inside the remote, as given after `name:`. */
   root: string;
-  options: OptionValues;
+  options: OptionValues<T>;
   /** Opens another remote by spec (`name:path` or a local path) — for wrapping backends like crypt. */
   openRemote(spec: string): Promise<Remote>;
 }
 
-export interface BackendSpec {
+export interface BackendSpec<T extends OptionSpecs = OptionSpecs> {
   type: string;
   description: string;
-  options: OptionSpec[];
+  options: T;
   /**
    * True when create() roots the remote at ctx.root itself; otherwise the
    * factory creates it at '' and wraps it so that ctx.root becomes its root.
    */
   handlesRoot?: boolean;
-  create(ctx: BackendContext): Promise<Remote>;
+  create(ctx: BackendContext<T>): Promise<Remote>;
 }
 
 const backends = new Map<string, BackendSpec>();
 
-export function registerBackend(spec: BackendSpec): void {
+export function registerBackend<const T extends OptionSpecs>(spec: BackendSpec<T>): void {
   // Every secret may also come from a command: declared here once for all backends.
-  backends.set(spec.type, { ...spec, options: [...spec.options, ...secretCommandOptions(spec.options)] });
+  const options: OptionSpecs = [...spec.options, ...secretCommandOptions(spec.options)];
+  // The registry holds every backend alike; each one's create() still reads only its declared names.
+  backends.set(spec.type, { ...spec, options } as unknown as BackendSpec);
 }
 
 export function getBackend(type: string): BackendSpec {
@@ -122,13 +145,13 @@ export function parseBool(text: string, optionName = 'option'): boolean {
 }
 
 /** Option values of one remote, typed by its declaration. Raw values are strings, as in the INI file. */
-export class OptionValues {
+export class OptionValues<T extends OptionSpecs = OptionSpecs> {
   /**
    * @param fromCommands values of secret options given as X_command, already
    *   run (resolveSecretCommands): plain values, not obscured.
    */
   constructor(
-    readonly specs: OptionSpec[],
+    readonly specs: T,
     readonly raw: Record<string, string>,
     readonly remoteName = '',
     private readonly fromCommands: ReadonlyMap<string, string> = new Map(),
@@ -141,17 +164,17 @@ export class OptionValues {
     for (const v of fromCommands.values()) rememberSecret(v);
   }
 
-  spec(name: string): OptionSpec {
+  spec(name: NamesWhere<T, unknown>): OptionSpec {
     const s = this.specs.find((o) => o.name === name);
     if (!s) throw new Error(`internal: option ${name} is not declared`);
     return s;
   }
 
-  has(name: string): boolean {
+  has(name: NamesWhere<T, unknown>): boolean {
     return (this.raw[name] !== undefined && this.raw[name] !== '') || this.fromCommands.has(name);
   }
 
-  private value(name: string): string | undefined {
+  private value(name: NamesWhere<T, unknown>): string | undefined {
     const v = this.raw[name];
     if (v !== undefined && v !== '') return v;
     const fromCommand = this.fromCommands.get(name);
@@ -160,11 +183,11 @@ export class OptionValues {
     return d === undefined ? undefined : String(d);
   }
 
-  private where(name: string): string {
+  private where(name: NamesWhere<T, unknown>): string {
     return this.remoteName ? `${this.remoteName}: ${name}` : name;
   }
 
-  string(name: string): string {
+  string(name: NamesWhere<T, TextOption>): string {
     const v = this.value(name);
     if (v === undefined && this.spec(name).required) {
       throw new ConfigError(`${name} not set in config file`);
@@ -172,26 +195,26 @@ export class OptionValues {
     return v ?? '';
   }
 
-  bool(name: string): boolean {
+  bool(name: NamesWhere<T, { readonly type: 'bool' }>): boolean {
     return parseBool(this.value(name) ?? 'false', this.where(name));
   }
 
-  int(name: string): number {
+  int(name: NamesWhere<T, { readonly type: 'int' }>): number {
     const v = this.value(name) ?? '0';
     if (!/^-?\d+$/.test(v.trim())) throw new ConfigError(`${this.where(name)}: bad integer ${JSON.stringify(v)}`);
     return Number(v);
   }
 
-  size(name: string): number {
+  size(name: NamesWhere<T, { readonly type: 'size' }>): number {
     return parseSize(this.value(name) ?? '0', this.where(name));
   }
 
-  duration(name: string): number {
+  duration(name: NamesWhere<T, { readonly type: 'duration' }>): number {
     return parseDuration(this.value(name) ?? '0', this.where(name));
   }
 
   /** An enum value, lower-cased and checked against the declared examples. */
-  choice(name: string): string {
+  choice(name: NamesWhere<T, { readonly type: 'enum' }>): string {
     const v = this.string(name).toLowerCase();
     const spec = this.spec(name);
     const allowed = (spec.examples ?? []).map((e) => e.value.toLowerCase());
@@ -205,7 +228,7 @@ export class OptionValues {
    * A secret option, revealed (values are stored obscured) to its bytes, exactly
    * as rclone reveals it: they need not be UTF-8, and keys are derived from them.
    */
-  secret(name: string): Buffer {
+  secret(name: NamesWhere<T, { readonly secret: true }>): Buffer {
     const fromCommand = this.fromCommands.get(name);
     if (fromCommand !== undefined) return Buffer.from(fromCommand, 'utf8');
     const v = this.raw[name];

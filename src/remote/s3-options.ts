@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { ConfigError } from '../errors.js';
 import { log } from '../log.js';
-import type { OptionSpec, OptionValues } from './registry.js';
+import { declareOptions, type OptionValues } from './registry.js';
 import type { WriteOptions } from './remote.js';
 import type { RetryPolicy } from './retry.js';
 
@@ -20,7 +20,7 @@ export const MAX_UPLOAD_PARTS = 10_000;
 /** The backend's line in `cryptfs help backends` and the config wizard. */
 export const S3_DESCRIPTION = 'Amazon S3 Compliant Storage Providers including AWS, Ceph, Minio and OpenStack Swift (s3api)';
 
-export const s3OptionSpecs: OptionSpec[] = [
+export const s3OptionSpecs = declareOptions([
   {
     name: 'provider',
     help: 'Choose your S3 provider.',
@@ -232,7 +232,7 @@ export const s3OptionSpecs: OptionSpec[] = [
     default: false,
     advanced: true,
   },
-];
+]);
 
 /** Providers rclone addresses with virtual-host style (bucket in the host name); all others use paths. */
 const VIRTUAL_HOST_PROVIDERS = new Set(
@@ -320,7 +320,7 @@ function normaliseEndpoint(endpoint: string): string | undefined {
 }
 
 /** Reads rclone-style option values into driver options (validating them as rclone does). */
-export function s3OptionsFromConfig(values: OptionValues, name = '', root = ''): S3RemoteOptions {
+export function s3OptionsFromConfig(values: OptionValues<typeof s3OptionSpecs>, name = '', root = ''): S3RemoteOptions {
   const where = (opt: string) => (name ? `${name}: ${opt}` : opt);
   const provider = values.string('provider');
   const chunkSize = values.size('chunk_size');
@@ -374,7 +374,7 @@ export function s3OptionsFromConfig(values: OptionValues, name = '', root = ''):
   };
 }
 
-function sseFromConfig(values: OptionValues, where: (opt: string) => string): SseCustomerKey | undefined {
+function sseFromConfig(values: OptionValues<typeof s3OptionSpecs>, where: (opt: string) => string): SseCustomerKey | undefined {
   const algorithm = values.string('sse_customer_algorithm');
   const rawKey = values.string('sse_customer_key');
   const base64Key = values.string('sse_customer_key_base64');

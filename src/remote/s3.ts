@@ -559,7 +559,7 @@ registerBackend({
   type: 's3',
   description: S3_DESCRIPTION,
   options: s3OptionSpecs,
-  async create(ctx: BackendContext): Promise<Remote> {
+  async create(ctx): Promise<Remote> {
     return S3Remote.create(s3OptionsFromConfig(ctx.options, ctx.name, ctx.root));
   },
 });

@@ -1,7 +1,7 @@
 // The swift backend's options: the remote's settings and their defaults, rclone's option
 // declarations, and reading a config section (and the OS_* environment) into both.
 import { NotSupportedError } from '../errors.js';
-import type { OptionSpec, OptionValues } from './registry.js';
+import { declareOptions, type OptionValues } from './registry.js';
 import type { EndpointType, SwiftClientOptions } from './swift-client.js';
 
 const MIB = 1024 * 1024;
@@ -50,7 +50,7 @@ const ENDPOINT_TYPES: EndpointType[] = ['public', 'internal', 'admin'];
 /** The backend's line in `cryptfs help backends` and the config wizard. */
 export const SWIFT_DESCRIPTION = 'OpenStack Swift (Rackspace Cloud Files, Blomp Cloud Storage, Memset Memstore, OVH)';
 
-export const swiftOptions: OptionSpec[] = [
+export const swiftOptions = declareOptions([
   {
     name: 'env_auth',
     help: 'Get swift credentials from environment variables in standard OpenStack form (OS_*).',
@@ -153,7 +153,7 @@ export const swiftOptions: OptionSpec[] = [
     default: 'Slash,InvalidUtf8',
     advanced: true,
   },
-];
+]);
 
 /** OS_* variables as OpenStack tools (and CSC's allas-conf) export them; set ones override the config. */
 export function swiftOptionsFromEnv(env: NodeJS.ProcessEnv): Partial<SwiftClientOptions> {
@@ -191,8 +191,8 @@ export function swiftOptionsFromEnv(env: NodeJS.ProcessEnv): Partial<SwiftClient
 }
 
 /** Client options from a config section (and the environment when env_auth is set). */
-export function swiftClientOptions(options: OptionValues, env: NodeJS.ProcessEnv = process.env): SwiftClientOptions {
-  const str = (name: string) => options.string(name) || undefined;
+export function swiftClientOptions(options: OptionValues<typeof swiftOptions>, env: NodeJS.ProcessEnv = process.env): SwiftClientOptions {
+  const str = (name: Parameters<typeof options.string>[0]) => options.string(name) || undefined;
   let result: SwiftClientOptions = {
     user: str('user'),
     key: str('key'),
@@ -216,7 +216,7 @@ export function swiftClientOptions(options: OptionValues, env: NodeJS.ProcessEnv
 }
 
 /** Remote settings from a config section. */
-export function swiftRemoteSettings(options: OptionValues): Partial<SwiftRemoteSettings> {
+export function swiftRemoteSettings(options: OptionValues<typeof swiftOptions>): Partial<SwiftRemoteSettings> {
   const encoding = options.string('encoding').split(',').map((e) => e.trim().toLowerCase()).sort().join(',');
   if (encoding !== 'invalidutf8,slash') {
     throw new NotSupportedError(`swift: encoding ${JSON.stringify(options.string('encoding'))} is not supported (only Slash,InvalidUtf8)`);

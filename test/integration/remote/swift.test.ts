@@ -448,7 +448,7 @@ if (!store) {
       const session = await makeClient(s).getSession();
       const c = fresh('token');
       const backend = getBackend('swift');
-      const options = new OptionValues(swiftOptions, { type: 'swift', env_auth: 'true', chunk_size: '1Mi' }, 'allas');
+      const options = new OptionValues(backend.options, { type: 'swift', env_auth: 'true', chunk_size: '1Mi' }, 'allas');
       const saved = { ...process.env };
       process.env.OS_AUTH_TOKEN = session.token;
       process.env.OS_STORAGE_URL = session.storageUrl;

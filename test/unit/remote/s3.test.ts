@@ -20,6 +20,7 @@ import {
   isRetryableS3Error,
   parseMtime,
   S3Remote,
+  s3OptionSpecs,
   s3OptionsFromConfig,
   type S3RemoteOptions,
 } from '../../../src/remote/s3.js';
@@ -254,7 +255,7 @@ describe('s3 mtime encoding (rclone: seconds as a decimal string)', () => {
 
 describe('s3 options', () => {
   const spec = getBackend('s3');
-  const values = (raw: Record<string, string>) => new OptionValues(spec.options, raw, 'mys3');
+  const values = (raw: Record<string, string>) => new OptionValues(s3OptionSpecs, raw, 'mys3');
 
   it('declares rclone option names, with secrets marked sensitive', () => {
     const names = spec.options.map((o) => o.name);

@@ -11,7 +11,7 @@ import {
   swiftOptionsFromEnv,
   swiftRemoteSettings,
 } from '../../../src/remote/swift.js';
-import { getBackend, OptionValues } from '../../../src/remote/registry.js';
+import { getBackend, OptionValues, type OptionSpecs } from '../../../src/remote/registry.js';
 import { NotSupportedError } from '../../../src/errors.js';
 
 describe('swift names', () => {
@@ -56,7 +56,7 @@ describe('swift mtimes', () => {
 
 describe('swift options', () => {
   it("declares rclone 1.60's swift option names", () => {
-    const names = swiftOptions.map((o) => o.name).sort();
+    const names: string[] = swiftOptions.map((o) => o.name).sort();
     for (const n of [
       'env_auth',
       'user',
@@ -86,7 +86,7 @@ describe('swift options', () => {
     }
     assert.equal(getBackend('swift').type, 'swift');
     for (const n of ['key', 'auth_token', 'application_credential_secret']) {
-      assert.equal(swiftOptions.find((o) => o.name === n)?.sensitive, true, `${n} is redacted`);
+      assert.equal((swiftOptions as OptionSpecs).find((o) => o.name === n)?.sensitive, true, `${n} is redacted`);
     }
   });
 
