@@ -1,16 +1,16 @@
 // rclone crypt file contents (docs/crypt-format.md §3): a 32-byte header "RCLONE\0\0" ‖ N0, then
 // the plaintext cut into 64 KiB chunks, each NaCl secretbox-sealed (tag ‖ ciphertext)
 // with nonce N0 + chunk index. Sealing and opening run in libsodium (sodium-native),
-// writing straight into the buffers that are handed out; no whole-file buffering.
-import { createRequire } from 'node:module';
+// (secretbox.ts), writing straight into the buffers that are handed out; no whole-file buffering.
 import { randomBytes } from 'node:crypto';
 import { AuthenticationError, BadMagicError, FileTooShortError, TruncatedBlockError } from '../errors.js';
 import { NONCE_SIZE, addToNonce, incrementNonce } from './nonce.js';
 import { secureCopy, wipe } from './secure-memory.js';
+import { openChunk, SECRETBOX_TAG_SIZE, sealChunk } from './secretbox.js';
 
 export const HEADER_SIZE = 32;
 export const BLOCK_DATA_SIZE = 65536;
-export const BLOCK_OVERHEAD = 16;
+export const BLOCK_OVERHEAD = SECRETBOX_TAG_SIZE;
 export const BLOCK_SIZE = BLOCK_DATA_SIZE + BLOCK_OVERHEAD; // 65552
 export const MAGIC = Buffer.from('RCLONE\0\0', 'latin1');
 const MAGIC_SIZE = 8;
@@ -21,27 +21,6 @@ const KEY_SIZE = 32;
  * the source hands over big pieces, while keeping memory bounded (~1 MiB).
  */
 export const MAX_CHUNKS_PER_OUTPUT = 16;
-
-/** The two libsodium calls we use. sodium-native is CommonJS without type declarations. */
-interface SecretboxBinding {
-  crypto_secretbox_easy(c: Uint8Array, m: Uint8Array, n: Uint8Array, k: Uint8Array): void;
-  crypto_secretbox_open_easy(m: Uint8Array, c: Uint8Array, n: Uint8Array, k: Uint8Array): boolean;
-}
-const sodium = createRequire(import.meta.url)('sodium-native') as SecretboxBinding;
-
-/** Seals one chunk: `out` (plain.length + 16 bytes) receives tag ‖ ciphertext. `out` may start 16 bytes before `plain` (in place). */
-export function sealChunk(out: Uint8Array, plain: Uint8Array, nonce: Uint8Array, key: Uint8Array): void {
-  sodium.crypto_secretbox_easy(out, plain, nonce, key);
-}
-
-/**
- * Opens one chunk (tag ‖ ciphertext) into `out` (cipher.length − 16 bytes). Returns false,
- * leaving `out` untouched, when authentication fails. `out` may overlap `cipher`:
- * libsodium verifies the tag before it writes.
- */
-export function openChunk(out: Uint8Array, cipher: Uint8Array, nonce: Uint8Array, key: Uint8Array): boolean {
-  return sodium.crypto_secretbox_open_easy(out, cipher, nonce, key);
-}
 
 function checkByteCount(value: number, what: string): void {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${what} must be a non-negative integer, got ${value}`);

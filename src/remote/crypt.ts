@@ -2,7 +2,7 @@
 // remote. Names go through NameCipher, contents through ContentCipher.
 import { ConfigError, NameTooLongError, CryptfsError, DirNotFoundError, ObjectNotFoundError } from '../errors.js';
 import { createHash, randomBytes } from 'node:crypto';
-import { ContentCipher } from '../crypt/content-cipher.js';
+import { BLOCK_OVERHEAD, ContentCipher, HEADER_SIZE } from '../crypt/content-cipher.js';
 import { NONCE_SIZE } from '../crypt/nonce.js';
 import { deriveKeys, wipeKeys, type CryptKeys } from '../crypt/keys.js';
 import { NameCipher, type FilenameEncodingName, type FilenameEncryptionMode } from '../crypt/name-cipher.js';
@@ -17,6 +17,9 @@ import { SubRemote } from './sub-remote.js';
 import { redactSpec } from './redact.js';
 import { SealVerifier, type IntegrityMode } from './crypt-verify.js';
 import { cryptOptions } from './crypt-options.js';
+
+/** The label of the nonce cacheKeySecret encrypts under (kept as first shipped: caches keyed by it must still open). */
+const CACHE_KEY_NONCE_LABEL = 'cryptfs vfs cache key v1 nonce';
 
 export interface CryptRemoteOptions {
   mode: FilenameEncryptionMode;
@@ -107,6 +110,36 @@ export class CryptRemote implements Remote {
       }
     });
     return encrypted;
+  }
+
+  /** Remote.checkName: a name fits when every segment does once encrypted (checkLength). */
+  checkName(path: string, isDir: boolean): void {
+    if (isDir) this.encryptDirPath(path);
+    else this.encryptFilePath(path);
+  }
+
+  /** Remote.nameMax: the longest plain segment whose stored form fits the remote underneath. */
+  nameMax(): number | undefined {
+    const limit = this.underlying.features.maxSegmentBytes;
+    if (limit === undefined) return undefined;
+    return this.options.mode === 'off' ? limit : this.maxPlainSegmentBytes(limit);
+  }
+
+  /**
+   * Remote.cacheKeySecret: 64 bytes of the content cipher's keystream under a fixed nonce
+   * derived from a label (no real file uses it: files take random nonces), so a function of
+   * the data key alone, which only the holder of the passwords can compute.
+   */
+  async cacheKeySecret(): Promise<Buffer> {
+    const nonce = createHash('sha256').update(CACHE_KEY_NONCE_LABEL).digest().subarray(0, 24);
+    const zeros = Buffer.alloc(64);
+    const parts: Buffer[] = [];
+    for await (const p of this.content.encrypt((async function* () { yield zeros; })(), nonce)) parts.push(Buffer.from(p));
+    const sealed = Buffer.concat(parts);
+    // header (32) ‖ tag (16) ‖ keystream ⊕ zeros
+    const secret = Buffer.from(sealed.subarray(HEADER_SIZE + BLOCK_OVERHEAD));
+    sealed.fill(0);
+    return secret;
   }
 
   /** Longest plain segment (UTF-8 bytes, ASCII) whose encrypted form fits `limit`. */

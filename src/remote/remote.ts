@@ -2,6 +2,7 @@
 // crypt on top of any of them). Paths are relative to the remote's root,
 // '/'-separated, with no leading or trailing '/'; '' is the root itself.
 import type { Metadata } from './metadata.js';
+import { NameTooLongError } from '../errors.js';
 
 export type { Metadata } from './metadata.js';
 
@@ -126,6 +127,26 @@ export interface Remote {
   /** The entries directly inside `dir`. Throws DirNotFoundError if it does not exist. */
   list(dir: string, options?: ListOptions): AsyncIterable<RemoteEntry>;
 
+  // Optional capabilities of remotes that transform names or hold keys (crypt), forwarded by
+  // wrappers (SubRemote): the layers above ask them and never look inside a remote.
+
+  /**
+   * Throws NameTooLongError when `path` cannot be held here as a file (or, with isDir, as a
+   * directory): for crypt, when a segment is too long once encrypted. Without it, segments are
+   * checked against features.maxSegmentBytes (checkSegmentLengths).
+   */
+  checkName?(path: string, isDir: boolean): void;
+
+  /** The longest name (bytes) an entry here can have (statfs's namemax); undefined: no known limit. */
+  nameMax?(): number | undefined;
+
+  /**
+   * A secret only the holder of this remote's keys can compute, the same on every run with the
+   * same keys: it keys the local cache, which must outlive a crash (crypt: derived from the data
+   * key). The caller wipes it after use.
+   */
+  cacheKeySecret?(): Promise<Buffer>;
+
   /** One entry. Throws ObjectNotFoundError (or DirNotFoundError for a directory that is not there). */
   stat(path: string): Promise<RemoteEntry>;
 
@@ -230,4 +251,13 @@ export function dateToNs(d: Date): bigint {
 export function nsToDate(ns: bigint): Date {
   const ms = ns >= 0n ? ns / 1_000_000n : -((-ns + 999_999n) / 1_000_000n);
   return new Date(Number(ms));
+}
+
+/** Throws NameTooLongError for a segment of `path` longer than `limit` bytes (no limit: nothing to check). */
+export function checkSegmentLengths(path: string, limit: number | undefined): void {
+  if (limit === undefined) return;
+  for (const seg of path.split('/')) {
+    const len = Buffer.byteLength(seg);
+    if (len > limit) throw new NameTooLongError(seg, len, limit);
+  }
 }

@@ -2,7 +2,7 @@
 // remote. Every path is prefixed on the way down and stripped on the way up.
 import { DirNotFoundError, ObjectNotFoundError } from '../errors.js';
 import type { ByteSource, HashType, ListOptions, Metadata, ReadRange, ReadWithInfo, Remote, RemoteEntry, TransferOptions, WriteOptions } from './remote.js';
-import { joinPath } from './remote.js';
+import { checkSegmentLengths, joinPath } from './remote.js';
 
 export class SubRemote implements Remote {
   readonly type: string;
@@ -32,9 +32,19 @@ export class SubRemote implements Remote {
     if (inner.setMetadata) {
       this.setMetadata = (p, md, o) => inner.setMetadata!(this.down(p), md, o).catch((err) => this.rename(err, p));
     }
+    if (inner.nameMax) this.nameMax = () => inner.nameMax!();
+    if (inner.cacheKeySecret) this.cacheKeySecret = () => inner.cacheKeySecret!();
   }
 
   setMetadata?: (path: string, metadata: Metadata, options?: { isDir?: boolean }) => Promise<void>;
+  nameMax?: () => number | undefined;
+  cacheKeySecret?: () => Promise<Buffer>;
+
+  /** The inner remote checks the whole path (for crypt, every segment of it is encrypted). */
+  checkName(path: string, isDir: boolean): void {
+    if (this.inner.checkName) this.inner.checkName(this.down(path), isDir);
+    else checkSegmentLengths(path, this.features.maxSegmentBytes);
+  }
 
   move?: (src: string, dst: string, options?: TransferOptions) => Promise<RemoteEntry>;
   copy?: (src: string, dst: string, options?: TransferOptions) => Promise<RemoteEntry>;

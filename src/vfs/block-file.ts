@@ -16,7 +16,7 @@
 // bytes (a hole of the sparse file) is a block not in the cache.
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
-import { openChunk, sealChunk } from '../crypt/content-cipher.js';
+import { openChunk, sealChunk } from '../crypt/secretbox.js';
 import { CryptfsError } from '../errors.js';
 import { FilePool, type PooledFile } from './file-pool.js';
 export const CACHE_BLOCK = 65536;

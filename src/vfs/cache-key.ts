@@ -3,11 +3,10 @@
 //
 // The key must survive a crash: a daemon killed with dirty files re-uploads
 // them on the next mount of the same remote, so that mount has to read the
-// cache. For a crypt remote the key is derived from the crypt data key, which
-// only someone holding the crypt passwords can compute: a PRF evaluation of the
-// data key (the XSalsa20 keystream of the crypt content cipher under a fixed,
-// label-derived nonce that no real file uses, since real files take random
-// nonces) run through HMAC-SHA256 with a label. Nothing new is stored on disk.
+// cache. For a remote with keys (crypt) the key is derived from a secret the
+// remote computes from them (Remote.cacheKeySecret; crypt: its content
+// cipher's keystream under a fixed nonce no real file uses), run through
+// HMAC-SHA256 with a label. Nothing new is stored on disk.
 //
 // A remote without crypt stores its data in the clear at the remote anyway, so
 // the cache holds nothing the remote does not; it still uses the same encrypted
@@ -20,9 +19,7 @@ import * as fsp from 'node:fs/promises';
 import { CryptfsError } from '../errors.js';
 import os from 'node:os';
 import { join } from 'node:path';
-import { CryptRemote } from '../remote/crypt.js';
 import type { Remote } from '../remote/remote.js';
-import { SubRemote } from '../remote/sub-remote.js';
 
 export const CACHE_KEY_SIZE = 32;
 const KEY_LABEL = 'cryptfs vfs cache key v1';
@@ -33,45 +30,19 @@ export interface CacheKey {
   source: 'crypt' | 'keyfile';
 }
 
-/** The crypt remote under any SubRemote wrappers, if there is one. */
-export function findCryptRemote(remote: Remote): CryptRemote | undefined {
-  let r: Remote = remote;
-  for (;;) {
-    if (r instanceof CryptRemote) return r;
-    if (r instanceof SubRemote) r = r.inner;
-    else return undefined;
-  }
-}
-
-async function drain(source: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const p of source) parts.push(Buffer.from(p));
-  return Buffer.concat(parts);
-}
-
-/** HMAC-SHA256(crypt-keystream-derived secret, label): same crypt passwords, same key. */
-export async function deriveCryptCacheKey(crypt: CryptRemote): Promise<Buffer> {
-  const nonce = createHash('sha256').update(`${KEY_LABEL} nonce`).digest().subarray(0, 24);
-  const zeros = Buffer.alloc(64);
-  const sealed = await drain(
-    crypt.content.encrypt(
-      (async function* () {
-        yield zeros;
-      })(),
-      nonce,
-    ),
-  );
-  // header (32) ‖ tag (16) ‖ 64 bytes of keystream: a function of the data key only.
-  const secret = sealed.subarray(32 + 16);
+/** HMAC-SHA256(the remote's cache-key secret, label): the same keys, the same cache key; undefined for a remote without keys. */
+export async function deriveRemoteCacheKey(remote: Remote): Promise<Buffer | undefined> {
+  const secret = await remote.cacheKeySecret?.();
+  if (!secret) return undefined;
   const key = createHmac('sha256', secret).update(KEY_LABEL).digest();
-  sealed.fill(0);
+  secret.fill(0);
   return key;
 }
 
 /** The cache key for `remote`, creating the key file in `cacheDir` for a non-crypt remote. */
 export async function cacheKeyFor(remote: Remote, cacheDir: string): Promise<CacheKey> {
-  const crypt = findCryptRemote(remote);
-  if (crypt) return { key: await deriveCryptCacheKey(crypt), source: 'crypt' };
+  const derived = await deriveRemoteCacheKey(remote);
+  if (derived) return { key: derived, source: 'crypt' };
   const file = join(cacheDir, 'key');
   try {
     const key = await fsp.readFile(file);
@@ -152,12 +123,8 @@ export async function remoteCacheDir(root: string, remote: Remote): Promise<stri
     await checkCacheDirSafe(dir);
   }
   const parts = ['cryptfs vfs cache dir v2', remote.definitionId ?? `name:${remote.displayName}`];
-  const crypt = findCryptRemote(remote);
-  let cryptKey: Buffer | undefined;
-  if (crypt) {
-    cryptKey = await deriveCryptCacheKey(crypt);
-    parts.push(subKey(cryptKey, 'cache dir').toString('hex'));
-  }
+  const cryptKey = await deriveRemoteCacheKey(remote);
+  if (cryptKey) parts.push(subKey(cryptKey, 'cache dir').toString('hex'));
   const dir = join(root, 'vfs', createHash('sha256').update(parts.join('\0')).digest('hex').slice(0, 32));
   if (cryptKey) await adoptLegacyCacheDir(legacyRemoteCacheDir(root, remote.displayName), dir, cryptKey);
   return dir;

@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
-import { openChunk, sealChunk } from '../crypt/content-cipher.js';
+import { openChunk, sealChunk } from '../crypt/secretbox.js';
 import { log } from '../log.js';
 import { subKey, writeFileAtomic } from './cache-key.js';
 

@@ -2,9 +2,7 @@
 // it) can hold, and small path helpers shared by the VFS modules.
 import { CryptfsError, DirNotFoundError, NameTooLongError, ObjectNotFoundError } from '../errors.js';
 import type { Remote } from '../remote/remote.js';
-import { joinPath } from '../remote/remote.js';
-import { SubRemote } from '../remote/sub-remote.js';
-import { findCryptRemote } from './cache-key.js';
+import { checkSegmentLengths } from '../remote/remote.js';
 
 export const isNotFound = (err: unknown) => err instanceof ObjectNotFoundError || err instanceof DirNotFoundError;
 
@@ -14,34 +12,14 @@ export const under = (path: string, roots: string[]) =>
 
 /** Throws NameTooLongError for a name the remote (or the crypt format over it) cannot hold. */
 export function validateName(remote: Remote, path: string, isDir: boolean): void {
-  let base = '';
-  let r: Remote = remote;
-  while (r instanceof SubRemote) {
-    base = joinPath(r.base, base);
-    r = r.inner;
-  }
-  const crypt = findCryptRemote(remote);
-  if (crypt && r === crypt) {
-    const full = joinPath(base, path);
-    if (isDir) crypt.encryptDirPath(full);
-    else crypt.encryptFilePath(full);
-    return;
-  }
-  const limit = remote.features.maxSegmentBytes;
-  if (limit === undefined) return;
-  for (const seg of path.split('/')) {
-    const len = Buffer.byteLength(seg);
-    if (len > limit) throw new NameTooLongError(seg, len, limit);
-  }
+  if (remote.checkName) remote.checkName(path, isDir);
+  else checkSegmentLengths(path, remote.features.maxSegmentBytes);
 }
 
-/** Longest name (bytes) that fits, for statfs. */
+/** Longest name (bytes) that fits, for statfs (at most 255, what Linux tools expect). */
 export function nameMax(remote: Remote): number {
-  const crypt = findCryptRemote(remote);
-  const limit = remote.features.maxSegmentBytes;
-  let n = limit ?? 255;
-  if (crypt && limit !== undefined && crypt.options.mode !== 'off') n = crypt.maxPlainSegmentBytes(limit);
-  return Math.min(255, n);
+  const n = remote.nameMax ? remote.nameMax() : remote.features.maxSegmentBytes;
+  return Math.min(255, n ?? 255);
 }
 
 /**

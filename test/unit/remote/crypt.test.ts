@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { CryptRemote, type CryptRemoteOptions } from '../../../src/remote/crypt.js';
 import { LocalRemote } from '../../../src/remote/local.js';
 import { MemoryRemote } from '../../../src/remote/memory.js';
+import { SubRemote } from '../../../src/remote/sub-remote.js';
 import { deriveKeys } from '../../../src/crypt/keys.js';
 import { runRemoteContract, bytesOf, readAll, listAll } from '../../helpers/remote-contract.js';
 import { NameTooLongError, AuthenticationError } from '../../../src/errors.js';
@@ -71,6 +72,28 @@ test('crypt: an over-long name is refused before anything is written', async () 
     });
     assert.equal(source, 0, 'the source was not read');
     assert.equal((await listAll(r, 'ok')).length, 1);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('crypt: name checks through the Remote capabilities, also under a SubRemote', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cryptfs-crypt-'));
+  try {
+    const r = new CryptRemote(new LocalRemote(dir), keys, modes[0][1]);
+    const sub = new SubRemote(r, 'deep/er');
+    assert.equal(r.nameMax(), 143);
+    assert.equal(sub.nameMax?.(), 143);
+    r.checkName('ok/' + 'n'.repeat(143), false);
+    sub.checkName('ok/' + 'n'.repeat(143), true);
+    assert.throws(() => sub.checkName('ok/' + 'n'.repeat(144), false), NameTooLongError);
+    assert.throws(() => sub.checkName('n'.repeat(144) + '/ok', true), NameTooLongError);
+    // A plain remote under a SubRemote: segments against its own limit, no crypt involved.
+    const plain = new SubRemote(new LocalRemote(dir), 'x');
+    plain.checkName('n'.repeat(255), false);
+    assert.throws(() => plain.checkName('n'.repeat(256), false), NameTooLongError);
+    assert.equal(plain.nameMax, undefined);
+    assert.equal(plain.cacheKeySecret, undefined);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

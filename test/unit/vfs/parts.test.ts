@@ -12,7 +12,8 @@ import { StreamingReader } from '../../../src/vfs/read-ahead.js';
 import { BlockFile, CacheCorruptError, CACHE_BLOCK, SLOT_SIZE } from '../../../src/vfs/block-file.js';
 import { CacheStore } from '../../../src/vfs/write-cache.js';
 import { Journal } from '../../../src/vfs/journal.js';
-import { deriveCryptCacheKey } from '../../../src/vfs/cache-key.js';
+import { deriveRemoteCacheKey } from '../../../src/vfs/cache-key.js';
+import { SubRemote } from '../../../src/remote/sub-remote.js';
 import { MemoryRemote } from '../../../src/remote/memory.js';
 import { CryptRemote } from '../../../src/remote/crypt.js';
 import { deriveKeys } from '../../../src/crypt/keys.js';
@@ -328,10 +329,13 @@ describe('journal', () => {
     const k2 = await deriveKeys('pw', 'salt');
     const k3 = await deriveKeys('other', 'salt');
     const opts = { mode: 'standard', encoding: 'base32', directoryNameEncryption: true, noDataEncryption: false } as const;
-    const a = await deriveCryptCacheKey(new CryptRemote(new MemoryRemote(), k1, opts));
-    const b = await deriveCryptCacheKey(new CryptRemote(new MemoryRemote(), k2, opts));
-    const c = await deriveCryptCacheKey(new CryptRemote(new MemoryRemote(), k3, opts));
+    const a = (await deriveRemoteCacheKey(new CryptRemote(new MemoryRemote(), k1, opts)))!;
+    const b = await deriveRemoteCacheKey(new SubRemote(new CryptRemote(new MemoryRemote(), k2, opts), 'dir'));
+    const c = await deriveRemoteCacheKey(new CryptRemote(new MemoryRemote(), k3, opts));
     assert.equal(a.length, 32);
+    // The value earlier versions computed: a cache left by a crash must still open after an upgrade.
+    assert.equal(a.toString('hex'), '060092836cb74e0c0ecdf8f0adbd54d0a2c7e0cd33a9b3e39604570e5a656232');
+    assert.equal(await deriveRemoteCacheKey(new MemoryRemote()), undefined);
     assert.deepEqual(a, b);
     assert.notDeepEqual(a, c);
     assert.notDeepEqual(a, k1.dataKey);
