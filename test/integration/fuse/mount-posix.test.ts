@@ -162,6 +162,9 @@ print(s.accept()[0].recv(2).decode())' "$M/sp/s"`,
       await ok('mknod -m 640 "$M/sp/c" c 1 3 && mknod -m 600 "$M/sp/blk" b 7 200');
       assert.equal((await ok('stat -c "%F %a %t:%T" "$M/sp/c"')).trim(), 'character special file 640 1:3');
       assert.equal((await ok('stat -c "%F %t:%T" "$M/sp/blk"')).trim(), 'block special file 7:c8');
+      // The mount is nodev (libfuse's default, as root too): a device can't be opened through it.
+      const opened = await run('head -c 1 "$M/sp/c"');
+      assert.match(opened.stderr, /Permission denied/);
     }
     // chmod, utimens, rename keep the type; the listing shows it (DT_FIFO: find -type p).
     await ok('chmod 600 "$M/sp/p" && touch -d 2001-01-01 "$M/sp/p" && mv "$M/sp/p" "$M/sp/q"');
