@@ -45,6 +45,7 @@ typedef struct pending {
   size_t size;          // read/readdir size, write length
   int flags;            // open flags, rename flags, fallocate mode, access mask, datasync
   uint32_t mode;
+  uint64_t rdev;        // mknod: the device number
   uint32_t uid, gid;
   struct fuse_file_info fi;  // as the kernel sent it; open/create replies fill in fh and flags
   char *data;           // write payload (malloc), handed to JS as an external buffer

@@ -34,6 +34,7 @@
   X(symlink, custom, symlink)                   \
   X(rename, custom, rename)                     \
   X(link, custom, link)                         \
+  X(mknod, custom, mknod)                       \
   X(open, open, ino_flags)                      \
   X(read, read, ino_fh_off_size)                \
   X(write, custom, write)                       \

@@ -289,11 +289,22 @@ static void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset,
   enqueue(p->s, p);
 }
 
-// Device nodes, FIFOs and sockets can't be stored on a remote: EPERM, as mknod(2)
-// answers for a node type the file system does not support (libfuse's default
-// would be ENOSYS). Regular files are made with create, which the kernel prefers.
-// Answered here, never sent to JS, so not a row of FUSE_REQUESTS.
+// mknod, and so mkfifo and bind(2) of a UNIX socket: the type and permission bits, the device
+// number, the caller (the new node's owner).
 static void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev) {
+  pending_t *p = begin(req, OP_mknod, name, NULL, EILSEQ);
+  if (!p) return;
+  p->ino = parent;
+  p->mode = mode;
+  p->rdev = (uint64_t)rdev;
+  set_ctx(p, req);
+  enqueue(p->s, p);
+}
+
+// A filesystem without mknod: EPERM, as mknod(2) answers for a node type the file system does
+// not support (libfuse's default, ENOSYS, would reach mkfifo as "Function not implemented").
+static void ll_mknod_refused(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                             dev_t rdev) {
   (void)parent;
   (void)name;
   (void)mode;
@@ -304,7 +315,7 @@ static void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 void set_ops(struct fuse_lowlevel_ops *ops, const bool implemented[OP_COUNT]) {
   memset(ops, 0, sizeof *ops);
   ops->init = ll_init;
-  ops->mknod = ll_mknod;
+  ops->mknod = ll_mknod_refused;
 #define REGISTER(name, entry, args) \
   if (implemented[OP_##name]) ops->name = ll_##name;
   FUSE_REQUESTS(REGISTER)
@@ -460,6 +471,13 @@ static napi_status marshal_link(js_args_t *a, pending_t *p) {
   NAPI_TRY(put_u64(a, p->ino));
   NAPI_TRY(put_u64(a, p->ino2));
   return put_str(a, p->name);
+}
+
+static napi_status marshal_mknod(js_args_t *a, pending_t *p) {
+  NAPI_TRY(marshal_ino_name(a, p));
+  NAPI_TRY(put_num(a, p->mode));
+  NAPI_TRY(put_num(a, (double)p->rdev));
+  return put_caller(a, p);
 }
 
 // Finalizer of a write payload handed to JS; `hint` carries its length (plaintext: zeroed first).

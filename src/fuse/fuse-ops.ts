@@ -11,7 +11,18 @@ import { ErrnoError, errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { logPath } from '../log-names.js';
 import { joinPath, parentPath } from '../remote/remote.js';
-import { metadataOfPosix, posixAttrsOf, type PosixAttrs } from '../remote/metadata.js';
+import {
+  fileTypeOf,
+  formatRdev,
+  isSpecialType,
+  metadataOfPosix,
+  posixAttrsOf,
+  rdevOf,
+  S_IFCHR,
+  S_IFBLK,
+  S_IFMT,
+  type PosixAttrs,
+} from '../remote/metadata.js';
 import { InodeTable, ROOT_INO } from '../vfs/inode-table.js';
 import { type DirReader, type FileHandle, type OpenFlags, type Vfs, type VfsAttr } from '../vfs/vfs.js';
 import {
@@ -127,8 +138,10 @@ export class VfsFuseOps implements FuseOps {
   private ownerAndMode(a: VfsAttr): { mode: number; uid: number; gid: number } {
     const stored = posixAttrsOf(a.metadata);
     const fixed = a.isDir ? this.options.fixedModes?.dir : this.options.fixedModes?.file;
-    const mode =
-      stored.mode === undefined || fixed ? (a.isDir ? this.dirMode : this.fileMode) : (a.isDir ? S_IFDIR : S_IFREG) | stored.mode;
+    // A FIFO, socket or device is a file whose stored mode carries its type (mknod).
+    const type = a.isDir ? S_IFDIR : fileTypeOf(a.metadata);
+    const perms = stored.mode === undefined || fixed ? (a.isDir ? this.dirMode : this.fileMode) & 0o7777 : stored.mode;
+    const mode = type | perms;
     const uid = stored.uid === undefined || stored.uid === processUid ? this.options.uid : stored.uid;
     const gid = stored.gid === undefined || stored.gid === processGid ? this.options.gid : stored.gid;
     return { mode, uid, gid };
@@ -149,12 +162,14 @@ export class VfsFuseOps implements FuseOps {
   private attr(ino: bigint, a: VfsAttr, unlinked = false): Attr {
     const t = this.vfs.times.resolve(a.path, a.isDir, a.mtime);
     const { mode, uid, gid } = this.ownerAndMode(a);
+    const type = mode & S_IFMT;
     return {
       ino,
       mode: a.isLink ? LINK_MODE : mode,
       nlink: unlinked ? 0 : 1,
       uid,
       gid,
+      rdev: !a.isLink && (type === S_IFCHR || type === S_IFBLK) ? rdevOf(a.metadata) : 0,
       size: a.size,
       blocks: Math.ceil(a.size / 512),
       blksize: BLKSIZE,
@@ -342,6 +357,28 @@ export class VfsFuseOps implements FuseOps {
     });
   }
 
+  /**
+   * mknod(2), and so mkfifo(3) and bind(2) of a UNIX socket: a FIFO, socket or character or block
+   * device is an empty object whose stored mode carries the type (and `rdev` the device number of
+   * a device), as rclone's metadata keeps them; S_IFREG (or no type) makes an empty regular file.
+   * The kernel has checked CAP_MKNOD for devices and applied the umask. Mode and owner as create.
+   */
+  mknod(parent: bigint, name: string, mode: number, rdev: number, caller: Caller): Promise<Attr> {
+    return this.guard('mknod', () => this.describePath(parent, name), async () => {
+      const type = mode & S_IFMT;
+      const special = isSpecialType(type);
+      if (!special && type !== 0 && type !== S_IFREG) throw new ErrnoError('EINVAL', `mknod of file type 0${type.toString(8)}`);
+      const path = this.childOf(parent, name);
+      const metadata = metadataOfPosix(this.newEntryAttrs(mode, caller), special ? type : false);
+      if (type === S_IFCHR || type === S_IFBLK) {
+        const text = formatRdev(rdev);
+        if (text !== undefined) metadata.rdev = text;
+      }
+      const a = await this.vfs.mknod(path, metadata);
+      return this.attr(this.inodes.ref(path, false), a);
+    });
+  }
+
   /** Hard links can't be stored: EPERM, as link(2) answers on a file system without them. */
   link(ino: bigint, newParent: bigint, newName: string): Promise<Attr> {
     return this.guard('link', () => this.describePath(newParent, newName), async () => {
@@ -482,13 +519,15 @@ export class VfsFuseOps implements FuseOps {
     // session's reply in the same turn (a forget could otherwise come first).
     entries.forEach((e, i) => {
       const path = joinPath(dir, e.name);
-      const a = plus ? reader.attr(e.name) : undefined;
+      const a = reader.attr(e.name);
       // Listed but gone since (unlinked meanwhile): a plain name, as readdir gives it.
-      const attr = a ? this.attr(this.inodes.ref(path, a.isDir), a) : undefined;
+      const attr = a && plus ? this.attr(this.inodes.ref(path, a.isDir), a) : undefined;
+      // The type (DT_FIFO, ...) of a file comes from its stored mode.
+      const fileType = e.isLink ? S_IFLNK : e.isDir ? S_IFDIR : a && !a.isDir ? fileTypeOf(a.metadata) : S_IFREG;
       out.push({
         name: e.name,
         ino: attr?.ino ?? this.inodes.peek(path),
-        mode: a ? attr!.mode : e.isLink ? S_IFLNK : e.isDir ? S_IFDIR : S_IFREG,
+        mode: attr ? attr.mode : fileType,
         offset: start + i + 3,
         ...(attr && { attr }),
       });

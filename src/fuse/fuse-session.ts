@@ -336,6 +336,8 @@ export class FuseSession {
       rename: (id, parent, name, newParent, newName, flags) =>
         this.#run(id, 'rename', replyOk, ops.rename, parent, name, newParent, newName, flags),
       link: (id, ino, newParent, newName) => this.#run(id, 'link', replyEntry, ops.link, ino, newParent, newName),
+      mknod: (id, parent, name, mode, rdev, uid, gid) =>
+        this.#run(id, 'mknod', replyEntry, ops.mknod, parent, name, mode, rdev, { uid, gid }),
       open: (id, ino, flags) => this.#run(id, 'open', replyOpenFor(ino, flags, false), ops.open, ino, flags),
       read: (id, ino, fh, offset, size) =>
         this.#run(id, 'read', replyData, ops.read, ino, fh, offset, size),

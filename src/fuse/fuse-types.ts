@@ -108,7 +108,7 @@ export const RENAME_EXCHANGE = 2;
  * is reported to `onUnexpectedError`.
  *
  * Inode numbers are the filesystem's own (64-bit, 1n = root). Every successful
- * lookup, mkdir, symlink, link and create adds one reference to the returned
+ * lookup, mkdir, mknod, symlink, link and create adds one reference to the returned
  * inode that `forget` later drops.
  */
 export interface FuseOps {
@@ -124,6 +124,11 @@ export interface FuseOps {
   /** flags: RENAME_NOREPLACE | RENAME_EXCHANGE (0 for a plain rename). */
   rename?(parent: bigint, name: string, newParent: bigint, newName: string, flags: number): Awaitable<void>;
   link?(ino: bigint, newParent: bigint, newName: string): Awaitable<Attr>;
+  /**
+   * mknod(2) (mkfifo and bind of a UNIX socket come here too): mode has the file type and the
+   * permission bits (umask applied), rdev the device number of a device (Linux dev_t).
+   */
+  mknod?(parent: bigint, name: string, mode: number, rdev: number, caller: Caller): Awaitable<Attr>;
   /** flags: open(2) flags; O_TRUNC arrives here (atomic_o_trunc). */
   open?(ino: bigint, flags: number): Awaitable<OpenResult>;
   /** Return at most `size` bytes; fewer means end of file. The buffer may be reused once this resolves. */

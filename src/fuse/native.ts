@@ -45,6 +45,7 @@ export interface NativeOpArgs {
   symlink: [target: string, parent: bigint, name: string, uid: number, gid: number];
   rename: [parent: bigint, name: string, newParent: bigint, newName: string, flags: number];
   link: [ino: bigint, newParent: bigint, newName: string];
+  mknod: [parent: bigint, name: string, mode: number, rdev: number, uid: number, gid: number];
   open: [ino: bigint, flags: number];
   read: [ino: bigint, fh: bigint, offset: number, size: number];
   /** data: the handler's own copy of the payload. */

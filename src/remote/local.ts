@@ -35,7 +35,7 @@ import {
 } from './local-links.js';
 import { DIRECT_MAX_BYTES, directOps, onLocalDisk, onePiece, poolOps, readAt, tempName, writeAll, type FdOps } from './local-io.js';
 import { formatMetadataTime, formatMode, parseMetadataTime, posixAttrsOf, type Metadata } from './metadata.js';
-import { copyUserXattrs, isXattrKey, readUserXattrs, writeUserXattrs } from './local-xattr.js';
+import { copyUserXattrs, isXattrKey, readUserXattrs, specialMetadata, writeUserXattrs } from './local-xattr.js';
 import { hashFileOffThread, OFF_THREAD_MIN_BYTES } from './file-hasher.js';
 
 const READ_CHUNK = 1024 * 1024;
@@ -147,7 +147,7 @@ export class LocalRemote implements Remote {
       size: isDir ? -1 : Number(st.size),
       mtime: new Date(Number(st.mtimeMs)),
       mtimeNs: st.mtimeNs,
-      metadata: file === undefined ? metadataOfStat(st) : { ...readUserXattrs(file), ...metadataOfStat(st) },
+      metadata: file === undefined ? metadataOfStat(st) : specialMetadata({ ...readUserXattrs(file), ...metadataOfStat(st) }),
     };
   }
 

@@ -8,9 +8,21 @@
 /** Metadata keys to values, lower-case keys. */
 export type Metadata = Record<string, string>;
 
-const S_IFMT = 0o170000;
-const S_IFREG = 0o100000;
-const S_IFDIR = 0o040000;
+export const S_IFMT = 0o170000;
+export const S_IFREG = 0o100000;
+export const S_IFDIR = 0o040000;
+export const S_IFIFO = 0o010000;
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
+export const S_IFSOCK = 0o140000;
+
+/** The special file types a mount can make with mknod: an empty object whose stored mode says what it is. */
+const SPECIAL_TYPES = new Set([S_IFIFO, S_IFCHR, S_IFBLK, S_IFSOCK]);
+
+/** Whether `type` (st_mode & S_IFMT) is a FIFO, socket or device. */
+export function isSpecialType(type: number): boolean {
+  return SPECIAL_TYPES.has(type);
+}
 
 /** Ownership and permission bits as stored in metadata (each only when present and well-formed). */
 export interface PosixAttrs {
@@ -33,10 +45,50 @@ export function posixAttrsOf(md: Metadata | undefined): PosixAttrs {
   return out;
 }
 
-/** Metadata for POSIX attributes, as rclone's local backend writes them ("100755" for a file, "40755" for a directory). */
-export function metadataOfPosix(attrs: PosixAttrs, isDir: boolean): Metadata {
+/**
+ * The file type a file's (not a directory's) stored mode gives: a FIFO, socket or device when the
+ * mode says so, otherwise (no mode, a malformed one, any other type) a regular file.
+ */
+export function fileTypeOf(md: Metadata | undefined): number {
+  const mode = md?.mode;
+  if (mode === undefined || !OCTAL.test(mode)) return S_IFREG;
+  const type = parseInt(mode, 8) & S_IFMT;
+  return isSpecialType(type) ? type : S_IFREG;
+}
+
+/**
+ * rclone's `rdev` (backend/local/metadata_linux.go): hexadecimal of major << 32 | minor, set only
+ * when not 0. Linux's dev_t, as FUSE passes it, keeps the major in bits 8-19 and the minor in bits
+ * 0-7 and 20-31 (the kernel's new_encode_dev; glibc's makedev gives the same for majors below 4096).
+ */
+export function formatRdev(dev: number): string | undefined {
+  const major = (dev >>> 8) & 0xfff;
+  const minor = (dev & 0xff) | ((dev >>> 12) & 0xfff00);
+  if (major === 0 && minor === 0) return undefined;
+  return ((BigInt(major) << 32n) | BigInt(minor)).toString(16);
+}
+
+const HEX = /^[0-9a-fA-F]{1,16}$/;
+
+/** The dev_t (Linux encoding, as formatRdev takes it) of a stored `rdev`; 0 when absent or malformed. */
+export function rdevOf(md: Metadata | undefined): number {
+  const text = md?.rdev;
+  if (text === undefined || !HEX.test(text)) return 0;
+  const v = BigInt(`0x${text}`);
+  const major = Number((v >> 32n) & 0xfffn);
+  const minor = Number(v & 0xfffffn);
+  return ((major << 8) | (minor & 0xff) | ((minor & 0xfff00) << 12)) >>> 0;
+}
+
+/**
+ * Metadata for POSIX attributes, as rclone's local backend writes them: mode with the type bits
+ * `type` gives ("100755" for a file, "40755" for a directory, "10644" for a FIFO); `true`/`false`
+ * are a directory and a regular file.
+ */
+export function metadataOfPosix(attrs: PosixAttrs, type: boolean | number): Metadata {
   const md: Metadata = {};
-  if (attrs.mode !== undefined) md.mode = formatMode((isDir ? S_IFDIR : S_IFREG) | (attrs.mode & 0o7777));
+  const typeBits = type === true ? S_IFDIR : type === false ? S_IFREG : type & S_IFMT;
+  if (attrs.mode !== undefined) md.mode = formatMode(typeBits | (attrs.mode & 0o7777));
   if (attrs.uid !== undefined) md.uid = String(attrs.uid);
   if (attrs.gid !== undefined) md.gid = String(attrs.gid);
   return md;

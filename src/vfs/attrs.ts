@@ -7,7 +7,7 @@
 // prefix, so its mode is not stored and stays --dir-perms.
 import type { Remote } from '../remote/remote.js';
 import { baseName, parentPath } from '../remote/remote.js';
-import { mergeMetadata, metadataOfPosix, type PosixAttrs } from '../remote/metadata.js';
+import { fileTypeOf, mergeMetadata, metadataOfPosix, type PosixAttrs } from '../remote/metadata.js';
 import type { DirCache } from './dir-cache.js';
 import { liveFile } from './file-cache.js';
 import type { VfsAttr, VfsFile } from './file-handle.js';
@@ -31,7 +31,8 @@ export async function setOwnerAndMode(host: AttrsHost, attr: VfsAttr, changes: P
   const { remote } = host;
   const path = attr.path;
   if (path === '' || !remote.setMetadata) return attr;
-  const md = metadataOfPosix(changes, attr.isDir);
+  // The mode keeps the entry's type bits (a FIFO's stays "10xxx").
+  const md = metadataOfPosix(changes, attr.isDir ? true : fileTypeOf(attr.metadata));
   if (Object.keys(md).length === 0) return attr;
   if (attr.isDir) {
     if (!remote.features.realDirectories) return attr;

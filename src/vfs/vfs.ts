@@ -63,7 +63,7 @@ import { Recovery, type RecoveryHost } from './recovery.js';
 import { Uploads, type UploadHost } from './uploads.js';
 import { setFileMtime, setOwnerAndMode } from './attrs.js';
 import { statfsOf, type VfsStatfs } from './statfs.js';
-import type { PosixAttrs } from '../remote/metadata.js';
+import { fileTypeOf, isSpecialType, type Metadata, type PosixAttrs } from '../remote/metadata.js';
 import type { CacheStore } from './write-cache.js';
 
 export { VfsFile, type FileHandle, type OpenFlags, type VfsAttr } from './file-handle.js';
@@ -339,6 +339,25 @@ export class Vfs implements FileHost {
     return setFileMtime(this.host, attr, mtime);
   }
 
+  /**
+   * mknod(2). A FIFO, socket or device is an empty file whose stored mode carries its type (and
+   * whose `rdev` its device number): `metadata` holds them, as metadataOfPosix makes them. A
+   * regular file (mode without those type bits) is an ordinary empty file. Either is made as
+   * create makes a file - the cache and its journal in cache modes (uploaded with write-back, kept
+   * across a crash), a streamed upload in mode off - so what fails leaves nothing behind.
+   */
+  async mknod(path: string, metadata: Metadata): Promise<VfsAttr> {
+    const handle = await this.create(path, { read: false, write: true, create: true, exclusive: true, metadata });
+    try {
+      await handle.release();
+    } catch (err) {
+      // Mode off: the empty upload failed. Take the name back so no half-made node stays listed.
+      await this.unlink(path).catch(() => undefined);
+      throw err;
+    }
+    return (await this.lookup(path)) ?? handle.file.attr();
+  }
+
   /** chmod/chown: stores the permission bits and owner given (see attrs.ts). */
   async setOwnerAndMode(path: string, changes: PosixAttrs): Promise<VfsAttr> {
     this.checkWritable();
@@ -379,6 +398,9 @@ export class Vfs implements FileHost {
     if (flags.create && flags.exclusive) throw new AlreadyExistsError(path);
     if (attr.isDir) throw new IsDirectoryError(path);
     if (attr.isLink) throw new ErrnoError('ELOOP', `${logPath(path)}: is a symlink`); // the kernel follows links before open
+    // FIFOs, sockets and devices have no contents here: the kernel opens a FIFO or a device itself
+    // and never asks the mount, and a socket can't be opened (ENXIO, as open(2) says for one).
+    if (isSpecialType(fileTypeOf(attr.metadata))) throw new ErrnoError('ENXIO', `${logPath(path)}: is a special file`);
     const file = fileFor(this.host, path, attr);
 
     if (this.cacheMode === 'off') {

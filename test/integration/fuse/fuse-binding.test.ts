@@ -247,8 +247,9 @@ describe('libfuse3 binding through a mount', { skip }, () => {
     assert.match(String(unexpected[0]!.err), /simulated backend failure/);
 
     // Operations MemFs lacks are answered without a trip to JS: mknod by the
-    // binding itself with EPERM (no node type but regular files can be stored);
-    // link by libfuse with ENOSYS, which the kernel reports as EPERM.
+    // binding itself with EPERM (what mknod(2) answers for a node type the file
+    // system does not support); link by libfuse with ENOSYS, which the kernel
+    // reports as EPERM.
     const mknod = await run('mkfifo "$M/fifo"');
     assert.match(mknod.stderr, /Operation not permitted/);
     const eperm = await run('echo x > "$M/l1" && ln "$M/l1" "$M/l2"');

@@ -62,13 +62,14 @@ const workload = `
   python3 -c 'import os; fd = os.open("d", os.O_RDONLY); os.fsync(fd); os.close(fd)' || true
   ln -s f link 2>/dev/null && readlink link > /dev/null || true
   ln f hard 2>/dev/null || true
+  mkfifo p && mknod c c 1 3 2>/dev/null || true
   fallocate -l 10000 f 2>/dev/null || true
   ! touch "$(printf 'bad\\xffname')" 2>/dev/null
   ! cat nonexistent 2>/dev/null
   sync; echo 2 > /proc/sys/vm/drop_caches
   ls -lR . > /dev/null
   rm -r d
-  rm -f f link hard
+  rm -f f link hard p c
   ls -la
 `;
 
