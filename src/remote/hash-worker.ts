@@ -2,21 +2,21 @@
 // (together ~4 ms of CPU per MiB here, about what reading, encrypting and writing it costs): on
 // the main thread that would halve big-file copy throughput. Chunks go to two worker threads
 // (copied into buffers that travel back and forth, never allocated per chunk), which hash while
-// the main thread encrypts; at most IN_FLIGHT_BYTES per job wait for each, so a fast source never
+// the main thread encrypts; at most THREAD_IN_FLIGHT_BYTES wait for each, so a fast source never
 // piles up in memory. MD5, the slowest (~1.8 ms/MiB), has a thread of its own, SHA-256 and SHA-1
 // (~0.7 ms/MiB each, SHA-NI) share the other: one thread for all three was the bottleneck of a
 // 4-transfer copy (256 MiB: 1.64 s, two threads 1.41 s); a copy per thread costs far less.
 import { Worker } from 'node:worker_threads';
 
-// Per job and thread: with two threads, as much in flight in all as one thread had with 16 MiB.
-const IN_FLIGHT_BYTES = 8 * 1024 * 1024;
-/** Buffers for chunks are at least this big, and this many are kept for reuse. */
+// Bytes waiting to be hashed, per thread over all its jobs: a copy with N transfers shares it, so
+// the copies held do not grow with --transfers (8 MiB per job and thread held 64 MiB at 4
+// transfers). A hash thread runs at 0.5-1.5 GB/s, so a few MiB ahead keeps it busy.
+const THREAD_IN_FLIGHT_BYTES = 8 * 1024 * 1024;
+/** Buffers for chunks are at least this big, and this many are kept for reuse per thread. */
 const POOL_BUFFER_BYTES = 1024 * 1024;
-const POOL_MAX = 24;
+const POOL_MAX = 10;
 
 interface Job {
-  inFlight: number;
-  drained?: () => void;
   done?: (hex: string[]) => void;
   failed?: (err: Error) => void;
 }
@@ -26,6 +26,10 @@ class HashThread {
   private readonly jobs = new Map<number, Job>();
   private readonly pool: ArrayBuffer[] = [];
   private nextId = 1;
+  /** Bytes sent and not yet acknowledged, over all jobs (aborted ones too, until the thread acks them). */
+  private inFlight = 0;
+  /** Jobs waiting for the backlog to shrink. */
+  private waiting: Array<() => void> = [];
 
   constructor() {
     this.worker = new Worker(new URL('./hash-worker-thread.js', import.meta.url));
@@ -33,24 +37,29 @@ class HashThread {
     this.worker.unref();
     this.worker.on('message', (m: { op: 'ack' | 'digest'; id: number; bytes?: number; hex?: string[]; buffer?: ArrayBuffer }) => {
       if (m.buffer && this.pool.length < POOL_MAX) this.pool.push(m.buffer);
+      if (m.op === 'ack') {
+        this.inFlight -= m.bytes!;
+        if (this.inFlight <= THREAD_IN_FLIGHT_BYTES / 2 && this.waiting.length > 0) {
+          const waiting = this.waiting;
+          this.waiting = [];
+          for (const wake of waiting) wake();
+        }
+        return;
+      }
       const job = this.jobs.get(m.id);
       if (!job) return;
-      if (m.op === 'ack') {
-        job.inFlight -= m.bytes!;
-        if (job.inFlight <= IN_FLIGHT_BYTES / 2 && job.drained) {
-          const d = job.drained;
-          job.drained = undefined;
-          d();
-        }
-      } else {
-        this.jobs.delete(m.id);
-        this.settle();
-        job.done?.(m.hex!);
-      }
+      this.jobs.delete(m.id);
+      this.settle();
+      job.done?.(m.hex!);
     });
     this.worker.on('error', (err) => {
       for (const job of this.jobs.values()) job.failed?.(err);
       this.jobs.clear();
+      // Nothing more will be acknowledged: let waiting senders go on (their jobs have failed).
+      const waiting = this.waiting;
+      this.waiting = [];
+      this.inFlight = 0;
+      for (const wake of waiting) wake();
     });
   }
 
@@ -62,23 +71,22 @@ class HashThread {
 
   start(algorithms: string[]): number {
     const id = this.nextId++;
-    this.jobs.set(id, { inFlight: 0 });
+    this.jobs.set(id, {});
     this.settle();
     this.worker.postMessage({ op: 'start', id, algorithms });
     return id;
   }
 
-  /** Sends a copy of `chunk`; resolves once the job's backlog is small enough to send more. */
+  /** Sends a copy of `chunk`; resolves once the thread's backlog is small enough to send more. */
   async update(id: number, chunk: Uint8Array): Promise<void> {
-    const job = this.jobs.get(id)!;
     // Its own buffer, transferred: a view posted as is would clone its whole backing store.
     let buffer = this.pool.pop();
     if (!buffer || buffer.byteLength < chunk.byteLength) buffer = new ArrayBuffer(Math.max(POOL_BUFFER_BYTES, chunk.byteLength));
     const copy = new Uint8Array(buffer, 0, chunk.byteLength);
     copy.set(chunk);
-    job.inFlight += copy.byteLength;
+    this.inFlight += copy.byteLength;
     this.worker.postMessage({ op: 'data', id, chunk: copy }, [buffer]);
-    if (job.inFlight > IN_FLIGHT_BYTES) await new Promise<void>((resolve) => (job.drained = resolve));
+    if (this.inFlight > THREAD_IN_FLIGHT_BYTES) await new Promise<void>((resolve) => this.waiting.push(resolve));
   }
 
   finish(id: number): Promise<string[]> {

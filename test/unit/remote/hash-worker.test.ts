@@ -1,0 +1,41 @@
+// Hashing on the worker threads: digests equal node's own, with many jobs sharing the threads'
+// backlog (senders wait for the shared budget, none is left waiting for ever) and jobs aborted
+// midway (their bytes still count until the thread acknowledges them).
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { OffThreadHasher } from '../../../src/remote/hash-worker.js';
+
+const ALGOS = ['md5', 'sha1', 'sha256'];
+
+async function hashOffThread(chunks: Buffer[], abortAfter?: number): Promise<Record<string, string> | undefined> {
+  const h = new OffThreadHasher(ALGOS);
+  for (let i = 0; i < chunks.length; i++) {
+    if (i === abortAfter) {
+      h.abort();
+      return undefined;
+    }
+    await h.update(chunks[i]);
+  }
+  return h.digests();
+}
+
+describe('OffThreadHasher', () => {
+  it('gives the digests of createHash, for 12 jobs at once, with some aborted midway', async () => {
+    const jobs = Array.from({ length: 12 }, (_, j) =>
+      Array.from({ length: 24 }, (_, i) => randomBytes(i % 3 === 0 ? 1024 * 1024 : 1000 + ((i * 7919 + j) % 200_000))),
+    );
+    const results = await Promise.all(jobs.map((chunks, j) => hashOffThread(chunks, j % 4 === 3 ? 5 : undefined)));
+    results.forEach((got, j) => {
+      if (j % 4 === 3) return assert.equal(got, undefined);
+      for (const a of ALGOS) {
+        const want = createHash(a);
+        for (const c of jobs[j]) want.update(c);
+        assert.equal(got![a], want.digest('hex'), `job ${j} ${a}`);
+      }
+    });
+    // The threads are free again: a job after all that still completes.
+    const after = await hashOffThread([Buffer.from('abc')]);
+    assert.equal(after!.md5, createHash('md5').update('abc').digest('hex'));
+  });
+});
