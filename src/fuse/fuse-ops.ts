@@ -333,10 +333,12 @@ export class VfsFuseOps implements FuseOps {
     return this.guard('readlink', () => this.describePath(ino), () => this.vfs.readlink(this.pathOf(ino)));
   }
 
-  symlink(target: string, parent: bigint, name: string, _caller: Caller): Promise<Attr> {
+  symlink(target: string, parent: bigint, name: string, caller: Caller): Promise<Attr> {
     return this.guard('symlink', () => this.describePath(parent, name), async () => {
       const path = this.childOf(parent, name);
-      const a = await this.vfs.symlink(path, target);
+      // A link's owner is its creator's, as for any new entry; it has no mode of its own.
+      const { uid, gid } = this.newEntryAttrs(0, caller);
+      const a = await this.vfs.symlink(path, target, metadataOfPosix({ uid, gid }, false));
       return this.attr(this.inodes.ref(path, false), a);
     });
   }

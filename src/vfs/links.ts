@@ -12,6 +12,7 @@ import { AlreadyExistsError, ErrnoError, IsDirectoryError } from '../errors.js';
 import { logPath } from '../log-names.js';
 import type { Remote } from '../remote/remote.js';
 import { baseName, parentPath } from '../remote/remote.js';
+import { mergeMetadata, metadataOfPosix, type Metadata, type PosixAttrs } from '../remote/metadata.js';
 import type { DirCache, DirEntryInfo, DirListing } from './dir-cache.js';
 import { type VfsAttr } from './file-handle.js';
 import { validateName } from './names.js';
@@ -46,7 +47,7 @@ export function linkAttrIn(listing: DirListing, path: string): VfsAttr | undefin
   if (listing.entries.has(name)) return undefined;
   const info = listing.entries.get(name + LINK_SUFFIX);
   if (!info || info.isDir) return undefined;
-  return { path, isDir: false, isLink: true, size: Math.max(0, info.size), mtime: info.mtime };
+  return { path, isDir: false, isLink: true, size: Math.max(0, info.size), mtime: info.mtime, metadata: info.metadata };
 }
 
 /** What the link operations ask of the VFS. */
@@ -67,7 +68,7 @@ export class Links {
   constructor(private readonly host: LinkHost) {}
 
   /** symlink(2): a new link at mount path `path` pointing at `target` (stored verbatim). */
-  async create(path: string, target: string): Promise<VfsAttr> {
+  async create(path: string, target: string, metadata?: Metadata): Promise<VfsAttr> {
     if (!this.host.enabled) throw new ErrnoError('EPERM', 'symlinks are turned off (--links=false)');
     const object = path + LINK_SUFFIX;
     validateName(this.host.remote, object, false);
@@ -79,11 +80,11 @@ export class Links {
     const mtime = new Date();
     const entry = await this.host.remote.write(object, (async function* () {
       yield bytes;
-    })(), { size: bytes.length, mtime });
+    })(), { size: bytes.length, mtime, metadata });
     this.remember(object, target, bytes.length, entry.mtime);
-    const info: DirEntryInfo = { isDir: false, size: bytes.length, mtime: entry.mtime };
+    const info: DirEntryInfo = { isDir: false, size: bytes.length, mtime: entry.mtime, metadata };
     this.host.dirCache.upsert(parentPath(path), baseName(object), info);
-    return { path, isDir: false, isLink: true, size: bytes.length, mtime: entry.mtime };
+    return { path, isDir: false, isLink: true, size: bytes.length, mtime: entry.mtime, metadata };
   }
 
   /** readlink(2) of the link `attr` (as lookup gave it). */
@@ -129,7 +130,7 @@ export class Links {
     this.targets.delete(toObject);
     if (known) this.targets.set(toObject, known);
     this.host.dirCache.remove(parentPath(from), baseName(fromObject));
-    this.host.dirCache.upsert(parentPath(to), baseName(toObject), { isDir: false, size: src.size, mtime: src.mtime });
+    this.host.dirCache.upsert(parentPath(to), baseName(toObject), { isDir: false, size: src.size, mtime: src.mtime, metadata: src.metadata });
     // A regular file the link replaces goes only now: a failed move leaves it in place.
     if (dst && !dst.isLink) await this.host.unlinkFile(to);
   }
@@ -140,8 +141,24 @@ export class Links {
     await this.host.remote.setMtime(object, mtime);
     const known = this.targets.get(object);
     if (known) known.mtimeMs = mtime.getTime();
-    this.host.dirCache.upsert(parentPath(attr.path), baseName(object), { isDir: false, size: attr.size, mtime });
+    this.host.dirCache.upsert(parentPath(attr.path), baseName(object), { isDir: false, size: attr.size, mtime, metadata: attr.metadata });
     return { ...attr, mtime };
+  }
+
+  /**
+   * lchown(2) of a link: the owner goes on its object as rclone metadata (uid, gid), as for a
+   * file. A link has no mode of its own (symlink(7): its permission bits are never used), so a
+   * mode in `changes` is not stored. On a remote without metadata the change is not kept.
+   */
+  async setOwner(attr: VfsAttr, changes: PosixAttrs): Promise<VfsAttr> {
+    const { remote } = this.host;
+    const md = metadataOfPosix({ uid: changes.uid, gid: changes.gid }, false);
+    if (Object.keys(md).length === 0 || !remote.setMetadata) return attr;
+    const object = attr.path + LINK_SUFFIX;
+    await remote.setMetadata(object, md);
+    const metadata = mergeMetadata(attr.metadata, md);
+    this.host.dirCache.upsert(parentPath(attr.path), baseName(object), { isDir: false, size: attr.size, mtime: attr.mtime, metadata });
+    return { ...attr, metadata };
   }
 
   private remember(object: string, target: string, size: number, mtime: Date): void {

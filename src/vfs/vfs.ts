@@ -202,9 +202,9 @@ export class Vfs implements FileHost {
   private isLinkObject = (path: string) => this.options.links && isLinkObjectName(baseName(path));
 
   /** symlink(2): a link at `path` to `target`, stored as `path`.rclonelink (links.ts). */
-  async symlink(path: string, target: string): Promise<VfsAttr> {
+  async symlink(path: string, target: string, metadata?: Metadata): Promise<VfsAttr> {
     this.checkWritable();
-    return this.links.create(path, target);
+    return this.links.create(path, target, metadata);
   }
 
   async readlink(path: string): Promise<string> {
@@ -361,7 +361,9 @@ export class Vfs implements FileHost {
   /** chmod/chown: stores the permission bits and owner given (see attrs.ts). */
   async setOwnerAndMode(path: string, changes: PosixAttrs): Promise<VfsAttr> {
     this.checkWritable();
-    return setOwnerAndMode(this.host, await this.stat(path), changes);
+    const attr = await this.stat(path);
+    if (attr.isLink) return this.links.setOwner(attr, changes);
+    return setOwnerAndMode(this.host, attr, changes);
   }
 
   /** truncate(2) by name. */

@@ -118,6 +118,28 @@ describe('VfsFuseOps', () => {
     await vfs.close();
   });
 
+  it('a link has its creator as owner and keeps an lchown, on the link object, across a fresh VFS', async () => {
+    const remote = new MemoryRemote();
+    const vfs = await Vfs.create(remote, { cacheMode: 'off', links: true });
+    const ops = new VfsFuseOps(vfs, { uid: 1, gid: 2, umask: 0o022, dirPerms: 0o777, filePerms: 0o666 });
+    const asRoot = process.geteuid?.() === 0;
+    const made = await ops.symlink('target', 1n, 'link', { uid: 4242, gid: 4343 });
+    // Only a mount run as root gives new entries their creator's owner (the others show --uid/--gid).
+    assert.deepEqual([made.uid, made.gid], asRoot ? [4242, 4343] : [1, 2]);
+    if (asRoot) {
+      const changed = await ops.setattr(made.ino, { uid: 77, gid: 88 }, undefined);
+      assert.deepEqual([changed.uid, changed.gid, changed.mode], [77, 88, fsc.S_IFLNK | 0o777]);
+      assert.deepEqual([(await remote.stat('link.rclonelink')).metadata?.uid, (await remote.stat('link.rclonelink')).metadata?.gid], ['77', '88']);
+    }
+    await vfs.close();
+    const again = await Vfs.create(remote, { cacheMode: 'off', links: true });
+    const ops2 = new VfsFuseOps(again, { uid: 1, gid: 2, umask: 0o022, dirPerms: 0o777, filePerms: 0o666 });
+    const looked = await ops2.lookup(1n, 'link');
+    assert.deepEqual([looked.uid, looked.gid], asRoot ? [77, 88] : [1, 2]);
+    assert.equal(await ops2.readlink(looked.ino), 'target');
+    await again.close();
+  });
+
   it('serves lookups, readdir with offsets, create/write/read, rename and unlink', async () => {
     const remote = new MemoryRemote();
     await remote.write('dir/a.txt', bytesOf(Buffer.from('hello')));
