@@ -14,9 +14,10 @@ import { errorMessage } from '../../errors.js';
 import { log } from '../../log.js';
 import { logPath } from '../../log-names.js';
 import type { HashType, RemoteEntry } from '../../remote/remote.js';
-import { baseName } from '../../remote/remote.js';
+import { baseName, dateToNs } from '../../remote/remote.js';
+import { formatMetadataTime, type Metadata } from '../../remote/metadata.js';
 
-/** Go's built-in types (mime package) and rclone's additions; /etc/mime.types fills in the rest, as Go reads it. */
+/** Go's built-in types (mime package), the ones every lookup starts from. */
 const BUILTIN_TYPES: Record<string, string> = {
   '.avif': 'image/avif', '.css': 'text/css; charset=utf-8', '.gif': 'image/gif', '.htm': 'text/html; charset=utf-8',
   '.html': 'text/html; charset=utf-8', '.jpeg': 'image/jpeg', '.jpg': 'image/jpeg', '.js': 'text/javascript; charset=utf-8',
@@ -58,6 +59,16 @@ function jsonTime(d: Date, ns?: bigint): string {
       ? 'Z'
       : `${offsetMin < 0 ? '-' : '+'}${String(Math.floor(Math.abs(offsetMin) / 60)).padStart(2, '0')}:${String(Math.abs(offsetMin) % 60).padStart(2, '0')}`;
   return `${local}.${String(frac).padStart(9, '0')}${zone}`;
+}
+
+/**
+ * A file's metadata as rclone prints it: with its modification time as the "mtime" key (rclone's
+ * backends report it among the metadata; ours keep it as the entry's own), keys in byte order (Go's
+ * encoding of a map).
+ */
+function printedMetadata(e: RemoteEntry): Metadata {
+  const md: Metadata = { ...e.metadata, mtime: formatMetadataTime(e.mtimeNs ?? dateToNs(e.mtime)) };
+  return Object.fromEntries(Object.keys(md).sort().map((k) => [k, md[k]]));
 }
 
 registerCommand({
@@ -108,7 +119,7 @@ registerCommand({
         if (Object.keys(hashes).length > 0) out.Hashes = hashes;
         else if (hashTypes.length > 0) withoutHash++;
       }
-      if (!e.isDir && withMetadata && e.metadata && Object.keys(e.metadata).length > 0) out.Metadata = e.metadata;
+      if (!e.isDir && withMetadata && e.metadata && Object.keys(e.metadata).length > 0) out.Metadata = printedMetadata(e);
       return JSON.stringify(out);
     };
 
