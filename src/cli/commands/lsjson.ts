@@ -25,25 +25,52 @@ const BUILTIN_TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml', '.wasm': 'application/wasm', '.webp': 'image/webp', '.xml': 'text/xml; charset=utf-8',
 };
 
+/** Where Go (mime/type_unix.go) looks on Linux: the freedesktop database first, the mime.types files only without one. */
+const MIME_GLOBS = ['/usr/local/share/mime/globs2', '/usr/share/mime/globs2'];
+const MIME_TYPE_FILES = ['/etc/mime.types', '/etc/apache2/mime.types', '/etc/apache/mime.types', '/etc/httpd/conf/mime.types'];
+
 let mimeTypes: Map<string, string> | undefined;
 
-/** rclone's MimeTypeFromName: by extension (lower-cased), else application/octet-stream. */
-function mimeTypeOf(path: string): string {
-  if (!mimeTypes) {
-    mimeTypes = new Map();
-    try {
-      for (const line of readFileSync('/etc/mime.types', 'utf8').split('\n')) {
-        const [type, ...exts] = line.replace(/#.*/, '').trim().split(/\s+/);
-        if (!type || !type.includes('/')) continue;
-        // Go adds the charset to text types read from the system's files.
-        const full = type.startsWith('text/') ? `${type}; charset=utf-8` : type;
-        for (const e of exts) if (!mimeTypes.has(`.${e}`)) mimeTypes.set(`.${e}`, full);
-      }
-    } catch {
-      // No system table: the built-in types only.
-    }
-    for (const [e, t] of Object.entries(BUILTIN_TYPES)) mimeTypes.set(e, t);
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
   }
+}
+
+/** Go's table: built-in types, then the system's (globs2: the first, highest-weight, entry of an extension wins, built-ins kept; mime.types: each entry overrides). */
+function loadMimeTypes(): Map<string, string> {
+  const types = new Map(Object.entries(BUILTIN_TYPES));
+  // Go adds the charset to text types read from the system's files.
+  const set = (ext: string, type: string) => types.set(ext.toLowerCase(), type.startsWith('text/') && !type.includes('charset') ? `${type}; charset=utf-8` : type);
+  for (const file of MIME_GLOBS) {
+    const text = readText(file);
+    if (text === undefined) continue;
+    for (const line of text.split('\n')) {
+      // weight:type:*.ext[:flags]
+      const [weight, type, glob] = line.split(':');
+      if (!weight || weight.startsWith('#') || type === undefined || glob === undefined || !glob.startsWith('*.') || /[?*[]/.test(glob.slice(1))) continue;
+      if (!types.has(glob.slice(1).toLowerCase())) set(glob.slice(1), type);
+    }
+    return types;
+  }
+  for (const file of MIME_TYPE_FILES) {
+    for (const line of (readText(file) ?? '').split('\n')) {
+      const [type, ...exts] = line.trim().split(/\s+/);
+      if (!type || type.startsWith('#')) continue;
+      for (const e of exts) {
+        if (e.startsWith('#')) break;
+        set(`.${e}`, type);
+      }
+    }
+  }
+  return types;
+}
+
+/** rclone's MimeTypeFromName: by extension, as Go's mime.TypeByExtension finds it; else application/octet-stream. */
+function mimeTypeOf(path: string): string {
+  mimeTypes ??= loadMimeTypes();
   const base = baseName(path);
   const dot = base.lastIndexOf('.');
   return (dot >= 0 && mimeTypes.get(base.slice(dot).toLowerCase())) || 'application/octet-stream';
