@@ -7,6 +7,7 @@ import { flagBool, flagNumber } from '../args.js';
 import { registerCommand } from '../command.js';
 import { filterFromFlags } from '../filter.js';
 import { entryHash } from '../entry-hash.js';
+import { goJson } from '../format.js';
 import { writeOut } from '../util.js';
 import { walk } from '../walk.js';
 import { mapLimit } from '../../concurrency.js';
@@ -147,7 +148,7 @@ registerCommand({
         else if (hashTypes.length > 0) withoutHash++;
       }
       if (!e.isDir && withMetadata && e.metadata && Object.keys(e.metadata).length > 0) out.Metadata = printedMetadata(e);
-      return JSON.stringify(out);
+      return goJson(out);
     };
 
     await writeOut(ctx.stdout, '[\n');
