@@ -9,7 +9,7 @@
 //   - the Swift large object: X-Object-Manifest (rclone's percent-encoding) and segment names
 //     `<container>_segments/<path>/<upload time>/<size>/<8-digit index>`;
 //   - rclone metadata (-M) on S3: mode, uid, gid, atime, btime, mtime and user keys (local user.* xattrs);
-//   - `lsjson -M` of a local file (the metadata keys and their value formats);
+//   - `lsjson -R -M` of a local tree (the metadata keys and value formats, Go's JSON escaping, MIME types);
 //   - NAME.rclonelink objects of symlinks (-l);
 //   - `md5sum` lines.
 // A missing rclone or object store fails this file (skips only under --allow-skip).
@@ -247,6 +247,17 @@ if (!store || rcloneSkip) {
         const md = lsjsonMetadata(await rclone('lsjson', '-M', p(out))).get('tool.sh');
         assert.equal(md?.color, 'blue', `${out}: user.color as rclone reads it`);
       }
+    });
+
+    it("lsjson -R -M of a local tree prints rclone's bytes: Go's JSON escaping, MIME types, the metadata keys", async () => {
+      const names = ['a&b<c>.json', 'quote"and\\back.txt', 'line\u2028sep.md', 'tool.sh', 'x.C', 'noext', 'sub/f.tar.gz', 'sub/ü é.PNG'];
+      for (const n of names) {
+        await fsp.mkdir(join(p('json'), n, '..'), { recursive: true });
+        await fsp.writeFile(join(p('json'), n), n);
+      }
+      const [theirs, ours] = [await rclone('lsjson', '-R', '-M', p('json')), await cryptfs('lsjson', '-R', '-M', p('json'))];
+      assert.match(theirs.stdout.toString(), /"Path":"a\\u0026b\\u003cc\\u003e\.json"/, "rclone's escaping");
+      assert.equal(ours.stdout.toString(), theirs.stdout.toString(), 'cryptfs lsjson -R -M vs rclone lsjson -R -M, byte for byte');
     });
 
     it('-l: symlinks are NAME.rclonelink objects holding the target, the same from both tools', async () => {
