@@ -37,3 +37,17 @@ export function formatDuration(ms: number): string {
   const secs = h || m ? s.toFixed(0) : s.toFixed(1);
   return `${h ? `${h}h` : ''}${h || m ? `${m}m` : ''}${secs}s`;
 }
+
+/**
+ * JSON as Go's encoding/json writes it (rclone 1.60, built with Go 1.19): JSON.stringify's text
+ * with '<', '>', '&', U+2028 and U+2029 escaped as \u003c..., and \b and \f written as \u0008 and
+ * \u000c. Object keys keep their order (sort them first where Go prints a map).
+ */
+export function goJson(value: unknown): string {
+  return JSON.stringify(value).replace(/\\(?:u[0-9a-f]{4}|.)|[<>&\u2028\u2029]/g, (m) => {
+    if (m === '\\b') return '\\u0008';
+    if (m === '\\f') return '\\u000c';
+    if (m.length === 1) return `\\u${m.charCodeAt(0).toString(16).padStart(4, '0')}`;
+    return m;
+  });
+}

@@ -7,6 +7,7 @@
 // s3-options.ts (options and settings), s3-errors.ts (failures and retries), s3-client.ts (the SDK
 // client), s3-objects.ts (HEAD and shared object helpers), s3-listing.ts (listing), s3-sse.ts
 // (SSE-C), s3-upload.ts (uploads and multipart copies).
+import { createHash } from 'node:crypto';
 import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { BucketCannedACL, S3Client } from '@aws-sdk/client-s3';
 import {
@@ -360,7 +361,15 @@ export class S3Remote implements Remote {
       await this.uploader.putStream(loc, path, source, size, metadata, options.md5);
       written = size;
     } else {
-      written = await this.uploader.putMultipart(loc, path, source, size, metadata, options.md5);
+      // A multipart ETag is no MD5: rclone stores the source's MD5 (X-Amz-Meta-Md5chksum), hashing a
+      // local file before the upload. The same first pass over a local source here (crypt gives its own).
+      let md5 = options.md5;
+      if (md5 === undefined && options.reopen && size !== undefined && !this.options.disableChecksum) {
+        const h = createHash('md5');
+        for await (const chunk of await options.reopen()) h.update(chunk);
+        md5 = h.digest('hex');
+      }
+      written = await this.uploader.putMultipart(loc, path, source, size, metadata, md5);
     }
     // Streamed and multipart uploads sent their metadata first: the rest by copy-in-place (REPLACE).
     if (options.lateMetadata) await this.setMetadata(path, await options.lateMetadata());

@@ -39,12 +39,12 @@ export function encodeSwiftName(name: string): string {
     .join('/');
 }
 
-/** rclone's encoding of X-Object-Manifest values: only [0-9A-Za-z/.] stay literal. */
+/** rclone's encoding of X-Object-Manifest values (swift.go's urlEncode): only [0-9A-Za-z/._-] stay literal. */
 export function encodeManifestValue(value: string): string {
   let out = '';
   for (const byte of Buffer.from(value, 'utf8')) {
     const c = String.fromCharCode(byte);
-    if (/[0-9A-Za-z/.]/.test(c)) out += c;
+    if (/[0-9A-Za-z/._-]/.test(c)) out += c;
     else out += '%' + byte.toString(16).toUpperCase().padStart(2, '0');
   }
   return out;

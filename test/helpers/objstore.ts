@@ -128,6 +128,32 @@ async function swiftSession(store: ObjectStore): Promise<{ url: string; token: s
   return { url: res.headers.get('x-storage-url')!, token: res.headers.get('x-auth-token')! };
 }
 
+/** An object's headers from a plain Swift HEAD (not through the driver under test); undefined when absent. */
+export async function swiftRawHead(store: ObjectStore, container: string, object: string): Promise<Headers | undefined> {
+  const { url, token } = await swiftSession(store);
+  const path = [container, ...object.split('/')].map(encodeURIComponent).join('/');
+  const res = await fetch(`${url}/${path}`, { method: 'HEAD', headers: { 'X-Auth-Token': token } });
+  await res.arrayBuffer();
+  if (res.status === 404) return undefined;
+  if (!res.ok) throw new Error(`HEAD ${container}/${object}: HTTP ${res.status}`);
+  return res.headers;
+}
+
+/** The object names in a container under `prefix`, from plain Swift listings; [] when the container is absent. */
+export async function swiftRawNames(store: ObjectStore, container: string, prefix = ''): Promise<string[]> {
+  const { url, token } = await swiftSession(store);
+  const out: string[] = [];
+  for (;;) {
+    const query = new URLSearchParams({ format: 'json', limit: '1000', prefix, marker: out.at(-1) ?? '' });
+    const res = await fetch(`${url}/${encodeURIComponent(container)}?${query}`, { headers: { 'X-Auth-Token': token } });
+    if (res.status === 404) return [];
+    if (!res.ok) throw new Error(`listing ${container}: HTTP ${res.status}`);
+    const page = res.status === 204 ? [] : ((await res.json()) as Array<{ name: string }>);
+    if (page.length === 0) return out;
+    out.push(...page.map((o) => o.name));
+  }
+}
+
 /** Deletes a container with everything in it; no error when it is not there. */
 export async function removeContainerTree(store: ObjectStore, container: string): Promise<void> {
   const { url, token } = await swiftSession(store);

@@ -7,6 +7,7 @@ import { flagBool, flagNumber } from '../args.js';
 import { registerCommand } from '../command.js';
 import { filterFromFlags } from '../filter.js';
 import { entryHash } from '../entry-hash.js';
+import { goJson } from '../format.js';
 import { writeOut } from '../util.js';
 import { walk } from '../walk.js';
 import { mapLimit } from '../../concurrency.js';
@@ -14,9 +15,10 @@ import { errorMessage } from '../../errors.js';
 import { log } from '../../log.js';
 import { logPath } from '../../log-names.js';
 import type { HashType, RemoteEntry } from '../../remote/remote.js';
-import { baseName } from '../../remote/remote.js';
+import { baseName, dateToNs } from '../../remote/remote.js';
+import { formatMetadataTime, type Metadata } from '../../remote/metadata.js';
 
-/** Go's built-in types (mime package) and rclone's additions; /etc/mime.types fills in the rest, as Go reads it. */
+/** Go's built-in types (mime package), the ones every lookup starts from. */
 const BUILTIN_TYPES: Record<string, string> = {
   '.avif': 'image/avif', '.css': 'text/css; charset=utf-8', '.gif': 'image/gif', '.htm': 'text/html; charset=utf-8',
   '.html': 'text/html; charset=utf-8', '.jpeg': 'image/jpeg', '.jpg': 'image/jpeg', '.js': 'text/javascript; charset=utf-8',
@@ -24,25 +26,52 @@ const BUILTIN_TYPES: Record<string, string> = {
   '.svg': 'image/svg+xml', '.wasm': 'application/wasm', '.webp': 'image/webp', '.xml': 'text/xml; charset=utf-8',
 };
 
+/** Where Go (mime/type_unix.go) looks on Linux: the freedesktop database first, the mime.types files only without one. */
+const MIME_GLOBS = ['/usr/local/share/mime/globs2', '/usr/share/mime/globs2'];
+const MIME_TYPE_FILES = ['/etc/mime.types', '/etc/apache2/mime.types', '/etc/apache/mime.types', '/etc/httpd/conf/mime.types'];
+
 let mimeTypes: Map<string, string> | undefined;
 
-/** rclone's MimeTypeFromName: by extension (lower-cased), else application/octet-stream. */
-function mimeTypeOf(path: string): string {
-  if (!mimeTypes) {
-    mimeTypes = new Map();
-    try {
-      for (const line of readFileSync('/etc/mime.types', 'utf8').split('\n')) {
-        const [type, ...exts] = line.replace(/#.*/, '').trim().split(/\s+/);
-        if (!type || !type.includes('/')) continue;
-        // Go adds the charset to text types read from the system's files.
-        const full = type.startsWith('text/') ? `${type}; charset=utf-8` : type;
-        for (const e of exts) if (!mimeTypes.has(`.${e}`)) mimeTypes.set(`.${e}`, full);
-      }
-    } catch {
-      // No system table: the built-in types only.
-    }
-    for (const [e, t] of Object.entries(BUILTIN_TYPES)) mimeTypes.set(e, t);
+function readText(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
   }
+}
+
+/** Go's table: built-in types, then the system's (globs2: the first, highest-weight, entry of an extension wins, built-ins kept; mime.types: each entry overrides). */
+function loadMimeTypes(): Map<string, string> {
+  const types = new Map(Object.entries(BUILTIN_TYPES));
+  // Go adds the charset to text types read from the system's files.
+  const set = (ext: string, type: string) => types.set(ext.toLowerCase(), type.startsWith('text/') && !type.includes('charset') ? `${type}; charset=utf-8` : type);
+  for (const file of MIME_GLOBS) {
+    const text = readText(file);
+    if (text === undefined) continue;
+    for (const line of text.split('\n')) {
+      // weight:type:*.ext[:flags]
+      const [weight, type, glob] = line.split(':');
+      if (!weight || weight.startsWith('#') || type === undefined || glob === undefined || !glob.startsWith('*.') || /[?*[]/.test(glob.slice(1))) continue;
+      if (!types.has(glob.slice(1).toLowerCase())) set(glob.slice(1), type);
+    }
+    return types;
+  }
+  for (const file of MIME_TYPE_FILES) {
+    for (const line of (readText(file) ?? '').split('\n')) {
+      const [type, ...exts] = line.trim().split(/\s+/);
+      if (!type || type.startsWith('#')) continue;
+      for (const e of exts) {
+        if (e.startsWith('#')) break;
+        set(`.${e}`, type);
+      }
+    }
+  }
+  return types;
+}
+
+/** rclone's MimeTypeFromName: by extension, as Go's mime.TypeByExtension finds it; else application/octet-stream. */
+function mimeTypeOf(path: string): string {
+  mimeTypes ??= loadMimeTypes();
   const base = baseName(path);
   const dot = base.lastIndexOf('.');
   return (dot >= 0 && mimeTypes.get(base.slice(dot).toLowerCase())) || 'application/octet-stream';
@@ -58,6 +87,16 @@ function jsonTime(d: Date, ns?: bigint): string {
       ? 'Z'
       : `${offsetMin < 0 ? '-' : '+'}${String(Math.floor(Math.abs(offsetMin) / 60)).padStart(2, '0')}:${String(Math.abs(offsetMin) % 60).padStart(2, '0')}`;
   return `${local}.${String(frac).padStart(9, '0')}${zone}`;
+}
+
+/**
+ * A file's metadata as rclone prints it: with its modification time as the "mtime" key (rclone's
+ * backends report it among the metadata; ours keep it as the entry's own), keys in byte order (Go's
+ * encoding of a map).
+ */
+function printedMetadata(e: RemoteEntry): Metadata {
+  const md: Metadata = { ...e.metadata, mtime: formatMetadataTime(e.mtimeNs ?? dateToNs(e.mtime)) };
+  return Object.fromEntries(Object.keys(md).sort().map((k) => [k, md[k]]));
 }
 
 registerCommand({
@@ -108,8 +147,8 @@ registerCommand({
         if (Object.keys(hashes).length > 0) out.Hashes = hashes;
         else if (hashTypes.length > 0) withoutHash++;
       }
-      if (!e.isDir && withMetadata && e.metadata && Object.keys(e.metadata).length > 0) out.Metadata = e.metadata;
-      return JSON.stringify(out);
+      if (!e.isDir && withMetadata && e.metadata && Object.keys(e.metadata).length > 0) out.Metadata = printedMetadata(e);
+      return goJson(out);
     };
 
     await writeOut(ctx.stdout, '[\n');

@@ -25,8 +25,10 @@ describe('swift names', () => {
     assert.throws(() => encodeSwiftName('.'), NotSupportedError);
   });
 
-  it('encodes manifest values as rclone does: only [0-9A-Za-z/.] literal', () => {
-    assert.equal(encodeManifestValue('c_segments/a-b/1.5/-1'), 'c%5Fsegments/a%2Db/1.5/%2D1');
+  it('encodes manifest values as rclone does: only [0-9A-Za-z/._-] literal', () => {
+    // What rclone 1.60 sends (checked in test/integration/interop/rclone-literals.test.ts).
+    assert.equal(encodeManifestValue('c_segments/a-b/1.5/-1'), 'c_segments/a-b/1.5/-1');
+    assert.equal(encodeManifestValue('c_segments/x y~+&=%#?,;:@!$\'()*[]{}'), 'c_segments/x%20y%7E%2B%26%3D%25%23%3F%2C%3B%3A%40%21%24%27%28%29%2A%5B%5D%7B%7D');
     assert.equal(encodeManifestValue('x/ü'), 'x/%C3%BC');
   });
 
