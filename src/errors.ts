@@ -106,6 +106,16 @@ export class RemoteIOError extends CryptfsError {
 
 export class NotSupportedError extends CryptfsError {}
 
+/**
+ * The caller gave up on the operation (an AbortSignal fired: handle released, unmount, Ctrl-C).
+ * Never retryable: nobody waits for the answer. The signal's reason is the cause.
+ */
+export class AbortedError extends CryptfsError {
+  constructor(message = 'operation aborted', options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
 /** The remote refused an attribute change (chown by a user who may not give files away). */
 export class NotPermittedError extends CryptfsError {}
 

@@ -87,6 +87,8 @@ export async function runCommand(
       }
       const lastErr = stats.lastError;
       cmdErr ??= lastErr;
+      // Interrupted (Ctrl-C): no further attempt, and no line about this one.
+      if (ctx.signal?.aborted) break;
       if (!run.retry || !stats.errored()) {
         if (attempt > 1) log.error(`Attempt ${attempt}/${retries} succeeded`);
         break;
@@ -152,6 +154,7 @@ export async function runTreeCommand(
   await assertWritable(ctx, dst);
   return runCommand(ctx, name, { retry: true, showStats: true }, async (stats) => {
     const opts = transferOptionsFromFlags(ctx.flags, stats);
+    opts.signal = ctx.signal;
     if (file !== undefined) {
       if (opts.filter.active) throw new SingleFileFilterError(`Can't limit to single files when using filters: ${srcSpec}`);
       opts.filter = opts.filter.withSingleFile(file);
@@ -177,6 +180,7 @@ export async function runToCommand(
   await assertWritable(ctx, dst);
   return runCommand(ctx, name, { retry: true, showStats: true }, async (stats) => {
     const opts = transferOptionsFromFlags(ctx.flags, stats);
+    opts.signal = ctx.signal;
     await transferFile(src, file, dst, leaf, opts, mode);
   });
 }

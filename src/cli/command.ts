@@ -11,6 +11,8 @@ export interface CommandContext {
   stdin: NodeJS.ReadableStream;
   /** The whole command line main() ran, without the program (e.g. what `mount --daemon` hands its child). */
   argv?: readonly string[];
+  /** Fires on Ctrl-C (SIGINT): the command's transfers and listings in flight end with AbortedError. */
+  signal?: AbortSignal;
 }
 
 export interface CommandSpec {
@@ -23,6 +25,8 @@ export interface CommandSpec {
   maxArgs: number;
   flags?: FlagSpec[];
   hidden?: boolean;
+  /** The command handles SIGINT itself (mount: unmount, upload what is dirty); main installs no handler. */
+  ownSignals?: boolean;
   /** Returns the exit code (0 when undefined). */
   run(ctx: CommandContext, args: string[]): Promise<number | void>;
 }

@@ -1,6 +1,7 @@
 // Exit statuses of commands: rclone's codes and the one mapping from an error
 // to its code. The error classes outside the CLI carry none.
 import {
+  AbortedError,
   CryptfsError,
   DirNotFoundError,
   NameTooLongError,
@@ -25,6 +26,11 @@ export const ExitCode = {
   fatalError: 7,
   transferExceeded: 8,
   noFilesTransferred: 9,
+  /**
+   * Ended by SIGINT (Ctrl-C): rclone's atexit handler exits with 128 + the signal's number, as
+   * shells report a program a signal killed.
+   */
+  interrupted: 130,
 } as const;
 
 /** A command's error that states its own exit status (a summary keeps the status of its cause). */
@@ -45,6 +51,7 @@ export class ExitStatusError extends CryptfsError {
  */
 export function exitCodeOf(err: unknown): number {
   if (err instanceof ExitStatusError) return err.exitCode;
+  if (err instanceof AbortedError) return ExitCode.interrupted;
   if (err instanceof DirNotFoundError) return ExitCode.dirNotFound;
   if (err instanceof ObjectNotFoundError) return ExitCode.fileNotFound;
   if (err instanceof NameTooLongError) return ExitCode.noRetryError;

@@ -11,7 +11,7 @@ import { CliRemoteFactory } from './cli-remote-factory.js';
 import { parseLogNames, setLogNames } from '../log-names.js';
 import { didYouMeanText, suggestFlags, suggestNames } from './suggest.js';
 import { versionText } from './version.js';
-import { UsageError, errorMessage } from '../errors.js';
+import { AbortedError, UsageError, errorMessage } from '../errors.js';
 import { ExitCode, exitCodeOf } from './exit-codes.js';
 import { configureLog, log, logFatalLine, setLogRedactor, type LogLevel } from '../log.js';
 import { loadConfigSource } from './config-source.js';
@@ -203,16 +203,49 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
       ...(type === 'local' ? localFlagOptions(parsed.flags, flagsGiven) : {}),
     }),
   );
-  const ctx: CommandContext = { factory, flags: parsed.flags, stdout, stderr, stdin, argv };
+  // One controller for the whole command: Ctrl-C ends every transfer and listing in flight.
+  const interrupt = new AbortController();
+  const ctx: CommandContext = { factory, flags: parsed.flags, stdout, stderr, stdin, argv, signal: interrupt.signal };
+  const stopHandling = spec.ownSignals ? undefined : handleInterrupt(interrupt);
   try {
     const code = await spec.run(ctx, parsed.args);
-    return code ?? 0;
+    return interrupt.signal.aborted ? ExitCode.interrupted : (code ?? 0);
   } catch (err) {
+    // rclone prints no "Failed to" line for an interrupt, only its INFO lines.
+    if (interrupt.signal.aborted) {
+      log.info('Exiting...');
+      return ExitCode.interrupted;
+    }
     return reportFatal(spec.name, err, stderr);
   } finally {
+    stopHandling?.();
     await factory.closeAll();
     void flagNumber;
   }
+}
+
+/** How long an interrupted command may take to stop (abort its uploads on the server) before the process exits anyway. */
+const INTERRUPT_GRACE_MS = 10_000;
+
+/**
+ * Ctrl-C during a command, as rclone's atexit handler does it: "Signal received: interrupt" (INFO),
+ * clean up, exit 128 + SIGINT = 130. The cleanup here is the command's AbortController: transfers
+ * in flight end with AbortedError and remove their temporary files / multipart uploads as on any
+ * failure, then main returns 130. A second Ctrl-C, or a command still running after the grace
+ * period, exits at once. Returns what removes the handler.
+ */
+function handleInterrupt(controller: AbortController): () => void {
+  const onSignal = () => {
+    if (controller.signal.aborted) process.exit(ExitCode.interrupted);
+    log.info('Signal received: interrupt');
+    controller.abort(new AbortedError('interrupted'));
+    // Unref'd: it never keeps a process alive that has finished.
+    setTimeout(() => process.exit(ExitCode.interrupted), INTERRUPT_GRACE_MS).unref();
+  };
+  process.on('SIGINT', onSignal);
+  return () => {
+    process.off('SIGINT', onSignal);
+  };
 }
 
 /** The bare `cryptfs [flags]`: --help/-h and --version/-V exit 0, as rclone's do. */

@@ -19,6 +19,8 @@ export interface MarchItem {
 }
 
 export interface MarchOptions {
+  /** Ends the listings (Ctrl-C). */
+  signal?: AbortSignal;
   filter: Filter;
   /** Directory listings in flight. */
   checkers: number;
@@ -50,7 +52,7 @@ export async function march(
 ): Promise<void> {
   const listLimiter = new Limiter(Math.max(1, opts.checkers));
   const maxDepth = opts.maxDepth >= 0 ? opts.maxDepth : Infinity;
-  const listOptions: ListOptions = { modTimes: opts.modTimes !== false || opts.filter.usesModTimes };
+  const listOptions: ListOptions = { modTimes: opts.modTimes !== false || opts.filter.usesModTimes, signal: opts.signal };
   let rootError: unknown;
 
   const list = async (remote: Remote | undefined, dir: string, side: 'source' | 'destination'): Promise<RemoteEntry[] | undefined> => {

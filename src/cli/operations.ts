@@ -2,6 +2,7 @@
 // in messages, the hash two remotes share, server-side moves, whether a file
 // needs transferring, and copy/move/delete of one object with the low-level
 // retry loop; also copyto/moveto of one file.
+import { abortableSleep, asAborted } from '../abort.js';
 import { entryHash, hashless } from './entry-hash.js';
 import * as fsp from 'node:fs/promises';
 import { CryptfsError, DirNotFoundError, ObjectNotFoundError, RemoteIOError, errorMessage } from '../errors.js';
@@ -214,7 +215,7 @@ export async function copyObject(
   srcEntry: RemoteEntry,
   dst: Remote,
   dstPath: string,
-  opts: Pick<TransferOptions, 'dryRun' | 'stats' | 'bwlimit' | 'metadata'>,
+  opts: Pick<TransferOptions, 'dryRun' | 'stats' | 'bwlimit' | 'metadata' | 'signal'>,
   info: { name?: string; replacing?: boolean } = {},
 ): Promise<void> {
   const stats = opts.stats;
@@ -234,12 +235,14 @@ export async function copyObject(
     // not only by a next pass of the whole command.
     for (let attempt = 1; ; attempt++) {
       try {
-        const source = await src.openRead(srcEntry.path);
+        const signal = opts.signal;
+        const source = await src.openRead(srcEntry.path, undefined, { signal });
         const written = await dst.write(dstPath, stats.account(t, source, opts.bwlimit), {
+          signal,
           mtime: srcEntry.mtime,
           mtimeNs: srcEntry.mtimeNs,
           // A local source can be read twice cheaply (crypt over S3 uses it to hash the ciphertext first).
-          reopen: src.type === 'local' ? () => src.openRead(srcEntry.path) : undefined,
+          reopen: src.type === 'local' ? () => src.openRead(srcEntry.path, undefined, { signal }) : undefined,
           size: srcEntry.size >= 0 ? srcEntry.size : undefined,
           metadata: opts.metadata ? await metadataOf(src, srcEntry) : undefined,
           // Only the first attempt: a broken one may have left an object behind.
@@ -252,12 +255,12 @@ export async function copyObject(
         }
         break;
       } catch (err) {
-        if (attempt >= defaultRetryPolicy.attempts || !isRetryableError(err)) throw err;
+        if (attempt >= defaultRetryPolicy.attempts || !isRetryableError(err) || opts.signal?.aborted) throw asAborted(err, opts.signal);
         log.debug(`${logPath(name)}: Received error: ${errorMessage(err)} - low level retry ${attempt}/${defaultRetryPolicy.attempts}`);
         // The bytes of the broken attempt do not count.
         stats.bytes = Math.max(0, stats.bytes - t.done);
         t.done = 0;
-        await new Promise((r) => setTimeout(r, backoffDelay(attempt, defaultRetryPolicy)));
+        await abortableSleep(backoffDelay(attempt, defaultRetryPolicy), opts.signal);
       }
     }
     ok = true;
@@ -328,7 +331,7 @@ export async function moveObject(
   srcEntry: RemoteEntry,
   dst: Remote,
   dstPath: string,
-  opts: Pick<TransferOptions, 'dryRun' | 'stats' | 'bwlimit' | 'metadata'>,
+  opts: Pick<TransferOptions, 'dryRun' | 'stats' | 'bwlimit' | 'metadata' | 'signal'>,
   info: { name: string; replacing?: boolean; mover?: (from: string, to: string) => Promise<RemoteEntry> },
 ): Promise<void> {
   const stats = opts.stats;

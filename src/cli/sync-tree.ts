@@ -120,6 +120,7 @@ class SyncRun {
 
   private marchOptions(): MarchOptions {
     return {
+      signal: this.opts.signal,
       filter: this.opts.filter,
       checkers: this.opts.checkers,
       maxDepth: this.opts.maxDepth,
@@ -270,7 +271,10 @@ class SyncRun {
           else await copyObject(this.src, src, this.dst, dstEntry?.path ?? rel, this.opts, { name: rel, replacing });
         } catch (err) {
           this.stats.error(err);
-          log.error(`${logPath(rel)}: Failed to ${this.mode === 'move' ? 'move' : 'copy'}: ${errorMessage(err)}`);
+          // Interrupted: rclone's signal handler exits without a line per transfer.
+          if (!this.opts.signal?.aborted) {
+            log.error(`${logPath(rel)}: Failed to ${this.mode === 'move' ? 'move' : 'copy'}: ${errorMessage(err)}`);
+          }
         }
       }),
     );

@@ -11,6 +11,8 @@ export type DeleteMode = 'before' | 'during' | 'after';
 export type RenameStrategy = 'hash' | 'modtime' | 'leaf';
 
 export interface TransferOptions {
+  /** The command's: fires on Ctrl-C, ending the transfers and listings in flight. */
+  signal?: AbortSignal;
   transfers: number;
   checkers: number;
   dryRun: boolean;

@@ -14,13 +14,15 @@ export interface WalkOptions {
   filter?: Filter;
   /** false: the caller needs no modification times (ListOptions.modTimes); an age filter needs them anyway. */
   modTimes?: boolean;
+  /** Ends the listings (Ctrl-C). */
+  signal?: AbortSignal;
 }
 
 /** Yields every entry under `dir` (not `dir` itself). Errors of sub-listings propagate. */
 export async function* walk(remote: Remote, dir: string, options: WalkOptions = {}): AsyncGenerator<RemoteEntry> {
   const maxDepth = options.maxDepth !== undefined && options.maxDepth >= 0 ? options.maxDepth : Infinity;
   const concurrency = Math.max(1, options.concurrency ?? 8);
-  const listOptions: ListOptions = { modTimes: options.modTimes !== false || options.filter?.usesModTimes === true };
+  const listOptions: ListOptions = { modTimes: options.modTimes !== false || options.filter?.usesModTimes === true, signal: options.signal };
   const pending: { dir: string; depth: number }[] = [{ dir, depth: 1 }];
   const results: { entries?: RemoteEntry[]; error?: unknown; depth: number }[] = [];
   let inFlight = 0;

@@ -4,6 +4,7 @@
 // exists to carry an explicit one.
 import os from 'node:os';
 import {
+  AbortedError,
   AlreadyExistsError,
   ConfigError,
   CryptfsError,
@@ -51,6 +52,8 @@ const errnoByClass = new Map<abstract new (...args: never[]) => CryptfsError, st
   [SseNotEnforcedError, 'EACCES'],
   [PasswordMismatchError, 'EACCES'],
   [FuseUnavailableError, 'ENOSYS'],
+  // The request was given up on (handle released, unmount): an interrupted call.
+  [AbortedError, 'EINTR'],
 ]);
 
 const errnoNumbers = os.constants.errno as Record<string, number>;

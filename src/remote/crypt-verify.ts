@@ -40,7 +40,7 @@ import { SealRecordError, sealFromMetadata, type SealKey, type SealRecord } from
 import { log } from '../log.js';
 import { logPath } from '../log-names.js';
 import type { NameCipher } from '../crypt/name-cipher.js';
-import type { ByteSource, ReadRange, Remote, RemoteEntry } from './remote.js';
+import type { ByteSource, ReadOptions, ReadRange, Remote, RemoteEntry } from './remote.js';
 
 /** How reads treat sealed records: crypt option `integrity`. */
 export type IntegrityMode = 'default' | 'strict' | 'off';
@@ -83,9 +83,13 @@ export class SealVerifier {
    * ciphertext reads (its first, the header's, also brings the record), and `onHeader`, the check
    * it runs on the header before handing out any plaintext (undefined in mode off).
    */
-  forRead(path: string, encPath: string): { open: (range: ReadRange) => Promise<ByteSource>; onHeader?: (headerNonce: Buffer) => Promise<void> } {
+  forRead(
+    path: string,
+    encPath: string,
+    options?: ReadOptions,
+  ): { open: (range: ReadRange) => Promise<ByteSource>; onHeader?: (headerNonce: Buffer) => Promise<void> } {
     const u = this.host.underlying;
-    if (this.mode === 'off') return { open: (range) => u.openRead(encPath, range) };
+    if (this.mode === 'off') return { open: (range) => u.openRead(encPath, range, options) };
     let entry: Promise<RemoteEntry> | undefined;
     const settle = (p: Promise<RemoteEntry>) => {
       // The read's own error is the one reported.
@@ -94,8 +98,8 @@ export class SealVerifier {
     };
     if (!u.openReadWithInfo) entry = settle(u.stat(encPath));
     const open = async (range: ReadRange): Promise<ByteSource> => {
-      if (entry !== undefined) return u.openRead(encPath, range);
-      const read = u.openReadWithInfo!(encPath, range);
+      if (entry !== undefined) return u.openRead(encPath, range, options);
+      const read = u.openReadWithInfo!(encPath, range, options);
       entry = settle(read.then((r) => r.entry));
       return (await read).source;
     };

@@ -9,7 +9,8 @@ import { NameCipher, type FilenameEncodingName, type FilenameEncryptionMode } fr
 import { log } from '../log.js';
 import { registerBackend } from './registry.js';
 import { isUtf8 } from 'node:buffer';
-import type { ByteSource, HashType, ListOptions, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions, Metadata } from './remote.js';
+import { abortable } from '../abort.js';
+import type { ByteSource, HashType, ListOptions, ReadOptions, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions, Metadata } from './remote.js';
 import { SealKey } from '../crypt/seal.js';
 import { HashingSource, Sealer, recordHash, recordedHash, resealIfChanged, resealing, sealedEntry, withoutSealKeys, type PlaintextDigests } from './crypt-seal.js';
 import { baseName, joinPath, parentPath } from './remote.js';
@@ -285,14 +286,14 @@ export class CryptRemote implements Remote {
     throw new ObjectNotFoundError(path);
   }
 
-  async openRead(path: string, range?: ReadRange): Promise<ByteSource> {
+  async openRead(path: string, range?: ReadRange, options?: ReadOptions): Promise<ByteSource> {
     const enc = this.encryptFilePath(path);
     const rename = (err: unknown): never => {
       if (err instanceof ObjectNotFoundError) throw new ObjectNotFoundError(path, { cause: err });
       throw err;
     };
-    if (this.options.noDataEncryption) return this.underlying.openRead(enc, range).catch(rename);
-    const { open, onHeader } = this.verifier.forRead(path, enc);
+    if (this.options.noDataEncryption) return this.underlying.openRead(enc, range, options).catch(rename);
+    const { open, onHeader } = this.verifier.forRead(path, enc, options);
     return this.content.decryptRange(open, range?.offset ?? 0, range?.length, undefined, onHeader).catch(rename);
   }
 
@@ -316,15 +317,17 @@ export class CryptRemote implements Remote {
     const from = this.underlying.features.md5UpfrontFrom;
     if (options.reopen && from !== undefined && (size === undefined || size >= from)) {
       const h = createHash('md5');
-      const plain = new HashingSource(await options.reopen());
+      const plain = new HashingSource(abortable(await options.reopen(), options.signal));
       for await (const chunk of this.content.encrypt(plain, nonce)) h.update(chunk);
       md5 = h.digest('hex');
       firstPass = await plain.digests();
     }
-    const hashing = new HashingSource(source, options.size);
+    // The plaintext source ends with the signal too: a hashing job for a stalled source never outlives the write.
+    const hashing = new HashingSource(abortable(source, options.signal), options.size);
     const data = this.content.encrypt(hashing, nonce);
     const sealNow = firstPass && this.sealer.metadataFor(nonce, firstPass, enc);
     const e = await this.underlying.write(enc, data, {
+      signal: options.signal,
       mtime: options.mtime,
       mtimeNs: options.mtimeNs,
       size,

@@ -20,7 +20,8 @@ import {
   RemoteIOError,
 } from '../errors.js';
 import { registerBackend } from './registry.js';
-import type { ByteSource, HashType, ReadRange, ReadWithInfo, Remote, RemoteEntry, RemoteFeatures, TransferOptions, WriteOptions } from './remote.js';
+import { abortable, abortedError, asAborted, throwIfAborted } from '../abort.js';
+import type { ByteSource, HashType, ListOptions, ReadOptions, ReadRange, ReadWithInfo, Remote, RemoteEntry, RemoteFeatures, TransferOptions, WriteOptions } from './remote.js';
 import { baseName, dateToNs, parentPath } from './remote.js';
 import { fromBackendName, pathToBackend } from './name-encoding.js';
 import { exactTimes, setFileTimesNs } from './fs-times.js';
@@ -151,7 +152,9 @@ export class LocalRemote implements Remote {
     };
   }
 
-  async *list(dir: string): AsyncIterable<RemoteEntry> {
+  async *list(dir: string, options: ListOptions = {}): AsyncIterable<RemoteEntry> {
+    const signal = options.signal;
+    throwIfAborted(signal);
     let handle;
     try {
       handle = await fsp.opendir(this.abs(dir), { bufferSize: 256 });
@@ -179,6 +182,8 @@ export class LocalRemote implements Remote {
     };
     let batch: Array<{ path: string; link: boolean }> = [];
     const flush = async function* (): AsyncGenerator<RemoteEntry> {
+      // Between batches: an abandoned listing stats no more (leaving the loop closes the directory).
+      throwIfAborted(signal);
       const entries = await Promise.all(batch.map(statOne));
       batch = [];
       for (const e of entries) if (e) yield e;
@@ -204,12 +209,14 @@ export class LocalRemote implements Remote {
     }
   }
 
-  async openRead(path: string, range?: ReadRange): Promise<ByteSource> {
-    return (await this.openReadWithInfo(path, range)).source;
+  async openRead(path: string, range?: ReadRange, options?: ReadOptions): Promise<ByteSource> {
+    return (await this.openReadWithInfo(path, range, options)).source;
   }
 
   /** The open file's own stat and xattrs (by path: Linux has no l-variant by fd that helps here) describe it. */
-  async openReadWithInfo(path: string, range?: ReadRange): Promise<ReadWithInfo> {
+  async openReadWithInfo(path: string, range?: ReadRange, options: ReadOptions = {}): Promise<ReadWithInfo> {
+    const signal = options.signal;
+    throwIfAborted(signal);
     const link = await this.symlinkOf(path);
     if (link) {
       const source = await readLinkContent(link, range).catch((err) => Promise.reject(mapFsError(err, path)));
@@ -228,6 +235,10 @@ export class LocalRemote implements Remote {
         throw new IsDirectoryError(path);
       }
       entry = this.toEntry(path, st, file);
+      if (signal?.aborted) {
+        fs.closeSync(fd);
+        throw abortedError(signal);
+      }
     } catch (err) {
       throw mapFsError(err, path);
     }
@@ -255,7 +266,14 @@ export class LocalRemote implements Remote {
       }
       // It grew while being read: the stream reads on to its end.
     }
-    return { source: fs.createReadStream('', { fd, start, end, highWaterMark: READ_CHUNK }), entry };
+    const stream = fs.createReadStream('', { fd, start, end, highWaterMark: READ_CHUNK });
+    if (!signal) return { source: stream, entry };
+    // The fd is closed when the signal fires, also while nobody reads (destroy() without an error:
+    // an 'error' with no reader listening would be uncaught); the reader sees AbortedError.
+    const close = () => stream.destroy();
+    signal.addEventListener('abort', close, { once: true });
+    stream.once('close', () => signal.removeEventListener('abort', close));
+    return { source: abortable(stream, signal), entry };
   }
 
   async write(path: string, source: ByteSource, options: WriteOptions = {}): Promise<RemoteEntry> {
@@ -285,7 +303,8 @@ export class LocalRemote implements Remote {
         await this.makeDir(dir, parentPath(path));
         return ops.open(temp, 'wx', 0o644);
       });
-      for await (const chunk of source) await writeAll(ops, fd, chunk);
+      // Aborted: the source throws AbortedError and the temporary file goes as for any failure.
+      for await (const chunk of abortable(source, options.signal)) await writeAll(ops, fd, chunk);
       const mtimeNs = options.mtimeNs ?? dateToNs(options.mtime ?? new Date());
       setFileTimesNs(fd, mtimeNs, () => undefined);
       // With exact times and no owner/mode to apply, what the file's own fstat says now is what a
@@ -309,7 +328,7 @@ export class LocalRemote implements Remote {
     } catch (err) {
       if (fd !== undefined) await ops.close(fd).catch(() => undefined);
       await fsp.rm(temp, { force: true }).catch(() => undefined);
-      throw mapFsError(err, path);
+      throw mapFsError(asAborted(err, options.signal), path);
     }
     return entry ?? this.stat(path);
   }

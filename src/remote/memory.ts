@@ -7,8 +7,9 @@ import {
   IsDirectoryError,
   ObjectNotFoundError,
 } from '../errors.js';
+import { abortable, throwIfAborted } from '../abort.js';
 import { registerBackend } from './registry.js';
-import type { ByteSource, HashType, ReadRange, ReadWithInfo, Remote, RemoteEntry, RemoteFeatures, TransferOptions, WriteOptions } from './remote.js';
+import type { ByteSource, HashType, ListOptions, ReadOptions, ReadRange, ReadWithInfo, Remote, RemoteEntry, RemoteFeatures, TransferOptions, WriteOptions } from './remote.js';
 import { parentPath } from './remote.js';
 import { mergeMetadata, type Metadata } from './metadata.js';
 
@@ -39,7 +40,8 @@ export class MemoryRemote implements Remote {
     return false;
   }
 
-  async *list(dir: string): AsyncIterable<RemoteEntry> {
+  async *list(dir: string, options: ListOptions = {}): AsyncIterable<RemoteEntry> {
+    throwIfAborted(options.signal);
     if (!this.dirExists(dir)) throw new DirNotFoundError(dir);
     const prefix = dir === '' ? '' : dir + '/';
     const subdirs = new Set<string>();
@@ -59,7 +61,10 @@ export class MemoryRemote implements Remote {
       subdirs.add(prefix + (slash < 0 ? rest : rest.slice(0, slash)));
     }
     for (const d of subdirs) out.push({ path: d, isDir: true, size: -1, mtime: new Date(0) });
-    yield* out;
+    for (const e of out) {
+      throwIfAborted(options.signal);
+      yield e;
+    }
   }
 
   async stat(path: string): Promise<RemoteEntry> {
@@ -69,11 +74,12 @@ export class MemoryRemote implements Remote {
     throw new ObjectNotFoundError(path);
   }
 
-  async openRead(path: string, range?: ReadRange): Promise<ByteSource> {
-    return (await this.openReadWithInfo(path, range)).source;
+  async openRead(path: string, range?: ReadRange, options?: ReadOptions): Promise<ByteSource> {
+    return (await this.openReadWithInfo(path, range, options)).source;
   }
 
-  async openReadWithInfo(path: string, range?: ReadRange): Promise<ReadWithInfo> {
+  async openReadWithInfo(path: string, range?: ReadRange, options: ReadOptions = {}): Promise<ReadWithInfo> {
+    throwIfAborted(options.signal);
     const o = this.objects.get(path);
     if (!o) {
       if (this.dirExists(path)) throw new IsDirectoryError(path);
@@ -82,17 +88,20 @@ export class MemoryRemote implements Remote {
     const start = Math.min(range?.offset ?? 0, o.data.length);
     const end = range?.length === undefined ? o.data.length : Math.min(o.data.length, start + range.length);
     const slice = o.data.subarray(start, end);
-    const source = (async function* () {
+    const pieces = (async function* () {
       // Odd-sized pieces, as a network would deliver them.
       for (let i = 0; i < slice.length; i += 40_000) yield slice.subarray(i, i + 40_000);
     })();
+    const source = abortable(pieces, options.signal);
     return { source, entry: { path, isDir: false, size: o.data.length, mtime: o.mtime, metadata: o.metadata } };
   }
 
   async write(path: string, source: ByteSource, options: WriteOptions = {}): Promise<RemoteEntry> {
     if (this.dirExists(path) && !this.objects.has(path)) throw new IsDirectoryError(path);
+    throwIfAborted(options.signal);
     const parts: Buffer[] = [];
-    for await (const c of source) parts.push(Buffer.from(c));
+    // Aborted midway: nothing is stored, as for a source that fails.
+    for await (const c of abortable(source, options.signal)) parts.push(Buffer.from(c));
     const given = options.lateMetadata ? { ...options.metadata, ...(await options.lateMetadata()) } : options.metadata;
     for (const [k, v] of Object.entries(given ?? {})) if (v === '') delete given![k];
     const metadata = given && Object.keys(given).length > 0 ? { ...given } : undefined;

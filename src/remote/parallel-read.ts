@@ -8,6 +8,7 @@
 // reader may always hold one, so none stalls). Parts are yielded in order, so the reader still sees
 // one byte stream. Each part's body resumes after a broken connection (resumable-read.ts, with
 // retry.ts's backoff) and must be of the same object version as the first.
+import { abortedError, asAborted } from '../abort.js';
 import { RemoteIOError } from '../errors.js';
 import type { ByteSource } from './remote.js';
 
@@ -89,6 +90,7 @@ export async function openParallelRead(
   end: number | undefined,
   target: string,
   s: ParallelReadSettings = settings,
+  signal?: AbortSignal,
 ): Promise<ByteSource | undefined> {
   const firstEnd = end === undefined ? offset + s.chunkSize : Math.min(end, offset + s.chunkSize);
   const first = await open(offset, firstEnd, undefined);
@@ -98,7 +100,7 @@ export async function openParallelRead(
     if (first.totalSize === undefined && end === undefined) return continueSequentially(first, open, offset, firstEnd);
     return first.body;
   }
-  return readParts(first, open, firstEnd, stop, target, s);
+  return readParts(first, open, firstEnd, stop, target, s, signal);
 }
 
 /** The server did not tell the size: the rest as one more GET (what a single stream would have done). */
@@ -120,6 +122,7 @@ async function* readParts(
   stop: number,
   target: string,
   s: ParallelReadSettings,
+  signal?: AbortSignal,
 ): AsyncGenerator<Uint8Array> {
   const parts: Part[] = [];
   for (let at = firstEnd; at < stop; at += s.chunkSize) parts.push({ start: at, end: Math.min(stop, at + s.chunkSize), counted: false });
@@ -129,6 +132,11 @@ async function* readParts(
   let consumed = 0; // parts yielded
   let window = 1;
   let heldHere = 0;
+  // Given up on: no part starts any more (the drivers' opener aborts those in flight with the same signal).
+  const onAbort = () => {
+    cancelled = true;
+  };
+  signal?.addEventListener('abort', onAbort, { once: true });
 
   const fetchPart = async (part: Part): Promise<Buffer> => {
     const opened = await open(part.start, part.end, etag);
@@ -144,6 +152,7 @@ async function* readParts(
         if (got >= expected) break;
       }
     }
+    if (signal?.aborted) throw abortedError(signal);
     if (!cancelled && got < expected) throw new ShortPartError(target, part.start, expected, got);
     return data;
   };
@@ -191,7 +200,9 @@ async function* readParts(
         part.data = fetchPart(part);
         next = i + 1;
       }
-      const data = await part.data;
+      const data = await part.data.catch((err: unknown) => {
+        throw asAborted(err, signal);
+      });
       consumed++;
       window = Math.min(Math.max(1, s.streams), window * 2);
       release(part);
@@ -200,6 +211,7 @@ async function* readParts(
     }
   } finally {
     cancelled = true;
+    signal?.removeEventListener('abort', onAbort);
     for (const part of parts) release(part);
   }
 }

@@ -38,7 +38,21 @@ export interface ReadRange {
   length?: number;
 }
 
+/** How a read is done, beside which bytes. */
+export interface ReadOptions {
+  /**
+   * Ends the read when it fires, also mid-stream: the open or the next chunk rejects with
+   * AbortedError and the driver releases its fd or connection.
+   */
+  signal?: AbortSignal;
+}
+
 export interface WriteOptions {
+  /**
+   * Ends the upload when it fires: the write rejects with AbortedError and, as for any failed
+   * write, nothing appears under the path (temporary file removed, multipart upload aborted).
+   */
+  signal?: AbortSignal;
   /** Modification time to record; defaults to now. */
   mtime?: Date;
   /** The same to the nanosecond (wins over `mtime` where the remote keeps nanoseconds). */
@@ -115,6 +129,8 @@ export interface ListOptions {
    * (the upload time). Default true.
    */
   modTimes?: boolean;
+  /** Ends the listing when it fires (the iteration rejects with AbortedError, no further page is asked for). */
+  signal?: AbortSignal;
 }
 
 export interface Remote {
@@ -154,14 +170,14 @@ export interface Remote {
    * Opens an object for reading. Resolves once the read has started successfully
    * (the object exists), so "not found" surfaces here and not mid-stream.
    */
-  openRead(path: string, range?: ReadRange): Promise<ByteSource>;
+  openRead(path: string, range?: ReadRange, options?: ReadOptions): Promise<ByteSource>;
 
   /**
    * openRead, plus the object's entry (with metadata) from the same response, where the storage
    * returns it with the data (local: fstat + xattrs; S3/Swift: the GET's headers). Absent elsewhere:
    * callers then stat() as well.
    */
-  openReadWithInfo?(path: string, range?: ReadRange): Promise<ReadWithInfo>;
+  openReadWithInfo?(path: string, range?: ReadRange, options?: ReadOptions): Promise<ReadWithInfo>;
 
   /**
    * Writes an object from a stream. The object appears complete or not at all:

@@ -2,6 +2,7 @@
 // asked for again from the byte already delivered (a ranged GET of the same object version), with
 // backoff, so the reader sees one uninterrupted byte stream. Shared by the object-store drivers.
 import { errorMessage, RemoteIOError } from '../errors.js';
+import { abortableSleep, asAborted } from '../abort.js';
 import { backoffDelay, isRetryableError, type RetryPolicy } from './retry.js';
 
 /** One response body and the version of the object it belongs to. */
@@ -56,6 +57,8 @@ export interface ResumeOptions {
   policy: RetryPolicy;
   /** Whether a failure of the body is worth resuming (default: isRetryableError). */
   isResumable?(err: unknown): boolean;
+  /** The read was given up on: a broken body is then not resumed (AbortedError instead). */
+  signal?: AbortSignal;
   /** Told of each resume (for the DEBUG retry line). */
   onResume?(err: unknown, attempt: number, delayMs: number, position: number): void;
 }
@@ -84,6 +87,7 @@ export async function* resumableBody(first: OpenedBody, options: ResumeOptions):
       }
     } catch (err) {
       if (options.end !== undefined && position >= options.end) return;
+      if (options.signal?.aborted) throw asAborted(err, options.signal);
       if (!resumable(err)) throw err;
       failures++;
       if (failures >= options.policy.attempts) {
@@ -91,7 +95,7 @@ export async function* resumableBody(first: OpenedBody, options: ResumeOptions):
       }
       const delay = backoffDelay(failures - 1, options.policy);
       options.onResume?.(err, failures, delay, position);
-      await new Promise((r) => setTimeout(r, delay));
+      await abortableSleep(delay, options.signal);
       current = await options.reopen(position, etag);
       if (current?.etag && etag && current.etag !== etag) {
         await cancelBody(current.body);

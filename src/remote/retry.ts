@@ -1,5 +1,6 @@
 // Retries with exponential backoff and full jitter, shared by the network drivers.
 // Only errors marked retryable (5xx, 408, 429, timeouts, connection resets) are repeated.
+import { abortableSleep, asAborted, throwIfAborted } from '../abort.js';
 import { CryptfsError, RemoteIOError } from '../errors.js';
 
 export interface RetryPolicy {
@@ -37,6 +38,8 @@ export function isRetryableError(err: unknown): boolean {
   if (err instanceof CryptfsError) return err.retryable;
   let e: unknown = err;
   for (let depth = 0; e && depth < 5; depth++) {
+    // An aborted request (AbortError, also wrapped) was given up on, not failed by the server.
+    if ((e as { name?: unknown }).name === 'AbortError') return false;
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string' && RETRYABLE_CODES.has(code)) return true;
     const name = (e as { name?: unknown }).name;
@@ -53,7 +56,8 @@ export function backoffDelay(attempt: number, policy: RetryPolicy): number {
 
 /**
  * Runs `op` until it succeeds, a non-retryable error occurs, or attempts run out.
- * `onRetry` is told of each repeated failure (for logging).
+ * `onRetry` is told of each repeated failure (for logging). Once `signal` fires, no attempt
+ * starts and no backoff is waited out: the failure is an AbortedError.
  */
 export async function withRetry<T>(
   op: (attempt: number) => Promise<T>,
@@ -66,11 +70,13 @@ export async function withRetry<T>(
 ): Promise<T> {
   const policy = options.policy ?? defaultRetryPolicy;
   for (let attempt = 0; ; attempt++) {
+    throwIfAborted(options.signal);
     try {
       return await op(attempt);
     } catch (err) {
+      if (options.signal?.aborted) throw asAborted(err, options.signal);
       const last = attempt + 1 >= policy.attempts;
-      if (last || !isRetryableError(err) || options.signal?.aborted) {
+      if (last || !isRetryableError(err)) {
         if (last && isRetryableError(err) && !(err instanceof CryptfsError)) {
           throw new RemoteIOError(
             `${options.describe ?? 'operation'} failed after ${policy.attempts} attempts: ${(err as Error).message}`,
@@ -81,7 +87,7 @@ export async function withRetry<T>(
       }
       const delay = backoffDelay(attempt, policy);
       options.onRetry?.(err, attempt + 1, delay);
-      await new Promise((r) => setTimeout(r, delay));
+      await abortableSleep(delay, options.signal);
     }
   }
 }

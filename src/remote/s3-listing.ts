@@ -1,5 +1,6 @@
 // Listing an S3 store: the buckets at the top, a directory (key prefix) inside a bucket with its
 // objects' metadata, and the small listing that tells whether a prefix holds anything.
+import { asAborted } from '../abort.js';
 import { DirNotFoundError, ObjectNotFoundError, RemoteIOError } from '../errors.js';
 import { mapLimit } from '../concurrency.js';
 import type { Metadata } from './metadata.js';
@@ -15,7 +16,13 @@ const LIST_HEAD_CONCURRENCY = 8;
  * One directory inside a bucket, a page of `list_chunk` keys at a time; each object is HEADed for
  * its metadata mtime unless the server's times are used.
  */
-export async function* listDirectory(conn: S3Connection, loc: Location, dir: string, listChunk: number): AsyncIterable<RemoteEntry> {
+export async function* listDirectory(
+  conn: S3Connection,
+  loc: Location,
+  dir: string,
+  listChunk: number,
+  signal?: AbortSignal,
+): AsyncIterable<RemoteEntry> {
   const prefix = loc.key === '' ? '' : `${loc.key}/`;
   // A directory inside a bucket exists while some key (or a "dir/" marker) lives under it.
   let found = loc.key === '';
@@ -32,8 +39,10 @@ export async function* listDirectory(conn: S3Connection, loc: Location, dir: str
           ContinuationToken: token,
           EncodingType: 'url',
         }),
+        { abortSignal: signal },
       );
     } catch (err) {
+      if (signal?.aborted) throw asAborted(err, signal);
       throw toRemoteError(err, 'list', dir, 'dir');
     }
     if ((page.CommonPrefixes?.length ?? 0) > 0 || (page.Contents?.length ?? 0) > 0) found = true;

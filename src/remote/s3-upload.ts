@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { CompletedPart } from '@aws-sdk/client-s3';
+import { asAborted, throwIfAborted } from '../abort.js';
 import { RemoteIOError, errorMessage } from '../errors.js';
 import { mapLimit } from '../concurrency.js';
 import type { ByteSource } from './remote.js';
@@ -91,7 +92,14 @@ export class S3Uploader {
   ) {}
 
   /** Single PUT of bytes in memory (retried by the SDK; the server checks Content-MD5). */
-  async putBuffer(loc: Location, path: string, data: Buffer, metadata: Record<string, string>, knownMd5?: string): Promise<void> {
+  async putBuffer(
+    loc: Location,
+    path: string,
+    data: Buffer,
+    metadata: Record<string, string>,
+    knownMd5?: string,
+    signal?: AbortSignal,
+  ): Promise<void> {
     const md5 = md5Base64(data);
     if (knownMd5 && Buffer.from(md5, 'base64').toString('hex') !== knownMd5) {
       throw new RemoteIOError(`s3: write ${JSON.stringify(path)}: content does not match the given md5 ${knownMd5}`);
@@ -111,8 +119,10 @@ export class S3Uploader {
           ...aclInput(this.conn.options),
           ...sseInput(this.conn.options),
         }),
+        { abortSignal: signal },
       );
     } catch (err) {
+      if (signal?.aborted) throw asAborted(err, signal);
       throw toRemoteError(err, 'write', path, 'none');
     }
   }
@@ -128,12 +138,16 @@ export class S3Uploader {
     size: number,
     metadata: Record<string, string>,
     knownMd5?: string,
+    signal?: AbortSignal,
   ): Promise<void> {
     const meta = { ...metadata };
     if (knownMd5 && this.conn.options.sse && !this.conn.options.disableChecksum) {
       meta[META_MD5] = Buffer.from(knownMd5, 'hex').toString('base64');
     }
+    // The request also ends when the caller gives up while the SDK waits on the network.
     const abort = new AbortController();
+    const onAbort = () => abort.abort(signal?.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
     const hash = createHash('md5');
     let sourceError: unknown;
     let sent = 0;
@@ -174,8 +188,11 @@ export class S3Uploader {
       etag = out.ETag;
     } catch (err) {
       body.destroy();
+      if (signal?.aborted) throw asAborted(sourceError ?? err, signal);
       if (sourceError !== undefined) throw sourceError;
       throw toRemoteError(err, 'write', path, 'none');
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
     const md5 = hash.digest('hex');
     const etagHex = etagMd5(etag);
@@ -280,6 +297,7 @@ export class S3Uploader {
     size: number | undefined,
     metadata: Record<string, string>,
     knownMd5?: string,
+    signal?: AbortSignal,
   ): Promise<number> {
     const partSize = this.partSizeFor(size);
     const reader = new PartReader(source);
@@ -296,7 +314,7 @@ export class S3Uploader {
       throw err;
     }
     if (size === undefined && data.length < partSize) {
-      await this.putBuffer(loc, path, data, metadata, knownMd5);
+      await this.putBuffer(loc, path, data, metadata, knownMd5, signal);
       return data.length;
     }
 
@@ -310,13 +328,21 @@ export class S3Uploader {
       throw err;
     }
 
+    // The caller giving up cancels the parts in flight like a failed part does; the catch below
+    // then aborts the multipart upload (not under the signal: its parts must not stay stored).
     const cancel = new AbortController();
+    const onAbort = () => {
+      if (failure === undefined) failure = signal?.reason;
+      cancel.abort();
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
     const inFlight = new Set<Promise<void>>();
     const parts: CompletedPart[] = [];
     const wholeMd5 = knownMd5 ? createHash('md5') : undefined;
     let failure: unknown;
     try {
       for (let partNumber = 1; ; partNumber++) {
+        throwIfAborted(signal);
         if (partNumber > this.limits.maxUploadParts) {
           throw new RemoteIOError(
             `s3: write ${JSON.stringify(path)}: more than ${this.limits.maxUploadParts} parts of ${partSize} bytes; raise chunk_size`,
@@ -345,6 +371,7 @@ export class S3Uploader {
         if (data.length === 0) break; // the size was a multiple of the part size
       }
       await Promise.all(inFlight);
+      throwIfAborted(signal);
       if (failure !== undefined) throw failure;
       if (size !== undefined && reader.total !== size) throw sizeMismatch(path, size, String(reader.total));
       if (wholeMd5 && wholeMd5.digest('hex') !== knownMd5) {
@@ -358,7 +385,10 @@ export class S3Uploader {
       await Promise.allSettled(inFlight);
       await reader.close();
       await this.abortUpload(loc, uploadId, path);
+      if (signal?.aborted) throw asAborted(err, signal);
       throw err instanceof Error ? err : toRemoteError(err, 'write', path, 'none');
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
     }
   }
 

@@ -18,6 +18,7 @@ import {
   ObjectNotFoundError,
   RemoteIOError,
 } from '../errors.js';
+import { abortable, asAborted, throwIfAborted } from '../abort.js';
 import { registerBackend, type BackendContext } from './registry.js';
 import {
   cleanPath,
@@ -26,6 +27,8 @@ import {
   joinPath,
   type ByteSource,
   type HashType,
+  type ListOptions,
+  type ReadOptions,
   type ReadRange,
   type ReadWithInfo,
   type TransferOptions,
@@ -191,13 +194,15 @@ export class S3Remote implements Remote {
 
   // ---- Remote: listing ----
 
-  async *list(dir: string): AsyncIterable<RemoteEntry> {
+  async *list(dir: string, options: ListOptions = {}): AsyncIterable<RemoteEntry> {
+    const signal = options.signal;
+    throwIfAborted(signal);
     const loc = this.locate(dir);
     if (loc.bucket === '') {
-      yield* listBuckets(this.conn, dir);
+      yield* abortable(listBuckets(this.conn, dir), signal);
       return;
     }
-    yield* listDirectory(this.conn, loc, dir, this.listChunk);
+    yield* abortable(listDirectory(this.conn, loc, dir, this.listChunk, signal), signal);
   }
 
   async stat(path: string): Promise<RemoteEntry> {
@@ -234,12 +239,14 @@ export class S3Remote implements Remote {
 
   // ---- Remote: reading ----
 
-  async openRead(path: string, range?: ReadRange): Promise<ByteSource> {
-    return (await this.openReadWithInfo(path, range)).source;
+  async openRead(path: string, range?: ReadRange, options?: ReadOptions): Promise<ByteSource> {
+    return (await this.openReadWithInfo(path, range, options)).source;
   }
 
   /** The GET's own headers describe the object (Content-Range its whole size); a HEAD only for empty ranges. */
-  async openReadWithInfo(path: string, range?: ReadRange): Promise<ReadWithInfo> {
+  async openReadWithInfo(path: string, range?: ReadRange, options: ReadOptions = {}): Promise<ReadWithInfo> {
+    const signal = options.signal;
+    throwIfAborted(signal);
     const loc = this.locate(path);
     if (loc.bucket === '' || loc.key === '') throw new IsDirectoryError(path);
     const offset = range?.offset ?? 0;
@@ -259,33 +266,43 @@ export class S3Remote implements Remote {
       let firstInfo: ObjectInfo | undefined;
       const body = await openParallelRead(
         async (from, to, etag) => {
-          const part = await this.openBody(loc, path, from, to, etag);
+          const part = await this.openBody(loc, path, from, to, etag, signal);
           // The first part's answer describes the object (the others must carry the same ETag).
           if (part) firstInfo ??= part.info;
-          return part && { body: this.resumable(part, loc, path, from, to), totalSize: part.totalSize, etag: part.etag };
+          return part && { body: this.resumable(part, loc, path, from, to, signal), totalSize: part.totalSize, etag: part.etag };
         },
         offset,
         end,
         target,
+        parallel,
+        signal,
       );
       if (!body || !firstInfo) return { source: emptySource(), entry: entryOf(await headObject(this.conn, loc, path)) };
-      return { source: mapStreamErrors(body, path), entry: entryOf(firstInfo) };
+      return { source: abortable(mapStreamErrors(body, path), signal), entry: entryOf(firstInfo) };
     }
-    const first = await this.openBody(loc, path, offset, end, undefined);
+    const first = await this.openBody(loc, path, offset, end, undefined, signal);
     if (!first) return { source: emptySource(), entry: entryOf(await headObject(this.conn, loc, path)) };
-    return { source: mapStreamErrors(this.resumable(first, loc, path, offset, end), path), entry: entryOf(first.info) };
+    return { source: abortable(mapStreamErrors(this.resumable(first, loc, path, offset, end, signal), path), signal), entry: entryOf(first.info) };
   }
 
   /** The body of a GET that resumes after a broken connection, from the same object version. */
-  private resumable(first: OpenedBody, loc: Location, path: string, offset: number, end: number | undefined): AsyncGenerator<Uint8Array> {
+  private resumable(
+    first: OpenedBody,
+    loc: Location,
+    path: string,
+    offset: number,
+    end: number | undefined,
+    signal: AbortSignal | undefined,
+  ): AsyncGenerator<Uint8Array> {
     const policy = this.options.retryPolicy ?? defaultRetryPolicy;
     return resumableBody(first, {
       target: `s3: read ${JSON.stringify(path)}`,
       offset,
       end,
       policy,
+      signal,
       // The same version only: a changed object answers 412 rather than the rest of another one.
-      reopen: (position, etag) => this.openBody(loc, path, position, end, etag),
+      reopen: (position, etag) => this.openBody(loc, path, position, end, etag, signal),
       isResumable: (err) => isRetryableError(err) || isBrokenBody(err),
       onResume: (err, attempt, delay, position) =>
         this.log.debug(
@@ -304,6 +321,7 @@ export class S3Remote implements Remote {
     offset: number,
     end: number | undefined,
     ifMatch: string | undefined,
+    signal?: AbortSignal,
   ): Promise<(OpenedBody & { info: ObjectInfo; totalSize?: number }) | undefined> {
     let rangeHeader: string | undefined;
     if (offset > 0 || end !== undefined) rangeHeader = end === undefined ? `bytes=${offset}-` : `bytes=${offset}-${end - 1}`;
@@ -311,8 +329,11 @@ export class S3Remote implements Remote {
     try {
       out = await this.client.send(
         new this.sdk.GetObjectCommand({ Bucket: loc.bucket, Key: loc.key, Range: rangeHeader, IfMatch: ifMatch, ...sseInput(this.options) }),
+        // Also ends the body's connection when it fires mid-stream.
+        { abortSignal: signal },
       );
     } catch (err) {
+      if (signal?.aborted) throw asAborted(err, signal);
       // A range starting at or past the end: the object exists, there is nothing to read.
       if (sdkStatus(err) === 416) return undefined;
       if (ifMatch !== undefined && sdkStatus(err) === 412) {
@@ -332,6 +353,10 @@ export class S3Remote implements Remote {
   async write(path: string, source: ByteSource, options: S3WriteOptions = {}): Promise<RemoteEntry> {
     const loc = this.locate(path);
     if (loc.bucket === '' || loc.key === '') throw new IsDirectoryError(path);
+    const signal = options.signal;
+    throwIfAborted(signal);
+    // Aborted: reading the source fails with AbortedError, which ends the upload as any failure does.
+    source = abortable(source, signal);
     if (options.md5 !== undefined && !/^[0-9a-f]{32}$/.test(options.md5)) {
       throw new RangeError(`md5 must be 32 lower-case hex digits, got ${JSON.stringify(options.md5)}`);
     }
@@ -355,10 +380,10 @@ export class S3Remote implements Remote {
         }
         // The whole source is in: metadata known only now goes with the PUT itself.
         const late = options.lateMetadata ? storableMetadata(await options.lateMetadata()) : {};
-        await this.uploader.putBuffer(loc, path, buffer, { ...metadata, ...late }, options.md5);
+        await this.uploader.putBuffer(loc, path, buffer, { ...metadata, ...late }, options.md5, signal);
         return { path, isDir: false, size, mtime, mtimeNs };
       }
-      await this.uploader.putStream(loc, path, source, size, metadata, options.md5);
+      await this.uploader.putStream(loc, path, source, size, metadata, options.md5, signal);
       written = size;
     } else {
       // A multipart ETag is no MD5: rclone stores the source's MD5 (X-Amz-Meta-Md5chksum), hashing a
@@ -366,10 +391,13 @@ export class S3Remote implements Remote {
       let md5 = options.md5;
       if (md5 === undefined && options.reopen && size !== undefined && !this.options.disableChecksum) {
         const h = createHash('md5');
-        for await (const chunk of await options.reopen()) h.update(chunk);
+        for await (const chunk of await options.reopen()) {
+          throwIfAborted(signal);
+          h.update(chunk);
+        }
         md5 = h.digest('hex');
       }
-      written = await this.uploader.putMultipart(loc, path, source, size, metadata, md5);
+      written = await this.uploader.putMultipart(loc, path, source, size, metadata, md5, signal);
     }
     // Streamed and multipart uploads sent their metadata first: the rest by copy-in-place (REPLACE).
     if (options.lateMetadata) await this.setMetadata(path, await options.lateMetadata());

@@ -1,7 +1,7 @@
 // Roots any remote at a sub-path: `bucket/dir` of an s3 remote, `a/b` of a crypt
 // remote. Every path is prefixed on the way down and stripped on the way up.
 import { DirNotFoundError, ObjectNotFoundError } from '../errors.js';
-import type { ByteSource, HashType, ListOptions, Metadata, ReadRange, ReadWithInfo, Remote, RemoteEntry, TransferOptions, WriteOptions } from './remote.js';
+import type { ByteSource, HashType, ListOptions, Metadata, ReadOptions, ReadRange, ReadWithInfo, Remote, RemoteEntry, TransferOptions, WriteOptions } from './remote.js';
 import { checkSegmentLengths, joinPath } from './remote.js';
 
 export class SubRemote implements Remote {
@@ -19,8 +19,8 @@ export class SubRemote implements Remote {
     if (inner.move) this.move = (s, d, o) => inner.move!(this.down(s), this.down(d), o).then((e) => this.up(e));
     if (inner.copy) this.copy = (s, d, o) => inner.copy!(this.down(s), this.down(d), o).then((e) => this.up(e));
     if (inner.openReadWithInfo) {
-      this.openReadWithInfo = (p, r) =>
-        inner.openReadWithInfo!(this.down(p), r).then(
+      this.openReadWithInfo = (p, r, o) =>
+        inner.openReadWithInfo!(this.down(p), r, o).then(
           ({ source, entry }) => ({ source, entry: this.up(entry) }),
           (err) => this.rename(err, p),
         );
@@ -48,7 +48,7 @@ export class SubRemote implements Remote {
 
   move?: (src: string, dst: string, options?: TransferOptions) => Promise<RemoteEntry>;
   copy?: (src: string, dst: string, options?: TransferOptions) => Promise<RemoteEntry>;
-  openReadWithInfo?: (path: string, range?: ReadRange) => Promise<ReadWithInfo>;
+  openReadWithInfo?: (path: string, range?: ReadRange, options?: ReadOptions) => Promise<ReadWithInfo>;
   hash?: (path: string, type: HashType) => Promise<string | undefined>;
   purge?: (dir: string) => Promise<void>;
   about?: () => Promise<{ total?: number; used?: number; free?: number }>;
@@ -91,8 +91,8 @@ export class SubRemote implements Remote {
     );
   }
 
-  openRead(path: string, range?: ReadRange): Promise<ByteSource> {
-    return this.inner.openRead(this.down(path), range).catch((err) => this.rename(err, path));
+  openRead(path: string, range?: ReadRange, options?: ReadOptions): Promise<ByteSource> {
+    return this.inner.openRead(this.down(path), range, options).catch((err) => this.rename(err, path));
   }
 
   write(path: string, source: ByteSource, options?: WriteOptions): Promise<RemoteEntry> {

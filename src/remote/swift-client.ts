@@ -13,6 +13,7 @@ import { NotSupportedError } from '../errors.js';
 import { log } from '../log.js';
 import type { ByteSource } from './remote.js';
 import { resumableBody } from './resumable-read.js';
+import { asAborted } from '../abort.js';
 import { defaultRetryPolicy, isRetryableError, isRetryableStatus, withRetry, type RetryPolicy } from './retry.js';
 import { requestSession, type SwiftAuthOptions, type SwiftSession } from './swift-auth.js';
 import {
@@ -53,6 +54,8 @@ interface RequestInit_ {
   query?: Record<string, string | undefined>;
   body?: Uint8Array;
   accept?: number[];
+  /** Ends the request (and its answer's body) when it fires; no retry after that. */
+  signal?: AbortSignal;
 }
 
 export interface GetResult {
@@ -175,6 +178,7 @@ export class SwiftClient {
             res = await fetch(this.url(session, container, object, init.query), {
               method,
               headers,
+              signal: init.signal,
               // fetch copies a Uint8Array body; a stream over it is sent from the caller's buffer
               // (a fresh one per attempt), so reused segment buffers cost no copy per PUT.
               body: init.body ? (ReadableStream.from([init.body]) as unknown as RequestInit['body']) : undefined,
@@ -184,6 +188,7 @@ export class SwiftClient {
             } as RequestInit);
           } catch (err) {
             if (err instanceof NotSupportedError) throw err;
+            if (init.signal?.aborted) throw asAborted(err, init.signal);
             throw new SwiftError(method, target, `request failed: ${(err as Error).message}`, {
               cause: err,
               retryable: isRetryableError(err),
@@ -195,6 +200,7 @@ export class SwiftClient {
               return await read(res);
             } catch (err) {
               if (err instanceof SwiftError) throw err;
+              if (init.signal?.aborted) throw asAborted(err, init.signal);
               throw new SwiftError(method, target, `reading the answer failed: ${(err as Error).message}`, {
                 cause: err,
                 status: res.status,
@@ -221,6 +227,7 @@ export class SwiftClient {
       },
       {
         policy: this.retryPolicy,
+        signal: init.signal,
         describe: this.describe(method, container, object),
         onRetry: (err, attempt, delay) => this.retried(this.describe(method, container, object), err, attempt, delay),
       },
@@ -275,12 +282,13 @@ export class SwiftClient {
     container: string,
     object: string,
     range?: { offset: number; length?: number },
+    signal?: AbortSignal,
   ): Promise<GetResult> {
     const offset = range?.offset ?? 0;
     const end = range?.length !== undefined ? offset + range.length : undefined;
     const rangeHeader = (from: number) =>
       from > 0 || end !== undefined ? `bytes=${from}-${end !== undefined ? end - 1 : ''}` : undefined;
-    const first = await this.openGet(container, object, rangeHeader(offset));
+    const first = await this.openGet(container, object, rangeHeader(offset), signal);
     if (first.status === 416) {
       await discardBody(first);
       return { status: 416, headers: first.headers, body: emptySource() };
@@ -295,9 +303,10 @@ export class SwiftClient {
         offset,
         end,
         policy: this.retryPolicy,
+        signal,
         isResumable: isNetworkError,
         reopen: async (position) => {
-          const res = await this.openGet(container, object, rangeHeader(position));
+          const res = await this.openGet(container, object, rangeHeader(position), signal);
           if (res.status === 416) {
             await discardBody(res);
             return undefined;
@@ -311,10 +320,10 @@ export class SwiftClient {
     return { status: first.status, headers: first.headers, body };
   }
 
-  private async openGet(container: string, object: string, range: string | undefined): Promise<Response> {
+  private async openGet(container: string, object: string, range: string | undefined, signal?: AbortSignal): Promise<Response> {
     const headers: Record<string, string> = {};
     if (range) headers.Range = range;
-    return this.request('GET', container, object, { headers, accept: [416] });
+    return this.request('GET', container, object, { headers, accept: [416], signal });
   }
 
   /**

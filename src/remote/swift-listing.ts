@@ -21,6 +21,8 @@ export interface ListOptions {
   marker?: string;
   /** Page size (Swift caps it at 10000). */
   limit?: number;
+  /** Ends the listing: the page in flight is aborted, no further one is asked for. */
+  signal?: AbortSignal;
 }
 
 /** All containers of the account, paged. */
@@ -32,7 +34,7 @@ export async function* listContainers(client: SwiftClient, options: ListOptions 
       'GET',
       undefined,
       undefined,
-      { query: { format: 'json', limit: String(limit), marker, prefix: options.prefix }, accept: [204] },
+      { query: { format: 'json', limit: String(limit), marker, prefix: options.prefix }, accept: [204], signal: options.signal },
       async (res) =>
         res.status === 204 ? [] : ((await res.json()) as Array<{ name: string; count: number; bytes: number; last_modified?: string }>),
     );
@@ -54,7 +56,11 @@ export async function* listObjects(client: SwiftClient, container: string, optio
       'GET',
       container,
       undefined,
-      { query: { format: 'json', limit: String(limit), marker, prefix: options.prefix, delimiter: options.delimiter }, accept: [204] },
+      {
+        query: { format: 'json', limit: String(limit), marker, prefix: options.prefix, delimiter: options.delimiter },
+        accept: [204],
+        signal: options.signal,
+      },
       async (res) =>
         res.status === 204
           ? []

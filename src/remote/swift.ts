@@ -25,9 +25,10 @@ import { log } from '../log.js';
 import { formatMtime, formatMtimeNs, parseMtime, parseMtimeNs } from './object-store-util.js';
 import { mapLimit } from '../concurrency.js';
 import { registerBackend } from './registry.js';
-import type { ByteSource, HashType, ListOptions, ReadRange, ReadWithInfo, Remote, RemoteEntry, RemoteFeatures, TransferOptions, WriteOptions } from './remote.js';
+import type { ByteSource, HashType, ListOptions, ReadOptions, ReadRange, ReadWithInfo, Remote, RemoteEntry, RemoteFeatures, TransferOptions, WriteOptions } from './remote.js';
 import { dateToNs, nsToDate } from './remote.js';
 import { parseMetadataTime, type Metadata } from './metadata.js';
+import { abortable, asAborted, throwIfAborted } from '../abort.js';
 import { openParallelRead, parallelReadSettings } from './parallel-read.js';
 import { ObjectChangedError } from './resumable-read.js';
 import { cleanEtag, discardBody, SwiftClient, type SwiftListItem } from './swift-client.js';
@@ -127,8 +128,10 @@ export class SwiftRemote implements Remote {
   // ---- Remote ----
 
   async *list(dir: string, options: ListOptions = {}): AsyncIterable<RemoteEntry> {
+    const signal = options.signal;
+    throwIfAborted(signal);
     if (dir === '') {
-      for await (const c of this.client.listContainers({ limit: this.settings.listPageSize })) {
+      for await (const c of abortable(this.client.listContainers({ limit: this.settings.listPageSize, signal }), signal)) {
         this.containers.add(c.name);
         yield { path: c.name, isDir: true, size: -1, mtime: c.lastModified ? new Date(c.lastModified + 'Z') : new Date(0) };
       }
@@ -140,15 +143,14 @@ export class SwiftRemote implements Remote {
     let any = false;
     const page: SwiftListItem[] = [];
     const flush = async function* (this: SwiftRemote): AsyncGenerator<RemoteEntry> {
+      // An abandoned listing HEADs no more objects.
+      throwIfAborted(signal);
       const entries = await mapLimit(page.splice(0), this.settings.headConcurrency, (item) => this.entryOf(base, item, options.modTimes !== false));
       for (const e of entries) if (e) yield e;
     }.bind(this);
     try {
-      for await (const item of this.client.listObjects(container, {
-        prefix,
-        delimiter: '/',
-        limit: this.settings.listPageSize,
-      })) {
+      const items = this.client.listObjects(container, { prefix, delimiter: '/', limit: this.settings.listPageSize, signal });
+      for await (const item of abortable(items, signal)) {
         any = true;
         page.push(item);
         if (page.length >= this.settings.listPageSize) yield* flush();
@@ -205,12 +207,14 @@ export class SwiftRemote implements Remote {
     throw new ObjectNotFoundError(path);
   }
 
-  async openRead(path: string, range?: ReadRange): Promise<ByteSource> {
-    return (await this.openReadWithInfo(path, range)).source;
+  async openRead(path: string, range?: ReadRange, options?: ReadOptions): Promise<ByteSource> {
+    return (await this.openReadWithInfo(path, range, options)).source;
   }
 
   /** The GET's headers describe the object (metadata; Content-Range its whole size); a HEAD only for empty ranges. */
-  async openReadWithInfo(path: string, range?: ReadRange): Promise<ReadWithInfo> {
+  async openReadWithInfo(path: string, range?: ReadRange, options: ReadOptions = {}): Promise<ReadWithInfo> {
+    const signal = options.signal;
+    throwIfAborted(signal);
     const { container, object } = locate(path);
     if (object === '') {
       if (container !== '' && (await this.client.headContainer(container))) throw new IsDirectoryError(path);
@@ -232,7 +236,7 @@ export class SwiftRemote implements Remote {
         let entry: RemoteEntry | undefined;
         const body = await openParallelRead(
           async (from, to, etag) => {
-            const res = await this.client.getObject(container, object, { offset: from, length: to - from });
+            const res = await this.client.getObject(container, object, { offset: from, length: to - from }, signal);
             if (res.status === 416) return undefined;
             // The first part's answer describes the object (the others must carry the same ETag).
             entry ??= this.entryFromHead(path, res.headers);
@@ -249,16 +253,18 @@ export class SwiftRemote implements Remote {
           offset,
           end,
           target,
+          parallel,
+          signal,
         );
         if (!body || !entry) return headed();
-        return { source: body, entry };
+        return { source: abortable(body, signal), entry };
       }
-      const res = await this.client.getObject(container, object, range);
+      const res = await this.client.getObject(container, object, range, signal);
       if (res.status === 416) return headed();
       const entry = this.entryFromHead(path, res.headers);
       const total = /\/([0-9]+)$/.exec(res.headers.get('content-range') ?? '')?.[1];
       if (total !== undefined) entry.size = Number(total);
-      return { source: res.body, entry };
+      return { source: abortable(res.body, signal), entry };
     } catch (err) {
       if (isStatus(err, 404)) throw new ObjectNotFoundError(path, { cause: err });
       throw err;
@@ -278,7 +284,11 @@ export class SwiftRemote implements Remote {
     metaHeaders['X-Object-Meta-Mtime'] = formatMtimeNs(mtimeNs);
     const headersNow = withListedContentType(metaHeaders);
     const s = this.settings;
-    const reader = new ByteReader(source);
+    const signal = options.signal;
+    throwIfAborted(signal);
+    // Aborted: reading the source fails with AbortedError, which ends the upload as any failure
+    // does (a streamed PUT is cut, stored segments are deleted, no manifest is written).
+    const reader = new ByteReader(abortable(source, signal));
     // Metadata known once the whole source is read: on the PUT that makes the object where that
     // PUT comes after the source's end (buffered, or a manifest), else POSTed right after.
     const late = options.lateMetadata;
@@ -323,7 +333,7 @@ export class SwiftRemote implements Remote {
       return { path, isDir: false, size: written, mtime, mtimeNs };
     } catch (err) {
       await reader.close().catch(() => undefined);
-      throw err;
+      throw asAborted(err, signal);
     }
   }
 

@@ -4,7 +4,7 @@
 // - StreamWriteHandle (--vfs-cache-mode off): writes go straight into the
 //   remote's write through a bounded queue; they must be sequential.
 // - CachedHandle (writes/full): everything through the encrypted local cache.
-import { ErrnoError, errorMessage } from '../errors.js';
+import { AbortedError, ErrnoError, errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { logPath } from '../log-names.js';
 import type { Metadata, Remote, RemoteEntry } from '../remote/remote.js';
@@ -133,6 +133,8 @@ export interface OpenFlags {
 export interface FileHost {
   readonly remote: Remote;
   readonly readAheadBytes: number;
+  /** Fires when the VFS closes (unmount): reads nobody will wait for then stop. */
+  readonly requestSignal?: AbortSignal;
   /**
    * The first change of a clean cached file, or the first through a writable
    * handle since the last close or fsync: journal it (as being written, with
@@ -170,17 +172,24 @@ const badDescriptor = (what: string) => new ErrnoError('EBADF', what);
 export class RemoteReadHandle implements FileHandle {
   private readonly reader: StreamingReader;
   private released = false;
+  /** Its remote reads (the stream, read-ahead, ranged reads): aborted on release, or with the VFS. */
+  private readonly abort = new AbortController();
 
   constructor(
     private readonly host: FileHost,
     readonly file: VfsFile,
   ) {
+    // Linked by hand, not AbortSignal.any: the listener goes with the handle, nothing is left on the VFS's signal.
+    host.requestSignal?.addEventListener('abort', this.onVfsAbort, { once: true });
+    const signal = this.abort.signal;
     this.reader = new StreamingReader(
-      (offset, length) => host.remote.openRead(file.path, { offset, length }),
+      (offset, length) => host.remote.openRead(file.path, { offset, length }, { signal }),
       file.size,
       host.readAheadBytes,
     );
   }
+
+  private readonly onVfsAbort = (): void => this.abort.abort(this.host.requestSignal?.reason);
 
   read(offset: number, length: number): Promise<Buffer> {
     return this.reader.read(offset, length);
@@ -205,6 +214,9 @@ export class RemoteReadHandle implements FileHandle {
   async release(): Promise<void> {
     if (this.released) return;
     this.released = true;
+    // A read-ahead or a GET still running serves nobody now: its connection is closed at once.
+    this.abort.abort(new AbortedError(`${this.file.path}: handle released`));
+    this.host.requestSignal?.removeEventListener('abort', this.onVfsAbort);
     await this.reader.close();
     await this.host.released(this.file, false);
   }

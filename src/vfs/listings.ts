@@ -23,6 +23,8 @@ export interface ListingHost {
   /** Directories kept only by the VFS (read only here). */
   readonly virtualDirs: ReadonlySet<string>;
   closing(): boolean;
+  /** Fires when the VFS closes: a listing still running then stops (nobody will read it). */
+  readonly requestSignal?: AbortSignal;
 }
 
 export class Listings {
@@ -66,7 +68,7 @@ export class Listings {
     const listing = this.host.dirCache.begin(dir);
     void (async () => {
       try {
-        for await (const e of this.host.remote.list(dir)) {
+        for await (const e of this.host.remote.list(dir, { signal: this.host.requestSignal })) {
           listing.addRemote(baseName(e.path), { isDir: e.isDir, size: e.size, mtime: e.mtime, metadata: carriedMetadata(e.metadata) });
         }
         listing.finish();

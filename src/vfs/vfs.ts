@@ -17,6 +17,7 @@ import {
   AlreadyExistsError,
   CryptfsError,
   DirNotEmptyError,
+  AbortedError,
   ErrnoError,
   DirNotFoundError,
   IsDirectoryError,
@@ -73,6 +74,10 @@ export type { VfsStatfs } from './statfs.js';
 export class Vfs implements FileHost {
   readonly options: VfsOptions;
   readonly readAheadBytes: number;
+  /** FileHost: what read-only handles' remote reads stop with (see `requests`). */
+  get requestSignal(): AbortSignal {
+    return this.requests.signal;
+  }
   /** atime, ctime and directory mtimes, kept in memory while mounted (node-times.ts). */
   readonly times = new NodeTimes();
   private readonly dirCache: DirCache;
@@ -90,6 +95,11 @@ export class Vfs implements FileHost {
   private evictTimer: NodeJS.Timeout | undefined;
   private closing = false;
   private closed = false;
+  /**
+   * Reads through read-only handles and listings: aborted when the VFS closes. Not cache fills
+   * (a dirty file's upload may need the remote's blocks) nor uploads: dirty data is never dropped.
+   */
+  private requests = new AbortController();
   private readonly startTime = new Date();
   private nameMaxCache: number | undefined;
 
@@ -101,6 +111,7 @@ export class Vfs implements FileHost {
     this.readAheadBytes = options.readAheadBytes;
     this.dirCache = new DirCache(options.dirCacheTimeMs);
     const uploads = (): Uploads => this.uploads;
+    const requestSignal = (): AbortSignal => this.requests.signal;
     this.host = {
       remote,
       options,
@@ -112,6 +123,9 @@ export class Vfs implements FileHost {
       },
       store: () => this.store!,
       closing: () => this.closing,
+      get requestSignal() {
+        return requestSignal();
+      },
       maybeForget: (file) => maybeForget(this.host, file),
       evict: () => this.evict(),
       sourceOpener: (file) => sourceOpener(this.remote, file),
@@ -549,6 +563,11 @@ export class Vfs implements FileHost {
     if (this.closed) return [];
     this.closing = true;
     if (this.evictTimer) clearInterval(this.evictTimer);
+    // Outstanding reads and listings answer nobody after unmount. Requests made from here on (the
+    // flush below may look things up) get a fresh signal.
+    const requests = this.requests;
+    this.requests = new AbortController();
+    requests.abort(new AbortedError('unmounted'));
     for (const f of this.files.values()) {
       if (f.writer) {
         log.error(`${logPath(f.path)}: unmounted while open for writing: upload abandoned`);

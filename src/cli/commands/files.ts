@@ -72,7 +72,7 @@ registerCommand({
     else {
       try {
         const filter = filterFromFlags(ctx.flags);
-        for await (const e of walk(remote, '', { concurrency: flagNumber(ctx.flags, 'checkers'), filter })) {
+        for await (const e of walk(remote, '', { concurrency: flagNumber(ctx.flags, 'checkers'), signal: ctx.signal, filter })) {
           if (!e.isDir) files.push(e);
         }
       } catch (err) {
@@ -87,7 +87,7 @@ registerCommand({
       const length = count >= 0 ? count : undefined;
       let source;
       try {
-        source = await remote.openRead(f.path, { offset: start, length });
+        source = await remote.openRead(f.path, { offset: start, length }, { signal: ctx.signal });
       } catch (err) {
         errors++;
         lastError = err;
@@ -177,7 +177,7 @@ registerCommand({
     if (file !== undefined) victims.push(file);
     else {
       const filter = filterFromFlags(ctx.flags);
-      for await (const e of walk(remote, '', { concurrency: flagNumber(ctx.flags, 'checkers'), filter })) {
+      for await (const e of walk(remote, '', { concurrency: flagNumber(ctx.flags, 'checkers'), signal: ctx.signal, filter })) {
         if (e.isDir) dirs.push(e.path);
         else victims.push(e.path);
       }
@@ -229,7 +229,7 @@ registerCommand({
     }
     const files: string[] = [];
     const dirs: string[] = [];
-    for await (const e of walk(remote, '', { concurrency: flagNumber(ctx.flags, 'checkers') })) {
+    for await (const e of walk(remote, '', { concurrency: flagNumber(ctx.flags, 'checkers'), signal: ctx.signal })) {
       (e.isDir ? dirs : files).push(e.path);
     }
     const limit = Math.max(1, flagNumber(ctx.flags, 'checkers'));

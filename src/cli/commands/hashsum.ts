@@ -81,7 +81,7 @@ async function hashList(ctx: CommandContext, type: HashType, spec: string): Prom
     } else {
       let batch: RemoteEntry[] = [];
       const filter = filterFromFlags(ctx.flags);
-      for await (const e of walk(remote, '', { concurrency: flagNumber(ctx.flags, 'checkers'), filter, modTimes: false })) {
+      for await (const e of walk(remote, '', { concurrency: flagNumber(ctx.flags, 'checkers'), signal: ctx.signal, filter, modTimes: false })) {
         if (e.isDir) continue;
         batch.push(e);
         if (batch.length >= BATCH) {

@@ -24,7 +24,7 @@ async function* listTarget(
   }
   try {
     const filter = filterFromFlags(ctx.flags);
-    for await (const entry of walk(remote, '', { maxDepth, concurrency: flagNumber(ctx.flags, 'checkers'), filter })) {
+    for await (const entry of walk(remote, '', { maxDepth, concurrency: flagNumber(ctx.flags, 'checkers'), signal: ctx.signal, filter })) {
       yield { entry, remote };
     }
   } catch (err) {

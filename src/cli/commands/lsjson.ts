@@ -164,7 +164,7 @@ registerCommand({
       await emit([{ ...(await remote.stat(file)), path: file }]);
     } else {
       let batch: RemoteEntry[] = [];
-      for await (const e of walk(remote, '', { maxDepth, concurrency: flagNumber(ctx.flags, 'checkers'), filter: filterFromFlags(ctx.flags) })) {
+      for await (const e of walk(remote, '', { maxDepth, concurrency: flagNumber(ctx.flags, 'checkers'), signal: ctx.signal, filter: filterFromFlags(ctx.flags) })) {
         if ((filesOnly && e.isDir) || (dirsOnly && !e.isDir)) continue;
         batch.push(e);
         if (batch.length >= 256) {

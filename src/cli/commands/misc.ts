@@ -37,6 +37,7 @@ async function* listFiltered(
     for await (const e of walk(remote, '', {
       maxDepth: maxDepth >= 0 ? maxDepth : undefined,
       concurrency: flagNumber(ctx.flags, 'checkers'),
+      signal: ctx.signal,
       descend: (d) => filter.includeDir(d.path),
     })) {
       if (e.isDir ? filter.includeDir(e.path) : filter.includeFile(e.path, e.size, e.mtime)) yield { entry: e, remote };

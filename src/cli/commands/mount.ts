@@ -371,6 +371,7 @@ async function serveUntilUnmounted(
 
 registerCommand({
   name: 'mount',
+  ownSignals: true,
   use: 'remote:path /path/to/mountpoint',
   short: 'Mount the remote as file system on a mountpoint.',
   long:

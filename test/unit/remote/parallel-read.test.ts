@@ -2,6 +2,7 @@
 // the parts in flight stay within the window and the memory bound, a reader that stops early
 // leaves nothing held, a short part is an error, and every part asks for the first part's version.
 import { randomBytes } from 'node:crypto';
+import { AbortedError } from '../../../src/errors.js';
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
@@ -153,5 +154,27 @@ describe('parallel ranged reads', () => {
     const source = await openParallelRead(opener(obj), 0, undefined, 'fake', settings());
     await assert.rejects(collect(source!), ShortPartError);
     assert.equal(parallelReadHeldBytes(), 0);
+  });
+});
+
+describe('parallel ranged reads: abort', () => {
+  it('starts no part after the signal fires, ends with AbortedError and releases its memory', async () => {
+    const obj = fakeObject(2_000_000);
+    const ac = new AbortController();
+    const held = parallelReadHeldBytes();
+    const source = await openParallelRead(opener(obj), 0, undefined, 'test', settings({ streams: 4 }), ac.signal);
+    const it = source![Symbol.asyncIterator]();
+    // Through the first part (64 KiB) and into the prefetched ones.
+    let got = 0;
+    while (got < 100_000) got += (await it.next()).value!.byteLength;
+    ac.abort();
+    const callsAtAbort = obj.calls.length;
+    const err = await (async () => {
+      for (;;) if ((await it.next()).done) return undefined;
+    })().catch((e: unknown) => e);
+    assert.ok(err instanceof AbortedError, String(err));
+    assert.equal(obj.calls.length, callsAtAbort, 'no part was opened after the abort');
+    assert.ok(obj.calls.length < Math.ceil(obj.data.length / 65536));
+    assert.equal(parallelReadHeldBytes(), held);
   });
 });
