@@ -63,6 +63,7 @@ import { Uploads, type UploadHost } from './uploads.js';
 import { setOwnerAndMode } from './attrs.js';
 import type { PosixAttrs } from '../remote/metadata.js';
 import type { CacheStore } from './write-cache.js';
+import type { ClockTimer } from './clock.js';
 
 export { VfsFile, type FileHandle, type OpenFlags, type VfsAttr } from './file-handle.js';
 export { DirReader, type VfsDirEntry } from './dir-reader.js';
@@ -94,7 +95,7 @@ export class Vfs implements FileHost {
   private readonly recovery: Recovery;
   private readonly listings: Listings;
   private readonly links: Links;
-  private evictTimer: NodeJS.Timeout | undefined;
+  private evictTimer: ClockTimer | undefined;
   private closing = false;
   private closed = false;
   private readonly startTime = new Date();
@@ -106,7 +107,7 @@ export class Vfs implements FileHost {
   ) {
     this.options = options;
     this.readAheadBytes = options.readAheadBytes;
-    this.dirCache = new DirCache(options.dirCacheTimeMs);
+    this.dirCache = new DirCache(options.dirCacheTimeMs, () => options.clock.now());
     const uploads = (): Uploads => this.uploads;
     this.host = {
       remote,
@@ -152,8 +153,7 @@ export class Vfs implements FileHost {
       vfs.recovery.start(cache.dirty);
     }
     if (opts.cacheMode === 'full' && opts.cachePollIntervalMs > 0) {
-      vfs.evictTimer = setInterval(() => void vfs.evict(), opts.cachePollIntervalMs);
-      vfs.evictTimer.unref();
+      vfs.evictTimer = opts.clock.setInterval(() => void vfs.evict(), opts.cachePollIntervalMs).unref();
     }
     return vfs;
   }
@@ -347,6 +347,7 @@ export class Vfs implements FileHost {
     if (file?.cache && file.dirty) {
       // The upload to come carries it.
       file.mtime = mtime;
+      // Wall clock, not options.clock: recovery compares it with the block file's mtime.
       file.cache.mtimeSetAt = Date.now();
       await this.store!.markDirty(file.cache);
       return file.attr();
@@ -568,7 +569,7 @@ export class Vfs implements FileHost {
   async close(): Promise<string[]> {
     if (this.closed) return [];
     this.closing = true;
-    if (this.evictTimer) clearInterval(this.evictTimer);
+    this.options.clock.clear(this.evictTimer);
     for (const f of this.files.values()) {
       if (f.writer) {
         log.error(`${logPath(f.path)}: unmounted while open for writing: upload abandoned`);
