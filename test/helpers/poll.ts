@@ -5,6 +5,8 @@
 export interface PollOptions {
   timeoutMs?: number;
   intervalMs?: number;
+  /** More about the state at the timeout, for the failure message (e.g. what is still missing). */
+  detail?: () => string;
 }
 
 export class PollTimeoutError extends Error {}
@@ -29,7 +31,7 @@ export async function pollUntil<T>(what: string, cond: () => T | Promise<T>, opt
       lastError = err;
     }
     if (Date.now() >= deadline) {
-      const seen = lastError !== undefined ? `last error: ${String(lastError)}` : `last value: ${JSON.stringify(last)}`;
+      const seen = opts.detail?.() ?? (lastError !== undefined ? `last error: ${String(lastError)}` : `last value: ${JSON.stringify(last)}`);
       throw new PollTimeoutError(`timed out after ${timeoutMs} ms waiting for ${what} (${seen})`);
     }
     await new Promise((r) => setTimeout(r, intervalMs));
