@@ -76,6 +76,7 @@ export async function setFileMtime(host: AttrsHost, attr: VfsAttr, mtime: Date):
   if (file?.cache && file.dirty) {
     // The upload to come carries it.
     file.mtime = mtime;
+    // Wall clock, not options.clock: recovery compares it with the block file's mtime.
     file.cache.mtimeSetAt = Date.now();
     await host.store().markDirty(file.cache);
     return file.attr();

@@ -41,7 +41,7 @@ export class CacheItem {
   sourceSize: number;
   source: { size: number; mtimeMs: number } | undefined;
   mtime: Date;
-  /** Set when mtime was given explicitly (utimens), ms since the epoch. */
+  /** Set when mtime was given explicitly (utimens), ms since the epoch (wall clock: compared with the block file's mtime on recovery). */
   mtimeSetAt: number | undefined;
   /** Metadata (mode, owner) the upload carries: journaled, so chmod on a dirty file survives a crash. */
   metadata: Metadata | undefined;
@@ -50,7 +50,8 @@ export class CacheItem {
    * lock) and again when it is done: an upload that read the file meanwhile sees it changed.
    */
   generation = 0;
-  lastUsed = Date.now();
+  /** When it was last read or changed (the VFS clock's ms): eviction drops the least recently used first. */
+  lastUsed: number;
   /** Whether a journal record lists this file as dirty. */
   journaled = false;
   /** Open for writing with changes not yet closed or fsynced (journaled, for crash recovery). */
@@ -66,7 +67,10 @@ export class CacheItem {
     readonly id: string,
     readonly block: BlockFile,
     init: CacheItemInit,
+    /** The VFS clock's now() (clock.ts), for lastUsed. */
+    private readonly now: () => number = Date.now,
   ) {
+    this.lastUsed = now();
     this.path = init.path;
     this.size = init.size;
     this.sourceSize = init.sourceSize;
@@ -104,7 +108,7 @@ export class CacheItem {
 
   async read(offset: number, length: number): Promise<Buffer> {
     return this.lock.run(async () => {
-      this.lastUsed = Date.now();
+      this.lastUsed = this.now();
       const end = Math.min(this.size, offset + length);
       if (end <= offset) return Buffer.alloc(0);
       const first = Math.floor(offset / CACHE_BLOCK);
@@ -128,7 +132,7 @@ export class CacheItem {
     if (data.length === 0) return;
     this.generation++;
     return this.lock.run(async () => {
-      this.lastUsed = Date.now();
+      this.lastUsed = this.now();
       if (append) offset = this.size;
       const end = offset + data.length;
       const newSize = Math.max(this.size, end);
@@ -171,7 +175,7 @@ export class CacheItem {
   async allocate(offset: number, length: number, keepSize: boolean): Promise<boolean> {
     this.generation++;
     return this.lock.run(async () => {
-      this.lastUsed = Date.now();
+      this.lastUsed = this.now();
       const end = offset + length;
       let missing = 0;
       for (let i = Math.floor(offset / CACHE_BLOCK); i * CACHE_BLOCK < end; i++) if (!this.present.has(i)) missing++;
@@ -186,7 +190,7 @@ export class CacheItem {
   async truncate(newSize: number): Promise<void> {
     this.generation++;
     return this.lock.run(async () => {
-      this.lastUsed = Date.now();
+      this.lastUsed = this.now();
       if (newSize === this.size) return;
       if (newSize > this.size) {
         // Growing: the new bytes are zeros, which is what missing data past the source reads as.

@@ -24,7 +24,10 @@ export interface DirReaderHost {
   attrIn(listing: DirListing, path: string): VfsAttr | undefined;
 }
 
-/** How long a readdir waits for more names to fill its reply while a listing streams in. */
+/**
+ * How long a readdir waits for more names to fill its reply while a listing streams in.
+ * Real time, not VfsOptions.clock: a latency bound on a live remote listing, not VFS state.
+ */
 const BATCH_WAIT_MS = 20;
 
 /** A directory being read (opendir/readdir): names stream in as the remote lists them. */

@@ -35,7 +35,11 @@ export async function openCache(
   const { key, source } = await cacheKeyFor(remote, opts.cacheDir);
   log.debug(`vfs cache: ${opts.cacheDir} (key ${source === 'crypt' ? 'derived from the crypt keys' : 'from its key file'})`);
   const space = new CacheSpace(opts.cacheDir, { waitMs: opts.cacheSpaceWaitMs });
-  const { store, dirty } = await CacheStore.open(opts.cacheDir, key, { space, maxOpenFiles: opts.cacheMaxOpenFiles });
+  const { store, dirty } = await CacheStore.open(opts.cacheDir, key, {
+    space,
+    maxOpenFiles: opts.cacheMaxOpenFiles,
+    now: () => opts.clock.now(),
+  });
   space.setMakeRoom(makeRoom);
   return { store, dirty };
 }
@@ -173,7 +177,7 @@ async function dropCopy(host: FileCacheHost, store: CacheStore, f: VfsFile): Pro
 export async function evict(host: FileCacheHost): Promise<void> {
   const store = host.store();
   if (!store || host.closing()) return;
-  const now = Date.now();
+  const now = host.options.clock.now();
   let total = 0;
   for (const f of host.files.values()) total += f.cache?.diskBytes ?? 0;
   for (const f of droppableCopies(host)) {
@@ -213,6 +217,8 @@ export async function makeRoom(host: FileCacheHost, bytes: number): Promise<bool
     waiting = true;
   }
   if (!waiting || host.closing()) return false;
+  // Real time, not the VFS clock: a pause while real uploads free real disk space
+  // (CacheSpace's --vfs-cache-space-wait deadline is wall time too).
   await new Promise((r) => setTimeout(r, 500).unref());
   return true;
 }

@@ -11,6 +11,7 @@ import type { Metadata, Remote, RemoteEntry } from '../remote/remote.js';
 import { StreamingReader } from './read-ahead.js';
 import { deferred, Mutex } from './sync.js';
 import type { CacheItem } from './cache-item.js';
+import type { Clock, ClockTimer } from './clock.js';
 
 export interface VfsAttr {
   path: string;
@@ -41,7 +42,7 @@ export class VfsFile {
   writer: StreamWriter | undefined;
   /** The upload being transferred right now (not queued): renames wait for it. */
   inFlight: Promise<void> | undefined;
-  uploadTimer: NodeJS.Timeout | undefined;
+  uploadTimer: ClockTimer | undefined;
   /** Serializes uploads of this file. */
   readonly uploadLock = new Mutex();
   /** Consecutive failed uploads, for the retry back-off. */
@@ -305,7 +306,7 @@ export class StreamWriter {
     remote: Remote,
     readonly path: string,
     mtime: Date,
-    private readonly writeWaitMs: number,
+    private readonly wait: { writeWaitMs: number; clock: Clock },
     metadata?: Metadata,
   ) {
     this.done = remote.write(path, this.queue, { mtime, metadata });
@@ -331,17 +332,17 @@ export class StreamWriter {
     if (offset > this.written && !this.parked.has(offset)) {
       // Wait a moment for the writes in between (rclone's --vfs-write-wait).
       const d = deferred();
-      const timer = setTimeout(() => {
+      const timer = this.wait.clock.setTimeout(() => {
         if (this.parked.get(offset)?.data === data) {
           this.parked.delete(offset);
           d.reject(this.seekError(offset));
         }
-      }, this.writeWaitMs);
+      }, this.wait.writeWaitMs);
       this.parked.set(offset, { data, resolve: d.resolve, reject: d.reject });
       try {
         await d.promise;
       } finally {
-        clearTimeout(timer);
+        this.wait.clock.clear(timer);
       }
       return;
     }

@@ -25,6 +25,8 @@ interface Entry {
 
 const MS = 1_000_000n;
 
+// Wall clock, not VfsOptions.clock: these are file times, compared with the mtimes
+// writes get (new Date()) and the remote's, not timers.
 export const nowNs = (): bigint => BigInt(Date.now()) * MS;
 const dateNs = (d: Date): bigint => BigInt(d.getTime()) * MS;
 

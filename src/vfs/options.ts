@@ -1,5 +1,6 @@
 // Settings of one VFS, named after rclone's --vfs-* / mount flags. Times are
 // milliseconds, sizes bytes.
+import { systemClock, type Clock } from './clock.js';
 
 /**
  * How writes are handled (rclone's --vfs-cache-mode):
@@ -44,6 +45,8 @@ export interface VfsOptions {
   cacheMaxOpenFiles: number;
   /** Show NAME.rclonelink objects as symlinks NAME, and store symlinks so (rclone's --links). */
   links: boolean;
+  /** The time the VFS's timers and ages run on (clock.ts); tests pass a manual clock. */
+  clock: Clock;
 }
 
 export const DEFAULT_VFS_OPTIONS: VfsOptions = {
@@ -61,6 +64,7 @@ export const DEFAULT_VFS_OPTIONS: VfsOptions = {
   cacheSpaceWaitMs: 30_000,
   cacheMaxOpenFiles: 128,
   links: false,
+  clock: systemClock,
 };
 
 export function parseCacheMode(text: string): CacheMode {

@@ -57,7 +57,8 @@ export class Uploads {
   /** Mode off: a file opened for writing streams its upload through this writer. */
   startStream(file: VfsFile): StreamWriter {
     if (file.writer) throw new ErrnoError('EBUSY', `${logPath(file.path)}: already open for writing`);
-    const writer = new StreamWriter(this.host.remote, file.path, new Date(), this.host.options.writeWaitMs, file.metadata);
+    const { writeWaitMs, clock } = this.host.options;
+    const writer = new StreamWriter(this.host.remote, file.path, new Date(), { writeWaitMs, clock }, file.metadata);
     file.writer = writer;
     return writer;
   }
@@ -146,7 +147,7 @@ export class Uploads {
       this.start(file);
       return;
     }
-    file.uploadTimer = setTimeout(() => {
+    file.uploadTimer = this.host.options.clock.setTimeout(() => {
       file.uploadTimer = undefined;
       this.start(file);
     }, delayMs);
@@ -154,7 +155,7 @@ export class Uploads {
 
   /** Drops the scheduled (not yet started) upload of `file`. */
   cancel(file: VfsFile): void {
-    if (file.uploadTimer) clearTimeout(file.uploadTimer);
+    this.host.options.clock.clear(file.uploadTimer);
     file.uploadTimer = undefined;
   }
 

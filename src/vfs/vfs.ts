@@ -66,6 +66,7 @@ import { setFileMtime, setOwnerAndMode } from './attrs.js';
 import { statfsOf, type VfsStatfs } from './statfs.js';
 import { fileTypeOf, isSpecialType, type Metadata, type PosixAttrs } from '../remote/metadata.js';
 import type { CacheStore } from './write-cache.js';
+import type { ClockTimer } from './clock.js';
 
 export { VfsFile, type FileHandle, type OpenFlags, type VfsAttr } from './file-handle.js';
 export { DirReader, type VfsDirEntry } from './dir-reader.js';
@@ -92,7 +93,7 @@ export class Vfs implements FileHost {
   private readonly recovery: Recovery;
   private readonly listings: Listings;
   private readonly links: Links;
-  private evictTimer: NodeJS.Timeout | undefined;
+  private evictTimer: ClockTimer | undefined;
   private closing = false;
   private closed = false;
   /**
@@ -109,7 +110,7 @@ export class Vfs implements FileHost {
   ) {
     this.options = options;
     this.readAheadBytes = options.readAheadBytes;
-    this.dirCache = new DirCache(options.dirCacheTimeMs);
+    this.dirCache = new DirCache(options.dirCacheTimeMs, () => options.clock.now());
     const uploads = (): Uploads => this.uploads;
     const requestSignal = (): AbortSignal => this.requests.signal;
     this.host = {
@@ -159,8 +160,7 @@ export class Vfs implements FileHost {
       vfs.recovery.start(cache.dirty);
     }
     if (opts.cacheMode === 'full' && opts.cachePollIntervalMs > 0) {
-      vfs.evictTimer = setInterval(() => void vfs.evict(), opts.cachePollIntervalMs);
-      vfs.evictTimer.unref();
+      vfs.evictTimer = opts.clock.setInterval(() => void vfs.evict(), opts.cachePollIntervalMs).unref();
     }
     return vfs;
   }
@@ -562,7 +562,7 @@ export class Vfs implements FileHost {
   async close(): Promise<string[]> {
     if (this.closed) return [];
     this.closing = true;
-    if (this.evictTimer) clearInterval(this.evictTimer);
+    this.options.clock.clear(this.evictTimer);
     // Outstanding reads and listings answer nobody after unmount. Requests made from here on (the
     // flush below may look things up) get a fresh signal.
     const requests = this.requests;

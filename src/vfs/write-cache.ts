@@ -25,6 +25,8 @@ export class CacheStore {
     private readonly lockFile: string,
     readonly space: SpaceBudget,
     maxOpenFiles: number,
+    /** The VFS clock's now() (clock.ts), for the items' lastUsed. */
+    private readonly now: () => number,
   ) {
     this.pool = new FilePool(maxOpenFiles);
   }
@@ -39,7 +41,7 @@ export class CacheStore {
   static async open(
     dir: string,
     key: Buffer,
-    options: { space?: SpaceBudget; maxOpenFiles?: number } = {},
+    options: { space?: SpaceBudget; maxOpenFiles?: number; now?: () => number } = {},
   ): Promise<{ store: CacheStore; dirty: JournalEntry[] }> {
     await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
     const dataDir = join(dir, 'data');
@@ -67,14 +69,14 @@ export class CacheStore {
           `to ${aside} (not deleted): mount the remote they belong to with this cache to recover them`,
       );
     }
-    const store = new CacheStore(dir, dataDir, key, journal, lockFile, options.space ?? unlimitedSpace, options.maxOpenFiles ?? 128);
+    const store = new CacheStore(dir, dataDir, key, journal, lockFile, options.space ?? unlimitedSpace, options.maxOpenFiles ?? 128, options.now ?? Date.now);
     return { store, dirty: [...entries.values()] };
   }
 
   async create(init: CacheItemInit): Promise<CacheItem> {
     const id = randomBytes(16).toString('hex');
     const block = await BlockFile.create(join(this.dataDir, id), subKey(this.key, `block:${id}`), this.pool, this.space);
-    return new CacheItem(id, block, init);
+    return new CacheItem(id, block, init, this.now);
   }
 
   /** Reopens the block file of a journaled dirty file. */
@@ -87,7 +89,7 @@ export class CacheStore {
       source: entry.source,
       mtime: new Date(entry.mtimeMs),
       metadata: entry.metadata,
-    });
+    }, this.now);
     item.journaled = true;
     item.writing = entry.writing === true;
     item.mtimeSetAt = entry.mtimeSetAtMs;

@@ -26,6 +26,8 @@ export function failOnFileHandlesClosedByGc(): void {
     for (let i = 0; i < 3; i++) {
       gc();
       await new Promise((resolve) => setImmediate(resolve));
+      // Kept: the check is for a warning that must NOT come, so there is no condition to poll;
+      // a short real pause after the immediate lets a late one arrive.
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     process.off('warning', onWarning);

@@ -3,6 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Limiter, mapLimit } from '../../src/concurrency.js';
 
+// Kept real timers: simulated work of different lengths, so that calls overlap and finish out of
+// order. Nothing waits on them for a result; the assertions hold for any durations.
 const tick = (ms = 1) => new Promise((r) => setTimeout(r, ms));
 
 test('mapLimit: never more than `limit` in flight, results in input order', async () => {

@@ -13,6 +13,7 @@ import { CryptFixture, forceStop, fuseSkipReason, isMounted, sh, startMount, typ
 import { workloadSuite } from './mount-workloads.js';
 import { cryptfsMain, rcloneSkipReason } from '../../helpers/cli.js';
 import { requireTool } from '../../helpers/require-tool.js';
+import { pollUntil } from '../../helpers/poll.js';
 
 const skip = fuseSkipReason() ?? rcloneSkipReason();
 
@@ -54,11 +55,14 @@ describe('cryptfs mount: crash, marker, read-only', { skip }, () => {
     assert.equal((await fx.rclone('lsf secret:')).stdout, '', 'nothing was uploaded before the kill');
     // The new mount clears the stale one and re-uploads what the journal lists.
     m = await startMount(fx, M, ['--vfs-cache-mode', 'writes']);
-    for (let i = 0; i < 100; i++) {
-      const r = await fx.rclone('lsf secret:');
-      if (r.stdout.includes('killed.bin') && r.stdout.includes('first.txt')) break;
-      await new Promise((res) => setTimeout(res, 200));
-    }
+    await pollUntil(
+      'the journaled files re-uploaded (rclone lsf secret: lists killed.bin and first.txt)',
+      async () => {
+        const r = await fx.rclone('lsf secret:');
+        return r.stdout.includes('killed.bin') && r.stdout.includes('first.txt');
+      },
+      { timeoutMs: 30_000, intervalMs: 200 },
+    );
     assert.equal((await fx.rclone('cat secret:first.txt')).stdout, 'small\nappended');
     await ok(`"${process.env.RCLONE_BIN || 'rclone'}" --config "${fx.config}" cat secret:killed.bin | cmp - "$T/killed.src"`);
     await ok('cmp "$T/killed.src" "$M/killed.bin"');

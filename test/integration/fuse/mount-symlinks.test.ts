@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { CryptFixture, forceStop, fuseSkipReason, sh, startMount, type Mounted } from './mount-helpers.js';
 import { cryptfsMain, rcloneSkipReason } from '../../helpers/cli.js';
 import { freshContainer, objectStoreAvailable, objectStoreSkipReason, rcloneConfigText } from '../../helpers/objstore.js';
+import { pollUntil } from '../../helpers/poll.js';
 
 const skip = fuseSkipReason() ?? rcloneSkipReason();
 const store = skip ? undefined : await objectStoreAvailable();
@@ -73,12 +74,14 @@ for (const mode of ['writes', 'off'] as const) {
       assert.match(out, /file\.txt renamed $/);
       // On the remote: the links as rclone stores them.
       // Links are on the remote when symlink() returns; the file is after its write-back delay.
-      let lsf = await fx.rclone('lsf -R secret:');
-      for (let i = 0; i < 100 && !lsf.stdout.includes('dir/file.txt'); i++) {
-        await new Promise((r) => setTimeout(r, 200));
-        lsf = await fx.rclone('lsf -R secret:');
-      }
-      assert.equal(lsf.code, 0, lsf.stderr);
+      const lsf = await pollUntil(
+        'dir/file.txt uploaded (rclone lsf -R secret:)',
+        async () => {
+          const r = await fx.rclone('lsf -R secret:');
+          return r.code === 0 && r.stdout.includes('dir/file.txt') ? r : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 200 },
+      );
       assert.deepEqual(lsf.stdout.trim().split('\n').sort(), ['abs.rclonelink', 'dir/', 'dir/file.txt', 'dir/renamed.rclonelink', 'dirlink.rclonelink']);
       assert.equal((await fx.rclone('cat secret:dir/renamed.rclonelink')).stdout, 'up');
     });
@@ -107,7 +110,7 @@ for (const mode of ['writes', 'off'] as const) {
         `mkdir -p "$T/src/sub" && printf 'payload' > "$T/src/sub/real"
          ln -s sub/real "$T/src/to-real" && ln -s /nonexistent/target "$T/src/dangling"
          "${process.env.RCLONE_BIN || 'rclone'}" --config "$CONF" copy -l "$T/src" secret:from-rclone
-         sleep 1.5
+         for i in $(seq 1 200); do [ -L "$M/from-rclone/to-real" ] && break; sleep 0.1; done # until the cached root listing (1 s) expires
          echo "mount=$(readlink "$M/from-rclone/to-real") $(cat "$M/from-rclone/to-real") $(readlink "$M/from-rclone/dangling")"
          "$NODE" "$CRYPTFS" --config "$CONF" copy -l secret:from-rclone "$T/back"
          echo "back=$(readlink "$T/back/to-real") $(readlink "$T/back/dangling") $(cat "$T/back/sub/real")"

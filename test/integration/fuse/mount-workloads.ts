@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CryptFixture, forceStop, isMounted, sh, startMount, type Mounted } from './mount-helpers.js';
+import { pollUntil } from '../../helpers/poll.js';
 
 /** Makes a tree with unicode names (NFC and NFD forms, CJK, emoji, spaces) and chunk-boundary sizes. */
 const MAKE_TREE = String.raw`
@@ -132,8 +133,22 @@ export function workloadSuite(
       await ok('mkdir "$M/untar" && tar -xf "$T/tree.tar" -C "$M/untar" && mv "$M/untar" "$M/moved"');
       await ok('diff -r "$T/src" "$M/moved"');
       await ok('test ! -e "$M/untar"');
-      // Once the uploads are done the tree is still complete (and still readable).
-      await new Promise((r) => setTimeout(r, 1500));
+      // Once the uploads are done (every file listed on the remote at its new path), the tree is
+      // still complete (and still readable).
+      const expected = (await ok('cd "$T/src" && find . -type f | sed "s|^\\./||"')).split('\n').filter(Boolean).sort();
+      let listed: string[] = [];
+      await pollUntil(
+        'the moved tree on the remote (rclone lsf -R secret:moved)',
+        async () => {
+          listed = (await fx.rclone('lsf -R --files-only secret:moved')).stdout.split('\n').filter(Boolean).sort();
+          return listed.join('\n') === expected.join('\n');
+        },
+        {
+          timeoutMs: 60_000,
+          intervalMs: 200,
+          detail: () => `missing: ${JSON.stringify(expected.filter((n) => !listed.includes(n)).slice(0, 10))}, extra: ${JSON.stringify(listed.filter((n) => !expected.includes(n)).slice(0, 10))}`,
+        },
+      );
       await ok('diff -r "$T/src" "$M/moved" && ls "$M/moved/dir ü/子ディレクトリ" | wc -l');
     });
 

@@ -269,6 +269,8 @@ describe('--log-names encrypted: a marker used as a file name reaches no local f
 
   it('in the cache dir, the journal and the log file at -vv, while dirty and after the upload', async () => {
     await sh('touch "$T/scan-start"', { T: fx.root });
+    // Kept: real file times (find -newer): files written later need a later timestamp than the
+    // marker's at the kernel's coarse clock granularity; there is no condition to poll for.
     await new Promise((r) => setTimeout(r, 20));
     m = await startMount(fx, M, ['--vfs-cache-mode', 'full', '--vfs-write-back', '1h', '-vv', '--log-names', 'encrypted']);
     const made = await sh(

@@ -46,6 +46,7 @@ function runInPty(args: string[], answers: Array<[RegExp, string]>): Promise<str
     const child = spawn(SCRIPT, ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env });
     let out = '';
     let seen = 0;
+    // A deadline for a hung child (fails the test), not a wait.
     const timer = setTimeout(() => {
       child.kill();
       reject(new Error(`timed out; output so far: ${JSON.stringify(out)}`));

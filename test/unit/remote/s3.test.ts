@@ -137,6 +137,7 @@ class Recorder {
     if (req.method === 'PUT' && req.query.has('partNumber')) {
       this.partsInFlight++;
       this.maxPartsInFlight = Math.max(this.maxPartsInFlight, this.partsInFlight);
+      // Kept: a slow server, so parts overlap and the in-flight bound is exercised (not a wait for a result).
       await new Promise((r) => setTimeout(r, this.partDelayMs));
       this.partsInFlight--;
       return { status: 200, headers: { etag } };

@@ -18,6 +18,7 @@ import { CacheStore } from '../../../src/vfs/write-cache.js';
 import { NodeTimes } from '../../../src/vfs/node-times.js';
 import { readAll } from '../../helpers/remote-contract.js';
 import { failOnFileHandlesClosedByGc } from '../../helpers/file-handle-gc.js';
+import { pollUntil } from '../../helpers/poll.js';
 
 failOnFileHandlesClosedByGc();
 
@@ -30,7 +31,11 @@ const errnoIs = (name: string) => (err: unknown) => {
   return true;
 };
 const ns = (iso: string, extraNs = 0n) => BigInt(Date.parse(iso)) * 1_000_000n + extraNs;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * File times are wall-clock (not the VFS clock): waits until the wall clock is past `ns`,
+ * so that a time taken next is later. Polls; no fixed sleep.
+ */
+const wallClockPast = (ns: bigint) => pollUntil('the wall clock to move on', () => BigInt(Date.now()) * 1_000_000n > ns);
 
 describe('POSIX operations over the VFS', () => {
   const dirs: string[] = [];
@@ -130,7 +135,7 @@ describe('POSIX operations over the VFS', () => {
     const f = await ops.create(1n, 'f', 0o644, fsc.O_WRONLY | fsc.O_CREAT, caller);
     await ops.release(f.attr.ino, f.fh, 0);
     const before = await ops.getattr(f.attr.ino, undefined);
-    await sleep(5);
+    await wallClockPast(before.ctimeNs > before.mtimeNs ? before.ctimeNs : before.mtimeNs);
 
     const atime = ns('2030-03-17T17:46:40Z', 123_456_789n);
     let a = await ops.setattr(f.attr.ino, { atimeNs: atime }, undefined);
@@ -156,7 +161,7 @@ describe('POSIX operations over the VFS', () => {
 
     // chmod (accepted, ignored) is a change too.
     const c0 = (await ops.getattr(f.attr.ino, undefined)).ctimeNs;
-    await sleep(5);
+    await wallClockPast(c0);
     assert.ok((await ops.setattr(f.attr.ino, { mode: 0o600 }, undefined)).ctimeNs > c0);
     await vfs.close();
   });

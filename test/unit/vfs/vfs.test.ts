@@ -21,6 +21,8 @@ import { bytesOf, listAll, readAll } from '../../helpers/remote-contract.js';
 import { errnoOf } from '../../../src/fuse/errno-map.js';
 import { constants as osConstants } from 'node:os';
 import { failOnFileHandlesClosedByGc } from '../../helpers/file-handle-gc.js';
+import { ManualClock } from '../../helpers/manual-clock.js';
+import { pollUntil } from '../../helpers/poll.js';
 
 failOnFileHandlesClosedByGc();
 
@@ -154,14 +156,17 @@ describe('vfs, --vfs-cache-mode off, over memory', () => {
 
   it('accepts writes the kernel reordered; refuses reads with EBADF', async () => {
     const remote = new ProbeRemote();
-    const vfs = await makeVfs(remote, { cacheMode: 'off', writeWaitMs: 200 });
+    const clock = new ManualClock();
+    const vfs = await makeVfs(remote, { cacheMode: 'off', writeWaitMs: 200, clock });
     const h = await vfs.open('f', { read: true, write: true, create: true });
     const a = randomBytes(4096);
     const b = randomBytes(4096);
     const late = h.write(b, 4096); // arrives first
-    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(clock.nextDue(), 200, 'parked for --vfs-write-wait');
+    clock.advance(199);
     await h.write(a, 0);
     await late;
+    assert.equal(clock.pending, 0, 'the wait ends when the gap is filled');
     await assert.rejects(h.read(0, 10), errno('EBADF'));
     await h.flush();
     await h.release();
@@ -173,7 +178,8 @@ describe('vfs, --vfs-cache-mode off, over memory', () => {
     const remote = new ProbeRemote();
     await remote.write('f', bytesOf(Buffer.from('previous')));
     await remote.write('g', bytesOf(Buffer.from('previous g')));
-    const vfs = await makeVfs(remote, { cacheMode: 'off', writeWaitMs: 100 });
+    const clock = new ManualClock();
+    const vfs = await makeVfs(remote, { cacheMode: 'off', writeWaitMs: 100, clock });
     const h = await vfs.open('f', { read: false, write: true, truncate: true });
     await h.write(randomBytes(4096), 0);
     await assert.rejects(h.write(randomBytes(10), 100), errno('ESPIPE'));
@@ -183,7 +189,12 @@ describe('vfs, --vfs-cache-mode off, over memory', () => {
     assert.equal((await remoteBytes(remote, 'f')).toString(), 'previous');
     const g = await vfs.open('g', { read: false, write: true, truncate: true });
     await g.write(randomBytes(10), 0);
-    await assert.rejects(g.write(randomBytes(10), 100_000), errno('ESPIPE'), 'gap never filled');
+    const gap = g.write(randomBytes(10), 100_000);
+    assert.equal(clock.nextDue(), 100, 'waits --vfs-write-wait for the gap');
+    clock.advance(99);
+    assert.equal(clock.pending, 1);
+    clock.advance(1);
+    await assert.rejects(gap, errno('ESPIPE'), 'gap never filled');
     await assert.rejects(g.flush(), errno('EIO'));
     await g.release();
     assert.equal((await remoteBytes(remote, 'g')).toString(), 'previous g');
@@ -337,19 +348,64 @@ describe('vfs, --vfs-cache-mode writes, over crypt(memory)', () => {
   it('uploads after the write-back delay, once', async () => {
     const base = new ProbeRemote();
     const remote = new CryptRemote(base, keys, cryptOptions);
-    const vfs = await makeVfs(remote, { cacheMode: 'writes', writeBackMs: 150 });
+    const clock = new ManualClock();
+    const vfs = await makeVfs(remote, { cacheMode: 'writes', writeBackMs: 150, clock });
     const h = await vfs.open('f', { read: true, write: true, create: true });
     await writeAll(h, Buffer.from('first'));
     await h.release();
+    assert.equal(clock.nextDue(), 150, 'the close armed the write-back timer');
+    clock.advance(100);
     const h2 = await vfs.open('f', { read: true, write: true });
+    assert.equal(clock.pending, 0, 'reopening cancels it');
     await h2.write(Buffer.from('FIRST and more'), 0);
     await h2.release();
-    assert.equal(base.writesStarted, 0, 'not before the delay');
     assert.equal((await getFile(vfs, 'f')).toString(), 'FIRST and more', 'readable from the cache meanwhile');
-    await new Promise((r) => setTimeout(r, 400));
-    assert.equal(base.writes, 1);
+    assert.equal(clock.nextDue(), 150, 'the last close starts the delay again');
+    clock.advance(149);
+    assert.equal(clock.pending, 1, 'not before the delay');
+    assert.equal(base.writesStarted, 0);
+    assert.deepEqual(vfs.dirtyPaths(), ['f']);
+    assert.equal(clock.advance(1), 1, 'the upload starts when the delay is over');
+    await pollUntil('the upload to finish', () => base.writes === 1 && vfs.dirtyPaths().length === 0);
     assert.equal((await remoteBytes(remote, 'f')).toString(), 'FIRST and more');
-    assert.deepEqual(vfs.dirtyPaths(), []);
+    assert.equal(clock.pending, 0, 'nothing more is scheduled');
+    clock.advance(3_600_000);
+    assert.equal(base.writesStarted, 1, 'once');
+    await vfs.close();
+  });
+
+  it('a failed upload is retried after a back-off, on the VFS clock', async () => {
+    const base = new ProbeRemote();
+    const clock = new ManualClock();
+    const vfs = await makeVfs(base, { cacheMode: 'writes', writeBackMs: 0, clock });
+    let fail = true;
+    const write = base.write.bind(base);
+    base.write = async (path, source, options) => {
+      if (fail) throw new Error('injected upload failure');
+      return write(path, source, options);
+    };
+    await putFile(vfs, 'f', Buffer.from('retried'));
+    await pollUntil('the failed upload to be rescheduled', () => clock.pending === 1);
+    assert.equal(clock.nextDue(), 2000, 'the first retry waits 2 s');
+    fail = false;
+    clock.advance(1999);
+    assert.deepEqual(vfs.dirtyPaths(), ['f'], 'not retried early');
+    clock.advance(1);
+    await pollUntil('the retry to upload', () => vfs.dirtyPaths().length === 0);
+    assert.equal((await remoteBytes(base, 'f')).toString(), 'retried');
+    await vfs.close();
+  });
+
+  it('listings are trusted for --dir-cache-time on the VFS clock, then read again', async () => {
+    const remote = new ProbeRemote();
+    const clock = new ManualClock();
+    const vfs = await makeVfs(remote, { cacheMode: 'off', dirCacheTimeMs: 60_000, clock });
+    assert.deepEqual(await names(vfs, ''), []);
+    await remote.write('behind-its-back', bytesOf(Buffer.from('x')));
+    clock.advance(59_999);
+    assert.deepEqual(await names(vfs, ''), [], 'the cached listing, until the time is up');
+    clock.advance(1);
+    assert.deepEqual(await names(vfs, ''), ['behind-its-back'], 'listed again');
     await vfs.close();
   });
 
@@ -413,9 +469,11 @@ describe('vfs, --vfs-cache-mode writes, over crypt(memory)', () => {
       files.set(`d/f${i}`, randomBytes(5000 + i));
       await putFile(vfs, `d/f${i}`, files.get(`d/f${i}`)!);
     }
-    while (base.writesStarted < 2) await new Promise((r) => setTimeout(r, 5));
+    await pollUntil('two uploads in flight', () => base.writesStarted >= 2);
     let renamed = false;
     const rename = vfs.rename('d', 'e').then(() => (renamed = true));
+    // Kept a real pause: a window in which a rename that did not wait would finish. That it
+    // does not happen can't be polled for; the gate holds the uploads however long this is.
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(renamed, false, 'waits for the uploads in flight');
     base.gate = undefined;
@@ -472,16 +530,19 @@ describe('vfs, --vfs-cache-mode full, over crypt(memory)', () => {
     const remote = new CryptRemote(base, keys, cryptOptions);
     for (let i = 0; i < 4; i++) await remote.write(`f${i}`, bytesOf(randomBytes(600_000)));
     const cacheDir = newCacheDir();
+    const clock = new ManualClock();
     const vfs = await Vfs.create(remote, {
       cacheMode: 'full',
       cacheDir,
       cacheMaxSizeBytes: 1_500_000,
       cachePollIntervalMs: 0,
       writeBackMs: 60_000,
+      clock,
     });
-    for (let i = 0; i < 4; i++) {
-      await getFile(vfs, `f${i}`);
-      await new Promise((r) => setTimeout(r, 5));
+    // Least recently used first: f1, f2, f3, then f0 (read again last).
+    for (const name of ['f0', 'f1', 'f2', 'f3', 'f0']) {
+      await getFile(vfs, name);
+      clock.advance(1000);
     }
     await putFile(vfs, 'dirty', randomBytes(700_000));
     const diskBytes = async () => {
@@ -491,20 +552,27 @@ describe('vfs, --vfs-cache-mode full, over crypt(memory)', () => {
     };
     assert.ok((await diskBytes()) > 3_000_000);
     await vfs.evict();
-    assert.equal((await readdir(join(cacheDir, 'data'))).length, 2, 'the newest clean file and the dirty one');
+    assert.equal((await readdir(join(cacheDir, 'data'))).length, 2, 'the most recently used clean file and the dirty one');
     const reads = base.reads;
-    await getFile(vfs, 'f3');
-    assert.equal(base.reads, reads, 'the newest stayed cached');
     await getFile(vfs, 'f0');
-    assert.ok(base.reads > reads, 'the oldest was evicted');
+    assert.equal(base.reads, reads, 'the most recently used stayed cached');
+    await getFile(vfs, 'f3');
+    assert.ok(base.reads > reads, 'the others were evicted');
     assert.deepEqual(vfs.dirtyPaths(), ['dirty']);
     await vfs.close();
-    const aged = await Vfs.create(remote, { cacheMode: 'full', cacheDir, cacheMaxAgeMs: 0, cachePollIntervalMs: 0 });
+
+    // --vfs-cache-max-age (1 h), checked every --vfs-cache-poll-interval (1 min) on the VFS clock.
+    const aged = await Vfs.create(remote, { cacheMode: 'full', cacheDir, cacheMaxAgeMs: 3_600_000, cachePollIntervalMs: 60_000, clock });
     await getFile(aged, 'f1');
-    await new Promise((r) => setTimeout(r, 5));
-    await aged.evict();
-    assert.deepEqual(await readdir(join(cacheDir, 'data')), []);
+    assert.equal(clock.advance(3_600_000), 60, 'the poll ran every minute');
+    const kept = base.reads;
+    await getFile(aged, 'f1');
+    assert.equal(base.reads, kept, 'not evicted at exactly the maximum age');
+    assert.equal((await readdir(join(cacheDir, 'data'))).length, 1);
+    clock.advance(3_600_000 + 60_000);
+    await pollUntil('the aged copy to leave the cache', async () => (await readdir(join(cacheDir, 'data'))).length === 0);
     await aged.close();
+    assert.equal(clock.pending, 0, 'close stops the poll');
   });
 
   it('a damaged object reads as EIO (authentication failure)', async () => {
