@@ -580,3 +580,16 @@ export class CachedHandle implements FileHandle {
     await this.host.released(this.file, this.canWrite);
   }
 }
+
+/** A new handle on `file` (made by `make`), counted as open (and writing, with `writable`) unless making it throws. */
+export function attachHandle<T extends FileHandle>(file: VfsFile, make: () => T, writable = false): T {
+  file.handles++;
+  if (writable) file.writers++;
+  try {
+    return make();
+  } catch (err) {
+    file.handles--;
+    if (writable) file.writers--;
+    throw err;
+  }
+}

@@ -3,6 +3,8 @@
 // and a whole directory (atomic moves undone on failure, or copy everything
 // then delete on object stores; then the files, virtual directories and cached
 // listings below it follow); and the single-object moves and copies they use.
+// Also the removal of a file (unlink), which shares the rename's view of files
+// that are open, dirty or still streaming.
 import { AlreadyExistsError, DirNotEmptyError, ErrnoError, errorMessage, IsDirectoryError, NotDirectoryError } from '../errors.js';
 import { log } from '../log.js';
 import { logPath } from '../log-names.js';
@@ -34,6 +36,36 @@ export interface RenameHost {
   validateName(path: string, isDir: boolean): void;
   /** Drops a file whose name went away (replaced by the rename). */
   discard(file: VfsFile): Promise<void>;
+}
+
+/**
+ * unlink(2) of the file at `path`: its object goes from the remote (a file still streaming loses
+ * it when its upload ends), its cache file with its name; open descriptors keep reading.
+ */
+export async function removeFile(host: RenameHost, path: string): Promise<void> {
+  await host.uploads.withBarrier([path], async () => {
+    const file = liveFile(host.files, path);
+    if (file?.writer) {
+      // Still streaming: the object is removed once the upload ends (streamFinished).
+      file.unlinked = true;
+      host.files.delete(path);
+    } else {
+      if (file?.cache && file.handles > 0 && file.cache.sourceSize > 0) {
+        // Open descriptors keep reading the contents after the name is gone.
+        await file.cache.fillFromSource();
+      }
+      const onRemote = file ? file.existsOnRemote : true;
+      if (onRemote) {
+        try {
+          await host.remote.delete(path);
+        } catch (err) {
+          if (!(isNotFound(err) && file)) throw err;
+        }
+      }
+      if (file) await host.discard(file);
+    }
+    host.dirCache.remove(parentPath(path), baseName(path));
+  });
 }
 
 /** Renames a file (rename(2) semantics: replaces a file at `to` unless `noReplace`). */

@@ -42,9 +42,10 @@ import {
   type FileCacheHost,
 } from './file-cache.js';
 import { DirCache, type DirEntryInfo, type DirListing } from './dir-cache.js';
-import { renameDir, renameFile, rmdirRemote, type RenameHost } from './rename.js';
+import { removeFile, renameDir, renameFile, rmdirRemote, type RenameHost } from './rename.js';
 import { DirReader, type VfsDirEntry } from './dir-reader.js';
 import {
+  attachHandle,
   CachedHandle,
   RemoteReadHandle,
   StreamWriteHandle,
@@ -72,13 +73,9 @@ export { VfsFile, type FileHandle, type OpenFlags, type VfsAttr } from './file-h
 export { DirReader, type VfsDirEntry } from './dir-reader.js';
 export type { VfsStatfs } from './statfs.js';
 
-export class Vfs implements FileHost {
+export class Vfs {
   readonly options: VfsOptions;
   readonly readAheadBytes: number;
-  /** FileHost: what read-only handles' remote reads stop with (see `requests`). */
-  get requestSignal(): AbortSignal {
-    return this.requests.signal;
-  }
   /** atime, ctime and directory mtimes, kept in memory while mounted (node-times.ts). */
   readonly times = new NodeTimes();
   private readonly dirCache: DirCache;
@@ -90,6 +87,7 @@ export class Vfs implements FileHost {
   /** What the modules below ask of the VFS (each takes the part its host interface names). */
   private readonly host: UploadHost & RecoveryHost & FileCacheHost & RenameHost & ListingHost;
   private readonly uploads: Uploads;
+  private readonly handleHost: FileHost & { startStream(file: VfsFile): StreamWriter };
   private readonly recovery: Recovery;
   private readonly listings: Listings;
   private readonly links: Links;
@@ -136,6 +134,21 @@ export class Vfs implements FileHost {
       dirHasEntries: (dir) => this.dirHasEntries(dir),
     };
     this.uploads = new Uploads(this.host);
+    // What open handles ask of the VFS: the write-back side (uploads.ts), and the signal their
+    // remote reads stop with (see `requests`).
+    const ups = this.uploads;
+    this.handleHost = {
+      remote,
+      readAheadBytes: options.readAheadBytes,
+      get requestSignal() {
+        return requestSignal();
+      },
+      markDirty: (file, writing = false) => ups.markDirty(file, writing),
+      released: (file, writable) => ups.released(file, writable),
+      syncFile: (file) => ups.syncFile(file),
+      streamFinished: (file, entry) => ups.streamFinished(file, entry),
+      startStream: (file) => ups.startStream(file),
+    };
     this.recovery = new Recovery(this.host);
     this.listings = new Listings(this.host);
     const linkHost = { remote, dirCache: this.dirCache, enabled: options.links, unlinkFile: (p: string) => this.unlink(p) };
@@ -218,7 +231,9 @@ export class Vfs implements FileHost {
   /** symlink(2): a link at `path` to `target`, stored as `path`.rclonelink (links.ts). */
   async symlink(path: string, target: string, metadata?: Metadata): Promise<VfsAttr> {
     this.checkWritable();
-    return this.links.create(path, target, metadata);
+    const attr = await this.links.create(path, target, metadata);
+    this.times.added(path);
+    return attr;
   }
 
   async readlink(path: string): Promise<string> {
@@ -288,30 +303,12 @@ export class Vfs implements FileHost {
     this.checkWritable();
     const attr = await this.stat(path);
     if (attr.isDir) throw new IsDirectoryError(path);
-    if (attr.isLink) return this.links.remove(path);
-    await this.uploads.withBarrier([path], async () => {
-      const file = liveFile(this.files, path);
-      if (file?.writer) {
-        // Still streaming: the object is removed once the upload ends (streamFinished).
-        file.unlinked = true;
-        this.files.delete(path);
-      } else {
-        if (file?.cache && file.handles > 0 && file.cache.sourceSize > 0) {
-          // Open descriptors keep reading the contents after the name is gone.
-          await file.cache.fillFromSource();
-        }
-        const onRemote = file ? file.existsOnRemote : true;
-        if (onRemote) {
-          try {
-            await this.remote.delete(path);
-          } catch (err) {
-            if (!(isNotFound(err) && file)) throw err;
-          }
-        }
-        if (file) await discard(this.host, file);
-      }
-      this.dirCache.remove(parentPath(path), baseName(path));
-    });
+    if (attr.isLink) {
+      await this.links.remove(path);
+      this.times.removed(path);
+      return;
+    }
+    await removeFile(this.host, path);
     this.times.removed(path);
   }
 
@@ -420,7 +417,7 @@ export class Vfs implements FileHost {
     const file = fileFor(this.host, path, attr);
 
     if (this.cacheMode === 'off') {
-      if (!writing) return this.attach(file, () => new RemoteReadHandle(this, file));
+      if (!writing) return attachHandle(file, () => new RemoteReadHandle(this.handleHost, file));
       if (file.writer) throw new ErrnoError('EBUSY', `${logPath(path)}: already open for writing`);
       if (!flags.truncate) {
         // Streaming can only replace the whole object: an append or an in-place
@@ -432,28 +429,24 @@ export class Vfs implements FileHost {
         maybeForget(this.host, file);
         throw new ErrnoError('EPERM', `${logPath(path)}: open for writing without O_TRUNC needs --vfs-cache-mode writes or full`);
       }
-      return this.attach(file, () => new StreamWriteHandle(this, file, flags.truncate === true && attr.size > 0), true);
+      return attachHandle(file, () => new StreamWriteHandle(this.handleHost, file, flags.truncate === true && attr.size > 0), true);
     }
     if (!writing && !file.cache && this.cacheMode === 'writes') {
-      return this.attach(file, () => new RemoteReadHandle(this, file));
+      return attachHandle(file, () => new RemoteReadHandle(this.handleHost, file));
     }
     if (!file.cache) {
       // Opens racing for the same file share one cache file.
       file.cacheReady ??= attachCache(this.host, file, attr).finally(() => (file.cacheReady = undefined));
       await file.cacheReady;
     }
-    const handle = this.attach(
-      file,
-      () => new CachedHandle(this, file, flags.read, writing, flags.append === true),
-      writing,
-    );
+    const handle = attachHandle(file, () => new CachedHandle(this.handleHost, file, flags.read, writing, flags.append === true), writing);
     this.uploads.cancel(file);
     if (flags.truncate) {
       try {
-        await this.markDirty(file, true);
+        await this.uploads.markDirty(file, true);
         await file.cache!.truncate(0);
         file.mtime = new Date();
-        await this.markDirty(file, true);
+        await this.uploads.markDirty(file, true);
       } catch (err) {
         await handle.release();
         throw err;
@@ -481,12 +474,12 @@ export class Vfs implements FileHost {
     let handle: FileHandle;
     try {
       if (this.cacheMode === 'off') {
-        handle = this.attach(file, () => new StreamWriteHandle(this, file, true), true);
+        handle = attachHandle(file, () => new StreamWriteHandle(this.handleHost, file, true), true);
       } else {
         file.cache = await this.store!.create({ path, size: 0, sourceSize: 0, mtime, metadata: flags.metadata });
         file.cache.fetch = sourceOpener(this.remote, file);
-        await this.markDirty(file, true);
-        handle = this.attach(file, () => new CachedHandle(this, file, flags.read, true, flags.append === true), true);
+        await this.uploads.markDirty(file, true);
+        handle = attachHandle(file, () => new CachedHandle(this.handleHost, file, flags.read, true, flags.append === true), true);
       }
     } catch (err) {
       if (this.files.get(path) === file) this.files.delete(path);
@@ -498,39 +491,6 @@ export class Vfs implements FileHost {
     return handle;
   }
 
-  private attach<T extends FileHandle>(file: VfsFile, make: () => T, writable = false): T {
-    file.handles++;
-    if (writable) file.writers++;
-    try {
-      return make();
-    } catch (err) {
-      file.handles--;
-      if (writable) file.writers--;
-      throw err;
-    }
-  }
-
-  // ---- FileHost (called by handles; the write-back side is in uploads.ts) ----
-
-  startStream(file: VfsFile): StreamWriter {
-    return this.uploads.startStream(file);
-  }
-
-  streamFinished(file: VfsFile, entry: RemoteEntry | undefined): Promise<void> {
-    return this.uploads.streamFinished(file, entry);
-  }
-
-  markDirty(file: VfsFile, writing = false): Promise<void> {
-    return this.uploads.markDirty(file, writing);
-  }
-
-  released(file: VfsFile, writable: boolean): Promise<void> {
-    return this.uploads.released(file, writable);
-  }
-
-  syncFile(file: VfsFile): Promise<void> {
-    return this.uploads.syncFile(file);
-  }
 
   // ---- uploads (uploads.ts) ----
 
