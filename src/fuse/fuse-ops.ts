@@ -166,7 +166,7 @@ export class VfsFuseOps implements FuseOps {
     return {
       ino,
       mode: a.isLink ? LINK_MODE : mode,
-      nlink: unlinked ? 0 : 1,
+      nlink: unlinked ? 0 : a.isDir ? (this.vfs.dirLinkCount(a.path) ?? 1) : 1,
       uid,
       gid,
       rdev: !a.isLink && (type === S_IFCHR || type === S_IFBLK) ? rdevOf(a.metadata) : 0,

@@ -63,6 +63,20 @@ export class Listings {
     return out;
   }
 
+  /**
+   * A directory's link count as POSIX has it (2 + its subdirectories) while its complete listing
+   * is cached; undefined otherwise, and the mount answers 1, "not counted", as rclone's does (find
+   * and fts read 1 as unknown). Counted from the listing readdir shows, so never fewer than it has.
+   */
+  dirLinkCount(dir: string): number | undefined {
+    const listing = this.host.dirCache.get(dir);
+    if (!listing?.complete) return undefined;
+    let subdirs = 0;
+    for (const info of listing.entries.values()) if (info.isDir) subdirs++;
+    for (const d of this.host.virtualDirs) if (d !== '' && parentPath(d) === dir && !listing.entries.has(baseName(d))) subdirs++;
+    return 2 + subdirs;
+  }
+
   /** Starts listing `dir` from the remote into the DirCache; the listing fills as names arrive. */
   start(dir: string): DirListing {
     const listing = this.host.dirCache.begin(dir);

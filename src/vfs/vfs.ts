@@ -241,6 +241,11 @@ export class Vfs {
     return this.links.read(await this.stat(path));
   }
 
+  /** A directory's link count while its complete listing is cached (listings.ts). */
+  dirLinkCount(dir: string): number | undefined {
+    return this.listings.dirLinkCount(dir);
+  }
+
   /** The complete listing of `dir` (cached for --dir-cache-time). */
   async listDir(dir: string): Promise<DirListing> {
     return (this.dirCache.get(dir) ?? this.listings.start(dir)).whenComplete();

@@ -140,6 +140,29 @@ describe('VfsFuseOps', () => {
     await again.close();
   });
 
+  it("a directory's nlink is 2 + its subdirectories while its listing is cached, 1 (not counted) otherwise", async () => {
+    const remote = new MemoryRemote();
+    await remote.write('old/sub1/f', bytesOf(Buffer.from('x')));
+    await remote.write('old/sub2/f', bytesOf(Buffer.from('x')));
+    await remote.write('old/file', bytesOf(Buffer.from('x')));
+    const vfs = await Vfs.create(remote, { cacheMode: 'off' });
+    const ops = new VfsFuseOps(vfs, { uid: 1, gid: 2, umask: 0, dirPerms: 0o700, filePerms: 0o600 });
+    const old = await ops.lookup(1n, 'old');
+    assert.equal(old.nlink, 1, 'its listing was never read');
+    await ops.readdir(old.ino, undefined, 0, 65536);
+    assert.equal((await ops.getattr(old.ino, undefined)).nlink, 4, 'two subdirectories (a file does not count)');
+    const a = await ops.mkdir(1n, 'a', 0o755, caller);
+    const b = await ops.mkdir(1n, 'b', 0o755, caller);
+    assert.equal((await ops.getattr(a.ino, undefined)).nlink, 2, 'a new directory');
+    await ops.mkdir(a.ino, 'child', 0o755, caller);
+    assert.equal((await ops.getattr(a.ino, undefined)).nlink, 3);
+    await ops.rename(a.ino, 'child', b.ino, 'moved', 0);
+    assert.deepEqual([(await ops.getattr(a.ino, undefined)).nlink, (await ops.getattr(b.ino, undefined)).nlink], [2, 3], 'rename moves the count');
+    await ops.rmdir(b.ino, 'moved');
+    assert.equal((await ops.getattr(b.ino, undefined)).nlink, 2);
+    await vfs.close();
+  });
+
   it('serves lookups, readdir with offsets, create/write/read, rename and unlink', async () => {
     const remote = new MemoryRemote();
     await remote.write('dir/a.txt', bytesOf(Buffer.from('hello')));
@@ -244,7 +267,9 @@ describe('VfsFuseOps', () => {
     const sub = byName.get('sub')!.attr!;
     assert.equal(sub.mode, fsc.S_IFDIR | 0o755);
     assert.equal(sub.uid, 7);
-    assert.deepEqual(await ops.lookup(d.ino, 'sub'), sub);
+    // The same but for nlink: reading `d` to its end starts listing `sub` ahead, after which `sub` is counted (2, not 1).
+    const subNow = await ops.lookup(d.ino, 'sub');
+    assert.deepEqual({ ...subNow, nlink: sub.nlink }, sub);
     // Resuming at an offset lists (and references) only the rest.
     assert.deepEqual((await ops.readdirplus(d.ino, dh.fh, 4, 65536)).map((e) => e.name), ['fresh']);
     // A small buffer gets fewer entries.
