@@ -293,7 +293,7 @@ test('the wizard on a terminal builds the Allas setup; rclone opens the encrypte
     assert.equal(lc.filename_encryption, 'obfuscate');
     assert.equal(lc.directory_name_encryption, 'false');
     for (const pw of [ac.password, ac.password2]) {
-      const r = expectSuccess('rclone reveal', await runRclone(['reveal', pw], { config: conf }));
+      const r = expectSuccess('rclone reveal', await runRclone(['reveal', '--', pw], { config: conf }));
       assert.ok([allasPassword, allasSalt].includes(r.stdout.toString().trim()));
     }
 
