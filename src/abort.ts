@@ -1,6 +1,7 @@
 // Cancellation: an operation nobody waits for any more (a released handle, an unmount, Ctrl-C)
 // stops, releases what it holds, and rejects with AbortedError. Helpers shared by the drivers,
 // the VFS and the CLI.
+import { setMaxListeners } from 'node:events';
 import { AbortedError } from './errors.js';
 
 /** The error an operation ends with when `signal` fired: its reason when that already is one. */
@@ -104,4 +105,15 @@ export function anySignal(a: AbortSignal | undefined, b: AbortSignal | undefined
   if (!a) return b;
   if (!b || a === b) return a;
   return AbortSignal.any([a, b]);
+}
+
+/**
+ * An AbortController whose signal many operations wait on at once (a command's transfers, a VFS's
+ * reads, a handle's parallel parts): each adds an abort listener, so Node's default limit of 10
+ * would print a leak warning on every busy run. Listeners go with their operations.
+ */
+export function sharedAbortController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }

@@ -25,6 +25,7 @@ import { flagValueProblem, parallelReadsFromFlags } from './transfer-flags.js';
 import { configureParallelReads } from '../remote/parallel-read.js';
 import { redactText, rememberSpecSecrets } from '../remote/redact.js';
 import './commands/index.js';
+import { sharedAbortController } from '../abort.js';
 
 export { globalFlags } from './global-flags.js';
 
@@ -204,7 +205,7 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
     }),
   );
   // One controller for the whole command: Ctrl-C ends every transfer and listing in flight.
-  const interrupt = new AbortController();
+  const interrupt = sharedAbortController();
   const ctx: CommandContext = { factory, flags: parsed.flags, stdout, stderr, stdin, argv, signal: interrupt.signal };
   const stopHandling = spec.ownSignals ? undefined : handleInterrupt(interrupt);
   try {

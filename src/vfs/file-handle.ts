@@ -12,6 +12,7 @@ import { StreamingReader } from './read-ahead.js';
 import { deferred, Mutex } from './sync.js';
 import type { CacheItem } from './cache-item.js';
 import type { Clock, ClockTimer } from './clock.js';
+import { sharedAbortController } from '../abort.js';
 
 export interface VfsAttr {
   path: string;
@@ -174,7 +175,7 @@ export class RemoteReadHandle implements FileHandle {
   private readonly reader: StreamingReader;
   private released = false;
   /** Its remote reads (the stream, read-ahead, ranged reads): aborted on release, or with the VFS. */
-  private readonly abort = new AbortController();
+  private readonly abort = sharedAbortController();
 
   constructor(
     private readonly host: FileHost,

@@ -68,6 +68,7 @@ import { statfsOf, type VfsStatfs } from './statfs.js';
 import { fileTypeOf, isSpecialType, type Metadata, type PosixAttrs } from '../remote/metadata.js';
 import type { CacheStore } from './write-cache.js';
 import type { ClockTimer } from './clock.js';
+import { sharedAbortController } from '../abort.js';
 
 export { VfsFile, type FileHandle, type OpenFlags, type VfsAttr } from './file-handle.js';
 export { DirReader, type VfsDirEntry } from './dir-reader.js';
@@ -98,7 +99,7 @@ export class Vfs {
    * Reads through read-only handles and listings: aborted when the VFS closes. Not cache fills
    * (a dirty file's upload may need the remote's blocks) nor uploads: dirty data is never dropped.
    */
-  private requests = new AbortController();
+  private requests = sharedAbortController();
   private readonly startTime = new Date();
   private nameMaxCache: number | undefined;
 
@@ -531,7 +532,7 @@ export class Vfs {
     // Outstanding reads and listings answer nobody after unmount. Requests made from here on (the
     // flush below may look things up) get a fresh signal.
     const requests = this.requests;
-    this.requests = new AbortController();
+    this.requests = sharedAbortController();
     requests.abort(new AbortedError('unmounted'));
     for (const f of this.files.values()) {
       if (f.writer) {
