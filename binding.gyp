@@ -16,6 +16,13 @@
       "cflags_c": ["-std=gnu11"]
     },
     {
+      "target_name": "cryptfs_scrypt",
+      "sources": ["native/scrypt.c"],
+      "defines": ["NAPI_VERSION=8"],
+      "cflags": ["-Wall", "-Wextra", "-Werror", "-O3"],
+      "cflags_c": ["-std=gnu11"]
+    },
+    {
       "target_name": "cryptfs_notify",
       "sources": ["native/sd_notify.c"],
       "defines": ["NAPI_VERSION=8"],

@@ -42,7 +42,7 @@ fi
 
 # npm ci builds the addons (binding.gyp); rebuild them if missing (build/ was cleaned) or older than their sources.
 stale=0
-for addon in build/Release/cryptfs_fuse.node build/Release/cryptfs_fs.node build/Release/cryptfs_notify.node; do
+for addon in build/Release/cryptfs_fuse.node build/Release/cryptfs_fs.node build/Release/cryptfs_notify.node build/Release/cryptfs_scrypt.node; do
   [ -f "$addon" ] || stale=1
   for src in native/*.c native/*.h binding.gyp; do [ "$src" -nt "$addon" ] && stale=1; done
 done

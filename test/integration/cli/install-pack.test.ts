@@ -46,6 +46,7 @@ test('the tarball ships the built program and the prebuilt addons, not sources o
     'package/build/Release/cryptfs_fuse.node',
     'package/build/Release/cryptfs_fs.node',
     'package/build/Release/cryptfs_notify.node',
+    'package/build/Release/cryptfs_scrypt.node',
     'package/contrib/systemd/cryptfs@.service',
   ]) {
     assert.ok(files.includes(f), `${f} in the package`);
