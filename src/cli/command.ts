@@ -42,7 +42,8 @@ export function getCommand(name: string): CommandSpec | undefined {
 }
 
 export function listCommands(): CommandSpec[] {
-  return [...commands.values()].sort((a, b) => a.name.localeCompare(b.name));
+  // Code-unit order (the names are ASCII): localeCompare's first call loads ICU's collator, ~13 ms of every start.
+  return [...commands.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 function flagLine(f: FlagSpec): string {

@@ -94,7 +94,8 @@ export function getBackend(type: string): BackendSpec {
 }
 
 export function listBackends(): BackendSpec[] {
-  return [...backends.values()].sort((a, b) => a.type.localeCompare(b.type));
+  // Code-unit order (the names are ASCII): localeCompare's first call loads ICU's collator, ~13 ms of every start.
+  return [...backends.values()].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0));
 }
 
 /** Backend types that work but are not offered to users (test doubles): no flags, no help, not in the wizard's storage list (they can still be typed in there). */
