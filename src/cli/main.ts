@@ -24,7 +24,7 @@ import { backendHelpText, backendNames, backendsListText } from './backend-help.
 import { flagValueProblem, parallelReadsFromFlags } from './transfer-flags.js';
 import { configureParallelReads } from '../remote/parallel-read.js';
 import { redactText, rememberSpecSecrets } from '../remote/redact.js';
-import './commands/index.js';
+import { loadAllCommands, loadCommand } from './commands/index.js';
 import { sharedAbortController } from '../abort.js';
 
 export { globalFlags } from './global-flags.js';
@@ -110,6 +110,9 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
   for (const a of argv) rememberSpecSecrets(a);
   const backendFlags = backendOptionFlags();
   const { name, index } = findCommand(argv, [...globalFlags, ...backendFlags]);
+  // Only the command being run is loaded; everything else (help, an unknown name) needs them all.
+  const known = name !== undefined && name !== 'help' && (await loadCommand(name));
+  if (!known) await loadAllCommands();
   const spec = name ? getCommand(name) : undefined;
 
   if (!name) return runRoot(argv, stdout, stderr);

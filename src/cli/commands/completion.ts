@@ -5,8 +5,9 @@ import { COMPLETION_SHELLS, completionScript, parseShell, type CompletionModel }
 import { globalFlags, rootOnlyFlags } from '../global-flags.js';
 import { backendOptionFlags } from '../backend-flags.js';
 import { writeOut } from '../util.js';
+import { loadAllCommands } from './index.js';
 
-/** The completion model of the commands registered so far (all of them, once index.ts has run). */
+/** The completion model of the commands registered so far (all of them after loadAllCommands()). */
 export function cliCompletionModel(): CompletionModel {
   return {
     program: 'cryptfs',
@@ -33,6 +34,7 @@ registerCommand({
   minArgs: 1,
   maxArgs: 1,
   async run(ctx, [shell]) {
+    await loadAllCommands();
     await writeOut(ctx.stdout, completionScript(parseShell(shell), cliCompletionModel()));
   },
 });
