@@ -1,6 +1,6 @@
 // Runs a user's command line through the shell and collects what it printed:
 // the config's --password-command and the X_command secret options both do.
-import { spawn } from 'node:child_process';
+import { childProcess } from './lazy-builtin.js';
 
 export interface ShellResult {
   /** Exit status, or null when a signal ended it. */
@@ -12,7 +12,7 @@ export interface ShellResult {
 
 /** Rejects only when the shell could not be started; a failing command resolves with its status. */
 export async function runShellCommand(command: string, stdin: 'inherit' | 'ignore'): Promise<ShellResult> {
-  const child = spawn(command, { shell: true, stdio: [stdin, 'pipe', 'pipe'] });
+  const child = childProcess().spawn(command, { shell: true, stdio: [stdin, 'pipe', 'pipe'] });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   child.stdout.on('data', (b: Buffer) => out.push(b));

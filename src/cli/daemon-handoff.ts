@@ -8,7 +8,8 @@
 // key of an encrypted config (derived in the parent, which asked for the
 // password on its terminal before detaching). The child answers one line on
 // the same fd once mounted: "ready" or "error: <message>".
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { childProcess } from '../lazy-builtin.js';
 import { closeSync, readSync, writeSync } from 'node:fs';
 import { CryptfsError } from '../errors.js';
 
@@ -48,7 +49,7 @@ export function spawnDaemon(
 ): { child: ChildProcess; socket: NodeJS.ReadWriteStream } {
   const startupEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && STARTUP_ENV.test(k)) startupEnv[k] = v;
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...shownArgs], {
+  const child = childProcess().spawn(process.execPath, [...process.execArgv, process.argv[1], ...shownArgs], {
     detached: true,
     stdio: ['ignore', output, output, 'pipe'],
     env: { ...startupEnv, [DAEMON_FD_ENV]: String(DAEMON_FD) },

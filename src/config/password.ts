@@ -8,7 +8,8 @@
 // more about this run than a variable exported long ago.
 // With nothing to ask and nowhere to prompt, it is rclone's error.
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { ReadStream } from 'node:tty';
+import type { ReadStream } from 'node:tty';
+import { ttyModule } from '../lazy-builtin.js';
 import { ConfigError } from '../errors.js';
 import { exitDescription, runShellCommand } from '../shell-command.js';
 
@@ -78,7 +79,7 @@ function openTerminal(): Terminal | undefined {
     return undefined; // no controlling terminal (CI, daemons, ssh without -t)
   }
   const writeFd = openSync('/dev/tty', 'w');
-  const input = new ReadStream(fd);
+  const input = new (ttyModule().ReadStream)(fd);
   return {
     input,
     write: (t) => writeSync(writeFd, t),

@@ -3,7 +3,8 @@
 // SHA-256), while the checkers wait. Each thread reads and hashes a file by itself (no bytes cross
 // threads); small files stay on the main thread, where a message round trip would cost more.
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { workerThreads } from '../lazy-builtin.js';
 
 /** Files smaller than this are hashed on the calling thread. */
 export const OFF_THREAD_MIN_BYTES = 256 * 1024;
@@ -23,7 +24,7 @@ class HashPool {
   private readonly size = Math.max(1, Math.min(MAX_THREADS, availableParallelism()));
 
   private spawn(): Worker {
-    const worker = new Worker(new URL('./file-hash-thread.js', import.meta.url));
+    const worker = new (workerThreads().Worker)(new URL('./file-hash-thread.js', import.meta.url));
     worker.on('message', (m: { id: number; hex?: string; error?: { message: string; code?: string; errno?: number; syscall?: string } }) => {
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);

@@ -6,7 +6,8 @@
 // piles up in memory. MD5, the slowest (~1.8 ms/MiB), has a thread of its own, SHA-256 and SHA-1
 // (~0.7 ms/MiB each, SHA-NI) share the other: one thread for all three was the bottleneck of a
 // 4-transfer copy (256 MiB: 1.64 s, two threads 1.41 s); a copy per thread costs far less.
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { workerThreads } from '../lazy-builtin.js';
 
 // Bytes waiting to be hashed, per thread over all its jobs: a copy with N transfers shares it, so
 // the copies held do not grow with --transfers (8 MiB per job and thread held 64 MiB at 4
@@ -32,7 +33,7 @@ class HashThread {
   private waiting: Array<() => void> = [];
 
   constructor() {
-    this.worker = new Worker(new URL('./hash-worker-thread.js', import.meta.url));
+    this.worker = new (workerThreads().Worker)(new URL('./hash-worker-thread.js', import.meta.url));
     // Idle workers must not keep the process alive.
     this.worker.unref();
     this.worker.on('message', (m: { op: 'ack' | 'digest'; id: number; bytes?: number; hex?: string[]; buffer?: ArrayBuffer }) => {
