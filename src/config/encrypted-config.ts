@@ -10,7 +10,7 @@
 // XSalsa20-Poly1305, tag first. Detection: the first line that is neither blank
 // nor a `#`/`;` comment is the header; any other first line means plain text.
 import { createHash, randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
+import { sodiumBinding } from '../crypt/sodium.js';
 import { ConfigError } from '../errors.js';
 import { goTrimSpace } from './config-file.js';
 
@@ -25,7 +25,7 @@ interface SecretboxBinding {
   crypto_secretbox_open_easy(m: Uint8Array, c: Uint8Array, n: Uint8Array, k: Uint8Array): boolean;
 }
 // sodium-native is CommonJS without type declarations.
-const sodium = createRequire(import.meta.url)('sodium-native') as SecretboxBinding;
+const sodium = sodiumBinding as SecretboxBinding;
 
 /** The password did not open the config (rclone: "Couldn't decrypt configuration, most likely wrong password."). */
 export class WrongConfigPasswordError extends ConfigError {

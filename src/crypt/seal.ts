@@ -14,7 +14,7 @@
 //   key    = HKDF-SHA256(ikm = data key ‖ name key ‖ name tweak, salt = "cryptfs", info = "cryptfs sealed record key v1")
 // Swift limits one metadata value to 256 bytes, so the text is stored in pieces of at most
 // SEAL_PIECE_CHARS characters under cryptfs-seal, cryptfs-seal-2, cryptfs-seal-3, ...
-import { createRequire } from 'node:module';
+import { sodiumBinding } from './sodium.js';
 import { hkdfSync, randomBytes } from 'node:crypto';
 import { CryptFormatError } from '../errors.js';
 import type { CryptKeys } from './keys.js';
@@ -26,7 +26,7 @@ interface SecretboxBinding {
   crypto_secretbox_open_easy(m: Uint8Array, c: Uint8Array, n: Uint8Array, k: Uint8Array): boolean;
 }
 // sodium-native is CommonJS without type declarations.
-const sodium = createRequire(import.meta.url)('sodium-native') as SecretboxBinding;
+const sodium = sodiumBinding as SecretboxBinding;
 
 /** Metadata key of the record's first piece (lower case, as our Metadata keys are). */
 export const SEAL_METADATA_KEY = 'cryptfs-seal';

@@ -4,13 +4,13 @@
 // start by the CLI. What cannot live here: the AES key schedule of the name
 // cipher (inside OpenSSL's cipher context) and scrypt's output before it is
 // copied in (zeroed at once).
-import { createRequire } from 'node:module';
+import { sodiumBinding } from './sodium.js';
 
 interface SecureMemoryBinding {
   sodium_malloc(size: number): Buffer;
   sodium_memzero(buf: Uint8Array): void;
 }
-const sodium = createRequire(import.meta.url)('sodium-native') as SecureMemoryBinding;
+const sodium = sodiumBinding as SecureMemoryBinding;
 
 /** A copy of `bytes` in secure memory. */
 export function secureCopy(bytes: Uint8Array): Buffer {
