@@ -68,6 +68,29 @@ swift_remote() {
   printf '[swift]\ntype = swift\nuser = %s\nkey = %s\nauth = %s\nauth_version = 1\n\n' \
     "$CRYPTFS_SWIFT_USER" "$CRYPTFS_SWIFT_KEY" "$CRYPTFS_SWIFT_AUTH_URL" >>"$BENCH_CONF"
 }
+# s3_remote: adds `s3:` for the loopback object store's S3 API (same store as swift_remote).
+s3_remote() {
+  bench_config
+  [[ -n ${CRYPTFS_S3_ENDPOINT:-} ]] || eval "$(bash "$BENCH_ROOT/scripts/objstore-server.sh" start 2>/dev/null | grep '^export ' | sed 's/^export //')"
+  [[ -n ${CRYPTFS_S3_ENDPOINT:-} ]] || { echo "bench: the object store is not available" >&2; exit 1; }
+  grep -q '^\[s3\]' "$BENCH_CONF" && return 0
+  printf '[s3]\ntype = s3\nprovider = Other\naccess_key_id = %s\nsecret_access_key = %s\nendpoint = %s\nregion = %s\n\n' \
+    "$CRYPTFS_S3_ACCESS_KEY_ID" "$CRYPTFS_S3_SECRET_ACCESS_KEY" "$CRYPTFS_S3_ENDPOINT" "$CRYPTFS_S3_REGION" >>"$BENCH_CONF"
+}
+
+# ---- memory ----
+# rss_run TOOL ARGS...: runs `TOOL ARGS...` (cryptfs or rclone, with the bench config) and sets
+# ROW_VALUE to its peak RSS in MiB (GNU time's %M: the process with all its threads).
+rss_run() {
+  local tool=$1 out="$BENCH_WORK/rss.out"
+  shift
+  local -a cmd
+  if [[ $tool == cryptfs ]]; then cmd=(node "$CRYPTFS_CLI"); else cmd=("$RCLONE"); fi
+  run_env /usr/bin/time -f '%M' -o "$out" "${cmd[@]}" --config "$BENCH_CONF" "$@"
+  ROW_VALUE=$(awk '/^[0-9]+$/ { kb = $1 } END { printf "%.0f", kb / 1024 }' "$out")
+}
+# peak_rss_of_pid PID: VmHWM of a running process, in MiB.
+peak_rss_of_pid() { awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
 # ---- data ----
 # gen_files DIR COUNT MIN_BYTES MAX_BYTES: random files (kept for the whole run when DIR exists).
