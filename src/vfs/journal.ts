@@ -7,6 +7,7 @@
 // secretbox(JSON). A torn last record (power loss mid-append) ends the replay.
 // On open the live records are rewritten into a fresh file (temp + rename).
 import { randomBytes } from 'node:crypto';
+import { writeSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
 import { openChunk, sealChunk } from '../crypt/secretbox.js';
@@ -188,7 +189,9 @@ export class Journal {
     if (this.closed) return Promise.reject(new Error(`journal ${this.file} is closed`));
     const bytes = seal(this.key, record);
     const next = this.chain.then(async () => {
-      await this.handle.write(bytes, 0, bytes.length);
+      // A record is a few hundred bytes: written from the event loop (O_APPEND, one write(2), so it
+      // still lands whole), not through a thread-pool round trip (block-file.ts SYNC_WRITE_MAX).
+      for (let at = 0; at < bytes.length; ) at += writeSync(this.handle.fd, bytes, at, bytes.length - at);
       this.appended += bytes.length;
       // A long-running mount writes a put and a del per file: compact now and then.
       if (this.appended > Journal.compactAfterBytes) {
