@@ -216,10 +216,11 @@ function expandRanges(ranges: string): number[] {
 }
 
 /** The 1028 block starts, ascending: 4 for 7-bit final groups (table B), then 1024 (table A). */
-export const BASE32768_SAFE_ALPHABET: string = String.fromCharCode(...expandRanges(BASE32768_SAFE_RANGES));
+const B32K_BLOCK_STARTS = expandRanges(BASE32768_SAFE_RANGES); // expanded once: every start pays for this table
+export const BASE32768_SAFE_ALPHABET: string = String.fromCharCode(...B32K_BLOCK_STARTS);
 
-const B32K_TABLE_B = expandRanges(BASE32768_SAFE_RANGES).slice(0, 4);
-const B32K_TABLE_A = expandRanges(BASE32768_SAFE_RANGES).slice(4);
+const B32K_TABLE_B = B32K_BLOCK_STARTS.slice(0, 4);
+const B32K_TABLE_A = B32K_BLOCK_STARTS.slice(4);
 const B32K_SPLITTER = B32K_TABLE_A[0]!;
 const B32K_INVALID = 0xfffd;
 /** Indexed by code unit >> 5: the value of the block's first unit, or B32K_INVALID. */
