@@ -79,6 +79,30 @@ function userXattrKeys(metadata: Metadata): Metadata {
   return Object.fromEntries(Object.entries(metadata).filter(([k, v]) => isXattrKey(k) && v !== ''));
 }
 
+/**
+ * Gives `entry` an own, enumerable `metadata` made by `make` on first read (so spreading or
+ * serialising the entry still carries it) and replaceable by assignment.
+ */
+function defineLazyMetadata(entry: RemoteEntry, make: () => Metadata): void {
+  let value: Metadata | undefined;
+  let made = false;
+  Object.defineProperty(entry, 'metadata', {
+    enumerable: true,
+    configurable: true,
+    get(): Metadata | undefined {
+      if (!made) {
+        value = make();
+        made = true;
+      }
+      return value;
+    },
+    set(v: Metadata | undefined) {
+      value = v;
+      made = true;
+    },
+  });
+}
+
 function metadataOfStat(st: BigIntStats): Metadata {
   const md: Metadata = {
     mode: formatMode(Number(st.mode)),
@@ -139,17 +163,36 @@ export class LocalRemote implements Remote {
     return path === '' ? this.root : join(this.root, pathToBackend(path));
   }
 
-  /** The entry for `st`; `file` (the on-disk path, not for link objects) adds its user.* xattrs to the metadata. */
-  private toEntry(path: string, st: BigIntStats, file?: string): RemoteEntry {
+  /**
+   * The entry for `st`; `file` (the on-disk path, not for link objects) adds its user.* xattrs to
+   * the metadata. `lazyMetadata`: the metadata is made (and the xattrs read) when first asked for,
+   * as rclone's local backend reads them only when a transfer wants them: a listing of many files
+   * for a plain copy then costs no llistxattr per file.
+   */
+  private toEntry(path: string, st: BigIntStats, file?: string, lazyMetadata = false): RemoteEntry {
     const isDir = st.isDirectory();
-    return {
+    const entry: RemoteEntry = {
       path,
       isDir,
       size: isDir ? -1 : Number(st.size),
       mtime: new Date(Number(st.mtimeMs)),
       mtimeNs: st.mtimeNs,
-      metadata: file === undefined ? metadataOfStat(st) : specialMetadata({ ...readUserXattrs(file), ...metadataOfStat(st) }),
     };
+    const metadataNow = (): Metadata => {
+      if (file === undefined) return metadataOfStat(st);
+      let xattrs: Metadata;
+      try {
+        xattrs = readUserXattrs(file);
+      } catch (err) {
+        // Read late, the file may have gone since its stat; the stat still describes it.
+        if (!lazyMetadata) throw err;
+        xattrs = {};
+      }
+      return specialMetadata({ ...xattrs, ...metadataOfStat(st) });
+    };
+    if (!lazyMetadata) entry.metadata = metadataNow();
+    else defineLazyMetadata(entry, metadataNow);
+    return entry;
   }
 
   async *list(dir: string, options: ListOptions = {}): AsyncIterable<RemoteEntry> {
@@ -174,7 +217,7 @@ export class LocalRemote implements Remote {
         }
         st = this.ops() === directOps ? fs.statSync(this.abs(path), { bigint: true }) : await fsp.stat(this.abs(path), { bigint: true });
         if (!st.isFile() && !st.isDirectory()) return undefined; // sockets, fifos, devices
-        return this.toEntry(path, st, this.abs(path));
+        return this.toEntry(path, st, this.abs(path), true);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // vanished, or a dangling link
         throw mapFsError(err, path);
@@ -210,22 +253,28 @@ export class LocalRemote implements Remote {
   }
 
   async openRead(path: string, range?: ReadRange, options?: ReadOptions): Promise<ByteSource> {
-    return (await this.openReadWithInfo(path, range, options)).source;
+    // Only the bytes: no entry made, so no xattrs read (a copy of many small files reads each once).
+    return (await this.openFile(path, range, options, false)).source;
   }
 
   /** The open file's own stat and xattrs (by path: Linux has no l-variant by fd that helps here) describe it. */
   async openReadWithInfo(path: string, range?: ReadRange, options: ReadOptions = {}): Promise<ReadWithInfo> {
+    return this.openFile(path, range, options, true) as Promise<ReadWithInfo>;
+  }
+
+  /** openRead and openReadWithInfo: the entry is made only when `withEntry`. */
+  private async openFile(path: string, range: ReadRange | undefined, options: ReadOptions = {}, withEntry: boolean): Promise<{ source: ByteSource; entry?: RemoteEntry }> {
     const signal = options.signal;
     throwIfAborted(signal);
     const link = await this.symlinkOf(path);
     if (link) {
       const source = await readLinkContent(link, range).catch((err) => Promise.reject(mapFsError(err, path)));
-      return { source, entry: await this.stat(path) };
+      return { source, entry: withEntry ? await this.stat(path) : undefined };
     }
     const file = this.abs(path);
     let fd: number;
     let st: BigIntStats;
-    let entry: RemoteEntry;
+    let entry: RemoteEntry | undefined;
     try {
       fd = await this.ops().open(file, fsConstants.O_RDONLY);
       // fstat of an open descriptor does no path walk: cheaper here than another thread-pool round trip.
@@ -234,7 +283,7 @@ export class LocalRemote implements Remote {
         fs.closeSync(fd);
         throw new IsDirectoryError(path);
       }
-      entry = this.toEntry(path, st, file);
+      if (withEntry) entry = this.toEntry(path, st, file);
       if (signal?.aborted) {
         fs.closeSync(fd);
         throw abortedError(signal);

@@ -10,6 +10,9 @@ import { IsDirectoryError, NameTooLongError, NoSpaceError } from '../../../src/e
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { requireTool } from '../../helpers/require-tool.js';
+import { osNative } from '../../../src/os-native.js';
+import { writeUserXattrs } from '../../../src/remote/local-xattr.js';
+import type { RemoteEntry } from '../../../src/remote/remote.js';
 
 runRemoteContract('local', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'cryptfs-local-'));
@@ -78,6 +81,45 @@ test('local: a full disk is NoSpaceError and leaves neither a partial file nor d
     assert.equal((await readAll(await r.openRead('keep.txt'))).toString(), 'original');
   } finally {
     await run('umount', [dir]);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('local: a listed entry reads its xattrs when its metadata is first asked for; copies of the entry carry it', async () => {
+  assert.ok(osNative, 'the native fs addon is built');
+  const dir = await mkdtemp(join(tmpdir(), 'cryptfs-local-'));
+  try {
+    const r = new LocalRemote(dir);
+    await r.write('a.txt', bytesOf(Buffer.from('a')), { metadata: { colour: 'blue' } });
+    const listed: RemoteEntry[] = [];
+    for await (const e of r.list('')) listed.push(e);
+    assert.equal(listed.length, 1);
+    // Set after the listing, before anything asked: a listing that read xattrs eagerly misses it.
+    writeUserXattrs(join(dir, 'a.txt'), { shape: 'round' });
+    const entry = listed[0];
+    assert.equal(entry.metadata?.colour, 'blue');
+    assert.equal(entry.metadata?.shape, 'round');
+    assert.match(entry.metadata?.mode ?? '', /^100[0-7]{3}$/);
+    const copy = { ...entry, path: 'b.txt' };
+    assert.deepEqual(copy.metadata, entry.metadata);
+    entry.metadata = { replaced: 'yes' };
+    assert.deepEqual(entry.metadata, { replaced: 'yes' });
+    // A file gone before its metadata was asked for: what its stat said.
+    const [gone] = await (async () => {
+      const out: RemoteEntry[] = [];
+      for await (const e of r.list('')) out.push(e);
+      return out;
+    })();
+    await rm(join(dir, 'a.txt'));
+    assert.equal(gone.metadata?.colour, undefined);
+    assert.match(gone.metadata?.mode ?? '', /^100[0-7]{3}$/);
+    // openReadWithInfo still describes the open file with its xattrs; openRead gives the bytes.
+    await r.write('c.txt', bytesOf(Buffer.from('cc')), { metadata: { colour: 'red' } });
+    const { source, entry: opened } = await r.openReadWithInfo('c.txt');
+    assert.equal(opened.metadata?.colour, 'red');
+    assert.equal((await readAll(source)).toString(), 'cc');
+    assert.equal((await readAll(await r.openRead('c.txt'))).toString(), 'cc');
+  } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });
