@@ -15,10 +15,10 @@
 // Swift limits one metadata value to 256 bytes, so the text is stored in pieces of at most
 // SEAL_PIECE_CHARS characters under cryptfs-seal, cryptfs-seal-2, cryptfs-seal-3, ...
 import { createRequire } from 'node:module';
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { hkdfSync } from 'node:crypto';
 import { CryptFormatError } from '../errors.js';
 import type { CryptKeys } from './keys.js';
-import { NONCE_SIZE } from './nonce.js';
+import { NONCE_SIZE, randomNonce } from './nonce.js';
 import { secureCopy, wipe } from './secure-memory.js';
 
 interface SecretboxBinding {
@@ -82,7 +82,7 @@ export class SealKey {
   /** Record text for `record` (a fresh random box nonce each time). */
   seal(record: SealRecord): string {
     const body = encodeBody(record);
-    const nonce = randomBytes(NONCE_SIZE);
+    const nonce = randomNonce();
     const out = Buffer.alloc(NONCE_SIZE + TAG_SIZE + body.length);
     nonce.copy(out, 0);
     sodium.crypto_secretbox_easy(out.subarray(NONCE_SIZE), body, nonce, this.key);

@@ -1,9 +1,9 @@
 // The crypt overlay: a remote that stores rclone-crypt-format data in another
 // remote. Names go through NameCipher, contents through ContentCipher.
 import { ConfigError, NameTooLongError, CryptfsError, DirNotFoundError, ObjectNotFoundError } from '../errors.js';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { BLOCK_OVERHEAD, ContentCipher, HEADER_SIZE } from '../crypt/content-cipher.js';
-import { NONCE_SIZE } from '../crypt/nonce.js';
+import { NONCE_SIZE, randomNonce } from '../crypt/nonce.js';
 import { deriveKeys, wipeKeys, type CryptKeys } from '../crypt/keys.js';
 import { NameCipher, type FilenameEncodingName, type FilenameEncryptionMode } from '../crypt/name-cipher.js';
 import { log } from '../log.js';
@@ -311,7 +311,7 @@ export class CryptRemote implements Remote {
     // Where the underlying remote can't hash what it stores (S3 multipart), hash the ciphertext in a
     // first pass over a re-opened source, as rclone does for local files, so cryptcheck can verify it.
     // The same pass hashes the plaintext, so the record goes with the upload itself.
-    const nonce = randomBytes(NONCE_SIZE);
+    const nonce = randomNonce();
     let md5: string | undefined;
     let firstPass: PlaintextDigests | undefined;
     const from = this.underlying.features.md5UpfrontFrom;
