@@ -34,9 +34,11 @@ import {
   writeLink,
   type LocalLinkOptions,
 } from './local-links.js';
-import { DIRECT_MAX_BYTES, directOps, onLocalDisk, onePiece, poolOps, readAt, tempName, writeAll, type FdOps } from './local-io.js';
-import { formatMetadataTime, formatMode, parseMetadataTime, posixAttrsOf, type Metadata } from './metadata.js';
-import { copyUserXattrs, isXattrKey, readUserXattrs, specialMetadata, writeUserXattrs } from './local-xattr.js';
+import { DIRECT_MAX_BYTES, directOps, gatherDeclared, onLocalDisk, onePiece, poolOps, readAt, tempName, writeAll, type FdOps } from './local-io.js';
+import { parseMetadataTime, posixAttrsOf, type Metadata } from './metadata.js';
+import { XattrNotSupportedError, copyUserXattrs, readUserXattrs, specialMetadata, userXattrEntries, writeUserXattrs } from './local-xattr.js';
+import { defineLazyMetadata, metadataOfStat, userXattrKeys } from './local-entry.js';
+import { smallFileWriter } from './small-file-writer.js';
 import { hashFileOffThread, OFF_THREAD_MIN_BYTES } from './file-hasher.js';
 
 const READ_CHUNK = 1024 * 1024;
@@ -68,50 +70,6 @@ function mapFsError(err: unknown, path: string, kind: 'file' | 'dir' = 'file'): 
       if (err instanceof CryptfsError) return err;
       return new RemoteIOError(`${path}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   }
-}
-
-/**
- * rclone's metadata of a local file (backend/local/metadata_linux.go): mode, uid, gid, atime,
- * btime (mtime is the entry's own). Only what stat already returned, so listings stay one stat per entry.
- */
-/** The keys of `metadata` kept as user xattrs (what a stat of the file would list besides its attributes). */
-function userXattrKeys(metadata: Metadata): Metadata {
-  return Object.fromEntries(Object.entries(metadata).filter(([k, v]) => isXattrKey(k) && v !== ''));
-}
-
-/**
- * Gives `entry` an own, enumerable `metadata` made by `make` on first read (so spreading or
- * serialising the entry still carries it) and replaceable by assignment.
- */
-function defineLazyMetadata(entry: RemoteEntry, make: () => Metadata): void {
-  let value: Metadata | undefined;
-  let made = false;
-  Object.defineProperty(entry, 'metadata', {
-    enumerable: true,
-    configurable: true,
-    get(): Metadata | undefined {
-      if (!made) {
-        value = make();
-        made = true;
-      }
-      return value;
-    },
-    set(v: Metadata | undefined) {
-      value = v;
-      made = true;
-    },
-  });
-}
-
-function metadataOfStat(st: BigIntStats): Metadata {
-  const md: Metadata = {
-    mode: formatMode(Number(st.mode)),
-    uid: String(st.uid),
-    gid: String(st.gid),
-    atime: formatMetadataTime(st.atimeNs),
-  };
-  if (st.birthtimeNs > 0n) md.btime = formatMetadataTime(st.birthtimeNs);
-  return md;
 }
 
 /**
@@ -341,6 +299,14 @@ export class LocalRemote implements Remote {
       throw new NameTooLongError(seg, Buffer.byteLength(seg), 255);
     }
     const temp = join(dir, tempName());
+    // A small file of declared size, with no owner or mode to apply: one thread-pool job.
+    if (smallFileWriter && !options.metadata && options.size !== undefined && options.size <= DIRECT_MAX_BYTES) {
+      const gathered = await gatherDeclared(abortable(source, options.signal), options.size).catch((err) =>
+        Promise.reject(mapFsError(asAborted(err, options.signal), path)),
+      );
+      if ('bytes' in gathered) return this.writeInOneJob(path, temp, gathered.bytes, options);
+      source = gathered.rest; // more than declared: written as any other, and the size check says so
+    }
     const ops = this.ops(options.size ?? Infinity);
     let fd: number | undefined;
     let entry: RemoteEntry | undefined;
@@ -380,6 +346,44 @@ export class LocalRemote implements Remote {
       throw mapFsError(asAborted(err, options.signal), path);
     }
     return entry ?? this.stat(path);
+  }
+
+  /**
+   * write() of a small file whose bytes are all here: created, written, given its xattrs (the
+   * sealed record) and times, and renamed into place on a pool thread, in a batch with other
+   * files (small-file-writer.ts); its temporary file is removed there on any failure.
+   */
+  private async writeInOneJob(path: string, temp: string, bytes: Buffer, options: WriteOptions): Promise<RemoteEntry> {
+    const writer = smallFileWriter!;
+    const target = this.abs(path);
+    const dir = this.abs(parentPath(path));
+    const mtimeNs = options.mtimeNs ?? dateToNs(options.mtime ?? new Date());
+    let late: Metadata | undefined;
+    let st;
+    try {
+      late = options.lateMetadata ? await options.lateMetadata() : undefined;
+      const xattrs = late ? userXattrEntries(late, { fresh: true }).flat() : [];
+      throwIfAborted(options.signal);
+      const job = () => writer.write({ temp, target, bytes, xattrs, mtimeNs });
+      // The directory is made only when the temporary file cannot be created for want of it.
+      st = await job().catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT' || err.syscall !== 'open') throw err;
+        await this.makeDir(dir, parentPath(path));
+        return job();
+      });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOTSUP' && (err as NodeJS.ErrnoException).syscall === 'fsetxattr') throw new XattrNotSupportedError(temp, { cause: err });
+      throw mapFsError(asAborted(err, options.signal), path);
+    }
+    return {
+      path,
+      isDir: false,
+      size: st.size,
+      mtime: new Date(Number(st.mtimeNs / 1_000_000n)),
+      mtimeNs: st.mtimeNs,
+      metadata: { ...(late ? userXattrKeys(late) : {}), ...metadataOfStat(st) },
+    };
   }
 
   /** Whether small files are read and written with direct calls (on a local disk; see local-io.ts). */

@@ -124,6 +124,48 @@ test('local: a listed entry reads its xattrs when its metadata is first asked fo
   }
 });
 
+test('local: a small write of declared size (one pool job) keeps bytes, exact time and late metadata; makes its directory; fails typed, leaving no temporary file', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cryptfs-local-'));
+  try {
+    const r = new LocalRemote(dir);
+    const ns = 1_700_000_000_123_456_789n;
+    const data = Buffer.from('small file bytes');
+    let asked = 0;
+    const e = await r.write('new/dir/s.bin', bytesOf(data, 5), {
+      size: data.length,
+      mtimeNs: ns,
+      lateMetadata: async () => {
+        asked++;
+        return { 'cryptfs-seal': 'record', 'cryptfs-seal-2': '' };
+      },
+    });
+    assert.equal(asked, 1);
+    assert.equal(e.size, data.length);
+    assert.equal(e.mtimeNs, ns);
+    assert.equal(e.metadata?.['cryptfs-seal'], 'record');
+    assert.match(e.metadata?.mode ?? '', /^100[0-7]{3}$/);
+    assert.deepEqual(await r.stat('new/dir/s.bin').then((s) => [s.size, s.mtimeNs, s.metadata?.['cryptfs-seal']]), [data.length, ns, 'record']);
+    assert.deepEqual(await readAll(await r.openRead('new/dir/s.bin')), data);
+    // More bytes than declared: all written (the caller's size check tells), fewer: what came.
+    const more = await r.write('new/more.bin', bytesOf(Buffer.from('abcdef'), 2), { size: 3 });
+    assert.equal(more.size, 6);
+    const fewer = await r.write('new/fewer.bin', bytesOf(Buffer.from('ab')), { size: 3 });
+    assert.equal(fewer.size, 2);
+    await r.mkdir('d');
+    await assert.rejects(r.write('d', bytesOf(Buffer.from('x')), { size: 1 }), IsDirectoryError);
+    async function* broken() {
+      yield Buffer.alloc(10);
+      throw new Error('boom');
+    }
+    await assert.rejects(r.write('new/b.bin', broken(), { size: 100 }), /boom/);
+    await assert.rejects(r.write('new/c.bin', bytesOf(Buffer.from('x')), { size: 1, lateMetadata: () => Promise.reject(new Error('no record')) }), /no record/);
+    assert.deepEqual((await readdir(dir)).sort(), ['d', 'new']);
+    assert.deepEqual((await readdir(join(dir, 'new'))).sort(), ['dir', 'fewer.bin', 'more.bin']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('local: modification times are kept to the nanosecond (rclone compares local times exactly)', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'cryptfs-local-'));
   try {
