@@ -106,8 +106,13 @@ export class SealKey {
   }
 }
 
+// Compiled once per length: a record is sealed for every file written.
+const hexPatterns = new Map<number, RegExp>();
+
 function hexBytes(hex: string, size: number, what: string): Buffer {
-  if (!new RegExp(`^[0-9a-f]{${size * 2}}$`).test(hex)) throw new RangeError(`${what} must be ${size * 2} lower-case hex digits`);
+  let pattern = hexPatterns.get(size);
+  if (!pattern) hexPatterns.set(size, (pattern = new RegExp(`^[0-9a-f]{${size * 2}}$`)));
+  if (!pattern.test(hex)) throw new RangeError(`${what} must be ${size * 2} lower-case hex digits`);
   return Buffer.from(hex, 'hex');
 }
 
@@ -164,10 +169,13 @@ export function sealToMetadata(text: string): Record<string, string> {
 
 /** Metadata entries that remove every piece a record may have (a value of '' removes a key). */
 export function sealRemovalMetadata(): Record<string, string> {
-  const md: Record<string, string> = {};
-  for (let i = 0; i < MAX_PIECES; i++) md[sealPieceKey(i)] = '';
-  return md;
+  return { ...SEAL_REMOVAL };
 }
+
+// Made once: every record written is preceded by these removals.
+const SEAL_REMOVAL: Readonly<Record<string, string>> = Object.freeze(
+  Object.fromEntries(Array.from({ length: MAX_PIECES }, (_, i) => [sealPieceKey(i), ''])),
+);
 
 /** The record text stored in `metadata`, or undefined when the object carries none. */
 export function sealFromMetadata(metadata: Record<string, string> | undefined): string | undefined {
