@@ -38,7 +38,7 @@ import { DIRECT_MAX_BYTES, directOps, gatherDeclared, onLocalDisk, onePiece, poo
 import { parseMetadataTime, posixAttrsOf, type Metadata } from './metadata.js';
 import { XattrNotSupportedError, copyUserXattrs, readUserXattrs, specialMetadata, userXattrEntries, writeUserXattrs } from './local-xattr.js';
 import { defineLazyMetadata, metadataOfStat, userXattrKeys } from './local-entry.js';
-import { smallFileWriter } from './small-file-writer.js';
+import { smallFileWriter } from './local-small-writer.js';
 import { hashFileOffThread, OFF_THREAD_MIN_BYTES } from './file-hasher.js';
 
 const READ_CHUNK = 1024 * 1024;
@@ -351,7 +351,7 @@ export class LocalRemote implements Remote {
   /**
    * write() of a small file whose bytes are all here: created, written, given its xattrs (the
    * sealed record) and times, and renamed into place on a pool thread, in a batch with other
-   * files (small-file-writer.ts); its temporary file is removed there on any failure.
+   * files (local-small-writer.ts); its temporary file is removed there on any failure.
    */
   private async writeInOneJob(path: string, temp: string, bytes: Buffer, options: WriteOptions): Promise<RemoteEntry> {
     const writer = smallFileWriter!;

@@ -1,11 +1,11 @@
-// The one-job write of small local files (src/remote/small-file-writer.ts, native/small_write.c):
+// The one-job write of small local files (src/remote/local-small-writer.ts, native/small_write.c):
 // batching while the pool is busy, each file's own result, and the native job's effects and errors.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SmallFileWriter } from '../../../src/remote/small-file-writer.js';
+import { SmallFileWriter } from '../../../src/remote/local-small-writer.js';
 import { osNative, type SmallFileJob, type SmallFileStat } from '../../../src/os-native.js';
 
 const job = (n: number): SmallFileJob => ({ temp: `t${n}`, target: `f${n}`, bytes: Buffer.from([n]), xattrs: [], mtimeNs: BigInt(n) });
