@@ -60,5 +60,6 @@ export class SmallFileWriter {
   }
 }
 
-/** The process's writer; undefined where the native addon is not built. */
-export const smallFileWriter = osNative ? new SmallFileWriter((files) => osNative!.writeSmallFiles(files)) : undefined;
+/** The process's writer; undefined where the native addon is not built (or is an older build without writeSmallFiles). */
+export const smallFileWriter =
+  typeof osNative?.writeSmallFiles === 'function' ? new SmallFileWriter((files) => osNative!.writeSmallFiles(files)) : undefined;
