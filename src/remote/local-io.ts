@@ -121,16 +121,28 @@ export function tempName(): string {
 }
 
 /**
- * The bytes of `source` copied into one buffer of the `declared` size, when they come to no more
- * than that (fewer: the size check after the write says so); otherwise `rest`, a source that
- * yields every byte (those taken already, then the remainder), to be written as any other.
+ * The bytes of `source` in one buffer of the `declared` size, when they come to no more than that
+ * (fewer: the size check after the write says so); otherwise `rest`, a source that yields every
+ * byte (those taken already, then the remainder), to be written as any other. A source that hands
+ * over all its bytes in one piece gives that piece itself, uncopied (a piece, once yielded, is the
+ * consumer's: no source here refills one, and crypt's encryption yields new buffers).
  */
 export async function gatherDeclared(source: ByteSource, declared: number): Promise<{ bytes: Buffer } | { rest: ByteSource }> {
+  const it = source[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) return { bytes: Buffer.alloc(0) };
+  if (first.value.length === declared) {
+    const second = await it.next();
+    const whole = Buffer.from(first.value.buffer, first.value.byteOffset, first.value.byteLength);
+    if (second.done) return { bytes: whole };
+    return { rest: resumeAfter(whole, second.value, it) };
+  }
   const bytes = Buffer.allocUnsafe(declared);
   let filled = 0;
-  const it = source[Symbol.asyncIterator]();
+  let pending: IteratorResult<Uint8Array> | undefined = first;
   for (;;) {
-    const step = await it.next();
+    const step = pending ?? (await it.next());
+    pending = undefined;
     if (step.done) return { bytes: filled === declared ? bytes : bytes.subarray(0, filled) };
     const piece = step.value;
     if (filled + piece.length > declared) return { rest: resumeAfter(bytes.subarray(0, filled), piece, it) };
