@@ -1,7 +1,6 @@
 // How a local file's stat becomes a RemoteEntry's metadata (rclone's backend/local/metadata_linux.go).
 import { formatMetadataTime, formatMode, type Metadata } from './metadata.js';
 import { isXattrKey } from './local-xattr.js';
-import type { RemoteEntry } from './remote.js';
 
 /** What metadataOfStat reads: a BigIntStats, or the statx the one-job small write returns. */
 export interface StatTimes {
@@ -31,28 +30,4 @@ export function metadataOfStat(st: StatTimes): Metadata {
 /** The keys of `metadata` kept as user xattrs (what a stat of the file would list besides its attributes). */
 export function userXattrKeys(metadata: Metadata): Metadata {
   return Object.fromEntries(Object.entries(metadata).filter(([k, v]) => isXattrKey(k) && v !== ''));
-}
-
-/**
- * Gives `entry` an own, enumerable `metadata` made by `make` on first read (so spreading or
- * serialising the entry still carries it) and replaceable by assignment.
- */
-export function defineLazyMetadata(entry: RemoteEntry, make: () => Metadata): void {
-  let value: Metadata | undefined;
-  let made = false;
-  Object.defineProperty(entry, 'metadata', {
-    enumerable: true,
-    configurable: true,
-    get(): Metadata | undefined {
-      if (!made) {
-        value = make();
-        made = true;
-      }
-      return value;
-    },
-    set(v: Metadata | undefined) {
-      value = v;
-      made = true;
-    },
-  });
 }

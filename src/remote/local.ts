@@ -22,7 +22,7 @@ import {
 import { registerBackend } from './registry.js';
 import { abortable, abortedError, asAborted, throwIfAborted } from '../abort.js';
 import type { ByteSource, HashType, ListOptions, ReadOptions, ReadRange, ReadWithInfo, Remote, RemoteEntry, RemoteFeatures, TransferOptions, WriteOptions } from './remote.js';
-import { baseName, dateToNs, parentPath } from './remote.js';
+import { baseName, dateToNs, defineLazyMetadata, parentPath } from './remote.js';
 import { fromBackendName, pathToBackend } from './name-encoding.js';
 import { exactTimes, setFileTimesNs } from './fs-times.js';
 import {
@@ -37,7 +37,7 @@ import {
 import { DIRECT_MAX_BYTES, directOps, gatherDeclared, onLocalDisk, onePiece, poolOps, readAt, tempName, writeAll, type FdOps } from './local-io.js';
 import { parseMetadataTime, posixAttrsOf, type Metadata } from './metadata.js';
 import { XattrNotSupportedError, copyUserXattrs, readUserXattrs, specialMetadata, userXattrEntries, writeUserXattrs } from './local-xattr.js';
-import { defineLazyMetadata, metadataOfStat, userXattrKeys } from './local-entry.js';
+import { metadataOfStat, userXattrKeys } from './local-entry.js';
 import { smallFileWriter } from './local-small-writer.js';
 import { hashFileOffThread, OFF_THREAD_MIN_BYTES } from './file-hasher.js';
 
@@ -376,14 +376,10 @@ export class LocalRemote implements Remote {
       if (code === 'ENOTSUP' && (err as NodeJS.ErrnoException).syscall === 'fsetxattr') throw new XattrNotSupportedError(temp, { cause: err });
       throw mapFsError(asAborted(err, options.signal), path);
     }
-    return {
-      path,
-      isDir: false,
-      size: st.size,
-      mtime: new Date(Number(st.mtimeNs / 1_000_000n)),
-      mtimeNs: st.mtimeNs,
-      metadata: { ...(late ? userXattrKeys(late) : {}), ...metadataOfStat(st) },
-    };
+    const entry: RemoteEntry = { path, isDir: false, size: st.size, mtime: new Date(Number(st.mtimeNs / 1_000_000n)), mtimeNs: st.mtimeNs };
+    // Made if asked for: a copy looks only at the size.
+    defineLazyMetadata(entry, () => ({ ...(late ? userXattrKeys(late) : {}), ...metadataOfStat(st) }));
+    return entry;
   }
 
   /** Whether small files are read and written with direct calls (on a local disk; see local-io.ts). */

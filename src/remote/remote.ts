@@ -277,3 +277,27 @@ export function checkSegmentLengths(path: string, limit: number | undefined): vo
     if (len > limit) throw new NameTooLongError(seg, len, limit);
   }
 }
+
+/**
+ * Gives `entry` an own, enumerable `metadata` made by `make` on first read (so spreading or
+ * serialising the entry still carries it) and replaceable by assignment.
+ */
+export function defineLazyMetadata(entry: RemoteEntry, make: () => Metadata | undefined): void {
+  let value: Metadata | undefined;
+  let made = false;
+  Object.defineProperty(entry, 'metadata', {
+    enumerable: true,
+    configurable: true,
+    get(): Metadata | undefined {
+      if (!made) {
+        value = make();
+        made = true;
+      }
+      return value;
+    },
+    set(v: Metadata | undefined) {
+      value = v;
+      made = true;
+    },
+  });
+}
