@@ -13,7 +13,7 @@ import { abortable } from '../abort.js';
 import type { ByteSource, HashType, ListOptions, ReadOptions, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions, Metadata } from './remote.js';
 import { SealKey } from '../crypt/seal.js';
 import { HashingSource, Sealer, recordHash, recordedHash, resealIfChanged, resealing, sealedEntry, withoutSealKeys, type PlaintextDigests } from './crypt-seal.js';
-import { baseName, defineLazyMetadata, joinPath, parentPath } from './remote.js';
+import { baseName, joinPath, parentPath, withLazyMetadata } from './remote.js';
 import { SubRemote } from './sub-remote.js';
 import { redactSpec } from './redact.js';
 import { SealVerifier, type IntegrityMode } from './crypt-verify.js';
@@ -338,10 +338,9 @@ export class CryptRemote implements Remote {
     });
     // A source that changed between the passes: the record must state what was stored.
     await resealIfChanged(this.underlying, this.sealer, { path, enc, nonce, firstPass, sent: await hashing.digests() });
-    const written: RemoteEntry = { path, isDir: false, size: this.plainSize(e.size, enc), mtime: e.mtime, mtimeNs: e.mtimeNs };
+    const written = { path, isDir: false, size: this.plainSize(e.size, enc), mtime: e.mtime, mtimeNs: e.mtimeNs };
     // Made if asked for (a copy looks only at the size); the underlying entry's may be lazy too.
-    defineLazyMetadata(written, () => withoutSealKeys(e.metadata));
-    return written;
+    return withLazyMetadata(written, () => withoutSealKeys(e.metadata));
   }
 
   /** Size the underlying object will have for `plainSize` bytes. */

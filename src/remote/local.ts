@@ -22,7 +22,7 @@ import {
 import { registerBackend } from './registry.js';
 import { abortable, abortedError, asAborted, throwIfAborted } from '../abort.js';
 import type { ByteSource, HashType, ListOptions, ReadOptions, ReadRange, ReadWithInfo, Remote, RemoteEntry, RemoteFeatures, TransferOptions, WriteOptions } from './remote.js';
-import { baseName, dateToNs, defineLazyMetadata, parentPath } from './remote.js';
+import { baseName, dateToNs, parentPath, withLazyMetadata } from './remote.js';
 import { fromBackendName, pathToBackend } from './name-encoding.js';
 import { exactTimes, setFileTimesNs } from './fs-times.js';
 import {
@@ -148,8 +148,8 @@ export class LocalRemote implements Remote {
       }
       return specialMetadata({ ...xattrs, ...metadataOfStat(st) });
     };
-    if (!lazyMetadata) entry.metadata = metadataNow();
-    else defineLazyMetadata(entry, metadataNow);
+    if (lazyMetadata) return withLazyMetadata(entry, metadataNow);
+    entry.metadata = metadataNow();
     return entry;
   }
 
@@ -376,10 +376,9 @@ export class LocalRemote implements Remote {
       if (code === 'ENOTSUP' && (err as NodeJS.ErrnoException).syscall === 'fsetxattr') throw new XattrNotSupportedError(temp, { cause: err });
       throw mapFsError(asAborted(err, options.signal), path);
     }
-    const entry: RemoteEntry = { path, isDir: false, size: st.size, mtime: new Date(Number(st.mtimeNs / 1_000_000n)), mtimeNs: st.mtimeNs };
+    const fields = { path, isDir: false, size: st.size, mtime: new Date(Number(st.mtimeNs / 1_000_000n)), mtimeNs: st.mtimeNs };
     // Made if asked for: a copy looks only at the size.
-    defineLazyMetadata(entry, () => ({ ...(late ? userXattrKeys(late) : {}), ...metadataOfStat(st) }));
-    return entry;
+    return withLazyMetadata(fields, () => ({ ...(late ? userXattrKeys(late) : {}), ...metadataOfStat(st) }));
   }
 
   /** Whether small files are read and written with direct calls (on a local disk; see local-io.ts). */

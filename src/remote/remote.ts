@@ -279,25 +279,29 @@ export function checkSegmentLengths(path: string, limit: number | undefined): vo
 }
 
 /**
- * Gives `entry` an own, enumerable `metadata` made by `make` on first read (so spreading or
- * serialising the entry still carries it) and replaceable by assignment.
+ * An entry whose `metadata` is made by `make` on first read: an own, enumerable accessor (so
+ * spreading or serialising the entry still carries it), replaceable by assignment. An object
+ * literal's accessor, not defineProperty: cheaper to make, for entries made per file.
  */
-export function defineLazyMetadata(entry: RemoteEntry, make: () => Metadata | undefined): void {
+export function withLazyMetadata(fields: Omit<RemoteEntry, 'metadata' | 'sealText'>, make: () => Metadata | undefined): RemoteEntry {
   let value: Metadata | undefined;
   let made = false;
-  Object.defineProperty(entry, 'metadata', {
-    enumerable: true,
-    configurable: true,
-    get(): Metadata | undefined {
+  return {
+    path: fields.path,
+    isDir: fields.isDir,
+    size: fields.size,
+    mtime: fields.mtime,
+    mtimeNs: fields.mtimeNs,
+    get metadata(): Metadata | undefined {
       if (!made) {
         value = make();
         made = true;
       }
       return value;
     },
-    set(v: Metadata | undefined) {
+    set metadata(v: Metadata | undefined) {
       value = v;
       made = true;
     },
-  });
+  };
 }
