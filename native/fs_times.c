@@ -1,7 +1,8 @@
 // Nanosecond file times for the local remote. Node's fs.utimes goes through a
 // double and lands up to ~240 ns off; rclone compares local times to the
 // nanosecond, so copies made by cryptfs must carry the exact source time.
-// Also the extended-attribute calls Node lacks (user metadata of local files).
+// Also the extended-attribute calls Node lacks (user metadata of local files); small_write.c
+// adds the one-job write of a small file.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <node_api.h>
 
 #include "napi_check.h"
+#include "fs_native.h"
 
 // Every Linux errno by name, so an error reaches JS with the code Node itself
 // would give it (err.code 'EROFS', 'ENOSPC', ...): callers map codes to the
@@ -57,18 +59,19 @@ static const char *errno_name(int err) {
   return NULL;
 }
 
-// Throws an Error shaped like Node's own system errors: message
-// "CODE: description, syscall", code, errno (negative) and syscall.
-static napi_value throw_errno(napi_env env, int err, const char *syscall) {
+// An Error shaped like Node's own system errors: message "CODE: description, syscall" (then
+// " 'path'" when given), code, errno (negative), syscall and path.
+napi_value errno_error(napi_env env, int err, const char *syscall, const char *path) {
   const char *name = errno_name(err);
   char code_buf[48];
   if (!name) {
     snprintf(code_buf, sizeof code_buf, "Unknown system error %d", -err);
     name = code_buf;
   }
-  char msg[256];
-  snprintf(msg, sizeof msg, "%s: %s, %s", name, strerror(err), syscall);
-  napi_value code, message, error, errno_value, syscall_value;
+  char msg[4400];
+  if (path) snprintf(msg, sizeof msg, "%s: %s, %s '%s'", name, strerror(err), syscall, path);
+  else snprintf(msg, sizeof msg, "%s: %s, %s", name, strerror(err), syscall);
+  napi_value code, message, error, errno_value, syscall_value, path_value;
   NAPI_CALL(env, napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message));
   NAPI_CALL(env, napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code));
   NAPI_CALL(env, napi_create_error(env, code, message, &error));
@@ -77,7 +80,17 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall) {
   NAPI_CALL(env, napi_set_named_property(env, error, "errno", errno_value));
   NAPI_CALL(env, napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value));
   NAPI_CALL(env, napi_set_named_property(env, error, "syscall", syscall_value));
-  NAPI_CALL(env, napi_throw(env, error));
+  if (path) {
+    NAPI_CALL(env, napi_create_string_utf8(env, path, NAPI_AUTO_LENGTH, &path_value));
+    NAPI_CALL(env, napi_set_named_property(env, error, "path", path_value));
+  }
+  return error;
+}
+
+// Throws errno_error(err, syscall).
+static napi_value throw_errno(napi_env env, int err, const char *syscall) {
+  napi_value error = errno_error(env, err, syscall, NULL);
+  if (error) napi_throw(env, error);
   return NULL;
 }
 
@@ -329,6 +342,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"removeXattr", NULL, remove_xattr, NULL, NULL, NULL, napi_default, NULL},
   };
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  NAPI_CALL(env, register_small_write(env, exports));
   return exports;
 }
 

@@ -17,6 +17,35 @@ export interface OsNativeBinding {
   setXattr(path: string, name: string, value: string): void;
   /** Removes extended attribute `name`; no error when absent. */
   removeXattr(path: string, name: string): void;
+  /**
+   * In one thread-pool job, for each file in turn: creates `temp` (O_EXCL, mode 0644 less the
+   * umask), writes `bytes`, sets the xattrs, sets atime and mtime to `mtimeNs`, stats it, closes it
+   * and renames it to `target`; on failure its temporary file is removed. Resolves with one result
+   * per file, in order: its stat, or a Node-style error (code, syscall 'open' when the create failed, path).
+   */
+  writeSmallFiles(files: SmallFileJob[]): Promise<Array<SmallFileStat | Error>>;
+}
+
+/** One file for writeSmallFiles. */
+export interface SmallFileJob {
+  temp: string;
+  target: string;
+  bytes: Uint8Array;
+  /** Full names and values: name, value, name, value, ... */
+  xattrs: string[];
+  mtimeNs: bigint;
+}
+
+/** What writeSmallFiles' statx of the new file said. */
+export interface SmallFileStat {
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeNs: bigint;
+  atimeNs: bigint;
+  /** 0n where the filesystem does not report it. */
+  birthtimeNs: bigint;
 }
 
 /** Loads build/Release/<file> from the package root above this module; undefined when not built or not loadable. */

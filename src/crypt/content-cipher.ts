@@ -2,9 +2,8 @@
 // the plaintext cut into 64 KiB chunks, each NaCl secretbox-sealed (tag ‖ ciphertext)
 // with nonce N0 + chunk index. Sealing and opening run in libsodium (sodium-native),
 // (secretbox.ts), writing straight into the buffers that are handed out; no whole-file buffering.
-import { randomBytes } from 'node:crypto';
 import { AuthenticationError, BadMagicError, FileTooShortError, TruncatedBlockError } from '../errors.js';
-import { NONCE_SIZE, addToNonce, incrementNonce } from './nonce.js';
+import { NONCE_SIZE, addToNonce, incrementNonce, randomNonce } from './nonce.js';
 import { secureCopy, wipe } from './secure-memory.js';
 import { openChunk, SECRETBOX_TAG_SIZE, sealChunk } from './secretbox.js';
 
@@ -28,7 +27,7 @@ function checkByteCount(value: number, what: string): void {
 
 /** N0 for a file being encrypted: a copy of `nonce` when given (deterministic output), else fresh random bytes. */
 export function newFileNonce(nonce?: Uint8Array): Buffer {
-  const n0 = nonce === undefined ? randomBytes(NONCE_SIZE) : Buffer.from(nonce);
+  const n0 = nonce === undefined ? randomNonce() : Buffer.from(nonce);
   if (n0.length !== NONCE_SIZE) throw new RangeError(`nonce must be ${NONCE_SIZE} bytes, got ${n0.length}`);
   return n0;
 }

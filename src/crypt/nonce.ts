@@ -2,6 +2,8 @@
 // little-endian integer (byte 0 least significant) that wraps modulo 2^192.
 // Chunk i of a file is sealed with N0 + i (docs/crypt-format.md §3.1, pitfall 7).
 
+import { randomFillSync } from 'node:crypto';
+
 export const NONCE_SIZE = 24;
 
 const MAX_ADD = (1n << 64n) - 1n;
@@ -58,4 +60,22 @@ export function chunkNonce(n0: Uint8Array, chunkIndex: number | bigint): Buffer 
   const out = Buffer.from(n0);
   addToNonce(out, chunkIndex);
   return out;
+}
+
+// Fresh random nonces are cut from a block of CSPRNG bytes drawn at once: one draw per file costs
+// more than the file's own sealing when many small files are written. Each nonce is a copy of bytes
+// handed out once only; they are public (stored in the clear), so the block needs no wiping.
+const NONCE_BLOCK_SIZE = 170 * NONCE_SIZE;
+let nonceBlock = Buffer.alloc(0);
+let nonceBlockUsed = 0;
+
+/** A fresh random nonce (a new buffer), for a file header or a sealed record's box. */
+export function randomNonce(): Buffer {
+  if (nonceBlockUsed + NONCE_SIZE > nonceBlock.length) {
+    nonceBlock = randomFillSync(Buffer.allocUnsafeSlow(NONCE_BLOCK_SIZE));
+    nonceBlockUsed = 0;
+  }
+  const nonce = Buffer.from(nonceBlock.subarray(nonceBlockUsed, nonceBlockUsed + NONCE_SIZE));
+  nonceBlockUsed += NONCE_SIZE;
+  return nonce;
 }

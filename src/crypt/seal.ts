@@ -15,10 +15,10 @@
 // Swift limits one metadata value to 256 bytes, so the text is stored in pieces of at most
 // SEAL_PIECE_CHARS characters under cryptfs-seal, cryptfs-seal-2, cryptfs-seal-3, ...
 import { sodiumBinding } from './sodium.js';
-import { hkdfSync, randomBytes } from 'node:crypto';
+import { hkdfSync } from 'node:crypto';
 import { CryptFormatError } from '../errors.js';
 import type { CryptKeys } from './keys.js';
-import { NONCE_SIZE } from './nonce.js';
+import { NONCE_SIZE, randomNonce } from './nonce.js';
 import { secureCopy, wipe } from './secure-memory.js';
 
 interface SecretboxBinding {
@@ -82,7 +82,7 @@ export class SealKey {
   /** Record text for `record` (a fresh random box nonce each time). */
   seal(record: SealRecord): string {
     const body = encodeBody(record);
-    const nonce = randomBytes(NONCE_SIZE);
+    const nonce = randomNonce();
     const out = Buffer.alloc(NONCE_SIZE + TAG_SIZE + body.length);
     nonce.copy(out, 0);
     sodium.crypto_secretbox_easy(out.subarray(NONCE_SIZE), body, nonce, this.key);
@@ -106,8 +106,13 @@ export class SealKey {
   }
 }
 
+// Compiled once per length: a record is sealed for every file written.
+const hexPatterns = new Map<number, RegExp>();
+
 function hexBytes(hex: string, size: number, what: string): Buffer {
-  if (!new RegExp(`^[0-9a-f]{${size * 2}}$`).test(hex)) throw new RangeError(`${what} must be ${size * 2} lower-case hex digits`);
+  let pattern = hexPatterns.get(size);
+  if (!pattern) hexPatterns.set(size, (pattern = new RegExp(`^[0-9a-f]{${size * 2}}$`)));
+  if (!pattern.test(hex)) throw new RangeError(`${what} must be ${size * 2} lower-case hex digits`);
   return Buffer.from(hex, 'hex');
 }
 
@@ -164,10 +169,13 @@ export function sealToMetadata(text: string): Record<string, string> {
 
 /** Metadata entries that remove every piece a record may have (a value of '' removes a key). */
 export function sealRemovalMetadata(): Record<string, string> {
-  const md: Record<string, string> = {};
-  for (let i = 0; i < MAX_PIECES; i++) md[sealPieceKey(i)] = '';
-  return md;
+  return { ...SEAL_REMOVAL };
 }
+
+// Made once: every record written is preceded by these removals.
+const SEAL_REMOVAL: Readonly<Record<string, string>> = Object.freeze(
+  Object.fromEntries(Array.from({ length: MAX_PIECES }, (_, i) => [sealPieceKey(i), ''])),
+);
 
 /** The record text stored in `metadata`, or undefined when the object carries none. */
 export function sealFromMetadata(metadata: Record<string, string> | undefined): string | undefined {

@@ -1,9 +1,9 @@
 // The crypt overlay: a remote that stores rclone-crypt-format data in another
 // remote. Names go through NameCipher, contents through ContentCipher.
 import { ConfigError, NameTooLongError, CryptfsError, DirNotFoundError, ObjectNotFoundError } from '../errors.js';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { BLOCK_OVERHEAD, ContentCipher, HEADER_SIZE } from '../crypt/content-cipher.js';
-import { NONCE_SIZE } from '../crypt/nonce.js';
+import { NONCE_SIZE, randomNonce } from '../crypt/nonce.js';
 import { deriveKeys, wipeKeys, type CryptKeys } from '../crypt/keys.js';
 import { NameCipher, type FilenameEncodingName, type FilenameEncryptionMode } from '../crypt/name-cipher.js';
 import { log } from '../log.js';
@@ -13,7 +13,7 @@ import { abortable } from '../abort.js';
 import type { ByteSource, HashType, ListOptions, ReadOptions, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions, Metadata } from './remote.js';
 import { SealKey } from '../crypt/seal.js';
 import { HashingSource, Sealer, recordHash, recordedHash, resealIfChanged, resealing, sealedEntry, withoutSealKeys, type PlaintextDigests } from './crypt-seal.js';
-import { baseName, joinPath, parentPath } from './remote.js';
+import { baseName, joinPath, parentPath, withLazyMetadata } from './remote.js';
 import { SubRemote } from './sub-remote.js';
 import { redactSpec } from './redact.js';
 import { SealVerifier, type IntegrityMode } from './crypt-verify.js';
@@ -311,7 +311,7 @@ export class CryptRemote implements Remote {
     // Where the underlying remote can't hash what it stores (S3 multipart), hash the ciphertext in a
     // first pass over a re-opened source, as rclone does for local files, so cryptcheck can verify it.
     // The same pass hashes the plaintext, so the record goes with the upload itself.
-    const nonce = randomBytes(NONCE_SIZE);
+    const nonce = randomNonce();
     let md5: string | undefined;
     let firstPass: PlaintextDigests | undefined;
     const from = this.underlying.features.md5UpfrontFrom;
@@ -338,7 +338,9 @@ export class CryptRemote implements Remote {
     });
     // A source that changed between the passes: the record must state what was stored.
     await resealIfChanged(this.underlying, this.sealer, { path, enc, nonce, firstPass, sent: await hashing.digests() });
-    return { path, isDir: false, size: this.plainSize(e.size, enc), mtime: e.mtime, mtimeNs: e.mtimeNs, metadata: withoutSealKeys(e.metadata) };
+    const written = { path, isDir: false, size: this.plainSize(e.size, enc), mtime: e.mtime, mtimeNs: e.mtimeNs };
+    // Made if asked for (a copy looks only at the size); the underlying entry's may be lazy too.
+    return withLazyMetadata(written, () => withoutSealKeys(e.metadata));
   }
 
   /** Size the underlying object will have for `plainSize` bytes. */

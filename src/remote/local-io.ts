@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
+import type { ByteSource } from './remote.js';
 
 /** The calls a small-file transfer makes, with one signature for both ways of making them. */
 export interface FdOps {
@@ -117,4 +118,49 @@ let tempCounter = 0;
 /** A fresh name for a hidden temporary file (`.cryptfs-partial-…`, skipped by listings). */
 export function tempName(): string {
   return `${tempPrefix}${(tempCounter++).toString(36).padStart(4, '0')}`;
+}
+
+/**
+ * The bytes of `source` in one buffer of the `declared` size, when they come to no more than that
+ * (fewer: the size check after the write says so); otherwise `rest`, a source that yields every
+ * byte (those taken already, then the remainder), to be written as any other. A source that hands
+ * over all its bytes in one piece gives that piece itself, uncopied (a piece, once yielded, is the
+ * consumer's: no source here refills one, and crypt's encryption yields new buffers).
+ */
+export async function gatherDeclared(source: ByteSource, declared: number): Promise<{ bytes: Buffer } | { rest: ByteSource }> {
+  const it = source[Symbol.asyncIterator]();
+  const first = await it.next();
+  if (first.done) return { bytes: Buffer.alloc(0) };
+  if (first.value.length === declared) {
+    const second = await it.next();
+    const whole = Buffer.from(first.value.buffer, first.value.byteOffset, first.value.byteLength);
+    if (second.done) return { bytes: whole };
+    return { rest: resumeAfter(whole, second.value, it) };
+  }
+  const bytes = Buffer.allocUnsafe(declared);
+  let filled = 0;
+  let pending: IteratorResult<Uint8Array> | undefined = first;
+  for (;;) {
+    const step = pending ?? (await it.next());
+    pending = undefined;
+    if (step.done) return { bytes: filled === declared ? bytes : bytes.subarray(0, filled) };
+    const piece = step.value;
+    if (filled + piece.length > declared) return { rest: resumeAfter(bytes.subarray(0, filled), piece, it) };
+    bytes.set(piece, filled);
+    filled += piece.length;
+  }
+}
+
+async function* resumeAfter(taken: Buffer, piece: Uint8Array, it: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {
+  try {
+    if (taken.length > 0) yield taken;
+    yield piece;
+    for (;;) {
+      const step = await it.next();
+      if (step.done) return;
+      yield step.value;
+    }
+  } finally {
+    await it.return?.();
+  }
 }

@@ -82,17 +82,23 @@ export function readUserXattrs(file: string): Metadata {
   return md;
 }
 
+/** The xattrs (full name, value; '' removes) that store the non-POSIX keys of `metadata` (`fresh`: no removals). */
+export function userXattrEntries(metadata: Metadata, options: { fresh?: boolean } = {}): Array<[string, string]> {
+  return Object.entries(withSpecialKeys(metadata))
+    .filter(([k, v]) => isXattrKey(k) && !(options.fresh && v === ''))
+    .map(([k, v]) => [XATTR_PREFIX + k.toLowerCase(), v]);
+}
+
 /**
  * Stores the non-POSIX keys of `metadata` on `file` (a value of '' removes the key; on a `fresh`
  * file, which has none yet, removals are skipped: a sealed record clears 15 spare pieces). Throws
  * XattrNotSupportedError where the filesystem refuses them; other errors as Node's (code set).
  */
 export function writeUserXattrs(file: string, metadata: Metadata, options: { fresh?: boolean } = {}): void {
-  const entries = Object.entries(withSpecialKeys(metadata)).filter(([k, v]) => isXattrKey(k) && !(options.fresh && v === ''));
+  const entries = userXattrEntries(metadata, options);
   if (entries.length === 0) return;
   if (!osNative) throw new XattrNotSupportedError(file, { cause: new Error('the native fs addon (cryptfs_fs.node) is not built') });
-  for (const [k, v] of entries) {
-    const name = XATTR_PREFIX + k.toLowerCase();
+  for (const [name, v] of entries) {
     try {
       if (v === '') osNative.removeXattr(file, name);
       else osNative.setXattr(file, name, v);

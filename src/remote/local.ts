@@ -22,7 +22,7 @@ import {
 import { registerBackend } from './registry.js';
 import { abortable, abortedError, asAborted, throwIfAborted } from '../abort.js';
 import type { ByteSource, HashType, ListOptions, ReadOptions, ReadRange, ReadWithInfo, Remote, RemoteEntry, RemoteFeatures, TransferOptions, WriteOptions } from './remote.js';
-import { baseName, dateToNs, parentPath } from './remote.js';
+import { baseName, dateToNs, parentPath, withLazyMetadata } from './remote.js';
 import { fromBackendName, pathToBackend } from './name-encoding.js';
 import { exactTimes, setFileTimesNs } from './fs-times.js';
 import {
@@ -34,9 +34,11 @@ import {
   writeLink,
   type LocalLinkOptions,
 } from './local-links.js';
-import { DIRECT_MAX_BYTES, directOps, onLocalDisk, onePiece, poolOps, readAt, tempName, writeAll, type FdOps } from './local-io.js';
-import { formatMetadataTime, formatMode, parseMetadataTime, posixAttrsOf, type Metadata } from './metadata.js';
-import { copyUserXattrs, isXattrKey, readUserXattrs, specialMetadata, writeUserXattrs } from './local-xattr.js';
+import { DIRECT_MAX_BYTES, directOps, gatherDeclared, onLocalDisk, onePiece, poolOps, readAt, tempName, writeAll, type FdOps } from './local-io.js';
+import { parseMetadataTime, posixAttrsOf, type Metadata } from './metadata.js';
+import { XattrNotSupportedError, copyUserXattrs, readUserXattrs, specialMetadata, userXattrEntries, writeUserXattrs } from './local-xattr.js';
+import { metadataOfStat, userXattrKeys } from './local-entry.js';
+import { smallFileWriter } from './local-small-writer.js';
 import { hashFileOffThread, OFF_THREAD_MIN_BYTES } from './file-hasher.js';
 
 const READ_CHUNK = 1024 * 1024;
@@ -68,26 +70,6 @@ function mapFsError(err: unknown, path: string, kind: 'file' | 'dir' = 'file'): 
       if (err instanceof CryptfsError) return err;
       return new RemoteIOError(`${path}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
   }
-}
-
-/**
- * rclone's metadata of a local file (backend/local/metadata_linux.go): mode, uid, gid, atime,
- * btime (mtime is the entry's own). Only what stat already returned, so listings stay one stat per entry.
- */
-/** The keys of `metadata` kept as user xattrs (what a stat of the file would list besides its attributes). */
-function userXattrKeys(metadata: Metadata): Metadata {
-  return Object.fromEntries(Object.entries(metadata).filter(([k, v]) => isXattrKey(k) && v !== ''));
-}
-
-function metadataOfStat(st: BigIntStats): Metadata {
-  const md: Metadata = {
-    mode: formatMode(Number(st.mode)),
-    uid: String(st.uid),
-    gid: String(st.gid),
-    atime: formatMetadataTime(st.atimeNs),
-  };
-  if (st.birthtimeNs > 0n) md.btime = formatMetadataTime(st.birthtimeNs);
-  return md;
 }
 
 /**
@@ -139,17 +121,36 @@ export class LocalRemote implements Remote {
     return path === '' ? this.root : join(this.root, pathToBackend(path));
   }
 
-  /** The entry for `st`; `file` (the on-disk path, not for link objects) adds its user.* xattrs to the metadata. */
-  private toEntry(path: string, st: BigIntStats, file?: string): RemoteEntry {
+  /**
+   * The entry for `st`; `file` (the on-disk path, not for link objects) adds its user.* xattrs to
+   * the metadata. `lazyMetadata`: the metadata is made (and the xattrs read) when first asked for,
+   * as rclone's local backend reads them only when a transfer wants them: a listing of many files
+   * for a plain copy then costs no llistxattr per file.
+   */
+  private toEntry(path: string, st: BigIntStats, file?: string, lazyMetadata = false): RemoteEntry {
     const isDir = st.isDirectory();
-    return {
+    const entry: RemoteEntry = {
       path,
       isDir,
       size: isDir ? -1 : Number(st.size),
       mtime: new Date(Number(st.mtimeMs)),
       mtimeNs: st.mtimeNs,
-      metadata: file === undefined ? metadataOfStat(st) : specialMetadata({ ...readUserXattrs(file), ...metadataOfStat(st) }),
     };
+    const metadataNow = (): Metadata => {
+      if (file === undefined) return metadataOfStat(st);
+      let xattrs: Metadata;
+      try {
+        xattrs = readUserXattrs(file);
+      } catch (err) {
+        // Read late, the file may have gone since its stat; the stat still describes it.
+        if (!lazyMetadata) throw err;
+        xattrs = {};
+      }
+      return specialMetadata({ ...xattrs, ...metadataOfStat(st) });
+    };
+    if (lazyMetadata) return withLazyMetadata(entry, metadataNow);
+    entry.metadata = metadataNow();
+    return entry;
   }
 
   async *list(dir: string, options: ListOptions = {}): AsyncIterable<RemoteEntry> {
@@ -174,7 +175,7 @@ export class LocalRemote implements Remote {
         }
         st = this.ops() === directOps ? fs.statSync(this.abs(path), { bigint: true }) : await fsp.stat(this.abs(path), { bigint: true });
         if (!st.isFile() && !st.isDirectory()) return undefined; // sockets, fifos, devices
-        return this.toEntry(path, st, this.abs(path));
+        return this.toEntry(path, st, this.abs(path), true);
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined; // vanished, or a dangling link
         throw mapFsError(err, path);
@@ -210,22 +211,28 @@ export class LocalRemote implements Remote {
   }
 
   async openRead(path: string, range?: ReadRange, options?: ReadOptions): Promise<ByteSource> {
-    return (await this.openReadWithInfo(path, range, options)).source;
+    // Only the bytes: no entry made, so no xattrs read (a copy of many small files reads each once).
+    return (await this.openFile(path, range, options, false)).source;
   }
 
   /** The open file's own stat and xattrs (by path: Linux has no l-variant by fd that helps here) describe it. */
   async openReadWithInfo(path: string, range?: ReadRange, options: ReadOptions = {}): Promise<ReadWithInfo> {
+    return this.openFile(path, range, options, true) as Promise<ReadWithInfo>;
+  }
+
+  /** openRead and openReadWithInfo: the entry is made only when `withEntry`. */
+  private async openFile(path: string, range: ReadRange | undefined, options: ReadOptions = {}, withEntry: boolean): Promise<{ source: ByteSource; entry?: RemoteEntry }> {
     const signal = options.signal;
     throwIfAborted(signal);
     const link = await this.symlinkOf(path);
     if (link) {
       const source = await readLinkContent(link, range).catch((err) => Promise.reject(mapFsError(err, path)));
-      return { source, entry: await this.stat(path) };
+      return { source, entry: withEntry ? await this.stat(path) : undefined };
     }
     const file = this.abs(path);
     let fd: number;
     let st: BigIntStats;
-    let entry: RemoteEntry;
+    let entry: RemoteEntry | undefined;
     try {
       fd = await this.ops().open(file, fsConstants.O_RDONLY);
       // fstat of an open descriptor does no path walk: cheaper here than another thread-pool round trip.
@@ -234,7 +241,7 @@ export class LocalRemote implements Remote {
         fs.closeSync(fd);
         throw new IsDirectoryError(path);
       }
-      entry = this.toEntry(path, st, file);
+      if (withEntry) entry = this.toEntry(path, st, file);
       if (signal?.aborted) {
         fs.closeSync(fd);
         throw abortedError(signal);
@@ -292,6 +299,14 @@ export class LocalRemote implements Remote {
       throw new NameTooLongError(seg, Buffer.byteLength(seg), 255);
     }
     const temp = join(dir, tempName());
+    // A small file of declared size, with no owner or mode to apply: one thread-pool job.
+    if (smallFileWriter && !options.metadata && options.size !== undefined && options.size <= DIRECT_MAX_BYTES) {
+      const gathered = await gatherDeclared(abortable(source, options.signal), options.size).catch((err) =>
+        Promise.reject(mapFsError(asAborted(err, options.signal), path)),
+      );
+      if ('bytes' in gathered) return this.writeInOneJob(path, temp, gathered.bytes, options);
+      source = gathered.rest; // more than declared: written as any other, and the size check says so
+    }
     const ops = this.ops(options.size ?? Infinity);
     let fd: number | undefined;
     let entry: RemoteEntry | undefined;
@@ -331,6 +346,39 @@ export class LocalRemote implements Remote {
       throw mapFsError(asAborted(err, options.signal), path);
     }
     return entry ?? this.stat(path);
+  }
+
+  /**
+   * write() of a small file whose bytes are all here: created, written, given its xattrs (the
+   * sealed record) and times, and renamed into place on a pool thread, in a batch with other
+   * files (local-small-writer.ts); its temporary file is removed there on any failure.
+   */
+  private async writeInOneJob(path: string, temp: string, bytes: Buffer, options: WriteOptions): Promise<RemoteEntry> {
+    const writer = smallFileWriter!;
+    const target = this.abs(path);
+    const dir = this.abs(parentPath(path));
+    const mtimeNs = options.mtimeNs ?? dateToNs(options.mtime ?? new Date());
+    let late: Metadata | undefined;
+    let st;
+    try {
+      late = options.lateMetadata ? await options.lateMetadata() : undefined;
+      const xattrs = late ? userXattrEntries(late, { fresh: true }).flat() : [];
+      throwIfAborted(options.signal);
+      const job = () => writer.write({ temp, target, bytes, xattrs, mtimeNs });
+      // The directory is made only when the temporary file cannot be created for want of it.
+      st = await job().catch(async (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT' || err.syscall !== 'open') throw err;
+        await this.makeDir(dir, parentPath(path));
+        return job();
+      });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOTSUP' && (err as NodeJS.ErrnoException).syscall === 'fsetxattr') throw new XattrNotSupportedError(temp, { cause: err });
+      throw mapFsError(asAborted(err, options.signal), path);
+    }
+    const fields = { path, isDir: false, size: st.size, mtime: new Date(Number(st.mtimeNs / 1_000_000n)), mtimeNs: st.mtimeNs };
+    // Made if asked for: a copy looks only at the size.
+    return withLazyMetadata(fields, () => ({ ...(late ? userXattrKeys(late) : {}), ...metadataOfStat(st) }));
   }
 
   /** Whether small files are read and written with direct calls (on a local disk; see local-io.ts). */

@@ -277,3 +277,31 @@ export function checkSegmentLengths(path: string, limit: number | undefined): vo
     if (len > limit) throw new NameTooLongError(seg, len, limit);
   }
 }
+
+/**
+ * An entry whose `metadata` is made by `make` on first read: an own, enumerable accessor (so
+ * spreading or serialising the entry still carries it), replaceable by assignment. An object
+ * literal's accessor, not defineProperty: cheaper to make, for entries made per file.
+ */
+export function withLazyMetadata(fields: Omit<RemoteEntry, 'metadata' | 'sealText'>, make: () => Metadata | undefined): RemoteEntry {
+  let value: Metadata | undefined;
+  let made = false;
+  return {
+    path: fields.path,
+    isDir: fields.isDir,
+    size: fields.size,
+    mtime: fields.mtime,
+    mtimeNs: fields.mtimeNs,
+    get metadata(): Metadata | undefined {
+      if (!made) {
+        value = make();
+        made = true;
+      }
+      return value;
+    },
+    set metadata(v: Metadata | undefined) {
+      value = v;
+      made = true;
+    },
+  };
+}

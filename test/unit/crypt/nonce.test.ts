@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { NONCE_SIZE, addToNonce, chunkNonce, incrementNonce } from '../../../src/crypt/nonce.js';
+import { NONCE_SIZE, addToNonce, chunkNonce, incrementNonce, randomNonce } from '../../../src/crypt/nonce.js';
 import { repoRoot } from '../../helpers/fixtures.js';
 
 interface Vectors {
@@ -109,4 +109,19 @@ test('bad arguments are rejected', () => {
   assert.throws(() => addToNonce(Buffer.alloc(24), 1.5), RangeError);
   assert.throws(() => addToNonce(Buffer.alloc(24), 1n << 64n), RangeError);
   assert.throws(() => addToNonce(Buffer.alloc(24), -1n), RangeError);
+});
+
+test('randomNonce: fresh 24-byte buffers, never repeated across the blocks they are cut from, each its own copy', () => {
+  const seen = new Set<string>();
+  const first = randomNonce();
+  const firstHex = first.toString('hex');
+  for (let i = 0; i < 1000; i++) {
+    const n = randomNonce();
+    assert.equal(n.length, NONCE_SIZE);
+    seen.add(n.toString('hex'));
+    n.fill(0); // a caller's changes reach no other nonce
+  }
+  assert.equal(seen.size, 1000);
+  assert.ok(!seen.has(firstHex));
+  assert.equal(first.toString('hex'), firstHex);
 });

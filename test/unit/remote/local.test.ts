@@ -10,6 +10,9 @@ import { IsDirectoryError, NameTooLongError, NoSpaceError } from '../../../src/e
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { requireTool } from '../../helpers/require-tool.js';
+import { osNative } from '../../../src/os-native.js';
+import { writeUserXattrs } from '../../../src/remote/local-xattr.js';
+import type { RemoteEntry } from '../../../src/remote/remote.js';
 
 runRemoteContract('local', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'cryptfs-local-'));
@@ -78,6 +81,87 @@ test('local: a full disk is NoSpaceError and leaves neither a partial file nor d
     assert.equal((await readAll(await r.openRead('keep.txt'))).toString(), 'original');
   } finally {
     await run('umount', [dir]);
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('local: a listed entry reads its xattrs when its metadata is first asked for; copies of the entry carry it', async () => {
+  assert.ok(osNative, 'the native fs addon is built');
+  const dir = await mkdtemp(join(tmpdir(), 'cryptfs-local-'));
+  try {
+    const r = new LocalRemote(dir);
+    await r.write('a.txt', bytesOf(Buffer.from('a')), { metadata: { colour: 'blue' } });
+    const listed: RemoteEntry[] = [];
+    for await (const e of r.list('')) listed.push(e);
+    assert.equal(listed.length, 1);
+    // Set after the listing, before anything asked: a listing that read xattrs eagerly misses it.
+    writeUserXattrs(join(dir, 'a.txt'), { shape: 'round' });
+    const entry = listed[0];
+    assert.equal(entry.metadata?.colour, 'blue');
+    assert.equal(entry.metadata?.shape, 'round');
+    assert.match(entry.metadata?.mode ?? '', /^100[0-7]{3}$/);
+    const copy = { ...entry, path: 'b.txt' };
+    assert.deepEqual(copy.metadata, entry.metadata);
+    entry.metadata = { replaced: 'yes' };
+    assert.deepEqual(entry.metadata, { replaced: 'yes' });
+    // A file gone before its metadata was asked for: what its stat said.
+    const [gone] = await (async () => {
+      const out: RemoteEntry[] = [];
+      for await (const e of r.list('')) out.push(e);
+      return out;
+    })();
+    await rm(join(dir, 'a.txt'));
+    assert.equal(gone.metadata?.colour, undefined);
+    assert.match(gone.metadata?.mode ?? '', /^100[0-7]{3}$/);
+    // openReadWithInfo still describes the open file with its xattrs; openRead gives the bytes.
+    await r.write('c.txt', bytesOf(Buffer.from('cc')), { metadata: { colour: 'red' } });
+    const { source, entry: opened } = await r.openReadWithInfo('c.txt');
+    assert.equal(opened.metadata?.colour, 'red');
+    assert.equal((await readAll(source)).toString(), 'cc');
+    assert.equal((await readAll(await r.openRead('c.txt'))).toString(), 'cc');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('local: a small write of declared size (one pool job) keeps bytes, exact time and late metadata; makes its directory; fails typed, leaving no temporary file', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cryptfs-local-'));
+  try {
+    const r = new LocalRemote(dir);
+    const ns = 1_700_000_000_123_456_789n;
+    const data = Buffer.from('small file bytes');
+    let asked = 0;
+    const e = await r.write('new/dir/s.bin', bytesOf(data, 5), {
+      size: data.length,
+      mtimeNs: ns,
+      lateMetadata: async () => {
+        asked++;
+        return { 'cryptfs-seal': 'record', 'cryptfs-seal-2': '' };
+      },
+    });
+    assert.equal(asked, 1);
+    assert.equal(e.size, data.length);
+    assert.equal(e.mtimeNs, ns);
+    assert.equal(e.metadata?.['cryptfs-seal'], 'record');
+    assert.match(e.metadata?.mode ?? '', /^100[0-7]{3}$/);
+    assert.deepEqual(await r.stat('new/dir/s.bin').then((s) => [s.size, s.mtimeNs, s.metadata?.['cryptfs-seal']]), [data.length, ns, 'record']);
+    assert.deepEqual(await readAll(await r.openRead('new/dir/s.bin')), data);
+    // More bytes than declared: all written (the caller's size check tells), fewer: what came.
+    const more = await r.write('new/more.bin', bytesOf(Buffer.from('abcdef'), 2), { size: 3 });
+    assert.equal(more.size, 6);
+    const fewer = await r.write('new/fewer.bin', bytesOf(Buffer.from('ab')), { size: 3 });
+    assert.equal(fewer.size, 2);
+    await r.mkdir('d');
+    await assert.rejects(r.write('d', bytesOf(Buffer.from('x')), { size: 1 }), IsDirectoryError);
+    async function* broken() {
+      yield Buffer.alloc(10);
+      throw new Error('boom');
+    }
+    await assert.rejects(r.write('new/b.bin', broken(), { size: 100 }), /boom/);
+    await assert.rejects(r.write('new/c.bin', bytesOf(Buffer.from('x')), { size: 1, lateMetadata: () => Promise.reject(new Error('no record')) }), /no record/);
+    assert.deepEqual((await readdir(dir)).sort(), ['d', 'new']);
+    assert.deepEqual((await readdir(join(dir, 'new'))).sort(), ['dir', 'fewer.bin', 'more.bin']);
+  } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });

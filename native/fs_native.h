@@ -1,0 +1,12 @@
+// Shared by the sources of cryptfs_fs.node (fs_times.c, small_write.c).
+#ifndef CRYPTFS_FS_NATIVE_H
+#define CRYPTFS_FS_NATIVE_H
+#include <node_api.h>
+
+// An Error shaped like Node's own system errors (message "CODE: description, syscall 'path'",
+// code, errno (negative), syscall, path when given); NULL when it could not be made.
+napi_value errno_error(napi_env env, int err, const char *syscall, const char *path);
+
+// Adds writeSmallFiles to the addon's exports (small_write.c).
+napi_status register_small_write(napi_env env, napi_value exports);
+#endif
