@@ -93,14 +93,14 @@ export const transferFlags: FlagSpec[] = [
   { name: 'metadata', short: 'M', type: 'bool', help: 'If set, preserve metadata when copying objects' },
   // Downloads from S3/Swift: parallel ranged GETs ahead of the reader (src/remote/parallel-read.ts).
   { name: 'multi-thread-streams', type: 'int', default: 4, help: 'Number of ranged GETs in flight per file read from an object store (1: one GET per read)' },
-  { name: 'multi-thread-chunk-size', type: 'string', default: '8Mi', help: 'Bytes per ranged GET of a multi-thread download' },
+  { name: 'multi-thread-chunk-size', type: 'string', default: '16Mi', help: 'Bytes per ranged GET of a multi-thread download' },
   { name: 'max-buffer-memory', type: 'string', default: '64Mi', help: 'Most memory all multi-thread downloads together hold ahead of their readers' },
 ];
 
 /** The download parallelism the flags set (--multi-thread-streams, --multi-thread-chunk-size, --max-buffer-memory). */
 export function parallelReadsFromFlags(flags: FlagValues): { streams: number; chunkSize: number; maxMemory: number } {
   const streams = flags['multi-thread-streams'] === undefined ? 4 : flagNumber(flags, 'multi-thread-streams');
-  const chunk = parseSizeSuffix(flagString(flags, 'multi-thread-chunk-size') || '8Mi');
+  const chunk = parseSizeSuffix(flagString(flags, 'multi-thread-chunk-size') || '16Mi');
   // Whole crypt blocks (65,552 bytes) per part, so a part never splits a block needlessly.
   const chunkSize = Math.max(1, Math.round(chunk / 65_552)) * 65_552;
   const memory = parseSizeSuffix(flagString(flags, 'max-buffer-memory') || '64Mi');
