@@ -184,15 +184,17 @@ async function* readParts(
     const iterator = body[Symbol.asyncIterator]();
     let ended = false;
     try {
-      while (got < expected) {
-        await waitForRoom(part);
+      // To the body's own end, also once all bytes are in: a response read to its end leaves its
+      // connection to be reused, one closed early is torn down (a new TCP and TLS start per part).
+      while (got <= expected) {
+        if (got < expected) await waitForRoom(part);
         if (cancelled) break;
         const step = await iterator.next();
         if (step.done) {
           ended = true;
           break;
         }
-        if (cancelled) break;
+        if (cancelled || got === expected) break;
         const chunk = step.value.byteLength > expected - got ? step.value.subarray(0, expected - got) : step.value;
         got += chunk.byteLength;
         part.chunks.push(chunk);
