@@ -23,10 +23,12 @@ interface FakeObject {
   maxInFlight: number;
   /** Serve this part short (offset of the part). */
   shortAt?: number;
+  /** Bodies closed before their end (a real connection would be torn down, not reused). */
+  closedEarly: number;
 }
 
 function fakeObject(size: number): FakeObject {
-  return { data: randomBytes(size), etag: '"v1"', calls: [], inFlight: 0, maxInFlight: 0 };
+  return { data: randomBytes(size), etag: '"v1"', calls: [], inFlight: 0, maxInFlight: 0, closedEarly: 0 };
 }
 
 /** A PartOpener over `obj`, answering each part in small pieces after a tick, as a socket would. */
@@ -39,13 +41,16 @@ function opener(obj: FakeObject) {
     const stop = Math.min(end, obj.data.length, obj.shortAt === offset ? offset + 10 : Infinity);
     const bytes = obj.data.subarray(offset, stop);
     async function* body(): AsyncGenerator<Uint8Array> {
+      let ended = false;
       try {
         for (let at = 0; at < bytes.length; at += 1000) {
           await new Promise((r) => setImmediate(r));
           yield bytes.subarray(at, at + 1000);
         }
+        ended = true;
       } finally {
         obj.inFlight--;
+        if (!ended) obj.closedEarly++;
       }
     }
     return { body: body(), etag: obj.etag, totalSize: obj.data.length };
@@ -105,6 +110,8 @@ describe('parallel ranged reads', () => {
       obj.calls.slice(1).map((c) => c.etag),
       obj.calls.slice(1).map(() => '"v1"'),
     );
+    // Every body was read to its end, so a real connection goes back to the pool.
+    assert.equal(obj.closedEarly, 0);
   });
 
   it('stays within the memory bound, yet always makes progress', async () => {
