@@ -138,6 +138,7 @@ export class S3Remote implements Remote {
     this.log = options.logger ?? projectLogger;
     // Multipart objects have no content MD5 unless the writer supplies one.
     this.features.md5UpfrontFrom = this.uploadCutoff;
+    this.features.md5Checked = true;
     this.client = createS3Client(options, sdk, this.log);
     this.conn = { client: this.client, sdk, options, log: this.log };
     this.sseEnforcement = new SseEnforcement(this.conn);
