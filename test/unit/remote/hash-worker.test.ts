@@ -5,6 +5,9 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { OffThreadHasher } from '../../../src/remote/hash-worker.js';
 
@@ -47,10 +50,15 @@ describe('OffThreadHasher', () => {
       const h = new OffThreadHasher(['md5']);
       await h.update(Buffer.alloc(5 * 1024 * 1024, 1));
       console.log((await h.digests()).md5);`;
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // A file, not -e: the worker thread inherits the process's flags (--input-type would fail it).
+    const dir = mkdtempSync(join(tmpdir(), 'cryptfs-hash-exit-'));
+    const file = join(dir, 'md5-only.mjs');
+    writeFileSync(file, script);
+    const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     const [code] = await once(child, 'exit');
+    rmSync(dir, { recursive: true, force: true });
     assert.equal(code, 0);
     assert.equal(out.trim(), createHash('md5').update(Buffer.alloc(5 * 1024 * 1024, 1)).digest('hex'));
   });
