@@ -32,6 +32,8 @@ export interface ParallelReadSettings {
   chunkSize: number;
   /** Bytes of parts all reads of this process may hold at once (--max-buffer-memory). */
   maxMemory: number;
+  /** Objects smaller than this are read as one GET (--multi-thread-cutoff). */
+  cutoff?: number;
 }
 
 /**
@@ -110,22 +112,31 @@ export async function openParallelRead(
   const first = await open(offset, firstEnd, undefined);
   if (!first) return undefined;
   const stop = first.totalSize === undefined ? firstEnd : end === undefined ? first.totalSize : Math.min(end, first.totalSize);
-  if (stop <= firstEnd) {
-    if (first.totalSize === undefined && end === undefined) return continueSequentially(first, open, offset, firstEnd);
+  const belowCutoff = first.totalSize !== undefined && first.totalSize < (s.cutoff ?? 0);
+  if (stop <= firstEnd || belowCutoff) {
+    if ((first.totalSize === undefined && end === undefined) || (belowCutoff && stop > firstEnd)) {
+      return continueSequentially(first, open, offset, firstEnd, stop);
+    }
     return first.body;
   }
   return readParts(first, open, offset, firstEnd, stop, target, s, signal);
 }
 
-/** The server did not tell the size: the rest as one more GET (what a single stream would have done). */
-async function* continueSequentially(first: OpenedPart, open: PartOpener, offset: number, firstEnd: number): AsyncGenerator<Uint8Array> {
+/** The rest as one more GET (what a single stream would have done): the size is unknown, or below the cutoff. */
+async function* continueSequentially(
+  first: OpenedPart,
+  open: PartOpener,
+  offset: number,
+  firstEnd: number,
+  stop = Number.MAX_SAFE_INTEGER,
+): AsyncGenerator<Uint8Array> {
   let at = offset;
   for await (const chunk of first.body) {
     at += chunk.byteLength;
     yield chunk;
   }
   if (at < firstEnd) return; // the object ended inside the first part
-  const rest = await open(at, Number.MAX_SAFE_INTEGER, first.etag);
+  const rest = await open(at, stop, first.etag);
   if (rest) yield* rest.body;
 }
 

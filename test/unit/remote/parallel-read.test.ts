@@ -166,6 +166,17 @@ describe('parallel ranged reads', () => {
     assert.ok(Buffer.concat(parts).equals(obj.data));
   });
 
+  it('an object below --multi-thread-cutoff is read as two GETs in a row (the first part, then the rest)', async () => {
+    const obj = fakeObject(1_000_000);
+    const source = await openParallelRead(opener(obj), 0, undefined, 'fake', settings({ cutoff: 2_000_000 }));
+    assert.ok((await collect(source!)).equals(obj.data));
+    assert.deepEqual(
+      obj.calls.map((c) => [c.offset, c.end]),
+      [[0, 65536], [65536, 1_000_000]],
+    );
+    assert.equal(obj.maxInFlight, 1);
+  });
+
   it('a reader that stops early leaves nothing held and nothing in flight', async () => {
     const obj = fakeObject(3_000_000);
     const source = await openParallelRead(opener(obj), 0, undefined, 'fake', settings());
