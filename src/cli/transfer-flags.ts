@@ -93,18 +93,23 @@ export const transferFlags: FlagSpec[] = [
   { name: 'metadata', short: 'M', type: 'bool', help: 'If set, preserve metadata when copying objects' },
   // Downloads from S3/Swift: parallel ranged GETs ahead of the reader (src/remote/parallel-read.ts).
   { name: 'multi-thread-streams', type: 'int', default: 4, help: 'Number of ranged GETs in flight per file read from an object store (1: one GET per read)' },
-  { name: 'multi-thread-chunk-size', type: 'string', default: '8Mi', help: 'Bytes per ranged GET of a multi-thread download' },
+  { name: 'multi-thread-chunk-size', type: 'string', default: '16Mi', help: 'Bytes per ranged GET of a multi-thread download' },
   { name: 'max-buffer-memory', type: 'string', default: '64Mi', help: 'Most memory all multi-thread downloads together hold ahead of their readers' },
+  // rclone's default is 256Mi (for copy only); here reads of any size gain from parallel GETs, so 0.
+  { name: 'multi-thread-cutoff', type: 'string', default: '0', help: 'Use multi-thread downloads for objects of at least this size' },
+  // Accepted so rclone command lines keep working: downloads are not written at offsets here.
+  { name: 'multi-thread-write-buffer-size', type: 'string', default: '128Ki', help: 'In memory buffer size for writing when in multi-thread mode (accepted, no effect)' },
 ];
 
 /** The download parallelism the flags set (--multi-thread-streams, --multi-thread-chunk-size, --max-buffer-memory). */
-export function parallelReadsFromFlags(flags: FlagValues): { streams: number; chunkSize: number; maxMemory: number } {
+export function parallelReadsFromFlags(flags: FlagValues): { streams: number; chunkSize: number; maxMemory: number; cutoff: number } {
   const streams = flags['multi-thread-streams'] === undefined ? 4 : flagNumber(flags, 'multi-thread-streams');
-  const chunk = parseSizeSuffix(flagString(flags, 'multi-thread-chunk-size') || '8Mi');
+  const chunk = parseSizeSuffix(flagString(flags, 'multi-thread-chunk-size') || '16Mi');
   // Whole crypt blocks (65,552 bytes) per part, so a part never splits a block needlessly.
   const chunkSize = Math.max(1, Math.round(chunk / 65_552)) * 65_552;
   const memory = parseSizeSuffix(flagString(flags, 'max-buffer-memory') || '64Mi');
-  return { streams: Math.max(1, streams), chunkSize, maxMemory: memory < 0 ? Infinity : memory };
+  const cutoff = Math.max(0, parseSizeSuffix(flagString(flags, 'multi-thread-cutoff') || '0'));
+  return { streams: Math.max(1, streams), chunkSize, maxMemory: memory < 0 ? Infinity : memory, cutoff };
 }
 
 /**
@@ -137,7 +142,9 @@ export function flagValueProblem(flags: FlagValues): { message: string; usage: b
     check('multi-thread-chunk-size', (v) => {
       if (parseSizeSuffix(v) < 64 * 1024) throw new FlagValueError('must be at least 64Ki');
     }) ??
-    check('max-buffer-memory', (v) => parseSizeSuffix(v));
+    check('max-buffer-memory', (v) => parseSizeSuffix(v)) ??
+    check('multi-thread-cutoff', (v) => parseSizeSuffix(v)) ??
+    check('multi-thread-write-buffer-size', (v) => parseSizeSuffix(v));
   if (invalid) return { message: invalid, usage: true };
   if (['delete-before', 'delete-during', 'delete-after'].filter((f) => flagBool(flags, f)).length > 1) {
     return { message: 'Only one of --delete-before, --delete-during or --delete-after can be used.', usage: false };

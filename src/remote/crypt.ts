@@ -18,6 +18,7 @@ import { SubRemote } from './sub-remote.js';
 import { redactSpec } from './redact.js';
 import { SealVerifier, type IntegrityMode } from './crypt-verify.js';
 import { cryptOptions } from './crypt-options.js';
+import { OffThreadHasher } from './hash-worker.js';
 
 /** The label of the nonce cacheKeySecret encrypts under (kept as first shipped: caches keyed by it must still open). */
 const CACHE_KEY_NONCE_LABEL = 'cryptfs vfs cache key v1 nonce';
@@ -316,15 +317,26 @@ export class CryptRemote implements Remote {
     let firstPass: PlaintextDigests | undefined;
     const from = this.underlying.features.md5UpfrontFrom;
     if (options.reopen && from !== undefined && (size === undefined || size >= from)) {
-      const h = createHash('md5');
+      // The ciphertext's MD5 on the hash thread too: the upload waits for this pass, which then
+      // costs about what the slowest hash thread takes rather than all hashing in a row.
+      const h = new OffThreadHasher(['md5']);
       const plain = new HashingSource(abortable(await options.reopen(), options.signal));
-      for await (const chunk of this.content.encrypt(plain, nonce)) h.update(chunk);
-      md5 = h.digest('hex');
+      try {
+        for await (const chunk of this.content.encrypt(plain, nonce)) await h.update(chunk);
+      } catch (err) {
+        h.abort();
+        throw err;
+      }
+      md5 = (await h.digests()).md5;
       firstPass = await plain.digests();
     }
     // The plaintext source ends with the signal too: a hashing job for a stalled source never outlives the write.
-    const hashing = new HashingSource(abortable(source, options.signal), options.size);
-    const data = this.content.encrypt(hashing, nonce);
+    // A remote that checks the first pass's MD5 against what it stores fails a source changed in
+    // between: what it keeps is what the first pass hashed, so the plaintext is not hashed twice
+    // (three hashes of every byte, a large part of an S3 upload's CPU).
+    const trustFirstPass = firstPass !== undefined && md5 !== undefined && this.underlying.features.md5Checked === true;
+    const hashing = trustFirstPass ? undefined : new HashingSource(abortable(source, options.signal), options.size);
+    const data = this.content.encrypt(hashing ?? abortable(source, options.signal), nonce);
     const sealNow = firstPass && this.sealer.metadataFor(nonce, firstPass, enc);
     const e = await this.underlying.write(enc, data, {
       signal: options.signal,
@@ -333,11 +345,11 @@ export class CryptRemote implements Remote {
       size,
       md5,
       metadata: sealNow ? { ...userMetadata, ...sealNow } : userMetadata,
-      lateMetadata: sealNow ? undefined : async () => this.sealer.metadataFor(nonce, await hashing.digests(), enc),
+      lateMetadata: sealNow ? undefined : async () => this.sealer.metadataFor(nonce, await hashing!.digests(), enc),
       absent: options.absent,
     });
     // A source that changed between the passes: the record must state what was stored.
-    await resealIfChanged(this.underlying, this.sealer, { path, enc, nonce, firstPass, sent: await hashing.digests() });
+    if (hashing) await resealIfChanged(this.underlying, this.sealer, { path, enc, nonce, firstPass, sent: await hashing.digests() });
     const written = { path, isDir: false, size: this.plainSize(e.size, enc), mtime: e.mtime, mtimeNs: e.mtimeNs };
     // Made if asked for (a copy looks only at the size); the underlying entry's may be lazy too.
     return withLazyMetadata(written, () => withoutSealKeys(e.metadata));

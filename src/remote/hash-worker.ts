@@ -108,22 +108,32 @@ class HashThread {
 
 /** Algorithms per worker thread (see above). */
 const SPLIT: string[][] = [['md5'], ['sha256', 'sha1']];
-let threads: HashThread[] | undefined;
+/**
+ * Started when first needed: a worker never given a job stays referenced (its unref before it is
+ * online does not hold), so an MD5-only user would keep the process from exiting.
+ */
+const threads: Array<HashThread | undefined> = SPLIT.map(() => undefined);
 
 /** Hashes one stream of chunks with several algorithms on the worker threads. */
 export class OffThreadHasher {
   private readonly parts: Array<{ thread: HashThread; id: number; algorithms: string[] }>;
 
   constructor(algorithms: string[]) {
-    threads ??= SPLIT.map(() => new HashThread());
-    this.parts = SPLIT.map((group, i) => ({ thread: threads![i], algorithms: group.filter((a) => algorithms.includes(a)) }))
+    this.parts = SPLIT.map((group, i) => ({ i, algorithms: group.filter((a) => algorithms.includes(a)) }))
       .filter((p) => p.algorithms.length > 0)
-      .map((p) => ({ ...p, id: p.thread.start(p.algorithms) }));
+      .map(({ i, algorithms }) => {
+        const thread = (threads[i] ??= new HashThread());
+        return { thread, algorithms, id: thread.start(algorithms) };
+      });
   }
 
   /** Queues `chunk`; resolves when more may be sent. */
   async update(chunk: Uint8Array): Promise<void> {
-    await Promise.all(this.parts.map((p) => p.thread.update(p.id, chunk)));
+    // In pieces of the pool's size: a part of several MiB would otherwise grow every pooled buffer to it.
+    for (let at = 0; at < chunk.byteLength; at += POOL_BUFFER_BYTES) {
+      const piece = chunk.byteLength <= POOL_BUFFER_BYTES ? chunk : chunk.subarray(at, at + POOL_BUFFER_BYTES);
+      await Promise.all(this.parts.map((p) => p.thread.update(p.id, piece)));
+    }
   }
 
   /** Lower-case hex digests by algorithm name. */

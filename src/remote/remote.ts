@@ -118,6 +118,12 @@ export interface RemoteFeatures {
    * WriteOptions.md5 is given (S3 multipart uploads); undefined when the remote always has one.
    */
   md5UpfrontFrom?: number;
+  /**
+   * A WriteOptions.md5 given is checked against the bytes stored: a write whose content differs
+   * fails and leaves no object (S3). A wrapper that hashed the content in a first pass may then
+   * trust that pass for the content sent.
+   */
+  md5Checked?: boolean;
 }
 
 /** What a listing's caller needs of each entry. */

@@ -12,6 +12,7 @@ import { sdkCode, sdkStatus, sizeMismatch, toRemoteError } from './s3-errors.js'
 import { META_MD5, aclInput, copySource, etagMd5, md5Base64, type Location, type ObjectInfo } from './s3-objects.js';
 import { MIN_PART_SIZE, MiB } from './s3-options.js';
 import { sseCopySourceInput, sseInput } from './s3-sse.js';
+import { OffThreadHasher } from './hash-worker.js';
 
 /** Cuts a byte stream into parts of a fixed size, copying into caller-provided buffers. */
 export class PartReader {
@@ -338,7 +339,9 @@ export class S3Uploader {
     signal?.addEventListener('abort', onAbort, { once: true });
     const inFlight = new Set<Promise<void>>();
     const parts: CompletedPart[] = [];
-    const wholeMd5 = knownMd5 ? createHash('md5') : undefined;
+    // MD5s (each part's Content-MD5, and the whole content's against the given one) on the hash
+    // thread, while the main thread encrypts and reads the next part.
+    const wholeMd5 = knownMd5 ? new OffThreadHasher(['md5']) : undefined;
     let failure: unknown;
     try {
       for (let partNumber = 1; ; partNumber++) {
@@ -349,9 +352,14 @@ export class S3Uploader {
           );
         }
         if (size !== undefined && reader.total > size) throw sizeMismatch(path, size, `more than ${size}`);
-        wholeMd5?.update(data);
+        const partData = data;
         const partOwner = owner;
-        const task = this.uploadPart(loc, uploadId, partNumber, data, cancel.signal, path).then(
+        const partMd5 = new OffThreadHasher(['md5']);
+        await Promise.all([wholeMd5?.update(partData), partMd5.update(partData)]);
+        const task = partMd5
+          .digests()
+          .then(({ md5 }) => this.uploadPart(loc, uploadId, partNumber, partData, Buffer.from(md5, 'hex').toString('base64'), cancel.signal, path))
+          .then(
           (etag) => {
             parts.push({ PartNumber: partNumber, ETag: etag });
             free.push(partOwner);
@@ -374,7 +382,7 @@ export class S3Uploader {
       throwIfAborted(signal);
       if (failure !== undefined) throw failure;
       if (size !== undefined && reader.total !== size) throw sizeMismatch(path, size, String(reader.total));
-      if (wholeMd5 && wholeMd5.digest('hex') !== knownMd5) {
+      if (wholeMd5 && (await wholeMd5.digests()).md5 !== knownMd5) {
         throw new RemoteIOError(`s3: write ${JSON.stringify(path)}: content does not match the given md5 ${knownMd5}`);
       }
       parts.sort((a, b) => (a.PartNumber ?? 0) - (b.PartNumber ?? 0));
@@ -382,6 +390,7 @@ export class S3Uploader {
       return reader.total;
     } catch (err) {
       cancel.abort();
+      wholeMd5?.abort();
       await Promise.allSettled(inFlight);
       await reader.close();
       await this.abortUpload(loc, uploadId, path);
@@ -397,6 +406,7 @@ export class S3Uploader {
     uploadId: string,
     partNumber: number,
     data: Buffer,
+    md5: string,
     signal: AbortSignal,
     path: string,
   ): Promise<string> {
@@ -409,7 +419,7 @@ export class S3Uploader {
           PartNumber: partNumber,
           Body: data,
           ContentLength: data.length,
-          ContentMD5: md5Base64(data),
+          ContentMD5: md5,
           ...sseInput(this.conn.options),
         }),
         { abortSignal: signal },

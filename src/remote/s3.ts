@@ -97,6 +97,7 @@ export class S3Remote implements Remote {
     realDirectories: false,
     hashes: ['md5'],
     caseInsensitive: false,
+    md5Checked: true, // a given MD5 is checked before an upload completes (s3-upload.ts)
   };
   /** The SSE-C probe's verdict per bucket (see SseEnforcement.verdicts). */
   get sseCheck(): Map<string, SseVerdict> {
@@ -136,8 +137,7 @@ export class S3Remote implements Remote {
     this.listChunk = Math.max(1, options.listChunk ?? 1000);
     this.replayBufferBytes = Math.max(0, options.replayBufferBytes ?? 16 * MiB);
     this.log = options.logger ?? projectLogger;
-    // Multipart objects have no content MD5 unless the writer supplies one.
-    this.features.md5UpfrontFrom = this.uploadCutoff;
+    this.features.md5UpfrontFrom = this.uploadCutoff; // multipart objects have no content MD5 unless the writer supplies one
     this.client = createS3Client(options, sdk, this.log);
     this.conn = { client: this.client, sdk, options, log: this.log };
     this.sseEnforcement = new SseEnforcement(this.conn);

@@ -67,6 +67,30 @@ test('a first pass over a reopenable source seals the upload up front; a source 
   await assertSealed(mem, crypt, 'b.bin', plain);
 });
 
+test('over a remote that checks the given MD5 (S3), the first pass seals the upload; a source changed in between fails the write', async () => {
+  // As S3: the MD5 of a multipart upload comes from the writer, and a content that differs from it is refused.
+  class Md5CheckingRemote extends MemoryRemote {
+    constructor() {
+      super();
+      this.features.md5UpfrontFrom = 0;
+      this.features.md5Checked = true;
+    }
+    override async write(path: string, source: AsyncIterable<Uint8Array>, options: import('../../../src/remote/remote.js').WriteOptions = {}) {
+      const data = await readAll(source);
+      if (options.md5 !== undefined && hex('md5', data) !== options.md5) throw new Error('content does not match the given md5');
+      return super.write(path, bytesOf(data), options);
+    }
+  }
+  const mem = new Md5CheckingRemote();
+  const crypt = new CryptRemote(mem, keys, OPTS);
+  const plain = randomBytes(150_000);
+  await crypt.write('a.bin', bytesOf(plain), { size: plain.length, reopen: async () => bytesOf(plain) });
+  await assertSealed(mem, crypt, 'a.bin', plain);
+  const other = randomBytes(150_000);
+  await assert.rejects(crypt.write('b.bin', bytesOf(plain), { size: plain.length, reopen: async () => bytesOf(other) }), /does not match/);
+  await assert.rejects(mem.stat(crypt.encryptName('b.bin')));
+});
+
 test('plaintext hashes come from records; listings hide the record keys but carry its text', async () => {
   const mem = new MemoryRemote();
   const crypt = new CryptRemote(mem, keys, OPTS);

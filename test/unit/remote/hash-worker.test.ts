@@ -3,6 +3,11 @@
 // midway (their bytes still count until the thread acknowledges them).
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { OffThreadHasher } from '../../../src/remote/hash-worker.js';
 
@@ -37,5 +42,24 @@ describe('OffThreadHasher', () => {
     // The threads are free again: a job after all that still completes.
     const after = await hashOffThread([Buffer.from('abc')]);
     assert.equal(after!.md5, createHash('md5').update('abc').digest('hex'));
+  });
+
+  it('lets a process that hashed MD5 alone (multipart parts) exit', { timeout: 30_000 }, async () => {
+    const url = new URL('../../../src/remote/hash-worker.js', import.meta.url).href;
+    const script = `const { OffThreadHasher } = await import(${JSON.stringify(url)});
+      const h = new OffThreadHasher(['md5']);
+      await h.update(Buffer.alloc(5 * 1024 * 1024, 1));
+      console.log((await h.digests()).md5);`;
+    // A file, not -e: the worker thread inherits the process's flags (--input-type would fail it).
+    const dir = mkdtempSync(join(tmpdir(), 'cryptfs-hash-exit-'));
+    const file = join(dir, 'md5-only.mjs');
+    writeFileSync(file, script);
+    const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const [code] = await once(child, 'exit');
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(code, 0);
+    assert.equal(out.trim(), createHash('md5').update(Buffer.alloc(5 * 1024 * 1024, 1)).digest('hex'));
   });
 });

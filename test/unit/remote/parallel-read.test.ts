@@ -1,5 +1,5 @@
 // parallel-read.ts over an in-memory object: the bytes come out whole and in order for any range,
-// the parts in flight stay within the window and the memory bound, a reader that stops early
+// the parts in flight stay within the window and the memory bound, the part being read streams, a reader that stops early
 // leaves nothing held, a short part is an error, and every part asks for the first part's version.
 import { randomBytes } from 'node:crypto';
 import { AbortedError } from '../../../src/errors.js';
@@ -23,10 +23,12 @@ interface FakeObject {
   maxInFlight: number;
   /** Serve this part short (offset of the part). */
   shortAt?: number;
+  /** Bodies closed before their end (a real connection would be torn down, not reused). */
+  closedEarly: number;
 }
 
 function fakeObject(size: number): FakeObject {
-  return { data: randomBytes(size), etag: '"v1"', calls: [], inFlight: 0, maxInFlight: 0 };
+  return { data: randomBytes(size), etag: '"v1"', calls: [], inFlight: 0, maxInFlight: 0, closedEarly: 0 };
 }
 
 /** A PartOpener over `obj`, answering each part in small pieces after a tick, as a socket would. */
@@ -39,13 +41,16 @@ function opener(obj: FakeObject) {
     const stop = Math.min(end, obj.data.length, obj.shortAt === offset ? offset + 10 : Infinity);
     const bytes = obj.data.subarray(offset, stop);
     async function* body(): AsyncGenerator<Uint8Array> {
+      let ended = false;
       try {
         for (let at = 0; at < bytes.length; at += 1000) {
           await new Promise((r) => setImmediate(r));
           yield bytes.subarray(at, at + 1000);
         }
+        ended = true;
       } finally {
         obj.inFlight--;
+        if (!ended) obj.closedEarly++;
       }
     }
     return { body: body(), etag: obj.etag, totalSize: obj.data.length };
@@ -98,28 +103,78 @@ describe('parallel ranged reads', () => {
     const obj = fakeObject(2_000_000);
     const source = await openParallelRead(opener(obj), 0, undefined, 'fake', settings({ streams: 3 }));
     assert.ok((await collect(source!)).equals(obj.data));
-    // The first part streams while up to `streams` later parts are fetched.
-    assert.ok(obj.maxInFlight <= 3 + 1, `max in flight ${obj.maxInFlight}`);
+    // The part being read and those ahead of it: `streams` in all.
+    assert.ok(obj.maxInFlight <= 3, `max in flight ${obj.maxInFlight}`);
     assert.ok(obj.maxInFlight >= 3, `parallel at all (max in flight ${obj.maxInFlight})`);
     assert.deepEqual(
       obj.calls.slice(1).map((c) => c.etag),
       obj.calls.slice(1).map(() => '"v1"'),
     );
+    // Every body was read to its end, so a real connection goes back to the pool.
+    assert.equal(obj.closedEarly, 0);
   });
 
   it('stays within the memory bound, yet always makes progress', async () => {
-    const obj = fakeObject(1_500_000);
+    // A reader slower than the parts ahead: they fill the bound, then wait for it.
+    const obj = fakeObject(6_000_000);
+    const maxMemory = 2_000_000;
     let peak = 0;
-    const source = await openParallelRead(opener(obj), 0, undefined, 'fake', settings({ streams: 8, maxMemory: 150_000 }));
+    const source = await openParallelRead(opener(obj), 0, undefined, 'fake', settings({ streams: 8, chunkSize: 512 * 1024, maxMemory }));
     const parts: Buffer[] = [];
     for await (const c of source!) {
       peak = Math.max(peak, parallelReadHeldBytes());
       parts.push(Buffer.from(c));
+      for (let i = 0; i < 4; i++) await new Promise((r) => setImmediate(r));
     }
     assert.ok(Buffer.concat(parts).equals(obj.data));
-    // Two parts of 64 KiB fit in 150,000 bytes; a third would not.
-    assert.ok(peak <= 2 * 65536, `peak held ${peak}`);
+    // The bound, plus the 1 MiB the part being read may run ahead, plus one piece per part in flight.
+    assert.ok(peak <= maxMemory + 1024 * 1024 + 8 * 1000, `peak held ${peak}`);
+    assert.ok(peak >= maxMemory / 2, `the parts ahead were held at all (peak ${peak})`);
     assert.equal(parallelReadHeldBytes(), 0);
+  });
+
+  it('the part being read streams: its first bytes reach the reader before the rest has arrived', { timeout: 20_000 }, async () => {
+    const obj = fakeObject(1_000_000);
+    const chunk = 64 * 1024;
+    const gated = 3 * chunk; // the fourth part sends half, then waits for the reader to have that half
+    let readerAt = 0;
+    let release: (() => void) | undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const base = opener(obj);
+    const gatedOpener = async (offset: number, end: number, etag: string | undefined): Promise<OpenedPart | undefined> => {
+      const part = await base(offset, end, etag);
+      if (!part || offset !== gated) return part;
+      const inner = part.body;
+      async function* body(): AsyncGenerator<Uint8Array> {
+        let sent = 0;
+        for await (const c of inner) {
+          if (sent >= chunk / 2) await gate;
+          sent += c.byteLength;
+          yield c;
+        }
+      }
+      return { ...part, body: body() };
+    };
+    const source = await openParallelRead(gatedOpener, 0, undefined, 'fake', settings({ streams: 2 }));
+    const parts: Buffer[] = [];
+    for await (const c of source!) {
+      parts.push(Buffer.from(c));
+      readerAt += c.byteLength;
+      // Bytes of the gated part reached the reader while the part was still arriving.
+      if (readerAt >= gated + chunk / 2) release!();
+    }
+    assert.ok(Buffer.concat(parts).equals(obj.data));
+  });
+
+  it('an object below --multi-thread-cutoff is read as two GETs in a row (the first part, then the rest)', async () => {
+    const obj = fakeObject(1_000_000);
+    const source = await openParallelRead(opener(obj), 0, undefined, 'fake', settings({ cutoff: 2_000_000 }));
+    assert.ok((await collect(source!)).equals(obj.data));
+    assert.deepEqual(
+      obj.calls.map((c) => [c.offset, c.end]),
+      [[0, 65536], [65536, 1_000_000]],
+    );
+    assert.equal(obj.maxInFlight, 1);
   });
 
   it('a reader that stops early leaves nothing held and nothing in flight', async () => {
