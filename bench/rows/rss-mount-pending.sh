@@ -4,6 +4,7 @@ ROW_TITLE="peak RSS: mount with $PENDING_COUNT x 1-16 KiB pending uploads (<= 20
 ROW_UNIT=MiB
 ROW_TARGET=1
 PENDING_MNT="$BENCH_WORK/pending-mnt"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/mount.sh"
 
 row_setup() {
   [[ $(id -u) == 0 ]] || row_skip "needs root (FUSE)"
@@ -14,12 +15,7 @@ row_setup() {
   [[ -f $PENDING_TAR ]] || tar -C "$BENCH_WORK/data/pending-src-$PENDING_COUNT" -cf "$PENDING_TAR" .
   crypt_remote c_pending_cryptfs "$BENCH_WORK/enc-pending-cryptfs"
   crypt_remote c_pending_rclone "$BENCH_WORK/enc-pending-rclone"
-  bench_on_exit 'pending_unmount'
-}
-pending_mounted() { awk -v m="$PENDING_MNT" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo; }
-pending_unmount() {
-  if pending_mounted; then fusermount3 -u -z "$PENDING_MNT" 2>/dev/null || true; fi
-  if [[ -n ${PENDING_PID:-} ]] && kill -0 "$PENDING_PID" 2>/dev/null; then kill "$PENDING_PID" 2>/dev/null || true; fi
+  bench_on_exit 'mount_cleanup "$PENDING_MNT" "${PENDING_PID:-}"'
 }
 # The mounting process itself (node or rclone), below the background job's shell if there is one.
 mount_process() {
@@ -35,13 +31,9 @@ row_before() {
   rm -rf "$BENCH_WORK/enc-pending-$1" "$BENCH_WORK/pending-cache-$1"
   mkdir -p "$BENCH_WORK/enc-pending-$1"
   # Nothing uploads while the files are written: the write-back delay is an hour.
-  local flags=(--vfs-cache-mode writes --vfs-write-back 1h --cache-dir "$BENCH_WORK/pending-cache-$1")
-  if [[ $1 == cryptfs ]]; then cryptfs mount "c_pending_$1:" "$PENDING_MNT" "${flags[@]}" 2>>"$BENCH_WORK/pending-$1.log" &
-  else rclone_ mount "c_pending_$1:" "$PENDING_MNT" "${flags[@]}" 2>>"$BENCH_WORK/pending-$1.log" & fi
-  PENDING_PID=$!
-  for _ in $(seq 1 400); do pending_mounted && return 0; sleep 0.05; done
-  echo "rss-mount-pending: $1 did not mount" >&2
-  return 1
+  mount_start "$1" "c_pending_$1:" "$PENDING_MNT" "$BENCH_WORK/pending-$1.log" \
+    --vfs-cache-mode writes --vfs-write-back 1h --cache-dir "$BENCH_WORK/pending-cache-$1"
+  PENDING_PID=$MOUNT_PID
 }
 row_run() {
   tar -C "$PENDING_MNT" -xf "$PENDING_TAR"

@@ -6,6 +6,7 @@ TAR_COUNT="${BENCH_TAR_COUNT:-$([[ ${BENCH_FULL:-0} == 1 ]] && echo 10000 || ech
 ROW_TITLE="tar -x $TAR_COUNT x 1-16 KiB into the mount, until uploaded"
 ROW_TARGET=2
 TAR_MNT="$BENCH_WORK/tar-mnt"
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/mount.sh"
 
 row_setup() {
   [[ $(id -u) == 0 ]] || row_skip "needs root (FUSE)"
@@ -16,23 +17,14 @@ row_setup() {
   ROW_BYTES=$(dir_bytes "$BENCH_WORK/data/tar-src")
   crypt_remote c_tar_cryptfs "$BENCH_WORK/enc-tar-cryptfs"
   crypt_remote c_tar_rclone "$BENCH_WORK/enc-tar-rclone"
-  bench_on_exit 'tar_unmount'
-}
-tar_mounted() { awk -v m="$TAR_MNT" '$5 == m { found = 1 } END { exit !found }' /proc/self/mountinfo; }
-tar_unmount() {
-  if tar_mounted; then fusermount3 -u -z "$TAR_MNT" 2>/dev/null || true; fi
-  if [[ -n ${TAR_PID:-} ]] && kill -0 "$TAR_PID" 2>/dev/null; then kill "$TAR_PID" 2>/dev/null || true; fi
+  bench_on_exit 'mount_cleanup "$TAR_MNT" "${TAR_PID:-}"'
 }
 row_before() {
   rm -rf "$BENCH_WORK/enc-tar-$1" "$BENCH_WORK/tar-cache-$1"
   mkdir -p "$BENCH_WORK/enc-tar-$1"
-  local flags=(--vfs-cache-mode writes --vfs-write-back 0s --cache-dir "$BENCH_WORK/tar-cache-$1")
-  if [[ $1 == cryptfs ]]; then cryptfs mount "c_tar_$1:" "$TAR_MNT" "${flags[@]}" 2>>"$BENCH_WORK/tar-$1.log" &
-  else rclone_ mount "c_tar_$1:" "$TAR_MNT" "${flags[@]}" 2>>"$BENCH_WORK/tar-$1.log" & fi
-  TAR_PID=$!
-  for _ in $(seq 1 400); do tar_mounted && return 0; sleep 0.05; done
-  echo "tar-mount: $1 did not mount" >&2
-  return 1
+  mount_start "$1" "c_tar_$1:" "$TAR_MNT" "$BENCH_WORK/tar-$1.log" \
+    --vfs-cache-mode writes --vfs-write-back 0s --cache-dir "$BENCH_WORK/tar-cache-$1"
+  TAR_PID=$MOUNT_PID
 }
 row_run() {
   tar -C "$TAR_MNT" -xf "$BENCH_WORK/data/tar-src.tar"
