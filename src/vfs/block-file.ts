@@ -14,9 +14,9 @@
 // (re)written, so no nonce is ever reused. The block index inside the box ties
 // a slot to its position, the per-file key ties it to its file. A slot of zero
 // bytes (a hole of the sparse file) is a block not in the cache.
-import { randomBytes } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
+import { randomNonce } from '../crypt/nonce.js';
 import { openChunk, sealChunk } from '../crypt/secretbox.js';
 import { CryptfsError } from '../errors.js';
 import { FilePool, type PooledFile } from './file-pool.js';
@@ -123,7 +123,7 @@ export class BlockFile {
       if (data.length > CACHE_BLOCK) throw new RangeError(`block of ${data.length} bytes`);
       const at = k * SLOT_SIZE;
       const nonce = out.subarray(at, at + NONCE_SIZE);
-      randomBytes(NONCE_SIZE).copy(nonce);
+      randomNonce().copy(nonce);
       out.writeUInt32LE(data.length, at + NONCE_SIZE);
       out.writeUInt32LE(0, at + NONCE_SIZE + 4);
       const plainEnd = at + PLAIN_AT + INDEX_SIZE + data.length;

@@ -6,10 +6,10 @@
 // Format: records appended one write() each: u32 LE length ‖ nonce (24) ‖
 // secretbox(JSON). A torn last record (power loss mid-append) ends the replay.
 // On open the live records are rewritten into a fresh file (temp + rename).
-import { randomBytes } from 'node:crypto';
 import { writeSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { join } from 'node:path';
+import { randomNonce } from '../crypt/nonce.js';
 import { openChunk, sealChunk } from '../crypt/secretbox.js';
 import { log } from '../log.js';
 import { subKey, writeFileAtomic } from './cache-key.js';
@@ -49,7 +49,7 @@ function seal(key: Buffer, record: JournalRecord): Buffer {
   const out = Buffer.allocUnsafe(4 + NONCE_SIZE + TAG_SIZE + plain.length);
   out.writeUInt32LE(NONCE_SIZE + TAG_SIZE + plain.length, 0);
   const nonce = out.subarray(4, 4 + NONCE_SIZE);
-  randomBytes(NONCE_SIZE).copy(nonce);
+  randomNonce().copy(nonce);
   sealChunk(out.subarray(4 + NONCE_SIZE), plain, nonce, key);
   plain.fill(0);
   return out;
