@@ -215,25 +215,44 @@ function expandRanges(ranges: string): number[] {
   return out;
 }
 
-/** The 1028 block starts, ascending: 4 for 7-bit final groups (table B), then 1024 (table A). */
-const B32K_BLOCK_STARTS = expandRanges(BASE32768_SAFE_RANGES); // expanded once: every start pays for this table
-export const BASE32768_SAFE_ALPHABET: string = String.fromCharCode(...B32K_BLOCK_STARTS);
+interface Base32768Tables {
+  /** 1024 block starts for 15-bit groups. */
+  a: number[];
+  /** 4 block starts for 7-bit final groups. */
+  b: number[];
+  /** Units below this are table B's (a final group). */
+  splitter: number;
+  /** Indexed by code unit >> 5: the value of the block's first unit, or B32K_INVALID. */
+  decode: Uint16Array;
+}
 
-const B32K_TABLE_B = B32K_BLOCK_STARTS.slice(0, 4);
-const B32K_TABLE_A = B32K_BLOCK_STARTS.slice(4);
-const B32K_SPLITTER = B32K_TABLE_A[0]!;
 const B32K_INVALID = 0xfffd;
-/** Indexed by code unit >> 5: the value of the block's first unit, or B32K_INVALID. */
-const B32K_DECODE = (() => {
-  const map = new Uint16Array(2048).fill(B32K_INVALID);
-  B32K_TABLE_A.forEach((cp, i) => (map[cp >> 5] = i << 5));
-  B32K_TABLE_B.forEach((cp, i) => (map[cp >> 5] = i << 5));
-  return map;
-})();
+let b32kTables: Base32768Tables | undefined;
+
+/** Built on first use: most remotes never use base32768, and every cold start would pay for it. */
+function base32768Tables(): Base32768Tables {
+  if (b32kTables) return b32kTables;
+  // The 1028 block starts, ascending: 4 for 7-bit final groups (table B), then 1024 (table A).
+  const starts = expandRanges(BASE32768_SAFE_RANGES);
+  const b = starts.slice(0, 4);
+  const a = starts.slice(4);
+  const decode = new Uint16Array(2048).fill(B32K_INVALID);
+  a.forEach((cp, i) => (decode[cp >> 5] = i << 5));
+  b.forEach((cp, i) => (decode[cp >> 5] = i << 5));
+  b32kTables = { a, b, splitter: a[0]!, decode };
+  return b32kTables;
+}
+
+/** The SafeEncoding alphabet: the 1028 block starts as one string (for tests and docs). */
+export function base32768SafeAlphabet(): string {
+  const { a, b } = base32768Tables();
+  return String.fromCharCode(...b, ...a);
+}
 
 function encodeBase32768(src: Uint8Array): string {
+  const { a: tableA, b: tableB } = base32768Tables();
   const units: number[] = [];
-  const encode15 = (v: number) => B32K_TABLE_A[(v & 0x7fff) >> 5]! | (v & 31);
+  const encode15 = (v: number) => tableA[(v & 0x7fff) >> 5]! | (v & 31);
   let left = 0;
   let leftn = 0;
   let i = 0;
@@ -254,12 +273,13 @@ function encodeBase32768(src: Uint8Array): string {
   }
   if (leftn > 0) {
     const v = (((left << (7 - leftn)) & 0xff) | ((1 << (7 - leftn)) - 1)) & 0x7f;
-    units.push(B32K_TABLE_B[v >> 5]! | (v & 31));
+    units.push(tableB[v >> 5]! | (v & 31));
   }
   return String.fromCharCode(...units);
 }
 
 function decodeBase32768(text: string): Buffer {
+  const { decode: blockValue, splitter } = base32768Tables();
   const out: number[] = [];
   let left = 0;
   let leftn = 0;
@@ -267,13 +287,13 @@ function decodeBase32768(text: string): Buffer {
   for (let k = 0; k < text.length; k++) {
     const unit = text.charCodeAt(k);
     if (unit === CR || unit === LF) continue;
-    const base = B32K_DECODE[unit >> 5]!;
+    const base = blockValue[unit >> 5]!;
     if (base === B32K_INVALID) {
       // Go prints the offset as if the input were UTF-16BE bytes.
       throw new NameEncodingError(`illegal base32768 data at input byte ${index * 2}`);
     }
     const d = base | (unit & 31);
-    if (unit < B32K_SPLITTER) {
+    if (unit < splitter) {
       // A 7-bit final group ends the data; anything after it is ignored.
       if (leftn > 0) out.push(((left << (8 - leftn)) | (d >> (leftn - 1))) & 0xff);
       return Buffer.from(out);
