@@ -62,6 +62,57 @@ function scryptAsync(password: Buffer, salt: Buffer): Promise<Buffer> {
   return native.scrypt(password, salt, SCRYPT_PARAMS.N, SCRYPT_PARAMS.r, SCRYPT_PARAMS.p, KEY_MATERIAL_SIZE);
 }
 
+function saltOf(password2: string | Uint8Array | undefined): Buffer {
+  return password2 === undefined || password2.length === 0 ? DEFAULT_SALT : utf8(password2);
+}
+
+/** A scrypt started ahead of need (prefetchKeyMaterial), kept until one deriveKeys with the same inputs takes it. */
+interface PrefetchedMaterial {
+  password: Buffer;
+  salt: Buffer;
+  material: Promise<Buffer>;
+  /** The material once it is there, so that an unclaimed one can be wiped at exit. */
+  ready?: Buffer;
+}
+const prefetched: PrefetchedMaterial[] = [];
+
+function wipeUnclaimed(): void {
+  for (const entry of prefetched.splice(0)) wipe(entry.password, entry.salt, entry.ready);
+}
+
+/**
+ * Starts scrypt for these passwords now, on the thread pool, so that it runs while the rest of the
+ * program is still loading (a cold `lsf` would otherwise wait ~40 ms for it afterwards). The first
+ * deriveKeys with the same inputs takes the result; inputs that match nothing later cost one scrypt
+ * of CPU and are wiped at exit. An empty password needs no scrypt and starts nothing.
+ */
+export function prefetchKeyMaterial(password: string | Uint8Array, password2?: string | Uint8Array): void {
+  const passwordBytes = utf8(password);
+  const salt = Buffer.from(saltOf(password2)); // a copy: it is wiped, and DEFAULT_SALT must not be
+  if (passwordBytes.length === 0 || prefetched.some((e) => e.password.equals(passwordBytes) && e.salt.equals(salt))) {
+    wipe(passwordBytes, salt);
+    return;
+  }
+  if (prefetched.length === 0) process.once('exit', wipeUnclaimed);
+  const entry: PrefetchedMaterial = { password: passwordBytes, salt, material: scryptAsync(passwordBytes, salt) };
+  // A failure is the taker's to report (the same scrypt would fail again); unclaimed, it is nobody's.
+  entry.material.then(
+    (m) => (entry.ready = m),
+    () => undefined,
+  );
+  prefetched.push(entry);
+}
+
+/** The prefetched material for exactly these inputs, taken (no second caller gets the same buffer). */
+function takePrefetched(passwordBytes: Buffer, salt: Buffer): Promise<Buffer> | undefined {
+  const i = prefetched.findIndex((e) => e.password.equals(passwordBytes) && e.salt.equals(salt));
+  if (i < 0) return undefined;
+  const [entry] = prefetched.splice(i, 1);
+  // The addon copied its inputs when the job started: these copies were only for matching.
+  wipe(entry.password, entry.salt);
+  return entry.material;
+}
+
 /**
  * Derives the crypt keys from the REVEALED passwords (never the obscured text).
  * Strings are taken as their UTF-8 bytes; raw bytes may be passed for values that
@@ -74,8 +125,8 @@ export async function deriveKeys(password: string | Uint8Array, password2?: stri
   if (passwordBytes.length === 0) {
     material = Buffer.alloc(KEY_MATERIAL_SIZE);
   } else {
-    const salt = password2 === undefined || password2.length === 0 ? DEFAULT_SALT : utf8(password2);
-    material = await scryptAsync(passwordBytes, salt);
+    const salt = saltOf(password2);
+    material = await (takePrefetched(passwordBytes, salt) ?? scryptAsync(passwordBytes, salt));
   }
   // Each key on its own in secure memory (no key's .buffer exposes the others); then wipe the material.
   const keys: CryptKeys = {
