@@ -10,7 +10,7 @@ setup:
 	bash scripts/setup.sh
 
 build:
-	node node_modules/typescript/bin/tsc -p tsconfig.json
+	node scripts/build.mjs
 
 demo: setup
 	bash scripts/demo.sh

@@ -18,7 +18,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-CLI="$ROOT/dist/src/cli/main.js"
+CLI="$ROOT/dist/src/cli/cryptfs.cjs"
 RCLONE="${RCLONE:-rclone}"
 SIZE_MIB="${BENCH_SIZE_MIB:-512}"
 FILES="${BENCH_FILES:-8}"

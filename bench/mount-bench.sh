@@ -23,10 +23,10 @@ SIZE_MIB=${1:-1024}
 FILES=${2:-10000}
 REPEAT=${REPEAT:-3}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CRYPTFS=(node "$ROOT/dist/src/cli/main.js")
+CRYPTFS=(node "$ROOT/dist/src/cli/cryptfs.cjs")
 RCLONE=${RCLONE_BIN:-rclone}
 [ "$(id -u)" -eq 0 ] || { echo "mount-bench: run as root (FUSE, drop_caches)" >&2; exit 1; }
-[ -f "$ROOT/dist/src/cli/main.js" ] || { echo "mount-bench: build first (npm run build)" >&2; exit 1; }
+[ -f "$ROOT/dist/src/cli/cryptfs.cjs" ] || { echo "mount-bench: build first (npm run build)" >&2; exit 1; }
 command -v "$RCLONE" >/dev/null || { echo "mount-bench: rclone not found" >&2; exit 1; }
 
 WORK=${BENCH_DIR:-$(mktemp -d /tmp/cryptfs-mount-bench-XXXXXX)}

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 demo=.demo
-cryptfs() { node dist/src/cli/main.js --config "$demo/cryptfs.conf" "$@"; }
+cryptfs() { node dist/src/cli/cryptfs.cjs --config "$demo/cryptfs.conf" "$@"; }
 mkdir -p "$demo"
 
 if [ ! -f "$demo/cryptfs.conf" ]; then
@@ -24,8 +24,8 @@ type = crypt
 remote = demo-local:$PWD/$demo/encrypted
 filename_encryption = standard
 directory_name_encryption = true
-password = $(node dist/src/cli/main.js obscure "$pw")
-password2 = $(node dist/src/cli/main.js obscure "$salt")
+password = $(node dist/src/cli/cryptfs.cjs obscure "$pw")
+password2 = $(node dist/src/cli/cryptfs.cjs obscure "$salt")
 CONF
 fi
 

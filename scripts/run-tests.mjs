@@ -23,7 +23,8 @@ const testEnv = { ...process.env };
 delete testEnv.CRYPTFS_ALLOW_SKIP;
 if (allowSkip) testEnv.CRYPTFS_ALLOW_SKIP = '1';
 
-const build = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], {
+// tsc, then the bundled CLI (dist/src/cli/cryptfs-bundle.cjs, run by the bin cryptfs.cjs) that the CLI and mount tests run.
+const build = spawnSync(process.execPath, ['scripts/build.mjs'], {
   stdio: 'inherit',
 });
 if (build.status !== 0) {

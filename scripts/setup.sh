@@ -54,5 +54,5 @@ fi
 bash scripts/build-third-party.sh
 
 echo "setup: building"
-node node_modules/typescript/bin/tsc -p tsconfig.json
-chmod +x dist/src/cli/main.js
+node scripts/build.mjs
+chmod +x dist/src/cli/main.js dist/src/cli/cryptfs.cjs

@@ -4,11 +4,11 @@
 # Environment (every row):
 #   BENCH_RUNS       runs per tool (default 3), alternating which tool goes first
 #   BENCH_WORK       scratch directory (default: a new one under $BENCH_TMP, ${TMPDIR:-/tmp}), removed at exit
-#   CRYPTFS_CLI      the cryptfs entry to measure (default dist/src/cli/main.js of this checkout;
+#   CRYPTFS_CLI      the cryptfs entry to measure (default dist/src/cli/cryptfs.cjs of this checkout;
 #                    point it at another build's to compare before/after)
 #   RCLONE           rclone binary (default rclone)
 BENCH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-CRYPTFS_CLI="${CRYPTFS_CLI:-$BENCH_ROOT/dist/src/cli/main.js}"
+CRYPTFS_CLI="${CRYPTFS_CLI:-$BENCH_ROOT/dist/src/cli/cryptfs.cjs}"
 RCLONE="${RCLONE:-rclone}"
 BENCH_RUNS="${BENCH_RUNS:-3}"
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // cryptfs command-line entry: global flags, command dispatch, and the mapping
 // of typed errors to rclone's messages and exit codes.
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+// First: it starts the crypt remotes' scrypt while the modules below load (key-prefetch.ts).
+import './key-prefetch.js';
 import { basename } from 'node:path';
 import { MOUNT_HELPER_NAME, mountHelperArgv } from './mount-helper.js';
 import { parseArgs, flagNumber, flagString, flagBool, UnknownFlagError, type FlagSpec } from './args.js';
@@ -17,6 +17,7 @@ import { configureLog, log, logFatalLine, setLogRedactor, type LogLevel } from '
 import { loadConfigSource } from './config-source.js';
 import { hardenProcess } from '../os-native.js';
 import { isDaemonChild, receiveDaemonHandoff, reportToParent } from './daemon-handoff.js';
+import { isProgramPath } from './program-path.js';
 import { filterFromFlags } from './filter.js';
 import { globalFlags, rootOnlyFlags } from './global-flags.js';
 import { backendFlagValues, backendOptionFlags } from './backend-flags.js';
@@ -314,21 +315,7 @@ function reportFatal(command: string, err: unknown, stderr: NodeJS.WritableStrea
   return exitCodeOf(err);
 }
 
-/**
- * Whether this module is the program (the bin), not imported by tests. argv[1]
- * is how the program was named: through `npm link`/`npm install -g` that is a
- * symlink (…/bin/cryptfs), so both sides are compared as real paths.
- */
-function invokedAsProgram(): boolean {
-  const named = process.argv[1];
-  if (!named) return false;
-  try {
-    return realpathSync(named) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-const invokedDirectly = invokedAsProgram();
+const invokedDirectly = isProgramPath(process.argv[1], import.meta.url);
 if (invokedDirectly || process.env.CRYPTFS_FORCE_MAIN) {
   // Before any password is read or key derived: no core dumps, not dumpable.
   if (!hardenProcess()) process.stderr.write(`${stamp()} NOTICE: native helper not built: core dumps are not disabled\n`);

@@ -24,7 +24,8 @@ class HashPool {
   private readonly size = Math.max(1, Math.min(MAX_THREADS, availableParallelism()));
 
   private spawn(): Worker {
-    const worker = new (workerThreads().Worker)(new URL('./file-hash-thread.js', import.meta.url));
+    // By way of ../remote/: the same from this module and from the bundle (dist/src/cli/cryptfs-bundle.cjs).
+    const worker = new (workerThreads().Worker)(new URL('../remote/file-hash-thread.js', import.meta.url));
     worker.on('message', (m: { id: number; hex?: string; error?: { message: string; code?: string; errno?: number; syscall?: string } }) => {
       const p = this.pending.get(m.id);
       this.pending.delete(m.id);

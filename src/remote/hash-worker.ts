@@ -33,7 +33,8 @@ class HashThread {
   private waiting: Array<() => void> = [];
 
   constructor() {
-    this.worker = new (workerThreads().Worker)(new URL('./hash-worker-thread.js', import.meta.url));
+    // By way of ../remote/: the same from this module and from the bundle (dist/src/cli/cryptfs-bundle.cjs).
+    this.worker = new (workerThreads().Worker)(new URL('../remote/hash-worker-thread.js', import.meta.url));
     // Idle workers must not keep the process alive.
     this.worker.unref();
     this.worker.on('message', (m: { op: 'ack' | 'digest'; id: number; bytes?: number; hex?: string[]; buffer?: ArrayBuffer }) => {

@@ -39,11 +39,13 @@ export function repoRoot(): string {
 }
 
 /**
- * The built CLI entry point of the same build as this helper: <outDir>/src/cli/main.js
- * next to <outDir>/test/helpers/cli.js (dist/ normally).
+ * The program as installed (package.json's bin) of the same build as this helper:
+ * <outDir>/src/cli/cryptfs.cjs, which runs the bundled CLI (scripts/build.mjs), next to
+ * <outDir>/test/helpers/cli.js (dist/ normally). Tests that import modules use the unbundled
+ * files; the CLI they run is what users run.
  */
 export function cryptfsMain(): string {
-  return fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+  return fileURLToPath(new URL('../../src/cli/cryptfs.cjs', import.meta.url));
 }
 
 /** The rclone binary: $RCLONE_BIN, else `rclone` from PATH. */
@@ -125,7 +127,7 @@ function run(command: string, lead: string[], argv: string[], opts: RunOptions):
   });
 }
 
-/** Runs `node dist/src/cli/main.js --config <cfg> ...args`. */
+/** Runs `node dist/src/cli/cryptfs.cjs --config <cfg> ...args`. */
 export function runCryptfs(args: string[], opts: RunOptions = {}): Promise<RunResult> {
   return run(process.execPath, [cryptfsMain()], args, opts);
 }

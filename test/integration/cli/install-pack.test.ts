@@ -42,6 +42,7 @@ test('the tarball ships the built program and the prebuilt addons, not sources o
   const list = await sh(`tar tzf "${tarball}"`);
   const files = list.stdout.trim().split('\n');
   for (const f of [
+    'package/dist/src/cli/cryptfs.cjs',
     'package/dist/src/cli/main.js',
     'package/build/Release/cryptfs_fuse.node',
     'package/build/Release/cryptfs_fs.node',

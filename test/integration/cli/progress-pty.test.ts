@@ -18,7 +18,7 @@ function repoRoot(): string {
   while (!fs.existsSync(join(dir, 'package.json')) || dir.endsWith('dist')) dir = dirname(dir);
   return dir;
 }
-const mainJs = join(repoRoot(), 'dist', 'src', 'cli', 'main.js');
+const mainJs = join(repoRoot(), 'dist', 'src', 'cli', 'cryptfs.cjs');
 const noScript = scriptSkipReason();
 const noRclone = rcloneSkipReason();
 

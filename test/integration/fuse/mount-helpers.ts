@@ -1,5 +1,5 @@
 // Helpers for tests through a real `cryptfs mount`: the daemon runs as a child
-// process (`node dist/src/cli/main.js mount ...`) and every file operation runs
+// process (`node dist/src/cli/cryptfs.cjs mount ...`) and every file operation runs
 // in further child processes (sh, git, sqlite3, python3), never in this
 // process's event loop. A crypt remote over a local directory, with a config
 // file that the real rclone reads as well.
