@@ -79,9 +79,22 @@ export async function* abortable<T>(source: AsyncIterable<T>, signal: AbortSigna
   throwIfAborted(signal);
   const it = source[Symbol.asyncIterator]();
   let finished = false;
+  // One listener for the whole iteration, not one added and removed per item (raceAbort): with
+  // many small files that was ~5% of the event loop. It rejects the next() being waited for.
+  let abortPending: (() => void) | undefined;
+  const onAbort = () => abortPending?.();
+  signal.addEventListener('abort', onAbort, { once: true });
   try {
     for (;;) {
-      const next = await raceAbort(it.next(), signal);
+      const pending = it.next();
+      const next = await new Promise<IteratorResult<T>>((resolve, reject) => {
+        abortPending = () => {
+          pending.catch(() => undefined);
+          reject(abortedError(signal));
+        };
+        pending.then(resolve, (err: unknown) => reject(asAborted(err, signal)));
+      });
+      abortPending = undefined;
       if (next.done) {
         finished = true;
         return;
@@ -90,6 +103,8 @@ export async function* abortable<T>(source: AsyncIterable<T>, signal: AbortSigna
       throwIfAborted(signal);
     }
   } finally {
+    abortPending = undefined;
+    signal.removeEventListener('abort', onAbort);
     // Not awaited when aborted: a generator busy in next() runs its return() only after that settles.
     if (!finished) {
       const closing = Promise.resolve()
