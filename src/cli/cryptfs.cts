@@ -24,8 +24,9 @@ if (!writeCache) {
     // not built: compile from source
   }
 }
-// The bundle starts with esbuild's copy of the #! line: a comment in the wrapper, same length.
-const source = readFileSync(bundle, 'utf8').replace(/^#!/, '//');
+// ASCII (scripts/build.mjs checks), so Latin-1 gives the same text without UTF-8 decoding. The
+// bundle starts with esbuild's copy of the #! line: a comment in the wrapper, same length.
+const source = readFileSync(bundle, 'latin1').replace(/^#!/, '//');
 const script = new Script(wrap(source), { filename: bundle, cachedData });
 if (process.env.CRYPTFS_DEBUG_CODE_CACHE === '1') {
   const state = cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'used';
