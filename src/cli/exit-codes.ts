@@ -31,6 +31,8 @@ export const ExitCode = {
    * shells report a program a signal killed.
    */
   interrupted: 130,
+  /** Ended by SIGTERM (a service manager, `kill`): 128 + 15, the same atexit handler. */
+  terminated: 143,
 } as const;
 
 /** A command's error that states its own exit status (a summary keeps the status of its cause). */

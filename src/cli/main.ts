@@ -211,19 +211,20 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
   // One controller for the whole command: Ctrl-C ends every transfer and listing in flight.
   const interrupt = sharedAbortController();
   const ctx: CommandContext = { factory, flags: parsed.flags, stdout, stderr, stdin, argv, signal: interrupt.signal };
-  const stopHandling = spec.ownSignals ? undefined : handleInterrupt(interrupt);
+  const signals = spec.ownSignals ? undefined : handleInterrupt(interrupt);
   try {
     const code = await spec.run(ctx, parsed.args);
-    return interrupt.signal.aborted ? ExitCode.interrupted : (code ?? 0);
+    return signals?.exitCode() ?? code ?? 0;
   } catch (err) {
     // rclone prints no "Failed to" line for an interrupt, only its INFO lines.
-    if (interrupt.signal.aborted) {
+    const signalled = signals?.exitCode();
+    if (signalled !== undefined) {
       log.info('Exiting...');
-      return ExitCode.interrupted;
+      return signalled;
     }
     return reportFatal(spec.name, err, stderr);
   } finally {
-    stopHandling?.();
+    signals?.stop();
     await factory.closeAll();
     void flagNumber;
   }
@@ -232,24 +233,37 @@ export async function main(argv: string[], io: Partial<CommandContext> = {}, opt
 /** How long an interrupted command may take to stop (abort its uploads on the server) before the process exits anyway. */
 const INTERRUPT_GRACE_MS = 10_000;
 
+/** The signals rclone's atexit handler catches, with the words Go prints for them and the exit status (128 + number). */
+const EXIT_SIGNALS = [
+  { signal: 'SIGINT', words: 'interrupt', exitCode: ExitCode.interrupted },
+  { signal: 'SIGTERM', words: 'terminated', exitCode: ExitCode.terminated },
+] as const;
+
 /**
- * Ctrl-C during a command, as rclone's atexit handler does it: "Signal received: interrupt" (INFO),
- * clean up, exit 128 + SIGINT = 130. The cleanup here is the command's AbortController: transfers
- * in flight end with AbortedError and remove their temporary files / multipart uploads as on any
- * failure, then main returns 130. A second Ctrl-C, or a command still running after the grace
- * period, exits at once. Returns what removes the handler.
+ * Ctrl-C (or SIGTERM) during a command, as rclone's atexit handler does it: "Signal received:
+ * interrupt" (INFO), clean up, exit 128 + the signal's number (130, 143). The cleanup here is the
+ * command's AbortController: transfers in flight end with AbortedError and remove their temporary
+ * files / multipart uploads as on any failure, then main returns the status. A second signal, or
+ * a command still running after the grace period, exits at once. `exitCode()` is undefined until
+ * a signal came; `stop()` removes the handlers.
  */
-function handleInterrupt(controller: AbortController): () => void {
-  const onSignal = () => {
-    if (controller.signal.aborted) process.exit(ExitCode.interrupted);
-    log.info('Signal received: interrupt');
-    controller.abort(new AbortedError('interrupted'));
-    // Unref'd: it never keeps a process alive that has finished.
-    setTimeout(() => process.exit(ExitCode.interrupted), INTERRUPT_GRACE_MS).unref();
-  };
-  process.on('SIGINT', onSignal);
-  return () => {
-    process.off('SIGINT', onSignal);
+function handleInterrupt(controller: AbortController): { exitCode(): number | undefined; stop(): void } {
+  let received: number | undefined;
+  const handlers = EXIT_SIGNALS.map(({ signal, words, exitCode }) => {
+    const onSignal = () => {
+      if (received !== undefined) process.exit(received);
+      received = exitCode;
+      log.info(`Signal received: ${words}`);
+      controller.abort(new AbortedError(words === 'interrupt' ? 'interrupted' : words));
+      // Unref'd: it never keeps a process alive that has finished.
+      setTimeout(() => process.exit(exitCode), INTERRUPT_GRACE_MS).unref();
+    };
+    process.on(signal, onSignal);
+    return () => process.off(signal, onSignal);
+  });
+  return {
+    exitCode: () => received,
+    stop: () => handlers.forEach((off) => off()),
   };
 }
 

@@ -1,6 +1,6 @@
-// Ctrl-C during a copy: the command's AbortController ends the transfer in flight, the
-// destination is left with neither the file nor a temporary file, and the exit status is
-// rclone's for an interrupt (128 + SIGINT = 130).
+// Ctrl-C (or SIGTERM) during a copy: the command's AbortController ends the transfer in flight,
+// the destination is left with neither the file nor a temporary file, and the exit status is
+// rclone's (128 + the signal's number: SIGINT 130, SIGTERM 143).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -9,7 +9,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cryptfsMain, scrubbedEnv } from '../../helpers/cli.js';
 
-test('SIGINT during copy aborts the transfer, leaves nothing behind and exits 130', async () => {
+for (const [signal, status, words] of [
+  ['SIGINT', 130, 'interrupt'],
+  ['SIGTERM', 143, 'terminated'],
+] as const) test(`${signal} during copy aborts the transfer, leaves nothing behind and exits ${status}`, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'cryptfs-interrupt-'));
   try {
     const src = join(dir, 'src');
@@ -19,7 +22,7 @@ test('SIGINT during copy aborts the transfer, leaves nothing behind and exits 13
     await writeFile(join(src, 'big'), Buffer.alloc(16 * 1024 * 1024, 5));
     await writeFile(join(dir, 'empty.conf'), '');
     // --bwlimit keeps the transfer running (16 MiB at 1 MiB/s) long enough to interrupt it.
-    const child = spawn(process.execPath, [cryptfsMain(), '--config', join(dir, 'empty.conf'), 'copy', src, dst, '--bwlimit', '1M'], {
+    const child = spawn(process.execPath, [cryptfsMain(), '--config', join(dir, 'empty.conf'), 'copy', src, dst, '--bwlimit', '1M', '-v'], {
       env: scrubbedEnv(),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -35,9 +38,10 @@ test('SIGINT during copy aborts the transfer, leaves nothing behind and exits 13
       await new Promise((r) => setTimeout(r, 50));
     }
     const sent = Date.now();
-    child.kill('SIGINT');
+    child.kill(signal);
     const code = await exited;
-    assert.equal(code, 130, stderr);
+    assert.equal(code, status, stderr);
+    assert.match(stderr, new RegExp(`INFO  : Signal received: ${words}`));
     // Well inside the 10 s grace period: the transfer itself stopped.
     assert.ok(Date.now() - sent < 5000, `took ${Date.now() - sent} ms to stop`);
     assert.deepEqual(await readdir(dst), []);
