@@ -26,7 +26,13 @@ if (!writeCache) {
 }
 // ASCII (scripts/build.mjs checks), so Latin-1 gives the same text without UTF-8 decoding. The
 // bundle starts with esbuild's copy of the #! line: a comment in the wrapper, same length.
-const source = readFileSync(bundle, 'latin1').replace(/^#!/, '//');
+let source: string;
+try {
+  source = readFileSync(bundle, 'latin1').replace(/^#!/, '//');
+} catch (err) {
+  process.stderr.write(`cryptfs: the bundled program is missing (${(err as Error).message}): build it with \`npm run build\`\n`);
+  process.exit(1);
+}
 const script = new Script(wrap(source), { filename: bundle, cachedData });
 if (process.env.CRYPTFS_DEBUG_CODE_CACHE === '1') {
   const state = cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'used';
