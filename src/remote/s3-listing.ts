@@ -63,7 +63,7 @@ export async function* listDirectory(
       let metadata: Metadata | undefined;
       if (!conn.options.useServerModtime) {
         try {
-          const info = await headObject(conn, { bucket: loc.bucket, key: o.key }, joinPath(dir, name));
+          const info = await headObject(conn, { bucket: loc.bucket, key: o.key }, joinPath(dir, name), signal);
           ({ mtime, mtimeNs } = info);
           metadata = userMetadataOf(info.metadata);
         } catch (err) {

@@ -2,6 +2,7 @@
 // mtime, MD5), rclone's metadata keys, and small encodings (ETag MD5s, copy sources, listed keys, ACL).
 import { createHash } from 'node:crypto';
 import type { HeadObjectCommandOutput, ObjectCannedACL } from '@aws-sdk/client-s3';
+import { asAborted } from '../abort.js';
 import { parseMetadataTime, type Metadata } from './metadata.js';
 import { formatMtimeNs, parseMtime, parseMtimeNs } from './object-store-util.js';
 import type { S3Connection } from './s3-client.js';
@@ -71,13 +72,15 @@ export function aclInput(options: S3RemoteOptions): { ACL?: ObjectCannedACL } {
   return options.acl ? { ACL: options.acl as ObjectCannedACL } : {};
 }
 
-/** HEADs an object (with the SSE-C key, which S3 requires to answer for SSE-C objects). */
-export async function headObject(conn: S3Connection, loc: Location, path: string): Promise<ObjectInfo> {
+/** HEADs an object (with the SSE-C key, which S3 requires to answer for SSE-C objects); `signal` ends it at once. */
+export async function headObject(conn: S3Connection, loc: Location, path: string, signal?: AbortSignal): Promise<ObjectInfo> {
   let out: HeadObjectCommandOutput;
   try {
-    out = await conn.client.send(new conn.sdk.HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key, ...sseInput(conn.options) }));
+    out = await conn.client.send(new conn.sdk.HeadObjectCommand({ Bucket: loc.bucket, Key: loc.key, ...sseInput(conn.options) }), {
+      abortSignal: signal,
+    });
   } catch (err) {
-    throw toRemoteError(err, 'head', path);
+    throw asAborted(toRemoteError(err, 'head', path), signal);
   }
   return objectInfo(out, conn.options);
 }

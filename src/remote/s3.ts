@@ -256,7 +256,7 @@ export class S3Remote implements Remote {
       ({ path, isDir: false, size: info.size, mtime: info.mtime, mtimeNs: info.mtimeNs, metadata: userMetadataOf(info.metadata) });
     if (length === 0) {
       // "not found" must surface here
-      return { source: emptySource(), entry: entryOf(await headObject(this.conn, loc, path)) };
+      return { source: emptySource(), entry: entryOf(await headObject(this.conn, loc, path, signal)) };
     }
     const end = length === undefined ? undefined : offset + length;
     const target = `s3: read ${JSON.stringify(path)}`;
@@ -277,11 +277,11 @@ export class S3Remote implements Remote {
         parallel,
         signal,
       );
-      if (!body || !firstInfo) return { source: emptySource(), entry: entryOf(await headObject(this.conn, loc, path)) };
+      if (!body || !firstInfo) return { source: emptySource(), entry: entryOf(await headObject(this.conn, loc, path, signal)) };
       return { source: abortable(mapStreamErrors(body, path), signal), entry: entryOf(firstInfo) };
     }
     const first = await this.openBody(loc, path, offset, end, undefined, signal);
-    if (!first) return { source: emptySource(), entry: entryOf(await headObject(this.conn, loc, path)) };
+    if (!first) return { source: emptySource(), entry: entryOf(await headObject(this.conn, loc, path, signal)) };
     return { source: abortable(mapStreamErrors(this.resumable(first, loc, path, offset, end, signal), path), signal), entry: entryOf(first.info) };
   }
 

@@ -265,9 +265,9 @@ export class SwiftClient {
 
   // ---- objects ----
 
-  /** Object headers, or undefined when it does not exist. */
-  async headObject(container: string, object: string): Promise<Headers | undefined> {
-    const res = await this.request('HEAD', container, object, { accept: [404] });
+  /** Object headers, or undefined when it does not exist; `signal` ends the request at once. */
+  async headObject(container: string, object: string, signal?: AbortSignal): Promise<Headers | undefined> {
+    const res = await this.request('HEAD', container, object, { accept: [404], signal });
     await discardBody(res);
     return res.status === 404 ? undefined : res.headers;
   }
@@ -337,14 +337,15 @@ export class SwiftClient {
     container: string,
     object: string,
     body: Uint8Array | ByteSource,
-    options: { headers?: Record<string, string>; size?: number; md5?: string } = {},
+    /** `signal` ends a Uint8Array body's PUT (a stream's ends with its source). */
+    options: { headers?: Record<string, string>; size?: number; md5?: string; signal?: AbortSignal } = {},
   ): Promise<PutResult> {
     const headers: Record<string, string> = { ...options.headers };
     if (body instanceof Uint8Array) {
       const md5 = options.md5 ?? createHash('md5').update(body).digest('hex');
       headers.ETag = md5;
       headers['Content-Length'] = String(body.byteLength);
-      const res = await this.request('PUT', container, object, { headers, body });
+      const res = await this.request('PUT', container, object, { headers, body, signal: options.signal });
       await discardBody(res);
       const etag = cleanEtag(res.headers.get('etag'));
       if (etag !== md5) {

@@ -69,15 +69,16 @@ export class SwiftContainers {
     body: Uint8Array,
     headers: Record<string, string>,
     md5?: string,
+    signal?: AbortSignal,
   ): Promise<void> {
     try {
-      await this.client.putObject(container, name, body, { headers, md5 });
+      await this.client.putObject(container, name, body, { headers, md5, signal });
     } catch (err) {
       // E.g. an empty segments container removed by another client deleting its last large object.
       if (!isStatus(err, 404)) throw err;
       this.forget(container);
       await this.ensure(container);
-      await this.client.putObject(container, name, body, { headers, md5 });
+      await this.client.putObject(container, name, body, { headers, md5, signal });
     }
   }
 }

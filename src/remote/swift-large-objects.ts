@@ -123,6 +123,8 @@ export class SwiftLargeObjects {
     headers: Record<string, string>,
     /** The manifest's headers, asked for once every segment is read (metadata known only then). */
     manifestHeaders: () => Promise<Record<string, string>> = async () => headers,
+    /** Ends buffered segment PUTs in flight at once (the source ends with it too). */
+    signal?: AbortSignal,
   ): Promise<{ written: number; prefix: string }> {
     const s = this.settings;
     const segContainer = container + SEGMENTS_SUFFIX;
@@ -133,7 +135,7 @@ export class SwiftLargeObjects {
     let written = 0;
     try {
       if (s.chunkSize <= s.replayBufferBytes) {
-        written = await this.putSegmentsBuffered(segContainer, prefix, reader, size, headers, uploaded, target);
+        written = await this.putSegmentsBuffered(segContainer, prefix, reader, size, headers, uploaded, target, signal);
       } else {
         for (let index = 0; await reader.hasMore(); index++) {
           const name = segmentName(prefix, index);
@@ -180,6 +182,7 @@ export class SwiftLargeObjects {
     headers: Record<string, string>,
     uploaded: string[],
     target: string,
+    signal: AbortSignal | undefined,
   ): Promise<number> {
     const chunkSize = this.settings.chunkSize;
     const parallel = Math.max(1, Math.floor(this.settings.segmentConcurrency));
@@ -207,7 +210,7 @@ export class SwiftLargeObjects {
         while (inFlight.size >= parallel) await Promise.race(inFlight);
         if (failure) break;
         const name = segmentName(prefix, index);
-        const sending: Promise<void> = this.containers.putBuffered(segContainer, name, buffer.subarray(0, filled), headers, hash.digest('hex'))
+        const sending: Promise<void> = this.containers.putBuffered(segContainer, name, buffer.subarray(0, filled), headers, hash.digest('hex'), signal)
           .then(
             () => void uploaded.push(name),
             (error: unknown) => void (failure ??= { error }),

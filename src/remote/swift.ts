@@ -99,9 +99,9 @@ export class SwiftRemote implements Remote {
     return entry;
   }
 
-  private async headObject(path: string): Promise<Headers | undefined> {
+  private async headObject(path: string, signal?: AbortSignal): Promise<Headers | undefined> {
     const { container, object } = locate(path);
-    return this.client.headObject(container, object);
+    return this.client.headObject(container, object, signal);
   }
 
   private async requireObject(path: string): Promise<{ loc: Location; headers: Headers }> {
@@ -145,7 +145,7 @@ export class SwiftRemote implements Remote {
     const flush = async function* (this: SwiftRemote): AsyncGenerator<RemoteEntry> {
       // An abandoned listing HEADs no more objects.
       throwIfAborted(signal);
-      const entries = await mapLimit(page.splice(0), this.settings.headConcurrency, (item) => this.entryOf(base, item, options.modTimes !== false));
+      const entries = await mapLimit(page.splice(0), this.settings.headConcurrency, (item) => this.entryOf(base, item, options.modTimes !== false, signal));
       for (const e of entries) if (e) yield e;
     }.bind(this);
     try {
@@ -169,7 +169,7 @@ export class SwiftRemote implements Remote {
    * Without `modTimes` (or with use_server_modtime) no HEAD: the listing's time, and the metadata
    * its content type mirrors (swift-listed-metadata.ts).
    */
-  private async entryOf(base: string, item: SwiftListItem, modTimes: boolean): Promise<RemoteEntry | undefined> {
+  private async entryOf(base: string, item: SwiftListItem, modTimes: boolean, signal?: AbortSignal): Promise<RemoteEntry | undefined> {
     if (item.kind === 'subdir') {
       return { path: base + item.name.replace(/\/$/, ''), isDir: true, size: -1, mtime: new Date(0) };
     }
@@ -181,7 +181,7 @@ export class SwiftRemote implements Remote {
       const metadata = listedMetadata(item.contentType);
       return { path, isDir: false, size: item.bytes, mtime: new Date(item.lastModified + 'Z'), ...(metadata ? { metadata } : {}) };
     }
-    const headers = await this.headObject(path);
+    const headers = await this.headObject(path, signal);
     if (!headers) return undefined; // deleted since the listing
     const entry = this.entryFromHead(path, headers);
     if (this.settings.useServerModtime) {
@@ -221,7 +221,7 @@ export class SwiftRemote implements Remote {
       throw new ObjectNotFoundError(path);
     }
     const headed = async (): Promise<ReadWithInfo> => {
-      const headers = await this.client.headObject(container, object);
+      const headers = await this.client.headObject(container, object, signal);
       if (!headers) throw new ObjectNotFoundError(path);
       return { source: (async function* () {})(), entry: this.entryFromHead(path, headers) };
     };
@@ -315,7 +315,7 @@ export class SwiftRemote implements Remote {
       if (!segmented) {
         written = await this.putSingle(container, object, reader, size, headersNow, withLate);
       } else if (size !== undefined) {
-        ({ written, prefix: newPrefix } = await this.largeObjects.putSegmented(container, object, reader, size, headersNow, withLate));
+        ({ written, prefix: newPrefix } = await this.largeObjects.putSegmented(container, object, reader, size, headersNow, withLate, signal));
       } else {
         // Unknown size: look ahead; a stream that ends within the look-ahead is one plain object.
         const lookAhead = Math.min(s.chunkSize, s.replayBufferBytes);
@@ -325,7 +325,7 @@ export class SwiftRemote implements Remote {
           written = head.byteLength;
         } else {
           const joined = new ByteReader(concatSources(head, reader.rest()));
-          ({ written, prefix: newPrefix } = await this.largeObjects.putSegmented(container, object, joined, undefined, headersNow, withLate));
+          ({ written, prefix: newPrefix } = await this.largeObjects.putSegmented(container, object, joined, undefined, headersNow, withLate, signal));
         }
       }
       if (!lateSent) await this.setMetadata(path, await late!());

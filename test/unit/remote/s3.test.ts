@@ -11,7 +11,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { ConfigError, DirNotFoundError, ObjectNotFoundError, RemoteIOError, SseNotEnforcedError } from '../../../src/errors.js';
+import { AbortedError, ConfigError, DirNotFoundError, ObjectNotFoundError, RemoteIOError, SseNotEnforcedError } from '../../../src/errors.js';
 import { exitCodeOf } from '../../../src/cli/exit-codes.js';
 import { configureLog } from '../../../src/log.js';
 import { getBackend, OptionValues } from '../../../src/remote/registry.js';
@@ -63,11 +63,16 @@ class Recorder {
   partsInFlight = 0;
   maxPartsInFlight = 0;
   partDelayMs = 0;
+  /** Requests whose connection the client closed before they were answered (an aborted request). */
+  droppedUnanswered = 0;
   private server!: Server;
   endpoint = '';
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => {
+      res.on('close', () => {
+        if (!res.writableEnded) this.droppedUnanswered++;
+      });
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('error', () => {});
@@ -101,6 +106,7 @@ class Recorder {
     this.script = undefined;
     this.maxPartsInFlight = 0;
     this.partDelayMs = 0;
+    this.droppedUnanswered = 0;
   }
 
   private async answer(req: Recorded): Promise<Reply> {
@@ -527,6 +533,39 @@ describe('s3 requests (recorded)', () => {
     await assert.rejects(r.write('b/s2', bytes(7 * MiB), { size: 8 * MiB }), /gave 7340032 bytes, expected 8388608/);
     await assert.rejects(r.write('b/s3', bytes(9 * MiB), { size: 8 * MiB }), /more than 8388608/);
     assert.ok(Date.now() - t0 < 5000, 'took ' + (Date.now() - t0) + ' ms');
+  });
+
+  it('an aborted listing ends the HEADs it is making (mtimes from object metadata)', async () => {
+    recorder.reset();
+    const r = await remote();
+    let heads = 0;
+    let headSeen!: () => void;
+    const headStarted = new Promise<void>((res) => (headSeen = res));
+    recorder.script = (req) => {
+      if (req.method === 'GET' && req.query.get('list-type') === '2') {
+        return { status: 200, headers: { 'content-type': 'application/xml' }, body: listXml('b', ['d/one', 'd/two']) };
+      }
+      if (req.method === 'HEAD') {
+        heads++;
+        headSeen();
+        return new Promise<Reply>(() => undefined); // a server that never answers
+      }
+      return undefined;
+    };
+    const ac = new AbortController();
+    const listing = (async () => {
+      for await (const _ of r.list('b/d', { signal: ac.signal })) void _;
+    })();
+    listing.catch(() => undefined);
+    await headStarted;
+    const t0 = Date.now();
+    ac.abort();
+    await assert.rejects(listing, AbortedError);
+    assert.ok(Date.now() - t0 < 2000, `took ${Date.now() - t0} ms`);
+    // The HEADs themselves are cut (their connections closed), not left waiting on the server.
+    for (let i = 0; i < 100 && recorder.droppedUnanswered < heads; i++) await new Promise((res) => setTimeout(res, 20));
+    assert.ok(heads >= 1);
+    assert.equal(recorder.droppedUnanswered, heads);
   });
 
   it('sends Content-MD5 (not a CRC) with DeleteObjects', async () => {
