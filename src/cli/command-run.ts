@@ -117,7 +117,8 @@ export async function runCommand(
     hashless.count = 0;
   }
   if (output) await new Promise<void>((resolve, reject) => ctx.stdout.write(output as string, (err) => (err ? reject(err) : resolve())));
-  if (showStats && (stats.errored() || statsInterval > 0)) {
+  // Interrupted: rclone's signal handler exits before its final stats; so does this.
+  if (showStats && !ctx.signal?.aborted && (stats.errored() || statsInterval > 0)) {
     const level = statsLogLevel(flags);
     const oneLine = flagBool(flags, 'stats-one-line');
     const text = stats.string({ oneLine, fileNameLength: flagNumber(flags, 'stats-file-name-length') });
