@@ -46,6 +46,9 @@ try {
     // import.meta.url, which the modules use to find package.json, the addons and the workers.
     define: { 'import.meta.url': 'importMetaUrl' },
     inject: ['scripts/bundle-import-meta.js'],
+    // import() of a package (the S3 SDK, loaded when an S3 remote is first used) becomes require():
+    // a script compiled by vm, as the bin runs the bundle, has no module loader for import().
+    supported: { 'dynamic-import': false },
     // No comments or indentation: a third less to read and hash at every start. Names are kept
     // (stack traces name functions; the .map file maps lines back to src/).
     minifyWhitespace: true,
