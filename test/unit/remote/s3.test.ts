@@ -459,6 +459,9 @@ describe('s3 requests (recorded)', () => {
     const put = recorder.requests.find((q) => q.method === 'PUT' && q.path === '/b/m')!;
     assert.equal(put.headers['x-amz-meta-mtime'], '1620284889.123');
     assert.equal(put.headers['content-md5'], md5b64('hello'));
+    // The body is not hashed again for the signature: the server checks the signed Content-MD5.
+    assert.equal(put.headers['x-amz-content-sha256'], 'UNSIGNED-PAYLOAD');
+    assert.match(String(put.headers.authorization), /SignedHeaders=[^,]*content-md5/);
     assert.equal(put.headers['x-amz-meta-md5chksum'], undefined, 'a plain PUT has its MD5 in the ETag');
     assert.equal(put.body.toString(), 'hello');
     assert.equal(put.headers['content-encoding'], undefined, 'no aws-chunked');
@@ -486,6 +489,7 @@ describe('s3 requests (recorded)', () => {
       [5 * MiB, 5 * MiB, 5 * MiB, 5 * MiB, 2 * MiB + 3],
     );
     for (const q of parts) assert.equal(q.headers['content-md5'], md5b64(q.body), 'part has Content-MD5');
+    for (const q of parts) assert.equal(q.headers['x-amz-content-sha256'], 'UNSIGNED-PAYLOAD');
     assert.ok(recorder.maxPartsInFlight <= 2, `max in flight ${recorder.maxPartsInFlight}`);
     assert.equal(recorder.maxPartsInFlight, 2, 'parts do go in parallel');
     const complete = recorder.requests.find((q) => q.method === 'POST' && q.query.has('uploadId'))!;
