@@ -46,10 +46,16 @@ describe('process hardening: no core dumps', () => {
     const dir = join(fx.root, 'cli-cwd');
     await mkdir(dir);
     const { child, exited } = startUnlimited(dir, ['--config', fx.config, 'rcat', 'secret:waiting.txt']);
-    // Kept: the abort should come once the keys are in memory (config read, keys derived; rcat then
-    // waits for stdin), which shows nowhere to poll for. The assertions hold however early it comes.
-    await sleep(1500);
-    assert.match(await coreLimit(child.pid!), /^Max core file size 0 0 bytes/);
+    // Hardening comes first (before any password is read): wait for it however slow the start is
+    // on a loaded machine. The abort should come once the keys are in memory (scrypt runs from the
+    // start, ~0.1 s; rcat then waits for stdin), which shows nowhere to poll for: a short pause
+    // more. The assertions hold however early it comes.
+    const deadline = Date.now() + 20_000;
+    while (!/^Max core file size 0 0 bytes/.test(await coreLimit(child.pid!))) {
+      assert.ok(Date.now() < deadline, `not hardened: ${await coreLimit(child.pid!)}`);
+      await sleep(50);
+    }
+    await sleep(500);
     child.kill('SIGABRT');
     assert.equal(await exited, 'SIGABRT');
     assert.deepEqual(await readdir(dir), []);
