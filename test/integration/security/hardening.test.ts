@@ -51,9 +51,14 @@ describe('process hardening: no core dumps', () => {
     // start, ~0.1 s; rcat then waits for stdin), which shows nowhere to poll for: a short pause
     // more. The assertions hold however early it comes.
     const deadline = Date.now() + 20_000;
-    while (!/^Max core file size 0 0 bytes/.test(await coreLimit(child.pid!))) {
-      assert.ok(Date.now() < deadline, `not hardened: ${await coreLimit(child.pid!)}`);
-      await sleep(50);
+    try {
+      while (!/^Max core file size 0 0 bytes/.test(await coreLimit(child.pid!))) {
+        assert.ok(Date.now() < deadline, `not hardened: ${await coreLimit(child.pid!)}`);
+        await sleep(50);
+      }
+    } catch (err) {
+      child.kill('SIGKILL'); // it waits on stdin: left running, it would keep the test file alive
+      throw err;
     }
     await sleep(500);
     child.kill('SIGABRT');
