@@ -8,6 +8,7 @@
 // 401, uploads, downloads); the parts have their own modules: swift-auth.ts
 // (auth v1, Keystone v2/v3), swift-listing.ts (paged listings), swift-http.ts
 // (errors, name encoding, ETags).
+import '../fetch-setup.js'; // before the first fetch
 import { createHash } from 'node:crypto';
 import { NotSupportedError } from '../errors.js';
 import { log } from '../log.js';
