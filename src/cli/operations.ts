@@ -9,7 +9,7 @@ import { CryptfsError, DirNotFoundError, ObjectNotFoundError, RemoteIOError, err
 import { log } from '../log.js';
 import { logPath } from '../log-names.js';
 import type { HashType, Metadata, Remote, RemoteEntry } from '../remote/remote.js';
-import { baseName, joinPath, parentPath } from '../remote/remote.js';
+import { baseName, joinPath, parentPath, PieceReuse } from '../remote/remote.js';
 import { SubRemote } from '../remote/sub-remote.js';
 import { LocalRemote } from '../remote/local.js';
 import { CryptRemote } from '../remote/crypt.js';
@@ -236,13 +236,16 @@ export async function copyObject(
     for (let attempt = 1; ; attempt++) {
       try {
         const signal = opts.signal;
-        const source = await src.openRead(srcEntry.path, undefined, { signal });
+        // The source may refill its buffers if the destination allows it (counting bytes keeps none).
+        const reuse = new PieceReuse();
+        const source = await src.openRead(srcEntry.path, undefined, { signal, reuse });
         const written = await dst.write(dstPath, stats.account(t, source, opts.bwlimit), {
           signal,
+          reusePieces: reuse.allow,
           mtime: srcEntry.mtime,
           mtimeNs: srcEntry.mtimeNs,
           // A local source can be read twice cheaply (crypt over S3 uses it to hash the ciphertext first).
-          reopen: src.type === 'local' ? () => src.openRead(srcEntry.path, undefined, { signal }) : undefined,
+          reopen: src.type === 'local' ? (again) => src.openRead(srcEntry.path, undefined, { signal, reuse: again?.reuse }) : undefined,
           size: srcEntry.size >= 0 ? srcEntry.size : undefined,
           metadata: opts.metadata ? await metadataOf(src, srcEntry) : undefined,
           // Only the first attempt: a broken one may have left an object behind.

@@ -20,6 +20,7 @@ const KEY_SIZE = 32;
  * the source hands over big pieces, while keeping memory bounded (~1 MiB).
  */
 export const MAX_CHUNKS_PER_OUTPUT = 16;
+const MAX_OUTPUT_SIZE = HEADER_SIZE + MAX_CHUNKS_PER_OUTPUT * BLOCK_SIZE;
 
 function checkByteCount(value: number, what: string): void {
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${what} must be a non-negative integer, got ${value}`);
@@ -151,9 +152,10 @@ export class ContentCipher {
    * source before it is sealed, so the output depends only on the bytes, not on how
    * they were split. `nonce` (copied, not modified) makes the output deterministic —
    * only for re-encryption checks (cryptcheck); real writes must use the default fresh nonce.
-   * Yielded buffers are new each time.
+   * Yielded buffers are new each time, unless `reuse` is on: then one buffer is refilled, each
+   * time the consumer asks for more. Each source piece is done with when the next is asked for.
    */
-  async *encrypt(source: AsyncIterable<Uint8Array>, nonce?: Uint8Array): AsyncGenerator<Buffer> {
+  async *encrypt(source: AsyncIterable<Uint8Array>, nonce?: Uint8Array, reuse?: { readonly allowed: boolean }): AsyncGenerator<Buffer> {
     const chunkNonce = newFileNonce(nonce);
     const key = this.dataKey;
     let headerPending = true;
@@ -167,6 +169,13 @@ export class ContentCipher {
     const staging = takeStaging();
     let staged = 0;
     let stagedMost = 0; // how much of it held plaintext, to wipe
+    // The buffer yielded last (when reuse is on): free again once this generator runs on.
+    let spare: Buffer | undefined;
+    const output = (size: number): Buffer => {
+      if (!reuse?.allowed) return Buffer.allocUnsafe(size);
+      spare ??= Buffer.allocUnsafeSlow(MAX_OUTPUT_SIZE);
+      return spare.subarray(0, size);
+    };
     try {
       for await (const piece of source) {
         let pos = 0;
@@ -179,7 +188,7 @@ export class ContentCipher {
             break;
           }
           const count = Math.min(complete, MAX_CHUNKS_PER_OUTPUT);
-          const out = Buffer.allocUnsafe((headerPending ? HEADER_SIZE : 0) + count * BLOCK_SIZE);
+          const out = output((headerPending ? HEADER_SIZE : 0) + count * BLOCK_SIZE);
           let at = headerPending ? writeHeader(out) : 0;
           for (let i = 0; i < count; i++) {
             let plain: Uint8Array;
@@ -204,7 +213,7 @@ export class ContentCipher {
 
       if (staged > 0 || headerPending) {
         // Last short chunk (never an empty one: an empty file is the header alone).
-        const out = Buffer.allocUnsafe((headerPending ? HEADER_SIZE : 0) + (staged > 0 ? staged + BLOCK_OVERHEAD : 0));
+        const out = output((headerPending ? HEADER_SIZE : 0) + (staged > 0 ? staged + BLOCK_OVERHEAD : 0));
         const at = headerPending ? writeHeader(out) : 0;
         if (staged > 0) sealChunk(out.subarray(at), staging.subarray(0, staged), chunkNonce, key);
         yield out;

@@ -13,7 +13,7 @@ import { abortable } from '../abort.js';
 import type { ByteSource, HashType, ListOptions, ReadOptions, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions, Metadata } from './remote.js';
 import { SealKey } from '../crypt/seal.js';
 import { HashingSource, Sealer, recordHash, recordedHash, resealIfChanged, resealing, sealedEntry, withoutSealKeys, type PlaintextDigests } from './crypt-seal.js';
-import { baseName, joinPath, parentPath, withLazyMetadata } from './remote.js';
+import { baseName, joinPath, parentPath, PieceReuse, withLazyMetadata } from './remote.js';
 import { SubRemote } from './sub-remote.js';
 import { redactSpec } from './redact.js';
 import { SealVerifier, type IntegrityMode } from './crypt-verify.js';
@@ -320,9 +320,12 @@ export class CryptRemote implements Remote {
       // The ciphertext's MD5 on the hash thread too: the upload waits for this pass, which then
       // costs about what the slowest hash thread takes rather than all hashing in a row.
       const h = new OffThreadHasher(['md5']);
-      const plain = new HashingSource(abortable(await options.reopen(), options.signal));
+      // Every piece of this pass, plaintext and ciphertext, is hashed (copied) before the next is asked for.
+      const passReuse = new PieceReuse();
+      passReuse.allow();
+      const plain = new HashingSource(abortable(await options.reopen({ reuse: passReuse }), options.signal));
       try {
-        for await (const chunk of this.content.encrypt(plain, nonce)) await h.update(chunk);
+        for await (const chunk of this.content.encrypt(plain, nonce, passReuse)) await h.update(chunk);
       } catch (err) {
         h.abort();
         throw err;
@@ -336,10 +339,14 @@ export class CryptRemote implements Remote {
     // (three hashes of every byte, a large part of an S3 upload's CPU).
     const trustFirstPass = firstPass !== undefined && md5 !== undefined && this.underlying.features.md5Checked === true;
     const hashing = trustFirstPass ? undefined : new HashingSource(abortable(source, options.signal), options.size);
-    const data = this.content.encrypt(hashing ?? abortable(source, options.signal), nonce);
+    // Encryption is done with each plaintext piece (sealed, or its tail copied) when it asks for the next.
+    options.reusePieces?.();
+    const cipherReuse = new PieceReuse();
+    const data = this.content.encrypt(hashing ?? abortable(source, options.signal), nonce, cipherReuse);
     const sealNow = firstPass && this.sealer.metadataFor(nonce, firstPass, enc);
     const e = await this.underlying.write(enc, data, {
       signal: options.signal,
+      reusePieces: cipherReuse.allow,
       mtime: options.mtime,
       mtimeNs: options.mtimeNs,
       size,

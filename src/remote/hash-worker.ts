@@ -11,11 +11,13 @@ import { workerThreads } from '../lazy-builtin.js';
 
 // Bytes waiting to be hashed, per thread over all its jobs: a copy with N transfers shares it, so
 // the copies held do not grow with --transfers (8 MiB per job and thread held 64 MiB at 4
-// transfers). A hash thread runs at 0.5-1.5 GB/s, so a few MiB ahead keeps it busy.
-const THREAD_IN_FLIGHT_BYTES = 8 * 1024 * 1024;
-/** Buffers for chunks are at least this big, and this many are kept for reuse per thread. */
+// transfers). A hash thread runs at 0.5-1.5 GB/s, so a few MiB ahead keeps it busy: senders wait
+// above this and go on at half of it, so the thread always has 2 MiB or more (2-8 ms of work)
+// queued. Each MiB here is a 1 MiB copy in circulation (8 MiB held ~18 MiB of copies in all).
+const THREAD_IN_FLIGHT_BYTES = 4 * 1024 * 1024;
+/** Buffers for chunks are at least this big, and this many are kept for reuse per thread: as many as circulate. */
 const POOL_BUFFER_BYTES = 1024 * 1024;
-const POOL_MAX = 10;
+const POOL_MAX = THREAD_IN_FLIGHT_BYTES / POOL_BUFFER_BYTES + 2;
 
 interface Job {
   done?: (hex: string[]) => void;

@@ -105,6 +105,98 @@ export async function readAt(ops: FdOps, fd: number, position: number, length: n
   return got === length ? buf : buf.subarray(0, got);
 }
 
+/**
+ * A file's bytes from `start` to `end` (inclusive; to its end when undefined) in pieces of up to
+ * `pieceSize`, reading one piece ahead of the consumer (as a ReadStream does), then closing `fd`,
+ * also when the consumer stops early, never asks at all and returns, or `signal` fires. A
+ * ReadStream allocates a new buffer for every read; here, once `reuse` is on, the buffer of a piece
+ * the consumer is done with (it asked for the next) is read into again, so a big file costs two.
+ */
+export class FilePieces implements AsyncIterableIterator<Buffer> {
+  private position: number;
+  private ahead?: Promise<{ buffer: Buffer; n: number }>;
+  /** The buffer of the piece handed out last. */
+  private lent?: Buffer;
+  private readonly spare: Buffer[] = [];
+  private finished = false;
+  private closed = false;
+  private readonly onAbort = (): void => void this.return();
+
+  constructor(
+    private readonly fd: number,
+    start: number,
+    private readonly end: number | undefined,
+    private readonly pieceSize: number,
+    private readonly reuse?: { readonly allowed: boolean },
+    private readonly signal?: AbortSignal,
+  ) {
+    this.position = start;
+    signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  private read(): Promise<{ buffer: Buffer; n: number }> {
+    const length = this.end === undefined ? this.pieceSize : Math.min(this.pieceSize, this.end + 1 - this.position);
+    if (length <= 0) return Promise.resolve({ buffer: Buffer.alloc(0), n: 0 });
+    const buffer = this.spare.pop() ?? Buffer.allocUnsafeSlow(this.pieceSize);
+    const at = this.position;
+    this.position += length; // moved on now: the read ahead starts where this one ends
+    return poolOps.read(this.fd, buffer, 0, length, at).then((n) => {
+      this.position -= length - n;
+      return { buffer, n };
+    });
+  }
+
+  async next(): Promise<IteratorResult<Buffer>> {
+    if (this.finished) return { done: true, value: undefined };
+    if (this.lent && this.reuse?.allowed) this.spare.push(this.lent);
+    this.lent = undefined;
+    let got: { buffer: Buffer; n: number };
+    try {
+      // Kept in `ahead` while it runs, so return() waits for it before closing the descriptor.
+      this.ahead ??= this.read();
+      got = await this.ahead;
+    } catch (err) {
+      this.ahead = undefined;
+      this.close();
+      throw err;
+    }
+    this.ahead = undefined;
+    if (this.finished) return { done: true, value: undefined }; // returned while reading
+    if (got.n === 0) {
+      this.close();
+      return { done: true, value: undefined };
+    }
+    this.lent = got.buffer;
+    // On to the end as a ReadStream reads (a file still growing is read on).
+    const ahead = this.read();
+    ahead.catch(() => undefined); // reported by the next next(), or dropped by return()
+    this.ahead = ahead;
+    return { done: false, value: got.buffer.subarray(0, got.n) };
+  }
+
+  async return(): Promise<IteratorResult<Buffer>> {
+    this.finished = true;
+    // The descriptor stays open until a read in flight on it is over.
+    const ahead = this.ahead;
+    this.ahead = undefined;
+    if (ahead) await ahead.catch(() => undefined);
+    this.close();
+    return { done: true, value: undefined };
+  }
+
+  private close(): void {
+    this.finished = true;
+    this.signal?.removeEventListener('abort', this.onAbort);
+    if (this.closed) return;
+    this.closed = true;
+    fs.close(this.fd, () => undefined);
+  }
+}
+
 /** One piece as a byte source (an async iterable holding no resource, so nothing leaks if never read). */
 export async function* onePiece(piece: Buffer): AsyncGenerator<Buffer> {
   if (piece.length > 0) yield piece;
@@ -125,7 +217,7 @@ export function tempName(): string {
  * (fewer: the size check after the write says so); otherwise `rest`, a source that yields every
  * byte (those taken already, then the remainder), to be written as any other. A source that hands
  * over all its bytes in one piece gives that piece itself, uncopied (a piece, once yielded, is the
- * consumer's: no source here refills one, and crypt's encryption yields new buffers).
+ * consumer's: a local write never lets its source refill one, WriteOptions.reusePieces).
  */
 export async function gatherDeclared(source: ByteSource, declared: number): Promise<{ bytes: Buffer } | { rest: ByteSource }> {
   const it = source[Symbol.asyncIterator]();

@@ -34,7 +34,7 @@ import {
   writeLink,
   type LocalLinkOptions,
 } from './local-links.js';
-import { DIRECT_MAX_BYTES, directOps, gatherDeclared, onLocalDisk, onePiece, poolOps, readAt, tempName, writeAll, type FdOps } from './local-io.js';
+import { DIRECT_MAX_BYTES, directOps, FilePieces, gatherDeclared, onLocalDisk, onePiece, poolOps, readAt, tempName, writeAll, type FdOps } from './local-io.js';
 import { parseMetadataTime, posixAttrsOf, type Metadata } from './metadata.js';
 import { XattrNotSupportedError, copyUserXattrs, readUserXattrs, specialMetadata, userXattrEntries, writeUserXattrs } from './local-xattr.js';
 import { metadataOfStat, userXattrKeys } from './local-entry.js';
@@ -273,14 +273,9 @@ export class LocalRemote implements Remote {
       }
       // It grew while being read: the stream reads on to its end.
     }
-    const stream = fs.createReadStream('', { fd, start, end, highWaterMark: READ_CHUNK });
-    if (!signal) return { source: stream, entry };
-    // The fd is closed when the signal fires, also while nobody reads (destroy() without an error:
-    // an 'error' with no reader listening would be uncaught); the reader sees AbortedError.
-    const close = () => stream.destroy();
-    signal.addEventListener('abort', close, { once: true });
-    stream.once('close', () => signal.removeEventListener('abort', close));
-    return { source: abortable(stream, signal), entry };
+    // The fd is closed when the signal fires, also while nobody reads; the reader sees AbortedError.
+    const pieces = new FilePieces(fd, start, end, READ_CHUNK, options.reuse, signal);
+    return { source: signal ? abortable(pieces, signal) : pieces, entry };
   }
 
   async write(path: string, source: ByteSource, options: WriteOptions = {}): Promise<RemoteEntry> {

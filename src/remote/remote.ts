@@ -45,6 +45,29 @@ export interface ReadOptions {
    * AbortedError and the driver releases its fd or connection.
    */
   signal?: AbortSignal;
+  /** Once turned on, the driver may read into buffers it has handed out before (see PieceReuse). */
+  reuse?: PieceReuse;
+}
+
+/**
+ * Lets a byte source hand out the same buffers again for later pieces. A piece, once yielded, is
+ * otherwise the consumer's for good, so every piece is a new buffer, and at hundreds of MB/s that
+ * garbage (freed only when the GC finds it, tens of MiB at a time) is much of a copy's peak memory.
+ * Whoever opens a source makes one, gives it to the source's maker (ReadOptions.reuse, the content
+ * cipher) and lets the consumer turn it on (WriteOptions.reusePieces): the consumer promises that
+ * it is done with every piece, also one it already holds, by the time it asks for the next one.
+ */
+export class PieceReuse {
+  private on = false;
+
+  get allowed(): boolean {
+    return this.on;
+  }
+
+  /** From now on pieces may be refilled once the consumer asks for the next one. */
+  readonly allow = (): void => {
+    this.on = true;
+  };
 }
 
 export interface WriteOptions {
@@ -65,7 +88,7 @@ export interface WriteOptions {
    * Opens the same content once more, where that is cheap (a local source). A wrapping remote may use it
    * for a first pass, e.g. crypt computing the ciphertext MD5 that a multipart upload cannot.
    */
-  reopen?: () => Promise<ByteSource>;
+  reopen?: (options?: { reuse?: PieceReuse }) => Promise<ByteSource>;
   /** rclone metadata to store with the object (remotes with setMetadata); `mtime` here is ignored, the options' time wins. */
   metadata?: Metadata;
   /**
@@ -81,6 +104,12 @@ export interface WriteOptions {
    * may skip looking for an old one to replace (Swift's HEAD for a large object's segments).
    */
   absent?: boolean;
+  /**
+   * Lets the source refill its buffers (PieceReuse). A driver calls it where it is done with each
+   * piece by the time it asks for the next one: it copies it into a buffer of its own, hashes it,
+   * or has written it out. One that keeps pieces (gathers them, or queues them for later) must not.
+   */
+  reusePieces?: () => void;
 }
 
 /**

@@ -25,6 +25,7 @@ import {
   dateToNs,
   nsToDate,
   joinPath,
+  PieceReuse,
   type ByteSource,
   type HashType,
   type ListOptions,
@@ -372,6 +373,7 @@ export class S3Remote implements Remote {
     if (size !== undefined && (size < this.uploadCutoff || size === 0)) {
       // Collected in memory when small enough, so a PUT broken off mid-body is sent again.
       if (size <= Math.max(this.chunkSize, this.replayBufferBytes)) {
+        options.reusePieces?.(); // copied into the buffer
         const reader = new PartReader(source);
         const buffer = await reader.fill(Buffer.allocUnsafe(size));
         if (buffer.length !== size || (await reader.hasMore())) {
@@ -391,12 +393,16 @@ export class S3Remote implements Remote {
       let md5 = options.md5;
       if (md5 === undefined && options.reopen && size !== undefined && !this.options.disableChecksum) {
         const h = createHash('md5');
-        for await (const chunk of await options.reopen()) {
+        const hashed = new PieceReuse(); // each piece is hashed before the next is asked for
+        hashed.allow();
+        for await (const chunk of await options.reopen({ reuse: hashed })) {
           throwIfAborted(signal);
           h.update(chunk);
         }
         md5 = h.digest('hex');
       }
+      // Parts are copied into part buffers (PartReader): the source may refill its own.
+      options.reusePieces?.();
       written = await this.uploader.putMultipart(loc, path, source, size, metadata, md5, signal);
     }
     // Streamed and multipart uploads sent their metadata first: the rest by copy-in-place (REPLACE).

@@ -1,6 +1,7 @@
 // Swift authentication: auth v1 (X-Auth-User/Key) and Keystone v2 and v3
 // (password or application credential), picking the object-store endpoint
 // from the service catalog. The client (swift-client.ts) keeps the session.
+import '../fetch-setup.js'; // before the first fetch
 import { isRetryableError, isRetryableStatus } from './retry.js';
 import { bodyText, discardBody, requestIdOf, SwiftAuthError, SwiftError } from './swift-http.js';
 

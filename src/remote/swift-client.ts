@@ -8,6 +8,7 @@
 // 401, uploads, downloads); the parts have their own modules: swift-auth.ts
 // (auth v1, Keystone v2/v3), swift-listing.ts (paged listings), swift-http.ts
 // (errors, name encoding, ETags).
+import '../fetch-setup.js'; // before the first fetch
 import { createHash } from 'node:crypto';
 import { NotSupportedError } from '../errors.js';
 import { log } from '../log.js';
@@ -39,6 +40,9 @@ import {
 export type { EndpointType, SwiftAuthOptions, SwiftSession } from './swift-auth.js';
 export { cleanEtag, discardBody, encodeManifestValue, encodeSwiftName, SwiftAuthError, SwiftError } from './swift-http.js';
 export type { ListOptions, SwiftContainerInfo, SwiftListItem } from './swift-listing.js';
+
+/** Above every net.Socket's default writable high-water mark (16 KiB in Node 20, 64 KiB from 22). */
+const SOCKET_QUEUED_BELOW = 64 * 1024 + 1;
 
 export interface SwiftClientOptions extends SwiftAuthOptions {
   retry?: RetryPolicy;
@@ -376,7 +380,11 @@ export class SwiftClient {
           hash.update(chunk);
           bytes += chunk.byteLength;
           if (size !== undefined && bytes > size) throw new Error(`source is longer than the declared ${size} bytes`);
-          yield chunk;
+          // undici asks for the next piece once the socket took this one: at once for a piece
+          // below the socket's high-water mark, which may then still wait in its queue. The source
+          // may refill a piece as soon as the next is asked for (WriteOptions.reusePieces), so a
+          // small one goes as a copy; bigger ones are waited for ('drain'). The ETag check stays.
+          yield chunk.byteLength < SOCKET_QUEUED_BELOW ? Buffer.from(chunk) : chunk;
         }
         if (size !== undefined && bytes !== size) throw new Error(`source ended after ${bytes} of the declared ${size} bytes`);
       } catch (err) {

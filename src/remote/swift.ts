@@ -312,9 +312,13 @@ export class SwiftRemote implements Remote {
       let written: number;
       let newPrefix: string | undefined;
       const segmented = !s.noLargeObjects && (size !== undefined ? size > s.chunkSize : !s.noChunk);
+      // Segments are copied into buffers or streamed, and streamed PUTs are done with a piece when
+      // they ask for the next (SwiftClient.putStream): the source may refill its buffers, except
+      // while a body is collected from its pieces (reader.collect keeps them until it joins them).
       if (!segmented) {
-        written = await this.putSingle(container, object, reader, size, headersNow, withLate);
+        written = await this.putSingle(container, object, reader, size, headersNow, withLate, options.reusePieces);
       } else if (size !== undefined) {
+        options.reusePieces?.();
         ({ written, prefix: newPrefix } = await this.largeObjects.putSegmented(container, object, reader, size, headersNow, withLate, signal));
       } else {
         // Unknown size: look ahead; a stream that ends within the look-ahead is one plain object.
@@ -324,6 +328,7 @@ export class SwiftRemote implements Remote {
           await this.containers.putBuffered(container, object, head, await withLate());
           written = head.byteLength;
         } else {
+          options.reusePieces?.();
           const joined = new ByteReader(concatSources(head, reader.rest()));
           ({ written, prefix: newPrefix } = await this.largeObjects.putSegmented(container, object, joined, undefined, headersNow, withLate, signal));
         }
@@ -346,6 +351,8 @@ export class SwiftRemote implements Remote {
     headers: Record<string, string>,
     /** The headers with what is known only at the source's end (called once it is read). */
     finalHeaders: () => Promise<Record<string, string>>,
+    /** WriteOptions.reusePieces: called where the body is streamed, not collected. */
+    reusePieces?: () => void,
   ): Promise<number> {
     const limit = this.settings.replayBufferBytes;
     if (size !== undefined && size <= limit) {
@@ -362,9 +369,11 @@ export class SwiftRemote implements Remote {
         await this.containers.putBuffered(container, object, head, await finalHeaders());
         return head.byteLength;
       }
+      reusePieces?.();
       const res = await this.client.putObject(container, object, concatSources(head, reader.rest()), { headers });
       return res.bytes;
     }
+    reusePieces?.();
     const res = await this.client.putObject(container, object, reader.rest(), { headers, size });
     return res.bytes;
   }

@@ -618,3 +618,26 @@ test('yielded buffers are not reused', async () => {
   const big = [...outs, ...plains].filter((b) => b.length >= 4096);
   assert.equal(new Set(big.map((b) => b.buffer)).size, big.length);
 });
+
+test('encrypt with reuse on refills one output buffer, each time more is asked for; the bytes are the same', async () => {
+  const key = randomBytes(32);
+  const cipher = new ContentCipher(key);
+  const plain = randomBytes(40 * BLOCK_DATA_SIZE + 123);
+  const nonce = randomBytes(24);
+  const expected = naclEncrypt(plain, nonce, key);
+  const fresh = new Set<ArrayBufferLike>();
+  for await (const out of cipher.encrypt(pieces(plain, [3 * BLOCK_DATA_SIZE + 7]), nonce)) fresh.add(out.buffer);
+  assert.ok(fresh.size > 3, 'without reuse every output is a buffer of its own');
+  // Turned on after the first output: that one is new, the rest refill one buffer (copied here at once, as a consumer must).
+  const reuse = { allowed: false };
+  const seen = new Set<ArrayBufferLike>();
+  const copies: Buffer[] = [];
+  for await (const out of cipher.encrypt(pieces(plain, [3 * BLOCK_DATA_SIZE + 7]), nonce, reuse)) {
+    seen.add(out.buffer);
+    copies.push(Buffer.from(out));
+    reuse.allowed = true;
+  }
+  assert.ok(copies.length > 3);
+  assert.equal(seen.size, 2, 'the first output, then one refilled buffer');
+  assert.deepEqual(Buffer.concat(copies), expected);
+});

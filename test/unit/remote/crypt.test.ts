@@ -162,3 +162,41 @@ test('crypt: gives a multipart-style remote the MD5 of the exact ciphertext it s
   assert.equal(seen[2], undefined);
   assert.ok((await readAll(await r.openRead('big.bin'))).equals(big));
 });
+
+test('crypt: encryption lets the plaintext source refill its buffers, and the underlying remote the ciphertext', async () => {
+  class Refilling extends MemoryRemote {
+    allowed = 0;
+    override async write(path: string, source: AsyncIterable<Uint8Array>, options: import('../../../src/remote/remote.js').WriteOptions = {}) {
+      // Copies each piece before asking for the next, as a driver that allows reuse must.
+      if (options.reusePieces) this.allowed++;
+      options.reusePieces?.();
+      const copied = async function* () {
+        for await (const piece of source) yield Buffer.from(piece);
+      };
+      return super.write(path, copied(), options);
+    }
+  }
+  const under = new Refilling();
+  const r = new CryptRemote(under, keys, modes[0][1]);
+  const big = createHash('sha512').update('x').digest().subarray(0, 61).toString('hex').repeat(20_000);
+  // A source that refills one buffer once allowed, as FilePieces does.
+  let sourceAllowed = false;
+  const buffer = Buffer.alloc(70_000);
+  const refilling = async function* () {
+    for (let at = 0; at < big.length; at += buffer.length) {
+      const piece = sourceAllowed ? buffer : Buffer.alloc(buffer.length);
+      const n = piece.write(big.slice(at, at + buffer.length), 'latin1');
+      yield piece.subarray(0, n);
+    }
+  };
+  await r.write('big.txt', refilling(), { size: big.length, reusePieces: () => (sourceAllowed = true) });
+  assert.equal(sourceAllowed, true);
+  assert.equal(under.allowed, 1);
+  assert.equal((await readAll(await r.openRead('big.txt'))).toString('latin1'), big);
+  // Without data encryption the pieces go to the underlying remote as they are: its say, not crypt's.
+  sourceAllowed = false;
+  const plain = new CryptRemote(new MemoryRemote(), keys, modes[5][1]);
+  await plain.write('big.txt', refilling(), { size: big.length, reusePieces: () => (sourceAllowed = true) });
+  assert.equal(sourceAllowed, false, 'a memory remote keeps pieces');
+  assert.equal((await readAll(await plain.openRead('big.txt'))).toString('latin1'), big);
+});

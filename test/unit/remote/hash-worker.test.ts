@@ -44,6 +44,24 @@ describe('OffThreadHasher', () => {
     assert.equal(after!.md5, createHash('md5').update('abc').digest('hex'));
   });
 
+  it('holds at most 4 MiB of copies per thread before a sender waits (each MiB is a buffer of peak memory)', async () => {
+    const h = new OffThreadHasher(['md5']);
+    const chunk = Buffer.alloc(1024 * 1024, 7);
+    let through = 0;
+    try {
+      const sent = Array.from({ length: 6 }, () => h.update(chunk).then(() => through++));
+      // Acknowledgements come as messages (macrotasks): until then only the budget decides.
+      for (let i = 0; i < 20; i++) await Promise.resolve();
+      assert.equal(through, 4);
+      await Promise.all(sent);
+      const want = createHash('md5');
+      for (let i = 0; i < 6; i++) want.update(chunk);
+      assert.equal((await h.digests()).md5, want.digest('hex'));
+    } finally {
+      h.abort(); // a job left open keeps its thread, and the test process, alive
+    }
+  });
+
   it('lets a process that hashed MD5 alone (multipart parts) exit', { timeout: 30_000 }, async () => {
     const url = new URL('../../../src/remote/hash-worker.js', import.meta.url).href;
     const script = `const { OffThreadHasher } = await import(${JSON.stringify(url)});

@@ -1,7 +1,13 @@
-// gatherDeclared (src/remote/local-io.ts): a small write's bytes in one buffer, or the whole source back.
+// gatherDeclared (src/remote/local-io.ts): a small write's bytes in one buffer, or the whole source back;
+// FilePieces: a file read in pieces, refilling its buffers when allowed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { gatherDeclared } from '../../../src/remote/local-io.js';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { fstatSync, openSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { FilePieces, gatherDeclared } from '../../../src/remote/local-io.js';
 
 async function* pieces(...parts: string[]): AsyncGenerator<Buffer> {
   for (const p of parts) yield Buffer.from(p);
@@ -47,4 +53,75 @@ test('gatherDeclared: more bytes than declared give back a source of every byte,
   assert.ok('rest' in got);
   for await (const _ of got.rest) break;
   assert.equal(closed, true);
+});
+
+/** Waits (up to a second) for `fd` to be closed: the close goes through the thread pool. */
+async function closedSoon(fd: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      fstatSync(fd);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EBADF') return;
+      throw err;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.fail(`fd ${fd} still open`);
+}
+
+test('FilePieces: a file (or a range) in pieces; buffers refilled only once reuse is on; fd closed at the end', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cryptfs-pieces-'));
+  try {
+    const file = join(dir, 'f');
+    const data = randomBytes(10 * 1000 + 17);
+    writeFileSync(file, data);
+    const read = async (start: number, end: number | undefined, reuse?: { allowed: boolean }) => {
+      const fd = openSync(file, 'r');
+      const buffers = new Set<ArrayBufferLike>();
+      const out: Buffer[] = [];
+      for await (const piece of new FilePieces(fd, start, end, 1000, reuse)) {
+        buffers.add(piece.buffer);
+        out.push(Buffer.from(piece));
+      }
+      await closedSoon(fd);
+      return { bytes: Buffer.concat(out), buffers: buffers.size, pieces: out.length };
+    };
+    const whole = await read(0, undefined);
+    assert.deepEqual(whole.bytes, data);
+    assert.equal(whole.pieces, 11);
+    assert.equal(whole.buffers, 11, 'a new buffer per piece without reuse');
+    const reused = await read(0, undefined, { allowed: true });
+    assert.deepEqual(reused.bytes, data);
+    assert.equal(reused.buffers, 2, 'the piece handed out and the one read ahead');
+    assert.deepEqual((await read(1500, 4499, { allowed: true })).bytes, data.subarray(1500, 4500));
+    assert.deepEqual((await read(9990, 20000)).bytes, data.subarray(9990));
+    assert.equal((await read(20000, undefined)).pieces, 0);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('FilePieces: returned before the first read, after one piece, or aborted, the fd is closed', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cryptfs-pieces-'));
+  try {
+    const file = join(dir, 'f');
+    writeFileSync(file, randomBytes(5000));
+    const closed = closedSoon;
+    let fd = openSync(file, 'r');
+    await new FilePieces(fd, 0, undefined, 1000).return();
+    await closed(fd);
+    fd = openSync(file, 'r');
+    const it = new FilePieces(fd, 0, undefined, 1000);
+    assert.equal((await it.next()).value?.length, 1000);
+    await it.return(); // waits for the read ahead
+    await closed(fd);
+    assert.equal((await it.next()).done, true);
+    fd = openSync(file, 'r');
+    const abort = new AbortController();
+    new FilePieces(fd, 0, undefined, 1000, undefined, abort.signal);
+    abort.abort();
+    await closed(fd);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
