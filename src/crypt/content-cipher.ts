@@ -6,6 +6,7 @@ import { AuthenticationError, BadMagicError, FileTooShortError, TruncatedBlockEr
 import { NONCE_SIZE, addToNonce, incrementNonce, randomNonce } from './nonce.js';
 import { secureCopy, wipe } from './secure-memory.js';
 import { openChunk, SECRETBOX_TAG_SIZE, sealChunk } from './secretbox.js';
+import { resumeIterator } from '../resume-iterator.js';
 
 export const HEADER_SIZE = 32;
 export const BLOCK_DATA_SIZE = 65536;
@@ -69,19 +70,6 @@ async function readFront(
   return { head, filled };
 }
 
-/** The rest of a stream after `readFront`, closing the underlying iterator when done or abandoned. */
-async function* resumeStream(rest: Uint8Array | undefined, iterator: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {
-  try {
-    if (rest !== undefined && rest.length > 0) yield rest;
-    for (;;) {
-      const step = await iterator.next();
-      if (step.done) return;
-      yield step.value;
-    }
-  } finally {
-    await iterator.return?.();
-  }
-}
 
 export interface RangePlan {
   /** Ciphertext offset of the first chunk needed. */
@@ -286,7 +274,7 @@ export class ContentCipher {
         await open({ offset: plan.underlyingOffset, length: clampLength(plan.underlyingOffset, plan.underlyingLength) })
       )[Symbol.asyncIterator]();
     }
-    const plaintext = this.openStream(resumeStream(rest, iterator), nonce, plan.blocks);
+    const plaintext = this.openStream(resumeIterator([rest], iterator), nonce, plan.blocks);
     return sliceStream(plaintext, plan.discard, length);
   }
 

@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
 import type { ByteSource } from './remote.js';
+import { resumeIterator } from '../resume-iterator.js';
 
 /** The calls a small-file transfer makes, with one signature for both ways of making them. */
 export interface FdOps {
@@ -227,7 +228,7 @@ export async function gatherDeclared(source: ByteSource, declared: number): Prom
     const second = await it.next();
     const whole = Buffer.from(first.value.buffer, first.value.byteOffset, first.value.byteLength);
     if (second.done) return { bytes: whole };
-    return { rest: resumeAfter(whole, second.value, it) };
+    return { rest: resumeIterator([whole, second.value], it) };
   }
   const bytes = Buffer.allocUnsafe(declared);
   let filled = 0;
@@ -237,22 +238,9 @@ export async function gatherDeclared(source: ByteSource, declared: number): Prom
     pending = undefined;
     if (step.done) return { bytes: filled === declared ? bytes : bytes.subarray(0, filled) };
     const piece = step.value;
-    if (filled + piece.length > declared) return { rest: resumeAfter(bytes.subarray(0, filled), piece, it) };
+    if (filled + piece.length > declared) return { rest: resumeIterator([bytes.subarray(0, filled), piece], it) };
     bytes.set(piece, filled);
     filled += piece.length;
   }
 }
 
-async function* resumeAfter(taken: Buffer, piece: Uint8Array, it: AsyncIterator<Uint8Array>): AsyncGenerator<Uint8Array> {
-  try {
-    if (taken.length > 0) yield taken;
-    yield piece;
-    for (;;) {
-      const step = await it.next();
-      if (step.done) return;
-      yield step.value;
-    }
-  } finally {
-    await it.return?.();
-  }
-}
