@@ -4,7 +4,7 @@ import { parentPort } from 'node:worker_threads';
 
 type Message =
   | { op: 'start'; id: number; algorithms: string[] }
-  | { op: 'data'; id: number; slot: number; chunk: Uint8Array }
+  | { op: 'data'; id: number; chunk: Uint8Array }
   | { op: 'end'; id: number }
   | { op: 'abort'; id: number };
 
@@ -18,8 +18,8 @@ port.on('message', (m: Message) => {
       break;
     case 'data': {
       for (const h of jobs.get(m.id) ?? []) h.update(m.chunk);
-      // The chunk is shared memory: the acknowledgement lets it be filled again once every thread is done with it.
-      port.postMessage({ op: 'ack', id: m.id, bytes: m.chunk.byteLength, slot: m.slot });
+      // The buffer goes back to be filled again (no fresh allocation per chunk).
+      port.postMessage({ op: 'ack', id: m.id, bytes: m.chunk.byteLength, buffer: m.chunk.buffer }, [m.chunk.buffer as ArrayBuffer]);
       break;
     }
     case 'end': {

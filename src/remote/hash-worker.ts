@@ -1,13 +1,11 @@
 // Hashing off the main thread. Sealing hashes every byte crypt writes with SHA-256, MD5 and SHA-1
 // (together ~4 ms of CPU per MiB here, about what reading, encrypting and writing it costs): on
-// the main thread that would halve big-file copy throughput. Chunks go to two worker threads,
-// which hash while the main thread encrypts; at most THREAD_IN_FLIGHT_BYTES wait for each, so a
-// fast source never piles up in memory. MD5, the slowest (~1.8 ms/MiB), has a thread of its own,
-// SHA-256 and SHA-1 (~0.7 ms/MiB each, SHA-NI) share the other: one thread for all three was the
-// bottleneck of a 4-transfer copy (256 MiB: 1.64 s, two threads 1.41 s). The caller may refill
-// its buffer once update() returns, so each chunk is copied, once, into shared memory that both
-// threads read (a copy per thread held twice the memory: 14 MiB at 4 transfers), and the shared
-// buffer is filled again once both have acknowledged it.
+// the main thread that would halve big-file copy throughput. Chunks go to two worker threads
+// (copied into buffers that travel back and forth, never allocated per chunk), which hash while
+// the main thread encrypts; at most THREAD_IN_FLIGHT_BYTES wait for each, so a fast source never
+// piles up in memory. MD5, the slowest (~1.8 ms/MiB), has a thread of its own, SHA-256 and SHA-1
+// (~0.7 ms/MiB each, SHA-NI) share the other: one thread for all three was the bottleneck of a
+// 4-transfer copy (256 MiB: 1.64 s, two threads 1.41 s); a copy per thread costs far less.
 import type { Worker } from 'node:worker_threads';
 import { workerThreads } from '../lazy-builtin.js';
 
@@ -15,38 +13,11 @@ import { workerThreads } from '../lazy-builtin.js';
 // the copies held do not grow with --transfers (8 MiB per job and thread held 64 MiB at 4
 // transfers). A hash thread runs at 0.5-1.5 GB/s, so a few MiB ahead keeps it busy: senders wait
 // above this and go on at half of it, so the thread always has 2 MiB or more (2-8 ms of work)
-// queued. Each MiB here is a shared copy in circulation.
+// queued. Each MiB here is a 1 MiB copy in circulation (8 MiB held ~18 MiB of copies in all).
 const THREAD_IN_FLIGHT_BYTES = 4 * 1024 * 1024;
-/** Shared buffers for chunks are at least this big, and this many are kept for reuse: as many as circulate. */
+/** Buffers for chunks are at least this big, and this many are kept for reuse per thread: as many as circulate. */
 const POOL_BUFFER_BYTES = 1024 * 1024;
 const POOL_MAX = THREAD_IN_FLIGHT_BYTES / POOL_BUFFER_BYTES + 2;
-
-/** Copies of chunks in shared memory, each in use until every thread it was sent to acknowledged it. */
-class SharedCopies {
-  private readonly free: SharedArrayBuffer[] = [];
-  private readonly inUse = new Map<number, { buffer: SharedArrayBuffer; readers: number }>();
-  private nextSlot = 1;
-
-  /** A copy of `chunk` for `readers` threads, and the slot each one names when it is done. */
-  copy(chunk: Uint8Array, readers: number): { slot: number; view: Uint8Array } {
-    let buffer = this.free.pop();
-    if (!buffer || buffer.byteLength < chunk.byteLength) buffer = new SharedArrayBuffer(Math.max(POOL_BUFFER_BYTES, chunk.byteLength));
-    const view = new Uint8Array(buffer, 0, chunk.byteLength);
-    view.set(chunk);
-    const slot = this.nextSlot++;
-    this.inUse.set(slot, { buffer, readers });
-    return { slot, view };
-  }
-
-  /** One reader is done with `slot` (a thread acknowledged it, or will never: it failed). */
-  release(slot: number): void {
-    const entry = this.inUse.get(slot);
-    if (!entry || --entry.readers > 0) return;
-    this.inUse.delete(slot);
-    if (this.free.length < POOL_MAX && entry.buffer.byteLength === POOL_BUFFER_BYTES) this.free.push(entry.buffer);
-  }
-}
-const shared = new SharedCopies();
 
 interface Job {
   done?: (hex: string[]) => void;
@@ -56,8 +27,7 @@ interface Job {
 class HashThread {
   private readonly worker: Worker;
   private readonly jobs = new Map<number, Job>();
-  /** Slots of shared copies sent and not yet acknowledged. */
-  private readonly unacknowledged = new Set<number>();
+  private readonly pool: ArrayBuffer[] = [];
   private nextId = 1;
   /** Bytes sent and not yet acknowledged, over all jobs (aborted ones too, until the thread acks them). */
   private inFlight = 0;
@@ -69,10 +39,9 @@ class HashThread {
     this.worker = new (workerThreads().Worker)(new URL('../remote/hash-worker-thread.js', import.meta.url));
     // Idle workers must not keep the process alive.
     this.worker.unref();
-    this.worker.on('message', (m: { op: 'ack' | 'digest'; id: number; bytes?: number; hex?: string[]; slot?: number }) => {
+    this.worker.on('message', (m: { op: 'ack' | 'digest'; id: number; bytes?: number; hex?: string[]; buffer?: ArrayBuffer }) => {
+      if (m.buffer && this.pool.length < POOL_MAX) this.pool.push(m.buffer);
       if (m.op === 'ack') {
-        this.unacknowledged.delete(m.slot!);
-        shared.release(m.slot!);
         this.inFlight -= m.bytes!;
         if (this.inFlight <= THREAD_IN_FLIGHT_BYTES / 2 && this.waiting.length > 0) {
           const waiting = this.waiting;
@@ -90,8 +59,6 @@ class HashThread {
     this.worker.on('error', (err) => {
       for (const job of this.jobs.values()) job.failed?.(err);
       this.jobs.clear();
-      for (const slot of this.unacknowledged) shared.release(slot);
-      this.unacknowledged.clear();
       // Nothing more will be acknowledged: let waiting senders go on (their jobs have failed).
       const waiting = this.waiting;
       this.waiting = [];
@@ -114,11 +81,15 @@ class HashThread {
     return id;
   }
 
-  /** Sends `copy` (in shared memory, from `slot`); resolves once the thread's backlog is small enough to send more. */
-  async update(id: number, slot: number, copy: Uint8Array): Promise<void> {
+  /** Sends a copy of `chunk`; resolves once the thread's backlog is small enough to send more. */
+  async update(id: number, chunk: Uint8Array): Promise<void> {
+    // Its own buffer, transferred: a view posted as is would clone its whole backing store.
+    let buffer = this.pool.pop();
+    if (!buffer || buffer.byteLength < chunk.byteLength) buffer = new ArrayBuffer(Math.max(POOL_BUFFER_BYTES, chunk.byteLength));
+    const copy = new Uint8Array(buffer, 0, chunk.byteLength);
+    copy.set(chunk);
     this.inFlight += copy.byteLength;
-    this.unacknowledged.add(slot);
-    this.worker.postMessage({ op: 'data', id, slot, chunk: copy });
+    this.worker.postMessage({ op: 'data', id, chunk: copy }, [buffer]);
     if (this.inFlight > THREAD_IN_FLIGHT_BYTES) await new Promise<void>((resolve) => this.waiting.push(resolve));
   }
 
@@ -164,8 +135,7 @@ export class OffThreadHasher {
     // In pieces of the pool's size: a part of several MiB would otherwise grow every pooled buffer to it.
     for (let at = 0; at < chunk.byteLength; at += POOL_BUFFER_BYTES) {
       const piece = chunk.byteLength <= POOL_BUFFER_BYTES ? chunk : chunk.subarray(at, at + POOL_BUFFER_BYTES);
-      const { slot, view } = shared.copy(piece, this.parts.length);
-      await Promise.all(this.parts.map((p) => p.thread.update(p.id, slot, view)));
+      await Promise.all(this.parts.map((p) => p.thread.update(p.id, piece)));
     }
   }
 
