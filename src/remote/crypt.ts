@@ -295,7 +295,9 @@ export class CryptRemote implements Remote {
     };
     if (this.options.noDataEncryption) return this.underlying.openRead(enc, range, options).catch(rename);
     const { open, onHeader } = this.verifier.forRead(path, enc, options);
-    return this.content.decryptRange(open, range?.offset ?? 0, range?.length, undefined, onHeader).catch(rename);
+    // The plaintext buffers are refilled if the consumer allows it (options.reuse), as the underlying
+    // source's are: the decryption is done with each ciphertext piece when it asks for the next.
+    return this.content.decryptRange(open, range?.offset ?? 0, range?.length, undefined, onHeader, options?.reuse).catch(rename);
   }
 
   async write(path: string, source: ByteSource, options: WriteOptions = {}): Promise<RemoteEntry> {

@@ -218,7 +218,8 @@ export function tempName(): string {
  * (fewer: the size check after the write says so); otherwise `rest`, a source that yields every
  * byte (those taken already, then the remainder), to be written as any other. A source that hands
  * over all its bytes in one piece gives that piece itself, uncopied (a piece, once yielded, is the
- * consumer's: a local write never lets its source refill one, WriteOptions.reusePieces).
+ * consumer's: a local write lets its source refill pieces, WriteOptions.reusePieces, only once
+ * this is over and it writes each piece before asking for the next).
  */
 export async function gatherDeclared(source: ByteSource, declared: number): Promise<{ bytes: Buffer } | { rest: ByteSource }> {
   const it = source[Symbol.asyncIterator]();

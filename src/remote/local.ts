@@ -313,6 +313,9 @@ export class LocalRemote implements Remote {
         await this.makeDir(dir, parentPath(path));
         return ops.open(temp, 'wx', 0o644);
       });
+      // Each piece is written before the next is asked for: the source may refill its buffers
+      // (not before: the small-file path above keeps the pieces it gathered).
+      options.reusePieces?.();
       // Aborted: the source throws AbortedError and the temporary file goes as for any failure.
       for await (const chunk of abortable(source, options.signal)) await writeAll(ops, fd, chunk);
       const mtimeNs = options.mtimeNs ?? dateToNs(options.mtime ?? new Date());

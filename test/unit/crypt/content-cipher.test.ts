@@ -641,3 +641,36 @@ test('encrypt with reuse on refills one output buffer, each time more is asked f
   assert.equal(seen.size, 2, 'the first output, then one refilled buffer');
   assert.deepEqual(Buffer.concat(copies), expected);
 });
+
+test('decryptRange with reuse on refills one plaintext buffer, wiped at the end; ranges and bytes are the same', async () => {
+  const key = randomBytes(32);
+  const cipher = new ContentCipher(key);
+  const plain = randomBytes(40 * BLOCK_DATA_SIZE + 123);
+  const encrypted = naclEncrypt(plain, randomBytes(24), key);
+  const open = async (r: { offset: number; length?: number }) =>
+    pieces(encrypted.subarray(r.offset, r.length === undefined ? undefined : r.offset + r.length), [3 * BLOCK_SIZE + 11]);
+  for (const [offset, length] of [
+    [0, undefined],
+    [5 * BLOCK_DATA_SIZE + 17, 30 * BLOCK_DATA_SIZE],
+  ] as Array<[number, number | undefined]>) {
+    const fresh = new Set<ArrayBufferLike>();
+    for await (const p of await cipher.decryptRange(open, offset, length)) fresh.add(p.buffer);
+    assert.ok(fresh.size > 3, 'without reuse every piece is a buffer of its own');
+    // Turned on after the first piece: that one is new, the rest refill one buffer (copied here at once, as a consumer must).
+    const reuse = { allowed: false };
+    const seen = new Set<ArrayBufferLike>();
+    const copies: Buffer[] = [];
+    let last: Buffer | undefined;
+    for await (const p of await cipher.decryptRange(open, offset, length, undefined, undefined, reuse)) {
+      seen.add(p.buffer);
+      copies.push(Buffer.from(p));
+      last = p;
+      reuse.allowed = true;
+    }
+    assert.ok(copies.length > 3);
+    assert.equal(seen.size, 2, 'the first piece, then one refilled buffer');
+    assert.deepEqual(Buffer.concat(copies), plain.subarray(offset, length === undefined ? undefined : offset + length));
+    // The refilled buffer held plaintext: zeroed once the stream is over.
+    assert.ok(last!.every((b) => b === 0), 'the reused buffer is wiped at the end');
+  }
+});

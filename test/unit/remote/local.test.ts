@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { LocalRemote } from '../../../src/remote/local.js';
 import { SubRemote } from '../../../src/remote/sub-remote.js';
 import { runRemoteContract, bytesOf, readAll } from '../../helpers/remote-contract.js';
@@ -11,6 +12,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { requireTool } from '../../helpers/require-tool.js';
 import { osNative } from '../../../src/os-native.js';
+import { smallFileWriter } from '../../../src/remote/local-small-writer.js';
 import { writeUserXattrs } from '../../../src/remote/local-xattr.js';
 import type { RemoteEntry } from '../../../src/remote/remote.js';
 
@@ -161,6 +163,46 @@ test('local: a small write of declared size (one pool job) keeps bytes, exact ti
     await assert.rejects(r.write('new/c.bin', bytesOf(Buffer.from('x')), { size: 1, lateMetadata: () => Promise.reject(new Error('no record')) }), /no record/);
     assert.deepEqual((await readdir(dir)).sort(), ['d', 'new']);
     assert.deepEqual((await readdir(join(dir, 'new'))).sort(), ['dir', 'fewer.bin', 'more.bin']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('local: a streamed write lets its source refill pieces (each is written before the next is asked for); a small one never does', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cryptfs-local-'));
+  // A source that, once allowed, reads every piece into the buffer of the piece before (as FilePieces does).
+  function refilling(data: Buffer, pieceSize: number, reuse: { allowed: boolean }) {
+    const buffers = new Set<ArrayBufferLike>();
+    async function* gen(): AsyncGenerator<Buffer> {
+      let last: Buffer | undefined;
+      for (let at = 0; at < data.length; at += pieceSize) {
+        const n = Math.min(pieceSize, data.length - at);
+        const buf = reuse.allowed && last && last.length >= n ? last.subarray(0, n) : Buffer.allocUnsafe(n);
+        data.copy(buf, 0, at, at + n);
+        buffers.add(buf.buffer);
+        last = buf;
+        yield buf;
+      }
+    }
+    return { source: gen(), buffers };
+  }
+  try {
+    const r = new LocalRemote(dir);
+    for (const [name, size, pieceSize, expectReuse] of [
+      ['big.bin', 3 * 1024 * 1024 + 5, 100_000, true],
+      // Gathered into one buffer for the one-job writer (where the addon is built): never refilled.
+      ['small.bin', 50_000, 7_000, smallFileWriter === undefined],
+      ['undeclared.bin', 400_000, 64_000, true],
+    ] as Array<[string, number, number, boolean]>) {
+      const data = randomBytes(size);
+      const reuse = { allowed: false };
+      const { source, buffers } = refilling(data, pieceSize, reuse);
+      const declared = name === 'undeclared.bin' ? undefined : size;
+      await r.write(name, source, { size: declared, reusePieces: () => (reuse.allowed = true) });
+      assert.equal(reuse.allowed, expectReuse, `${name}: reuse turned on`);
+      if (expectReuse) assert.ok(buffers.size < Math.ceil(size / pieceSize) / 2, `${name}: pieces refilled (${buffers.size} buffers)`);
+      assert.deepEqual(await readAll(await r.openRead(name)), data, `${name}: bytes`);
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
