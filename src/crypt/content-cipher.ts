@@ -157,13 +157,7 @@ export class ContentCipher {
     const staging = takeStaging();
     let staged = 0;
     let stagedMost = 0; // how much of it held plaintext, to wipe
-    // The buffer yielded last (when reuse is on): free again once this generator runs on.
-    let spare: Buffer | undefined;
-    const output = (size: number): Buffer => {
-      if (!reuse?.allowed) return Buffer.allocUnsafe(size);
-      spare ??= Buffer.allocUnsafeSlow(MAX_OUTPUT_SIZE);
-      return spare.subarray(0, size);
-    };
+    const outputs = new OutputBuffers(MAX_OUTPUT_SIZE, reuse);
     try {
       for await (const piece of source) {
         let pos = 0;
@@ -176,7 +170,7 @@ export class ContentCipher {
             break;
           }
           const count = Math.min(complete, MAX_CHUNKS_PER_OUTPUT);
-          const out = output((headerPending ? HEADER_SIZE : 0) + count * BLOCK_SIZE);
+          const out = outputs.take((headerPending ? HEADER_SIZE : 0) + count * BLOCK_SIZE);
           let at = headerPending ? writeHeader(out) : 0;
           for (let i = 0; i < count; i++) {
             let plain: Uint8Array;
@@ -201,7 +195,7 @@ export class ContentCipher {
 
       if (staged > 0 || headerPending) {
         // Last short chunk (never an empty one: an empty file is the header alone).
-        const out = output((headerPending ? HEADER_SIZE : 0) + (staged > 0 ? staged + BLOCK_OVERHEAD : 0));
+        const out = outputs.take((headerPending ? HEADER_SIZE : 0) + (staged > 0 ? staged + BLOCK_OVERHEAD : 0));
         const at = headerPending ? writeHeader(out) : 0;
         if (staged > 0) sealChunk(out.subarray(at), staging.subarray(0, staged), chunkNonce, key);
         yield out;
@@ -300,13 +294,7 @@ export class ContentCipher {
     const staging = Buffer.allocUnsafe(BLOCK_SIZE);
     let staged = 0;
     let chunkIndex = firstChunk;
-    // The buffer yielded last (when reuse is on): free again once this generator runs on.
-    let spare: Buffer | undefined;
-    const output = (size: number): Buffer => {
-      if (!reuse?.allowed) return Buffer.allocUnsafe(size);
-      spare ??= Buffer.allocUnsafeSlow(MAX_CHUNKS_PER_OUTPUT * BLOCK_DATA_SIZE);
-      return spare.subarray(0, size);
-    };
+    const outputs = new OutputBuffers(MAX_CHUNKS_PER_OUTPUT * BLOCK_DATA_SIZE, reuse);
     try {
       for await (const piece of source) {
         let pos = 0;
@@ -327,7 +315,7 @@ export class ContentCipher {
             break;
           }
           const count = Math.min(complete, MAX_CHUNKS_PER_OUTPUT);
-          const out = output(count * BLOCK_DATA_SIZE);
+          const out = outputs.take(count * BLOCK_DATA_SIZE);
           for (let i = 0; i < count; i++) {
             let cipher: Uint8Array;
             if (staged > 0) {
@@ -355,13 +343,37 @@ export class ContentCipher {
       if (chunkNonce === undefined) throw new FileTooShortError();
       if (staged === 0) return;
       if (staged <= BLOCK_OVERHEAD) throw new TruncatedBlockError();
-      const out = output(staged - BLOCK_OVERHEAD);
+      const out = outputs.take(staged - BLOCK_OVERHEAD);
       if (!openChunk(out, staging.subarray(0, staged), chunkNonce, key)) throw new AuthenticationError(chunkIndex);
       yield out;
     } finally {
       // It held plaintext; the consumer is done with it (it asked for more, or stopped).
-      if (spare) wipe(spare);
+      outputs.wipe();
     }
+  }
+}
+
+/**
+ * Buffers for a generator's pieces: a new one each time, or, once `reuse` is on, one buffer of
+ * `capacity` refilled for each piece (the one yielded last is free again once the generator runs on).
+ */
+class OutputBuffers {
+  private spare?: Buffer;
+
+  constructor(
+    private readonly capacity: number,
+    private readonly reuse?: { readonly allowed: boolean },
+  ) {}
+
+  take(size: number): Buffer {
+    if (!this.reuse?.allowed) return Buffer.allocUnsafe(size);
+    this.spare ??= Buffer.allocUnsafeSlow(this.capacity);
+    return this.spare.subarray(0, size);
+  }
+
+  /** Zeroes the refilled buffer (for plaintext). */
+  wipe(): void {
+    if (this.spare) wipe(this.spare);
   }
 }
 
