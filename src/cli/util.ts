@@ -27,6 +27,18 @@ export async function writeOut(out: Writable, data: string | Uint8Array): Promis
   }
 }
 
+/**
+ * Writes bytes and waits until the stream is done with them (its write callback), not only for
+ * room: the caller may then refill the buffer. Only for streams that keep no reference to what was
+ * written once they call back (the process's stdout: a file, pipe or terminal written synchronously
+ * on Linux), never for one that collects its chunks.
+ */
+export function writeThrough(out: Writable, data: Uint8Array): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    out.write(data, (err) => (err ? reject(err) : resolve()));
+  });
+}
+
 /** Reads all of stdin as bytes (for `obscure -`). */
 export async function readAllBytes(input: NodeJS.ReadableStream): Promise<Buffer> {
   const parts: Buffer[] = [];

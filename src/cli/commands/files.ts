@@ -3,14 +3,14 @@ import { flagBool, flagNumber } from '../args.js';
 import { registerCommand } from '../command.js';
 import { runToCommand, runTreeCommand, summariseErrors } from '../command-run.js';
 import { TransferStats } from '../stats.js';
-import { CommandFailedError, writeOut } from '../util.js';
+import { CommandFailedError, writeOut, writeThrough } from '../util.js';
 import { walk } from '../walk.js';
 import { filterFromFlags } from '../filter.js';
 import { log } from '../../log.js';
 import { logPath } from '../../log-names.js';
 import { DirNotFoundError, ObjectNotFoundError, errorMessage } from '../../errors.js';
 import { ExitCode, exitCodeOf } from '../exit-codes.js';
-import type { Remote, RemoteEntry } from '../../remote/remote.js';
+import { PieceReuse, type Remote, type RemoteEntry } from '../../remote/remote.js';
 import { splitSpec } from '../../remote/open.js';
 import { assertWritable } from '../write-guard.js';
 import { listingFailure } from '../listing-failure.js';
@@ -86,8 +86,14 @@ registerCommand({
       if (start < 0) start = Math.max(0, f.size + start);
       const length = count >= 0 ? count : undefined;
       let source;
+      // The source may refill its buffers when nothing keeps them: --discard, or the process's own
+      // stdout on Linux, done with a piece once its write has called back (a stream that collects
+      // its chunks, as in-process callers may pass, gets new buffers).
+      const reuse = new PieceReuse();
+      const through = ctx.stdout === process.stdout && process.platform === 'linux';
+      if (discard || through) reuse.allow();
       try {
-        source = await remote.openRead(f.path, { offset: start, length }, { signal: ctx.signal });
+        source = await remote.openRead(f.path, { offset: start, length }, { signal: ctx.signal, reuse });
       } catch (err) {
         errors++;
         lastError = err;
@@ -95,7 +101,11 @@ registerCommand({
         continue;
       }
       try {
-        for await (const chunk of source) if (!discard) await writeOut(ctx.stdout, chunk);
+        for await (const chunk of source) {
+          if (discard) continue;
+          if (through) await writeThrough(ctx.stdout, chunk);
+          else await writeOut(ctx.stdout, chunk);
+        }
       } catch (err) {
         errors++;
         lastError = err;
