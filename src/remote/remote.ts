@@ -68,6 +68,13 @@ export class PieceReuse {
   readonly allow = (): void => {
     this.on = true;
   };
+
+  /** On from the start: for a consumer done with each piece at once (one that hashes it). */
+  static allowed(): PieceReuse {
+    const reuse = new PieceReuse();
+    reuse.allow();
+    return reuse;
+  }
 }
 
 export interface WriteOptions {

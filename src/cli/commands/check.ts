@@ -20,7 +20,7 @@ import { logPath } from '../../log-names.js';
 import { CryptfsError, errorMessage } from '../../errors.js';
 import { ExitStatusError, exitCodeOf } from '../exit-codes.js';
 import type { ByteSource, HashType, Remote, RemoteEntry } from '../../remote/remote.js';
-import { joinPath } from '../../remote/remote.js';
+import { joinPath, PieceReuse } from '../../remote/remote.js';
 import { SubRemote } from '../../remote/sub-remote.js';
 import { CryptRemote } from '../../remote/crypt.js';
 import { ContentCipher, HEADER_SIZE } from '../../crypt/content-cipher.js';
@@ -404,13 +404,15 @@ registerCommand({
         let computed: string;
         try {
           if (noData) {
-            computed = await hashStream(await src.openRead(s.path), ht);
+            computed = await hashStream(await src.openRead(s.path, undefined, { reuse: PieceReuse.allowed() }), ht);
           } else {
             const nonce = ContentCipher.readNonce(await readHead(under, encPath, HEADER_SIZE));
-            const source = await src.openRead(s.path).catch((err) => {
+            // Hashing is done with each piece at once, encryption with each plaintext piece when it
+            // asks for the next: both sides may refill their buffers.
+            const source = await src.openRead(s.path, undefined, { reuse: PieceReuse.allowed() }).catch((err) => {
               throw new CryptfsError(`failed to open src: ${errorMessage(err)}`, { cause: err });
             });
-            computed = await hashStream(crypt.content.encrypt(source, nonce), ht);
+            computed = await hashStream(crypt.content.encrypt(source, nonce, PieceReuse.allowed()), ht);
           }
         } catch (err) {
           throw new CryptfsError(`error computing hash: ${errorMessage(err)}`, { cause: err });

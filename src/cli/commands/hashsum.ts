@@ -17,7 +17,7 @@ import { errorMessage } from '../../errors.js';
 import { log } from '../../log.js';
 import { logPath } from '../../log-names.js';
 import { CryptRemote } from '../../remote/crypt.js';
-import type { HashType, Remote, RemoteEntry } from '../../remote/remote.js';
+import { PieceReuse, type HashType, type Remote, type RemoteEntry } from '../../remote/remote.js';
 import { exitCodeOf } from '../exit-codes.js';
 
 const HASHES: readonly HashType[] = ['md5', 'sha1', 'sha256'];
@@ -42,7 +42,7 @@ function toBase64(hex: string): string {
 
 async function downloadedHash(remote: Remote, path: string, type: HashType): Promise<string> {
   const h = createHash(type);
-  for await (const chunk of await remote.openRead(path)) h.update(chunk);
+  for await (const chunk of await remote.openRead(path, undefined, { reuse: PieceReuse.allowed() })) h.update(chunk);
   return h.digest('hex');
 }
 
