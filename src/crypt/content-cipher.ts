@@ -70,7 +70,6 @@ async function readFront(
   return { head, filled };
 }
 
-
 export interface RangePlan {
   /** Ciphertext offset of the first chunk needed. */
   underlyingOffset: number;

@@ -323,8 +323,7 @@ export class CryptRemote implements Remote {
       // costs about what the slowest hash thread takes rather than all hashing in a row.
       const h = new OffThreadHasher(['md5']);
       // Every piece of this pass, plaintext and ciphertext, is hashed (copied) before the next is asked for.
-      const passReuse = new PieceReuse();
-      passReuse.allow();
+      const passReuse = PieceReuse.allowed();
       const plain = new HashingSource(abortable(await options.reopen({ reuse: passReuse }), options.signal));
       try {
         for await (const chunk of this.content.encrypt(plain, nonce, passReuse)) await h.update(chunk);

@@ -393,9 +393,8 @@ export class S3Remote implements Remote {
       let md5 = options.md5;
       if (md5 === undefined && options.reopen && size !== undefined && !this.options.disableChecksum) {
         const h = createHash('md5');
-        const hashed = new PieceReuse(); // each piece is hashed before the next is asked for
-        hashed.allow();
-        for await (const chunk of await options.reopen({ reuse: hashed })) {
+        // Each piece is hashed before the next is asked for.
+        for await (const chunk of await options.reopen({ reuse: PieceReuse.allowed() })) {
           throwIfAborted(signal);
           h.update(chunk);
         }
