@@ -366,7 +366,14 @@ class OutputBuffers {
 
   take(size: number): Buffer {
     if (!this.reuse?.allowed) return Buffer.allocUnsafe(size);
-    this.spare ??= Buffer.allocUnsafeSlow(this.capacity);
+    if (!this.spare || this.spare.length < size) {
+      // A first piece smaller than the capacity is often the whole (small) file: a buffer of its
+      // size, not of the capacity (1 MiB per small file made the mount's uploads mostly GC).
+      // One that outgrows it is replaced by one of the full capacity.
+      const grown = this.spare !== undefined;
+      this.wipe();
+      this.spare = Buffer.allocUnsafeSlow(grown ? Math.max(size, this.capacity) : size);
+    }
     return this.spare.subarray(0, size);
   }
 

@@ -642,6 +642,27 @@ test('encrypt with reuse on refills one output buffer, each time more is asked f
   assert.deepEqual(Buffer.concat(copies), expected);
 });
 
+test('encrypt with reuse on sizes its buffer by what a small file needs, and grows it once for a big one', async () => {
+  const key = randomBytes(32);
+  const cipher = new ContentCipher(key);
+  const nonce = randomBytes(24);
+  // A whole small file: one buffer of its own size (1 MiB each made a mount's uploads mostly GC).
+  const small = randomBytes(5000);
+  const outs: Buffer[] = [];
+  for await (const out of cipher.encrypt(pieces(small, [5000]), nonce, { allowed: true })) outs.push(Buffer.from(out)), assert.ok(out.buffer.byteLength < 2 * 5000, `buffer of ${out.buffer.byteLength} bytes`);
+  assert.deepEqual(Buffer.concat(outs), naclEncrypt(small, nonce, key));
+  // A first piece smaller than later ones: replaced once, by one of full size.
+  const big = randomBytes(40 * BLOCK_DATA_SIZE + 9);
+  const seen = new Set<ArrayBufferLike>();
+  const copies: Buffer[] = [];
+  for await (const out of cipher.encrypt(pieces(big, [BLOCK_DATA_SIZE, 39 * BLOCK_DATA_SIZE + 9]), nonce, { allowed: true })) {
+    seen.add(out.buffer);
+    copies.push(Buffer.from(out));
+  }
+  assert.equal(seen.size, 2);
+  assert.deepEqual(Buffer.concat(copies), naclEncrypt(big, nonce, key));
+});
+
 test('decryptRange with reuse on refills one plaintext buffer, wiped at the end; ranges and bytes are the same', async () => {
   const key = randomBytes(32);
   const cipher = new ContentCipher(key);
@@ -668,7 +689,8 @@ test('decryptRange with reuse on refills one plaintext buffer, wiped at the end;
       reuse.allowed = true;
     }
     assert.ok(copies.length > 3);
-    assert.equal(seen.size, 2, 'the first piece, then one refilled buffer');
+    // A range's first piece may be short: its buffer is then replaced once by one of full size.
+    assert.ok(seen.size <= 3, `the first piece, then refilled buffers (${seen.size} in all)`);
     assert.deepEqual(Buffer.concat(copies), plain.subarray(offset, length === undefined ? undefined : offset + length));
     // The refilled buffer held plaintext: zeroed once the stream is over.
     assert.ok(last!.every((b) => b === 0), 'the reused buffer is wiped at the end');
