@@ -14,7 +14,7 @@
 // (re)written, so no nonce is ever reused. The block index inside the box ties
 // a slot to its position, the per-file key ties it to its file. A slot of zero
 // bytes (a hole of the sparse file) is a block not in the cache.
-import { writeSync } from 'node:fs';
+import { readSync, writeSync } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import { randomNonce } from '../crypt/nonce.js';
 import { openChunk, sealChunk } from '../crypt/secretbox.js';
@@ -75,6 +75,11 @@ export class BlockFile {
   }
 
   static async create(path: string, key: Buffer, pool: FilePool = sharedPool, space: SpaceBudget = unlimitedSpace): Promise<BlockFile> {
+    return BlockFile.adopt(path, await BlockFile.createEmpty(path, space), key, pool, space);
+  }
+
+  /** A new, empty block file at `path` (its header only), open for adopt(). */
+  static async createEmpty(path: string, space: SpaceBudget = unlimitedSpace): Promise<fsp.FileHandle> {
     await space.reserve(FILE_HEADER);
     const fh = await fsp.open(path, 'wx+', 0o600);
     try {
@@ -86,6 +91,11 @@ export class BlockFile {
       await fsp.rm(path, { force: true }).catch(() => undefined);
       throw err;
     }
+    return fh;
+  }
+
+  /** The block file createEmpty() made, now at `path` (it may have been renamed there). */
+  static adopt(path: string, fh: fsp.FileHandle, key: Buffer, pool: FilePool = sharedPool, space: SpaceBudget = unlimitedSpace): BlockFile {
     return new BlockFile(path, pool.add(path, fh), key, space, FILE_HEADER);
   }
 
@@ -161,8 +171,16 @@ export class BlockFile {
 
   /** Blocks first..first+count-1: each its plaintext, or undefined when not in the file. */
   async readBlocks(first: number, count: number): Promise<Array<Buffer | undefined>> {
-    const buf = Buffer.allocUnsafe(count * SLOT_SIZE);
-    const { bytesRead } = await this.file.use((fh) => fh.read(buf, 0, buf.length, BlockFile.offset(first)));
+    // No further than the file's end: a small file's one block is a few KiB, not a whole slot.
+    const position = BlockFile.offset(first);
+    const buf = Buffer.allocUnsafe(Math.max(0, Math.min(count * SLOT_SIZE, this.length - position)));
+    const bytesRead =
+      buf.length === 0
+        ? 0
+        : await this.file.use(async (fh) =>
+            // Small reads on the event loop, as small writes: a thread-pool round trip costs more.
+            buf.length <= SYNC_WRITE_MAX ? readSync(fh.fd, buf, 0, buf.length, position) : (await fh.read(buf, 0, buf.length, position)).bytesRead,
+          );
     const out: Array<Buffer | undefined> = [];
     for (let k = 0; k < count; k++) {
       const at = k * SLOT_SIZE;

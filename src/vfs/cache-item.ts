@@ -150,9 +150,13 @@ export class CacheItem {
           this.hot.delete(i);
           continue;
         }
-        const [old] = await this.loadBlocks(i, 1);
-        const buf = Buffer.alloc(CACHE_BLOCK);
-        old.copy(buf);
+        // A hot block is changed in place: it is ours, whole, and zero past the block's end.
+        let buf = this.hot.get(i);
+        if (!buf) {
+          const [old] = await this.loadBlocks(i, 1);
+          buf = Buffer.alloc(CACHE_BLOCK);
+          old.copy(buf);
+        }
         data.copy(buf, wStart, bstart + wStart - offset, bstart + wEnd - offset);
         blocks.push(buf.subarray(0, newLen));
         this.setHot(i, buf);
