@@ -27,6 +27,8 @@ typedef struct {
   char **xattr_name;  // full names ("user.k") and values, NUL-terminated each
   char **xattr_value;
   struct timespec times[2];
+  // Owner and mode to apply; -1: leave as created.
+  int64_t uid, gid, mode;
   // Result
   int err;
   const char *syscall;  // the call that failed ("open": the create; the caller may make the directory)
@@ -83,6 +85,18 @@ static void write_one(small_file_t *file) {
   // xattrs before the rename: the file never appears without its metadata (a sealed record).
   for (size_t i = 0; !failed && i < file->xattr_count; i++)
     if (fsetxattr(fd, file->xattr_name[i], file->xattr_value[i], strlen(file->xattr_value[i]), 0) != 0) failed = "fsetxattr";
+  // Then owner and mode, as the local remote's other write path does: an unchanged owner needs no
+  // chown, one the caller may not give is left (EPERM), and the mode comes last (after the xattrs,
+  // which a read-only mode could refuse, and after chown, which clears set-id bits).
+  if (!failed && (file->uid >= 0 || file->gid >= 0)) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) failed = "fstat";
+    else if ((file->uid >= 0 && (uid_t)file->uid != st.st_uid) || (file->gid >= 0 && (gid_t)file->gid != st.st_gid)) {
+      if (fchown(fd, file->uid >= 0 ? (uid_t)file->uid : (uid_t)-1, file->gid >= 0 ? (gid_t)file->gid : (gid_t)-1) != 0 && errno != EPERM)
+        failed = "fchown";
+    }
+  }
+  if (!failed && file->mode >= 0 && fchmod(fd, (mode_t)file->mode) != 0) failed = "fchmod";
   if (!failed && futimens(fd, file->times) != 0) failed = "futimens";
   if (!failed && statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS | STATX_BTIME, &file->stx) != 0) failed = "statx";
   if (failed) file->err = errno;
@@ -205,10 +219,22 @@ static const char *read_file_arg(napi_env env, napi_value obj, small_file_t *fil
     file->times[0].tv_sec -= 1;
   }
   file->times[1] = file->times[0];
+  const char *ids[3] = {"uid", "gid", "mode"};
+  int64_t *into[3] = {&file->uid, &file->gid, &file->mode};
+  for (int i = 0; i < 3; i++) {
+    *into[i] = -1;
+    napi_value v;
+    napi_valuetype t = napi_undefined;
+    if (napi_get_named_property(env, obj, ids[i], &v) != napi_ok || napi_typeof(env, v, &t) != napi_ok) return "uid, gid and mode must be numbers";
+    if (t == napi_undefined) continue;
+    if (t != napi_number || napi_get_value_int64(env, v, into[i]) != napi_ok || *into[i] < 0 || *into[i] > 0xffffffffLL)
+      return "uid, gid and mode must be numbers";
+  }
   return NULL;
 }
 
-// writeSmallFiles(files: { temp, target, bytes, xattrs: string[] (name, value, ...), mtimeNs: bigint }[])
+// writeSmallFiles(files: { temp, target, bytes, xattrs: string[] (name, value, ...), mtimeNs: bigint,
+//                          uid?: number, gid?: number, mode?: number }[])
 //   -> Promise<Array<{ size, mode, uid, gid, mtimeNs, atimeNs, birthtimeNs } | Error>>, in the order given
 static napi_value write_small_files(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -258,6 +284,12 @@ static napi_value write_small_files(napi_env env, napi_callback_info info) {
 }
 
 napi_status register_small_write(napi_env env, napi_value exports) {
-  napi_property_descriptor prop = {"writeSmallFiles", NULL, write_small_files, NULL, NULL, NULL, napi_default, NULL};
-  return napi_define_properties(env, exports, 1, &prop);
+  // 2: applies uid, gid and mode (an addon of version 1 ignored them).
+  napi_value version;
+  NAPI_TRY(napi_create_uint32(env, 2, &version));
+  napi_property_descriptor props[] = {
+      {"writeSmallFiles", NULL, write_small_files, NULL, NULL, NULL, napi_default, NULL},
+      {"writeSmallFilesVersion", NULL, NULL, NULL, NULL, version, napi_default, NULL},
+  };
+  return napi_define_properties(env, exports, 2, props);
 }

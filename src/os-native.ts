@@ -24,6 +24,8 @@ export interface OsNativeBinding {
    * per file, in order: its stat, or a Node-style error (code, syscall 'open' when the create failed, path).
    */
   writeSmallFiles(files: SmallFileJob[]): Promise<Array<SmallFileStat | Error>>;
+  /** 2 and later apply a job's uid, gid and mode (absent from older builds, which ignore them). */
+  writeSmallFilesVersion?: number;
 }
 
 /** One file for writeSmallFiles. */
@@ -34,6 +36,10 @@ export interface SmallFileJob {
   /** Full names and values: name, value, name, value, ... */
   xattrs: string[];
   mtimeNs: bigint;
+  /** Owner and mode to give it (chown only when they differ, a refusal left; the mode last). */
+  uid?: number;
+  gid?: number;
+  mode?: number;
 }
 
 /** What writeSmallFiles' statx of the new file said. */

@@ -38,7 +38,7 @@ import { DIRECT_MAX_BYTES, directOps, FilePieces, gatherDeclared, onLocalDisk, o
 import { parseMetadataTime, posixAttrsOf, type Metadata } from './metadata.js';
 import { XattrNotSupportedError, copyUserXattrs, readUserXattrs, specialMetadata, userXattrEntries, writeUserXattrs } from './local-xattr.js';
 import { metadataOfStat, userXattrKeys } from './local-entry.js';
-import { smallFileWriter } from './local-small-writer.js';
+import { smallFileWriter, smallFileWriterAppliesModes } from './local-small-writer.js';
 import { hashFileOffThread, OFF_THREAD_MIN_BYTES } from './file-hasher.js';
 
 const READ_CHUNK = 1024 * 1024;
@@ -294,8 +294,9 @@ export class LocalRemote implements Remote {
       throw new NameTooLongError(seg, Buffer.byteLength(seg), 255);
     }
     const temp = join(dir, tempName());
-    // A small file of declared size, with no owner or mode to apply: one thread-pool job.
-    if (smallFileWriter && !options.metadata && options.size !== undefined && options.size <= DIRECT_MAX_BYTES) {
+    // A small file of declared size: one thread-pool job (with an owner or mode to apply, only
+    // where the addon applies them).
+    if (smallFileWriter && (!options.metadata || smallFileWriterAppliesModes) && options.size !== undefined && options.size <= DIRECT_MAX_BYTES) {
       const gathered = await gatherDeclared(abortable(source, options.signal), options.size).catch((err) =>
         Promise.reject(mapFsError(asAborted(err, options.signal), path)),
       );
@@ -348,7 +349,7 @@ export class LocalRemote implements Remote {
 
   /**
    * write() of a small file whose bytes are all here: created, written, given its xattrs (the
-   * sealed record) and times, and renamed into place on a pool thread, in a batch with other
+   * sealed record, and any metadata keys), owner, mode and times, and renamed into place on a pool thread, in a batch with other
    * files (local-small-writer.ts); its temporary file is removed there on any failure.
    */
   private async writeInOneJob(path: string, temp: string, bytes: Buffer, options: WriteOptions): Promise<RemoteEntry> {
@@ -360,9 +361,12 @@ export class LocalRemote implements Remote {
     let st;
     try {
       late = options.lateMetadata ? await options.lateMetadata() : undefined;
+      // As the streamed path: every key as an xattr, and the owner and mode of options.metadata.
+      if (options.metadata) late = { ...options.metadata, ...late };
       const xattrs = late ? userXattrEntries(late, { fresh: true }).flat() : [];
+      const owner = options.metadata ? posixAttrsOf(late) : {};
       throwIfAborted(options.signal);
-      const job = () => writer.write({ temp, target, bytes, xattrs, mtimeNs });
+      const job = () => writer.write({ temp, target, bytes, xattrs, mtimeNs, ...owner });
       // The directory is made only when the temporary file cannot be created for want of it.
       st = await job().catch(async (err: NodeJS.ErrnoException) => {
         if (err.code !== 'ENOENT' || err.syscall !== 'open') throw err;

@@ -90,3 +90,24 @@ test('writeSmallFiles (native): bytes, xattrs and exact times in place, temporar
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('writeSmallFiles (native, version 2): applies mode, and owner where it differs (root only)', async () => {
+  assert.ok(osNative, 'the native fs addon is built');
+  assert.equal(osNative.writeSmallFilesVersion, 2);
+  const dir = await mkdtemp(join(tmpdir(), 'cryptfs-small-write-'));
+  try {
+    const root = process.geteuid?.() === 0;
+    const owner = root ? { uid: 1234, gid: 5678 } : {};
+    const [r] = await osNative.writeSmallFiles([
+      { temp: join(dir, '.t'), target: join(dir, 'f'), bytes: Buffer.from('x'), xattrs: [], mtimeNs: 1_000_000_000n, mode: 0o640, ...owner },
+    ]);
+    assert.ok(!(r instanceof Error), String(r));
+    const st = await stat(join(dir, 'f'));
+    assert.equal(st.mode & 0o7777, 0o640);
+    assert.equal(r.mode & 0o7777, 0o640, 'the result is stat after the mode');
+    if (root) assert.deepEqual([st.uid, st.gid, r.uid, r.gid], [1234, 5678, 1234, 5678]);
+    assert.throws(() => osNative!.writeSmallFiles([{ temp: 'a', target: 'b', bytes: Buffer.from('x'), xattrs: [], mtimeNs: 0n, mode: -1 }]), TypeError);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -168,6 +168,41 @@ test('local: a small write of declared size (one pool job) keeps bytes, exact ti
   }
 });
 
+test('local: a small write with an owner and mode to apply is one pool job too, with the same result as the streamed path', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cryptfs-local-'));
+  const writer = smallFileWriter;
+  const original = writer?.write;
+  let jobs = 0;
+  if (writer) writer.write = (file) => (jobs++, original!.call(writer, file));
+  try {
+    const r = new LocalRemote(dir);
+    const root = process.geteuid?.() === 0;
+    const metadata = { mode: '100640', 'x-note': 'kept', ...(root ? { uid: '1234', gid: '5678' } : {}) };
+    const data = Buffer.from('with an owner and a mode');
+    const entries: RemoteEntry[] = [];
+    // Declared size (the one job where the addon is built), then streamed (no size): the same file.
+    for (const [name, size] of [['small.bin', data.length], ['streamed.bin', undefined]] as const) {
+      entries.push(await r.write(name, bytesOf(data, 7), { size, mtimeNs: 1_700_000_000_000_000_000n, metadata, lateMetadata: async () => ({ 'cryptfs-seal': 'record' }) }));
+    }
+    assert.equal(jobs, writer ? 1 : 0, 'the declared small write went to the one-job writer');
+    for (const name of ['small.bin', 'streamed.bin']) {
+      const st = await r.stat(name);
+      const md = st.metadata ?? {};
+      assert.deepEqual(
+        [md.mode, md['x-note'], md['cryptfs-seal'], root ? [md.uid, md.gid] : 'not root'],
+        ['100640', 'kept', 'record', root ? ['1234', '5678'] : 'not root'],
+        name,
+      );
+      assert.deepEqual(await readAll(await r.openRead(name)), data);
+    }
+    const picked = (e: RemoteEntry) => [e.size, e.mtimeNs, e.metadata?.mode, e.metadata?.['x-note'], e.metadata?.['cryptfs-seal'], e.metadata?.uid, e.metadata?.gid];
+    assert.deepEqual(picked(entries[0]), picked(entries[1]), 'what write() returns');
+  } finally {
+    if (writer) writer.write = original!;
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('local: a streamed write lets its source refill pieces (each is written before the next is asked for); a small one never does', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'cryptfs-local-'));
   // A source that, once allowed, reads every piece into the buffer of the piece before (as FilePieces does).
