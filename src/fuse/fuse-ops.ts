@@ -101,6 +101,7 @@ export function openFlagsFrom(flags: number): OpenFlags {
   };
 }
 
+// Read once: each call is a system call, and a `tar -x` asked three times per file.
 const processUid = process.geteuid?.() ?? 0;
 const processGid = process.getegid?.() ?? 0;
 /** fallocate(2): allocate without changing the size (linux/falloc.h). */
@@ -153,7 +154,7 @@ export class VfsFuseOps implements FuseOps {
    */
   private newEntryAttrs(mode: number, caller: Caller): PosixAttrs {
     const attrs: PosixAttrs = { mode: mode & 0o7777 };
-    if (process.geteuid?.() !== 0) return attrs;
+    if (processUid !== 0) return attrs;
     if (caller.uid !== this.options.uid) attrs.uid = caller.uid;
     if (caller.gid !== this.options.gid) attrs.gid = caller.gid;
     return attrs;
@@ -310,10 +311,10 @@ export class VfsFuseOps implements FuseOps {
     if (changes.mode !== undefined && (changes.mode & 0o7777) !== (now.mode & 0o7777)) want.mode = changes.mode & 0o7777;
     if (changes.uid !== undefined && changes.uid !== now.uid) want.uid = changes.uid;
     if (changes.gid !== undefined && changes.gid !== now.gid) want.gid = changes.gid;
-    if (process.geteuid?.() !== 0) {
+    if (processUid !== 0) {
       if (want.uid !== undefined) throw new ErrnoError('EPERM', `${path}: only root may give a file away`);
       const groups = process.getgroups?.() ?? [];
-      if (want.gid !== undefined && want.gid !== process.getegid?.() && !groups.includes(want.gid)) {
+      if (want.gid !== undefined && want.gid !== processGid && !groups.includes(want.gid)) {
         throw new ErrnoError('EPERM', `${path}: not a member of group ${want.gid}`);
       }
     }
