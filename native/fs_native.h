@@ -9,4 +9,7 @@ napi_value errno_error(napi_env env, int err, const char *syscall, const char *p
 
 // Adds writeSmallFiles to the addon's exports (small_write.c).
 napi_status register_small_write(napi_env env, napi_value exports);
+
+// Adds hashInit and hashSend to the addon's exports (hash_threads.c).
+napi_status register_hash_threads(napi_env env, napi_value exports);
 #endif

@@ -26,6 +26,14 @@ export interface OsNativeBinding {
   writeSmallFiles(files: SmallFileJob[]): Promise<Array<SmallFileStat | Error>>;
   /** 2 and later apply a job's uid, gid and mode (absent from older builds, which ignore them). */
   writeSmallFilesVersion?: number;
+  /**
+   * The addon's two hash threads (native/hash_threads.c): where their events go, once per process.
+   * Events: (thread, 'ack', id, bytes) once a chunk is hashed, (thread, 'digest', id, hex[]) once a job ended.
+   * Absent from older builds.
+   */
+  hashInit?(onEvent: (thread: number, kind: 'ack' | 'digest', id: number, value: number | string[]) => void): void;
+  /** op 0 starts job `id` (arg: algorithm names), 1 hashes a copy of arg (taken before it returns), 2 ends it, 3 drops it. */
+  hashSend?(thread: number, op: 0 | 1 | 2 | 3, id: number, arg?: Uint8Array | string[]): void;
 }
 
 /** One file for writeSmallFiles. */

@@ -1,13 +1,14 @@
 // Hashing off the main thread. Sealing hashes every byte crypt writes with SHA-256, MD5 and SHA-1
 // (together ~4 ms of CPU per MiB here, about what reading, encrypting and writing it costs): on
-// the main thread that would halve big-file copy throughput. Chunks go to two worker threads
-// (copied into buffers that travel back and forth, never allocated per chunk), which hash while
-// the main thread encrypts; at most THREAD_IN_FLIGHT_BYTES wait for each, so a fast source never
+// the main thread that would halve big-file copy throughput. Chunks go to two threads (copied;
+// the copies are reused, never allocated per chunk), which hash while the main thread encrypts:
+// the addon's own (native/hash_threads.c), or Node worker threads where the addon is older; at most THREAD_IN_FLIGHT_BYTES wait for each, so a fast source never
 // piles up in memory. MD5, the slowest (~1.8 ms/MiB), has a thread of its own, SHA-256 and SHA-1
 // (~0.7 ms/MiB each, SHA-NI) share the other: one thread for all three was the bottleneck of a
 // 4-transfer copy (256 MiB: 1.64 s, two threads 1.41 s); a copy per thread costs far less.
 import type { Worker } from 'node:worker_threads';
 import { workerThreads } from '../lazy-builtin.js';
+import { osNative } from '../os-native.js';
 
 // Bytes waiting to be hashed, per thread over all its jobs: a copy with N transfers shares it, so
 // the copies held do not grow with --transfers (8 MiB per job and thread held 64 MiB at 4
@@ -22,74 +23,162 @@ const POOL_MAX = THREAD_IN_FLIGHT_BYTES / POOL_BUFFER_BYTES + 2;
 interface Job {
   done?: (hex: string[]) => void;
   failed?: (err: Error) => void;
+  algorithms: string[];
 }
 
-class HashThread {
-  private readonly worker: Worker;
-  private readonly jobs = new Map<number, Job>();
-  private readonly pool: ArrayBuffer[] = [];
-  private nextId = 1;
-  /** Bytes sent and not yet acknowledged, over all jobs (aborted ones too, until the thread acks them). */
-  private inFlight = 0;
-  /** Jobs waiting for the backlog to shrink. */
-  private waiting: Array<() => void> = [];
+/** Where a HashThread's chunks go: the addon's own thread, or a Node worker thread where the addon is older or missing. */
+interface HashTransport {
+  start(id: number, algorithms: string[]): void;
+  /** Sends `chunk`; it may be reused once this returns. */
+  data(id: number, chunk: Uint8Array): void;
+  end(id: number): void;
+  abort(id: number): void;
+  /** Whether the thread should keep the process alive (it has jobs). */
+  hold(busy: boolean): void;
+}
 
-  constructor() {
+type HashEvent = (kind: 'ack' | 'digest', id: number, value: number | string[]) => void;
+
+/**
+ * One of the addon's hash threads: a plain thread calling OpenSSL's digests. A Node worker thread
+ * is a whole JavaScript engine instance (~9 MiB before any work): with two of them a copy to crypt
+ * over Swift peaked at 125 MiB, 85 MiB with hashing inline.
+ */
+class NativeTransport implements HashTransport {
+  private static readonly routes: Array<HashEvent | undefined> = [];
+  private static started = false;
+
+  constructor(
+    private readonly index: number,
+    onEvent: HashEvent,
+  ) {
+    NativeTransport.routes[index] = onEvent;
+    if (!NativeTransport.started) {
+      NativeTransport.started = true;
+      osNative!.hashInit!((thread, kind, id, value) => NativeTransport.routes[thread]?.(kind, id, value));
+    }
+  }
+
+  start(id: number, algorithms: string[]): void {
+    osNative!.hashSend!(this.index, 0, id, algorithms);
+  }
+  data(id: number, chunk: Uint8Array): void {
+    osNative!.hashSend!(this.index, 1, id, chunk);
+  }
+  end(id: number): void {
+    osNative!.hashSend!(this.index, 2, id);
+  }
+  abort(id: number): void {
+    osNative!.hashSend!(this.index, 3, id);
+  }
+  hold(): void {
+    // The addon holds the process while a job's digest is still to come.
+  }
+}
+
+/** A Node worker thread (hash-worker-thread.ts), with buffers that travel back and forth. */
+class WorkerTransport implements HashTransport {
+  private readonly worker: Worker;
+  private readonly pool: ArrayBuffer[] = [];
+
+  constructor(onEvent: HashEvent, onError: (err: Error) => void) {
     // By way of ../remote/: the same from this module and from the bundle (dist/src/cli/cryptfs-bundle.cjs).
     this.worker = new (workerThreads().Worker)(new URL('../remote/hash-worker-thread.js', import.meta.url));
     // Idle workers must not keep the process alive.
     this.worker.unref();
     this.worker.on('message', (m: { op: 'ack' | 'digest'; id: number; bytes?: number; hex?: string[]; buffer?: ArrayBuffer }) => {
       if (m.buffer && this.pool.length < POOL_MAX) this.pool.push(m.buffer);
-      if (m.op === 'ack') {
-        this.inFlight -= m.bytes!;
-        if (this.inFlight <= THREAD_IN_FLIGHT_BYTES / 2 && this.waiting.length > 0) {
-          const waiting = this.waiting;
-          this.waiting = [];
-          for (const wake of waiting) wake();
-        }
-        return;
-      }
-      const job = this.jobs.get(m.id);
-      if (!job) return;
-      this.jobs.delete(m.id);
-      this.settle();
-      job.done?.(m.hex!);
+      if (m.op === 'ack') onEvent('ack', m.id, m.bytes!);
+      else onEvent('digest', m.id, m.hex!);
     });
-    this.worker.on('error', (err) => {
-      for (const job of this.jobs.values()) job.failed?.(err);
-      this.jobs.clear();
-      // Nothing more will be acknowledged: let waiting senders go on (their jobs have failed).
-      const waiting = this.waiting;
-      this.waiting = [];
-      this.inFlight = 0;
-      for (const wake of waiting) wake();
-    });
+    this.worker.on('error', onError);
   }
 
-  /** Keeps the worker referenced only while it has work, so an idle one lets the process end. */
-  private settle(): void {
-    if (this.jobs.size === 0) this.worker.unref();
-    else this.worker.ref();
-  }
-
-  start(algorithms: string[]): number {
-    const id = this.nextId++;
-    this.jobs.set(id, {});
-    this.settle();
+  start(id: number, algorithms: string[]): void {
     this.worker.postMessage({ op: 'start', id, algorithms });
-    return id;
   }
-
-  /** Sends a copy of `chunk`; resolves once the thread's backlog is small enough to send more. */
-  async update(id: number, chunk: Uint8Array): Promise<void> {
+  data(id: number, chunk: Uint8Array): void {
     // Its own buffer, transferred: a view posted as is would clone its whole backing store.
     let buffer = this.pool.pop();
     if (!buffer || buffer.byteLength < chunk.byteLength) buffer = new ArrayBuffer(Math.max(POOL_BUFFER_BYTES, chunk.byteLength));
     const copy = new Uint8Array(buffer, 0, chunk.byteLength);
     copy.set(chunk);
-    this.inFlight += copy.byteLength;
     this.worker.postMessage({ op: 'data', id, chunk: copy }, [buffer]);
+  }
+  end(id: number): void {
+    this.worker.postMessage({ op: 'end', id });
+  }
+  abort(id: number): void {
+    this.worker.postMessage({ op: 'abort', id });
+  }
+  hold(busy: boolean): void {
+    if (busy) this.worker.ref();
+    else this.worker.unref();
+  }
+}
+
+/** Whether hashing runs on the addon's threads (CRYPTFS_HASH_THREADS=worker: on Node worker threads, to test or compare them). */
+export const nativeHashThreads =
+  typeof osNative?.hashInit === 'function' && typeof osNative.hashSend === 'function' && process.env.CRYPTFS_HASH_THREADS !== 'worker';
+
+class HashThread {
+  private readonly transport: HashTransport;
+  private readonly jobs = new Map<number, Job>();
+  private nextId = 1;
+  /** Bytes sent and not yet acknowledged, over all jobs (aborted ones too, until the thread acks them). */
+  private inFlight = 0;
+  /** Jobs waiting for the backlog to shrink. */
+  private waiting: Array<() => void> = [];
+
+  constructor(index: number) {
+    const onEvent: HashEvent = (kind, id, value) => {
+      if (kind === 'ack') {
+        this.inFlight -= value as number;
+        if (this.inFlight <= THREAD_IN_FLIGHT_BYTES / 2 && this.waiting.length > 0) this.wakeSenders();
+        return;
+      }
+      const job = this.jobs.get(id);
+      if (!job) return;
+      this.jobs.delete(id);
+      this.settle();
+      const hex = value as string[];
+      if (hex.length !== job.algorithms.length) job.failed?.(new Error(`hash thread: no digest for ${job.algorithms.join(', ')} (out of memory?)`));
+      else job.done?.(hex);
+    };
+    this.transport = nativeHashThreads ? new NativeTransport(index, onEvent) : new WorkerTransport(onEvent, (err) => this.failAll(err));
+  }
+
+  private wakeSenders(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const wake of waiting) wake();
+  }
+
+  private failAll(err: Error): void {
+    for (const job of this.jobs.values()) job.failed?.(err);
+    this.jobs.clear();
+    // Nothing more will be acknowledged: let waiting senders go on (their jobs have failed).
+    this.inFlight = 0;
+    this.wakeSenders();
+  }
+
+  /** Keeps the thread referenced only while it has work, so an idle one lets the process end. */
+  private settle(): void {
+    this.transport.hold(this.jobs.size > 0);
+  }
+
+  start(algorithms: string[]): number {
+    const id = this.nextId++;
+    this.jobs.set(id, { algorithms });
+    this.settle();
+    this.transport.start(id, algorithms);
+    return id;
+  }
+
+  /** Sends a copy of `chunk`; resolves once the thread's backlog is small enough to send more. */
+  async update(id: number, chunk: Uint8Array): Promise<void> {
+    this.inFlight += chunk.byteLength;
+    this.transport.data(id, chunk);
     if (this.inFlight > THREAD_IN_FLIGHT_BYTES) await new Promise<void>((resolve) => this.waiting.push(resolve));
   }
 
@@ -98,14 +187,14 @@ class HashThread {
     return new Promise<string[]>((resolve, reject) => {
       job.done = resolve;
       job.failed = reject;
-      this.worker.postMessage({ op: 'end', id });
+      this.transport.end(id);
     });
   }
 
   abort(id: number): void {
     if (!this.jobs.delete(id)) return;
     this.settle();
-    this.worker.postMessage({ op: 'abort', id });
+    this.transport.abort(id);
   }
 }
 
@@ -125,7 +214,7 @@ export class OffThreadHasher {
     this.parts = SPLIT.map((group, i) => ({ i, algorithms: group.filter((a) => algorithms.includes(a)) }))
       .filter((p) => p.algorithms.length > 0)
       .map(({ i, algorithms }) => {
-        const thread = (threads[i] ??= new HashThread());
+        const thread = (threads[i] ??= new HashThread(i));
         return { thread, algorithms, id: thread.start(algorithms) };
       });
   }

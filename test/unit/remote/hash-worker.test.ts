@@ -1,4 +1,4 @@
-// Hashing on the worker threads: digests equal node's own, with many jobs sharing the threads'
+// Hashing off the main thread (the addon's threads, or Node worker threads): digests equal node's own, with many jobs sharing the threads'
 // backlog (senders wait for the shared budget, none is left waiting for ever) and jobs aborted
 // midway (their bytes still count until the thread acknowledges them).
 import assert from 'node:assert/strict';
@@ -9,7 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { OffThreadHasher } from '../../../src/remote/hash-worker.js';
+import { OffThreadHasher, nativeHashThreads } from '../../../src/remote/hash-worker.js';
+import { osNative } from '../../../src/os-native.js';
 
 const ALGOS = ['md5', 'sha1', 'sha256'];
 
@@ -59,6 +60,38 @@ describe('OffThreadHasher', () => {
       assert.equal((await h.digests()).md5, want.digest('hex'));
     } finally {
       h.abort(); // a job left open keeps its thread, and the test process, alive
+    }
+  });
+
+  it("runs on the addon's own threads where it is built (not Node worker threads, ~9 MiB each)", () => {
+    assert.ok(osNative?.hashInit, 'the native fs addon is built with its hash threads');
+    assert.equal(nativeHashThreads, process.env.CRYPTFS_HASH_THREADS !== 'worker');
+  });
+
+  it('gives the same digests on Node worker threads (an older addon), and lets that process exit', { timeout: 30_000 }, async () => {
+    const url = new URL('../../../src/remote/hash-worker.js', import.meta.url).href;
+    const script = `const { OffThreadHasher, nativeHashThreads } = await import(${JSON.stringify(url)});
+      if (nativeHashThreads) throw new Error('expected worker threads');
+      const h = new OffThreadHasher(['md5', 'sha1', 'sha256']);
+      for (let i = 0; i < 3; i++) await h.update(Buffer.alloc(1024 * 1024 + i, i));
+      const aborted = new OffThreadHasher(['md5']);
+      await aborted.update(Buffer.alloc(10, 1));
+      aborted.abort();
+      console.log(JSON.stringify(await h.digests()));`;
+    const dir = mkdtempSync(join(tmpdir(), 'cryptfs-hash-worker-'));
+    const file = join(dir, 'workers.mjs');
+    writeFileSync(file, script);
+    const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, CRYPTFS_HASH_THREADS: 'worker' } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const [code] = await once(child, 'exit');
+    rmSync(dir, { recursive: true, force: true });
+    assert.equal(code, 0);
+    const got = JSON.parse(out) as Record<string, string>;
+    for (const a of ['md5', 'sha1', 'sha256']) {
+      const want = createHash(a);
+      for (let i = 0; i < 3; i++) want.update(Buffer.alloc(1024 * 1024 + i, i));
+      assert.equal(got[a], want.digest('hex'), a);
     }
   });
 
