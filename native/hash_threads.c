@@ -189,6 +189,8 @@ static void *thread_main(void *arg) {
     }
     pthread_mutex_unlock(&t->mu);
     if (task) {
+      // Plaintext: zeroed before it goes back to the allocator, as the FUSE addon does.
+      if (task->data) explicit_bzero(task->data, task->cap);
       free(task->data);
       free(task);
     }
