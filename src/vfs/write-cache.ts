@@ -97,20 +97,21 @@ export class CacheStore {
     const ahead = this.spare;
     this.spare = undefined;
     const made = ahead ? await ahead : undefined;
-    let block: BlockFile | undefined;
-    let id = made?.id ?? randomBytes(16).toString('hex');
+    let block: BlockFile;
+    let id: string;
     if (made) {
+      id = made.id;
       try {
         renameSync(made.path, join(this.dataDir, id));
-        block = BlockFile.adopt(join(this.dataDir, id), made.fh, made.key, this.pool, this.space);
-      } catch {
-        // Made one ahead but cannot use it: a file made now instead (its own error, if any, is the one that counts).
+      } catch (err) {
         await made.fh.close().catch(() => undefined);
-        await fsp.rm(made.path, { force: true }).catch(() => undefined);
-        id = randomBytes(16).toString('hex');
+        throw err;
       }
+      block = BlockFile.adopt(join(this.dataDir, id), made.fh, made.key, this.pool, this.space);
+    } else {
+      id = randomBytes(16).toString('hex');
+      block = await BlockFile.create(join(this.dataDir, id), subKey(this.key, `block:${id}`), this.pool, this.space);
     }
-    block ??= await BlockFile.create(join(this.dataDir, id), subKey(this.key, `block:${id}`), this.pool, this.space);
     if (!this.closing && !this.spare) this.spare = this.makeSpare();
     return new CacheItem(id, block, init, this.now);
   }
