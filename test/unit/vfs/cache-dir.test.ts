@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { chmod, chown, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Vfs } from '../../../src/vfs/vfs.js';
 import { MemoryRemote } from '../../../src/remote/memory.js';
 import { checkCacheDirSafe, remoteCacheDir } from '../../../src/vfs/cache-key.js';
@@ -12,7 +12,6 @@ import { CryptRemote } from '../../../src/remote/crypt.js';
 import { deriveKeys } from '../../../src/crypt/keys.js';
 import type { Remote } from '../../../src/remote/remote.js';
 import { failOnFileHandlesClosedByGc } from '../../helpers/file-handle-gc.js';
-import { pollUntil } from '../../helpers/poll.js';
 
 failOnFileHandlesClosedByGc();
 
@@ -116,33 +115,5 @@ describe('VFS cache store: an unreadable journal', () => {
     } finally {
       await rmDir(dir, { recursive: true, force: true });
     }
-  });
-  it('makes the next block file ahead in spare/: the next create takes it; close and the next open remove it', async () => {
-    const { CacheStore } = await import('../../../src/vfs/write-cache.js');
-    const { readdir: ls, writeFile: put } = await import('node:fs/promises');
-    const { randomBytes } = await import('node:crypto');
-    const cache = join(await mkdtemp(join(tmpdir(), 'cryptfs-spare-')), 'cache');
-    after(() => rm(dirname(cache), { recursive: true, force: true }));
-    const key = randomBytes(32);
-    const a = await CacheStore.open(cache, key);
-    const init = (path: string) => ({ path, size: 0, sourceSize: 0, mtime: new Date() });
-    const first = await a.store.create(init('a.bin'));
-    await pollUntil('the block file made ahead', async () => (await ls(join(cache, 'spare'))).length === 1);
-    const [ahead] = await ls(join(cache, 'spare'));
-    assert.deepEqual(await ls(join(cache, 'data')), [first.id], 'only taken block files are in data/');
-    const second = await a.store.create(init('b.bin'));
-    assert.equal(second.id, ahead, 'the second create took the file made ahead');
-    await second.write(0, Buffer.from('written into the adopted file'));
-    assert.equal((await second.read(0, 100)).toString(), 'written into the adopted file');
-    assert.deepEqual((await ls(join(cache, 'data'))).sort(), [first.id, second.id].sort());
-    await first.close();
-    await second.close();
-    await a.store.close();
-    assert.deepEqual(await ls(join(cache, 'spare')), [], 'close removes the file made ahead');
-    // One left by a process that died is empty: the next open removes it.
-    await put(join(cache, 'spare', 'leftover'), 'x');
-    const b = await CacheStore.open(cache, key);
-    assert.deepEqual(await ls(join(cache, 'spare')), []);
-    await b.store.close();
   });
 });
