@@ -75,11 +75,6 @@ export class BlockFile {
   }
 
   static async create(path: string, key: Buffer, pool: FilePool = sharedPool, space: SpaceBudget = unlimitedSpace): Promise<BlockFile> {
-    return BlockFile.adopt(path, await BlockFile.createEmpty(path, space), key, pool, space);
-  }
-
-  /** A new, empty block file at `path` (its header only), open for adopt(). */
-  static async createEmpty(path: string, space: SpaceBudget = unlimitedSpace): Promise<fsp.FileHandle> {
     await space.reserve(FILE_HEADER);
     const fh = await fsp.open(path, 'wx+', 0o600);
     try {
@@ -91,11 +86,6 @@ export class BlockFile {
       await fsp.rm(path, { force: true }).catch(() => undefined);
       throw err;
     }
-    return fh;
-  }
-
-  /** The block file createEmpty() made, now at `path` (it may have been renamed there). */
-  static adopt(path: string, fh: fsp.FileHandle, key: Buffer, pool: FilePool = sharedPool, space: SpaceBudget = unlimitedSpace): BlockFile {
     return new BlockFile(path, pool.add(path, fh), key, space, FILE_HEADER);
   }
 
