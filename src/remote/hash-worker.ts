@@ -46,17 +46,29 @@ type HashEvent = (kind: 'ack' | 'digest', id: number, value: number | string[]) 
  */
 class NativeTransport implements HashTransport {
   private static readonly routes: Array<HashEvent | undefined> = [];
-  private static started = false;
+  private static state: 'unknown' | 'ours' | 'taken' = 'unknown';
+
+  /**
+   * Whether this copy of the module has the addon's threads: the addon takes one event callback per
+   * process, so a second copy loaded beside it (the bundle and the modules in one process) uses workers.
+   */
+  static available(): boolean {
+    if (NativeTransport.state === 'unknown') {
+      try {
+        osNative!.hashInit!((thread, kind, id, value) => NativeTransport.routes[thread]?.(kind, id, value));
+        NativeTransport.state = 'ours';
+      } catch {
+        NativeTransport.state = 'taken';
+      }
+    }
+    return NativeTransport.state === 'ours';
+  }
 
   constructor(
     private readonly index: number,
     onEvent: HashEvent,
   ) {
     NativeTransport.routes[index] = onEvent;
-    if (!NativeTransport.started) {
-      NativeTransport.started = true;
-      osNative!.hashInit!((thread, kind, id, value) => NativeTransport.routes[thread]?.(kind, id, value));
-    }
   }
 
   start(id: number, algorithms: string[]): void {
@@ -145,7 +157,7 @@ class HashThread {
       if (hex.length !== job.algorithms.length) job.failed?.(new Error(`hash thread: no digest for ${job.algorithms.join(', ')} (out of memory?)`));
       else job.done?.(hex);
     };
-    this.transport = nativeHashThreads ? new NativeTransport(index, onEvent) : new WorkerTransport(onEvent, (err) => this.failAll(err));
+    this.transport = nativeHashThreads && NativeTransport.available() ? new NativeTransport(index, onEvent) : new WorkerTransport(onEvent, (err) => this.failAll(err));
   }
 
   private wakeSenders(): void {

@@ -68,6 +68,20 @@ describe('OffThreadHasher', () => {
     assert.equal(nativeHashThreads, process.env.CRYPTFS_HASH_THREADS !== 'worker');
   });
 
+  it('works in a second copy of the module in the same process (the addon takes one callback: that copy uses workers)', async () => {
+    const url = new URL('../../../src/remote/hash-worker.js', import.meta.url).href;
+    const second = (await import(`${url}?second-copy`)) as typeof import('../../../src/remote/hash-worker.js');
+    const data = randomBytes(2 * 1024 * 1024 + 3);
+    for (const Hasher of [OffThreadHasher, second.OffThreadHasher]) {
+      const h = new Hasher(['md5', 'sha256']);
+      await h.update(data);
+      assert.deepEqual(await h.digests(), {
+        md5: createHash('md5').update(data).digest('hex'),
+        sha256: createHash('sha256').update(data).digest('hex'),
+      });
+    }
+  });
+
   it('gives the same digests on Node worker threads (an older addon), and lets that process exit', { timeout: 30_000 }, async () => {
     const url = new URL('../../../src/remote/hash-worker.js', import.meta.url).href;
     const script = `const { OffThreadHasher, nativeHashThreads } = await import(${JSON.stringify(url)});
