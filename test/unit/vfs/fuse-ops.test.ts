@@ -1,7 +1,7 @@
 // The FUSE operations over a VFS, called directly (no kernel): inode numbers
 // across lookups and renames, readdir offsets with "." and "..", open flags,
 // attributes with the mount's owner and permissions, errno of typed errors.
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { constants as fsc } from 'node:fs';
 import os from 'node:os';
@@ -18,6 +18,17 @@ import { bytesOf } from '../../helpers/remote-contract.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
+
+// Cache directories of the tests below, removed at the end (they were left in the temp directory).
+const cacheDirs: string[] = [];
+async function cacheDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'cryptfs-fuseops-'));
+  cacheDirs.push(dir);
+  return dir;
+}
+after(async () => {
+  for (const dir of cacheDirs) await rm(dir, { recursive: true, force: true });
+});
 import { failOnFileHandlesClosedByGc } from '../../helpers/file-handle-gc.js';
 
 failOnFileHandlesClosedByGc();
@@ -44,7 +55,7 @@ describe('VfsFuseOps', () => {
   });
 
   it('fstat of an unlinked file still open (getattr without the handle) answers nlink 0, not ENOENT', async () => {
-    const vfs = await Vfs.create(new MemoryRemote(), { cacheMode: 'writes', cacheDir: await mkdtemp(join(tmpdir(), 'cryptfs-fuseops-')) });
+    const vfs = await Vfs.create(new MemoryRemote(), { cacheMode: 'writes', cacheDir: await cacheDir() });
     const ops = new VfsFuseOps(vfs, { uid: 1, gid: 2, umask: 0, dirPerms: 0o700, filePerms: 0o600 });
     const made = await ops.create(1n, 'gone.txt', 0o644, fsc.O_RDWR | fsc.O_CREAT, caller);
     await ops.write(made.attr.ino, made.fh, Buffer.from('still here'), 0);
@@ -69,7 +80,7 @@ describe('VfsFuseOps', () => {
     await offOps.release(kept.attr.ino, reader.fh, 0);
     await off.close();
     // pjdfstest unlink/14.t exactly: an empty file created and closed (not uploaded yet), opened read-only, unlinked.
-    const cached = await Vfs.create(new MemoryRemote(), { cacheMode: 'writes', cacheDir: await mkdtemp(join(tmpdir(), 'cryptfs-fuseops-')) });
+    const cached = await Vfs.create(new MemoryRemote(), { cacheMode: 'writes', cacheDir: await cacheDir() });
     const cOps = new VfsFuseOps(cached, { uid: 1, gid: 2, umask: 0, dirPerms: 0o700, filePerms: 0o600 });
     const empty = await cOps.create(1n, 'empty', 0o644, fsc.O_WRONLY | fsc.O_CREAT, caller);
     await cOps.release(empty.attr.ino, empty.fh, 0);
