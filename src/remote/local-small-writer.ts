@@ -60,9 +60,9 @@ export class SmallFileWriter {
   }
 }
 
-/** The process's writer; undefined where the native addon is not built (or is an older build without writeSmallFiles). */
 /** Whether the writer applies owner and mode too (an addon built before it did not). */
 export const smallFileWriterAppliesModes = (osNative?.writeSmallFilesVersion ?? 1) >= 2;
 
+/** The process's writer; undefined where the native addon is not built (or is an older build without writeSmallFiles). */
 export const smallFileWriter =
   typeof osNative?.writeSmallFiles === 'function' ? new SmallFileWriter((files) => osNative!.writeSmallFiles(files)) : undefined;

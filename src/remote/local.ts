@@ -349,22 +349,23 @@ export class LocalRemote implements Remote {
 
   /**
    * write() of a small file whose bytes are all here: created, written, given its xattrs (the
-   * sealed record, and any metadata keys), owner, mode and times, and renamed into place on a pool thread, in a batch with other
-   * files (local-small-writer.ts); its temporary file is removed there on any failure.
+   * sealed record, and any metadata keys), owner, mode and times, and renamed into place on a pool
+   * thread, in a batch with other files (local-small-writer.ts); its temporary file is removed
+   * there on any failure.
    */
   private async writeInOneJob(path: string, temp: string, bytes: Buffer, options: WriteOptions): Promise<RemoteEntry> {
     const writer = smallFileWriter!;
     const target = this.abs(path);
     const dir = this.abs(parentPath(path));
     const mtimeNs = options.mtimeNs ?? dateToNs(options.mtime ?? new Date());
-    let late: Metadata | undefined;
+    let metadata: Metadata | undefined;
     let st;
     try {
-      late = options.lateMetadata ? await options.lateMetadata() : undefined;
+      const late = options.lateMetadata ? await options.lateMetadata() : undefined;
       // As the streamed path: every key as an xattr, and the owner and mode of options.metadata.
-      if (options.metadata) late = { ...options.metadata, ...late };
-      const xattrs = late ? userXattrEntries(late, { fresh: true }).flat() : [];
-      const owner = options.metadata ? posixAttrsOf(late) : {};
+      metadata = options.metadata ? { ...options.metadata, ...late } : late;
+      const xattrs = metadata ? userXattrEntries(metadata, { fresh: true }).flat() : [];
+      const owner = options.metadata ? posixAttrsOf(metadata) : {};
       throwIfAborted(options.signal);
       const job = () => writer.write({ temp, target, bytes, xattrs, mtimeNs, ...owner });
       // The directory is made only when the temporary file cannot be created for want of it.
@@ -380,7 +381,7 @@ export class LocalRemote implements Remote {
     }
     const fields = { path, isDir: false, size: st.size, mtime: new Date(Number(st.mtimeNs / 1_000_000n)), mtimeNs: st.mtimeNs };
     // Made if asked for: a copy looks only at the size.
-    return withLazyMetadata(fields, () => ({ ...(late ? userXattrKeys(late) : {}), ...metadataOfStat(st) }));
+    return withLazyMetadata(fields, () => ({ ...(metadata ? userXattrKeys(metadata) : {}), ...metadataOfStat(st) }));
   }
 
   /** Whether small files are read and written with direct calls (on a local disk; see local-io.ts). */
