@@ -7,6 +7,8 @@
 //     cold start). CommonJS because only a script, not an ES module, can be compiled from V8's code
 //     cache in Node 20. Dependencies stay in node_modules; the hash worker threads are started from
 //     dist/src/remote/.
+//     Beside it, dist/src/cli/cryptfs-prefetch.cjs: key-prefetch.ts and what it imports, which the
+//     bin runs first so that scrypt overlaps with reading and compiling the program's bundle.
 //  3. V8's code cache of the bundle, dist/src/cli/cryptfs-bundle.v8cache, made by running one
 //     command (`lsf` of a new local crypt remote): it then holds that command's functions compiled.
 //     The run is also a smoke test of the bundle: the build fails if it fails.
@@ -22,6 +24,7 @@ process.chdir(root);
 const BIN = 'dist/src/cli/cryptfs.cjs';
 const BUNDLE = 'dist/src/cli/cryptfs-bundle.cjs';
 const CODE_CACHE = 'dist/src/cli/cryptfs-bundle.v8cache';
+const PREFETCH_BUNDLE = 'dist/src/cli/cryptfs-prefetch.cjs';
 
 function fail(message) {
   console.error(`build: ${message}`);
@@ -35,9 +38,7 @@ if (!process.argv.includes('--no-tsc')) {
 
 const { build } = await import('esbuild');
 try {
-  await build({
-    entryPoints: ['src/cli/main.ts'],
-    outfile: BUNDLE,
+  const common = {
     bundle: true,
     format: 'cjs',
     platform: 'node',
@@ -46,15 +47,23 @@ try {
     // import.meta.url, which the modules use to find package.json, the addons and the workers.
     define: { 'import.meta.url': 'importMetaUrl' },
     inject: ['scripts/bundle-import-meta.js'],
-    // import() of a package (the S3 SDK, loaded when an S3 remote is first used) becomes require():
-    // a script compiled by vm, as the bin runs the bundle, has no module loader for import().
-    supported: { 'dynamic-import': false },
     // No comments or indentation: a third less to read and hash at every start. Names are kept
     // (stack traces name functions; the .map file maps lines back to src/).
     minifyWhitespace: true,
+    logLevel: 'warning',
+  };
+  // The key prefetch on its own, which the bin runs before it reads the program's bundle: scrypt
+  // then overlaps with loading the program (key-prefetch.ts).
+  await build({ ...common, entryPoints: ['src/cli/key-prefetch.ts'], outfile: PREFETCH_BUNDLE });
+  await build({
+    ...common,
+    entryPoints: ['src/cli/main.ts'],
+    outfile: BUNDLE,
+    // import() of a package (the S3 SDK, loaded when an S3 remote is first used) becomes require():
+    // a script compiled by vm, as the bin runs the bundle, has no module loader for import().
+    supported: { 'dynamic-import': false },
     sourcemap: 'linked',
     sourcesContent: false, // the map points into src/ of a checkout; the package stays small
-    logLevel: 'warning',
   });
 } catch {
   fail('esbuild failed (its errors are above)');

@@ -16,6 +16,14 @@ const cacheFile = join(__dirname, 'cryptfs-bundle.v8cache');
 const writeCache = process.env.CRYPTFS_WRITE_CODE_CACHE === '1';
 delete process.env.CRYPTFS_WRITE_CODE_CACHE; // not for child processes (mount --daemon)
 
+// First the key prefetch, bundled on its own (key-prefetch.ts): scrypt for the crypt remotes on the
+// command line then runs on the thread pool while the program's bundle is read and compiled.
+try {
+  require('./cryptfs-prefetch.cjs');
+} catch {
+  // not built: the program's own copy of it starts the prefetch
+}
+
 let cachedData: Buffer | undefined;
 if (!writeCache) {
   try {

@@ -1,14 +1,16 @@
 // Cold start: scrypt for a crypt remote is ~30 ms of CPU, and it used to start only once the whole
-// program had loaded and the remote was being opened. main.ts imports this module FIRST: ES modules
-// run in import order, so its body runs before the rest of the program's modules have run (in the
-// bundle, before their top-level code), and scrypt for the crypt remotes named on the command line
-// runs on the thread pool meanwhile.
+// program had loaded and the remote was being opened. The bin (cryptfs.cts) runs this module, bundled
+// on its own with what it imports, before it reads and compiles the program's bundle, so scrypt for
+// the crypt remotes named on the command line runs on the thread pool while the program loads.
+// main.ts also imports it first, for the unbundled program (dist/src/cli/main.js).
 //
 // It is a guess from the plain config file only. Whatever could make the real passwords differ (an
 // encrypted config, password variables in the environment, --crypt-password flags, inline options,
 // *_command options) makes it start nothing, and a wrong guess costs one scrypt of CPU:
 // deriveKeys (crypt/keys.ts) takes a prefetched result only for byte-identical inputs.
 import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ConfigFile } from '../config/config-file.js';
 import { resolveConfigPath } from '../config/config-path.js';
 import { isEncryptedConfig } from '../config/encrypted-config.js';
@@ -94,14 +96,25 @@ export function startKeyPrefetch(args: readonly string[], env: NodeJS.ProcessEnv
         return undefined;
       }
     };
-    for (const { password, password2 } of cryptPasswordsNamedIn(args, env, readText)) {
+    const found = cryptPasswordsNamedIn(args, env, readText);
+    for (const { password, password2 } of found) {
       prefetchKeyMaterial(password, password2); // takes copies
       password.fill(0);
       password2.fill(0);
+    }
+    if (env.CRYPTFS_DEBUG_KEY_PREFETCH === '1') {
+      process.stderr.write(`key prefetch: ${found.length} started in ${basename(fileURLToPath(import.meta.url))}\n`);
     }
   } catch {
     // a config the real load will reject, an addon missing, ...: nothing started
   }
 }
 
-if (isProgramPath(process.argv[1], import.meta.url)) startKeyPrefetch(process.argv.slice(2));
+// The bin runs this module first as a bundle of its own (cryptfs-prefetch.cjs), before it reads the
+// program's bundle; the program's copy of it then has nothing left to start.
+const STARTED = Symbol.for('cryptfs.keyPrefetchStarted');
+const startedHolder = globalThis as typeof globalThis & { [STARTED]?: boolean };
+if (!startedHolder[STARTED] && isProgramPath(process.argv[1], import.meta.url)) {
+  startedHolder[STARTED] = true;
+  startKeyPrefetch(process.argv.slice(2));
+}

@@ -74,7 +74,11 @@ interface PrefetchedMaterial {
   /** The material once it is there, so that an unclaimed one can be wiped at exit. */
   ready?: Buffer;
 }
-const prefetched: PrefetchedMaterial[] = [];
+// On globalThis, not in this module: the bin runs a small bundle of the key prefetch before it loads
+// the program's bundle (scripts/build.mjs), and each bundle has its own copy of this module.
+const PREFETCH_REGISTRY = Symbol.for('cryptfs.prefetchedKeyMaterial');
+const registryHolder = globalThis as typeof globalThis & { [PREFETCH_REGISTRY]?: PrefetchedMaterial[] };
+const prefetched: PrefetchedMaterial[] = (registryHolder[PREFETCH_REGISTRY] ??= []);
 
 function wipeUnclaimed(): void {
   for (const entry of prefetched.splice(0)) wipe(entry.password, entry.salt, entry.ready);
@@ -108,6 +112,7 @@ function takePrefetched(passwordBytes: Buffer, salt: Buffer): Promise<Buffer> | 
   const i = prefetched.findIndex((e) => e.password.equals(passwordBytes) && e.salt.equals(salt));
   if (i < 0) return undefined;
   const [entry] = prefetched.splice(i, 1);
+  if (process.env.CRYPTFS_DEBUG_KEY_PREFETCH === '1') process.stderr.write('key prefetch: taken\n');
   // The addon copied its inputs when the job started: these copies were only for matching.
   wipe(entry.password, entry.salt);
   return entry.material;

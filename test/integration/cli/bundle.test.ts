@@ -40,3 +40,21 @@ test('the bundle finds the addons and starts the hash worker threads from dist/s
     rmSync(work, { recursive: true, force: true });
   }
 });
+
+test('the bin starts scrypt from its own small bundle before the program loads, and the program takes it', () => {
+  const work = mkdtempSync(join(tmpdir(), 'cryptfs-bundle-'));
+  try {
+    const conf = join(work, 'cryptfs.conf');
+    writeFileSync(conf, '');
+    const obscured = bin(['--config', conf, 'obscure', 'prefetch-test']);
+    assert.equal(obscured.status, 0, obscured.stderr);
+    writeFileSync(conf, `[sec]\ntype = crypt\nremote = ${join(work, 'store')}\npassword = ${obscured.stdout.trim()}\n`);
+    mkdirSync(join(work, 'store'));
+    const lsf = bin(['--config', conf, 'lsf', 'sec:'], { CRYPTFS_DEBUG_KEY_PREFETCH: '1' });
+    assert.equal(lsf.status, 0, lsf.stderr);
+    // Started once, by cryptfs-prefetch.cjs (the program's copy of the module finds it started).
+    assert.deepEqual(lsf.stderr.match(/^key prefetch: .*$/gm), ['key prefetch: 1 started in cryptfs-prefetch.cjs', 'key prefetch: taken']);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});

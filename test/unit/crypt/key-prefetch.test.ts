@@ -79,3 +79,15 @@ test('the built-in salt is not wiped with the prefetch copies', async () => {
   assert.deepEqual(DEFAULT_SALT, before);
   assert.equal(DEFAULT_SALT.toString('hex'), 'a80df43a8fbd0308a7cab83e581f86b1');
 });
+
+test('another copy of the module (the bin runs the prefetch from a bundle of its own) takes what this one started', async () => {
+  const url = new URL('../../../src/crypt/keys.js?second-copy', import.meta.url).href;
+  const copy = (await import(url)) as typeof import('../../../src/crypt/keys.js');
+  assert.notEqual(copy.deriveKeys, deriveKeys);
+  const expected = hex(await deriveKeys('copy-pw', 'copy-salt'));
+  const runs = await countingScrypt(async () => {
+    prefetchKeyMaterial('copy-pw', 'copy-salt');
+    assert.equal(hex(await copy.deriveKeys('copy-pw', 'copy-salt')), expected);
+  });
+  assert.equal(runs, 1);
+});
