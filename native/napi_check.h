@@ -53,4 +53,19 @@ static inline void napi_check_log(napi_env env, napi_status status, const char *
     if (napi_st_ != napi_ok) napi_check_log((env), napi_st_, #call); \
   } while (0)
 
+// A promise for a job on libuv's thread pool: `execute` runs there, `complete` (which settles
+// *deferred and deletes *work) back on the JS thread. On failure nothing is queued and the caller
+// frees `data` (a promise made before the failure is never settled: nobody holds it).
+static inline napi_status queue_promise_job(napi_env env, const char *resource_name, napi_async_execute_callback execute,
+                                            napi_async_complete_callback complete, void *data, napi_deferred *deferred,
+                                            napi_async_work *work, napi_value *promise) {
+  napi_value name = NULL;
+  NAPI_TRY(napi_create_promise(env, deferred, promise));
+  NAPI_TRY(napi_create_string_utf8(env, resource_name, NAPI_AUTO_LENGTH, &name));
+  NAPI_TRY(napi_create_async_work(env, NULL, name, execute, complete, data, work));
+  napi_status status = napi_queue_async_work(env, *work);
+  if (status != napi_ok) napi_delete_async_work(env, *work);
+  return status;
+}
+
 #endif

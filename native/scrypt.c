@@ -237,12 +237,10 @@ static napi_value js_scrypt(napi_env env, napi_callback_info info) {
   job->p = p;
   job->key_len = (size_t)key_len;
   job->key = malloc(job->key_len);
-  napi_value promise = NULL, name = NULL;
-  if (!job->key || napi_create_promise(env, &job->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "cryptfs.scrypt", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, job_execute, job_complete, job, &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
-    job_free(job);  // (a promise created before the failure is never settled: nobody holds it)
+  napi_value promise = NULL;
+  if (!job->key ||
+      queue_promise_job(env, "cryptfs.scrypt", job_execute, job_complete, job, &job->deferred, &job->work, &promise) != napi_ok) {
+    job_free(job);
     napi_throw_error(env, NULL, "scrypt: could not start");
     return NULL;
   }

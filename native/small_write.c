@@ -265,16 +265,14 @@ static napi_value write_small_files(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, bad);
     return NULL;
   }
-  napi_value promise, resource_name;
+  napi_value promise = NULL;
   if (napi_create_reference(env, argv[0], 1, &batch->files_ref) != napi_ok) {
     free_batch(batch);
     napi_throw_error(env, NULL, "writeSmallFiles: could not hold the files");
     return NULL;
   }
-  if (napi_create_promise(env, &batch->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "cryptfs:writeSmallFiles", NAPI_AUTO_LENGTH, &resource_name) != napi_ok ||
-      napi_create_async_work(env, NULL, resource_name, execute, complete, batch, &batch->work) != napi_ok ||
-      napi_queue_async_work(env, batch->work) != napi_ok) {
+  if (queue_promise_job(env, "cryptfs:writeSmallFiles", execute, complete, batch, &batch->deferred, &batch->work, &promise) !=
+      napi_ok) {
     napi_delete_reference(env, batch->files_ref);
     free_batch(batch);
     napi_throw_error(env, NULL, "writeSmallFiles: could not queue the job");
