@@ -10,7 +10,7 @@
     },
     {
       "target_name": "cryptfs_fs",
-      "sources": ["native/fs_times.c", "native/small_write.c", "native/hash_threads.c"],
+      "sources": ["native/fs_times.c", "native/small_write.c", "native/hash_threads.c", "native/file_hash.c"],
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-Wall", "-Wextra", "-Werror", "-O2"],
       "cflags_c": ["-std=gnu11"]

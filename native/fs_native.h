@@ -1,7 +1,8 @@
-// Shared by the sources of cryptfs_fs.node (fs_times.c, small_write.c).
+// Shared by the sources of cryptfs_fs.node (fs_times.c, small_write.c, hash_threads.c, file_hash.c).
 #ifndef CRYPTFS_FS_NATIVE_H
 #define CRYPTFS_FS_NATIVE_H
 #include <node_api.h>
+#include <openssl/evp.h>
 
 // An Error shaped like Node's own system errors (message "CODE: description, syscall 'path'",
 // code, errno (negative), syscall, path when given); NULL when it could not be made.
@@ -12,4 +13,10 @@ napi_status register_small_write(napi_env env, napi_value exports);
 
 // Adds hashInit and hashSend to the addon's exports (hash_threads.c).
 napi_status register_hash_threads(napi_env env, napi_value exports);
+
+// OpenSSL's digest for "md5", "sha1" or "sha256", else NULL (hash_threads.c).
+const EVP_MD *digest_named(const char *name);
+
+// Adds hashFile to the addon's exports (file_hash.c).
+napi_status register_file_hash(napi_env env, napi_value exports);
 #endif

@@ -344,6 +344,7 @@ static napi_value init(napi_env env, napi_value exports) {
   NAPI_CALL(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   NAPI_CALL(env, register_small_write(env, exports));
   NAPI_CALL(env, register_hash_threads(env, exports));
+  NAPI_CALL(env, register_file_hash(env, exports));
   return exports;
 }
 

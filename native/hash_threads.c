@@ -269,7 +269,7 @@ static void enqueue(hash_thread_t *t, task_t *task) {
   pthread_mutex_unlock(&t->mu);
 }
 
-static const EVP_MD *digest_named(const char *name) {
+const EVP_MD *digest_named(const char *name) {
   if (strcmp(name, "md5") == 0) return EVP_md5();
   if (strcmp(name, "sha1") == 0) return EVP_sha1();
   if (strcmp(name, "sha256") == 0) return EVP_sha256();

@@ -34,6 +34,12 @@ export interface OsNativeBinding {
   hashInit?(onEvent: (thread: number, kind: 'ack' | 'digest', id: number, value: number | string[]) => void): void;
   /** op 0 starts job `id` (arg: algorithm names), 1 hashes a copy of arg (taken before it returns), 2 ends it, 3 drops it. */
   hashSend?(thread: number, op: 0 | 1 | 2 | 3, id: number, arg?: Uint8Array | string[]): void;
+  /**
+   * The lower-case hex digest of the whole file at `path`, read and hashed in one thread-pool job
+   * (native/file_hash.c); rejects with a Node-style error (code, syscall 'open' or 'read', path).
+   * Absent from older builds.
+   */
+  hashFile?(path: string, algorithm: 'md5' | 'sha1' | 'sha256'): Promise<string>;
 }
 
 /** One file for writeSmallFiles. */

@@ -1,10 +1,14 @@
-// Hashing whole local files on worker threads: `check` and `hashsum` of a local tree hash every
+// Hashing whole local files off the main thread: `check` and `hashsum` of a local tree hash every
 // byte of it, and on the main thread that is one core at ~550 MB/s (MD5) to ~1.4 GB/s (SHA-1,
-// SHA-256), while the checkers wait. Each thread reads and hashes a file by itself (no bytes cross
-// threads); small files stay on the main thread, where a message round trip would cost more.
+// SHA-256), while the checkers wait. Each file is read and hashed by one thread (no bytes cross
+// threads): the addon's hashFile, a thread-pool job per file (native/file_hash.c), or where the
+// addon is older, Node worker threads (~9 MiB and tens of ms to start each). Small files stay on the
+// main thread, where the round trip would cost more.
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { workerThreads } from '../lazy-builtin.js';
+import { osNative } from '../os-native.js';
+import type { HashType } from './remote.js';
 
 /** Files smaller than this are hashed on the calling thread. */
 export const OFF_THREAD_MIN_BYTES = 256 * 1024;
@@ -70,10 +74,37 @@ class HashPool {
   }
 }
 
+/** libuv's thread pool size (UV_THREADPOOL_SIZE, default 4). */
+const POOL_THREADS = Math.max(1, Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10) || 4);
+
+/**
+ * Files hashed at once on the thread pool: up to a core each, and never all of the pool, whose
+ * other threads serve the file system calls of the listing and the rest of the command.
+ */
+const NATIVE_AT_ONCE = Math.max(1, Math.min(MAX_THREADS, availableParallelism(), POOL_THREADS - 2));
+
+/** Whether whole files are hashed by the addon (CRYPTFS_HASH_THREADS=worker: on Node worker threads, to test or compare them). */
+export const nativeFileHashing = typeof osNative?.hashFile === 'function' && process.env.CRYPTFS_HASH_THREADS !== 'worker';
+
+let nativeRunning = 0;
+const nativeWaiting: Array<() => void> = [];
+
+async function hashFileNative(file: string, algorithm: HashType): Promise<string> {
+  while (nativeRunning >= NATIVE_AT_ONCE) await new Promise<void>((resolve) => nativeWaiting.push(resolve));
+  nativeRunning++;
+  try {
+    return await osNative!.hashFile!(file, algorithm);
+  } finally {
+    nativeRunning--;
+    nativeWaiting.shift()?.();
+  }
+}
+
 let pool: HashPool | undefined;
 
-/** The lower-case hex `algorithm` digest of a whole local file, computed on a worker thread. */
-export function hashFileOffThread(file: string, algorithm: string): Promise<string> {
+/** The lower-case hex `algorithm` digest of a whole local file, computed off the main thread. */
+export function hashFileOffThread(file: string, algorithm: HashType): Promise<string> {
+  if (nativeFileHashing) return hashFileNative(file, algorithm);
   pool ??= new HashPool();
   return pool.hash(file, algorithm);
 }

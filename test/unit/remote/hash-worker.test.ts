@@ -3,14 +3,10 @@
 // midway (their bytes still count until the thread acknowledges them).
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { OffThreadHasher, nativeHashThreads } from '../../../src/remote/hash-worker.js';
 import { osNative } from '../../../src/os-native.js';
+import { runModuleScript } from '../../helpers/module-script.js';
 
 const ALGOS = ['md5', 'sha1', 'sha256'];
 
@@ -92,14 +88,7 @@ describe('OffThreadHasher', () => {
       await aborted.update(Buffer.alloc(10, 1));
       aborted.abort();
       console.log(JSON.stringify(await h.digests()));`;
-    const dir = mkdtempSync(join(tmpdir(), 'cryptfs-hash-worker-'));
-    const file = join(dir, 'workers.mjs');
-    writeFileSync(file, script);
-    const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, CRYPTFS_HASH_THREADS: 'worker' } });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const [code] = await once(child, 'exit');
-    rmSync(dir, { recursive: true, force: true });
+    const { code, stdout: out } = await runModuleScript(script, { CRYPTFS_HASH_THREADS: 'worker' });
     assert.equal(code, 0);
     const got = JSON.parse(out) as Record<string, string>;
     for (const a of ['md5', 'sha1', 'sha256']) {
@@ -115,15 +104,7 @@ describe('OffThreadHasher', () => {
       const h = new OffThreadHasher(['md5']);
       await h.update(Buffer.alloc(5 * 1024 * 1024, 1));
       console.log((await h.digests()).md5);`;
-    // A file, not -e: the worker thread inherits the process's flags (--input-type would fail it).
-    const dir = mkdtempSync(join(tmpdir(), 'cryptfs-hash-exit-'));
-    const file = join(dir, 'md5-only.mjs');
-    writeFileSync(file, script);
-    const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    const [code] = await once(child, 'exit');
-    rmSync(dir, { recursive: true, force: true });
+    const { code, stdout: out } = await runModuleScript(script);
     assert.equal(code, 0);
     assert.equal(out.trim(), createHash('md5').update(Buffer.alloc(5 * 1024 * 1024, 1)).digest('hex'));
   });
