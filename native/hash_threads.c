@@ -26,6 +26,8 @@
 
 enum { OP_START = 0, OP_DATA = 1, OP_END = 2, OP_ABORT = 3 };
 
+struct event;
+
 typedef struct task {
   struct task *next;
   int op;
@@ -34,6 +36,10 @@ typedef struct task {
   const EVP_MD *md[MAX_ALGORITHMS];
   uint8_t *data;  // OP_DATA: the copy, `len` bytes in a buffer of `cap`
   size_t len, cap;
+  // OP_DATA and OP_END: the event the thread reports, allocated by hashSend (where running out of
+  // memory can be thrown to the sender) so that an ack or digest is never lost to a failed
+  // allocation on the thread, which would leave its sender waiting for good.
+  struct event *event;
 } task_t;
 
 typedef struct job {
@@ -44,7 +50,7 @@ typedef struct job {
 } job_t;
 
 // What a thread reports back to the event loop.
-typedef struct {
+typedef struct event {
   int thread;
   int digest;  // 0: ack of `bytes`; 1: the job's digests in hex
   uint32_t id;
@@ -151,30 +157,29 @@ static void *thread_main(void *arg) {
       job_t *job = find_job(jobs, task->id);
       if (job)
         for (int i = 0; i < job->count; i++) EVP_DigestUpdate(job->ctx[i], task->data, task->len);
-      event_t *ev = calloc(1, sizeof *ev);
-      if (ev) {
-        ev->thread = t->index;
-        ev->id = task->id;
-        ev->bytes = (double)task->len;
-        report(t, ev);
-      }
+      event_t *ev = task->event;
+      task->event = NULL;
+      ev->thread = t->index;
+      ev->id = task->id;
+      ev->bytes = (double)task->len;
+      report(t, ev);
     } else {
       job_t *job = take_job(&jobs, task->id);
       if (task->op == OP_END) {
-        event_t *ev = calloc(1, sizeof *ev);
-        if (ev) {
-          ev->thread = t->index;
-          ev->digest = 1;
-          ev->id = task->id;
-          for (int i = 0; job && i < job->count; i++) {
-            unsigned char md[EVP_MAX_MD_SIZE];
-            unsigned len = 0;
-            if (EVP_DigestFinal_ex(job->ctx[i], md, &len) != 1) break;
-            to_hex(md, len, ev->hex[i]);
-            ev->count = i + 1;
-          }
-          report(t, ev);
+        // A job that could not start (no memory on this thread) reports no digest: its sender fails.
+        event_t *ev = task->event;
+        task->event = NULL;
+        ev->thread = t->index;
+        ev->digest = 1;
+        ev->id = task->id;
+        for (int i = 0; job && i < job->count; i++) {
+          unsigned char md[EVP_MAX_MD_SIZE];
+          unsigned len = 0;
+          if (EVP_DigestFinal_ex(job->ctx[i], md, &len) != 1) break;
+          to_hex(md, len, ev->hex[i]);
+          ev->count = i + 1;
         }
+        report(t, ev);
       }
       if (job) free_job(job);
     }
@@ -312,6 +317,14 @@ static napi_value hash_send(napi_env env, napi_callback_info info) {
   hash_thread_t *t = &threads[index];
   // A thread never started has no job: nothing to send it.
   if (op != OP_START && !t->running) return NULL;
+  event_t *event = NULL;
+  if (op == OP_DATA || op == OP_END) {
+    event = calloc(1, sizeof *event);
+    if (!event) {
+      napi_throw_error(env, "ENOMEM", "hashSend: out of memory");
+      return NULL;
+    }
+  }
   task_t *task = NULL;
   if (op == OP_DATA) {
     void *p = NULL;
@@ -320,6 +333,7 @@ static napi_value hash_send(napi_env env, napi_callback_info info) {
     bool is_typed = false;
     if (argc < 4 || napi_is_typedarray(env, argv[3], &is_typed) != napi_ok || !is_typed ||
         napi_get_typedarray_info(env, argv[3], &ta, &len, &p, NULL, NULL) != napi_ok || ta != napi_uint8_array) {
+      free(event);
       napi_throw_type_error(env, NULL, "hashSend: data must be a Uint8Array");
       return NULL;
     }
@@ -342,6 +356,7 @@ static napi_value hash_send(napi_env env, napi_callback_info info) {
       }
     }
     if (!task) {
+      free(event);
       napi_throw_error(env, "ENOMEM", "hashSend: out of memory");
       return NULL;
     }
@@ -350,12 +365,14 @@ static napi_value hash_send(napi_env env, napi_callback_info info) {
   } else {
     task = calloc(1, sizeof *task);
     if (!task) {
+      free(event);
       napi_throw_error(env, "ENOMEM", "hashSend: out of memory");
       return NULL;
     }
   }
   task->op = op;
   task->id = id;
+  task->event = event;
   if (op == OP_START) {
     bool is_array = false;
     uint32_t n = 0;
@@ -394,8 +411,9 @@ static napi_value hash_send(napi_env env, napi_callback_info info) {
 
 napi_status register_hash_threads(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
-      {"hashInit", NULL, hash_init, NULL, NULL, NULL, napi_default, NULL},
-      {"hashSend", NULL, hash_send, NULL, NULL, NULL, napi_default, NULL},
+      // Writable, as properties set on an object usually are (a test stands in for hashSend).
+      {"hashInit", NULL, hash_init, NULL, NULL, NULL, napi_writable | napi_configurable, NULL},
+      {"hashSend", NULL, hash_send, NULL, NULL, NULL, napi_writable | napi_configurable, NULL},
   };
   return napi_define_properties(env, exports, 2, props);
 }

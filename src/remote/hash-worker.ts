@@ -189,8 +189,8 @@ class HashThread {
 
   /** Sends a copy of `chunk`; resolves once the thread's backlog is small enough to send more. */
   async update(id: number, chunk: Uint8Array): Promise<void> {
+    this.transport.data(id, chunk); // (may throw: out of memory; nothing was sent then)
     this.inFlight += chunk.byteLength;
-    this.transport.data(id, chunk);
     if (this.inFlight > THREAD_IN_FLIGHT_BYTES) await new Promise<void>((resolve) => this.waiting.push(resolve));
   }
 

@@ -59,6 +59,31 @@ describe('OffThreadHasher', () => {
     }
   });
 
+  it('a chunk the addon refuses (out of memory) fails that update and leaves the backlog bound as it was', { timeout: 20_000 }, async (t) => {
+    if (!nativeHashThreads) return t.skip('worker threads in this run (CRYPTFS_HASH_THREADS=worker)');
+    const binding = osNative as unknown as { hashSend: (...args: unknown[]) => void };
+    const original = binding.hashSend;
+    let refusals = 5; // 5 MiB refused: counted as sent, it would hold the 4 MiB backlog bound for good
+    binding.hashSend = (...args: unknown[]) => {
+      if (args[1] === 1 && refusals > 0) {
+        refusals--;
+        throw Object.assign(new Error('hashSend: out of memory'), { code: 'ENOMEM' });
+      }
+      original.apply(binding, args);
+    };
+    const refused = new OffThreadHasher(['md5']);
+    try {
+      for (let i = 0; i < 5; i++) await assert.rejects(refused.update(randomBytes(1024 * 1024)), /out of memory/);
+    } finally {
+      binding.hashSend = original;
+      refused.abort();
+    }
+    const data = randomBytes(6 * 1024 * 1024);
+    const h = new OffThreadHasher(['md5']);
+    await h.update(data);
+    assert.equal((await h.digests()).md5, createHash('md5').update(data).digest('hex'));
+  });
+
   it("runs on the addon's own threads where it is built (not Node worker threads, ~9 MiB each)", () => {
     assert.ok(osNative?.hashInit, 'the native fs addon is built with its hash threads');
     assert.equal(nativeHashThreads, process.env.CRYPTFS_HASH_THREADS !== 'worker');
