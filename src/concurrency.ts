@@ -1,6 +1,9 @@
 // Bounded concurrency, the one implementation every layer uses: a counting
 // semaphore (--checkers, --transfers, HEAD requests) and a bounded map.
 
+/** libuv's thread pool size (UV_THREADPOOL_SIZE, default 4): the fs calls and addon jobs that run at once. */
+export const THREAD_POOL_SIZE = Math.max(1, Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10) || 4);
+
 /** A counting semaphore: at most `limit` functions run at once, the rest queue in order. */
 export class Limiter {
   private active = 0;

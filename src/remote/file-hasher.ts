@@ -6,6 +6,7 @@
 // main thread, where the round trip would cost more.
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
+import { Limiter, THREAD_POOL_SIZE } from '../concurrency.js';
 import { workerThreads } from '../lazy-builtin.js';
 import { osNative } from '../os-native.js';
 import type { HashType } from './remote.js';
@@ -74,37 +75,20 @@ class HashPool {
   }
 }
 
-/** libuv's thread pool size (UV_THREADPOOL_SIZE, default 4). */
-const POOL_THREADS = Math.max(1, Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10) || 4);
+/** Whether whole files are hashed by the addon (CRYPTFS_HASH_THREADS=worker: on Node worker threads, to test or compare them). */
+export const nativeFileHashing = typeof osNative?.hashFile === 'function' && process.env.CRYPTFS_HASH_THREADS !== 'worker';
 
 /**
  * Files hashed at once on the thread pool: up to a core each, and never all of the pool, whose
  * other threads serve the file system calls of the listing and the rest of the command.
  */
-const NATIVE_AT_ONCE = Math.max(1, Math.min(MAX_THREADS, availableParallelism(), POOL_THREADS - 2));
-
-/** Whether whole files are hashed by the addon (CRYPTFS_HASH_THREADS=worker: on Node worker threads, to test or compare them). */
-export const nativeFileHashing = typeof osNative?.hashFile === 'function' && process.env.CRYPTFS_HASH_THREADS !== 'worker';
-
-let nativeRunning = 0;
-const nativeWaiting: Array<() => void> = [];
-
-async function hashFileNative(file: string, algorithm: HashType): Promise<string> {
-  while (nativeRunning >= NATIVE_AT_ONCE) await new Promise<void>((resolve) => nativeWaiting.push(resolve));
-  nativeRunning++;
-  try {
-    return await osNative!.hashFile!(file, algorithm);
-  } finally {
-    nativeRunning--;
-    nativeWaiting.shift()?.();
-  }
-}
+const nativeJobs = new Limiter(Math.max(1, Math.min(MAX_THREADS, availableParallelism(), THREAD_POOL_SIZE - 2)));
 
 let pool: HashPool | undefined;
 
 /** The lower-case hex `algorithm` digest of a whole local file, computed off the main thread. */
 export function hashFileOffThread(file: string, algorithm: HashType): Promise<string> {
-  if (nativeFileHashing) return hashFileNative(file, algorithm);
+  if (nativeFileHashing) return nativeJobs.run(() => osNative!.hashFile!(file, algorithm));
   pool ??= new HashPool();
   return pool.hash(file, algorithm);
 }

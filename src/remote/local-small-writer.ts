@@ -5,10 +5,8 @@
 // pool has threads run at once (one at a time measured slower on a loaded machine: the files wait
 // for one thread); files made ready while all are busy go together as the next batch, so a high
 // --transfers pays fewer wake-ups per file and leaves pool threads for other file system calls.
+import { THREAD_POOL_SIZE } from '../concurrency.js';
 import { osNative, type SmallFileJob, type SmallFileStat } from '../os-native.js';
-
-/** libuv's thread pool size (UV_THREADPOOL_SIZE, default 4). */
-const POOL_THREADS = Math.max(1, Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10) || 4);
 
 /** Most files in one batch (bounds the time one job holds a pool thread). */
 const MAX_BATCH = 64;
@@ -26,7 +24,7 @@ export class SmallFileWriter {
   constructor(
     private readonly writeFiles: (files: SmallFileJob[]) => Promise<Array<SmallFileStat | Error>>,
     /** Jobs on pool threads at once. */
-    private readonly maxInFlight = POOL_THREADS,
+    private readonly maxInFlight = THREAD_POOL_SIZE,
   ) {}
 
   /** Writes one file (in the next batch); rejects with that file's own error. */
