@@ -2,20 +2,15 @@
 // WebAssembly with the optimising tier, whose ~30 MiB of native memory would add to peak RSS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { runModuleScript } from '../helpers/module-script.js';
 
 /** Peak RSS (VmHWM, KiB) of a process that makes one fetch, with or without fetch-setup first. */
-async function peakAfterFetch(url: string, withSetup: boolean, dir: string): Promise<number> {
+async function peakAfterFetch(url: string, withSetup: boolean): Promise<number> {
   const setup = new URL('../../src/fetch-setup.js', import.meta.url).href;
-  const file = join(dir, `fetch-${withSetup}.mjs`);
-  writeFileSync(
-    file,
+  const { code, stdout } = await runModuleScript(
     `${withSetup ? `await import(${JSON.stringify(setup)});` : ''}
     const { readFileSync } = await import('node:fs');
     await (await fetch(${JSON.stringify(url)})).text();
@@ -23,12 +18,8 @@ async function peakAfterFetch(url: string, withSetup: boolean, dir: string): Pro
     await new Promise((r) => setTimeout(r, 600));
     console.log(/VmHWM:\\s+(\\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))[1]);`,
   );
-  const child = spawn(process.execPath, [file], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const [code] = await once(child, 'exit');
   assert.equal(code, 0);
-  return Number(out.trim());
+  return Number(stdout.trim());
 }
 
 test('fetch-setup: the first fetch of a process costs ~30 MiB less peak memory with it', { timeout: 60_000 }, async () => {
@@ -36,13 +27,11 @@ test('fetch-setup: the first fetch of a process costs ~30 MiB less peak memory w
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-  const dir = mkdtempSync(join(tmpdir(), 'cryptfs-fetch-setup-'));
   try {
-    const without = await peakAfterFetch(url, false, dir);
-    const withSetup = await peakAfterFetch(url, true, dir);
+    const without = await peakAfterFetch(url, false);
+    const withSetup = await peakAfterFetch(url, true);
     assert.ok(without - withSetup > 12 * 1024, `peak ${withSetup} KiB with, ${without} KiB without`);
   } finally {
     server.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
