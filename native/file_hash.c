@@ -59,12 +59,7 @@ static int digest_file(file_hash_job *job) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
     if (err == 0 && EVP_DigestFinal_ex(ctx, md, &len) == 1) {
-      static const char digits[] = "0123456789abcdef";
-      for (unsigned int i = 0; i < len; i++) {
-        job->hex[2 * i] = digits[md[i] >> 4];
-        job->hex[2 * i + 1] = digits[md[i] & 15];
-      }
-      job->hex[2 * len] = '\0';
+      to_hex(md, len, job->hex);
     } else if (err == 0) {
       job->syscall = "read";
       err = EIO;

@@ -17,6 +17,9 @@ napi_status register_hash_threads(napi_env env, napi_value exports);
 // OpenSSL's digest for "md5", "sha1" or "sha256", else NULL (hash_threads.c).
 const EVP_MD *digest_named(const char *name);
 
+// out = the lower-case hex of md[len], NUL-terminated (2 * len + 1 chars) (hash_threads.c).
+void to_hex(const unsigned char *md, unsigned len, char *out);
+
 // Adds hashFile to the addon's exports (file_hash.c).
 napi_status register_file_hash(napi_env env, napi_value exports);
 #endif

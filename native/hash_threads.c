@@ -78,7 +78,7 @@ static hash_thread_t threads[THREADS];
 static napi_ref callback_ref;
 static int initialized;
 
-static void to_hex(const unsigned char *md, unsigned len, char *out) {
+void to_hex(const unsigned char *md, unsigned len, char *out) {
   static const char digits[] = "0123456789abcdef";
   for (unsigned i = 0; i < len; i++) {
     out[2 * i] = digits[md[i] >> 4];

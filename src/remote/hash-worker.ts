@@ -3,9 +3,10 @@
 // the main thread that would halve big-file copy throughput. Chunks go to two threads (copied;
 // the copies are reused, never allocated per chunk), which hash while the main thread encrypts:
 // the addon's own (native/hash_threads.c), or Node worker threads where the addon is older. At
-// most THREAD_IN_FLIGHT_BYTES wait for each, so a fast source never piles up in memory. MD5, the slowest (~1.8 ms/MiB), has a thread of its own, SHA-256 and SHA-1
-// (~0.7 ms/MiB each, SHA-NI) share the other: one thread for all three was the bottleneck of a
-// 4-transfer copy (256 MiB: 1.64 s, two threads 1.41 s); a copy per thread costs far less.
+// most THREAD_IN_FLIGHT_BYTES wait for each, so a fast source never piles up in memory. MD5, the
+// slowest (~1.8 ms/MiB), has a thread of its own, SHA-256 and SHA-1 (~0.7 ms/MiB each, SHA-NI)
+// share the other: one thread for all three was the bottleneck of a 4-transfer copy (256 MiB:
+// 1.64 s, two threads 1.41 s); a copy per thread costs far less.
 import type { Worker } from 'node:worker_threads';
 import { workerThreads } from '../lazy-builtin.js';
 import { osNative } from '../os-native.js';
