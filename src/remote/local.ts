@@ -37,7 +37,7 @@ import {
 import { DIRECT_MAX_BYTES, directOps, FilePieces, gatherDeclared, onLocalDisk, onePiece, poolOps, readAt, tempName, writeAll, type FdOps } from './local-io.js';
 import { parseMetadataTime, posixAttrsOf, type Metadata } from './metadata.js';
 import { XattrNotSupportedError, copyUserXattrs, readUserXattrs, specialMetadata, userXattrEntries, writeUserXattrs } from './local-xattr.js';
-import { metadataOfStat, userXattrKeys } from './local-entry.js';
+import { metadataOfStat, userXattrKeys, type StatTimes } from './local-entry.js';
 import { smallFileWriter, smallFileWriterAppliesModes } from './local-small-writer.js';
 import { hashFileOffThread, OFF_THREAD_MIN_BYTES } from './file-hasher.js';
 
@@ -136,8 +136,12 @@ export class LocalRemote implements Remote {
       mtime: new Date(Number(st.mtimeMs)),
       mtimeNs: st.mtimeNs,
     };
+    // The metadata is made from these five fields only: an entry kept for later (a listing's
+    // entries wait in the transfer queue) holds them, not the whole BigIntStats with its fourteen
+    // bigints and four Dates (heap of a 10,000-file copy: ~2 KB per queued entry).
+    const times: StatTimes = { mode: st.mode, uid: st.uid, gid: st.gid, atimeNs: st.atimeNs, birthtimeNs: st.birthtimeNs };
     const metadataNow = (): Metadata => {
-      if (file === undefined) return metadataOfStat(st);
+      if (file === undefined) return metadataOfStat(times);
       let xattrs: Metadata;
       try {
         xattrs = readUserXattrs(file);
@@ -146,7 +150,7 @@ export class LocalRemote implements Remote {
         if (!lazyMetadata) throw err;
         xattrs = {};
       }
-      return specialMetadata({ ...xattrs, ...metadataOfStat(st) });
+      return specialMetadata({ ...xattrs, ...metadataOfStat(times) });
     };
     if (lazyMetadata) return withLazyMetadata(entry, metadataNow);
     entry.metadata = metadataNow();
