@@ -253,7 +253,10 @@ export class VfsFuseOps implements FuseOps {
   lookup(parent: bigint, name: string): Promise<Attr> {
     return this.guard('lookup', () => this.describePath(parent, name), async () => {
       const path = this.childOf(parent, name);
-      const a = await this.vfs.stat(path);
+      const a = await this.vfs.lookup(path);
+      // A miss answers its errno as a number (errnoOf takes one): no error object, whose stack
+      // trace cost more than the rest of a negative lookup's work (profiled under tar -x).
+      if (!a) throw os.constants.errno[this.vfs.missingErrno(path)];
       return this.attr(this.inodes.ref(path, a.isDir), a);
     });
   }

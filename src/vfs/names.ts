@@ -23,6 +23,23 @@ export function nameMax(remote: Remote): number {
 }
 
 /**
+ * What a lookup of a name that is not there answers, without making an error object (a miss is
+ * the common answer of a lookup: every create starts with one): ENAMETOOLONG when no file or
+ * directory could have the name (checked only on a miss: it costs an encryption), else ENOENT.
+ */
+export function missingNameErrno(remote: Remote, path: string): 'ENOENT' | 'ENAMETOOLONG' {
+  for (const isDir of [false, true]) {
+    try {
+      validateName(remote, path, isDir);
+      return 'ENOENT';
+    } catch (err) {
+      if (!(err instanceof NameTooLongError)) throw err;
+    }
+  }
+  return 'ENAMETOOLONG';
+}
+
+/**
  * The error for a name that is not there: ENAMETOOLONG when no file or
  * directory could have it (checked only on a miss: it costs an encryption).
  */

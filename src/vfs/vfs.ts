@@ -59,7 +59,7 @@ import {
 import { isLinkObjectName, linkAttrIn, Links } from './links.js';
 import { Listings, type ListingHost } from './listings.js';
 import { NodeTimes } from './node-times.js';
-import { isNotFound, nameMax, notFound, validateName } from './names.js';
+import { isNotFound, missingNameErrno, nameMax, notFound, validateName } from './names.js';
 import { DEFAULT_VFS_OPTIONS, type CacheMode, type VfsOptions } from './options.js';
 import { Recovery, type RecoveryHost } from './recovery.js';
 import { Uploads, type UploadHost } from './uploads.js';
@@ -194,6 +194,11 @@ export class Vfs {
     const attr = await this.lookup(path);
     if (!attr) throw notFound(this.remote, path);
     return attr;
+  }
+
+  /** What a lookup of `path`, found missing by lookup(), answers: see missingNameErrno. */
+  missingErrno(path: string): 'ENOENT' | 'ENAMETOOLONG' {
+    return missingNameErrno(this.remote, path);
   }
 
   /** The attributes of `path`, or undefined when it does not exist. */

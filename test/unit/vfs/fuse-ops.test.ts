@@ -189,6 +189,8 @@ describe('VfsFuseOps', () => {
     assert.equal(a.size, 5);
     assert.equal((await ops.lookup(dir.ino, 'a.txt')).ino, a.ino, 'same number on every lookup');
     await assert.rejects(ops.lookup(dir.ino, 'none'), errnoIs('ENOENT'));
+    // A miss, the common answer of a lookup, is its errno number: no Error object (stack trace) made.
+    await assert.rejects(ops.lookup(dir.ino, 'none'), (err: unknown) => err === os.constants.errno.ENOENT);
 
     const dh = await ops.opendir(dir.ino, 0);
     const first = await ops.readdir(dir.ino, dh.fh, 0, 4096);
