@@ -7,6 +7,7 @@ import { NONCE_SIZE, addToNonce, incrementNonce, randomNonce } from './nonce.js'
 import { secureCopy, wipe } from './secure-memory.js';
 import { openChunk, SECRETBOX_TAG_SIZE, sealChunk } from './secretbox.js';
 import { resumeIterator } from '../resume-iterator.js';
+import { SharedBuffers } from '../shared-buffers.js';
 
 export const HEADER_SIZE = 32;
 export const BLOCK_DATA_SIZE = 65536;
@@ -142,7 +143,7 @@ export class ContentCipher {
    * Yielded buffers are new each time, unless `reuse` is on: then one buffer is refilled, each
    * time the consumer asks for more. Each source piece is done with when the next is asked for.
    */
-  async *encrypt(source: AsyncIterable<Uint8Array>, nonce?: Uint8Array, reuse?: { readonly allowed: boolean }): AsyncGenerator<Buffer> {
+  async *encrypt(source: AsyncIterable<Uint8Array>, nonce?: Uint8Array, reuse?: PieceReuseSignal): AsyncGenerator<Buffer> {
     const chunkNonce = newFileNonce(nonce);
     const key = this.dataKey;
     let headerPending = true;
@@ -156,7 +157,7 @@ export class ContentCipher {
     const staging = takeStaging();
     let staged = 0;
     let stagedMost = 0; // how much of it held plaintext, to wipe
-    const outputs = new OutputBuffers(MAX_OUTPUT_SIZE, reuse);
+    const outputs = new OutputBuffers(MAX_OUTPUT_SIZE, reuse, true);
     try {
       for await (const piece of source) {
         let pos = 0;
@@ -199,6 +200,8 @@ export class ContentCipher {
         if (staged > 0) sealChunk(out.subarray(at), staging.subarray(0, staged), chunkNonce, key);
         yield out;
       }
+      // Here only when the consumer asked past the last piece (not when it stopped early).
+      outputs.ended();
     } finally {
       giveStaging(staging, stagedMost);
     }
@@ -352,19 +355,44 @@ export class ContentCipher {
   }
 }
 
+/** What the content cipher needs of a PieceReuse (remote.ts): whether it is on, and whenDone. */
+export interface PieceReuseSignal {
+  readonly allowed: boolean;
+  whenDone?(give: () => void): void;
+}
+
+// Small outputs (a small file's whole ciphertext: the header and one chunk) come from buffers shared
+// by every encryption of the process, each back once its consumer is done with it (see SharedBuffers).
+const smallOutputs = new SharedBuffers(HEADER_SIZE + BLOCK_SIZE);
+
 /**
  * Buffers for a generator's pieces: a new one each time, or, once `reuse` is on, one buffer of
- * `capacity` refilled for each piece (the one yielded last is free again once the generator runs on).
+ * `capacity` refilled for each piece (the one yielded last is free again once the generator runs
+ * on). With `shareSmall`, a small first piece is a shared buffer instead, back once the consumer is
+ * done with it (ended()).
  */
 class OutputBuffers {
   private spare?: Buffer;
+  /** The shared buffer lent for the first piece, if it was small. */
+  private lent?: Buffer;
+
+  private first = true;
 
   constructor(
     private readonly capacity: number,
-    private readonly reuse?: { readonly allowed: boolean },
+    private readonly reuse?: PieceReuseSignal,
+    private readonly shareSmall = false,
   ) {}
 
   take(size: number): Buffer {
+    // The first piece, when small (often a small file's whole output), from the shared buffers:
+    // one at most per generator, back at its end (ended()).
+    if (this.shareSmall && this.first && this.reuse?.whenDone && size <= smallOutputs.capacity) {
+      this.first = false;
+      this.lent = smallOutputs.take(size);
+      return this.lent.subarray(0, size);
+    }
+    this.first = false;
     if (!this.reuse?.allowed) return Buffer.allocUnsafe(size);
     if (!this.spare || this.spare.length < size) {
       // A first piece smaller than the capacity is often the whole (small) file: a buffer of its
@@ -380,6 +408,18 @@ class OutputBuffers {
   /** Zeroes the refilled buffer (for plaintext). */
   wipe(): void {
     if (this.spare) wipe(this.spare);
+  }
+
+  /**
+   * The generator ended normally (its consumer asked past the last piece): the shared buffer lent
+   * for its first piece goes back once the consumer allows reuse, which then also means it is done
+   * with it (PieceReuse.whenDone). It holds ciphertext: nothing to wipe.
+   */
+  ended(): void {
+    const lent = this.lent;
+    if (!lent || !this.reuse?.whenDone) return;
+    this.lent = undefined;
+    this.reuse.whenDone(() => smallOutputs.give(lent));
   }
 }
 

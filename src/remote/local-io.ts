@@ -8,8 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { dirname } from 'node:path';
-import type { ByteSource } from './remote.js';
+import type { ByteSource, PieceReuse } from './remote.js';
 import { resumeIterator } from '../resume-iterator.js';
+import { SharedBuffers } from '../shared-buffers.js';
 
 /** The calls a small-file transfer makes, with one signature for both ways of making them. */
 export interface FdOps {
@@ -91,11 +92,11 @@ export async function writeAll(ops: FdOps, fd: number, chunk: Uint8Array): Promi
 }
 
 /**
- * Reads up to `length` bytes of a regular file at `position` into a buffer of exactly that size.
- * Returns the bytes read (fewer at EOF).
+ * Reads up to `length` bytes of a regular file at `position` into a buffer of exactly that size
+ * (the start of `into`, when given). Returns the bytes read (fewer at EOF).
  */
-export async function readAt(ops: FdOps, fd: number, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
+export async function readAt(ops: FdOps, fd: number, position: number, length: number, into?: Buffer): Promise<Buffer> {
+  const buf = into ? into.subarray(0, length) : Buffer.allocUnsafe(length);
   let got = 0;
   while (got < length) {
     const n = await ops.read(fd, buf, got, length - got, position + got);
@@ -201,6 +202,32 @@ export class FilePieces implements AsyncIterableIterator<Buffer> {
 /** One piece as a byte source (an async iterable holding no resource, so nothing leaks if never read). */
 export async function* onePiece(piece: Buffer): AsyncGenerator<Buffer> {
   if (piece.length > 0) yield piece;
+}
+
+// Read buffers for whole small files, shared by every read of the process, each back once its
+// consumer is done with it (see SharedBuffers).
+const smallReads = new SharedBuffers(64 * 1024 + 1);
+export const SMALL_READ_CAPACITY = smallReads.capacity;
+
+/** A buffer of at least `size` (≤ SMALL_READ_CAPACITY) bytes, for onePooledPiece. */
+export function takeSmallReadBuffer(size: number): Buffer {
+  return smallReads.take(size);
+}
+
+/** Gives back a buffer of takeSmallReadBuffer, its first `used` bytes (file contents) zeroed. */
+export function giveSmallReadBuffer(buffer: Buffer, used: number): void {
+  buffer.fill(0, 0, used);
+  smallReads.give(buffer);
+}
+
+/**
+ * `piece`, the start of `buffer` (takeSmallReadBuffer), as a byte source. Once the consumer has
+ * asked past it and allowed reuse (PieceReuse.whenDone), the buffer goes back; a consumer that
+ * stops early or never allows reuse may keep the piece, and the buffer is left to the GC.
+ */
+export async function* onePooledPiece(piece: Buffer, buffer: Buffer, reuse: PieceReuse): AsyncGenerator<Buffer> {
+  if (piece.length > 0) yield piece;
+  reuse.whenDone(() => giveSmallReadBuffer(buffer, piece.length));
 }
 
 // Temporary names: a random per-process prefix and a counter, unique across processes without

@@ -34,7 +34,23 @@ import {
   writeLink,
   type LocalLinkOptions,
 } from './local-links.js';
-import { DIRECT_MAX_BYTES, directOps, FilePieces, gatherDeclared, onLocalDisk, onePiece, poolOps, readAt, tempName, writeAll, type FdOps } from './local-io.js';
+import {
+  DIRECT_MAX_BYTES,
+  directOps,
+  FilePieces,
+  gatherDeclared,
+  giveSmallReadBuffer,
+  onLocalDisk,
+  onePiece,
+  onePooledPiece,
+  poolOps,
+  readAt,
+  SMALL_READ_CAPACITY,
+  takeSmallReadBuffer,
+  tempName,
+  writeAll,
+  type FdOps,
+} from './local-io.js';
 import { parseMetadataTime, posixAttrsOf, type Metadata } from './metadata.js';
 import { XattrNotSupportedError, copyUserXattrs, readUserXattrs, specialMetadata, userXattrEntries, writeUserXattrs } from './local-xattr.js';
 import { metadataOfStat, userXattrKeys, type StatTimes } from './local-entry.js';
@@ -264,18 +280,22 @@ export class LocalRemote implements Remote {
     const want = end === undefined ? Math.max(0, Number(st.size) - start) + 1 : end - start + 1;
     if (st.isFile() && want <= READ_CHUNK) {
       const ops = this.ops(want);
+      // A consumer that may allow reuse gets a shared buffer, back once it is done with it.
+      const reuse = options.reuse;
+      const pooled = reuse && want <= SMALL_READ_CAPACITY ? takeSmallReadBuffer(want) : undefined;
       let piece: Buffer;
       try {
-        piece = await readAt(ops, fd, start, want);
+        piece = await readAt(ops, fd, start, want, pooled);
       } catch (err) {
         await ops.close(fd).catch(() => undefined);
         throw mapFsError(err, path);
       }
       if (end !== undefined || piece.length < want) {
         await ops.close(fd);
-        return { source: onePiece(piece), entry };
+        return { source: pooled ? onePooledPiece(piece, pooled, reuse!) : onePiece(piece), entry };
       }
-      // It grew while being read: the stream reads on to its end.
+      // It grew while being read: the stream reads on to its end (from `start` again).
+      if (pooled) giveSmallReadBuffer(pooled, piece.length);
     }
     // The fd is closed when the signal fires, also while nobody reads; the reader sees AbortedError.
     const pieces = new FilePieces(fd, start, end, READ_CHUNK, options.reuse, signal);
@@ -378,6 +398,9 @@ export class LocalRemote implements Remote {
         await this.makeDir(dir, parentPath(path));
         return job();
       });
+      // Written, so done with the pieces it gathered: the source may take its buffers back
+      // (PieceReuse.whenDone; a source that has not ended has yielded nothing more).
+      options.reusePieces?.();
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === 'ENOTSUP' && (err as NodeJS.ErrnoException).syscall === 'fsetxattr') throw new XattrNotSupportedError(temp, { cause: err });

@@ -59,15 +59,33 @@ export interface ReadOptions {
  */
 export class PieceReuse {
   private on = false;
+  private waiting?: Array<() => void>;
 
   get allowed(): boolean {
     return this.on;
   }
 
-  /** From now on pieces may be refilled once the consumer asks for the next one. */
+  /**
+   * From now on pieces may be refilled once the consumer asks for the next one. Called after the
+   * source has ended (the consumer asked past its last piece), it also says the consumer is done
+   * with every piece: a local small-file write calls it once its one job has written them.
+   */
   readonly allow = (): void => {
     this.on = true;
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    if (waiting) for (const give of waiting) give();
   };
+
+  /**
+   * For a source that has ended (the consumer asked past its last piece): runs `give` (handing
+   * its buffers back to a shared pool) once reuse is on, now if it is already. A consumer that
+   * never allows reuse never frees them for reuse: they are left to the GC.
+   */
+  whenDone(give: () => void): void {
+    if (this.on) give();
+    else (this.waiting ??= []).push(give);
+  }
 
   /** On from the start: for a consumer done with each piece at once (one that hashes it). */
   static allowed(): PieceReuse {

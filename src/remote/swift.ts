@@ -326,6 +326,7 @@ export class SwiftRemote implements Remote {
         const head = await reader.collect(lookAhead);
         if (!(await reader.hasMore())) {
           await this.containers.putBuffered(container, object, head, await withLate());
+          options.reusePieces?.(); // sent: done with the pieces it collected
           written = head.byteLength;
         } else {
           options.reusePieces?.();
@@ -361,12 +362,15 @@ export class SwiftRemote implements Remote {
         throw new RemoteIOError(`swift: source gave ${body.byteLength} bytes, ${size} were declared (${container}/${object})`);
       }
       await this.containers.putBuffered(container, object, body, await finalHeaders());
+      // Sent: done with the pieces it collected (the source may take its buffers back).
+      reusePieces?.();
       return size;
     }
     if (size === undefined) {
       const head = await reader.collect(limit);
       if (!(await reader.hasMore())) {
         await this.containers.putBuffered(container, object, head, await finalHeaders());
+        reusePieces?.();
         return head.byteLength;
       }
       reusePieces?.();

@@ -21,6 +21,7 @@ import {
   TruncatedBlockError,
 } from '../../../src/errors.js';
 import { collect, drain, pieces } from '../../helpers/byte-streams.js';
+import { PieceReuse } from '../../../src/remote/remote.js';
 import { fixturePath } from '../../helpers/fixtures.js';
 
 // ---------- fixtures ----------
@@ -640,6 +641,37 @@ test('encrypt with reuse on refills one output buffer, each time more is asked f
   assert.ok(copies.length > 3);
   assert.equal(seen.size, 2, 'the first output, then one refilled buffer');
   assert.deepEqual(Buffer.concat(copies), expected);
+});
+
+test('encrypt: a small file\'s output is a shared buffer, back only once its consumer allows reuse after the end', async () => {
+  const key = randomBytes(32);
+  const cipher = new ContentCipher(key);
+  const nonce = randomBytes(24);
+  const outputs = async (plain: Buffer, reuse: PieceReuse) => {
+    const got: Buffer[] = []; // the yielded buffers themselves, as a consumer holding them has them
+    for await (const out of cipher.encrypt(pieces(plain, [plain.length]), nonce, reuse)) got.push(out);
+    assert.equal(got.length, 1);
+    return got[0]!;
+  };
+  const a = randomBytes(5000);
+  const b = randomBytes(BLOCK_DATA_SIZE); // the largest output shared: header and one whole chunk
+  const c = randomBytes(7000);
+  // Held by a consumer that never allows reuse: never given to another encryption.
+  const held = await outputs(a, new PieceReuse());
+  const reuse = new PieceReuse();
+  const second = await outputs(b, reuse);
+  assert.notEqual(second.buffer, held.buffer, 'a held output is not lent again');
+  assert.deepEqual(held, naclEncrypt(a, nonce, key));
+  assert.deepEqual(second, naclEncrypt(b, nonce, key));
+  // Allowed after the end (the consumer has written it): the next small output reuses it.
+  reuse.allow();
+  const third = await outputs(c, new PieceReuse());
+  assert.equal(third.buffer, second.buffer, 'the buffer given back is lent again');
+  assert.deepEqual(third, naclEncrypt(c, nonce, key));
+  assert.deepEqual(held, naclEncrypt(a, nonce, key), 'the held output is untouched');
+  // Without a PieceReuse (nobody could allow it) every output is a buffer of its own.
+  const plainOut = await collect(cipher.encrypt(pieces(c, [7000]), nonce));
+  assert.deepEqual(plainOut, naclEncrypt(c, nonce, key));
 });
 
 test('encrypt with reuse on sizes its buffer by what a small file needs, and grows it once for a big one', async () => {

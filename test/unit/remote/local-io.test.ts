@@ -7,7 +7,8 @@ import { fstatSync, openSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { FilePieces, gatherDeclared } from '../../../src/remote/local-io.js';
+import { FilePieces, gatherDeclared, onePooledPiece, takeSmallReadBuffer, SMALL_READ_CAPACITY } from '../../../src/remote/local-io.js';
+import { PieceReuse } from '../../../src/remote/remote.js';
 
 async function* pieces(...parts: string[]): AsyncGenerator<Buffer> {
   for (const p of parts) yield Buffer.from(p);
@@ -124,4 +125,47 @@ test('FilePieces: returned before the first read, after one piece, or aborted, t
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('onePooledPiece: its buffer goes back (wiped) once the consumer asked past the piece and allowed reuse, not before', async () => {
+  const read = async (text: string, reuse: PieceReuse) => {
+    const buffer = takeSmallReadBuffer(64);
+    assert.ok(buffer.length >= 64 && buffer.length <= SMALL_READ_CAPACITY);
+    const n = buffer.write(text);
+    const got: Buffer[] = [];
+    let seen = '';
+    for await (const piece of onePooledPiece(buffer.subarray(0, n), buffer, reuse)) {
+      got.push(piece);
+      seen = piece.toString(); // read before asking for more: a consumer that allowed reuse must
+    }
+    return { buffer, piece: got[0]!, text: seen };
+  };
+  // Never allowed: the consumer may keep the piece; its buffer is not lent again.
+  const kept = await read('kept contents', new PieceReuse());
+  const later = new PieceReuse();
+  const second = await read('second file', later);
+  assert.notEqual(second.buffer, kept.buffer);
+  assert.equal(kept.piece.toString(), 'kept contents');
+  // Allowed once the consumer is done: wiped and lent to the next read.
+  later.allow();
+  assert.equal(second.buffer.subarray(0, 11).toString('hex'), '00'.repeat(11), 'wiped when given back');
+  const third = await read('third', PieceReuse.allowed());
+  assert.equal(third.buffer, second.buffer);
+  assert.equal(third.text, 'third');
+  assert.equal(third.piece.toString('hex'), '00'.repeat(5), 'allowed from the start: back (wiped) as soon as asked past');
+  assert.equal(kept.piece.toString(), 'kept contents');
+});
+
+test('PieceReuse.whenDone: runs once reuse is allowed (at once if it is)', () => {
+  const calls: string[] = [];
+  const reuse = new PieceReuse();
+  reuse.whenDone(() => calls.push('a'));
+  reuse.whenDone(() => calls.push('b'));
+  assert.deepEqual([...calls], []);
+  reuse.allow();
+  assert.deepEqual([...calls], ['a', 'b']);
+  reuse.allow();
+  assert.deepEqual([...calls], ['a', 'b'], 'each runs once');
+  reuse.whenDone(() => calls.push('c'));
+  assert.deepEqual([...calls], ['a', 'b', 'c'], 'at once when already allowed');
 });

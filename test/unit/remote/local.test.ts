@@ -14,7 +14,7 @@ import { requireTool } from '../../helpers/require-tool.js';
 import { osNative } from '../../../src/os-native.js';
 import { smallFileWriter } from '../../../src/remote/local-small-writer.js';
 import { writeUserXattrs } from '../../../src/remote/local-xattr.js';
-import type { RemoteEntry } from '../../../src/remote/remote.js';
+import { PieceReuse, type RemoteEntry } from '../../../src/remote/remote.js';
 
 runRemoteContract('local', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'cryptfs-local-'));
@@ -203,7 +203,7 @@ test('local: a small write with an owner and mode to apply is one pool job too, 
   }
 });
 
-test('local: a streamed write lets its source refill pieces (each is written before the next is asked for); a small one never does', async () => {
+test('local: a streamed write lets its source refill pieces (each is written before the next is asked for); a small one only once all are written', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'cryptfs-local-'));
   // A source that, once allowed, reads every piece into the buffer of the piece before (as FilePieces does).
   function refilling(data: Buffer, pieceSize: number, reuse: { allowed: boolean }) {
@@ -223,9 +223,11 @@ test('local: a streamed write lets its source refill pieces (each is written bef
   }
   try {
     const r = new LocalRemote(dir);
-    for (const [name, size, pieceSize, expectReuse] of [
+    for (const [name, size, pieceSize, expectRefill] of [
       ['big.bin', 3 * 1024 * 1024 + 5, 100_000, true],
-      // Gathered into one buffer for the one-job writer (where the addon is built): never refilled.
+      // Gathered into one buffer for the one-job writer (where the addon is built): not refilled
+      // while it is written; reuse is turned on once the job has written them (the source may
+      // then take its buffers back, PieceReuse.whenDone).
       ['small.bin', 50_000, 7_000, smallFileWriter === undefined],
       ['undeclared.bin', 400_000, 64_000, true],
     ] as Array<[string, number, number, boolean]>) {
@@ -234,10 +236,40 @@ test('local: a streamed write lets its source refill pieces (each is written bef
       const { source, buffers } = refilling(data, pieceSize, reuse);
       const declared = name === 'undeclared.bin' ? undefined : size;
       await r.write(name, source, { size: declared, reusePieces: () => (reuse.allowed = true) });
-      assert.equal(reuse.allowed, expectReuse, `${name}: reuse turned on`);
-      if (expectReuse) assert.ok(buffers.size < Math.ceil(size / pieceSize) / 2, `${name}: pieces refilled (${buffers.size} buffers)`);
+      assert.equal(reuse.allowed, true, `${name}: reuse turned on`);
+      if (expectRefill) assert.ok(buffers.size < Math.ceil(size / pieceSize) / 2, `${name}: pieces refilled (${buffers.size} buffers)`);
+      else assert.equal(buffers.size, Math.ceil(size / pieceSize), `${name}: a buffer per piece while gathered`);
       assert.deepEqual(await readAll(await r.openRead(name)), data, `${name}: bytes`);
     }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('local: a small file read for a consumer that may allow reuse comes in a shared buffer, back once that consumer is done', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'cryptfs-local-'));
+  try {
+    const r = new LocalRemote(dir);
+    for (const name of ['a.txt', 'b.txt', 'c.txt']) await r.write(name, bytesOf(Buffer.from(`contents of ${name}`)));
+    const read = async (name: string, reuse?: PieceReuse) => {
+      const got: Buffer[] = [];
+      for await (const piece of await r.openRead(name, undefined, { reuse })) got.push(piece as Buffer);
+      assert.equal(got.length, 1);
+      return got[0]!;
+    };
+    const firstReuse = new PieceReuse();
+    const a = await read('a.txt', firstReuse);
+    const b = await read('b.txt', new PieceReuse());
+    assert.notEqual(b.buffer, a.buffer, 'not lent again before its consumer allowed reuse');
+    firstReuse.allow();
+    const c = await read('c.txt', new PieceReuse());
+    assert.equal(c.buffer, a.buffer, 'lent again once its consumer was done');
+    assert.equal(c.toString(), 'contents of c.txt');
+    assert.equal(b.toString(), 'contents of b.txt');
+    // No PieceReuse given: a buffer of the file's own size.
+    const own = await read('a.txt');
+    assert.equal(own.toString(), 'contents of a.txt');
+    assert.ok(own.buffer.byteLength < 1024 || own.buffer !== c.buffer);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
