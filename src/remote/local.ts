@@ -154,7 +154,7 @@ export class LocalRemote implements Remote {
     };
     // The metadata is made from these five fields only: an entry kept for later (a listing's
     // entries wait in the transfer queue) holds them, not the whole BigIntStats with its fourteen
-    // bigints and four Dates (heap of a 10,000-file copy: ~2 KB per queued entry).
+    // bigints and four Dates (heap of a 10,000-file copy: ~1 KB less per queued entry).
     const times: StatTimes = { mode: st.mode, uid: st.uid, gid: st.gid, atimeNs: st.atimeNs, birthtimeNs: st.birthtimeNs };
     const metadataNow = (): Metadata => {
       if (file === undefined) return metadataOfStat(times);

@@ -132,7 +132,9 @@ export interface WriteOptions {
   /**
    * Lets the source refill its buffers (PieceReuse). A driver calls it where it is done with each
    * piece by the time it asks for the next one: it copies it into a buffer of its own, hashes it,
-   * or has written it out. One that keeps pieces (gathers them, or queues them for later) must not.
+   * or has written it out. One that keeps pieces (gathers them, or queues them for later) must not,
+   * until it is done with all of them (its gathered body written): then the source, having ended,
+   * takes its buffers back (PieceReuse.whenDone).
    */
   reusePieces?: () => void;
 }

@@ -22,38 +22,31 @@ export function nameMax(remote: Remote): number {
   return Math.min(255, n ?? 255);
 }
 
+/** The NameTooLongError of a name that no file and no directory could have, else undefined. */
+function tooLongForAny(remote: Remote, path: string): NameTooLongError | undefined {
+  let first: NameTooLongError | undefined;
+  for (const isDir of [false, true]) {
+    try {
+      validateName(remote, path, isDir);
+      return undefined;
+    } catch (err) {
+      if (!(err instanceof NameTooLongError)) throw err;
+      first ??= err;
+    }
+  }
+  return first;
+}
+
 /**
  * What a lookup of a name that is not there answers, without making an error object (a miss is
  * the common answer of a lookup: every create starts with one): ENAMETOOLONG when no file or
  * directory could have the name (checked only on a miss: it costs an encryption), else ENOENT.
  */
 export function missingNameErrno(remote: Remote, path: string): 'ENOENT' | 'ENAMETOOLONG' {
-  for (const isDir of [false, true]) {
-    try {
-      validateName(remote, path, isDir);
-      return 'ENOENT';
-    } catch (err) {
-      if (!(err instanceof NameTooLongError)) throw err;
-    }
-  }
-  return 'ENAMETOOLONG';
+  return tooLongForAny(remote, path) ? 'ENAMETOOLONG' : 'ENOENT';
 }
 
-/**
- * The error for a name that is not there: ENAMETOOLONG when no file or
- * directory could have it (checked only on a miss: it costs an encryption).
- */
+/** The error for a name that is not there (see missingNameErrno). */
 export function notFound(remote: Remote, path: string): CryptfsError {
-  try {
-    validateName(remote, path, false);
-    return new ObjectNotFoundError(path);
-  } catch (err) {
-    if (!(err instanceof NameTooLongError)) throw err;
-    try {
-      validateName(remote, path, true);
-      return new ObjectNotFoundError(path);
-    } catch {
-      return err;
-    }
-  }
+  return tooLongForAny(remote, path) ?? new ObjectNotFoundError(path);
 }
