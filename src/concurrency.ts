@@ -4,23 +4,55 @@
 /** libuv's thread pool size (UV_THREADPOOL_SIZE, default 4): the fs calls and addon jobs that run at once. */
 export const THREAD_POOL_SIZE = Math.max(1, Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10) || 4);
 
-/** A counting semaphore: at most `limit` functions run at once, the rest queue in order. */
+/**
+ * A counting semaphore: at most `limit` functions run at once, the rest queue in order. A queued
+ * call is one small record (the function and its promise's settle functions), not a suspended async
+ * function: a copy keeps up to its whole backlog (10,000 files) queued here.
+ */
 export class Limiter {
   private active = 0;
-  private readonly waiters: (() => void)[] = [];
+  /** Queued starts; those before `head` have been taken (compacted now and then). */
+  private queue: (() => void)[] = [];
+  private head = 0;
   constructor(private readonly limit: number) {
     if (!(limit >= 1)) throw new RangeError(`concurrency limit must be at least 1, not ${limit}`);
   }
 
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.active >= this.limit) await new Promise<void>((r) => this.waiters.push(r));
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.active < this.limit) return this.start(fn);
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push(() => this.start(fn).then(resolve, reject));
+    });
+  }
+
+  /** Runs fn now; when it settles, its slot passes straight to the next queued call (no gap a new call could take). */
+  private start<T>(fn: () => Promise<T>): Promise<T> {
     this.active++;
+    let running: Promise<T>;
     try {
-      return await fn();
-    } finally {
-      this.active--;
-      this.waiters.shift()?.();
+      running = fn();
+    } catch (err) {
+      running = Promise.reject(err);
     }
+    return running.finally(() => {
+      this.active--;
+      const next = this.takeNext();
+      if (next) next();
+    });
+  }
+
+  private takeNext(): (() => void) | undefined {
+    if (this.head >= this.queue.length) return undefined;
+    const next = this.queue[this.head];
+    this.queue[this.head++] = undefined as unknown as () => void; // no longer held
+    if (this.head === this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    return next;
   }
 }
 

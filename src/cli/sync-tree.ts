@@ -29,8 +29,6 @@ import type { TransferOptions } from './transfer-flags.js';
 
 export type SyncMode = 'copy' | 'sync' | 'move';
 
-/** Most transfers/checks decided but not finished before the directory walk waits (rclone's --max-backlog). */
-const MAX_BACKLOG = 10_000;
 
 /**
  * Makes `dst` hold what `src` holds: `copy` adds and replaces, `sync` also
@@ -222,7 +220,7 @@ class SyncRun {
       return false;
     }
     // Backpressure: don't run ahead of the workers without bound.
-    await this.work.below(MAX_BACKLOG);
+    await this.work.below(this.opts.maxBacklog);
     if (src && dst) {
       this.stats.queueCheck();
       this.work.spawn(() => this.checkers.run(() => this.checkPair(item as Required<MarchItem>)));

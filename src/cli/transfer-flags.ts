@@ -6,6 +6,7 @@ import { errorMessage } from '../errors.js';
 import { flagBool, flagNumber, flagString, type FlagSpec, type FlagValues } from './args.js';
 import { Filter, filterFromFlags } from './filter.js';
 import { FlagValueError, TransferStats, parseDuration, parseSizeSuffix, parseTimeDuration } from './stats.js';
+import { MAX_BACKLOG } from './concurrency.js';
 
 export type DeleteMode = 'before' | 'during' | 'after';
 export type RenameStrategy = 'hash' | 'modtime' | 'leaf';
@@ -15,6 +16,8 @@ export interface TransferOptions {
   signal?: AbortSignal;
   transfers: number;
   checkers: number;
+  /** Checks and transfers decided but not finished before the directory walk waits (--max-backlog). */
+  maxBacklog: number;
   dryRun: boolean;
   /** Skip files that exist on the destination, whatever they hold. */
   ignoreExisting: boolean;
@@ -167,6 +170,7 @@ export function transferOptionsFromFlags(flags: FlagValues, stats = new Transfer
   return {
     transfers: Math.max(1, flagNumber(flags, 'transfers') || 4),
     checkers: Math.max(1, flagNumber(flags, 'checkers') || 8),
+    maxBacklog: Math.max(1, flagNumber(flags, 'max-backlog') || MAX_BACKLOG),
     dryRun: flagBool(flags, 'dry-run'),
     ignoreExisting: flagBool(flags, 'ignore-existing'),
     sizeOnly: flagBool(flags, 'size-only'),
@@ -190,6 +194,7 @@ export function transferOptionsFromFlags(flags: FlagValues, stats = new Transfer
 export const defaultTransferOptions = (): TransferOptions => ({
   transfers: 4,
   checkers: 8,
+  maxBacklog: MAX_BACKLOG,
   dryRun: false,
   ignoreExisting: false,
   sizeOnly: false,

@@ -62,3 +62,42 @@ test('Limiter: a counting semaphore, queued in order; a bad limit is refused', a
   assert.deepEqual(order, [0, 1, 2, 3, 4]);
   assert.throws(() => new Limiter(0), RangeError);
 });
+
+test('Limiter: a call made as a slot frees waits behind the calls already queued, within the limit', async () => {
+  const l = new Limiter(1);
+  let active = 0;
+  let peak = 0;
+  const order: string[] = [];
+  const job = (name: string) => async () => {
+    order.push(name);
+    active++;
+    peak = Math.max(peak, active);
+    await tick(1);
+    active--;
+  };
+  const first = l.run(job('first'));
+  const queued = l.run(job('queued'));
+  const late = first.then(() => l.run(job('late')));
+  await Promise.all([first, queued, late]);
+  assert.equal(peak, 1);
+  assert.deepEqual(order, ['first', 'queued', 'late']);
+});
+
+test('Limiter: a function that throws at once, or rejects, rejects its call and frees its slot', async () => {
+  const l = new Limiter(1);
+  await assert.rejects(l.run(() => { throw new Error('sync'); }), /sync/);
+  await assert.rejects(l.run(async () => { throw new Error('async'); }), /async/);
+  assert.equal(await l.run(async () => 7), 7);
+});
+
+test('Limiter: 20,000 queued calls run in order and leave nothing queued', async () => {
+  const l = new Limiter(3);
+  const order: number[] = [];
+  await Promise.all(Array.from({ length: 20_000 }, (_, i) => l.run(async () => {
+    order.push(i);
+    await Promise.resolve();
+  })));
+  assert.deepEqual(order, Array.from({ length: 20_000 }, (_, i) => i));
+  const internal = l as unknown as { queue: unknown[]; head: number };
+  assert.equal(internal.queue.length - internal.head, 0);
+});

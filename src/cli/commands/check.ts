@@ -9,7 +9,7 @@ import type { Writable } from 'node:stream';
 import { flagBool, flagString } from '../args.js';
 import { registerCommand, type CommandContext } from '../command.js';
 import { runCommand } from '../command-run.js';
-import { Limiter } from '../concurrency.js';
+import { Limiter, WorkSet } from '../concurrency.js';
 import { march } from '../march.js';
 import { commonHash, fsName, fsString } from '../operations.js';
 import { entryHash } from '../entry-hash.js';
@@ -159,7 +159,7 @@ async function checkTrees(
   const sizeOnly = flagBool(ctx.flags, 'size-only');
   const reports = new Reports(ctx);
   const checkers = new Limiter(opts.checkers);
-  const pending = new Set<Promise<void>>();
+  const pending = new WorkSet();
   let differences = 0;
   let dstMissing = 0;
   let srcMissing = 0;
@@ -216,13 +216,14 @@ async function checkTrees(
   let marchErr: unknown;
   try {
     // Sizes and hashes only: listings need no modification times (no HEAD per object on S3/Swift).
-    await march(src, dst, { filter: opts.filter, checkers: opts.checkers, maxDepth: opts.maxDepth, stats, modTimes: false, onSourceListed: ahead && ((files) => ahead.listed(files)) }, (item) => {
+    await march(src, dst, { filter: opts.filter, checkers: opts.checkers, maxDepth: opts.maxDepth, stats, modTimes: false, onSourceListed: ahead && ((files) => ahead.listed(files)) }, async (item) => {
       const { rel, src: s, dst: d } = item;
       if (s?.isDir || (!s && d?.isDir)) return s !== undefined || !oneWay;
       if (s && d) {
+        // The walk lists far faster than pairs are checked: bound what waits (as a copy does).
+        await pending.below(opts.maxBacklog);
         stats.queueCheck();
-        const p: Promise<void> = checkers.run(() => checkPair(rel, s, d)).finally(() => pending.delete(p));
-        pending.add(p);
+        pending.spawn(() => checkers.run(() => checkPair(rel, s, d)));
       } else if (s) {
         ahead?.drop(s);
         log.error(`${logPath(rel)}: file not in ${fsString(dst)}`);
@@ -240,7 +241,7 @@ async function checkTrees(
   } catch (err) {
     marchErr = err;
   }
-  while (pending.size) await Promise.all([...pending]);
+  await pending.drain();
   await reports.close();
 
   const where = fsString(dst);
