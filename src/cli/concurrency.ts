@@ -1,28 +1,53 @@
-// Background work for the transfer code: a set of jobs to wait for. The
-// semaphore (--checkers, --transfers) is the shared one in ../concurrency.ts.
+// Background work for the transfer code: a count of jobs to wait for, and queues of jobs run by a
+// fixed number of workers. The semaphore for one-off calls is the shared one in ../concurrency.ts.
 
 export { Limiter } from '../concurrency.js';
 
 /** --max-backlog's default: most checks/transfers decided but not finished before the directory walk waits (rclone's). */
 export const MAX_BACKLOG = 10_000;
 
-/** Work started in the background whose end must be awaited (errors are handled by the work itself). */
+/**
+ * Work started or queued whose end must be awaited (errors are handled by the work itself; one that
+ * escapes is thrown by the next drain()).
+ */
 export class WorkSet {
-  private readonly running = new Set<Promise<void>>();
-  /** Callers of below() waiting for a job to end. */
-  private readonly shrinkWaiters: (() => void)[] = [];
+  private active = 0;
+  private failure?: { error: unknown };
+  /** Callers of below() and drain() waiting for a job to end. */
+  private readonly waiters: (() => void)[] = [];
 
   spawn(fn: () => Promise<void>): void {
-    const p: Promise<void> = fn().finally(() => {
-      this.running.delete(p);
-      // Each waiter checks its own bound again; there are few (the directory walk's callers).
-      if (this.shrinkWaiters.length > 0) for (const wake of this.shrinkWaiters.splice(0)) wake();
-    });
-    this.running.add(p);
+    this.started();
+    let job: Promise<void>;
+    try {
+      job = fn();
+    } catch (err) {
+      job = Promise.reject(err);
+    }
+    job.then(
+      () => this.ended(),
+      (err: unknown) => this.failed(err),
+    );
+  }
+
+  /** A job that runs later (a JobQueue's): counted until ended() or failed() is called for it. */
+  started(): void {
+    this.active++;
+  }
+
+  ended(): void {
+    this.active--;
+    // Each waiter checks its own bound again; there are few (the directory walk's callers).
+    if (this.waiters.length > 0) for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  failed(error: unknown): void {
+    this.failure ??= { error };
+    this.ended();
   }
 
   get size(): number {
-    return this.running.size;
+    return this.active;
   }
 
   /**
@@ -32,10 +57,68 @@ export class WorkSet {
    * 10,000 held ~10^8 reactions and ran out of memory.
    */
   async below(n: number): Promise<void> {
-    while (this.running.size >= n) await new Promise<void>((wake) => this.shrinkWaiters.push(wake));
+    while (this.active >= n) await new Promise<void>((wake) => this.waiters.push(wake));
   }
 
+  /** Waits for every job; throws the first error a job let escape, once. */
   async drain(): Promise<void> {
-    while (this.running.size) await Promise.all([...this.running]);
+    await this.below(1);
+    const failure = this.failure;
+    this.failure = undefined;
+    if (failure) throw failure.error;
+  }
+}
+
+/**
+ * Jobs run by at most `concurrency` workers in the order queued, each job a plain record: a copy
+ * keeps up to --max-backlog files queued, and a record costs far less than a suspended call each.
+ * Jobs are counted in `work` from push() until they end.
+ */
+export class JobQueue<T> {
+  private items: (T | undefined)[] = [];
+  /** Items before `head` have been taken (compacted now and then). */
+  private head = 0;
+  private workers = 0;
+
+  constructor(
+    private readonly work: WorkSet,
+    private readonly concurrency: number,
+    private readonly handle: (job: T) => Promise<void>,
+  ) {}
+
+  push(job: T): void {
+    this.work.started();
+    this.items.push(job);
+    if (this.workers < this.concurrency) void this.runWorker();
+  }
+
+  private async runWorker(): Promise<void> {
+    this.workers++;
+    try {
+      while (this.head < this.items.length) {
+        const job = this.take();
+        try {
+          await this.handle(job);
+          this.work.ended();
+        } catch (err) {
+          this.work.failed(err);
+        }
+      }
+    } finally {
+      this.workers--;
+    }
+  }
+
+  private take(): T {
+    const job = this.items[this.head] as T;
+    this.items[this.head++] = undefined; // no longer held
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return job;
   }
 }

@@ -50,7 +50,10 @@ export async function march(
   opts: MarchOptions,
   visit: (item: MarchItem) => boolean | Promise<boolean>,
 ): Promise<void> {
-  const listLimiter = new Limiter(Math.max(1, opts.checkers));
+  // A directory holds a slot from its listings until its entries are handed to `visit`, as in
+  // rclone's march: at most --checkers directories' listings are held at once. (Slots for the
+  // listings alone let the walk list the whole tree ahead of a full backlog and hold all of it.)
+  const dirSlots = new Limiter(Math.max(1, opts.checkers));
   const maxDepth = opts.maxDepth >= 0 ? opts.maxDepth : Infinity;
   const listOptions: ListOptions = { modTimes: opts.modTimes !== false || opts.filter.usesModTimes, signal: opts.signal };
   let rootError: unknown;
@@ -58,11 +61,9 @@ export async function march(
   const list = async (remote: Remote | undefined, dir: string, side: 'source' | 'destination'): Promise<RemoteEntry[] | undefined> => {
     if (!remote) return [];
     try {
-      return await listLimiter.run(async () => {
-        const out: RemoteEntry[] = [];
-        for await (const e of remote.list(dir, listOptions)) out.push(e);
-        return out;
-      });
+      const out: RemoteEntry[] = [];
+      for await (const e of remote.list(dir, listOptions)) out.push(e);
+      return out;
     } catch (err) {
       const missing = err instanceof DirNotFoundError || err instanceof ObjectNotFoundError;
       if (side === 'destination' && missing) return [];
@@ -91,7 +92,14 @@ export async function march(
     return e.isDir ? opts.filter.includeDir(path) : opts.filter.includeFile(path, e.size, e.mtime);
   };
 
-  const marchDir = async (dir: string, depth: number, hasSrc: boolean, hasDst: boolean): Promise<void> => {
+  interface Subdir {
+    rel: string;
+    hasSrc: boolean;
+    hasDst: boolean;
+  }
+
+  /** Lists one directory on both sides and visits its entries; returns the subdirectories to descend into. */
+  const visitDir = async (dir: string, depth: number, hasSrc: boolean, hasDst: boolean): Promise<Subdir[]> => {
     const [srcList, dstList] = await Promise.all([
       hasSrc
         ? list(src, dir, 'source').then((entries) => {
@@ -102,7 +110,7 @@ export async function march(
       hasDst ? list(dst, dir, 'destination') : Promise.resolve([] as RemoteEntry[]),
     ]);
     // A directory that cannot be listed on one side must not look empty there (no deletes, no copies).
-    if (srcList === undefined || dstList === undefined) return;
+    if (srcList === undefined || dstList === undefined) return [];
     const files = new Map<string, MarchItem>();
     const dirs = new Map<string, MarchItem>();
     const take = (entries: RemoteEntry[], side: 'src' | 'dst') => {
@@ -119,12 +127,17 @@ export async function march(
     take(dstList, 'dst');
     const byName = (a: [string, MarchItem], b: [string, MarchItem]) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0);
     for (const [, item] of [...files].sort(byName)) await visit(item);
-    const subdirs: Promise<void>[] = [];
+    const subdirs: Subdir[] = [];
     for (const [, item] of [...dirs].sort(byName)) {
       const descend = await visit(item);
-      if (descend && depth < maxDepth) subdirs.push(marchDir(item.rel, depth + 1, item.src !== undefined, item.dst !== undefined));
+      if (descend && depth < maxDepth) subdirs.push({ rel: item.rel, hasSrc: item.src !== undefined, hasDst: item.dst !== undefined });
     }
-    await Promise.all(subdirs);
+    return subdirs;
+  };
+
+  const marchDir = async (dir: string, depth: number, hasSrc: boolean, hasDst: boolean): Promise<void> => {
+    const subdirs = await dirSlots.run(() => visitDir(dir, depth, hasSrc, hasDst));
+    await Promise.all(subdirs.map((d) => marchDir(d.rel, depth + 1, d.hasSrc, d.hasDst)));
   };
 
   await marchDir('', 1, src !== undefined, dst !== undefined);

@@ -10,7 +10,7 @@ import { logPath } from '../log-names.js';
 import type { Remote, RemoteEntry } from '../remote/remote.js';
 import { baseName, parentPath } from '../remote/remote.js';
 import { LocalRemote } from '../remote/local.js';
-import { Limiter, WorkSet } from './concurrency.js';
+import { JobQueue, Limiter, WorkSet } from './concurrency.js';
 import type { Filter } from './filter.js';
 import { march, type MarchItem, type MarchOptions } from './march.js';
 import {
@@ -82,11 +82,24 @@ interface RenameCandidate {
   item: MarchItem & { src: RemoteEntry };
 }
 
+/** A queued check: a pair to compare, or a destination file to delete. */
+type CheckJob = { kind: 'check'; item: Required<MarchItem> } | { kind: 'delete'; entry: RemoteEntry; rel: string };
+
+/** A queued transfer: a copy (or move) of a source file, or a --track-renames rename on the destination. */
+type TransferJob =
+  | { kind: 'copy'; rel: string; src: RemoteEntry; replacing: boolean; dstEntry?: RemoteEntry }
+  | { kind: 'rename'; rel: string; match: RemoteEntry };
+
 class SyncRun {
   private readonly stats: TransferStats;
+  /** --checkers for one-off calls (--track-renames' keys, after the walk's checks have ended). */
   private readonly checkers: Limiter;
-  private readonly transfers: Limiter;
+  /** Every check, transfer and delete started or queued: the backlog the walk waits on. */
   private readonly work = new WorkSet();
+  /** Pair checks and deletes, --checkers at once. */
+  private readonly checks: JobQueue<CheckJob>;
+  /** Copies, moves and --track-renames' renames, --transfers at once. */
+  private readonly transfers: JobQueue<TransferJob>;
   /** move: source to destination on the same storage. */
   private readonly mover?: (from: string, to: string) => Promise<RemoteEntry>;
   /** --track-renames: destination to destination. */
@@ -110,7 +123,8 @@ class SyncRun {
   ) {
     this.stats = opts.stats;
     this.checkers = new Limiter(opts.checkers);
-    this.transfers = new Limiter(opts.transfers);
+    this.checks = new JobQueue(this.work, opts.checkers, (job) => this.runCheck(job));
+    this.transfers = new JobQueue(this.work, opts.transfers, (job) => this.runTransfer(job));
     this.mover = mode === 'move' ? serverSideMove(src, dst) : undefined;
     this.renamer = mode === 'sync' && opts.trackRenames ? serverSideMove(dst, dst) : undefined;
     this.trackRenames = mode === 'sync' && opts.trackRenames;
@@ -189,7 +203,7 @@ class SyncRun {
             return true;
           }
           const entry = item.dst;
-          this.work.spawn(() => this.checkers.run(() => deleteObject(this.dst, entry, item.rel, this.opts)).catch(() => undefined));
+          this.checks.push({ kind: 'delete', entry, rel: item.rel });
           return false;
         }
         return item.src?.isDir === true && item.dst !== undefined;
@@ -223,13 +237,13 @@ class SyncRun {
     await this.work.below(this.opts.maxBacklog);
     if (src && dst) {
       this.stats.queueCheck();
-      this.work.spawn(() => this.checkers.run(() => this.checkPair(item as Required<MarchItem>)));
+      this.checks.push({ kind: 'check', item: item as Required<MarchItem> });
     } else if (src) {
       if (this.trackRenames) this.renameCandidates.push({ item: item as MarchItem & { src: RemoteEntry } });
       else this.queueTransfer(item.rel, src, false);
     } else if (dst && this.mode === 'sync') {
       if (this.opts.deleteMode === 'during') {
-        this.work.spawn(() => this.checkers.run(() => deleteObject(this.dst, dst, item.rel, this.opts)).catch(() => undefined));
+        this.checks.push({ kind: 'delete', entry: dst, rel: item.rel });
       } else if (this.opts.deleteMode === 'after') {
         this.dstOnly.push(dst);
       }
@@ -261,21 +275,28 @@ class SyncRun {
 
   private queueTransfer(rel: string, src: RemoteEntry, replacing: boolean, dstEntry?: RemoteEntry): void {
     this.stats.queueTransfer(src.size);
-    this.work.spawn(() =>
-      this.transfers.run(async () => {
-        this.stats.unqueueTransfer(src.size);
-        try {
-          if (this.mode === 'move') await this.moveOne(rel, src, replacing);
-          else await copyObject(this.src, src, this.dst, dstEntry?.path ?? rel, this.opts, { name: rel, replacing });
-        } catch (err) {
-          this.stats.error(err);
-          // Interrupted: rclone's signal handler exits without a line per transfer.
-          if (!this.opts.signal?.aborted) {
-            log.error(`${logPath(rel)}: Failed to ${this.mode === 'move' ? 'move' : 'copy'}: ${errorMessage(err)}`);
-          }
-        }
-      }),
-    );
+    this.transfers.push({ kind: 'copy', rel, src, replacing, dstEntry });
+  }
+
+  private async runCheck(job: CheckJob): Promise<void> {
+    if (job.kind === 'check') await this.checkPair(job.item);
+    else await deleteObject(this.dst, job.entry, job.rel, this.opts).catch(() => undefined);
+  }
+
+  private async runTransfer(job: TransferJob): Promise<void> {
+    if (job.kind === 'rename') return this.renameOne(job.rel, job.match);
+    const { rel, src, replacing, dstEntry } = job;
+    this.stats.unqueueTransfer(src.size);
+    try {
+      if (this.mode === 'move') await this.moveOne(rel, src, replacing);
+      else await copyObject(this.src, src, this.dst, dstEntry?.path ?? rel, this.opts, { name: rel, replacing });
+    } catch (err) {
+      this.stats.error(err);
+      // Interrupted: rclone's signal handler exits without a line per transfer.
+      if (!this.opts.signal?.aborted) {
+        log.error(`${logPath(rel)}: Failed to ${this.mode === 'move' ? 'move' : 'copy'}: ${errorMessage(err)}`);
+      }
+    }
   }
 
   /** Moves one file: server-side where the storage allows it, else copy then delete the source. */
@@ -286,7 +307,7 @@ class SyncRun {
   private async deleteFiles(entries: RemoteEntry[]): Promise<void> {
     // Destination paths are relative to the destination root, which is what messages show.
     for (const e of entries) {
-      this.work.spawn(() => this.checkers.run(() => deleteObject(this.dst, e, e.path, this.opts)).catch(() => undefined));
+      this.checks.push({ kind: 'delete', entry: e, rel: e.path });
     }
     await this.work.drain();
   }
@@ -340,27 +361,28 @@ class SyncRun {
         continue;
       }
       this.dstOnly.splice(this.dstOnly.indexOf(match), 1);
-      this.work.spawn(() =>
-        this.transfers.run(async () => {
-          this.stats.startCheck(item.rel);
-          try {
-            if (this.opts.dryRun) {
-              log.notice(`${logPath(match.path)}: Skipped move as --dry-run is set (size ${sizeSuffix(match.size)})`);
-            } else {
-              await this.renamer!(match.path, item.rel);
-              log.info(`${logPath(match.path)}: Moved (server-side) to: ${logPath(item.rel)}`);
-              log.info(`${logPath(item.rel)}: Renamed from ${JSON.stringify(logPath(match.path))}`);
-            }
-            this.stats.renames++;
-            this.stats.countBytes(match.size);
-          } catch (err) {
-            this.stats.error(err);
-            log.error(`${logPath(item.rel)}: Failed to rename: ${errorMessage(err)}`);
-          } finally {
-            this.stats.endCheck(item.rel);
-          }
-        }),
-      );
+      this.transfers.push({ kind: 'rename', rel: item.rel, match });
+    }
+  }
+
+  /** --track-renames: moves destination file `match` to `rel` on the destination. */
+  private async renameOne(rel: string, match: RemoteEntry): Promise<void> {
+    this.stats.startCheck(rel);
+    try {
+      if (this.opts.dryRun) {
+        log.notice(`${logPath(match.path)}: Skipped move as --dry-run is set (size ${sizeSuffix(match.size)})`);
+      } else {
+        await this.renamer!(match.path, rel);
+        log.info(`${logPath(match.path)}: Moved (server-side) to: ${logPath(rel)}`);
+        log.info(`${logPath(rel)}: Renamed from ${JSON.stringify(logPath(match.path))}`);
+      }
+      this.stats.renames++;
+      this.stats.countBytes(match.size);
+    } catch (err) {
+      this.stats.error(err);
+      log.error(`${logPath(rel)}: Failed to rename: ${errorMessage(err)}`);
+    } finally {
+      this.stats.endCheck(rel);
     }
   }
 }

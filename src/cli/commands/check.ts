@@ -9,7 +9,7 @@ import type { Writable } from 'node:stream';
 import { flagBool, flagString } from '../args.js';
 import { registerCommand, type CommandContext } from '../command.js';
 import { runCommand } from '../command-run.js';
-import { Limiter, WorkSet } from '../concurrency.js';
+import { JobQueue, Limiter, WorkSet } from '../concurrency.js';
 import { march } from '../march.js';
 import { commonHash, fsName, fsString } from '../operations.js';
 import { entryHash } from '../entry-hash.js';
@@ -158,7 +158,6 @@ async function checkTrees(
   const oneWay = flagBool(ctx.flags, 'one-way');
   const sizeOnly = flagBool(ctx.flags, 'size-only');
   const reports = new Reports(ctx);
-  const checkers = new Limiter(opts.checkers);
   const pending = new WorkSet();
   let differences = 0;
   let dstMissing = 0;
@@ -212,6 +211,7 @@ async function checkTrees(
       stats.endCheck(rel);
     }
   };
+  const pairs = new JobQueue<{ rel: string; s: RemoteEntry; d: RemoteEntry }>(pending, opts.checkers, (p) => checkPair(p.rel, p.s, p.d));
 
   let marchErr: unknown;
   try {
@@ -223,7 +223,7 @@ async function checkTrees(
         // The walk lists far faster than pairs are checked: bound what waits (as a copy does).
         await pending.below(opts.maxBacklog);
         stats.queueCheck();
-        pending.spawn(() => checkers.run(() => checkPair(rel, s, d)));
+        pairs.push({ rel, s, d });
       } else if (s) {
         ahead?.drop(s);
         log.error(`${logPath(rel)}: file not in ${fsString(dst)}`);

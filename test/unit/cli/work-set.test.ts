@@ -1,7 +1,7 @@
 // WorkSet: the transfer code's background jobs and the directory walk's backpressure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Limiter, WorkSet } from '../../../src/cli/concurrency.js';
+import { JobQueue, Limiter, WorkSet } from '../../../src/cli/concurrency.js';
 import { TransferStats } from '../../../src/cli/stats.js';
 import { syncTree } from '../../../src/cli/sync-tree.js';
 import { defaultTransferOptions } from '../../../src/cli/transfer-flags.js';
@@ -27,6 +27,45 @@ test('WorkSet.below waits until fewer than n jobs run; drain waits for all of th
   ends.shift()!();
   await draining;
   assert.equal(work.size, 0);
+});
+
+test('JobQueue: jobs run in order, at most `concurrency` at once, each counted in its WorkSet until it ends', async () => {
+  const work = new WorkSet();
+  let active = 0;
+  let peak = 0;
+  const order: number[] = [];
+  const queue = new JobQueue<number>(work, 2, async (n) => {
+    active++;
+    peak = Math.max(peak, active);
+    order.push(n);
+    await new Promise((r) => setImmediate(r));
+    active--;
+  });
+  for (let i = 0; i < 7; i++) queue.push(i);
+  assert.equal(work.size, 7);
+  await work.drain();
+  assert.equal(work.size, 0);
+  assert.equal(peak, 2);
+  assert.deepEqual(order, [0, 1, 2, 3, 4, 5, 6]);
+  // Reused after it emptied.
+  queue.push(7);
+  await work.drain();
+  assert.deepEqual(order.at(-1), 7);
+});
+
+test('WorkSet.drain throws the first error a job let escape, once; the other jobs still run', async () => {
+  const work = new WorkSet();
+  const ran: number[] = [];
+  const queue = new JobQueue<number>(work, 1, async (n) => {
+    ran.push(n);
+    if (n === 1) throw new Error('job 1 failed');
+    if (n === 2) throw new Error('job 2 failed');
+  });
+  for (let i = 0; i < 4; i++) queue.push(i);
+  work.spawn(() => Promise.reject(new Error('spawned failed')));
+  await assert.rejects(work.drain(), /job 1 failed|spawned failed/);
+  assert.deepEqual(ran, [0, 1, 2, 3]);
+  await work.drain(); // reported once
 });
 
 // A copy's walk lists far faster than its transfers run, so once the backlog is full it waits in
