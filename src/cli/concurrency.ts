@@ -13,8 +13,8 @@ export const MAX_BACKLOG = 10_000;
 export class WorkSet {
   private active = 0;
   private failure?: { error: unknown };
-  /** Callers of below() and drain() waiting for a job to end. */
-  private readonly waiters: (() => void)[] = [];
+  /** Callers of below() and drain() waiting for fewer than `bound` jobs, in the order they came. */
+  private waiters: { bound: number; wake: () => void }[] = [];
 
   spawn(fn: () => Promise<void>): void {
     this.started();
@@ -37,8 +37,31 @@ export class WorkSet {
 
   ended(): void {
     this.active--;
-    // Each waiter checks its own bound again; there are few (the directory walk's callers).
-    if (this.waiters.length > 0) for (const wake of this.waiters.splice(0)) wake();
+    if (this.waiters.length > 0) this.wakeWaiters();
+  }
+
+  /**
+   * Wakes the waiters whose bound now holds, first come first, counting each woken walk as about
+   * to start one job: one job ending lets one waiting walk on, not all of them (each would find
+   * the backlog full again and wait anew). A woken walk need not start a job, so once none is
+   * left to end (no later call here), every waiter is woken to check again.
+   */
+  private wakeWaiters(): void {
+    if (this.active === 0) {
+      for (const waiter of this.waiters.splice(0)) waiter.wake();
+      return;
+    }
+    let expected = this.active;
+    const still: { bound: number; wake: () => void }[] = [];
+    for (const waiter of this.waiters) {
+      if (expected < waiter.bound) {
+        expected++;
+        waiter.wake();
+      } else {
+        still.push(waiter);
+      }
+    }
+    this.waiters = still;
   }
 
   failed(error: unknown): void {
@@ -57,7 +80,7 @@ export class WorkSet {
    * 10,000 held ~10^8 reactions and ran out of memory.
    */
   async below(n: number): Promise<void> {
-    while (this.active >= n) await new Promise<void>((wake) => this.waiters.push(wake));
+    while (this.active >= n) await new Promise<void>((wake) => this.waiters.push({ bound: n, wake }));
   }
 
   /** Waits for every job; throws the first error a job let escape, once. */

@@ -123,3 +123,26 @@ test('copy: --max-backlog bounds the transfers queued ahead of the walk', async 
   const bounded = await copyPeak(3);
   assert.ok(bounded.peak <= 3, `peak queue ${bounded.peak}`);
 });
+
+test('WorkSet.below: one ending job lets one waiter on; a waiter that starts nothing does not strand the others', async () => {
+  const work = new WorkSet();
+  const ends: (() => void)[] = [];
+  const job = () => new Promise<void>((r) => ends.push(r));
+  work.spawn(job);
+  work.spawn(job);
+  const woken: string[] = [];
+  // Three walks wait for room below 2; the first two woken start nothing.
+  const a = work.below(2).then(() => woken.push('a'));
+  const b = work.below(2).then(() => woken.push('b'));
+  const c = work.below(2).then(() => { woken.push('c'); work.spawn(job); });
+  await new Promise((r) => setImmediate(r));
+  ends.shift()!(); // one slot: one walk
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(woken, ['a']);
+  ends.shift()!(); // nothing left running: all that wait check again
+  await Promise.all([a, b, c]);
+  assert.deepEqual(woken, ['a', 'b', 'c']);
+  assert.equal(work.size, 1);
+  ends.shift()!();
+  await work.drain();
+});
