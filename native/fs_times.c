@@ -175,11 +175,30 @@ static char *string_arg(napi_env env, napi_value v, const char *what) {
   return buf;
 }
 
+// Bytes tried first for an attribute list or value: ours (a sealed record's pieces of at most 240
+// characters, a few names) fit, so each takes one call; larger ones are sized and read again.
+#define XATTR_FIRST_TRY 1024
+
 // The NUL-separated attribute names of `path` in a malloc'd buffer (*size bytes; NULL with *size 0 when none).
 // Returns -1 with errno set on failure.
 static int list_names(const char *path, char **out, ssize_t *size) {
   *out = NULL;
   *size = 0;
+  // First into a buffer that holds the usual few names: one call instead of a size query and a read.
+  char *first = malloc(XATTR_FIRST_TRY);
+  if (!first) {
+    errno = ENOMEM;
+    return -1;
+  }
+  ssize_t first_got = llistxattr(path, first, XATTR_FIRST_TRY);
+  if (first_got > 0) {
+    *out = first;
+    *size = first_got;
+    return 0;
+  }
+  free(first);
+  if (first_got == 0) return 0;
+  if (errno != ERANGE) return -1;
   for (int attempt = 0; attempt < 4; attempt++) {
     ssize_t want = llistxattr(path, NULL, 0);
     if (want < 0) return -1;
@@ -205,6 +224,18 @@ static int list_names(const char *path, char **out, ssize_t *size) {
 // One attribute's value in a malloc'd buffer; -1 with errno set on failure (ENODATA when absent).
 static ssize_t get_value(const char *path, const char *name, char **out) {
   *out = NULL;
+  char *first = malloc(XATTR_FIRST_TRY + 1);
+  if (!first) {
+    errno = ENOMEM;
+    return -1;
+  }
+  ssize_t first_got = lgetxattr(path, name, first, XATTR_FIRST_TRY);
+  if (first_got >= 0) {
+    *out = first;
+    return first_got;
+  }
+  free(first);
+  if (errno != ERANGE) return -1;
   for (int attempt = 0; attempt < 4; attempt++) {
     ssize_t want = lgetxattr(path, name, NULL, 0);
     if (want < 0) return -1;

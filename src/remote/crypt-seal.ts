@@ -16,6 +16,7 @@ import { CryptfsError } from '../errors.js';
 import { SealKey, sealFromMetadata, sealRemovalMetadata, sealToMetadata, isSealMetadataKey, type SealRecord } from '../crypt/seal.js';
 import { NONCE_SIZE } from '../crypt/nonce.js';
 import type { ByteSource, HashType, Metadata, Remote, RemoteEntry } from './remote.js';
+import { withLazyMetadata } from './remote.js';
 
 /** Plaintext size and hashes of one upload, lower-case hex. */
 export interface PlaintextDigests {
@@ -140,6 +141,45 @@ export function withoutSealKeys(metadata: Metadata | undefined): Metadata | unde
     }
   }
   return out ?? metadata;
+}
+
+// The state behind a lazily sealed entry's `sealText` (see lazySealedEntry).
+const LAZY_SEAL = Symbol('lazy seal');
+interface LazySealState {
+  underlying?: RemoteEntry;
+  text?: string;
+}
+type LazySealEntry = RemoteEntry & { [LAZY_SEAL]: LazySealState };
+// Shared by every such entry, as withLazyMetadata's accessor is (entries keep one hidden class).
+const lazySealTextAccessor: PropertyDescriptor = {
+  get(this: LazySealEntry): string | undefined {
+    const state = this[LAZY_SEAL];
+    if (state.underlying) {
+      state.text = sealFromMetadata(state.underlying.metadata);
+      state.underlying = undefined;
+    }
+    return state.text;
+  },
+  set(this: LazySealEntry, value: string | undefined) {
+    const state = this[LAZY_SEAL];
+    state.underlying = undefined;
+    state.text = value;
+  },
+  enumerable: true,
+  configurable: true,
+};
+
+/**
+ * The crypt entry for an underlying one whose metadata is not read yet (a local file's xattrs):
+ * `metadata` and `sealText` are read from it when first asked for. A listing that needs neither
+ * (lsf, lsl, size, a copy's walk) then makes no xattr calls: 1.1 of the 2.5 s of `lsf -R` of 30,000
+ * files went to them. `sealText` is present, undefined, when the object has no record.
+ */
+export function lazySealedEntry(fields: Omit<RemoteEntry, 'metadata' | 'sealText'>, underlying: RemoteEntry): RemoteEntry {
+  const entry = withLazyMetadata(fields, () => withoutSealKeys(underlying.metadata));
+  Object.defineProperty(entry, LAZY_SEAL, { value: { underlying } satisfies LazySealState });
+  Object.defineProperty(entry, 'sealText', lazySealTextAccessor);
+  return entry;
 }
 
 /** The crypt entry for an underlying one: the record's text stays on the entry, out of `metadata`. */

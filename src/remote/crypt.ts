@@ -12,8 +12,8 @@ import { isUtf8 } from 'node:buffer';
 import { abortable } from '../abort.js';
 import type { ByteSource, HashType, ListOptions, ReadOptions, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions, Metadata } from './remote.js';
 import { SealKey } from '../crypt/seal.js';
-import { HashingSource, Sealer, recordHash, recordedHash, resealIfChanged, resealing, sealedEntry, withoutSealKeys, type PlaintextDigests } from './crypt-seal.js';
-import { baseName, joinPath, parentPath, PieceReuse, withLazyMetadata } from './remote.js';
+import { HashingSource, Sealer, lazySealedEntry, recordHash, recordedHash, resealIfChanged, resealing, sealedEntry, withoutSealKeys, type PlaintextDigests } from './crypt-seal.js';
+import { baseName, joinPath, metadataPending, parentPath, PieceReuse, withLazyMetadata } from './remote.js';
 import { SubRemote } from './sub-remote.js';
 import { redactSpec } from './redact.js';
 import { SealVerifier, type IntegrityMode } from './crypt-verify.js';
@@ -251,7 +251,8 @@ export class CryptRemote implements Remote {
       const path = joinPath(dir, plain);
       if (this.options.showMapping) log.notice(`${path}: Encrypts to ${JSON.stringify(e.path)}`);
       const size = e.isDir ? e.size : this.plainSize(e.size, e.path);
-      yield { path, isDir: e.isDir, size, mtime: e.mtime, mtimeNs: e.mtimeNs, ...sealedEntry(e) };
+      const fields = { path, isDir: e.isDir, size, mtime: e.mtime, mtimeNs: e.mtimeNs };
+      yield metadataPending(e) ? lazySealedEntry(fields, e) : { ...fields, ...sealedEntry(e) };
     }
     // A wrong password otherwise looks like an empty directory: say so, once per directory.
     if (decrypted === 0 && entries > 0 && this.namesDependOnPassword && !this.warnedDirs.has(dir)) {

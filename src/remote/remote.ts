@@ -369,6 +369,11 @@ const lazyMetadataAccessor: PropertyDescriptor = {
   configurable: true,
 };
 
+/** Whether `entry`'s metadata is lazy and not made yet (reading it would cost a call: xattrs, say). */
+export function metadataPending(entry: RemoteEntry): boolean {
+  return (entry as Partial<LazyEntry>)[LAZY_METADATA]?.make !== undefined;
+}
+
 /**
  * An entry whose `metadata` is made by `make` on first read: an own, enumerable accessor (so
  * spreading or serialising the entry still carries it), replaceable by assignment.

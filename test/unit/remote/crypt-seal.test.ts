@@ -12,6 +12,7 @@ import { HashingSource, SealNotReadyError } from '../../../src/remote/crypt-seal
 import { MemoryRemote } from '../../../src/remote/memory.js';
 import { bytesOf, listAll, readAll } from '../../helpers/remote-contract.js';
 import { LocalRemote } from '../../../src/remote/local.js';
+import { metadataPending } from '../../../src/remote/remote.js';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -177,6 +178,39 @@ test('over a local directory, a file rewritten in place by another tool (xattrs 
     assert.equal(await crypt.hash!('a.bin', 'md5'), undefined);
     const [listed] = [...(await listAll(crypt, ''))].filter((e) => e.path === 'a.bin');
     assert.equal(crypt.hashOfSealText(listed.sealText!, 'md5', listed.size), undefined, 'listings defer to hash() there');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// Over a local remote, a listing reads no xattrs until an entry's metadata or record is asked for
+// (lsf, lsl and a copy's walk need neither); what it then reads is what stat gives.
+test('crypt over local: listings read the record and metadata only when asked for, and give the same as stat', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'crypt-seal-lazy-'));
+  try {
+    const crypt = new CryptRemote(new LocalRemote(dir), keys, OPTS);
+    const plain = Buffer.from('lazy');
+    await crypt.write('sealed.txt', bytesOf(plain), { size: plain.length, metadata: { colour: 'blue' } });
+    writeFileSync(join(dir, crypt.encryptName('unsealed.txt')), readFileSync(join(dir, crypt.encryptName('sealed.txt'))));
+    const listed = await listAll(crypt, '');
+    assert.deepEqual(listed.map((e) => e.path).sort(), ['sealed.txt', 'unsealed.txt']);
+    assert.ok(listed.every((e) => metadataPending(e)), 'listing alone reads no xattrs');
+    const sealed = listed.find((e) => e.path === 'sealed.txt')!;
+    const unsealed = listed.find((e) => e.path === 'unsealed.txt')!;
+    const st = await crypt.stat('sealed.txt');
+    assert.equal(sealed.sealText, st.sealText);
+    assert.ok(sealed.sealText && sealKey.open(sealed.sealText).size === plain.length);
+    assert.deepEqual(sealed.metadata, st.metadata);
+    assert.equal(sealed.metadata?.colour, 'blue');
+    assert.equal(unsealed.sealText, undefined);
+    assert.ok(!Object.keys(unsealed.metadata ?? {}).some(isSealMetadataKey));
+    // Spreading carries both, as an eager entry's fields.
+    const copy = { ...listed.find((e) => e.path === 'sealed.txt')! };
+    assert.equal(copy.sealText, st.sealText);
+    assert.deepEqual(copy.metadata, st.metadata);
+    sealed.metadata = { colour: 'red' };
+    assert.equal(sealed.sealText, st.sealText, 'setting metadata keeps the record');
+    assert.deepEqual(sealed.metadata, { colour: 'red' });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

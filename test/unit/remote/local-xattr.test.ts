@@ -26,6 +26,27 @@ test('xattrs: set, read back without the prefix, removed by an empty value; POSI
   }
 });
 
+test('xattrs: values and name lists longer than the first read (1 KiB) are read whole', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'seal-write-xattr-unit-'));
+  try {
+    // ext4 keeps a file's xattrs in one 4 KiB block: long values on one file, many names on another.
+    const longValues = join(dir, 'values');
+    writeFileSync(longValues, 'x');
+    const values = { big: 'v'.repeat(2000), exact: 'e'.repeat(1024) };
+    writeUserXattrs(longValues, values);
+    assert.deepEqual(readUserXattrs(longValues), values);
+    const manyNames = join(dir, 'names');
+    writeFileSync(manyNames, 'x');
+    const names: Record<string, string> = {};
+    // 30 names of 40 bytes with their prefix: a list of 1.2 KiB.
+    for (let i = 0; i < 30; i++) names[`name-${String(i).padStart(2, '0')}-${'n'.repeat(26)}`] = String(i);
+    writeUserXattrs(manyNames, names);
+    assert.deepEqual(readUserXattrs(manyNames), names);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('xattrs: a filesystem that refuses them gives XattrNotSupportedError (ENOTSUP), reads give none', () => {
   // procfs takes no user xattrs.
   const file = '/proc/self/comm';
