@@ -4,16 +4,45 @@
 /** libuv's thread pool size (UV_THREADPOOL_SIZE, default 4): the fs calls and addon jobs that run at once. */
 export const THREAD_POOL_SIZE = Math.max(1, Number.parseInt(process.env.UV_THREADPOOL_SIZE ?? '', 10) || 4);
 
+/** A first-in, first-out queue: taken slots are cleared at once and the array compacted now and then. */
+export class Fifo<T> {
+  private items: (T | undefined)[] = [];
+  /** Items before `head` have been taken. */
+  private head = 0;
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  push(item: T): void {
+    this.items.push(item);
+  }
+
+  /** The oldest item, removed; undefined when empty. */
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head++] = undefined; // no longer held
+    if (this.head === this.items.length) {
+      this.items = [];
+      this.head = 0;
+    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+}
+
 /**
  * A counting semaphore: at most `limit` functions run at once, the rest queue in order. A queued
  * call is one small record (the function and its promise's settle functions), not a suspended async
- * function: a copy keeps up to its whole backlog (10,000 files) queued here.
+ * function: callers may queue thousands (a listing's HEAD requests, `check`'s hashes ahead).
  */
 export class Limiter {
   private active = 0;
-  /** Queued starts; those before `head` have been taken (compacted now and then). */
-  private queue: (() => void)[] = [];
-  private head = 0;
+  /** Queued starts. */
+  private readonly queue = new Fifo<() => void>();
   constructor(private readonly limit: number) {
     if (!(limit >= 1)) throw new RangeError(`concurrency limit must be at least 1, not ${limit}`);
   }
@@ -36,23 +65,8 @@ export class Limiter {
     }
     return running.finally(() => {
       this.active--;
-      const next = this.takeNext();
-      if (next) next();
+      this.queue.shift()?.();
     });
-  }
-
-  private takeNext(): (() => void) | undefined {
-    if (this.head >= this.queue.length) return undefined;
-    const next = this.queue[this.head];
-    this.queue[this.head++] = undefined as unknown as () => void; // no longer held
-    if (this.head === this.queue.length) {
-      this.queue = [];
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
-      this.queue = this.queue.slice(this.head);
-      this.head = 0;
-    }
-    return next;
   }
 }
 

@@ -1,6 +1,8 @@
 // Background work for the transfer code: a count of jobs to wait for, and queues of jobs run by a
 // fixed number of workers. The semaphore for one-off calls is the shared one in ../concurrency.ts.
 
+import { Fifo } from '../concurrency.js';
+
 export { Limiter } from '../concurrency.js';
 
 /** --max-backlog's default: most checks/transfers decided but not finished before the directory walk waits (rclone's). */
@@ -98,9 +100,7 @@ export class WorkSet {
  * Jobs are counted in `work` from push() until they end.
  */
 export class JobQueue<T> {
-  private items: (T | undefined)[] = [];
-  /** Items before `head` have been taken (compacted now and then). */
-  private head = 0;
+  private readonly jobs = new Fifo<T>();
   private workers = 0;
 
   constructor(
@@ -111,15 +111,15 @@ export class JobQueue<T> {
 
   push(job: T): void {
     this.work.started();
-    this.items.push(job);
+    this.jobs.push(job);
     if (this.workers < this.concurrency) void this.runWorker();
   }
 
   private async runWorker(): Promise<void> {
     this.workers++;
     try {
-      while (this.head < this.items.length) {
-        const job = this.take();
+      while (this.jobs.length > 0) {
+        const job = this.jobs.shift() as T;
         try {
           await this.handle(job);
           this.work.ended();
@@ -130,18 +130,5 @@ export class JobQueue<T> {
     } finally {
       this.workers--;
     }
-  }
-
-  private take(): T {
-    const job = this.items[this.head] as T;
-    this.items[this.head++] = undefined; // no longer held
-    if (this.head === this.items.length) {
-      this.items = [];
-      this.head = 0;
-    } else if (this.head >= 1024 && this.head * 2 >= this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return job;
   }
 }

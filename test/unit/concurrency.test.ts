@@ -1,7 +1,7 @@
 // The one bounded-concurrency implementation (src/concurrency.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Limiter, mapLimit } from '../../src/concurrency.js';
+import { Fifo, Limiter, mapLimit } from '../../src/concurrency.js';
 
 // Kept real timers: simulated work of different lengths, so that calls overlap and finish out of
 // order. Nothing waits on them for a result; the assertions hold for any durations.
@@ -98,6 +98,20 @@ test('Limiter: 20,000 queued calls run in order and leave nothing queued', async
     await Promise.resolve();
   })));
   assert.deepEqual(order, Array.from({ length: 20_000 }, (_, i) => i));
-  const internal = l as unknown as { queue: unknown[]; head: number };
-  assert.equal(internal.queue.length - internal.head, 0);
+  assert.equal((l as unknown as { queue: Fifo<unknown> }).queue.length, 0);
+});
+
+test('Fifo: first in, first out across compactions; taken items are not held', () => {
+  const q = new Fifo<{ n: number }>();
+  let next = 0;
+  let expected = 0;
+  for (let round = 0; round < 5; round++) {
+    for (let i = 0; i < 3000; i++) q.push({ n: next++ });
+    for (let i = 0; i < 2500; i++) assert.equal(q.shift()!.n, expected++);
+  }
+  assert.equal(q.length, next - expected);
+  while (q.length > 0) assert.equal(q.shift()!.n, expected++);
+  assert.equal(q.shift(), undefined);
+  const held = (q as unknown as { items: unknown[] }).items;
+  assert.equal(held.length, 0);
 });
