@@ -45,7 +45,9 @@ export async function* walk(remote: Remote, dir: string, options: WalkOptions = 
   };
 
   while (pending.length || inFlight || results.length) {
-    while (pending.length && inFlight < concurrency) start(pending.shift()!);
+    // Listings done but not yet handed on count against the bound too: a consumer slower than the
+    // listings (hashsum) otherwise had the whole tree listed ahead of it and held.
+    while (pending.length && inFlight + results.length < concurrency) start(pending.shift()!);
     if (!results.length) {
       await new Promise<void>((r) => (wake = r));
       wake = undefined;

@@ -1,7 +1,8 @@
-// The march: both sides listed directory by directory and handed to a visitor.
+// The march (both sides listed directory by directory and handed to a visitor) and the plain walk.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { march, type MarchItem } from '../../../src/cli/march.js';
+import { walk } from '../../../src/cli/walk.js';
 import { Filter } from '../../../src/cli/filter.js';
 import { TransferStats } from '../../../src/cli/stats.js';
 import { MemoryRemote } from '../../../src/remote/memory.js';
@@ -43,4 +44,23 @@ test('march: a slow visitor holds back the listings (at most --checkers director
   assert.equal(visited.size, 20);
   assert.equal(src.listed.length, 21);
   assert.ok(mostAhead <= 3, `${mostAhead} directories listed ahead of the visitor`);
+});
+
+// The same for the plain walk (ls, hashsum): a slow consumer holds back the listings.
+test('walk: a slow consumer holds back the listings (at most `concurrency` directories ahead)', async () => {
+  const src = await treeOf(20, 5);
+  const consumed = new Set<string>();
+  let mostAhead = 0;
+  let files = 0;
+  for await (const e of walk(src, '', { concurrency: 3 })) {
+    if (e.isDir) continue;
+    files++;
+    consumed.add(e.path.split('/')[0]);
+    const ahead = src.listed.filter((d) => d !== '' && !consumed.has(d)).length;
+    mostAhead = Math.max(mostAhead, ahead);
+    await new Promise((r) => setImmediate(r));
+  }
+  assert.equal(files, 100);
+  assert.equal(src.listed.length, 21);
+  assert.ok(mostAhead <= 3, `${mostAhead} directories listed ahead of the consumer`);
 });
