@@ -12,7 +12,7 @@ export const hashless = { count: 0 };
 export async function entryHash(remote: Remote, entry: RemoteEntry, type: HashType): Promise<string | undefined> {
   let base = remote;
   while (base instanceof SubRemote) base = base.inner;
-  if (base instanceof CryptRemote && entry.sealText !== undefined) {
+  if (base instanceof CryptRemote && base.listedRecordsStateHashes && entry.sealText !== undefined) {
     const stated = base.hashOfSealText(entry.sealText, type, entry.size);
     if (stated !== undefined) return stated;
   }

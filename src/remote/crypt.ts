@@ -442,6 +442,14 @@ export class CryptRemote implements Remote {
   }
 
   /**
+   * Whether hashOfSealText can answer: not where records may go stale (hash() checks the nonce
+   * there), so a caller need not read a listed entry's record (a local file's xattrs) for nothing.
+   */
+  get listedRecordsStateHashes(): boolean {
+    return !this.recordsMayGoStale;
+  }
+
+  /**
    * The plaintext hash the record text of a listed entry (RemoteEntry.sealText) states; undefined
    * when it does not open, states another size, or may be stale (then hash() checks the nonce).
    */
