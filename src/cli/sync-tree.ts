@@ -29,7 +29,6 @@ import type { TransferOptions } from './transfer-flags.js';
 
 export type SyncMode = 'copy' | 'sync' | 'move';
 
-
 /**
  * Makes `dst` hold what `src` holds: `copy` adds and replaces, `sync` also
  * deletes what the source lacks (after all transfers succeeded, by default),
