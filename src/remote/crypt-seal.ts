@@ -16,7 +16,7 @@ import { CryptfsError } from '../errors.js';
 import { SealKey, sealFromMetadata, sealRemovalMetadata, sealToMetadata, isSealMetadataKey, type SealRecord } from '../crypt/seal.js';
 import { NONCE_SIZE } from '../crypt/nonce.js';
 import type { ByteSource, HashType, Metadata, Remote, RemoteEntry } from './remote.js';
-import { withLazyMetadata } from './remote.js';
+import { lazyField, withLazyMetadata } from './remote.js';
 
 /** Plaintext size and hashes of one upload, lower-case hex. */
 export interface PlaintextDigests {
@@ -143,31 +143,7 @@ export function withoutSealKeys(metadata: Metadata | undefined): Metadata | unde
   return out ?? metadata;
 }
 
-// The state behind a lazily sealed entry's `sealText` (see lazySealedEntry).
-const LAZY_SEAL = Symbol('lazy seal');
-interface LazySealState {
-  underlying?: RemoteEntry;
-  text?: string;
-}
-type LazySealEntry = RemoteEntry & { [LAZY_SEAL]: LazySealState };
-// Shared by every such entry, as withLazyMetadata's accessor is (entries keep one hidden class).
-const lazySealTextAccessor: PropertyDescriptor = {
-  get(this: LazySealEntry): string | undefined {
-    const state = this[LAZY_SEAL];
-    if (state.underlying) {
-      state.text = sealFromMetadata(state.underlying.metadata);
-      state.underlying = undefined;
-    }
-    return state.text;
-  },
-  set(this: LazySealEntry, value: string | undefined) {
-    const state = this[LAZY_SEAL];
-    state.underlying = undefined;
-    state.text = value;
-  },
-  enumerable: true,
-  configurable: true,
-};
+const lazySealText = lazyField<string | undefined>('sealText');
 
 /**
  * The crypt entry for an underlying one whose metadata is not read yet (a local file's xattrs):
@@ -177,8 +153,7 @@ const lazySealTextAccessor: PropertyDescriptor = {
  */
 export function lazySealedEntry(fields: Omit<RemoteEntry, 'metadata' | 'sealText'>, underlying: RemoteEntry): RemoteEntry {
   const entry = withLazyMetadata(fields, () => withoutSealKeys(underlying.metadata));
-  Object.defineProperty(entry, LAZY_SEAL, { value: { underlying } satisfies LazySealState });
-  Object.defineProperty(entry, 'sealText', lazySealTextAccessor);
+  lazySealText.define(entry, () => sealFromMetadata(underlying.metadata));
   return entry;
 }
 

@@ -340,38 +340,60 @@ export function checkSegmentLengths(path: string, limit: number | undefined): vo
   }
 }
 
-// The state behind a lazy entry's `metadata`: under a symbol, not enumerable (spreading, JSON and
-// deepEqual see only the entry's fields).
-const LAZY_METADATA = Symbol('lazy metadata');
-interface LazyMetadataState {
-  make?: () => Metadata | undefined;
-  value?: Metadata;
+/** A field of an entry made on first read (see lazyField). */
+export interface LazyField<T> {
+  /** Gives `target` the field, made by `make` when first read. */
+  define(target: object, make: () => T): void;
+  /** Whether `target` has the field and it is not made yet. */
+  pending(target: object): boolean;
 }
-type LazyEntry = RemoteEntry & { [LAZY_METADATA]: LazyMetadataState };
-// One getter and setter for every lazy entry: entries then share their hidden class. An object
-// literal's own accessors (a closure per entry) put each entry in dictionary mode: ~550 bytes more
-// per entry (a 10,000-file copy keeps thousands queued), its fields read ~8x slower, made ~2x slower.
-const lazyMetadataAccessor: PropertyDescriptor = {
-  get(this: LazyEntry): Metadata | undefined {
-    const state = this[LAZY_METADATA];
-    if (state.make) {
-      state.value = state.make();
+
+/**
+ * An own, enumerable field `name` made on first read (so spreading or serialising an entry still
+ * carries it), replaceable by assignment. Its state sits under a symbol, not enumerable (spreading,
+ * JSON and deepEqual see only the entry's fields). One getter and setter serve every entry, so
+ * entries share their hidden class: an object literal's own accessors (a closure per entry) put
+ * each entry in dictionary mode: ~550 bytes more per entry (a 10,000-file copy keeps thousands
+ * queued), its fields read ~8x slower, made ~2x slower.
+ */
+export function lazyField<T>(name: string): LazyField<T> {
+  interface State {
+    make?: () => T;
+    value?: T;
+  }
+  const STATE = Symbol(`lazy ${name}`);
+  type Holder = { [STATE]: State };
+  const accessor: PropertyDescriptor = {
+    get(this: Holder): T | undefined {
+      const state = this[STATE];
+      if (state.make) {
+        state.value = state.make();
+        state.make = undefined;
+      }
+      return state.value;
+    },
+    set(this: Holder, value: T) {
+      const state = this[STATE];
       state.make = undefined;
-    }
-    return state.value;
-  },
-  set(this: LazyEntry, value: Metadata | undefined) {
-    const state = this[LAZY_METADATA];
-    state.make = undefined;
-    state.value = value;
-  },
-  enumerable: true,
-  configurable: true,
-};
+      state.value = value;
+    },
+    enumerable: true,
+    configurable: true,
+  };
+  return {
+    define(target, make) {
+      Object.defineProperty(target, STATE, { value: { make, value: undefined } satisfies State });
+      Object.defineProperty(target, name, accessor);
+    },
+    pending: (target) => (target as Partial<Holder>)[STATE]?.make !== undefined,
+  };
+}
+
+const lazyMetadata = lazyField<Metadata | undefined>('metadata');
 
 /** Whether `entry`'s metadata is lazy and not made yet (reading it would cost a call: xattrs, say). */
 export function metadataPending(entry: RemoteEntry): boolean {
-  return (entry as Partial<LazyEntry>)[LAZY_METADATA]?.make !== undefined;
+  return lazyMetadata.pending(entry);
 }
 
 /**
@@ -380,7 +402,6 @@ export function metadataPending(entry: RemoteEntry): boolean {
  */
 export function withLazyMetadata(fields: Omit<RemoteEntry, 'metadata' | 'sealText'>, make: () => Metadata | undefined): RemoteEntry {
   const entry = { path: fields.path, isDir: fields.isDir, size: fields.size, mtime: fields.mtime, mtimeNs: fields.mtimeNs };
-  Object.defineProperty(entry, LAZY_METADATA, { value: { make, value: undefined } satisfies LazyMetadataState });
-  Object.defineProperty(entry, 'metadata', lazyMetadataAccessor);
+  lazyMetadata.define(entry, make);
   return entry;
 }
