@@ -1,11 +1,13 @@
 // copy, copyto, cat, mkdir, rmdir, delete, purge.
 import { flagBool, flagNumber } from '../args.js';
-import { registerCommand } from '../command.js';
+import { registerCommand, type CommandContext } from '../command.js';
 import { runToCommand, runTreeCommand, summariseErrors } from '../command-run.js';
 import { TransferStats } from '../stats.js';
 import { CommandFailedError, writeOut, writeThrough } from '../util.js';
 import { walk } from '../walk.js';
 import { filterFromFlags } from '../filter.js';
+import { MAX_BACKLOG } from '../concurrency.js';
+import { deleteWalkedFiles, purgeByDeleting, removeEmptyDirs, type DeleteOptions } from '../delete-files.js';
 import { log } from '../../log.js';
 import { logPath } from '../../log-names.js';
 import { DirNotFoundError, ObjectNotFoundError, errorMessage } from '../../errors.js';
@@ -159,14 +161,14 @@ registerCommand({
 });
 
 /** Removes empty directories under (and including, when `includeRoot`) `dir`, deepest first. */
-async function removeEmptyDirs(remote: Remote, dirs: string[], dryRun: boolean): Promise<void> {
-  for (const d of [...dirs].sort((a, b) => b.split('/').length - a.split('/').length || b.localeCompare(a))) {
-    if (dryRun) {
-      log.notice(`${logPath(d)}: Skipped remove directory as --dry-run is set`);
-      continue;
-    }
-    await remote.rmdir(d).catch((err) => log.debug(`${logPath(d)}: not removed: ${errorMessage(err)}`));
-  }
+/** delete's and purge's settings from the global flags. */
+function deleteOptions(ctx: CommandContext): DeleteOptions {
+  return {
+    checkers: flagNumber(ctx.flags, 'checkers') || 8,
+    maxBacklog: flagNumber(ctx.flags, 'max-backlog') || MAX_BACKLOG,
+    dryRun: flagBool(ctx.flags, 'dry-run'),
+    signal: ctx.signal,
+  };
 }
 
 registerCommand({
@@ -180,38 +182,10 @@ registerCommand({
   flags: [{ name: 'rmdirs', type: 'bool', help: 'rmdirs removes empty directories but leaves root intact' }],
   async run(ctx, [spec]) {
     const { remote, file } = await ctx.factory.openTarget(spec);
-    const dryRun = flagBool(ctx.flags, 'dry-run');
     const stats = new TransferStats();
-    const victims: string[] = [];
-    const dirs: string[] = [];
-    if (file !== undefined) victims.push(file);
-    else {
-      const filter = filterFromFlags(ctx.flags);
-      for await (const e of walk(remote, '', { concurrency: flagNumber(ctx.flags, 'checkers'), signal: ctx.signal, filter })) {
-        if (e.isDir) dirs.push(e.path);
-        else victims.push(e.path);
-      }
-    }
-    const limit = Math.max(1, flagNumber(ctx.flags, 'checkers'));
-    for (let i = 0; i < victims.length; i += limit) {
-      await Promise.all(
-        victims.slice(i, i + limit).map(async (p) => {
-          if (dryRun) {
-            log.notice(`${logPath(p)}: Skipped delete as --dry-run is set`);
-            return;
-          }
-          try {
-            await remote.delete(p);
-            stats.deletes++;
-            log.info(`${logPath(p)}: Deleted`);
-          } catch (err) {
-            stats.error(err);
-            log.error(`${logPath(p)}: Couldn't delete: ${errorMessage(err)}`);
-          }
-        }),
-      );
-    }
-    if (flagBool(ctx.flags, 'rmdirs')) await removeEmptyDirs(remote, dirs, dryRun);
+    const options = deleteOptions(ctx);
+    const dirs = await deleteWalkedFiles(remote, stats, { ...options, file, filter: file === undefined ? filterFromFlags(ctx.flags) : undefined });
+    if (flagBool(ctx.flags, 'rmdirs')) await removeEmptyDirs(remote, dirs, options.dryRun);
     const err = summariseErrors('Failed to delete', stats);
     if (err) throw err;
   },
@@ -237,27 +211,9 @@ registerCommand({
       await remote.purge('');
       return;
     }
-    const files: string[] = [];
-    const dirs: string[] = [];
-    for await (const e of walk(remote, '', { concurrency: flagNumber(ctx.flags, 'checkers'), signal: ctx.signal })) {
-      (e.isDir ? dirs : files).push(e.path);
-    }
-    const limit = Math.max(1, flagNumber(ctx.flags, 'checkers'));
-    for (let i = 0; i < files.length; i += limit) {
-      await Promise.all(
-        files.slice(i, i + limit).map((p) =>
-          dryRun ? Promise.resolve(log.notice(`${logPath(p)}: Skipped delete as --dry-run is set`)) : remote.delete(p),
-        ),
-      );
-    }
-    await removeEmptyDirs(remote, [...dirs, ''], dryRun);
-    if (!dryRun) {
-      // The root itself must be gone; rmdir('') above reports nothing on failure, so check.
-      const left = await remote.stat('').then(
-        () => true,
-        () => false,
-      );
-      if (left && remote.features.realDirectories) await remote.rmdir('');
-    }
+    const stats = new TransferStats();
+    await purgeByDeleting(remote, stats, deleteOptions(ctx));
+    const err = summariseErrors('Failed to purge', stats);
+    if (err) throw err;
   },
 });
