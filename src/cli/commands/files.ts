@@ -74,7 +74,7 @@ registerCommand({
     else {
       try {
         const filter = filterFromFlags(ctx.flags);
-        for await (const e of walk(remote, '', { concurrency: flagNumber(ctx.flags, 'checkers'), signal: ctx.signal, filter })) {
+        for await (const e of walk(remote, '', { concurrency: flagNumber(ctx.flags, 'checkers'), signal: ctx.signal, filter, modTimes: false })) {
           if (!e.isDir) files.push(e);
         }
       } catch (err) {

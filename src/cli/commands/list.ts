@@ -15,6 +15,8 @@ async function* listTarget(
   command: string,
   spec: string,
   maxDepth: number,
+  /** Whether the command shows files' modification times (over an object store, a HEAD per object). */
+  modTimes: boolean,
 ): AsyncGenerator<{ entry: RemoteEntry; remote: Remote }> {
   const { remote, file } = await ctx.factory.openTarget(spec);
   if (file !== undefined) {
@@ -24,7 +26,7 @@ async function* listTarget(
   }
   try {
     const filter = filterFromFlags(ctx.flags);
-    for await (const entry of walk(remote, '', { maxDepth, concurrency: flagNumber(ctx.flags, 'checkers'), signal: ctx.signal, filter })) {
+    for await (const entry of walk(remote, '', { maxDepth, concurrency: flagNumber(ctx.flags, 'checkers'), signal: ctx.signal, filter, modTimes })) {
       yield { entry, remote };
     }
   } catch (err) {
@@ -49,7 +51,7 @@ registerCommand({
   minArgs: 1,
   maxArgs: 1,
   async run(ctx, [spec]) {
-    for await (const { entry } of listTarget(ctx, 'ls', spec, depth(ctx, true))) {
+    for await (const { entry } of listTarget(ctx, 'ls', spec, depth(ctx, true), false)) {
       if (!entry.isDir) await writeOut(ctx.stdout, `${String(entry.size).padStart(9)} ${entry.path}\n`);
     }
   },
@@ -64,7 +66,7 @@ registerCommand({
   minArgs: 1,
   maxArgs: 1,
   async run(ctx, [spec]) {
-    for await (const { entry } of listTarget(ctx, 'lsl', spec, depth(ctx, true))) {
+    for await (const { entry } of listTarget(ctx, 'lsl', spec, depth(ctx, true), true)) {
       if (!entry.isDir) {
         await writeOut(ctx.stdout, `${String(entry.size).padStart(9)} ${formatTimeNanos(entry.mtime, entry.mtimeNs)} ${entry.path}\n`);
       }
@@ -82,7 +84,7 @@ registerCommand({
   maxArgs: 1,
   flags: [{ name: 'recursive', short: 'R', type: 'bool', help: 'Recurse into the listing' }],
   async run(ctx, [spec]) {
-    for await (const { entry } of listTarget(ctx, 'lsd', spec, depth(ctx, false))) {
+    for await (const { entry } of listTarget(ctx, 'lsd', spec, depth(ctx, false), false)) {
       if (entry.isDir) {
         await writeOut(
           ctx.stdout,
@@ -115,7 +117,7 @@ registerCommand({
     const dirsOnly = flagBool(ctx.flags, 'dirs-only');
     const filesOnly = flagBool(ctx.flags, 'files-only');
     const slash = flagBool(ctx.flags, 'dir-slash');
-    for await (const { entry } of listTarget(ctx, 'lsf', spec, depth(ctx, false))) {
+    for await (const { entry } of listTarget(ctx, 'lsf', spec, depth(ctx, false), /[tT]/.test(format))) {
       if ((dirsOnly && !entry.isDir) || (filesOnly && entry.isDir)) continue;
       const fields = [...format].map((ch) => {
         switch (ch) {

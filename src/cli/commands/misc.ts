@@ -39,6 +39,8 @@ async function* listFiltered(
       concurrency: flagNumber(ctx.flags, 'checkers'),
       signal: ctx.signal,
       descend: (d) => filter.includeDir(d.path),
+      // size and tree show none (over an object store, a HEAD per object); an age filter needs them.
+      modTimes: filter.usesModTimes,
     })) {
       if (e.isDir ? filter.includeDir(e.path) : filter.includeFile(e.path, e.size, e.mtime)) yield { entry: e, remote };
     }
@@ -283,7 +285,7 @@ registerCommand({
         if (!recursive) return; // rclone leaves a directory alone
         const dir = leaf === '' ? parent : await ctx.factory.open(spec);
         log.debug(`Touching recursively files in directory ${JSON.stringify(spec)}`);
-        for await (const e of walk(dir, '', { concurrency: opts.checkers })) {
+        for await (const e of walk(dir, '', { concurrency: opts.checkers, modTimes: opts.filter.usesModTimes })) {
           if (e.isDir || !opts.filter.includeFile(e.path, e.size, e.mtime)) continue;
           await touchOne(dir, e.path, when, opts.dryRun);
         }

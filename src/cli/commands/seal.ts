@@ -25,7 +25,7 @@ async function cryptFiles(ctx: CommandContext, spec: string): Promise<{ crypt: C
   if (file !== undefined) paths.push(joinPath(prefix, file));
   else {
     const filter = filterFromFlags(ctx.flags);
-    for await (const e of walk(remote, '', { concurrency: flagNumber(ctx.flags, 'checkers'), signal: ctx.signal, filter })) {
+    for await (const e of walk(remote, '', { concurrency: flagNumber(ctx.flags, 'checkers'), signal: ctx.signal, filter, modTimes: false })) {
       if (!e.isDir) paths.push(joinPath(prefix, e.path));
     }
   }
