@@ -214,7 +214,8 @@ export class CryptRemote implements Remote {
   async nameFit(dir: string): Promise<{ entries: number; anyDecrypts: boolean }> {
     let entries = 0;
     try {
-      for await (const e of this.underlying.list(this.encryptDirPath(dir))) {
+      // Names only: over S3 or Swift a listing with modification times is a HEAD per object.
+      for await (const e of this.underlying.list(this.encryptDirPath(dir), { modTimes: false })) {
         entries++;
         if (!this.namesDependOnPassword) return { entries, anyDecrypts: true };
         const r = this.tryDecryptName(e);

@@ -200,3 +200,19 @@ test('crypt: encryption lets the plaintext source refill its buffers, and the un
   assert.equal(sourceAllowed, false, 'a memory remote keeps pieces');
   assert.equal((await readAll(await plain.openRead('big.txt'))).toString('latin1'), big);
 });
+
+// The wrong-password guard reads names only: over S3 or Swift a listing with modification times is
+// a HEAD per object (a no-op copy to crypt over Swift made 400 HEADs for 200 files, rclone 201).
+test('crypt: nameFit lists the underlying directory without modification times', async () => {
+  const mem = new MemoryRemote();
+  const r = new CryptRemote(mem, keys, modes[0][1]);
+  await r.write('dir/a.txt', bytesOf(Buffer.from('a')));
+  const asked: Array<boolean | undefined> = [];
+  const list = mem.list.bind(mem);
+  mem.list = (dir, options) => {
+    asked.push(options?.modTimes);
+    return list(dir, options);
+  };
+  assert.deepEqual(await r.nameFit('dir'), { entries: 1, anyDecrypts: true });
+  assert.deepEqual(asked, [false]);
+});
