@@ -14,7 +14,8 @@ const LIST_HEAD_CONCURRENCY = 8;
 
 /**
  * One directory inside a bucket, a page of `list_chunk` keys at a time; each object is HEADed for
- * its metadata mtime unless the server's times are used.
+ * its metadata mtime unless the server's times are used or the caller needs no times
+ * (ListOptions.modTimes false: the listing's own time, no metadata).
  */
 export async function* listDirectory(
   conn: S3Connection,
@@ -22,6 +23,7 @@ export async function* listDirectory(
   dir: string,
   listChunk: number,
   signal?: AbortSignal,
+  modTimes = true,
 ): AsyncIterable<RemoteEntry> {
   const prefix = loc.key === '' ? '' : `${loc.key}/`;
   // A directory inside a bucket exists while some key (or a "dir/" marker) lives under it.
@@ -56,12 +58,13 @@ export async function* listDirectory(
       .map((o) => ({ key: listedKey(page, o.Key ?? ''), size: o.Size ?? 0, lastModified: o.LastModified }))
       // Directory markers ("dir/" objects some tools create) are not files.
       .filter((o) => o.key.length > prefix.length && !o.key.endsWith('/'));
-    const entries = await mapLimit(objects, conn.options.useServerModtime ? 1 : LIST_HEAD_CONCURRENCY, async (o) => {
+    const head = modTimes && !conn.options.useServerModtime;
+    const entries = await mapLimit(objects, head ? LIST_HEAD_CONCURRENCY : 1, async (o) => {
       const name = o.key.slice(prefix.length);
       let mtime = o.lastModified ?? new Date(0);
       let mtimeNs: bigint | undefined;
       let metadata: Metadata | undefined;
-      if (!conn.options.useServerModtime) {
+      if (head) {
         try {
           const info = await headObject(conn, { bucket: loc.bucket, key: o.key }, joinPath(dir, name), signal);
           ({ mtime, mtimeNs } = info);

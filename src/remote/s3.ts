@@ -203,7 +203,7 @@ export class S3Remote implements Remote {
       yield* abortable(listBuckets(this.conn, dir), signal);
       return;
     }
-    yield* abortable(listDirectory(this.conn, loc, dir, this.listChunk, signal), signal);
+    yield* abortable(listDirectory(this.conn, loc, dir, this.listChunk, signal, options.modTimes !== false), signal);
   }
 
   async stat(path: string): Promise<RemoteEntry> {
