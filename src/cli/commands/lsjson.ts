@@ -164,7 +164,9 @@ registerCommand({
       await emit([{ ...(await remote.stat(file)), path: file }]);
     } else {
       let batch: RemoteEntry[] = [];
-      for await (const e of walk(remote, '', { maxDepth, concurrency: flagNumber(ctx.flags, 'checkers'), signal: ctx.signal, filter: filterFromFlags(ctx.flags) })) {
+      // --no-modtime without --metadata: over S3 or Swift no HEAD per object (as rclone's).
+      const modTimes = !noModTime || withMetadata;
+      for await (const e of walk(remote, '', { maxDepth, concurrency: flagNumber(ctx.flags, 'checkers'), signal: ctx.signal, filter: filterFromFlags(ctx.flags), modTimes })) {
         if ((filesOnly && e.isDir) || (dirsOnly && !e.isDir)) continue;
         batch.push(e);
         if (batch.length >= 256) {
