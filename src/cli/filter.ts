@@ -226,6 +226,14 @@ export class Filter {
   modTimeTo?: number;
   deleteExcluded = false;
 
+  /**
+   * Whether the rules can leave a directory out (--files-from, or a directory rule): a walk must
+   * then go directory by directory (rclone's UsesDirectoryFilters), not take one recursive listing.
+   */
+  get usesDirectoryFilters(): boolean {
+    return this.files !== undefined || this.dirRules.length > 0;
+  }
+
   /** Whether the rules look at modification times (--min-age/--max-age): listings must then have them. */
   get usesModTimes(): boolean {
     return this.modTimeFrom !== undefined || this.modTimeTo !== undefined;

@@ -17,6 +17,7 @@ export const globalFlags: FlagSpec[] = [
   { name: 'transfers', type: 'int', default: 4, help: 'Number of file transfers to run in parallel' },
   { name: 'checkers', type: 'int', default: 8, help: 'Number of checkers to run in parallel' },
   { name: 'max-backlog', type: 'int', default: 10000, help: 'Maximum number of objects in sync or check backlog' },
+  { name: 'fast-list', type: 'bool', help: 'Use recursive list if available; uses more memory but fewer transactions' },
   { name: 'dry-run', short: 'n', type: 'bool', help: 'Do a trial run with no permanent changes' },
   { name: 'progress', short: 'P', type: 'bool', help: 'Show progress during transfer' },
   { name: 'stats', type: 'string', default: '1m0s', help: 'Interval between printing stats, e.g. 500ms, 60s, 5m (0 to disable)' },

@@ -137,6 +137,7 @@ class SyncRun {
       maxDepth: this.opts.maxDepth,
       stats: this.stats,
       unfilteredDst: this.mode === 'sync' && this.opts.filter.deleteExcluded,
+      fastList: this.opts.fastList,
     };
   }
 

@@ -18,6 +18,8 @@ export interface TransferOptions {
   checkers: number;
   /** Checks and transfers decided but not finished before the directory walk waits (--max-backlog). */
   maxBacklog: number;
+  /** List S3/Swift sides whole at once, held in memory (--fast-list). */
+  fastList: boolean;
   dryRun: boolean;
   /** Skip files that exist on the destination, whatever they hold. */
   ignoreExisting: boolean;
@@ -171,6 +173,7 @@ export function transferOptionsFromFlags(flags: FlagValues, stats = new Transfer
     transfers: Math.max(1, flagNumber(flags, 'transfers') || 4),
     checkers: Math.max(1, flagNumber(flags, 'checkers') || 8),
     maxBacklog: Math.max(1, flagNumber(flags, 'max-backlog') || MAX_BACKLOG),
+    fastList: flagBool(flags, 'fast-list'),
     dryRun: flagBool(flags, 'dry-run'),
     ignoreExisting: flagBool(flags, 'ignore-existing'),
     sizeOnly: flagBool(flags, 'size-only'),
@@ -195,6 +198,7 @@ export const defaultTransferOptions = (): TransferOptions => ({
   transfers: 4,
   checkers: 8,
   maxBacklog: MAX_BACKLOG,
+  fastList: false,
   dryRun: false,
   ignoreExisting: false,
   sizeOnly: false,

@@ -18,11 +18,26 @@ export interface WalkOptions {
   signal?: AbortSignal;
 }
 
-/** Yields every entry under `dir` (not `dir` itself). Errors of sub-listings propagate. */
+/**
+ * Yields every entry under `dir` (not `dir` itself). Errors of sub-listings propagate. Where the
+ * remote lists a whole tree at once (S3, Swift) and nothing limits the walk's depth or prunes
+ * directories, as rclone's walk.ListR does, one recursive listing (a request per ~1,000 objects,
+ * not per directory; entries in the store's order); else directory by directory, each sorted.
+ */
 export async function* walk(remote: Remote, dir: string, options: WalkOptions = {}): AsyncGenerator<RemoteEntry> {
   const maxDepth = options.maxDepth !== undefined && options.maxDepth >= 0 ? options.maxDepth : Infinity;
   const concurrency = Math.max(1, options.concurrency ?? 8);
   const listOptions: ListOptions = { modTimes: options.modTimes !== false || options.filter?.usesModTimes === true, signal: options.signal };
+  if (remote.listRecursive && maxDepth === Infinity && !options.descend && !options.filter?.usesDirectoryFilters) {
+    for await (const e of remote.listRecursive(dir, listOptions)) {
+      if (!e.isDir && options.filter?.active) {
+        const rel = dir === '' ? e.path : e.path.slice(dir.length + 1);
+        if (!options.filter.includeFile(rel, e.size, e.mtime)) continue;
+      }
+      yield e;
+    }
+    return;
+  }
   const pending: { dir: string; depth: number }[] = [{ dir, depth: 1 }];
   const results: { entries?: RemoteEntry[]; error?: unknown; depth: number }[] = [];
   let inFlight = 0;

@@ -77,6 +77,7 @@ export class CryptRemote implements Remote {
     if (!underlying.move) this.move = undefined;
     if (!underlying.copy) this.copy = undefined;
     if (!underlying.purge) this.purge = undefined;
+    if (!underlying.listRecursive) this.listRecursive = undefined;
     if (!underlying.about) this.about = undefined;
     if (!underlying.setMetadata) this.setMetadata = undefined;
     if (options.noDataEncryption && !underlying.hash) this.hash = undefined;
@@ -249,13 +250,51 @@ export class CryptRemote implements Remote {
       const plain = this.decryptEntryName(e);
       if (plain === undefined) continue;
       if (CryptRemote.plausiblePlainName(plain)) decrypted++;
-      const path = joinPath(dir, plain);
-      if (this.options.showMapping) log.notice(`${path}: Encrypts to ${JSON.stringify(e.path)}`);
-      const size = e.isDir ? e.size : this.plainSize(e.size, e.path);
-      const fields = { path, isDir: e.isDir, size, mtime: e.mtime, mtimeNs: e.mtimeNs };
-      yield metadataPending(e) ? lazySealedEntry(fields, e) : { ...fields, ...sealedEntry(e) };
+      yield this.plainEntry(joinPath(dir, plain), e);
     }
-    // A wrong password otherwise looks like an empty directory: say so, once per directory.
+    this.warnIfNoneDecrypt(dir, entries, decrypted);
+  }
+
+  /**
+   * The underlying remote's recursive listing (S3, Swift), decrypted: each entry's path is its
+   * parent directory's (decrypted when that directory was listed, which comes first) and its own
+   * name. Entries under a directory whose name does not decrypt are left out, as a walk by
+   * directories would never enter it.
+   */
+  listRecursive? = async function* (this: CryptRemote, dir: string, options?: ListOptions): AsyncIterable<RemoteEntry> {
+    const encDir = this.encryptDirPath(dir);
+    // Encrypted directory path → its plain path; undefined: it did not decrypt.
+    const plainDirs = new Map<string, string | undefined>([[encDir, dir]]);
+    let decrypted = 0;
+    let entries = 0;
+    for await (const e of this.underlying.listRecursive!(encDir, options)) {
+      const parent = e.path.slice(0, Math.max(0, e.path.lastIndexOf('/')));
+      const plainParent = plainDirs.get(parent);
+      if (plainParent === undefined) {
+        // Inside a directory that did not decrypt (or one not listed first: then nothing to go by).
+        if (e.isDir) plainDirs.set(e.path, undefined);
+        continue;
+      }
+      entries++;
+      const plain = this.decryptEntryName(e);
+      if (e.isDir) plainDirs.set(e.path, plain === undefined ? undefined : joinPath(plainParent, plain));
+      if (plain === undefined) continue;
+      if (CryptRemote.plausiblePlainName(plain)) decrypted++;
+      yield this.plainEntry(joinPath(plainParent, plain), e);
+    }
+    this.warnIfNoneDecrypt(dir, entries, decrypted);
+  };
+
+  /** A listed underlying entry as this remote's entry at `path`. */
+  private plainEntry(path: string, e: RemoteEntry): RemoteEntry {
+    if (this.options.showMapping) log.notice(`${path}: Encrypts to ${JSON.stringify(e.path)}`);
+    const size = e.isDir ? e.size : this.plainSize(e.size, e.path);
+    const fields = { path, isDir: e.isDir, size, mtime: e.mtime, mtimeNs: e.mtimeNs };
+    return metadataPending(e) ? lazySealedEntry(fields, e) : { ...fields, ...sealedEntry(e) };
+  }
+
+  /** A wrong password otherwise looks like an empty directory: say so, once per directory. */
+  private warnIfNoneDecrypt(dir: string, entries: number, decrypted: number): void {
     if (decrypted === 0 && entries > 0 && this.namesDependOnPassword && !this.warnedDirs.has(dir)) {
       this.warnedDirs.add(dir);
       log.notice(CryptRemote.undecryptableMessage(entries, this.describeDir(dir)));

@@ -205,6 +205,14 @@ export interface Remote {
   /** The entries directly inside `dir`. Throws DirNotFoundError if it does not exist. */
   list(dir: string, options?: ListOptions): AsyncIterable<RemoteEntry>;
 
+  /**
+   * Every entry under `dir` at any depth, directories included (each before anything inside it),
+   * from as few requests as the store allows: S3 and Swift list all keys under a prefix a page of
+   * ~1,000 at a time instead of one listing per directory (rclone's ListR). Not sorted. Throws
+   * DirNotFoundError if `dir` does not exist. Optional; walk() uses it where it can.
+   */
+  listRecursive?(dir: string, options?: ListOptions): AsyncIterable<RemoteEntry>;
+
   // Optional capabilities of remotes that transform names or hold keys (crypt), forwarded by
   // wrappers (SubRemote): the layers above ask them and never look inside a remote.
 

@@ -58,25 +58,93 @@ export async function* listDirectory(
       .map((o) => ({ key: listedKey(page, o.Key ?? ''), size: o.Size ?? 0, lastModified: o.LastModified }))
       // Directory markers ("dir/" objects some tools create) are not files.
       .filter((o) => o.key.length > prefix.length && !o.key.endsWith('/'));
-    const head = modTimes && !conn.options.useServerModtime;
-    const entries = await mapLimit(objects, head ? LIST_HEAD_CONCURRENCY : 1, async (o) => {
-      const name = o.key.slice(prefix.length);
-      let mtime = o.lastModified ?? new Date(0);
-      let mtimeNs: bigint | undefined;
-      let metadata: Metadata | undefined;
-      if (head) {
-        try {
-          const info = await headObject(conn, { bucket: loc.bucket, key: o.key }, joinPath(dir, name), signal);
-          ({ mtime, mtimeNs } = info);
-          metadata = userMetadataOf(info.metadata);
-        } catch (err) {
-          // Deleted between the listing and the HEAD: the listing's time will do.
-          if (!(err instanceof ObjectNotFoundError)) throw err;
-        }
+    yield* await objectEntries(conn, loc.bucket, prefix, dir, objects, modTimes, signal);
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    if (page.IsTruncated && !token) {
+      throw new RemoteIOError(`s3: list ${JSON.stringify(dir)}: truncated listing without a continuation token`);
+    }
+  } while (token);
+  if (!found) throw new DirNotFoundError(dir);
+}
+
+/** HEADs the listed objects for their metadata mtime, unless the server's times do or none are asked for. */
+async function objectEntries(
+  conn: S3Connection,
+  bucket: string,
+  prefix: string,
+  dir: string,
+  objects: Array<{ key: string; size: number; lastModified?: Date }>,
+  modTimes: boolean,
+  signal?: AbortSignal,
+): Promise<RemoteEntry[]> {
+  const head = modTimes && !conn.options.useServerModtime;
+  return mapLimit(objects, head ? LIST_HEAD_CONCURRENCY : 1, async (o) => {
+    const name = o.key.slice(prefix.length);
+    let mtime = o.lastModified ?? new Date(0);
+    let mtimeNs: bigint | undefined;
+    let metadata: Metadata | undefined;
+    if (head) {
+      try {
+        const info = await headObject(conn, { bucket, key: o.key }, joinPath(dir, name), signal);
+        ({ mtime, mtimeNs } = info);
+        metadata = userMetadataOf(info.metadata);
+      } catch (err) {
+        // Deleted between the listing and the HEAD: the listing's time will do.
+        if (!(err instanceof ObjectNotFoundError)) throw err;
       }
-      return { path: joinPath(dir, name), isDir: false, size: o.size, mtime, mtimeNs, metadata } satisfies RemoteEntry;
-    });
-    yield* entries;
+    }
+    return { path: joinPath(dir, name), isDir: false, size: o.size, mtime, mtimeNs, metadata } satisfies RemoteEntry;
+  });
+}
+
+/**
+ * Everything under a directory inside a bucket from one listing without a delimiter (rclone's
+ * ListR): a page of `list_chunk` keys at a time, the directories made from the keys' paths, each
+ * yielded before the first entry inside it. Objects are HEADed as listDirectory does.
+ */
+export async function* listTree(
+  conn: S3Connection,
+  loc: Location,
+  dir: string,
+  listChunk: number,
+  signal?: AbortSignal,
+  modTimes = true,
+): AsyncIterable<RemoteEntry> {
+  const prefix = loc.key === '' ? '' : `${loc.key}/`;
+  let found = loc.key === '';
+  const dirsSeen = new Set<string>();
+  let token: string | undefined;
+  do {
+    let page;
+    try {
+      page = await conn.client.send(
+        new conn.sdk.ListObjectsV2Command({ Bucket: loc.bucket, Prefix: prefix, MaxKeys: listChunk, ContinuationToken: token, EncodingType: 'url' }),
+        { abortSignal: signal },
+      );
+    } catch (err) {
+      if (signal?.aborted) throw asAborted(err, signal);
+      throw toRemoteError(err, 'list', dir, 'dir');
+    }
+    if ((page.Contents?.length ?? 0) > 0) found = true;
+    const objects: Array<{ key: string; size: number; lastModified?: Date }> = [];
+    // A page's new directories come first, then its objects: each directory ahead of its entries.
+    const dirs: RemoteEntry[] = [];
+    for (const o of page.Contents ?? []) {
+      const key = listedKey(page, o.Key ?? '');
+      const rel = key.slice(prefix.length);
+      if (!key.startsWith(prefix) || rel === '') continue;
+      // The directories on the way to this key ("a/b/" for "a/b/c" or the marker "a/b/"), first time seen.
+      const parts = rel.split('/');
+      for (let i = 1; i < parts.length; i++) {
+        const d = parts.slice(0, i).join('/');
+        if (d === '' || parts[i - 1] === '' || dirsSeen.has(d)) continue;
+        dirsSeen.add(d);
+        dirs.push({ path: joinPath(dir, d), isDir: true, size: -1, mtime: new Date(0) });
+      }
+      if (!rel.endsWith('/')) objects.push({ key, size: o.Size ?? 0, lastModified: o.LastModified });
+    }
+    yield* dirs;
+    yield* await objectEntries(conn, loc.bucket, prefix, dir, objects, modTimes, signal);
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
     if (page.IsTruncated && !token) {
       throw new RemoteIOError(`s3: list ${JSON.stringify(dir)}: truncated listing without a continuation token`);

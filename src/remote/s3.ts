@@ -52,7 +52,7 @@ import {
   sizeMismatch,
   toRemoteError,
 } from './s3-errors.js';
-import { listBuckets, listDirectory, prefixHasObjects } from './s3-listing.js';
+import { listBuckets, listDirectory, listTree, prefixHasObjects } from './s3-listing.js';
 import {
   META_MD5,
   META_MTIME,
@@ -204,6 +204,23 @@ export class S3Remote implements Remote {
       return;
     }
     yield* abortable(listDirectory(this.conn, loc, dir, this.listChunk, signal, options.modTimes !== false), signal);
+  }
+
+  async *listRecursive(dir: string, options: ListOptions = {}): AsyncIterable<RemoteEntry> {
+    const signal = options.signal;
+    throwIfAborted(signal);
+    const loc = this.locate(dir);
+    if (loc.bucket !== '') {
+      yield* abortable(listTree(this.conn, loc, dir, this.listChunk, signal, options.modTimes !== false), signal);
+      return;
+    }
+    // The top of the store: each bucket, and everything in it.
+    const buckets: RemoteEntry[] = [];
+    for await (const b of abortable(listBuckets(this.conn, dir), signal)) buckets.push(b);
+    for (const b of buckets) {
+      yield b;
+      yield* this.listRecursive(b.path, options);
+    }
   }
 
   async stat(path: string): Promise<RemoteEntry> {

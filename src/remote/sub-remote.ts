@@ -25,6 +25,7 @@ export class SubRemote implements Remote {
           (err) => this.rename(err, p),
         );
     }
+    if (inner.listRecursive) this.listRecursive = (d, o) => this.upEntries(inner.listRecursive!(this.down(d), o), d);
     if (inner.hash) this.hash = (p, t) => inner.hash!(this.down(p), t);
     if (inner.purge) this.purge = (d) => inner.purge!(this.down(d));
     if (inner.about) this.about = () => inner.about!();
@@ -74,11 +75,16 @@ export class SubRemote implements Remote {
     throw err;
   }
 
-  async *list(dir: string, options?: ListOptions): AsyncIterable<RemoteEntry> {
-    let it: AsyncIterable<RemoteEntry>;
+  list(dir: string, options?: ListOptions): AsyncIterable<RemoteEntry> {
+    return this.upEntries(this.inner.list(this.down(dir), options), dir);
+  }
+
+  listRecursive?: (dir: string, options?: ListOptions) => AsyncIterable<RemoteEntry>;
+
+  /** The inner remote's listing of `dir`, in this remote's paths. */
+  private async *upEntries(entries: AsyncIterable<RemoteEntry>, dir: string): AsyncIterable<RemoteEntry> {
     try {
-      it = this.inner.list(this.down(dir), options);
-      for await (const e of it) yield this.up(e);
+      for await (const e of entries) yield this.up(e);
     } catch (err) {
       this.rename(err, dir);
     }

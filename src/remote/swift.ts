@@ -164,6 +164,68 @@ export class SwiftRemote implements Remote {
     this.containers.add(container);
   }
 
+  async *listRecursive(dir: string, options: ListOptions = {}): AsyncIterable<RemoteEntry> {
+    const signal = options.signal;
+    throwIfAborted(signal);
+    if (dir === '') {
+      // The account: each container, and everything in it.
+      const containers: RemoteEntry[] = [];
+      for await (const c of this.list('', options)) containers.push(c);
+      for (const c of containers) {
+        yield c;
+        yield* this.listRecursive(c.path, options);
+      }
+      return;
+    }
+    const { container, object } = locate(dir);
+    const prefix = object === '' ? '' : object + '/';
+    const base = container + '/';
+    let any = false;
+    const dirsSeen = new Set<string>();
+    // A page's new directories first, then its objects (HEADed as list() does): each directory
+    // ahead of its entries.
+    const dirs: RemoteEntry[] = [];
+    const page: SwiftListItem[] = [];
+    const flush = async function* (this: SwiftRemote): AsyncGenerator<RemoteEntry> {
+      throwIfAborted(signal);
+      yield* dirs.splice(0);
+      const entries = await mapLimit(page.splice(0), this.settings.headConcurrency, (item) => this.entryOf(base, item, options.modTimes !== false, signal));
+      for (const e of entries) if (e) yield e;
+    }.bind(this);
+    try {
+      // No delimiter: every object under the prefix, a page at a time (rclone's ListR).
+      const items = this.client.listObjects(container, { prefix, limit: this.settings.listPageSize, signal });
+      for await (const item of abortable(items, signal)) {
+        any = true;
+        if (item.kind !== 'object') continue;
+        const parts = item.name.slice(prefix.length).split('/');
+        for (let i = 1; i < parts.length; i++) {
+          const d = parts.slice(0, i).join('/');
+          if (parts[i - 1] === '' || dirsSeen.has(d)) continue;
+          dirsSeen.add(d);
+          dirs.push({ path: `${dir}/${d}`, isDir: true, size: -1, mtime: new Date(0) });
+        }
+        // A directory marker object ("a/b/", or of the marker type) is the directory made above, or one of its own.
+        if (item.contentType === DIRECTORY_MARKER_TYPE && !item.name.endsWith('/')) {
+          const d = item.name.slice(prefix.length);
+          if (!dirsSeen.has(d)) {
+            dirsSeen.add(d);
+            dirs.push({ path: `${dir}/${d}`, isDir: true, size: -1, mtime: new Date(0) });
+          }
+          continue;
+        }
+        page.push(item);
+        if (page.length >= this.settings.listPageSize) yield* flush();
+      }
+    } catch (err) {
+      if (isStatus(err, 404)) throw new DirNotFoundError(dir, { cause: err });
+      throw err;
+    }
+    yield* flush();
+    if (object !== '' && !any) throw new DirNotFoundError(dir);
+    this.containers.add(container);
+  }
+
   /**
    * The entry for one listing item, HEADing objects for their mtime (and a manifest's size).
    * Without `modTimes` (or with use_server_modtime) no HEAD: the listing's time, and the metadata

@@ -16,6 +16,8 @@ export interface ContractOptions {
   mtimeToleranceMs?: number;
   /** Bytes of the large object in the round-trip test. */
   largeSize?: number;
+  /** The remote lists whole trees at once (listRecursive: S3, Swift, crypt over them); others must not claim to. */
+  listsTrees?: boolean;
 }
 
 export async function* bytesOf(data: Buffer, piece = 50_000): AsyncGenerator<Buffer> {
@@ -120,6 +122,38 @@ export function runRemoteContract(
       );
       const st = await r.stat('tree/sub');
       assert.equal(st.isDir, true);
+    });
+
+    // S3 and Swift (and crypt over them): one listing of every key instead of one per directory.
+    it(options.listsTrees ? 'lists a whole tree at once as a walk by directories does' : 'has no recursive listing', async () => {
+      assert.equal(typeof r.listRecursive, options.listsTrees ? 'function' : 'undefined');
+      if (!r.listRecursive) return;
+      for (const [path, body] of [['rtree/a.txt', 'a'], ['rtree/s/b.txt', 'bb'], ['rtree/s/d/c.txt', 'ccc'], ['rtree/s/d/e/f.txt', ''], ['rtree/t/g.txt', 'g']]) {
+        await r.write(path, bytesOf(Buffer.from(body)));
+      }
+      const byDirs: string[] = [];
+      const walkDirs = async (dir: string) => {
+        for (const e of await listAll(r, dir)) {
+          byDirs.push(`${e.path} ${e.isDir ? 'dir' : e.size}`);
+          if (e.isDir) await walkDirs(e.path);
+        }
+      };
+      await walkDirs('rtree');
+      const seen = new Set<string>();
+      const atOnce: string[] = [];
+      for await (const e of r.listRecursive('rtree')) {
+        atOnce.push(`${e.path} ${e.isDir ? 'dir' : e.size}`);
+        const parent = e.path.slice(0, e.path.lastIndexOf('/'));
+        assert.ok(parent === 'rtree' || seen.has(parent), `${e.path} came before its directory`);
+        if (e.isDir) seen.add(e.path);
+      }
+      assert.deepEqual(atOnce.sort(), byDirs.sort());
+      const sub: string[] = [];
+      for await (const e of r.listRecursive('rtree/s/d')) sub.push(e.path);
+      assert.deepEqual(sub.sort(), ['rtree/s/d/c.txt', 'rtree/s/d/e', 'rtree/s/d/e/f.txt']);
+      await assert.rejects(async () => {
+        for await (const _ of r.listRecursive!('rtree/none')) void _;
+      }, DirNotFoundError);
     });
 
     it('reports missing objects and directories with typed errors', async () => {

@@ -216,7 +216,7 @@ async function checkTrees(
   let marchErr: unknown;
   try {
     // Sizes and hashes only: listings need no modification times (no HEAD per object on S3/Swift).
-    await march(src, dst, { filter: opts.filter, checkers: opts.checkers, maxDepth: opts.maxDepth, stats, modTimes: false, onSourceListed: ahead && ((files) => ahead.listed(files)) }, async (item) => {
+    await march(src, dst, { filter: opts.filter, checkers: opts.checkers, maxDepth: opts.maxDepth, stats, modTimes: false, fastList: opts.fastList, onSourceListed: ahead && ((files) => ahead.listed(files)) }, async (item) => {
       const { rel, src: s, dst: d } = item;
       if (s?.isDir || (!s && d?.isDir)) return s !== undefined || !oneWay;
       if (s && d) {

@@ -98,7 +98,7 @@ if (!store) {
         },
       };
     },
-    { largeSize: 6 * MiB + 17 },
+    { largeSize: 6 * MiB + 17, listsTrees: true },
   );
 
   describe('s3 driver against the object store', () => {

@@ -6,7 +6,7 @@ import { walk } from '../../../src/cli/walk.js';
 import { Filter } from '../../../src/cli/filter.js';
 import { TransferStats } from '../../../src/cli/stats.js';
 import { MemoryRemote } from '../../../src/remote/memory.js';
-import type { ListOptions, RemoteEntry } from '../../../src/remote/remote.js';
+import type { ListOptions, Remote, RemoteEntry } from '../../../src/remote/remote.js';
 
 async function* oneChunk(bytes: Buffer): AsyncGenerator<Uint8Array> {
   yield bytes;
@@ -63,4 +63,71 @@ test('walk: a slow consumer holds back the listings (at most `concurrency` direc
   assert.equal(files, 100);
   assert.equal(src.listed.length, 21);
   assert.ok(mostAhead <= 3, `${mostAhead} directories listed ahead of the consumer`);
+});
+
+/** treeOf's remote that also lists whole trees at once (as S3 and Swift do), counting those listings. */
+async function treeListingAtOnce(dirs: number, files: number): Promise<MemoryRemote & { listed: string[]; atOnce: string[] }> {
+  const remote = Object.assign(await treeOf(dirs, files), { atOnce: [] as string[] });
+  (remote as Remote).listRecursive = async function* (dir: string, options?: ListOptions) {
+    remote.atOnce.push(dir);
+    const pending = [dir];
+    while (pending.length) {
+      for await (const e of MemoryRemote.prototype.list.call(remote, pending.shift()!, options)) {
+        yield e;
+        if (e.isDir) pending.push(e.path);
+      }
+    }
+  };
+  return remote;
+}
+
+// rclone's walk.ListR: one recursive listing (a request per ~1,000 keys, not one per directory)
+// unless the depth is bounded or a rule can leave directories out.
+test('walk: one recursive listing where the remote has one and nothing prunes the tree', async () => {
+  const src = await treeListingAtOnce(5, 3);
+  const all: string[] = [];
+  for await (const e of walk(src, '')) all.push(e.path);
+  assert.equal(all.length, 5 + 15);
+  assert.deepEqual(src.atOnce, ['']);
+  assert.deepEqual(src.listed, [], 'no listing by directories');
+
+  // A file rule filters the entries of the recursive listing.
+  const filter = new Filter();
+  filter.add(false, '*1');
+  const files: string[] = [];
+  for await (const e of walk(src, '', { filter })) if (!e.isDir) files.push(e.path);
+  assert.deepEqual(files.sort(), ['d0/f0', 'd0/f2', 'd1/f0', 'd1/f2', 'd2/f0', 'd2/f2', 'd3/f0', 'd3/f2', 'd4/f0', 'd4/f2']);
+  assert.equal(src.atOnce.length, 2);
+
+  // Bounded depth, a directory rule or a descend callback: directory by directory.
+  const dirRule = new Filter();
+  dirRule.add(false, '/d1/**');
+  for (const options of [{ maxDepth: 1 }, { filter: dirRule }, { descend: () => true }]) {
+    src.listed.length = 0;
+    for await (const _ of walk(src, '', options)) void _;
+    assert.ok(src.listed.length > 0, `${JSON.stringify(Object.keys(options))}: listed by directories`);
+  }
+  assert.equal(src.atOnce.length, 2);
+});
+
+// --fast-list: each side listed whole once (a request per ~1,000 keys on S3 and Swift), the same
+// items handed to the visitor in the same order as directory by directory.
+test('march --fast-list: one recursive listing per side, the same items as by directories', async () => {
+  const items = async (fastList: boolean) => {
+    const src = await treeListingAtOnce(4, 3);
+    const dst = await treeListingAtOnce(3, 2);
+    const seen: string[] = [];
+    await march(src, dst, { filter: new Filter(), checkers: 2, maxDepth: -1, stats: new TransferStats(), fastList }, (item: MarchItem) => {
+      seen.push(`${item.rel} ${item.src ? 's' : '-'}${item.dst ? 'd' : '-'}`);
+      return true;
+    });
+    return { seen, src, dst };
+  };
+  const byDirs = await items(false);
+  const fast = await items(true);
+  assert.deepEqual(fast.seen, byDirs.seen);
+  assert.deepEqual([fast.src.atOnce, fast.dst.atOnce], [[''], ['']]);
+  assert.deepEqual([fast.src.listed, fast.dst.listed], [[], []]);
+  assert.deepEqual(byDirs.src.atOnce, []);
+  assert.ok(byDirs.seen.includes('d3/f2 s-') && byDirs.seen.includes('d0/f1 sd'), byDirs.seen.join(', '));
 });

@@ -12,6 +12,7 @@ import { SubRemote } from '../../../src/remote/sub-remote.js';
 import { deriveKeys } from '../../../src/crypt/keys.js';
 import { runRemoteContract, bytesOf, readAll, listAll } from '../../helpers/remote-contract.js';
 import { NameTooLongError, AuthenticationError } from '../../../src/errors.js';
+import type { ListOptions, RemoteEntry } from '../../../src/remote/remote.js';
 import { fixturePath } from '../../helpers/fixtures.js';
 
 const keys = await deriveKeys('potato', 'sausage');
@@ -215,4 +216,36 @@ test('crypt: nameFit lists the underlying directory without modification times',
   };
   assert.deepEqual(await r.nameFit('dir'), { entries: 1, anyDecrypts: true });
   assert.deepEqual(asked, [false]);
+});
+
+/** A memory remote that also lists whole trees at once, as S3 and Swift do (each directory before its entries). */
+class TreeMemoryRemote extends MemoryRemote {
+  async *listRecursive(dir: string, options?: ListOptions): AsyncIterable<RemoteEntry> {
+    for await (const e of this.list(dir, options)) {
+      yield e;
+      if (e.isDir) yield* this.listRecursive(e.path, options);
+    }
+  }
+}
+
+for (const [label, opts] of [modes[0], modes[1], modes[3], modes[4]]) {
+  runRemoteContract(
+    `crypt ${label} over a memory remote that lists trees at once`,
+    async () => ({ remote: new CryptRemote(new TreeMemoryRemote(), keys, opts) }),
+    { listsTrees: true },
+  );
+}
+
+test('crypt: a recursive listing leaves out what lies under a directory whose name does not decrypt', async () => {
+  const mem = new TreeMemoryRemote();
+  const r = new CryptRemote(mem, keys, modes[0][1]);
+  await r.write('good/a.txt', bytesOf(Buffer.from('a')));
+  await r.write('good/sub/b.txt', bytesOf(Buffer.from('b')));
+  // A directory another key (or tool) made: its name and everything under it do not decrypt here.
+  const other = new CryptRemote(mem, await deriveKeys('another', 'key'), modes[0][1]);
+  await other.write('foreign/c.txt', bytesOf(Buffer.from('c')));
+  const got: string[] = [];
+  for await (const e of r.listRecursive!('')) got.push(e.path);
+  assert.deepEqual(got.sort(), ['good', 'good/a.txt', 'good/sub', 'good/sub/b.txt']);
+  assert.equal(new CryptRemote(new MemoryRemote(), keys, modes[0][1]).listRecursive, undefined, 'only over a remote that has one');
 });
