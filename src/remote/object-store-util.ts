@@ -38,3 +38,21 @@ export function parseMtime(text: string | null | undefined): Date | undefined {
   const ns = parseMtimeNs(text);
   return ns === undefined ? undefined : nsToDate(ns);
 }
+
+/**
+ * For a recursive listing, which has only keys: the directories on the way to the key `rel`
+ * (relative to the listed prefix; "a/b/c" gives "a" and "a/b", as does the marker "a/b/") not in
+ * `seen` yet, in order, added to it. Empty segments ("a//b") make none.
+ */
+export function newDirectoriesOf(rel: string, seen: Set<string>): string[] {
+  const parts = rel.split('/');
+  const out: string[] = [];
+  for (let i = 1; i < parts.length; i++) {
+    if (parts[i - 1] === '') continue;
+    const d = parts.slice(0, i).join('/');
+    if (seen.has(d)) continue;
+    seen.add(d);
+    out.push(d);
+  }
+  return out;
+}

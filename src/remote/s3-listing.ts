@@ -1,8 +1,10 @@
 // Listing an S3 store: the buckets at the top, a directory (key prefix) inside a bucket with its
 // objects' metadata, and the small listing that tells whether a prefix holds anything.
+import type { ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import { asAborted } from '../abort.js';
 import { DirNotFoundError, ObjectNotFoundError, RemoteIOError } from '../errors.js';
 import { mapLimit } from '../concurrency.js';
+import { newDirectoriesOf } from './object-store-util.js';
 import type { Metadata } from './metadata.js';
 import { joinPath, type RemoteEntry } from './remote.js';
 import type { S3Connection } from './s3-client.js';
@@ -28,25 +30,7 @@ export async function* listDirectory(
   const prefix = loc.key === '' ? '' : `${loc.key}/`;
   // A directory inside a bucket exists while some key (or a "dir/" marker) lives under it.
   let found = loc.key === '';
-  let token: string | undefined;
-  do {
-    let page;
-    try {
-      page = await conn.client.send(
-        new conn.sdk.ListObjectsV2Command({
-          Bucket: loc.bucket,
-          Prefix: prefix,
-          Delimiter: '/',
-          MaxKeys: listChunk,
-          ContinuationToken: token,
-          EncodingType: 'url',
-        }),
-        { abortSignal: signal },
-      );
-    } catch (err) {
-      if (signal?.aborted) throw asAborted(err, signal);
-      throw toRemoteError(err, 'list', dir, 'dir');
-    }
+  for await (const page of listPages(conn, loc.bucket, prefix, '/', listChunk, dir, signal)) {
     if ((page.CommonPrefixes?.length ?? 0) > 0 || (page.Contents?.length ?? 0) > 0) found = true;
     for (const p of page.CommonPrefixes ?? []) {
       if (!p.Prefix) continue;
@@ -59,12 +43,45 @@ export async function* listDirectory(
       // Directory markers ("dir/" objects some tools create) are not files.
       .filter((o) => o.key.length > prefix.length && !o.key.endsWith('/'));
     yield* await objectEntries(conn, loc.bucket, prefix, dir, objects, modTimes, signal);
+  }
+  if (!found) throw new DirNotFoundError(dir);
+}
+
+/** The pages of one ListObjectsV2 listing (errors as the listing of `dir`). */
+async function* listPages(
+  conn: S3Connection,
+  bucket: string,
+  prefix: string,
+  delimiter: string | undefined,
+  listChunk: number,
+  dir: string,
+  signal?: AbortSignal,
+): AsyncGenerator<ListObjectsV2CommandOutput> {
+  let token: string | undefined;
+  do {
+    let page: ListObjectsV2CommandOutput;
+    try {
+      page = await conn.client.send(
+        new conn.sdk.ListObjectsV2Command({
+          Bucket: bucket,
+          Prefix: prefix,
+          Delimiter: delimiter,
+          MaxKeys: listChunk,
+          ContinuationToken: token,
+          EncodingType: 'url',
+        }),
+        { abortSignal: signal },
+      );
+    } catch (err) {
+      if (signal?.aborted) throw asAborted(err, signal);
+      throw toRemoteError(err, 'list', dir, 'dir');
+    }
+    yield page;
     token = page.IsTruncated ? page.NextContinuationToken : undefined;
     if (page.IsTruncated && !token) {
       throw new RemoteIOError(`s3: list ${JSON.stringify(dir)}: truncated listing without a continuation token`);
     }
   } while (token);
-  if (!found) throw new DirNotFoundError(dir);
 }
 
 /** HEADs the listed objects for their metadata mtime, unless the server's times do or none are asked for. */
@@ -113,18 +130,7 @@ export async function* listTree(
   const prefix = loc.key === '' ? '' : `${loc.key}/`;
   let found = loc.key === '';
   const dirsSeen = new Set<string>();
-  let token: string | undefined;
-  do {
-    let page;
-    try {
-      page = await conn.client.send(
-        new conn.sdk.ListObjectsV2Command({ Bucket: loc.bucket, Prefix: prefix, MaxKeys: listChunk, ContinuationToken: token, EncodingType: 'url' }),
-        { abortSignal: signal },
-      );
-    } catch (err) {
-      if (signal?.aborted) throw asAborted(err, signal);
-      throw toRemoteError(err, 'list', dir, 'dir');
-    }
+  for await (const page of listPages(conn, loc.bucket, prefix, undefined, listChunk, dir, signal)) {
     if ((page.Contents?.length ?? 0) > 0) found = true;
     const objects: Array<{ key: string; size: number; lastModified?: Date }> = [];
     // A page's new directories come first, then its objects: each directory ahead of its entries.
@@ -133,23 +139,12 @@ export async function* listTree(
       const key = listedKey(page, o.Key ?? '');
       const rel = key.slice(prefix.length);
       if (!key.startsWith(prefix) || rel === '') continue;
-      // The directories on the way to this key ("a/b/" for "a/b/c" or the marker "a/b/"), first time seen.
-      const parts = rel.split('/');
-      for (let i = 1; i < parts.length; i++) {
-        const d = parts.slice(0, i).join('/');
-        if (d === '' || parts[i - 1] === '' || dirsSeen.has(d)) continue;
-        dirsSeen.add(d);
-        dirs.push({ path: joinPath(dir, d), isDir: true, size: -1, mtime: new Date(0) });
-      }
+      for (const d of newDirectoriesOf(rel, dirsSeen)) dirs.push({ path: joinPath(dir, d), isDir: true, size: -1, mtime: new Date(0) });
       if (!rel.endsWith('/')) objects.push({ key, size: o.Size ?? 0, lastModified: o.LastModified });
     }
     yield* dirs;
     yield* await objectEntries(conn, loc.bucket, prefix, dir, objects, modTimes, signal);
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    if (page.IsTruncated && !token) {
-      throw new RemoteIOError(`s3: list ${JSON.stringify(dir)}: truncated listing without a continuation token`);
-    }
-  } while (token);
+  }
   if (!found) throw new DirNotFoundError(dir);
 }
 

@@ -22,7 +22,7 @@
 // swift-large-objects.ts (segments and manifests), swift-client.ts (the HTTP client).
 import { ConfigError, DirNotEmptyError, DirNotFoundError, IsDirectoryError, ObjectNotFoundError, RemoteIOError } from '../errors.js';
 import { log } from '../log.js';
-import { formatMtime, formatMtimeNs, parseMtime, parseMtimeNs } from './object-store-util.js';
+import { formatMtime, formatMtimeNs, newDirectoriesOf, parseMtime, parseMtimeNs } from './object-store-util.js';
 import { mapLimit } from '../concurrency.js';
 import { registerBackend } from './registry.js';
 import type { ByteSource, HashType, ListOptions, ReadOptions, ReadRange, ReadWithInfo, Remote, RemoteEntry, RemoteFeatures, TransferOptions, WriteOptions } from './remote.js';
@@ -142,12 +142,7 @@ export class SwiftRemote implements Remote {
     const base = container + '/';
     let any = false;
     const page: SwiftListItem[] = [];
-    const flush = async function* (this: SwiftRemote): AsyncGenerator<RemoteEntry> {
-      // An abandoned listing HEADs no more objects.
-      throwIfAborted(signal);
-      const entries = await mapLimit(page.splice(0), this.settings.headConcurrency, (item) => this.entryOf(base, item, options.modTimes !== false, signal));
-      for (const e of entries) if (e) yield e;
-    }.bind(this);
+    const flush = () => this.entriesOf(base, page.splice(0), options);
     try {
       const items = this.client.listObjects(container, { prefix, delimiter: '/', limit: this.settings.listPageSize, signal });
       for await (const item of abortable(items, signal)) {
@@ -187,10 +182,8 @@ export class SwiftRemote implements Remote {
     const dirs: RemoteEntry[] = [];
     const page: SwiftListItem[] = [];
     const flush = async function* (this: SwiftRemote): AsyncGenerator<RemoteEntry> {
-      throwIfAborted(signal);
       yield* dirs.splice(0);
-      const entries = await mapLimit(page.splice(0), this.settings.headConcurrency, (item) => this.entryOf(base, item, options.modTimes !== false, signal));
-      for (const e of entries) if (e) yield e;
+      yield* this.entriesOf(base, page.splice(0), options);
     }.bind(this);
     try {
       // No delimiter: every object under the prefix, a page at a time (rclone's ListR).
@@ -198,23 +191,10 @@ export class SwiftRemote implements Remote {
       for await (const item of abortable(items, signal)) {
         any = true;
         if (item.kind !== 'object') continue;
-        const parts = item.name.slice(prefix.length).split('/');
-        for (let i = 1; i < parts.length; i++) {
-          const d = parts.slice(0, i).join('/');
-          if (parts[i - 1] === '' || dirsSeen.has(d)) continue;
-          dirsSeen.add(d);
+        for (const d of newDirectoriesOf(item.name.slice(prefix.length), dirsSeen)) {
           dirs.push({ path: `${dir}/${d}`, isDir: true, size: -1, mtime: new Date(0) });
         }
-        // A directory marker object ("a/b/", or of the marker type) is the directory made above, or one of its own.
-        if (item.contentType === DIRECTORY_MARKER_TYPE && !item.name.endsWith('/')) {
-          const d = item.name.slice(prefix.length);
-          if (!dirsSeen.has(d)) {
-            dirsSeen.add(d);
-            dirs.push({ path: `${dir}/${d}`, isDir: true, size: -1, mtime: new Date(0) });
-          }
-          continue;
-        }
-        page.push(item);
+        page.push(item); // entryOf leaves directory markers out, as list() does
         if (page.length >= this.settings.listPageSize) yield* flush();
       }
     } catch (err) {
@@ -224,6 +204,14 @@ export class SwiftRemote implements Remote {
     yield* flush();
     if (object !== '' && !any) throw new DirNotFoundError(dir);
     this.containers.add(container);
+  }
+
+  /** The entries of a page of listing items, HEADing them (entryOf) several at a time. */
+  private async *entriesOf(base: string, items: SwiftListItem[], options: ListOptions): AsyncGenerator<RemoteEntry> {
+    // An abandoned listing HEADs no more objects.
+    throwIfAborted(options.signal);
+    const entries = await mapLimit(items, this.settings.headConcurrency, (item) => this.entryOf(base, item, options.modTimes !== false, options.signal));
+    for (const e of entries) if (e) yield e;
   }
 
   /**
