@@ -38,7 +38,8 @@ async function* listFiltered(
       maxDepth: maxDepth >= 0 ? maxDepth : undefined,
       concurrency: flagNumber(ctx.flags, 'checkers'),
       signal: ctx.signal,
-      descend: (d) => filter.includeDir(d.path),
+      // Only where a rule can leave a directory out: else an object store lists the tree at once.
+      descend: filter.usesDirectoryFilters ? (d) => filter.includeDir(d.path) : undefined,
       // size and tree show none (over an object store, a HEAD per object); an age filter needs them.
       modTimes: filter.usesModTimes,
     })) {

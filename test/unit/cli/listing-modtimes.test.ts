@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemoryRemote } from '../../../src/remote/memory.js';
-import type { ListOptions, RemoteEntry } from '../../../src/remote/remote.js';
+import type { ListOptions, Remote, RemoteEntry } from '../../../src/remote/remote.js';
 import { runMain } from '../../helpers/run-main.js';
 
 const root = fs.mkdtempSync(join(tmpdir(), 'cryptfs-modtimes-'));
@@ -36,7 +36,6 @@ async function listingsOf(argv: string[]): Promise<Array<boolean | undefined>> {
   } finally {
     MemoryRemote.prototype.list = list;
   }
-  assert.ok(asked.length > 0, `${argv.join(' ')} listed nothing`);
   return asked;
 }
 
@@ -44,10 +43,44 @@ test('commands that show no times list without them; lsl, lsf -F t and an age fi
   assert.equal((await cli(['copy', src, 'mt:'])).code, 0);
   for (const argv of [['ls'], ['lsf', '-R'], ['lsd', '-R'], ['size'], ['tree'], ['delete', '--dry-run'], ['cat'], ['lsjson', '-R', '--no-modtime']]) {
     const asked = await listingsOf([...argv, 'mt:']);
-    assert.ok(asked.every((m) => m === false), `${argv.join(' ')} asked for times: ${asked}`);
+    assert.ok(asked.length > 0 && asked.every((m) => m === false), `${argv.join(' ')} asked for times: ${asked}`);
   }
   for (const argv of [['lsl'], ['lsf', '-R', '-F', 'tp'], ['lsjson', '-R'], ['lsjson', '-R', '--no-modtime', '-M'], ['ls', '--max-age', '1d'], ['size', '--min-age', '1s'], ['tree', '--max-age', '1d']]) {
     const asked = await listingsOf([...argv, 'mt:']);
-    assert.ok(asked.every((m) => m !== false), `${argv.join(' ')} listed without times: ${asked}`);
+    assert.ok(asked.length > 0 && asked.every((m) => m !== false), `${argv.join(' ')} listed without times: ${asked}`);
+  }
+});
+
+// Where a remote lists whole trees at once (S3, Swift), the walking commands take one such listing,
+// as rclone's walk.ListR does, unless the depth is bounded or a directory rule prunes the tree.
+test('ls, lsf -R, size, tree, md5sum and delete take one recursive listing where the remote has one', async () => {
+  assert.equal((await cli(['copy', src, 'mt:'])).code, 0);
+  const proto = MemoryRemote.prototype as MemoryRemote & { listRecursive?: Remote['listRecursive'] };
+  const recursive: string[] = [];
+  const list = proto.list; // not the one listingsOf counts
+  proto.listRecursive = async function* (this: MemoryRemote, dir: string, options?: ListOptions) {
+    recursive.push(dir);
+    const pending = [dir];
+    while (pending.length) {
+      for await (const e of list.call(this, pending.shift()!, options)) {
+        yield e;
+        if (e.isDir) pending.push(e.path);
+      }
+    }
+  };
+  try {
+    for (const argv of [['ls'], ['lsf', '-R'], ['size'], ['tree'], ['md5sum'], ['delete', '--dry-run'], ['lsjson', '-R']]) {
+      recursive.length = 0;
+      const asked = await listingsOf([...argv, 'mt:']);
+      assert.deepEqual(recursive, [''], `${argv.join(' ')}: one recursive listing`);
+      assert.equal(asked.length, 0, `${argv.join(' ')}: no listing by directories`);
+    }
+    for (const argv of [['size', '--exclude', '/d/**'], ['lsf', '-R', '--max-depth', '1'], ['ls', '--include', '/d/**']]) {
+      recursive.length = 0;
+      await listingsOf([...argv, 'mt:']);
+      assert.deepEqual(recursive, [], `${argv.join(' ')}: by directories`);
+    }
+  } finally {
+    delete proto.listRecursive;
   }
 });
