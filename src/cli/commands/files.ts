@@ -6,7 +6,7 @@ import { TransferStats } from '../stats.js';
 import { CommandFailedError, writeOut, writeThrough } from '../util.js';
 import { walk } from '../walk.js';
 import { filterFromFlags } from '../filter.js';
-import { MAX_BACKLOG } from '../concurrency.js';
+import { transferOptionsFromFlags } from '../transfer-flags.js';
 import { deleteWalkedFiles, purgeByDeleting, removeEmptyDirs, type DeleteOptions } from '../delete-files.js';
 import { log } from '../../log.js';
 import { logPath } from '../../log-names.js';
@@ -160,15 +160,10 @@ registerCommand({
   },
 });
 
-/** Removes empty directories under (and including, when `includeRoot`) `dir`, deepest first. */
 /** delete's and purge's settings from the global flags. */
 function deleteOptions(ctx: CommandContext): DeleteOptions {
-  return {
-    checkers: flagNumber(ctx.flags, 'checkers') || 8,
-    maxBacklog: flagNumber(ctx.flags, 'max-backlog') || MAX_BACKLOG,
-    dryRun: flagBool(ctx.flags, 'dry-run'),
-    signal: ctx.signal,
-  };
+  const { checkers, maxBacklog, dryRun } = transferOptionsFromFlags(ctx.flags);
+  return { checkers, maxBacklog, dryRun, signal: ctx.signal };
 }
 
 registerCommand({
