@@ -137,31 +137,11 @@ export class SwiftRemote implements Remote {
       }
       return;
     }
-    const { container, object } = locate(dir);
-    const prefix = object === '' ? '' : object + '/';
-    const base = container + '/';
-    let any = false;
-    const page: SwiftListItem[] = [];
-    const flush = () => this.entriesOf(base, page.splice(0), options);
-    try {
-      const items = this.client.listObjects(container, { prefix, delimiter: '/', limit: this.settings.listPageSize, signal });
-      for await (const item of abortable(items, signal)) {
-        any = true;
-        page.push(item);
-        if (page.length >= this.settings.listPageSize) yield* flush();
-      }
-    } catch (err) {
-      if (isStatus(err, 404)) throw new DirNotFoundError(dir, { cause: err });
-      throw err;
-    }
-    yield* flush();
-    if (object !== '' && !any) throw new DirNotFoundError(dir);
-    this.containers.add(container);
+    yield* this.objectListing(dir, options, false);
   }
 
   async *listRecursive(dir: string, options: ListOptions = {}): AsyncIterable<RemoteEntry> {
-    const signal = options.signal;
-    throwIfAborted(signal);
+    throwIfAborted(options.signal);
     if (dir === '') {
       // The account: each container, and everything in it.
       const containers: RemoteEntry[] = [];
@@ -172,13 +152,21 @@ export class SwiftRemote implements Remote {
       }
       return;
     }
+    yield* this.objectListing(dir, options, true);
+  }
+
+  /**
+   * The objects (and pseudo-directories) directly inside `dir`, a container or a path in one; or,
+   * `recursive`, every object under it (no delimiter: a page per ~1,000 objects, as rclone's
+   * ListR) with the directories made from their names, each page's new directories first.
+   */
+  private async *objectListing(dir: string, options: ListOptions, recursive: boolean): AsyncIterable<RemoteEntry> {
+    const signal = options.signal;
     const { container, object } = locate(dir);
     const prefix = object === '' ? '' : object + '/';
     const base = container + '/';
     let any = false;
     const dirsSeen = new Set<string>();
-    // A page's new directories first, then its objects (HEADed as list() does): each directory
-    // ahead of its entries.
     const dirs: RemoteEntry[] = [];
     const page: SwiftListItem[] = [];
     const flush = async function* (this: SwiftRemote): AsyncGenerator<RemoteEntry> {
@@ -186,15 +174,16 @@ export class SwiftRemote implements Remote {
       yield* this.entriesOf(base, page.splice(0), options);
     }.bind(this);
     try {
-      // No delimiter: every object under the prefix, a page at a time (rclone's ListR).
-      const items = this.client.listObjects(container, { prefix, limit: this.settings.listPageSize, signal });
+      const delimiter = recursive ? undefined : '/';
+      const items = this.client.listObjects(container, { prefix, delimiter, limit: this.settings.listPageSize, signal });
       for await (const item of abortable(items, signal)) {
         any = true;
-        if (item.kind !== 'object') continue;
-        for (const d of newDirectoriesOf(item.name.slice(prefix.length), dirsSeen)) {
-          dirs.push({ path: `${dir}/${d}`, isDir: true, size: -1, mtime: new Date(0) });
+        if (recursive && item.kind === 'object') {
+          for (const d of newDirectoriesOf(item.name.slice(prefix.length), dirsSeen)) {
+            dirs.push({ path: `${dir}/${d}`, isDir: true, size: -1, mtime: new Date(0) });
+          }
         }
-        page.push(item); // entryOf leaves directory markers out, as list() does
+        page.push(item); // entryOf leaves directory markers out
         if (page.length >= this.settings.listPageSize) yield* flush();
       }
     } catch (err) {
