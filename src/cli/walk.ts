@@ -28,14 +28,15 @@ export async function* walk(remote: Remote, dir: string, options: WalkOptions = 
   const maxDepth = options.maxDepth !== undefined && options.maxDepth >= 0 ? options.maxDepth : Infinity;
   const concurrency = Math.max(1, options.concurrency ?? 8);
   const listOptions: ListOptions = { modTimes: options.modTimes !== false || options.filter?.usesModTimes === true, signal: options.signal };
+  const filter = options.filter?.active ? options.filter : undefined;
+  /** Whether the filter lets `e` through (its path taken relative to `dir`). */
+  const included = (e: RemoteEntry): boolean => {
+    if (!filter) return true;
+    const rel = dir === '' ? e.path : e.path.slice(dir.length + 1);
+    return e.isDir ? filter.includeDir(rel) : filter.includeFile(rel, e.size, e.mtime);
+  };
   if (remote.listRecursive && maxDepth === Infinity && !options.descend && !options.filter?.usesDirectoryFilters) {
-    for await (const e of remote.listRecursive(dir, listOptions)) {
-      if (!e.isDir && options.filter?.active) {
-        const rel = dir === '' ? e.path : e.path.slice(dir.length + 1);
-        if (!options.filter.includeFile(rel, e.size, e.mtime)) continue;
-      }
-      yield e;
-    }
+    for await (const e of remote.listRecursive(dir, listOptions)) if (included(e)) yield e;
     return;
   }
   const pending: { dir: string; depth: number }[] = [{ dir, depth: 1 }];
@@ -71,10 +72,7 @@ export async function* walk(remote: Remote, dir: string, options: WalkOptions = 
     const res = results.shift()!;
     if (res.error) throw res.error;
     for (const e of res.entries!) {
-      const rel = dir === '' ? e.path : e.path.slice(dir.length + 1);
-      if (options.filter?.active) {
-        if (e.isDir ? !options.filter.includeDir(rel) : !options.filter.includeFile(rel, e.size, e.mtime)) continue;
-      }
+      if (!included(e)) continue;
       yield e;
       if (e.isDir && res.depth < maxDepth && (options.descend?.(e) ?? true)) {
         pending.push({ dir: e.path, depth: res.depth + 1 });
