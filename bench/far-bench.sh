@@ -9,6 +9,7 @@
 #   copy up      `copy` of a SIZE MiB local file up (same --transfers)
 #   ls -lR       of FILES small files in 20 directories through a fresh mount (--vfs-cache-mode off)
 #   list         `ls` of those files (the command: sizes and names, no times)
+#   many down    `copy` of those files to an empty local directory (same --transfers)
 # Prints `workload | cryptfs | rclone | ratio` rows (MB/s for transfers, seconds for ls -lR and ls;
 # ratio > 1 means cryptfs is better). Data is put in place directly (not through the proxy).
 #
@@ -19,7 +20,7 @@
 #   BENCH_FILES      files for ls -lR (default 2000)
 #   BENCH_RUNS       runs per tool and workload, median reported (default 1)
 #   BENCH_BACKENDS   which of "s3 swift" (default both)
-#   BENCH_WORKLOADS  which of "mount cat down up ls list" (default all)
+#   BENCH_WORKLOADS  which of "mount cat down up ls list manydown" (default all)
 #   BENCH_RATE       MB/s per connection and direction (default 40); BENCH_RTT ms (default 20)
 #   BENCH_TRANSFERS  --transfers for both tools (default 4)
 #   CRYPTFS_FLAGS    extra flags for cryptfs (e.g. --multi-thread-streams 8)
@@ -33,7 +34,7 @@ SIZE_MIB="${BENCH_SIZE_MIB:-512}"
 FILES="${BENCH_FILES:-2000}"
 RUNS="${BENCH_RUNS:-1}"
 BACKENDS="${BENCH_BACKENDS:-s3 swift}"
-WORKLOADS="${BENCH_WORKLOADS:-mount cat down up ls list}"
+WORKLOADS="${BENCH_WORKLOADS:-mount cat down up ls list manydown}"
 RATE="${BENCH_RATE:-40}"
 RTT="${BENCH_RTT:-20}"
 TRANSFERS="${BENCH_TRANSFERS:-4}"
@@ -158,6 +159,12 @@ timed() {
       if [[ $tool == cryptfs ]]; then n=$(cryptfs ls "$remote:many" | wc -l); else n=$(rcl ls "$remote:many" | wc -l); fi
       secs "$t0"
       [[ $n == "$FILES" ]] || echo "far-bench: $tool ls listed $n files, expected $FILES" >&2 ;;
+    manydown)
+      rm -rf "$TMP/down"/*
+      t0=$(now)
+      if [[ $tool == cryptfs ]]; then cryptfs copy --transfers "$TRANSFERS" "$remote:many" "$TMP/down"; else rcl copy --transfers "$TRANSFERS" "$remote:many" "$TMP/down"; fi
+      secs "$t0"
+      diff -r -q "$TMP/down" "$TMP/src/many" >/dev/null || { echo "far-bench: $tool copy of many files: content differs" >&2; exit 1; } ;;
   esac
 }
 
@@ -166,7 +173,8 @@ echo "   $(run_env "$RCLONE" version | head -1), node $(node --version), $(nproc
 
 mkdir -p "$TMP/src/big" "$TMP/src/many"
 head -c "$((SIZE_MIB * 1048576))" /dev/urandom >"$TMP/src/big/big.bin"
-if [[ " $WORKLOADS " == *" ls "* || " $WORKLOADS " == *" list "* ]]; then
+many_files() { [[ " $WORKLOADS " == *" ls "* || " $WORKLOADS " == *" list "* || " $WORKLOADS " == *" manydown "* ]]; }
+if many_files; then
   for ((i = 0; i < FILES; i++)); do head -c $((100 + i % 1000)) /dev/urandom >"$TMP/src/many/f$i"; done
   for ((d = 0; d < 20; d++)); do mkdir -p "$TMP/src/many/d$d"; done
   for ((i = 0; i < FILES; i++)); do mv "$TMP/src/many/f$i" "$TMP/src/many/d$((i % 20))/"; done
@@ -175,7 +183,7 @@ fi
 for b in $BACKENDS; do
   echo "-- $b: putting the data in place (directly, not through the proxy)" >&2
   rcl copy --transfers 16 "$TMP/src/big" "c$b-direct:big"
-  [[ " $WORKLOADS " == *" ls "* || " $WORKLOADS " == *" list "* ]] && rcl copy --transfers 32 --checkers 32 "$TMP/src/many" "c$b-direct:many"
+  many_files && rcl copy --transfers 32 --checkers 32 "$TMP/src/many" "c$b-direct:many"
   for w in $WORKLOADS; do
     c="" r=""
     for ((run = 0; run < RUNS; run++)); do
@@ -190,6 +198,7 @@ for b in $BACKENDS; do
       up) row "$b: copy upload ${SIZE_MIB} MiB (MB/s)" "$(mbps "$cm")" "$(mbps "$rm")" higher ;;
       ls) row "$b: mount ls -lR ${FILES} files (s)" "$cm" "$rm" lower ;;
       list) row "$b: ls ${FILES} files (s)" "$cm" "$rm" lower ;;
+      manydown) row "$b: copy download ${FILES} small files (s)" "$cm" "$rm" lower ;;
     esac
   done
 done

@@ -8,7 +8,7 @@ import * as fsp from 'node:fs/promises';
 import { CryptfsError, DirNotFoundError, ObjectNotFoundError, RemoteIOError, errorMessage } from '../errors.js';
 import { log } from '../log.js';
 import { logPath } from '../log-names.js';
-import type { HashType, Metadata, Remote, RemoteEntry } from '../remote/remote.js';
+import type { ByteSource, HashType, Metadata, ReadOptions, Remote, RemoteEntry } from '../remote/remote.js';
 import { baseName, joinPath, parentPath, PieceReuse } from '../remote/remote.js';
 import { SubRemote } from '../remote/sub-remote.js';
 import { LocalRemote } from '../remote/local.js';
@@ -125,6 +125,16 @@ export function unchanged(src: RemoteEntry, dst: RemoteEntry, opts: Pick<Transfe
 }
 
 /**
+ * `entry` with its stored modification time: as listed, unless the listing left it unread
+ * (RemoteEntry.mtimeUnread: S3 and Swift listed without a HEAD per object), then a stat's (a HEAD,
+ * as rclone's ModTime makes one, only for the files whose times are compared).
+ */
+export async function storedTimes(remote: Remote, entry: RemoteEntry): Promise<RemoteEntry> {
+  if (!entry.mtimeUnread) return entry;
+  return { ...(await remote.stat(entry.path)), path: entry.path };
+}
+
+/**
  * rclone's decision whether a destination file needs the source copied over it
  * (operations.NeedTransfer + Equal): size, then modtime (or hash with --checksum);
  * same contents with a different modtime only gets the modtime fixed.
@@ -142,6 +152,10 @@ export async function needsTransfer(
     return false;
   }
   if (opts.ignoreTimes) return true;
+  // Only compared times are read (the listings may have left them unread).
+  if (opts.update || (s.size === d.size && !opts.sizeOnly && !opts.checksum)) {
+    [s, d] = await Promise.all([storedTimes(src, s), storedTimes(dst, d)]);
+  }
   if (opts.update) {
     const dt = d.mtime.getTime() - s.mtime.getTime();
     if (dt > 0) {
@@ -238,16 +252,16 @@ export async function copyObject(
         const signal = opts.signal;
         // The source may refill its buffers if the destination allows it (counting bytes keeps none).
         const reuse = new PieceReuse();
-        const source = await src.openRead(srcEntry.path, undefined, { signal, reuse });
+        const { source, stored } = await openSource(src, srcEntry, { signal, reuse });
         const written = await dst.write(dstPath, stats.account(t, source, opts.bwlimit), {
           signal,
           reusePieces: reuse.allow,
-          mtime: srcEntry.mtime,
-          mtimeNs: srcEntry.mtimeNs,
+          mtime: stored.mtime,
+          mtimeNs: stored.mtimeNs,
           // A local source can be read twice cheaply (crypt over S3 uses it to hash the ciphertext first).
           reopen: src.type === 'local' ? (again) => src.openRead(srcEntry.path, undefined, { signal, reuse: again?.reuse }) : undefined,
           size: srcEntry.size >= 0 ? srcEntry.size : undefined,
-          metadata: opts.metadata ? await metadataOf(src, srcEntry) : undefined,
+          metadata: opts.metadata ? await metadataOf(src, stored) : undefined,
           // Only the first attempt: a broken one may have left an object behind.
           absent: attempt === 1 && info.replacing === false ? true : undefined,
         });
@@ -271,6 +285,21 @@ export async function copyObject(
     stats.endTransfer(t, ok);
   }
   log.info(`${logPath(name)}: Copied (${info.replacing ? 'replaced existing' : 'new'})${renamed}`);
+}
+
+/**
+ * Opens a copy's source, and its entry with the stored time and metadata: the listed one, or where
+ * the listing left them unread (mtimeUnread), the read's own response's (S3/Swift: the GET's
+ * headers, as rclone's Open takes them; no HEAD), else a stat's.
+ */
+async function openSource(src: Remote, entry: RemoteEntry, options: ReadOptions): Promise<{ source: ByteSource; stored: RemoteEntry }> {
+  if (!entry.mtimeUnread) return { source: await src.openRead(entry.path, undefined, options), stored: entry };
+  if (src.openReadWithInfo) {
+    const { source, entry: stored } = await src.openReadWithInfo(entry.path, undefined, options);
+    return { source, stored };
+  }
+  const stored = await storedTimes(src, entry);
+  return { source: await src.openRead(entry.path, undefined, options), stored };
 }
 
 /**

@@ -138,6 +138,10 @@ class SyncRun {
       stats: this.stats,
       unfilteredDst: this.mode === 'sync' && this.opts.filter.deleteExcluded,
       fastList: this.opts.fastList,
+      // Times are read only for the files that need them (a pair whose sizes agree; a copy takes the
+      // source's from its read), as rclone reads them: over S3/Swift a HEAD each. Renames matched by
+      // time need every one.
+      modTimes: this.trackRenames && this.opts.trackRenamesStrategy.includes('modtime'),
     };
   }
 

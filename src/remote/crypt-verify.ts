@@ -87,10 +87,16 @@ export class SealVerifier {
     path: string,
     encPath: string,
     options?: ReadOptions,
-  ): { open: (range: ReadRange) => Promise<ByteSource>; onHeader?: (headerNonce: Buffer) => Promise<void> } {
+    withEntry = false,
+  ): {
+    open: (range: ReadRange) => Promise<ByteSource>;
+    onHeader?: (headerNonce: Buffer) => Promise<void>;
+    /** The underlying object's entry (once `open` has been called), where asked for or checked. */
+    entry: () => Promise<RemoteEntry> | undefined;
+  } {
     const u = this.host.underlying;
-    if (this.mode === 'off') return { open: (range) => u.openRead(encPath, range, options) };
     let entry: Promise<RemoteEntry> | undefined;
+    if (this.mode === 'off' && !withEntry) return { open: (range) => u.openRead(encPath, range, options), entry: () => entry };
     const settle = (p: Promise<RemoteEntry>) => {
       // The read's own error is the one reported.
       p.catch(() => undefined);
@@ -103,8 +109,9 @@ export class SealVerifier {
       entry = settle(read.then((r) => r.entry));
       return (await read).source;
     };
+    if (this.mode === 'off') return { open, entry: () => entry };
     const onHeader = async (headerNonce: Buffer) => this.enforce(path, await this.judge(path, encPath, await entry!, headerNonce));
-    return { open, onHeader };
+    return { open, onHeader, entry: () => entry };
   }
 
   /** Throws what the verdict means under this mode; logs the moved-elsewhere notice. */

@@ -10,7 +10,7 @@ import { log } from '../log.js';
 import { registerBackend } from './registry.js';
 import { isUtf8 } from 'node:buffer';
 import { abortable } from '../abort.js';
-import type { ByteSource, HashType, ListOptions, ReadOptions, ReadRange, Remote, RemoteEntry, RemoteFeatures, WriteOptions, Metadata } from './remote.js';
+import type { ByteSource, HashType, ListOptions, ReadOptions, ReadRange, ReadWithInfo, Remote, RemoteEntry, RemoteFeatures, WriteOptions, Metadata } from './remote.js';
 import { SealKey } from '../crypt/seal.js';
 import { HashingSource, Sealer, lazySealedEntry, recordHash, recordedHash, resealIfChanged, resealing, sealedEntry, withoutSealKeys, type PlaintextDigests } from './crypt-seal.js';
 import { baseName, joinPath, metadataPending, parentPath, PieceReuse, withLazyMetadata } from './remote.js';
@@ -290,7 +290,15 @@ export class CryptRemote implements Remote {
     if (this.options.showMapping) log.notice(`${path}: Encrypts to ${JSON.stringify(e.path)}`);
     const size = e.isDir ? e.size : this.plainSize(e.size, e.path);
     const fields = { path, isDir: e.isDir, size, mtime: e.mtime, mtimeNs: e.mtimeNs };
-    return metadataPending(e) ? lazySealedEntry(fields, e) : { ...fields, ...sealedEntry(e) };
+    if (metadataPending(e)) return lazySealedEntry(fields, e);
+    const entry: RemoteEntry = { ...fields, ...sealedEntry(e) };
+    if (e.mtimeUnread) entry.mtimeUnread = true;
+    return entry;
+  }
+
+  /** An underlying file's stored entry (a stat's, a read's) as this remote's file at `path`. */
+  private plainFileEntry(path: string, e: RemoteEntry): RemoteEntry {
+    return { path, isDir: false, size: this.plainSize(e.size, e.path), mtime: e.mtime, mtimeNs: e.mtimeNs, ...sealedEntry(e) };
   }
 
   /** A wrong password otherwise looks like an empty directory: say so, once per directory. */
@@ -312,9 +320,7 @@ export class CryptRemote implements Remote {
     const encFile = this.encryptFilePath(path);
     try {
       const e = await this.underlying.stat(encFile);
-      if (!e.isDir) {
-        return { path, isDir: false, size: this.plainSize(e.size, encFile), mtime: e.mtime, mtimeNs: e.mtimeNs, ...sealedEntry(e) };
-      }
+      if (!e.isDir) return this.plainFileEntry(path, e);
     } catch (err) {
       if (!(err instanceof ObjectNotFoundError || err instanceof DirNotFoundError)) throw err;
     }
@@ -329,16 +335,45 @@ export class CryptRemote implements Remote {
   }
 
   async openRead(path: string, range?: ReadRange, options?: ReadOptions): Promise<ByteSource> {
+    return (await this.openDecrypted(path, range, options, false)).source;
+  }
+
+  /**
+   * The read, and the file's entry from the underlying read's own response (S3/Swift: the GET's
+   * headers; a stat alongside where the underlying remote has no openReadWithInfo).
+   */
+  async openReadWithInfo(path: string, range?: ReadRange, options?: ReadOptions): Promise<ReadWithInfo> {
+    const { source, entry } = await this.openDecrypted(path, range, options, true);
+    return { source, entry: this.plainFileEntry(path, await entry!) };
+  }
+
+  private async openDecrypted(
+    path: string,
+    range: ReadRange | undefined,
+    options: ReadOptions | undefined,
+    withEntry: boolean,
+  ): Promise<{ source: ByteSource; entry?: Promise<RemoteEntry> }> {
     const enc = this.encryptFilePath(path);
     const rename = (err: unknown): never => {
       if (err instanceof ObjectNotFoundError) throw new ObjectNotFoundError(path, { cause: err });
       throw err;
     };
-    if (this.options.noDataEncryption) return this.underlying.openRead(enc, range, options).catch(rename);
-    const { open, onHeader } = this.verifier.forRead(path, enc, options);
+    if (this.options.noDataEncryption) {
+      const u = this.underlying;
+      if (!withEntry) return { source: await u.openRead(enc, range, options).catch(rename) };
+      if (u.openReadWithInfo) {
+        const { source, entry } = await u.openReadWithInfo(enc, range, options).catch(rename);
+        return { source, entry: Promise.resolve(entry) };
+      }
+      const entry = u.stat(enc).catch(rename);
+      return { source: await u.openRead(enc, range, options).catch(rename), entry };
+    }
+    const { open, onHeader, entry } = this.verifier.forRead(path, enc, options, withEntry);
     // The plaintext buffers are refilled if the consumer allows it (options.reuse), as the underlying
     // source's are: the decryption is done with each ciphertext piece when it asks for the next.
-    return this.content.decryptRange(open, range?.offset ?? 0, range?.length, undefined, onHeader, options?.reuse).catch(rename);
+    const source = await this.content.decryptRange(open, range?.offset ?? 0, range?.length, undefined, onHeader, options?.reuse).catch(rename);
+    // No underlying read at all for an empty range: then a stat.
+    return { source, entry: withEntry ? (entry() ?? this.underlying.stat(enc)).catch(rename) : undefined };
   }
 
   async write(path: string, source: ByteSource, options: WriteOptions = {}): Promise<RemoteEntry> {

@@ -20,6 +20,12 @@ export interface RemoteEntry {
   /** The same time in nanoseconds since the epoch, where the remote keeps more than milliseconds. */
   mtimeNs?: bigint;
   /**
+   * true: the stored modification time (and metadata) was not read, `mtime` is the listing's own
+   * time (the upload): S3 and Swift listed without ListOptions.modTimes. A stat (a HEAD) gives the
+   * stored one, and so does a read's response (openReadWithInfo) at no extra cost (storedTimes).
+   */
+  mtimeUnread?: boolean;
+  /**
    * rclone metadata (mode, uid, gid, ...; see metadata.ts) where the listing carries it without
    * extra requests: the local file's attributes, the user metadata that S3/Swift HEADs returned.
    */
@@ -186,9 +192,10 @@ export interface RemoteFeatures {
 export interface ListOptions {
   /**
    * false: the caller uses no modification times, and no metadata but what the listing itself
-   * carries (check and hashsum compare sizes and hashes). A remote that fetches these per object
-   * (S3 and Swift: a HEAD each) may then skip that; its entries carry the listing's own time
-   * (the upload time). Default true.
+   * carries (check and hashsum compare sizes and hashes), or reads them only for the entries that
+   * need them (RemoteEntry.mtimeUnread). A remote that fetches these per object (S3 and Swift: a
+   * HEAD each) may then skip that; its entries carry the listing's own time (the upload time),
+   * marked mtimeUnread. Default true.
    */
   modTimes?: boolean;
   /** Ends the listing when it fires (the iteration rejects with AbortedError, no further page is asked for). */

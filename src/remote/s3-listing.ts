@@ -110,7 +110,9 @@ async function objectEntries(
         if (!(err instanceof ObjectNotFoundError)) throw err;
       }
     }
-    return { path: joinPath(dir, name), isDir: false, size: o.size, mtime, mtimeNs, metadata } satisfies RemoteEntry;
+    const entry: RemoteEntry = { path: joinPath(dir, name), isDir: false, size: o.size, mtime, mtimeNs, metadata };
+    if (!modTimes && !conn.options.useServerModtime) entry.mtimeUnread = true;
+    return entry;
   });
 }
 

@@ -218,7 +218,9 @@ export class SwiftRemote implements Remote {
     const mayBeManifest = item.bytes === 0 && !this.settings.noLargeObjects;
     if ((this.settings.useServerModtime || !modTimes) && !mayBeManifest) {
       const metadata = listedMetadata(item.contentType);
-      return { path, isDir: false, size: item.bytes, mtime: new Date(item.lastModified + 'Z'), ...(metadata ? { metadata } : {}) };
+      const entry: RemoteEntry = { path, isDir: false, size: item.bytes, mtime: new Date(item.lastModified + 'Z'), ...(metadata ? { metadata } : {}) };
+      if (!this.settings.useServerModtime) entry.mtimeUnread = true;
+      return entry;
     }
     const headers = await this.headObject(path, signal);
     if (!headers) return undefined; // deleted since the listing

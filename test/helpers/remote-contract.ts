@@ -18,6 +18,8 @@ export interface ContractOptions {
   largeSize?: number;
   /** The remote lists whole trees at once (listRecursive: S3, Swift, crypt over them); others must not claim to. */
   listsTrees?: boolean;
+  /** A listing without times leaves them unread (S3, Swift, crypt over them): its files say mtimeUnread. */
+  listsUntimed?: boolean;
 }
 
 export async function* bytesOf(data: Buffer, piece = 50_000): AsyncGenerator<Buffer> {
@@ -154,6 +156,30 @@ export function runRemoteContract(
       await assert.rejects(async () => {
         for await (const _ of r.listRecursive!('rtree/none')) void _;
       }, DirNotFoundError);
+    });
+
+    it(options.listsUntimed ? 'lists without times marked unread; a read brings the stored time' : 'lists without times exactly; a read brings the stored time', async () => {
+      const mtime = new Date(Date.UTC(2019, 1, 2, 3, 4, 5, 678));
+      const data = randomBytes(70_000);
+      await r.write('untimed/f.bin', bytesOf(data), { mtime, size: data.length });
+      const listed: RemoteEntry[] = [];
+      for await (const e of r.list('untimed', { modTimes: false })) listed.push(e);
+      assert.equal(listed.length, 1);
+      assert.equal(listed[0].size, data.length);
+      assert.equal(listed[0].mtimeUnread === true, options.listsUntimed === true, 'marked unread where the listing skipped the time');
+      if (!listed[0].mtimeUnread) assert.ok(Math.abs(listed[0].mtime.getTime() - mtime.getTime()) <= tolerance, `listed mtime ${listed[0].mtime.toISOString()}`);
+      for (const e of await listAll(r, 'untimed')) assert.equal(e.mtimeUnread, undefined, 'a listing with times reads them');
+
+      assert.ok(r.openReadWithInfo, 'every remote here gives a read with its info');
+      for (const range of [undefined, { offset: 65_530, length: 20 }, { offset: 5, length: 0 }]) {
+        const { source, entry } = await r.openReadWithInfo(listed[0].path, range);
+        const what = JSON.stringify(range ?? 'whole');
+        assert.deepEqual(await readAll(source), range ? data.subarray(range.offset, range.offset + range.length) : data, `${what}: content`);
+        assert.equal(entry.path, 'untimed/f.bin');
+        assert.equal(entry.size, data.length, `${what}: the whole object's size`);
+        assert.equal(entry.mtimeUnread, undefined);
+        assert.ok(Math.abs(entry.mtime.getTime() - mtime.getTime()) <= tolerance, `${what}: stored mtime ${entry.mtime.toISOString()}`);
+      }
     });
 
     it('reports missing objects and directories with typed errors', async () => {

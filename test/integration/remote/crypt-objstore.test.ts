@@ -176,7 +176,7 @@ if (!store) {
         },
       };
     },
-    { largeSize: 11 * MiB + 17, listsTrees: true },
+    { largeSize: 11 * MiB + 17, listsTrees: true, listsUntimed: true },
   );
 
   runRemoteContract(
@@ -188,7 +188,7 @@ if (!store) {
       const crypt = new CryptRemote(new SubRemote(base, c.name, `testswift:${c.name}`), keys, NAMES, 'cryptswift:');
       return { remote: crypt, cleanup: () => c.remove() };
     },
-    { largeSize: 3 * MiB + 12345, listsTrees: true },
+    { largeSize: 3 * MiB + 12345, listsTrees: true, listsUntimed: true },
   );
 
   describe('crypt over the object store: 200 MiB', () => {

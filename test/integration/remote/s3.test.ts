@@ -98,7 +98,7 @@ if (!store) {
         },
       };
     },
-    { largeSize: 6 * MiB + 17, listsTrees: true },
+    { largeSize: 6 * MiB + 17, listsTrees: true, listsUntimed: true },
   );
 
   describe('s3 driver against the object store', () => {

@@ -214,7 +214,7 @@ if (!store) {
       await remote.mkdir(c.name);
       return { remote: new SubRemote(remote, c.name, `swift:${c.name}`), cleanup: () => c.remove() };
     },
-    { largeSize: 3 * MIB + 12345, listsTrees: true },
+    { largeSize: 3 * MIB + 12345, listsTrees: true, listsUntimed: true },
   );
 
   describe('swift remote', () => {

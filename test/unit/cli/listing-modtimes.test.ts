@@ -84,3 +84,92 @@ test('ls, lsf -R, size, tree, md5sum and delete take one recursive listing where
     delete proto.listRecursive;
   }
 });
+
+// A copy or sync lists without times, as rclone does, and reads a file's stored time only where it
+// is used: a source file being copied gives it in its read's own response (S3/Swift: the GET's
+// headers), a pair whose sizes agree has both read (a HEAD each) to compare them. Over S3 and Swift
+// a HEAD per listed object cost a far copy of 2,000 small files 28.8 s against rclone's 18.1.
+const STORED = new Date('2020-02-02T02:02:02.000Z');
+const UPLOADED = new Date('2026-01-01T00:00:00.000Z');
+
+/**
+ * Runs `argv` with the memory remote listing as an object store does without times: each file's
+ * upload time, marked mtimeUnread. Counts the memory remote's stats of files and reads with info.
+ */
+async function asObjectStore(argv: string[]): Promise<{ stats: string[]; infoReads: string[]; out: string; err: string }> {
+  const proto = MemoryRemote.prototype;
+  const { list, stat, openReadWithInfo } = proto;
+  const stats: string[] = [];
+  const infoReads: string[] = [];
+  proto.list = async function* (this: MemoryRemote, dir: string, options?: ListOptions) {
+    for await (const e of list.call(this, dir, options)) {
+      yield options?.modTimes === false && !e.isDir ? { ...e, mtime: UPLOADED, metadata: undefined, mtimeUnread: true } : e;
+    }
+  };
+  // The files' stats (a command's look at its root, which a directory is, is not one per file).
+  proto.stat = async function (this: MemoryRemote, path: string) {
+    const e = await stat.call(this, path);
+    if (!e.isDir) stats.push(path);
+    return e;
+  };
+  proto.openReadWithInfo = function (this: MemoryRemote, ...args: Parameters<typeof openReadWithInfo>) {
+    infoReads.push(args[0]);
+    return openReadWithInfo.apply(this, args);
+  };
+  try {
+    const r = await cli(argv);
+    assert.equal(r.code, 0, `${argv.join(' ')}: ${r.err}`);
+    return { stats, infoReads, out: r.out, err: r.err };
+  } finally {
+    Object.assign(proto, { list, stat, openReadWithInfo });
+  }
+}
+
+/** A local tree of two files whose times are STORED. */
+function storedTree(name: string): string {
+  const dir = join(root, name);
+  fs.mkdirSync(join(dir, 'd'), { recursive: true });
+  fs.writeFileSync(join(dir, 'a.txt'), 'aaa');
+  fs.writeFileSync(join(dir, 'd', 'b.txt'), 'bbbbb');
+  for (const f of ['a.txt', 'd/b.txt']) fs.utimesSync(join(dir, f), STORED, STORED);
+  return dir;
+}
+
+const mtimeOf = (path: string) => fs.statSync(path).mtime.toISOString();
+
+for (const remote of ['mt:plain', 'mtc:']) {
+  test(`copy out of ${remote} takes each time from the read, and reads times only to compare them`, async () => {
+    fs.writeFileSync(conf, '[mt]\ntype = memory\n\n[mtc]\ntype = crypt\nremote = mt:enc\npassword = ' + (await cli(['obscure', 'pw'])).out.trim() + '\n');
+    const src = storedTree(`stored-${remote.replace(/\W/g, '')}`);
+    assert.equal((await cli(['copy', src, remote])).code, 0);
+    const down = join(root, `down-${remote.replace(/\W/g, '')}`);
+
+    // Nothing there yet: no stat at all, the stored times from the reads.
+    const first = await asObjectStore(['copy', remote, down]);
+    assert.deepEqual(first.stats, [], 'no stat (HEAD) for a file copied');
+    assert.equal(first.infoReads.length, 2);
+    assert.equal(mtimeOf(join(down, 'a.txt')), STORED.toISOString());
+    assert.equal(mtimeOf(join(down, 'd', 'b.txt')), STORED.toISOString());
+
+    // All there: the times compared are the stored ones (the upload time would have the same
+    // content "updated" to it, or copied again); a stat for each pair of equal size.
+    const again = await asObjectStore(['copy', '-v', remote, down]);
+    assert.equal(again.stats.length, 2, `a stat per pair compared: ${again.stats}`);
+    assert.match(again.err, /There was nothing to transfer/);
+    assert.doesNotMatch(again.err, /Updated modification time/);
+    assert.equal(mtimeOf(join(down, 'a.txt')), STORED.toISOString());
+
+    // Sizes differ: copied without a stat for that file; --size-only compares no times at all.
+    fs.writeFileSync(join(down, 'a.txt'), 'changed');
+    const changed = await asObjectStore(['copy', remote, down]);
+    assert.equal(changed.stats.length, 1, `only the pair of equal size: ${changed.stats}`);
+    assert.equal(fs.readFileSync(join(down, 'a.txt'), 'utf8'), 'aaa');
+    assert.equal(mtimeOf(join(down, 'a.txt')), STORED.toISOString());
+    assert.deepEqual((await asObjectStore(['copy', '--size-only', remote, down])).stats, []);
+
+    // The other way round: the destination's times are read only for the pairs compared.
+    const back = await asObjectStore(['sync', '-v', src, remote]);
+    assert.equal(back.stats.length, 2, `${back.stats}`);
+    assert.match(back.err, /There was nothing to transfer/);
+  });
+}

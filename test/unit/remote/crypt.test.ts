@@ -249,3 +249,36 @@ test('crypt: a recursive listing leaves out what lies under a directory whose na
   assert.deepEqual(got.sort(), ['good', 'good/a.txt', 'good/sub', 'good/sub/b.txt']);
   assert.equal(new CryptRemote(new MemoryRemote(), keys, modes[0][1]).listRecursive, undefined, 'only over a remote that has one');
 });
+
+test('crypt: a listing without times keeps the underlying mark; a read with info decrypts the stored entry in every integrity mode', async () => {
+  // An underlying remote that lists as S3/Swift do without times: the upload time, marked unread.
+  class UntimedMemory extends MemoryRemote {
+    override async *list(dir: string, options?: ListOptions): AsyncIterable<RemoteEntry> {
+      for await (const e of super.list(dir, options)) {
+        yield options?.modTimes === false && !e.isDir ? { ...e, mtime: new Date(0), metadata: undefined, mtimeUnread: true } : e;
+      }
+    }
+  }
+  const mtime = new Date(Date.UTC(2018, 7, 9, 10, 11, 12, 13));
+  const data = Buffer.from('stored time '.repeat(9000));
+  for (const integrity of ['default', 'strict', 'off'] as const) {
+    for (const noDataEncryption of [false, true]) {
+      const mem = new UntimedMemory();
+      const r = new CryptRemote(mem, keys, { ...modes[0][1], integrity, noDataEncryption });
+      await r.write('d/f.txt', bytesOf(data), { mtime });
+      const what = `${integrity}${noDataEncryption ? ', no data encryption' : ''}`;
+      const [listed] = await (async () => { const out: RemoteEntry[] = []; for await (const e of r.list('d', { modTimes: false })) out.push(e); return out; })();
+      assert.equal(listed.mtimeUnread, true, what);
+      assert.equal(listed.size, data.length, what);
+      const { source, entry } = await r.openReadWithInfo('d/f.txt');
+      assert.deepEqual(await readAll(source), data, what);
+      assert.equal(entry.path, 'd/f.txt');
+      assert.equal(entry.size, data.length, what);
+      assert.equal(entry.mtime.getTime(), mtime.getTime(), what);
+      assert.equal(entry.mtimeUnread, undefined, what);
+      // The record's text stays out of the metadata, on the entry, as a stat gives it.
+      assert.equal(entry.sealText, (await r.stat('d/f.txt')).sealText, what);
+      await assert.rejects(r.openReadWithInfo('d/missing.txt'), (err: Error) => err.name === 'ObjectNotFoundError' && err.message.includes('d/missing.txt'), what);
+    }
+  }
+});
