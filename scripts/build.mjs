@@ -9,6 +9,9 @@
 //     dist/src/remote/.
 //     Beside it, dist/src/cli/cryptfs-prefetch.cjs: key-prefetch.ts and what it imports, which the
 //     bin runs first so that scrypt overlaps with reading and compiling the program's bundle.
+//     And dist/src/s3-sdk.cjs: what the S3 driver uses of the S3 SDK (src/remote/s3-sdk-entry.ts,
+//     tree-shaken from the package's ES modules), loaded when an S3 remote is first used, with V8's
+//     code cache of it from scripts/s3-sdk-cache.mjs (src/remote/s3-sdk.ts).
 //  3. V8's code cache of the bundle, dist/src/cli/cryptfs-bundle.v8cache, made by running one
 //     command (`lsf` of a new local crypt remote): it then holds that command's functions compiled.
 //     The run is also a smoke test of the bundle: the build fails if it fails.
@@ -25,6 +28,8 @@ const BIN = 'dist/src/cli/cryptfs.cjs';
 const BUNDLE = 'dist/src/cli/cryptfs-bundle.cjs';
 const CODE_CACHE = 'dist/src/cli/cryptfs-bundle.v8cache';
 const PREFETCH_BUNDLE = 'dist/src/cli/cryptfs-prefetch.cjs';
+const SDK_BUNDLE = 'dist/src/s3-sdk.cjs';
+const SDK_CODE_CACHE = 'dist/src/s3-sdk.v8cache';
 
 function fail(message) {
   console.error(`build: ${message}`);
@@ -65,14 +70,32 @@ try {
     sourcemap: 'linked',
     sourcesContent: false, // the map points into src/ of a checkout; the package stays small
   });
+  await build({
+    ...common,
+    entryPoints: ['src/remote/s3-sdk-entry.ts'],
+    outfile: SDK_BUNDLE,
+    packages: undefined, // the SDK goes in
+    // The package's ES modules, which esbuild can tree-shake to the commands the entry names.
+    mainFields: ['module', 'main'],
+    // A script run by vm has no module loader for import() (the SDK's lazily loaded credential providers).
+    supported: { 'dynamic-import': false },
+  });
 } catch {
   fail('esbuild failed (its errors are above)');
 }
 // The bin reads the bundle as Latin-1 (faster than UTF-8 decoding); that is the same text only if
 // it is ASCII, which esbuild's output is (non-ASCII escaped) once comments are gone.
-if (/[^\x00-\x7f]/.test(readFileSync(BUNDLE, 'latin1'))) fail(`${BUNDLE} is not ASCII: the bin reads it as Latin-1`);
+for (const file of [BUNDLE, SDK_BUNDLE]) {
+  if (/[^\x00-\x7f]/.test(readFileSync(file, 'latin1'))) fail(`${file} is not ASCII: it is read as Latin-1`);
+}
 chmodSync(BIN, 0o755);
 rmSync(CODE_CACHE, { force: true });
+rmSync(SDK_CODE_CACHE, { force: true });
+const sdkCache = spawnSync(process.execPath, ['scripts/s3-sdk-cache.mjs'], {
+  encoding: 'utf8',
+  env: { ...process.env, CRYPTFS_WRITE_SDK_CODE_CACHE: '1' },
+});
+if (sdkCache.status !== 0 || !existsSync(SDK_CODE_CACHE)) fail(`making the S3 SDK's code cache failed: ${sdkCache.stderr}`);
 
 // The code cache, from one real command.
 const work = mkdtempSync(join(tmpdir(), 'cryptfs-build-'));

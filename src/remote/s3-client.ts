@@ -2,33 +2,26 @@
 // project (retries, timeouts, logging, Content-MD5 for DeleteObjects), and the connection the
 // S3 modules share.
 import { createHash } from 'node:crypto';
-// Types only: the SDK itself (~150 ms to load) is imported when an s3 remote is first opened,
-// so registering the backend costs nothing to commands that never touch S3.
-import type * as S3Sdk from '@aws-sdk/client-s3';
+// Types only: the SDK itself is loaded when an s3 remote is first opened (s3-sdk.ts), so
+// registering the backend costs nothing to commands that never touch S3.
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import { errorMessage } from '../errors.js';
 import { defaultRetryPolicy } from './retry.js';
 import { S3RetryStrategy, describeRetryError } from './s3-errors.js';
 import type { Location } from './s3-objects.js';
 import type { S3Logger, S3RemoteOptions } from './s3-options.js';
+import type { S3Sdk } from './s3-sdk.js';
 
 /** What the parts of the driver need to send requests: the client, the SDK's commands, the settings and the log. */
 export interface S3Connection {
   readonly client: S3Client;
-  readonly sdk: typeof S3Sdk;
+  readonly sdk: S3Sdk;
   readonly options: S3RemoteOptions;
   readonly log: S3Logger;
 }
 
-let sdkLoading: Promise<typeof S3Sdk> | undefined;
-
-export function loadSdk(): Promise<typeof S3Sdk> {
-  sdkLoading ??= import('@aws-sdk/client-s3');
-  return sdkLoading;
-}
-
 /** The SDK client for `options`, logging retries and SDK chatter to `log`. */
-export function createS3Client(options: S3RemoteOptions, sdk: typeof S3Sdk, log: S3Logger): S3Client {
+export function createS3Client(options: S3RemoteOptions, sdk: S3Sdk, log: S3Logger): S3Client {
   const policy = options.retryPolicy ?? defaultRetryPolicy;
   const config: S3ClientConfig = {
     region: options.region || 'us-east-1',

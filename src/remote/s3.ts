@@ -8,7 +8,6 @@
 // client), s3-objects.ts (HEAD and shared object helpers), s3-listing.ts (listing), s3-sse.ts
 // (SSE-C), s3-upload.ts (uploads and multipart copies).
 import { createHash } from 'node:crypto';
-import type * as S3Sdk from '@aws-sdk/client-s3';
 import type { BucketCannedACL, S3Client } from '@aws-sdk/client-s3';
 import {
   DirNotEmptyError,
@@ -42,7 +41,8 @@ import { parseMetadataTime, type Metadata } from './metadata.js';
 import { ObjectChangedError, resumableBody, type OpenedBody } from './resumable-read.js';
 import { defaultRetryPolicy, isRetryableError } from './retry.js';
 import { openParallelRead, parallelReadSettings } from './parallel-read.js';
-import { createS3Client, deleteQuietly, loadSdk, type S3Connection } from './s3-client.js';
+import { createS3Client, deleteQuietly, type S3Connection } from './s3-client.js';
+import { loadS3Sdk, type S3Sdk } from './s3-sdk.js';
 import {
   describeRetryError,
   isBrokenBody,
@@ -120,13 +120,13 @@ export class S3Remote implements Remote {
 
   /** Opens the remote, loading the SDK on first use. */
   static async create(options: S3RemoteOptions): Promise<S3Remote> {
-    return new S3Remote(options, await loadSdk());
+    return new S3Remote(options, await loadS3Sdk());
   }
 
   /** Use S3Remote.create(), which supplies the SDK module. */
   constructor(
     readonly options: S3RemoteOptions,
-    private readonly sdk: typeof S3Sdk,
+    private readonly sdk: S3Sdk,
   ) {
     this.root = cleanPath(options.root ?? '');
     this.displayName = options.name ? `${options.name}:${this.root}` : `s3:${this.root}`;

@@ -3,7 +3,9 @@
 // the hash worker threads).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,4 +59,42 @@ test('the bin starts scrypt from its own small bundle before the program loads, 
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+});
+
+// The S3 SDK is loaded from its own bundle and code cache (src/remote/s3-sdk.ts): ~70 ms less of
+// every S3 command than the package from node_modules.
+test('an S3 remote loads the bundled SDK from the code cache the build made', async () => {
+  const work = mkdtempSync(join(tmpdir(), 'cryptfs-bundle-'));
+  // A stand-in that has no buckets: the listing fails at once with S3's NoSuchBucket.
+  const server = createServer((_req, res) => {
+    res.writeHead(404, { 'content-type': 'application/xml' });
+    res.end('<?xml version="1.0" encoding="UTF-8"?><Error><Code>NoSuchBucket</Code><Message>none</Message></Error>');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const conf = join(work, 'cryptfs.conf');
+    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    writeFileSync(conf, `[stand-in]\ntype = s3\nprovider = Other\nendpoint = ${endpoint}\naccess_key_id = a\nsecret_access_key = b\n`);
+    const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      execFile(process.execPath, [cryptfsMain(), '--config', conf, 'lsf', 'stand-in:bucket'], { env: { ...process.env, CRYPTFS_DEBUG_CODE_CACHE: '1' } }, (err, _out, stderr) =>
+        resolve({ code: err ? (err.code as number) : 0, stderr }),
+      );
+    });
+    assert.match(r.stderr, /^s3 sdk: bundle, code cache used$/m, r.stderr);
+    assert.equal(r.code, 3, r.stderr); // directory not found, as rclone
+  } finally {
+    server.close();
+    rmSync(work, { recursive: true, force: true });
+  }
+});
+
+test('the bundled S3 SDK has every export the driver takes from the package', async () => {
+  const { loadS3Sdk } = await import('../../../src/remote/s3-sdk.js');
+  const entry = await import('../../../src/remote/s3-sdk-entry.js');
+  const bundled = await loadS3Sdk();
+  assert.notEqual(bundled, entry, 'the bundle, not the package');
+  for (const [name, value] of Object.entries(entry)) {
+    assert.equal(typeof (bundled as Record<string, unknown>)[name], typeof value, name);
+  }
+  assert.ok(Object.keys(entry).length >= 17);
 });
