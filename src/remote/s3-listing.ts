@@ -1,6 +1,5 @@
 // Listing an S3 store: the buckets at the top, a directory (key prefix) inside a bucket with its
 // objects' metadata, and the small listing that tells whether a prefix holds anything.
-import type { ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
 import { asAborted } from '../abort.js';
 import { DirNotFoundError, ObjectNotFoundError, RemoteIOError } from '../errors.js';
 import { mapLimit } from '../concurrency.js';
@@ -9,7 +8,8 @@ import type { Metadata } from './metadata.js';
 import { joinPath, type RemoteEntry } from './remote.js';
 import type { S3Connection } from './s3-client.js';
 import { toRemoteError } from './s3-errors.js';
-import { headObject, listedKey, userMetadataOf, type Location } from './s3-objects.js';
+import { listObjectsPage, type ListedObject, type ListPage } from './s3-list-page.js';
+import { headObject, userMetadataOf, type Location } from './s3-objects.js';
 
 /** HEADs in flight while listing one page (listing needs each object's metadata mtime). */
 const LIST_HEAD_CONCURRENCY = 8;
@@ -31,24 +31,21 @@ export async function* listDirectory(
   // A directory inside a bucket exists while some key (or a "dir/" marker) lives under it.
   let found = loc.key === '';
   for await (const page of listPages(conn, loc.bucket, prefix, '/', listChunk, dir, signal)) {
-    if ((page.CommonPrefixes?.length ?? 0) > 0 || (page.Contents?.length ?? 0) > 0) found = true;
-    for (const p of page.CommonPrefixes ?? []) {
-      if (!p.Prefix) continue;
-      const name = listedKey(page, p.Prefix).slice(prefix.length).replace(/\/$/, '');
+    if (page.prefixes.length > 0 || page.objects.length > 0) found = true;
+    for (const p of page.prefixes) {
+      const name = p.slice(prefix.length).replace(/\/$/, '');
       if (name === '') continue;
       yield { path: joinPath(dir, name), isDir: true, size: -1, mtime: new Date(0) };
     }
-    const objects = (page.Contents ?? [])
-      .map((o) => ({ key: listedKey(page, o.Key ?? ''), size: o.Size ?? 0, lastModified: o.LastModified }))
-      // Directory markers ("dir/" objects some tools create) are not files.
-      .filter((o) => o.key.length > prefix.length && !o.key.endsWith('/'));
+    // Directory markers ("dir/" objects some tools create) are not files.
+    const objects = page.objects.filter((o) => o.key.length > prefix.length && !o.key.endsWith('/'));
     yield* await objectEntries(conn, loc.bucket, prefix, dir, objects, modTimes, signal);
   }
   if (!found) throw new DirNotFoundError(dir);
 }
 
 /** The pages of one ListObjectsV2 listing (errors as the listing of `dir`). */
-async function* listPages(
+export async function* listPages(
   conn: S3Connection,
   bucket: string,
   prefix: string,
@@ -56,29 +53,19 @@ async function* listPages(
   listChunk: number,
   dir: string,
   signal?: AbortSignal,
-): AsyncGenerator<ListObjectsV2CommandOutput> {
+): AsyncGenerator<ListPage> {
   let token: string | undefined;
   do {
-    let page: ListObjectsV2CommandOutput;
+    let page: ListPage;
     try {
-      page = await conn.client.send(
-        new conn.sdk.ListObjectsV2Command({
-          Bucket: bucket,
-          Prefix: prefix,
-          Delimiter: delimiter,
-          MaxKeys: listChunk,
-          ContinuationToken: token,
-          EncodingType: 'url',
-        }),
-        { abortSignal: signal },
-      );
+      page = await listObjectsPage(conn, { Bucket: bucket, Prefix: prefix, Delimiter: delimiter, MaxKeys: listChunk, ContinuationToken: token }, signal);
     } catch (err) {
       if (signal?.aborted) throw asAborted(err, signal);
       throw toRemoteError(err, 'list', dir, 'dir');
     }
     yield page;
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    if (page.IsTruncated && !token) {
+    token = page.isTruncated ? page.nextContinuationToken : undefined;
+    if (page.isTruncated && !token) {
       throw new RemoteIOError(`s3: list ${JSON.stringify(dir)}: truncated listing without a continuation token`);
     }
   } while (token);
@@ -90,7 +77,7 @@ async function objectEntries(
   bucket: string,
   prefix: string,
   dir: string,
-  objects: Array<{ key: string; size: number; lastModified?: Date }>,
+  objects: ListedObject[],
   modTimes: boolean,
   signal?: AbortSignal,
 ): Promise<RemoteEntry[]> {
@@ -133,16 +120,15 @@ export async function* listTree(
   let found = loc.key === '';
   const dirsSeen = new Set<string>();
   for await (const page of listPages(conn, loc.bucket, prefix, undefined, listChunk, dir, signal)) {
-    if ((page.Contents?.length ?? 0) > 0) found = true;
-    const objects: Array<{ key: string; size: number; lastModified?: Date }> = [];
+    if (page.objects.length > 0) found = true;
+    const objects: ListedObject[] = [];
     // A page's new directories come first, then its objects: each directory ahead of its entries.
     const dirs: RemoteEntry[] = [];
-    for (const o of page.Contents ?? []) {
-      const key = listedKey(page, o.Key ?? '');
-      const rel = key.slice(prefix.length);
-      if (!key.startsWith(prefix) || rel === '') continue;
+    for (const o of page.objects) {
+      const rel = o.key.slice(prefix.length);
+      if (!o.key.startsWith(prefix) || rel === '') continue;
       for (const d of newDirectoriesOf(rel, dirsSeen)) dirs.push({ path: joinPath(dir, d), isDir: true, size: -1, mtime: new Date(0) });
-      if (!rel.endsWith('/')) objects.push({ key, size: o.Size ?? 0, lastModified: o.LastModified });
+      if (!rel.endsWith('/')) objects.push(o);
     }
     yield* dirs;
     yield* await objectEntries(conn, loc.bucket, prefix, dir, objects, modTimes, signal);
@@ -167,10 +153,8 @@ export async function* listBuckets(conn: S3Connection, dir: string): AsyncIterab
 /** Whether anything (object or marker) lives under `key/`. */
 export async function prefixHasObjects(conn: S3Connection, bucket: string, key: string, path: string): Promise<{ keys: string[]; more: boolean }> {
   try {
-    const page = await conn.client.send(
-      new conn.sdk.ListObjectsV2Command({ Bucket: bucket, Prefix: key === '' ? '' : `${key}/`, MaxKeys: 2, EncodingType: 'url' }),
-    );
-    return { keys: (page.Contents ?? []).map((o) => listedKey(page, o.Key ?? '')), more: Boolean(page.IsTruncated) };
+    const page = await listObjectsPage(conn, { Bucket: bucket, Prefix: key === '' ? '' : `${key}/`, MaxKeys: 2 });
+    return { keys: page.objects.map((o) => o.key), more: page.isTruncated };
   } catch (err) {
     throw toRemoteError(err, 'list', path, 'dir');
   }

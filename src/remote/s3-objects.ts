@@ -62,11 +62,6 @@ export function copySource(bucket: string, key: string): string {
   return `${encodeURIComponent(bucket)}/${key.split('/').map(encodeURIComponent).join('/')}`;
 }
 
-/** A key from a listing page, undoing `encoding-type=url` when the page says it applied it (query-string style: '+' is a space). */
-export function listedKey(page: { EncodingType?: string }, key: string): string {
-  return page.EncodingType === 'url' ? decodeURIComponent(key.replace(/\+/g, ' ')) : key;
-}
-
 /** The canned ACL field for object requests (PUT, copy, multipart), when acl is set. */
 export function aclInput(options: S3RemoteOptions): { ACL?: ObjectCannedACL } {
   return options.acl ? { ACL: options.acl as ObjectCannedACL } : {};

@@ -52,14 +52,13 @@ import {
   sizeMismatch,
   toRemoteError,
 } from './s3-errors.js';
-import { listBuckets, listDirectory, listTree, prefixHasObjects } from './s3-listing.js';
+import { listBuckets, listDirectory, listPages, listTree, prefixHasObjects } from './s3-listing.js';
 import {
   META_MD5,
   META_MTIME,
   aclInput,
   copySource,
   headObject,
-  listedKey,
   md5Of,
   changedMetadata,
   objectInfoOfGet,
@@ -476,20 +475,10 @@ export class S3Remote implements Remote {
     const loc = this.locate(dir);
     if (loc.bucket === '') throw new NotSupportedError(`s3: can't purge the root of ${this.displayName}`);
     const prefix = loc.key === '' ? '' : `${loc.key}/`;
-    let token: string | undefined;
-    do {
-      let page;
-      try {
-        page = await this.client.send(
-          new this.sdk.ListObjectsV2Command({ Bucket: loc.bucket, Prefix: prefix, MaxKeys: 1000, ContinuationToken: token, EncodingType: 'url' }),
-        );
-      } catch (err) {
-        throw toRemoteError(err, 'list', dir, 'dir');
-      }
-      const keys = (page.Contents ?? []).map((o) => listedKey(page, o.Key ?? ''));
+    for await (const page of listPages(this.conn, loc.bucket, prefix, undefined, 1000, dir)) {
+      const keys = page.objects.map((o) => o.key);
       if (keys.length > 0) await this.deleteKeys(loc.bucket, keys, dir);
-      token = page.IsTruncated ? page.NextContinuationToken : undefined;
-    } while (token);
+    }
     if (loc.key === '') {
       try {
         await this.client.send(new this.sdk.DeleteBucketCommand({ Bucket: loc.bucket }));
