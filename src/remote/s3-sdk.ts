@@ -3,11 +3,8 @@
 // from a warm-up of the driver against a loopback stand-in (scripts/s3-sdk-cache.mjs). The package
 // from node_modules took ~125 ms to load and its first request ~30 ms to compile, in every S3
 // command; the bundle from its cache ~60 and ~15. Without the bundle (tsc alone): the package.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Script } from 'node:vm';
+import { loadCachedScript, type CachedScript } from '../cached-script.cjs';
 import type * as Sdk from './s3-sdk-entry.js';
 
 export type S3Sdk = typeof Sdk;
@@ -35,34 +32,13 @@ function debug(state: string): void {
 
 /** The bundle, run from its code cache where V8 takes it; undefined when it is not built. */
 function bundledSdk(): S3Sdk | undefined {
-  let source: string;
+  let bundle: CachedScript;
   try {
-    // ASCII (the build checks), so Latin-1 gives the same text without UTF-8 decoding.
-    source = readFileSync(BUNDLE, 'latin1');
+    // The build's warm-up compiles without the cache and writes a new one at exit.
+    bundle = loadCachedScript(BUNDLE, CODE_CACHE, process.env.CRYPTFS_WRITE_SDK_CODE_CACHE === '1');
   } catch {
     return undefined;
   }
-  // The build's warm-up compiles without the cache and writes a new one at exit.
-  const writeCache = process.env.CRYPTFS_WRITE_SDK_CODE_CACHE === '1';
-  let cachedData: Buffer | undefined;
-  if (!writeCache) {
-    try {
-      cachedData = readFileSync(CODE_CACHE);
-    } catch {
-      // none: compiled from source
-    }
-  }
-  // CommonJS's own wrapper (Module.wrap, which an ES module cannot import by name).
-  const script = new Script(`(function (exports, require, module, __filename, __dirname) { ${source}\n});`, { filename: BUNDLE, cachedData });
-  debug(`bundle, code cache ${cachedData === undefined ? 'none' : script.cachedDataRejected ? 'rejected' : 'used'}`);
-  if (writeCache) {
-    process.on('exit', () => {
-      writeFileSync(`${CODE_CACHE}.tmp`, script.createCachedData());
-      renameSync(`${CODE_CACHE}.tmp`, CODE_CACHE);
-    });
-  }
-  const run = script.runInThisContext() as (exports: object, require: NodeJS.Require, module: { exports: object }, filename: string, dirname: string) => void;
-  const bundleModule = { exports: {} };
-  run.call(bundleModule.exports, bundleModule.exports, createRequire(BUNDLE), bundleModule, BUNDLE, dirname(BUNDLE));
-  return bundleModule.exports as S3Sdk;
+  debug(`bundle, code cache ${bundle.cache}`);
+  return bundle.run() as S3Sdk;
 }
