@@ -15,30 +15,48 @@ import { headObject, userMetadataOf, type Location } from './s3-objects.js';
 const LIST_HEAD_CONCURRENCY = 8;
 
 /**
- * One directory inside a bucket, a page of `list_chunk` keys at a time; each object is HEADed for
- * its metadata mtime unless the server's times are used or the caller needs no times
- * (ListOptions.modTimes false: the listing's own time, no metadata).
+ * What lies under a directory inside a bucket, a page of `list_chunk` keys at a time: with
+ * `recursive` false its entries (one listing with the delimiter '/'), with true everything at any
+ * depth (one listing without it, rclone's ListR), the directories made from the keys' paths, each
+ * yielded before the first entry inside it. Each object is HEADed for its metadata mtime unless the
+ * server's times are used or the caller needs no times (ListOptions.modTimes false: the listing's
+ * own time, no metadata).
  */
-export async function* listDirectory(
+export async function* listKeys(
   conn: S3Connection,
   loc: Location,
   dir: string,
   listChunk: number,
+  recursive: boolean,
   signal?: AbortSignal,
   modTimes = true,
 ): AsyncIterable<RemoteEntry> {
   const prefix = loc.key === '' ? '' : `${loc.key}/`;
   // A directory inside a bucket exists while some key (or a "dir/" marker) lives under it.
   let found = loc.key === '';
-  for await (const page of listPages(conn, loc.bucket, prefix, '/', listChunk, dir, signal)) {
+  const dirsSeen = new Set<string>();
+  const directory = (path: string): RemoteEntry => ({ path: joinPath(dir, path), isDir: true, size: -1, mtime: new Date(0) });
+  for await (const page of listPages(conn, loc.bucket, prefix, recursive ? undefined : '/', listChunk, dir, signal)) {
     if (page.prefixes.length > 0 || page.objects.length > 0) found = true;
-    for (const p of page.prefixes) {
-      const name = p.slice(prefix.length).replace(/\/$/, '');
-      if (name === '') continue;
-      yield { path: joinPath(dir, name), isDir: true, size: -1, mtime: new Date(0) };
+    // A page's directories come first, then its objects: each directory ahead of its entries.
+    const dirs: RemoteEntry[] = [];
+    const objects: ListedObject[] = [];
+    if (recursive) {
+      for (const o of page.objects) {
+        const rel = o.key.slice(prefix.length);
+        if (!o.key.startsWith(prefix) || rel === '') continue;
+        for (const d of newDirectoriesOf(rel, dirsSeen)) dirs.push(directory(d));
+        if (!rel.endsWith('/')) objects.push(o);
+      }
+    } else {
+      for (const p of page.prefixes) {
+        const name = p.slice(prefix.length).replace(/\/$/, '');
+        if (name !== '') dirs.push(directory(name));
+      }
+      // Directory markers ("dir/" objects some tools create) are not files.
+      for (const o of page.objects) if (o.key.length > prefix.length && !o.key.endsWith('/')) objects.push(o);
     }
-    // Directory markers ("dir/" objects some tools create) are not files.
-    const objects = page.objects.filter((o) => o.key.length > prefix.length && !o.key.endsWith('/'));
+    yield* dirs;
     yield* await objectEntries(conn, loc.bucket, prefix, dir, objects, modTimes, signal);
   }
   if (!found) throw new DirNotFoundError(dir);
@@ -101,39 +119,6 @@ async function objectEntries(
     if (!modTimes && !conn.options.useServerModtime) entry.mtimeUnread = true;
     return entry;
   });
-}
-
-/**
- * Everything under a directory inside a bucket from one listing without a delimiter (rclone's
- * ListR): a page of `list_chunk` keys at a time, the directories made from the keys' paths, each
- * yielded before the first entry inside it. Objects are HEADed as listDirectory does.
- */
-export async function* listTree(
-  conn: S3Connection,
-  loc: Location,
-  dir: string,
-  listChunk: number,
-  signal?: AbortSignal,
-  modTimes = true,
-): AsyncIterable<RemoteEntry> {
-  const prefix = loc.key === '' ? '' : `${loc.key}/`;
-  let found = loc.key === '';
-  const dirsSeen = new Set<string>();
-  for await (const page of listPages(conn, loc.bucket, prefix, undefined, listChunk, dir, signal)) {
-    if (page.objects.length > 0) found = true;
-    const objects: ListedObject[] = [];
-    // A page's new directories come first, then its objects: each directory ahead of its entries.
-    const dirs: RemoteEntry[] = [];
-    for (const o of page.objects) {
-      const rel = o.key.slice(prefix.length);
-      if (!o.key.startsWith(prefix) || rel === '') continue;
-      for (const d of newDirectoriesOf(rel, dirsSeen)) dirs.push({ path: joinPath(dir, d), isDir: true, size: -1, mtime: new Date(0) });
-      if (!rel.endsWith('/')) objects.push(o);
-    }
-    yield* dirs;
-    yield* await objectEntries(conn, loc.bucket, prefix, dir, objects, modTimes, signal);
-  }
-  if (!found) throw new DirNotFoundError(dir);
 }
 
 /** The buckets, as the directories at the top of the store. */

@@ -52,7 +52,7 @@ import {
   sizeMismatch,
   toRemoteError,
 } from './s3-errors.js';
-import { listBuckets, listDirectory, listPages, listTree, prefixHasObjects } from './s3-listing.js';
+import { listBuckets, listKeys, listPages, prefixHasObjects } from './s3-listing.js';
 import {
   META_MD5,
   META_MTIME,
@@ -202,7 +202,7 @@ export class S3Remote implements Remote {
       yield* abortable(listBuckets(this.conn, dir), signal);
       return;
     }
-    yield* abortable(listDirectory(this.conn, loc, dir, this.listChunk, signal, options.modTimes !== false), signal);
+    yield* abortable(listKeys(this.conn, loc, dir, this.listChunk, false, signal, options.modTimes !== false), signal);
   }
 
   async *listRecursive(dir: string, options: ListOptions = {}): AsyncIterable<RemoteEntry> {
@@ -210,7 +210,7 @@ export class S3Remote implements Remote {
     throwIfAborted(signal);
     const loc = this.locate(dir);
     if (loc.bucket !== '') {
-      yield* abortable(listTree(this.conn, loc, dir, this.listChunk, signal, options.modTimes !== false), signal);
+      yield* abortable(listKeys(this.conn, loc, dir, this.listChunk, true, signal, options.modTimes !== false), signal);
       return;
     }
     // The top of the store: each bucket, and everything in it.
